@@ -1,0 +1,105 @@
+"""Time, sleeping and the one poll-until helper that every wait loop uses.
+
+Wait loops (ECS rollout, log markers, HTTP probe) take time from a ``Clock`` so
+that tests replace it with ``FakeClock`` and never really sleep; cancellation
+(Ctrl-C, the runner's timeout) wakes a sleeping step at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from opskit.errors import Cancelled, StepTimeout
+
+T = TypeVar("T")
+
+
+class Clock:
+    """Real time. ``sleep`` returns early, raising ``Cancelled``, when ``cancel`` is set."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        if cancel is None:
+            time.sleep(max(0.0, seconds))
+            return
+        if cancel.wait(max(0.0, seconds)):
+            raise Cancelled("interrupted")
+
+
+@dataclass
+class FakeClock(Clock):
+    """A clock for tests: ``sleep`` advances time instantly and records the call."""
+
+    now: float = 1_700_000_000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("interrupted")
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+
+
+@dataclass
+class Deadline:
+    """One deadline per step, read from the step's clock."""
+
+    clock: Clock
+    at: float | None  # monotonic seconds; None means no limit
+
+    @classmethod
+    def after(cls, clock: Clock, seconds: float | None) -> Deadline:
+        return cls(clock, None if seconds is None else clock.monotonic() + seconds)
+
+    def remaining(self) -> float | None:
+        if self.at is None:
+            return None
+        return max(0.0, self.at - self.clock.monotonic())
+
+    def expired(self) -> bool:
+        remaining = self.remaining()
+        return remaining is not None and remaining <= 0
+
+
+def poll_until(
+    check: Callable[[], T | None],
+    *,
+    clock: Clock,
+    deadline: Deadline,
+    interval: float,
+    cancel: threading.Event | None = None,
+    describe: Callable[[], str] = lambda: "condition not met",
+) -> T:
+    """Call ``check`` until it returns a value other than ``None``.
+
+    ``check`` raises to fail early (a crash loop, a failure marker). When the
+    deadline passes, ``StepTimeout`` carries ``describe()``: the last known state,
+    because "it timed out, but why?" is the question users ask next. The last
+    sleep is shortened so the final check happens at the deadline, not after it.
+    """
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("interrupted")
+        result = check()
+        if result is not None:
+            return result
+        remaining = deadline.remaining()
+        if remaining is not None and remaining <= 0:
+            raise StepTimeout(f"timed out: {describe()}")
+        pause = interval if remaining is None else min(interval, remaining)
+        clock.sleep(pause, cancel)

@@ -1,0 +1,113 @@
+"""The release manifest that ``s3.sync`` writes and the container entrypoint checks.
+
+The format is defined here once, and in the README for programs in other
+languages. The bundled stack's entrypoint re-implements the same few lines
+(it may not import opskit: its container holds only the app).
+
+``.opskit-manifest.json`` under the destination prefix::
+
+    {"format": "opskit-manifest/1", "generator": "opskit 0.1.0",
+     "created_at": "2026-11-24T03:10:00Z", "digest": "<64 hex>",
+     "files": [{"path": "core/aws_clients.py", "size": 1234,
+                "sha256": "<64 hex>", "etag": "\"<md5 hex>\""}, ...]}
+
+``path`` is relative to the prefix, with ``/`` separators; ``files`` is sorted
+by path. The tree digest is the lowercase hex SHA-256 of the UTF-8 text made of
+one line per file, in ascending order of the path's UTF-8 bytes::
+
+    <sha256 hex><two spaces><size in decimal><two spaces><path>\\n
+
+(the ``sha256sum`` layout with the size added), so an empty tree's digest is
+the SHA-256 of the empty string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = ".opskit-manifest.json"
+FORMAT = "opskit-manifest/1"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: str
+    size: int
+    sha256: str
+    etag: str | None = None  # as S3 reported it after upload; lets a later sync trust it
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_digest(entries: Iterable[ManifestEntry]) -> str:
+    digest = hashlib.sha256()
+    for entry in sorted(entries, key=lambda e: e.path.encode("utf-8")):
+        digest.update(f"{entry.sha256}  {entry.size}  {entry.path}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Manifest:
+    files: list[ManifestEntry]
+    generator: str = ""
+    created_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
+
+    @property
+    def digest(self) -> str:
+        return tree_digest(self.files)
+
+    def by_path(self) -> dict[str, ManifestEntry]:
+        return {entry.path: entry for entry in self.files}
+
+    def to_json(self) -> str:
+        files = sorted(self.files, key=lambda e: e.path.encode("utf-8"))
+        document: dict[str, Any] = {
+            "format": FORMAT,
+            "generator": self.generator,
+            "created_at": self.created_at,
+            "digest": tree_digest(files),
+            "files": [
+                {"path": e.path, "size": e.size, "sha256": e.sha256}
+                | ({"etag": e.etag} if e.etag else {})
+                for e in files
+            ],
+        }
+        return json.dumps(document, indent=1, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        """Parse and check a manifest; ``ValueError`` says what is wrong with it."""
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"manifest is not valid JSON: {err}") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ValueError(f"manifest format is not {FORMAT}")
+        try:
+            files = [
+                ManifestEntry(str(f["path"]), int(f["size"]), str(f["sha256"]), f.get("etag"))
+                for f in document["files"]
+            ]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"manifest has a malformed file entry: {err}") from None
+        manifest = cls(
+            files, str(document.get("generator", "")), str(document.get("created_at", ""))
+        )
+        if document.get("digest") != manifest.digest:
+            raise ValueError("manifest digest does not match its file list")
+        return manifest

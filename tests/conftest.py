@@ -1,0 +1,164 @@
+"""Shared fixtures: isolation from real AWS, moto's server on loopback, step contexts.
+
+Isolation fails loudly: fake credentials, no profiles or config files, a private
+cache dir, and any socket connection to a non-loopback address raises.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opskit.aws import AwsAccess, AwsSettings
+from opskit.clock import Clock, Deadline
+from opskit.events import Event
+from opskit.steps.base import StepContext
+
+REGION = "us-east-1"
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_loopback(address: Any) -> bool:
+    if not isinstance(address, tuple):  # unix sockets
+        return True
+    host = address[0]
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if not _is_loopback(address):
+        raise OSError(f"test isolation: connection to non-loopback address {address!r} refused")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+    if not _is_loopback(address):
+        raise OSError(f"test isolation: connection to non-loopback address {address!r} refused")
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("home")
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_ACTIONS",
+        "NO_COLOR",
+        "OPSKIT_SANDBOX_STATE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config-absent"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials-absent"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    yield
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's own HTTP server on loopback for the whole session; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: str) -> str:
+    """moto's server, reset to empty for this test."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return moto_server
+
+
+@pytest.fixture
+def aws(aws_endpoint: str) -> AwsAccess:
+    return AwsAccess("test", AwsSettings(region=REGION, endpoint_url=aws_endpoint))
+
+
+@dataclass
+class ContextFactory:
+    """Builds ``StepContext``s for calling a step's ``run``/``plan`` directly."""
+
+    aws: AwsAccess | None
+    base_dir: Path
+    events: list[Event] = field(default_factory=list)
+
+    def __call__(
+        self,
+        *,
+        step_id: str = "step",
+        uses: str = "test",
+        dry_run: bool = False,
+        clock: Clock | None = None,
+        timeout: float | None = 60.0,
+        steps: dict[str, dict[str, Any]] | None = None,
+        cancel: threading.Event | None = None,
+        run_started_at: float | None = None,
+        quiet: bool = False,
+    ) -> StepContext:
+        clock = clock or Clock()
+
+        def emit(kind: str, message: str, **data: Any) -> None:
+            self.events.append(Event(kind=kind, message=message, step_id=step_id, data=data))
+
+        return StepContext(
+            step_id=step_id,
+            uses=uses,
+            dry_run=dry_run,
+            clock=clock,
+            deadline=Deadline.after(clock, timeout),
+            cancel=cancel or threading.Event(),
+            emit=emit,
+            aws=self.aws or AwsAccess("test", AwsSettings(region=REGION)),
+            steps=steps or {},
+            run_started_at=clock.time() if run_started_at is None else run_started_at,
+            base_dir=self.base_dir,
+            quiet=quiet,
+        )
+
+    def messages(self, kind: str | None = None) -> list[str]:
+        return [e.message for e in self.events if kind is None or e.kind == kind]
+
+
+@pytest.fixture
+def make_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> ContextFactory:
+    """A context factory; uses moto's server when the test also asks for ``aws``."""
+    access = request.getfixturevalue("aws") if "aws" in request.fixturenames else None
+    return ContextFactory(aws=access, base_dir=tmp_path)
