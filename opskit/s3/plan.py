@@ -1,0 +1,181 @@
+"""Turn a local tree and a remote listing into the exact sync plan.
+
+Read-only by construction: it lists, reads the manifest and HEADs the few
+objects whose content the manifest cannot vouch for. ``--dry-run`` shows this
+plan; the real run executes the same plan, so the dry run is exact.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opskit.errors import InputError, StepFailed
+from opskit.manifest import Manifest, ManifestEntry
+from opskit.s3.hash_cache import HashCache
+from opskit.s3.local_tree import LocalFile, PathFilter, TreeScan, scan_tree
+from opskit.s3.location import S3Location
+from opskit.s3.remote import Judge, Listing, list_prefix, read_manifest
+
+
+@dataclass
+class SyncPlan:
+    location: S3Location
+    files: list[LocalFile]
+    sha256: dict[str, str]  # relative path -> local SHA-256
+    uploads: list[LocalFile]
+    unchanged: dict[str, str]  # relative path -> the remote ETag judged equal
+    deletes: list[str]  # relative paths
+    listing: Listing
+    old_manifest: Manifest | None
+    rules: Counter = field(default_factory=Counter)  # how "unchanged" was decided
+    warnings: list[str] = field(default_factory=list)
+    hashed: int = 0
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(f.size for f in self.uploads)
+
+    def manifest(self, etags: dict[str, str], generator: str) -> Manifest:
+        return Manifest(
+            [
+                ManifestEntry(f.relative, f.size, self.sha256[f.relative], etags.get(f.relative))
+                for f in self.files
+            ],
+            generator=generator,
+        )
+
+    def digest(self) -> str:
+        return self.manifest({}, "").digest
+
+
+def scan_source(
+    source: Path, path_filter: PathFilter, follow_symlinks: bool
+) -> tuple[TreeScan, list[str]]:
+    scan = scan_tree(source, path_filter, follow_symlinks=follow_symlinks)
+    warnings = []
+    if scan.skipped_symlinks:
+        shown = ", ".join(scan.skipped_symlinks[:5])
+        warnings.append(
+            f"skipped {len(scan.skipped_symlinks)} symlink(s) in {source}: {shown} "
+            "(set follow_symlinks: true to follow those that stay inside the source)"
+        )
+    if scan.skipped_other:
+        warnings.append(
+            f"skipped {len(scan.skipped_other)} entries that are not regular files: "
+            + ", ".join(scan.skipped_other[:5])
+        )
+    return scan, warnings
+
+
+def hash_files(files: list[LocalFile], hashes: HashCache, workers: int) -> dict[str, str]:
+    """SHA-256 of every file (from the cache when its stat is unchanged)."""
+
+    def one(local: LocalFile) -> tuple[str, str]:
+        try:
+            return local.relative, hashes.sha256(local)
+        except OSError as err:
+            raise InputError(f"cannot read {local.path}: {err.strerror or err}") from None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return dict(pool.map(one, files))
+
+
+def build_plan(
+    *,
+    client: Any,
+    location: S3Location,
+    scan: TreeScan,
+    path_filter: PathFilter,
+    hashes: HashCache,
+    delete: bool,
+    part_size: int,
+    concurrency: int,
+    call: Callable[[str], Any],
+) -> SyncPlan:
+    files = scan.files
+    listing = list_prefix(client, location, call)
+    old_manifest, why = read_manifest(client, location, listing, call)
+    sha256 = hash_files(files, hashes, min(4, os.cpu_count() or 1))
+    judge = Judge(
+        client, location, hashes, old_manifest.by_path() if old_manifest else {}, part_size, call
+    )
+
+    def decide(local: LocalFile) -> tuple[LocalFile, str | None, str]:
+        remote = listing.objects.get(local.relative)
+        if remote is None:
+            return local, None, "new"
+        try:
+            verdict = judge.same(local, sha256[local.relative], remote)
+        except OSError as err:
+            raise InputError(f"cannot read {local.path}: {err.strerror or err}") from None
+        return local, remote.etag if verdict.equal else None, verdict.rule
+
+    plan = SyncPlan(location, files, sha256, [], {}, [], listing, old_manifest)
+    if why:
+        plan.warnings.append(why)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for local, etag, rule in pool.map(decide, files):
+            if etag is None:
+                plan.uploads.append(local)
+            else:
+                plan.unchanged[local.relative] = etag
+                plan.rules[rule] += 1
+    if delete:
+        wanted = {f.relative for f in files}
+        plan.deletes = sorted(
+            rel for rel in listing.objects if rel not in wanted and path_filter.selects(rel)
+        )
+    plan.hashed = hashes.hashed
+    return plan
+
+
+def check_delete_limit(plan: SyncPlan, max_delete: int | str) -> None:
+    """Refuse a plan that deletes more than ``max_delete`` (a count or ``"N%"`` of
+    the objects now under the prefix)."""
+    count = len(plan.deletes)
+    if not count:
+        return
+    existing = len(plan.listing.objects)
+    if isinstance(max_delete, str) and max_delete.endswith("%"):
+        allowed = float(max_delete[:-1]) / 100 * existing
+        share = 100 * count / existing
+        if count > allowed:
+            raise StepFailed(
+                f"refusing to delete {count} of {existing} objects under {plan.location.url} "
+                f"({share:.0f}%), more than max_delete {max_delete}; "
+                f"set max_delete: {count} (or a higher percentage) if that is intended"
+            )
+        return
+    if count > int(max_delete):
+        raise StepFailed(
+            f"refusing to delete {count} objects under {plan.location.url}, more than "
+            f"max_delete {max_delete}; set max_delete: {count} if that is intended"
+        )
+
+
+def parse_max_delete(value: Any) -> int | str:
+    """``Input.check``: a count (``100``) or a percentage (``"50%"``)."""
+    if isinstance(value, bool):
+        raise ValueError("max_delete must be a count like 100 or a percentage like '50%'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("max_delete must not be negative")
+        return value
+    text = str(value).strip()
+    if text.endswith("%"):
+        try:
+            number = float(text[:-1])
+        except ValueError:
+            number = -1
+        if not 0 <= number <= 100:
+            raise ValueError(f"max_delete {text!r}: a percentage must be between 0% and 100%")
+        return text
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"max_delete {value!r}: expected a count like 100 or a percentage like '50%'")

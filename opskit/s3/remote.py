@@ -1,0 +1,199 @@
+"""The remote side: list a prefix, read its manifest, decide "same content?".
+
+How an existing object is judged equal to a local file (first rule that applies):
+
+1. sizes differ: not equal.
+2. the manifest records this key with the listed ETag and size: equal iff the
+   manifest's SHA-256 is the local one (no request per object).
+3. the listing says a SHA-256 checksum is stored: HEAD with ``ChecksumMode``
+   gives it; compare the full-object value, or the composite one (SHA-256 of the
+   parts' digests) computed locally with the object's part size.
+4. a single-part ETag (no ``-N``): equal iff it is the local MD5.
+5. a multipart ETag ``…-N``: equal iff recomputing it locally with the object's
+   part size (HEAD ``PartNumber=1``) or the common sizes gives the same value.
+6. otherwise unknown, which is never equal: the file is uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opskit.errors import StepError
+from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
+from opskit.s3 import digests
+from opskit.s3.hash_cache import HashCache
+from opskit.s3.local_tree import LocalFile
+from opskit.s3.location import S3Location
+
+MiB = 1 << 20
+COMMON_PART_SIZES = (8 * MiB, 16 * MiB, 5 * MiB, 64 * MiB, 100 * MiB)
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    key: str
+    size: int
+    etag: str  # with the quotes S3 puts around it
+    checksum_algorithms: tuple[str, ...] = ()
+
+    @property
+    def etag_hex(self) -> str:
+        return self.etag.strip('"')
+
+    @property
+    def parts(self) -> int:
+        """Parts of a multipart upload (from ``…-N``), 0 for a single-part ETag."""
+        _, dash, count = self.etag_hex.partition("-")
+        return int(count) if dash and count.isdigit() else 0
+
+
+@dataclass
+class Listing:
+    objects: dict[str, RemoteObject]  # relative path -> object (manifest excluded)
+    manifest: RemoteObject | None = None
+    requests: int = 0
+
+
+def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -> Listing:
+    """Every object under the prefix (ListObjectsV2, paginated)."""
+    listing = Listing(objects={})
+    manifest_key = location.prefix + MANIFEST_NAME
+    with call(f"s3 ListObjectsV2 {location.url}"):
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix):
+            listing.requests += 1
+            for item in page.get("Contents", []):
+                obj = RemoteObject(
+                    item["Key"],
+                    int(item["Size"]),
+                    item.get("ETag", ""),
+                    tuple(item.get("ChecksumAlgorithm") or ()),
+                )
+                if obj.key == manifest_key:
+                    listing.manifest = obj
+                else:
+                    listing.objects[location.relative(obj.key)] = obj
+    return listing
+
+
+def read_manifest(
+    client: Any, location: S3Location, listing: Listing, call: Callable[[str], Any]
+) -> tuple[Manifest | None, str | None]:
+    """The manifest under the prefix and why it cannot be used (``None`` when fine)."""
+    if listing.manifest is None:
+        return None, None
+    key = listing.manifest.key
+    with call(f"s3 GetObject s3://{location.bucket}/{key}"):
+        body = read_body(client, location.bucket, key)
+    try:
+        return Manifest.from_json(body), None
+    except ValueError as err:
+        return None, f"ignoring s3://{location.bucket}/{key}: {err}"
+
+
+def read_body(client: Any, bucket: str, key: str, attempts: int = 4) -> bytes:
+    """GET a whole object. botocore retries the request but not a body cut off
+    while streaming, so that read is retried here."""
+    from botocore.exceptions import IncompleteReadError, ResponseStreamingError
+    from urllib3.exceptions import HTTPError
+
+    for attempt in range(attempts):
+        response = client.get_object(Bucket=bucket, Key=key)
+        try:
+            return response["Body"].read()
+        except (IncompleteReadError, ResponseStreamingError, HTTPError, OSError):
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    equal: bool
+    rule: str  # which rule decided: "size", "manifest", "checksum", "md5", "multipart", "unknown"
+
+
+@dataclass
+class Judge:
+    """Applies the rules above. ``head`` is only called for rules 3 and 5."""
+
+    client: Any
+    location: S3Location
+    hashes: HashCache
+    manifest: dict[str, ManifestEntry] = field(default_factory=dict)
+    part_size: int = 8 * MiB
+    call: Callable[[str], Any] | None = None
+    heads: int = 0
+    _first_parts: dict[str, int | None] = field(default_factory=dict)
+
+    def same(self, local: LocalFile, sha256: str, remote: RemoteObject) -> Verdict:
+        if remote.size != local.size:
+            return Verdict(False, "size")
+        entry = self.manifest.get(local.relative)
+        if entry is not None and entry.etag == remote.etag and entry.size == remote.size:
+            return Verdict(entry.sha256 == sha256, "manifest")
+        if "SHA256" in remote.checksum_algorithms:
+            verdict = self._by_checksum(local, sha256, remote)
+            if verdict is not None:
+                return verdict
+        if remote.parts == 0:
+            return Verdict(self.hashes.md5(local) == remote.etag_hex, "md5")
+        for part_size in self._part_sizes(remote):
+            if digests.part_count(local.size, part_size) != remote.parts:
+                continue
+            if digests.multipart_etag(local.path, part_size) == remote.etag_hex:
+                return Verdict(True, "multipart")
+        return Verdict(False, "unknown")
+
+    def _head(self, key: str, **extra: Any) -> dict[str, Any]:
+        assert self.call is not None
+        with self.call(f"s3 HeadObject s3://{self.location.bucket}/{key}"):
+            self.heads += 1
+            return self.client.head_object(Bucket=self.location.bucket, Key=key, **extra)
+
+    def _by_checksum(self, local: LocalFile, sha256: str, remote: RemoteObject) -> Verdict | None:
+        head = self._head(remote.key, ChecksumMode="ENABLED")
+        if head.get("ETag") != remote.etag:
+            return Verdict(False, "checksum")  # replaced since the listing: upload
+        stored = head.get("ChecksumSHA256")
+        if not stored:
+            return None
+        value = stored.partition("-")[0]
+        if value == digests.b64(sha256):
+            return Verdict(True, "checksum")
+        if remote.parts:
+            for part_size in self._part_sizes(remote):
+                if digests.part_count(local.size, part_size) != remote.parts:
+                    continue
+                composite, full = digests.composite_sha256(local.path, part_size)
+                if composite == value and full == sha256:
+                    return Verdict(True, "checksum")
+        return Verdict(False, "checksum")
+
+    def _part_sizes(self, remote: RemoteObject) -> list[int]:
+        sizes = [self.part_size]
+        if remote.parts > 1:
+            if remote.key not in self._first_parts:
+                try:
+                    length = self._head(remote.key, PartNumber=1).get("ContentLength")
+                except StepError:
+                    length = None  # not every S3-compatible store answers PartNumber
+                self._first_parts[remote.key] = length if isinstance(length, int) else None
+            first = self._first_parts[remote.key]
+            if first:
+                sizes.insert(0, first)
+        sizes += [s for s in COMMON_PART_SIZES if s not in sizes]
+        return sizes
+
+
+def manifest_json(manifest: Manifest) -> bytes:
+    return manifest.to_json().encode("utf-8")
+
+
+def same_manifest(old: Manifest | None, new: Manifest) -> bool:
+    if old is None:
+        return False
+    return json.loads(old.to_json())["files"] == json.loads(new.to_json())["files"]

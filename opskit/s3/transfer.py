@@ -1,0 +1,268 @@
+"""Uploads through boto3's transfer manager, deletes in batches, live progress.
+
+Every upload asks S3 to check a SHA-256 of the body (``ChecksumAlgorithm``), so
+S3 rejects a body corrupted on the way. The transfer manager does not hand back
+S3's answer, so a botocore event hook records, per key, the ETag and checksum S3
+returned (``Receipt``): the verification pass and the manifest use them.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opskit.errors import Cancelled, StepError
+from opskit.s3.local_tree import LocalFile
+from opskit.s3.location import S3Location
+
+MiB = 1 << 20
+PART_SIZE = 8 * MiB  # multipart threshold and part size (the AWS CLI's default too)
+_PROGRESS_EVERY = 0.2  # seconds between progress events
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    content_type: str = "guess"  # "guess", "none", or a MIME type for every file
+    cache_control: str | None = None
+    sse: str | None = None
+    sse_kms_key_id: str | None = None
+    concurrency: int = 16
+    part_size: int = PART_SIZE
+
+    def extra_args(self, local: LocalFile) -> dict[str, str]:
+        args = {"ChecksumAlgorithm": "SHA256"}
+        if self.content_type == "guess":
+            guessed, encoding = mimetypes.guess_type(local.relative, strict=False)
+            args["ContentType"] = guessed or "application/octet-stream"
+            if encoding:
+                args["ContentEncoding"] = encoding
+        elif self.content_type != "none":
+            args["ContentType"] = self.content_type
+        if self.cache_control:
+            args["CacheControl"] = self.cache_control
+        if self.sse:
+            args["ServerSideEncryption"] = self.sse
+        if self.sse_kms_key_id:
+            args["SSEKMSKeyId"] = self.sse_kms_key_id
+        return args
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What S3 answered for one upload."""
+
+    key: str
+    etag: str
+    checksum_sha256: str | None
+
+
+class ReceiptRecorder:
+    """Records S3's answers to PutObject and CompleteMultipartUpload on a client,
+    while used as a context manager."""
+
+    _OPERATIONS = ("PutObject", "CompleteMultipartUpload")
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.receipts: dict[str, Receipt] = {}
+        self._lock = threading.Lock()
+        self._id = uuid.uuid4().hex
+
+    def _remember_key(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["opskit_key"] = params.get("Key")
+
+    def _record(
+        self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
+    ):
+        key = context.get("opskit_key")
+        if key and http_response is not None and http_response.status_code < 300:
+            receipt = Receipt(key, parsed.get("ETag", ""), parsed.get("ChecksumSHA256"))
+            with self._lock:
+                self.receipts[key] = receipt
+
+    def __enter__(self) -> ReceiptRecorder:
+        events = self.client.meta.events
+        for operation in self._OPERATIONS:
+            events.register(
+                f"before-parameter-build.s3.{operation}",
+                self._remember_key,
+                unique_id=f"opskit-key-{operation}-{self._id}",
+            )
+            events.register(
+                f"after-call.s3.{operation}",
+                self._record,
+                unique_id=f"opskit-receipt-{operation}-{self._id}",
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        events = self.client.meta.events
+        for operation in self._OPERATIONS:
+            events.unregister(
+                f"before-parameter-build.s3.{operation}",
+                unique_id=f"opskit-key-{operation}-{self._id}",
+            )
+            events.unregister(
+                f"after-call.s3.{operation}", unique_id=f"opskit-receipt-{operation}-{self._id}"
+            )
+
+
+class Progress:
+    """Files and bytes done, emitted as ``progress`` events at most every 0.2 s."""
+
+    def __init__(
+        self, emit: Callable[..., None], monotonic: Callable[[], float], files: int, total: int
+    ):
+        self.emit = emit
+        self.monotonic = monotonic
+        self.files_total = files
+        self.bytes_total = total
+        self.files_done = 0
+        self.bytes_done = 0
+        self.started = monotonic()
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def add_bytes(self, count: int) -> None:
+        with self._lock:
+            self.bytes_done += count
+
+    def file_done(self) -> None:
+        with self._lock:
+            self.files_done += 1
+
+    def report(self, force: bool = False) -> None:
+        now = self.monotonic()
+        if not force and now - self._last < _PROGRESS_EVERY:
+            return
+        self._last = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = self.bytes_done / elapsed
+        self.emit(
+            "progress",
+            f"uploaded {self.files_done}/{self.files_total} files, "
+            f"{format_bytes(self.bytes_done)}/{format_bytes(self.bytes_total)}, "
+            f"{format_bytes(rate)}/s",
+            files_done=self.files_done,
+            files_total=self.files_total,
+            bytes_done=self.bytes_done,
+            bytes_total=self.bytes_total,
+            rate=round(rate, 1),
+        )
+
+
+def upload_files(
+    client: Any,
+    location: S3Location,
+    files: Sequence[LocalFile],
+    options: UploadOptions,
+    progress: Progress,
+    cancel: threading.Event,
+    target: str,
+) -> dict[str, Receipt]:
+    """Upload ``files`` under the prefix; returns S3's receipt per key.
+
+    Raises ``StepError`` naming every key that failed after botocore's retries.
+    """
+    from boto3.s3.transfer import TransferConfig
+    from s3transfer.manager import TransferManager
+    from s3transfer.subscribers import BaseSubscriber
+
+    class _Subscriber(BaseSubscriber):
+        def on_progress(self, future: Any, bytes_transferred: int, **_: Any) -> None:
+            progress.add_bytes(bytes_transferred)
+
+        def on_done(self, future: Any, **_: Any) -> None:
+            progress.file_done()
+
+    config = TransferConfig(
+        multipart_threshold=options.part_size,
+        multipart_chunksize=options.part_size,
+        max_concurrency=options.concurrency,
+        use_threads=True,
+    )
+    failures: list[str] = []
+    with ReceiptRecorder(client) as recorder, TransferManager(client, config) as manager:
+        futures = [
+            (
+                local,
+                manager.upload(
+                    str(local.path),
+                    location.bucket,
+                    location.key_for(local.relative),
+                    extra_args=options.extra_args(local),
+                    subscribers=[_Subscriber()],
+                ),
+            )
+            for local in files
+        ]
+        for local, future in futures:
+            while not future.done():
+                if cancel.wait(0.05):
+                    manager.shutdown(cancel=True)
+                    raise Cancelled("interrupted during upload")
+                progress.report()
+            try:
+                future.result()
+            except Exception as err:  # noqa: BLE001 - reported per key below
+                failures.append(f"{local.relative}: {describe_transfer_error(err)}")
+    progress.report(force=True)
+    if failures:
+        raise StepError(
+            f"target {target!r}: {len(failures)} upload(s) to {location.url} failed: "
+            + "; ".join(failures[:5])
+            + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
+        )
+    return dict(recorder.receipts)
+
+
+def describe_transfer_error(err: BaseException) -> str:
+    from botocore.exceptions import ClientError
+
+    from opskit.aws import describe_client_error
+
+    if isinstance(err, ClientError):
+        return describe_client_error(err)
+    if isinstance(err, OSError):
+        return f"cannot read the file: {err.strerror or err}"
+    return str(err) or type(err).__name__
+
+
+def delete_keys(
+    client: Any, location: S3Location, relatives: Sequence[str], call: Callable[[str], Any]
+) -> int:
+    """Delete keys under the prefix, 1,000 a request; any per-key error fails."""
+    keys = [location.key_for(relative) for relative in relatives]
+    for key in keys:  # a last guard: nothing outside the destination prefix
+        if not key.startswith(location.prefix) or key == location.prefix:
+            raise StepError(f"refusing to delete {key!r}: not under {location.url}")
+    errors: list[str] = []
+    for start in range(0, len(keys), 1000):
+        batch = keys[start : start + 1000]
+        with call(f"s3 DeleteObjects {location.url} ({len(batch)} keys)"):
+            response = client.delete_objects(
+                Bucket=location.bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+        errors += [
+            f"{e.get('Key')}: {e.get('Code')} {e.get('Message', '')}".rstrip()
+            for e in response.get("Errors", [])
+        ]
+    if errors:
+        raise StepError(
+            f"could not delete {len(errors)} object(s) under {location.url}: "
+            + "; ".join(errors[:5])
+        )
+    return len(keys)
+
+
+def format_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(count) < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"

@@ -1,0 +1,316 @@
+"""``s3.sync``: a local folder to ``s3://bucket/prefix/``, decided by content.
+
+Plan (``opskit.s3.plan``) → upload with S3-checked SHA-256 → confirm S3's
+answers → delete (guarded) → re-list and verify → write the manifest. The
+manifest is written only after verification passed, so its ``digest`` (the
+``digest`` output) always describes a tree that is really there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from opskit import __version__
+from opskit.errors import InputError, StepFailed
+from opskit.manifest import MANIFEST_NAME
+from opskit.s3 import digests
+from opskit.s3.check import Expected, confirm_uploads, verify_remote
+from opskit.s3.hash_cache import HashCache
+from opskit.s3.local_tree import PathFilter
+from opskit.s3.location import S3Location, checked_destination, parse_s3_url
+from opskit.s3.plan import (
+    SyncPlan,
+    build_plan,
+    check_delete_limit,
+    parse_max_delete,
+    scan_source,
+)
+from opskit.s3.remote import same_manifest
+from opskit.s3.transfer import (
+    PART_SIZE,
+    Progress,
+    UploadOptions,
+    delete_keys,
+    format_bytes,
+    upload_files,
+)
+from opskit.steps.base import Input, StepContext, StepResult, StepType
+
+DEFAULT_MAX_DELETE = "50%"
+SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+def _concurrency(value: int) -> int:
+    if not 1 <= value <= 64:
+        raise ValueError("concurrency must be between 1 and 64")
+    return value
+
+
+INPUTS = (
+    Input("source", "string", "Local folder to upload (relative to the playbook).", required=True),
+    Input(
+        "destination",
+        "string",
+        "s3://bucket/prefix/ to sync to.",
+        required=True,
+        check=checked_destination,
+    ),
+    Input(
+        "delete",
+        "boolean",
+        "Delete keys under the prefix that are not in the source.",
+        default=False,
+    ),
+    Input(
+        "exclude", "string_list", "gitignore-style globs to leave out (never deleted).", default=[]
+    ),
+    Input(
+        "include",
+        "string_list",
+        "gitignore-style globs; when given, only these are synced.",
+        default=[],
+    ),
+    Input(
+        "max_delete",
+        "any",
+        "Most objects a run may delete: a count (100) or a share of the objects "
+        "under the prefix ('50%').",
+        default=DEFAULT_MAX_DELETE,
+        check=parse_max_delete,
+        schema={
+            "oneOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
+            ]
+        },
+    ),
+    Input("allow_bucket_root", "boolean", "Allow a destination with no prefix.", default=False),
+    Input(
+        "follow_symlinks",
+        "boolean",
+        "Follow symlinks that stay inside the source (others are refused).",
+        default=False,
+    ),
+    Input(
+        "content_type",
+        "string",
+        "'guess' from the file name, 'none', or one MIME type for every file.",
+        default="guess",
+    ),
+    Input("cache_control", "string", "Cache-Control header for every object."),
+    Input("sse", "string", "Server-side encryption.", choices=SSE_CHOICES),
+    Input("sse_kms_key_id", "string", "KMS key for sse: aws:kms."),
+    Input("concurrency", "integer", "Parallel requests.", default=16, check=_concurrency),
+)
+
+OUTPUTS = {
+    "uploaded": "number of objects uploaded",
+    "deleted": "number of objects deleted",
+    "unchanged": "number of objects already up to date",
+    "bytes": "bytes uploaded",
+    "digest": "tree digest of the synced files (the manifest's digest)",
+    "manifest_key": "key of the manifest object written under the prefix",
+    "planned_uploads": "dry run: relative paths that would be uploaded",
+    "planned_deletes": "dry run: relative paths that would be deleted",
+}
+
+
+@dataclass
+class _Prepared:
+    location: S3Location
+    plan: SyncPlan
+    options: UploadOptions
+    client: Any
+
+
+def _prepare(ctx: StepContext, inputs: dict[str, Any]) -> _Prepared:
+    location = parse_s3_url(inputs["destination"])
+    if location.is_bucket_root and not inputs.get("allow_bucket_root"):
+        raise InputError(
+            f"destination {location.url} is a bucket root; sync into a prefix "
+            "(s3://bucket/prefix/) or set allow_bucket_root: true"
+        )
+    source = ctx.resolve_path(inputs["source"])
+    path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
+    scan, warnings = scan_source(source, path_filter, bool(inputs.get("follow_symlinks")))
+    if not scan.files:
+        raise InputError(
+            f"source {source} has no files to sync (after exclude/include); "
+            "check source, exclude and include"
+        )
+    if inputs.get("sse_kms_key_id") and inputs.get("sse") not in ("aws:kms", "aws:kms:dsse"):
+        raise InputError("sse_kms_key_id needs sse: aws:kms (or aws:kms:dsse)")
+    options = UploadOptions(
+        content_type=inputs.get("content_type") or "guess",
+        cache_control=inputs.get("cache_control"),
+        sse=inputs.get("sse"),
+        sse_kms_key_id=inputs.get("sse_kms_key_id"),
+        concurrency=int(inputs.get("concurrency") or 16),
+        part_size=PART_SIZE,
+    )
+    client = ctx.aws.client("s3")
+    hashes = HashCache(source)
+    plan = build_plan(
+        client=client,
+        location=location,
+        scan=scan,
+        path_filter=path_filter,
+        hashes=hashes,
+        delete=bool(inputs.get("delete")),
+        part_size=options.part_size,
+        concurrency=options.concurrency,
+        call=ctx.aws.call,
+    )
+    problem = hashes.save()
+    for warning in [*warnings, *plan.warnings, *([problem] if problem else [])]:
+        ctx.emit("warning", warning)
+    check_delete_limit(plan, inputs.get("max_delete", DEFAULT_MAX_DELETE))
+    return _Prepared(location, plan, options, client)
+
+
+def _rules_detail(plan: SyncPlan) -> str:
+    if not plan.rules:
+        return ""
+    parts = ", ".join(f"{count} by {rule}" for rule, count in sorted(plan.rules.items()))
+    return f"unchanged decided: {parts}; files hashed: {plan.hashed}"
+
+
+def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    """The dry run: the exact plan, from read calls only."""
+    prepared = _prepare(ctx, inputs)
+    sync_plan = prepared.plan
+    location = prepared.location
+    for local in sync_plan.uploads:
+        ctx.emit("info", f"would upload {location.url}{local.relative}", key=local.relative)
+    for relative in sync_plan.deletes:
+        ctx.emit("info", f"would delete {location.url}{relative}", key=relative)
+    digest = sync_plan.digest()
+    summary = (
+        f"would upload {len(sync_plan.uploads)}, delete {len(sync_plan.deletes)}, "
+        f"unchanged {len(sync_plan.unchanged)} ({format_bytes(sync_plan.upload_bytes)}) "
+        f"digest {digest[:12]}…"
+    )
+    ctx.emit("info", summary)
+    changes = bool(sync_plan.uploads or sync_plan.deletes)
+    return StepResult(
+        status="changed" if changes else "ok",
+        summary=summary,
+        outputs={
+            "uploaded": 0,
+            "deleted": 0,
+            "unchanged": len(sync_plan.unchanged),
+            "bytes": 0,
+            "digest": digest,
+            "manifest_key": location.prefix + MANIFEST_NAME,
+            "planned_uploads": [f.relative for f in sync_plan.uploads],
+            "planned_deletes": list(sync_plan.deletes),
+        },
+        detail=_rules_detail(sync_plan),
+    )
+
+
+def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    prepared = _prepare(ctx, inputs)
+    sync_plan, location, client = prepared.plan, prepared.location, prepared.client
+    if sync_plan.deletes and not ctx.confirm(
+        f"Delete {len(sync_plan.deletes)} object(s) under {location.url}?"
+    ):
+        raise StepFailed(
+            f"deleting {len(sync_plan.deletes)} object(s) under {location.url} was not "
+            "confirmed; nothing was changed (run with --yes to confirm)"
+        )
+    manifest_key = location.prefix + MANIFEST_NAME
+    outputs: dict[str, Any] = {
+        "uploaded": 0,
+        "deleted": 0,
+        "unchanged": len(sync_plan.unchanged),
+        "bytes": 0,
+        "manifest_key": manifest_key,
+    }
+    mismatches: list[str] = []
+    etags = dict(sync_plan.unchanged)
+    if sync_plan.uploads:
+        progress = Progress(
+            ctx.emit, ctx.clock.monotonic, len(sync_plan.uploads), sync_plan.upload_bytes
+        )
+        receipts = upload_files(
+            client,
+            location,
+            sync_plan.uploads,
+            prepared.options,
+            progress,
+            ctx.cancel,
+            ctx.aws.target,
+        )
+        outputs["uploaded"] = len(sync_plan.uploads)
+        outputs["bytes"] = sync_plan.upload_bytes
+        pairs = [(f, sync_plan.sha256[f.relative]) for f in sync_plan.uploads]
+        problems, confirmed = confirm_uploads(
+            client, location, pairs, receipts, prepared.options.part_size, ctx.aws.call
+        )
+        mismatches += problems
+        etags.update(confirmed)
+    if sync_plan.deletes:
+        outputs["deleted"] = delete_keys(client, location, sync_plan.deletes, ctx.aws.call)
+    expected = {
+        f.relative: Expected(f.size, etags[f.relative])
+        for f in sync_plan.files
+        if f.relative in etags
+    }
+    path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
+    extra_rule = path_filter.selects if inputs.get("delete") else None
+    found, _ = verify_remote(client, location, expected, extra_rule, ctx.aws.call)
+    mismatches += found
+    if mismatches:
+        names = sorted({m.split(": ", 1)[0] for m in mismatches})
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        raise StepFailed(
+            f"verification failed under {location.url}: {len(names)} key(s) do not match: {shown}",
+            detail="\n".join(mismatches),
+            outputs=outputs,
+        )
+    manifest = sync_plan.manifest(etags, f"opskit {__version__}")
+    wrote_manifest = False
+    if not same_manifest(sync_plan.old_manifest, manifest):
+        _write_manifest(ctx, client, location, manifest_key, manifest)
+        wrote_manifest = True
+    outputs["digest"] = manifest.digest
+    summary = (
+        f"uploaded {outputs['uploaded']}, deleted {outputs['deleted']}, "
+        f"unchanged {outputs['unchanged']} ({format_bytes(outputs['bytes'])}) "
+        f"digest {manifest.digest[:12]}…"
+    )
+    ctx.emit("info", summary)
+    changed = bool(outputs["uploaded"] or outputs["deleted"] or wrote_manifest)
+    return StepResult("changed" if changed else "ok", summary, outputs, _rules_detail(sync_plan))
+
+
+def _write_manifest(
+    ctx: StepContext, client: Any, location: S3Location, key: str, manifest: Any
+) -> None:
+    body = manifest.to_json().encode("utf-8")
+    with ctx.aws.call(f"s3 PutObject s3://{location.bucket}/{key}"):
+        response = client.put_object(
+            Bucket=location.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            CacheControl="no-cache",
+            ChecksumAlgorithm="SHA256",
+        )
+    stored = response.get("ChecksumSHA256")
+    if stored and stored != digests.b64(hashlib.sha256(body).hexdigest()):
+        raise StepFailed(f"manifest s3://{location.bucket}/{key}: S3 stored a different SHA-256")
+
+
+STEP = StepType(
+    name="s3.sync",
+    summary="Sync a local folder to s3://bucket/prefix/ by content (SHA-256), verify, "
+    "and write a manifest.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    run=run,
+    plan=plan,
+)
