@@ -1,0 +1,305 @@
+"""``logs.wait``: read the NEW tasks' CloudWatch logs until every success marker
+has appeared, failing at once on any failure marker.
+
+This is the check that tells the truth when HTTP 200 lies: it reads exactly the
+streams of the tasks a deployment started (``PREFIX/CONTAINER/TASK_ID``), from the
+moment it started, so an error in the OLD task's stream can neither fail nor pass
+the release. Reading is exact (see ``opskit.logs.reader``); Live Tail is never
+used because it samples above 500 events/s.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from opskit.clock import poll_until
+from opskit.durations import format_duration
+from opskit.errors import InputError, StepFailed, StepTimeout
+from opskit.logs.patterns import (
+    ANY_TASK,
+    EVERY_TASK,
+    Pattern,
+    SuccessTracker,
+    check_patterns,
+    first_match,
+    parse_patterns,
+)
+from opskit.logs.reader import LogLine, LogReader
+from opskit.logs.streams import StreamTarget, short_id
+from opskit.logs.targets import check_since, resolve_since, resolve_targets
+from opskit.logs.times import iso_ms
+from opskit.steps.base import Input, StepContext, StepResult, StepType
+
+RECENT_LINES_KEPT = 200  # per stream, for the context of a failure
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"expected a duration above 0, got {value!r}")
+    return value
+
+
+def _non_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected 0 or more, got {value!r}")
+    return value
+
+
+SHARED_INPUTS = (
+    Input(
+        "task_ids",
+        "string_list",
+        "Task ids or ARNs whose logs to read; default: the ECS step's new_task_ids.",
+    ),
+    Input(
+        "stream_prefix",
+        "string",
+        "awslogs-stream-prefix of the task definition; default: the ECS step's output.",
+    ),
+    Input("container", "string", "Container name in the stream; default: the ECS step's output."),
+    Input("streams", "string_list", "Exact log stream names to read, besides task_ids."),
+)
+
+INPUTS = (
+    Input("log_group", "string", "CloudWatch Logs group, e.g. /ecs/chatbot.", required=True),
+    *SHARED_INPUTS,
+    Input(
+        "since",
+        "string",
+        "Read events from this time: a duration ago (10m) or an ISO 8601 time; "
+        "default: the ECS step's started_at, else the run's start.",
+        check=check_since,
+    ),
+    Input(
+        "success",
+        "string_list",
+        "Markers that must all appear; substrings, or regular expressions as re:...",
+        check=check_patterns,
+    ),
+    Input(
+        "require",
+        "string",
+        "every_task: each task logs every success marker; any_task: some task does.",
+        default=EVERY_TASK,
+        choices=(EVERY_TASK, ANY_TASK),
+    ),
+    Input(
+        "failure",
+        "string_list",
+        "Markers that fail the step as soon as one appears (substrings or re:...).",
+        check=check_patterns,
+    ),
+    Input("poll_interval", "duration", "Time between reads.", default=2.0, check=_positive),
+    Input(
+        "context_lines",
+        "integer",
+        "Lines before a failure to include.",
+        default=5,
+        check=_non_negative,
+    ),
+)
+
+
+def value(inputs: dict[str, Any], name: str, declared: tuple[Input, ...] = INPUTS) -> Any:
+    """The input, or its declared default when the caller left it out."""
+    got = inputs.get(name)
+    if got is not None:
+        return got
+    spec = next(i for i in declared if i.name == name)
+    return spec.default
+
+
+@dataclass
+class _Watch:
+    """The state of one wait: what was read, what matched, what is still missing."""
+
+    ctx: StepContext
+    reader: LogReader
+    targets: dict[str, StreamTarget]  # stream -> target
+    tracker: SuccessTracker
+    failure: list[Pattern]
+    context_lines: int
+    announced: set[str] = field(default_factory=set)
+    recent: dict[str, deque[LogLine]] = field(default_factory=dict)
+
+    def check(self) -> StepResult | None:
+        result = self.reader.poll()
+        for name in result.appeared:
+            if name in self.announced:
+                self.ctx.emit("info", f"stream {name} appeared", stream=name)
+        for name in result.missing:
+            if name not in self.announced:
+                self.announced.add(name)
+                self.ctx.emit("progress", f"waiting for stream {name} to appear", stream=name)
+        failed: tuple[Pattern, StreamTarget, LogLine] | None = None
+        for line in result.lines:
+            target = self.targets[line.stream]
+            emit_line(self.ctx, target, line)
+            self.recent.setdefault(line.stream, deque(maxlen=RECENT_LINES_KEPT)).append(line)
+            pattern = first_match(self.failure, line.text)
+            if pattern is not None and failed is None:
+                failed = (pattern, target, line)
+            for hit in self.tracker.observe(target.task_id, line):
+                self.ctx.emit(
+                    "info",
+                    f"matched {hit.text!r} in task {target.short_id} ({target.age})",
+                    task_id=target.task_id,
+                    pattern=hit.text,
+                )
+        if failed is not None:
+            raise self.failed(*failed)
+        if self.tracker.patterns and self.tracker.satisfied():
+            return self.passed()
+        if not self.tracker.patterns and not result.missing:
+            return self.passed()
+        self.ctx.emit("progress", self.waiting_for(), lines_read=self.reader.lines_read)
+        return None
+
+    def waiting_for(self) -> str:
+        parts = []
+        missing = self.tracker.describe_missing()
+        if missing:
+            parts.append(f"these patterns never matched: {missing}")
+        if self.reader.missing:
+            parts.append("these streams never appeared: " + ", ".join(self.reader.missing))
+        return "; ".join(parts) or "waiting for the first read"
+
+    def outputs(self, first_failure: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "matched": self.tracker.matched_output(),
+            "first_failure": first_failure,
+            "lines_read": self.reader.lines_read,
+            "streams": list(self.targets),
+        }
+
+    def failed(self, pattern: Pattern, target: StreamTarget, line: LogLine) -> StepFailed:
+        context = self.context_before(line)
+        when = iso_ms(line.timestamp)
+        first_failure = {
+            "task_id": target.task_id,
+            "age": target.age,
+            "stream": line.stream,
+            "pattern": pattern.text,
+            "timestamp": when,
+            "line": line.text,
+            "context": [c.text for c in context],
+        }
+        detail = [f"task {target.task_id} ({target.age}), stream {line.stream}:"]
+        detail += [f"  {iso_ms(c.timestamp)}  {c.text}" for c in context]
+        detail.append(f"> {when}  {line.text}")
+        return StepFailed(
+            f"failure pattern {pattern.text!r} in task {target.short_id} at {when}: {line.text}",
+            detail="\n".join(detail),
+            outputs=self.outputs(first_failure),
+        )
+
+    def context_before(self, line: LogLine) -> list[LogLine]:
+        ordered = sorted(self.recent.get(line.stream, ()), key=lambda c: c.timestamp)
+        index = next(i for i, c in enumerate(ordered) if c is line)
+        return ordered[max(0, index - self.context_lines) : index] if self.context_lines else []
+
+    def passed(self) -> StepResult:
+        tasks = len(set(t.task_id for t in self.targets.values()))
+        read = self.reader.lines_read
+        if not self.tracker.patterns:
+            summary = f"no failure pattern in {read} lines from {tasks} task(s)"
+            return StepResult("ok", summary, outputs=self.outputs())
+        evidence = self.tracker.evidence()
+        per_pattern = []
+        for pattern in self.tracker.patterns:
+            by_task = self.tracker.matches.get(pattern.text, {})
+            shown = ", ".join(
+                f"{short_id(task)}: {_clip(m.line.text)}" for task, m in sorted(by_task.items())
+            )
+            per_pattern.append(f"{pattern.text!r} ← {shown}")
+        summary = (
+            f"{len(self.tracker.patterns)} pattern(s) matched in {tasks} task(s), "
+            f"{read} lines read: " + "; ".join(per_pattern)
+        )
+        return StepResult("ok", summary, outputs=self.outputs(), detail="\n".join(evidence))
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def emit_line(ctx: StepContext, target: StreamTarget, line: LogLine) -> None:
+    """The live view: one ``log`` event per line (the reporter prefixes the short
+    task id and NEW/OLD; ``--quiet`` hides them)."""
+    ctx.emit(
+        "log",
+        line.text,
+        task_id=target.task_id,
+        short_id=target.short_id,
+        age=target.age,
+        timestamp=line.timestamp,
+        stream=line.stream,
+    )
+
+
+def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    success = parse_patterns(value(inputs, "success"))
+    failure = parse_patterns(value(inputs, "failure"))
+    if not success and not failure:
+        raise InputError(f"{ctx.uses}: give success patterns, failure patterns, or both")
+    targets = resolve_targets(ctx, inputs)
+    since_ms = resolve_since(ctx, inputs.get("since"))
+    log_group = str(inputs["log_group"])
+    reader = LogReader(
+        ctx.aws.client("logs"),
+        log_group,
+        [t.stream for t in targets],
+        since_ms,
+        call=ctx.aws.call,
+        target=ctx.aws.target,
+    )
+    reader.check_group()
+    task_ids = list(dict.fromkeys(t.task_id for t in targets))
+    watch = _Watch(
+        ctx=ctx,
+        reader=reader,
+        targets={t.stream: t for t in targets},
+        tracker=SuccessTracker(success, task_ids, value(inputs, "require")),
+        failure=failure,
+        context_lines=int(value(inputs, "context_lines")),
+    )
+    ctx.emit(
+        "info",
+        f"reading {len(targets)} stream(s) of {log_group} since {iso_ms(since_ms)}",
+        streams=[t.stream for t in targets],
+    )
+    started = ctx.clock.monotonic()
+    try:
+        return poll_until(
+            watch.check,
+            clock=ctx.clock,
+            deadline=ctx.deadline,
+            interval=float(value(inputs, "poll_interval")),
+            cancel=ctx.cancel,
+            describe=watch.waiting_for,
+        )
+    except StepTimeout:
+        waited = format_duration(ctx.clock.monotonic() - started)
+        raise StepTimeout(
+            f"timed out after {waited} ({reader.lines_read} lines read): {watch.waiting_for()}",
+            detail="\n".join(watch.tracker.evidence()),
+            outputs=watch.outputs(),
+        ) from None
+
+
+STEP = StepType(
+    name="logs.wait",
+    summary="Wait for success markers in the given tasks' CloudWatch logs; "
+    "fail on any failure marker.",
+    inputs=INPUTS,
+    outputs={
+        "matched": "pattern -> task id -> the line that matched",
+        "first_failure": "task_id, timestamp, line and context of the first failure (or null)",
+        "lines_read": "number of log lines read",
+        "streams": "the exact stream names read",
+    },
+    run=run,
+    read_only=True,
+)

@@ -1,0 +1,350 @@
+"""logs.wait against moto's server, with a writer thread putting events while it runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from opskit.clock import FakeClock
+from opskit.errors import InputError, StepError, StepFailed, StepTimeout
+from opskit.logs.times import iso_ms
+from opskit.steps.logs_wait import STEP
+
+GROUP = "/ecs/chatbot"
+PREFIX = "ecs"
+CONTAINER = "app"
+NEW_1 = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
+NEW_2 = "9f8e7d6c5b4a43219876fedcba012345"
+OLD = "0ddba11cafe44d7e8f9a0b1c2d3e4f50"
+MARKERS = ["code digest 3f2a verified", "Bedrock Runtime health check passed"]
+FAILURES = ["Traceback", "has no attribute", "NameError", "SyntaxError"]
+
+
+def stream_of(task_id: str) -> str:
+    return f"{PREFIX}/{CONTAINER}/{task_id}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Logs:
+    """The log group as the awslogs driver fills it."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        client.create_log_group(logGroupName=GROUP)
+
+    def stream(self, task_id: str) -> str:
+        name = stream_of(task_id)
+        self.client.create_log_stream(logGroupName=GROUP, logStreamName=name)
+        return name
+
+    def put(self, task_id: str, *messages: str, ts: int | None = None) -> None:
+        stamp = now_ms() if ts is None else ts
+        events = [{"timestamp": stamp + i, "message": m} for i, m in enumerate(messages)]
+        self.client.put_log_events(
+            logGroupName=GROUP, logStreamName=stream_of(task_id), logEvents=events
+        )
+
+
+class Writer(threading.Thread):
+    """Runs ``(delay_seconds, action)`` pairs while the step under test is reading."""
+
+    def __init__(self, script: list[tuple[float, Callable[[], None]]]):
+        super().__init__(daemon=True)
+        self.script = script
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        start = time.monotonic()
+        try:
+            for delay, action in self.script:
+                time.sleep(max(0.0, start + delay - time.monotonic()))
+                action()
+        except BaseException as err:  # noqa: BLE001 - reported by the test
+            self.error = err
+
+    def __enter__(self) -> Writer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.join(timeout=30)
+        assert self.error is None, self.error
+
+
+@pytest.fixture
+def logs(aws: Any) -> Logs:
+    return Logs(aws.client("logs"))
+
+
+def inputs(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "log_group": GROUP,
+        "task_ids": [NEW_1],
+        "stream_prefix": PREFIX,
+        "container": CONTAINER,
+        "since": iso_ms(now_ms() - 60_000),
+        "success": MARKERS,
+        "failure": FAILURES,
+        "poll_interval": 0.1,
+    }
+    base.update(overrides)
+    return base
+
+
+def log_events(make_ctx: Any) -> list[Any]:
+    return [e for e in make_ctx.events if e.kind == "log"]
+
+
+def test_passes_when_every_task_logs_every_marker(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    logs.stream(NEW_2)
+    script = [
+        (0.2, lambda: logs.put(NEW_1, "starting", MARKERS[0])),
+        (0.4, lambda: logs.put(NEW_2, "starting", MARKERS[0], MARKERS[1])),
+        (0.6, lambda: logs.put(NEW_1, f"{MARKERS[1]} in 42 ms")),
+    ]
+    with Writer(script):
+        result = STEP.run(make_ctx(), inputs(task_ids=[NEW_1, NEW_2]))
+
+    assert result.status == "ok"
+    assert result.outputs["matched"] == {
+        MARKERS[0]: {NEW_1: MARKERS[0], NEW_2: MARKERS[0]},
+        MARKERS[1]: {NEW_1: f"{MARKERS[1]} in 42 ms", NEW_2: MARKERS[1]},
+    }
+    assert result.outputs["first_failure"] is None
+    assert result.outputs["lines_read"] == 6
+    assert f"1a2b3c4d: {MARKERS[1]} in 42 ms" in result.summary
+    assert f"9f8e7d6c: {MARKERS[0]}" in result.summary
+    shown = [(e.data["short_id"], e.data["age"], e.message) for e in log_events(make_ctx)]
+    assert ("1a2b3c4d", "NEW", "starting") in shown
+    assert ("9f8e7d6c", "NEW", MARKERS[1]) in shown
+
+
+def test_any_task_passes_when_one_task_logs_every_marker(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    logs.stream(NEW_2)
+    with Writer([(0.3, lambda: logs.put(NEW_2, *MARKERS))]):
+        result = STEP.run(make_ctx(), inputs(task_ids=[NEW_1, NEW_2], require="any_task"))
+
+    assert result.outputs["matched"] == {m: {NEW_2: m} for m in MARKERS}
+
+
+def test_every_task_times_out_naming_the_silent_task(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    logs.stream(NEW_2)
+    logs.put(NEW_1, *MARKERS)
+    logs.put(NEW_2, MARKERS[0])
+    ctx = make_ctx(clock=FakeClock(), timeout=30)
+
+    with pytest.raises(StepTimeout) as caught:
+        STEP.run(ctx, inputs(task_ids=[NEW_1, NEW_2], poll_interval=2))
+
+    assert str(caught.value) == (
+        "timed out after 30.0s (3 lines read): these patterns never matched: "
+        f"in task 9f8e7d6c: {MARKERS[1]!r}"
+    )
+    assert caught.value.outputs["matched"][MARKERS[0]] == {NEW_1: MARKERS[0], NEW_2: MARKERS[0]}
+
+
+def test_failure_in_the_new_task_fails_at_once_with_context(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    base = now_ms()
+    crash = [
+        "loading clients",
+        "Traceback (most recent call last):",
+        '  File "/app/src/core/aws_clients.py", line 40, in check',
+        "AttributeError: 'BedrockRuntime' object has no attribute 'list_foundation_models'",
+    ]
+    writer = Writer([(0.3, lambda: logs.put(NEW_1, "starting", *crash, ts=base))])
+    with writer, pytest.raises(StepFailed) as caught:
+        STEP.run(make_ctx(), inputs(context_lines=2))
+
+    err = caught.value
+    assert type(err) is StepFailed
+    assert str(err) == (
+        f"failure pattern 'Traceback' in task 1a2b3c4d at {iso_ms(base + 2)}: "
+        "Traceback (most recent call last):"
+    )
+    assert err.detail.splitlines() == [
+        f"task {NEW_1} (NEW), stream {stream_of(NEW_1)}:",
+        f"  {iso_ms(base)}  starting",
+        f"  {iso_ms(base + 1)}  loading clients",
+        f"> {iso_ms(base + 2)}  Traceback (most recent call last):",
+    ]
+    first = err.outputs["first_failure"]
+    assert first["task_id"] == NEW_1
+    assert first["timestamp"] == iso_ms(base + 2)
+    assert first["line"] == "Traceback (most recent call last):"
+    assert first["context"] == ["starting", "loading clients"]
+
+
+def test_failure_text_only_in_the_old_task_does_not_fail(logs: Logs, make_ctx: Any) -> None:
+    """The incident's false alarm: the error came from the OLD task's stream."""
+    logs.stream(OLD)
+    logs.stream(NEW_1)
+    old_error = "AttributeError: 'BedrockRuntime' object has no attribute 'list_foundation_models'"
+    script = [
+        (0.1, lambda: logs.put(OLD, "Traceback (most recent call last):", old_error)),
+        (0.3, lambda: logs.put(NEW_1, *MARKERS)),
+        (0.4, lambda: logs.put(OLD, "NameError: name 'x' is not defined")),
+    ]
+    ctx = make_ctx(steps={"redeploy": {"uses": "ecs.redeploy", "outputs": {"old_task_ids": [OLD]}}})
+    with Writer(script):
+        result = STEP.run(ctx, inputs())
+
+    assert result.status == "ok"
+    assert {e.data["stream"] for e in log_events(make_ctx)} == {stream_of(NEW_1)}
+
+
+def test_waits_for_a_stream_that_appears_late(logs: Logs, make_ctx: Any) -> None:
+    def task_starts() -> None:
+        logs.stream(NEW_1)
+        logs.put(NEW_1, *MARKERS)
+
+    with Writer([(0.5, task_starts)]):
+        result = STEP.run(make_ctx(), inputs())
+
+    assert result.outputs["matched"] == {m: {NEW_1: m} for m in MARKERS}
+    assert f"waiting for stream {stream_of(NEW_1)} to appear" in make_ctx.messages("progress")
+    assert f"stream {stream_of(NEW_1)} appeared" in make_ctx.messages("info")
+
+
+def test_sees_a_marker_that_arrives_late_with_an_earlier_timestamp(
+    logs: Logs, make_ctx: Any
+) -> None:
+    logs.stream(NEW_1)
+    base = now_ms()
+    script = [
+        (0.1, lambda: logs.put(NEW_1, "ready", MARKERS[0], ts=base)),
+        # shipped late: stamped 20 s before the lines already read
+        (0.5, lambda: logs.put(NEW_1, MARKERS[1], ts=base - 20_000)),
+    ]
+    with Writer(script):
+        result = STEP.run(make_ctx(), inputs())
+
+    assert result.outputs["matched"][MARKERS[1]] == {NEW_1: MARKERS[1]}
+
+
+def test_reads_more_than_ten_thousand_events_to_the_end(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    base = now_ms() - 30_000
+    for chunk in range(3):
+        lines = [f"request {chunk * 4000 + i} ok" for i in range(4000)]
+        logs.put(NEW_1, *lines, ts=base + chunk * 4000)
+    logs.put(NEW_1, *MARKERS, ts=base + 20_000)
+
+    result = STEP.run(make_ctx(clock=FakeClock()), inputs())
+
+    assert result.outputs["lines_read"] == 12_002
+    assert result.outputs["matched"] == {m: {NEW_1: m} for m in MARKERS}
+
+
+def test_missing_log_group_is_a_clear_error(aws: Any, make_ctx: Any) -> None:
+    with pytest.raises(StepError) as caught:
+        STEP.run(make_ctx(), inputs(log_group="/ecs/x"))
+
+    assert str(caught.value) == "log group /ecs/x does not exist (target 'test')"
+
+
+def test_timeout_lists_the_patterns_that_never_matched(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    logs.put(NEW_1, "starting", "code digest 3f2a verified")
+
+    with pytest.raises(StepTimeout) as caught:
+        STEP.run(
+            make_ctx(clock=FakeClock(), timeout=60),
+            inputs(task_ids=[NEW_1, NEW_2], poll_interval=5),
+        )
+
+    assert str(caught.value) == (
+        "timed out after 1m00s (2 lines read): these patterns never matched: "
+        f"in task 1a2b3c4d: {MARKERS[1]!r}; in task 9f8e7d6c: {MARKERS[0]!r}, {MARKERS[1]!r}; "
+        f"these streams never appeared: {stream_of(NEW_2)}"
+    )
+
+
+def test_defaults_come_from_the_ecs_step_and_skip_older_markers(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    started = now_ms()
+    logs.put(NEW_1, MARKERS[0], ts=started - 5_000)  # before the deployment started
+    logs.put(NEW_1, MARKERS[1], ts=started + 10)
+    ecs = {
+        "uses": "ecs.redeploy",
+        "outputs": {
+            "new_task_ids": [f"arn:aws:ecs:us-east-1:123456789012:task/chatbot/{NEW_1}"],
+            "log_stream_prefix": PREFIX,
+            "container": CONTAINER,
+            "started_at": iso_ms(started),
+        },
+    }
+    ctx = make_ctx(clock=FakeClock(), timeout=10, steps={"redeploy": ecs})
+
+    with pytest.raises(StepTimeout) as caught:
+        STEP.run(ctx, {"log_group": GROUP, "success": MARKERS, "poll_interval": 1})
+
+    assert f"in task 1a2b3c4d: {MARKERS[0]!r}" in str(caught.value)
+    assert caught.value.outputs["matched"] == {MARKERS[1]: {NEW_1: MARKERS[1]}}
+
+
+def test_regular_expression_markers(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    logs.put(NEW_1, "code digest 3f2a9c01 verified")
+
+    result = STEP.run(
+        make_ctx(clock=FakeClock()),
+        inputs(success=[r"re:code digest [0-9a-f]{8} verified"], failure=["re:Error\\b"]),
+    )
+
+    assert result.outputs["matched"] == {
+        r"re:code digest [0-9a-f]{8} verified": {NEW_1: "code digest 3f2a9c01 verified"}
+    }
+
+
+def test_failure_patterns_alone_pass_once_every_stream_was_read(logs: Logs, make_ctx: Any) -> None:
+    logs.stream(NEW_1)
+    logs.put(NEW_1, "starting", "ready")
+
+    result = STEP.run(make_ctx(clock=FakeClock()), inputs(success=[]))
+
+    assert result.summary == "no failure pattern in 2 lines from 1 task(s)"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {"stream_prefix": None, "container": None},
+            "logs.wait: task_ids need stream_prefix and container to name their log streams "
+            "(PREFIX/CONTAINER/TASK_ID), and no earlier ECS step provides them",
+        ),
+        ({"task_ids": []}, "logs.wait: task_ids is empty: there is no task to read logs from"),
+        (
+            {"success": [], "failure": []},
+            "logs.wait: give success patterns, failure patterns, or both",
+        ),
+        (
+            {"since": "last tuesday"},
+            "logs.wait: since: expected a duration like 10m or an ISO 8601 time like "
+            "2026-11-24T03:10:00Z, got 'last tuesday'",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line(make_ctx: Any, given: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        STEP.run(make_ctx(uses="logs.wait"), inputs(**given))
+
+    assert str(caught.value) == message
+
+
+def test_invalid_regular_expression_is_rejected_before_running() -> None:
+    spec = STEP.input("failure")
+    assert spec is not None
+    with pytest.raises(ValueError, match=r"invalid regular expression 're:\(': "):
+        spec.coerce(["re:("])
