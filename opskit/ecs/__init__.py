@@ -1,0 +1,14 @@
+"""ECS pieces behind the ``ecs.redeploy`` and ``ecs.describe`` step types.
+
+Kept apart as ecspresso keeps deploy, wait and verify apart, each usable alone:
+
+- ``describe``: read a service, its tasks and events (both steps);
+- ``taskdef``: a new revision with image/environment changes; awslogs options;
+- ``deploy``: ``update_service`` and the id of the deployment it created;
+- ``watch``: the verdict over one described deployment (pure, no AWS);
+- ``wait``: the poll loop that feeds ``watch`` and emits progress;
+- ``failure``: the evidence of stopped tasks (reasons, exit codes, last log lines).
+
+Everything reads only the shapes the real ECS API returns, so it behaves the
+same against AWS, moto and the sandbox's local agent.
+"""

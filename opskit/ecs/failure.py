@@ -1,0 +1,100 @@
+"""The evidence of stopped tasks: stopped reason, exit codes, last log lines.
+
+This is what an on-call engineer reads first after a failed deployment, so it
+is gathered once, when the verdict is known. Unreadable logs are said in the
+text, never a reason to lose the rest of the message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opskit.aws import describe_client_error
+from opskit.ecs.describe import short_task_definition, task_id
+from opskit.ecs.taskdef import LogTarget
+
+if TYPE_CHECKING:
+    from opskit.aws import AwsAccess
+
+DEFAULT_LOG_LINES = 10
+
+
+def tail_log(aws: AwsAccess, target: LogTarget, stream: str, lines: int) -> list[str]:
+    """The last ``lines`` messages of one log stream; raises ``LogUnavailable``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = aws.client("logs").get_log_events(
+            logGroupName=target.group, logStreamName=stream, limit=lines, startFromHead=False
+        )
+    except ClientError as err:
+        raise LogUnavailable(describe_client_error(err)) from None
+    except BotoCoreError as err:
+        raise LogUnavailable(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - a StepError from client creation, say
+        raise LogUnavailable(str(err)) from None
+    return [str(e.get("message", "")).rstrip("\n") for e in response.get("events") or []]
+
+
+class LogUnavailable(Exception):
+    """The log stream could not be read; ``str()`` says why."""
+
+
+def container_line(container: dict[str, Any]) -> str:
+    name = container.get("name", "?")
+    code = container.get("exitCode")
+    text = f"container {name}: " + (f"exit code {code}" if code is not None else "no exit code")
+    if container.get("reason"):
+        text += f" ({container['reason']})"
+    return text
+
+
+def task_headline(task: dict[str, Any]) -> str:
+    line = (
+        f"task {task_id(task.get('taskArn', ''))} "
+        f"({short_task_definition(task.get('taskDefinitionArn', ''))}) stopped: "
+        f"{task.get('stoppedReason') or 'no stopped reason'}"
+    )
+    if task.get("stopCode"):
+        line += f" [{task['stopCode']}]"
+    return line
+
+
+def describe_stopped_tasks(
+    aws: AwsAccess | None,
+    tasks: list[dict[str, Any]],
+    log_targets: dict[str, LogTarget],
+    lines: int = DEFAULT_LOG_LINES,
+) -> str:
+    """A multi-line account of each stopped task: reason, containers' exit codes and
+    reasons, then the last ``lines`` of each container's log stream (``aws`` None or
+    ``lines`` 0 skips the logs)."""
+    out: list[str] = []
+    for task in tasks:
+        out.append(task_headline(task))
+        containers = task.get("containers") or []
+        for container in containers:
+            out.append("  " + container_line(container))
+        if aws is None or lines <= 0:
+            continue
+        names = [c.get("name", "") for c in containers] or list(log_targets)
+        for name in names:
+            target = log_targets.get(name)
+            if target is None:
+                continue
+            stream = target.stream(task_id(task.get("taskArn", "")), name)
+            try:
+                messages = tail_log(aws, target, stream, lines)
+            except LogUnavailable as err:
+                out.append(f"  logs of {name} unavailable ({target.group} {stream}): {err}")
+                continue
+            if not messages:
+                out.append(f"  log stream {target.group} {stream} is empty")
+                continue
+            out.append(f"  last {plural_lines(len(messages))} of {target.group} {stream}:")
+            out.extend(f"    | {m}" for m in messages)
+    return "\n".join(out)
+
+
+def plural_lines(count: int) -> str:
+    return "line" if count == 1 else f"{count} lines"

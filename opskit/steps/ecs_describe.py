@@ -1,0 +1,165 @@
+"""``ecs.describe``: what a human needs next after a failed release.
+
+Deployments, recent service events, running tasks and recently stopped tasks
+with their stopped reasons, exit codes and last log lines. Read-only, so it is
+safe in ``on_failure`` and under ``--dry-run``; its detail is a readable text
+for reports and incident tickets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opskit.ecs.describe import (
+    deployment_summary,
+    describe_service,
+    event_summary,
+    list_service_tasks,
+    short_task_definition,
+    task_summary,
+)
+from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
+from opskit.ecs.taskdef import LogTarget, container_log_targets, describe_task_definition
+from opskit.errors import StepError
+from opskit.steps.base import Input, StepContext, StepResult, StepType
+
+
+def _check_count(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected 0 or more, got {value}")
+    return value
+
+
+INPUTS = (
+    Input("cluster", "string", "ECS cluster name or ARN", required=True),
+    Input("service", "string", "ECS service name or ARN", required=True),
+    Input("events", "integer", "how many recent service events", default=10, check=_check_count),
+    Input(
+        "stopped_tasks",
+        "integer",
+        "how many recently stopped tasks (newest first)",
+        default=5,
+        check=_check_count,
+    ),
+    Input(
+        "log_lines",
+        "integer",
+        "last log lines of each stopped task",
+        default=DEFAULT_LOG_LINES,
+        check=_check_count,
+    ),
+    Input(
+        "deployment_id",
+        "string",
+        "mark tasks of this deployment as NEW (default: the earlier ecs.redeploy step's)",
+    ),
+)
+
+OUTPUTS = {
+    "events": "recent service events, newest first: {created_at, message}",
+    "deployments": "the service's deployments: id, status, task_definition, rollout_state, counts",
+    "stopped_tasks": "recently stopped tasks: task_id, started_by, stopped_reason, stop_code, "
+    "containers (name, exit_code, reason)",
+    "running_tasks": "tasks with desired status RUNNING: task_id, started_by, last_status",
+}
+
+
+def _newest_first(tasks: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return sorted(tasks, key=lambda t: str(t.get(key) or t.get("createdAt") or ""), reverse=True)
+
+
+def _log_targets(ctx: StepContext, tasks: list[dict[str, Any]]) -> dict[str, dict[str, LogTarget]]:
+    """awslogs targets per task definition ARN; a definition that cannot be read
+    just has no logs in the report."""
+    targets: dict[str, dict[str, LogTarget]] = {}
+    for arn in {t.get("taskDefinitionArn", "") for t in tasks}:
+        if not arn:
+            continue
+        try:
+            targets[arn] = container_log_targets(describe_task_definition(ctx.aws, arn))
+        except StepError as err:
+            ctx.emit("warning", f"cannot read task definition {arn}: {err}")
+            targets[arn] = {}
+    return targets
+
+
+def _age(task: dict[str, Any], deployment_id: str | None) -> str:
+    if not deployment_id:
+        return ""
+    return " [NEW]" if task.get("startedBy") == deployment_id else " [OLD]"
+
+
+def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    inputs = {**{i.name: i.default for i in INPUTS}, **inputs}
+    cluster, name = inputs["cluster"], inputs["service"]
+    deployment_id = inputs.get("deployment_id") or ctx.earlier_output(
+        "ecs.redeploy", "deployment_id"
+    )
+    record = describe_service(ctx.aws, cluster, name)
+    running = _newest_first(list_service_tasks(ctx.aws, cluster, name, "RUNNING"), "startedAt")
+    stopped = _newest_first(list_service_tasks(ctx.aws, cluster, name, "STOPPED"), "stoppedAt")
+    stopped = stopped[: inputs["stopped_tasks"]]
+    events = (record.get("events") or [])[: inputs["events"]]
+    deployments = record.get("deployments") or []
+
+    lines = [
+        f"ECS service {name!r} in cluster {cluster!r} ({record.get('status', '?')}): "
+        f"desired {record.get('desiredCount', 0)}, running {record.get('runningCount', 0)}, "
+        f"pending {record.get('pendingCount', 0)}; task definition "
+        f"{short_task_definition(record.get('taskDefinition', ''))}",
+        "deployments:",
+    ]
+    for d in deployments:
+        line = (
+            f"  {d.get('status', '?')} {d.get('id', '?')} "
+            f"{short_task_definition(d.get('taskDefinition', ''))} "
+            f"{d.get('rolloutState') or '-'}: running {d.get('runningCount', 0)}"
+            f"/{d.get('desiredCount', 0)}, pending {d.get('pendingCount', 0)}, "
+            f"failed {d.get('failedTasks', 0)}"
+        )
+        if d.get("rolloutStateReason"):
+            line += f" ({d['rolloutStateReason']})"
+        lines.append(line)
+    lines.append("running tasks:" if running else "running tasks: none")
+    for t in running:
+        s = task_summary(t)
+        lines.append(
+            f"  {s['task_id']} ({short_task_definition(s['task_definition'])}) "
+            f"{s['last_status']}, started by {s['started_by'] or '-'}{_age(t, deployment_id)}"
+        )
+    lines.append("stopped tasks (newest first):" if stopped else "stopped tasks: none")
+    if stopped:
+        targets = _log_targets(ctx, stopped)
+        for t in stopped:
+            text = describe_stopped_tasks(
+                ctx.aws, [t], targets.get(t.get("taskDefinitionArn", ""), {}), inputs["log_lines"]
+            )
+            first, *rest = text.splitlines()
+            lines.append(f"  {first}{_age(t, deployment_id)}")
+            lines.extend(f"  {line}" for line in rest)
+    lines.append("recent events (newest first):" if events else "recent events: none")
+    lines.extend(f"  {event_summary(e)['created_at']} {e.get('message', '')}" for e in events)
+
+    outputs = {
+        "events": [event_summary(e) for e in events],
+        "deployments": [deployment_summary(d) for d in deployments],
+        "stopped_tasks": [task_summary(t) for t in stopped],
+        "running_tasks": [task_summary(t) for t in running],
+    }
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    summary = (
+        f"{name}: {len(deployments)} deployment(s), PRIMARY {primary.get('id', '-')} "
+        f"{primary.get('rolloutState') or ''}".rstrip()
+        + f"; {len(running)} running, {len(stopped)} recently stopped task(s)"
+    )
+    return StepResult("ok", summary, outputs, "\n".join(lines))
+
+
+STEP = StepType(
+    name="ecs.describe",
+    summary="Describe an ECS service: deployments, events, running and stopped tasks with reasons",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    run=run,
+    read_only=True,
+)

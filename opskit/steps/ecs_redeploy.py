@@ -1,0 +1,374 @@
+"""``ecs.redeploy``: start a deployment and prove that its new tasks took over.
+
+The second lie of the incident: ``update-service`` without
+``--force-new-deployment`` started no task, and the old task kept serving the
+old code. This step makes the deployment itself the unit that is tracked: its
+id comes from the ``update_service`` response, and only that deployment's
+rollout state and tasks decide the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opskit.ecs.deploy import StartedDeployment, check_controller, start_deployment
+from opskit.ecs.describe import (
+    describe_service,
+    list_service_tasks,
+    short_task_definition,
+    task_id,
+)
+from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
+from opskit.ecs.taskdef import (
+    Changes,
+    apply_changes,
+    container_log_targets,
+    describe_task_definition,
+    log_target,
+    parse_changes,
+    register_revision,
+)
+from opskit.ecs.wait import DeploymentWatch, follow
+from opskit.ecs.watch import SUCCEEDED, Verdict, plural
+from opskit.errors import Cancelled, StepFailed, StepTimeout
+from opskit.steps.base import Input, StepContext, StepResult, StepType
+
+
+def _check_image(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+        return {str(k): v for k, v in value.items()}
+    raise ValueError("expected an image, or a mapping of container name to image")
+
+
+def _check_positive(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _check_log_lines(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected 0 or more, got {value}")
+    return value
+
+
+INPUTS = (
+    Input("cluster", "string", "ECS cluster name or ARN", required=True),
+    Input("service", "string", "ECS service name or ARN", required=True),
+    Input(
+        "force",
+        "boolean",
+        "force a new deployment even when the task definition is unchanged, so new tasks "
+        "start (and re-read code from S3)",
+        default=True,
+    ),
+    Input(
+        "task_definition",
+        "string",
+        "deploy this task definition (family, family:revision or ARN) instead of the "
+        "service's current one",
+    ),
+    Input(
+        "image",
+        "any",
+        "register a new revision with this image: one image for the essential container, "
+        "or a mapping of container name to image",
+        check=_check_image,
+        schema={
+            "oneOf": [
+                {"type": "string"},
+                {"type": "object", "additionalProperties": {"type": "string"}},
+            ]
+        },
+    ),
+    Input(
+        "environment",
+        "object",
+        "register a new revision with these environment variables (NAME: value, null "
+        "removes) for the essential container, or per container {container: {NAME: value}}",
+    ),
+    Input("wait", "boolean", "wait until the deployment completes", default=True),
+    Input("poll_interval", "duration", "time between polls while waiting", default=5.0),
+    Input(
+        "max_failed_tasks",
+        "integer",
+        "fail once this many tasks of the new deployment have stopped",
+        default=2,
+        check=_check_positive,
+    ),
+    Input(
+        "rollback",
+        "boolean",
+        "on failure, return the service to the previous task definition and wait for that",
+        default=False,
+    ),
+    Input(
+        "log_lines",
+        "integer",
+        "last log lines of each stopped task shown in the failure message",
+        default=DEFAULT_LOG_LINES,
+        check=_check_log_lines,
+    ),
+)
+
+OUTPUTS = {
+    "deployment_id": "the id of the deployment this step created (ecs-svc/...)",
+    "started_at": "when that deployment was created, ISO 8601 UTC",
+    "new_task_ids": "ids of the RUNNING tasks started by that deployment",
+    "old_task_ids": "ids of the tasks that ran before the deployment",
+    "task_definition": "the task definition ARN deployed",
+    "previous_task_definition": "the service's task definition ARN before the step",
+    "log_group": "awslogs group of the essential container",
+    "log_stream_prefix": "awslogs stream prefix (streams are PREFIX/CONTAINER/TASK_ID)",
+    "container": "name of the essential container (the CONTAINER in stream names)",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the step will deploy, worked out with read calls only."""
+
+    service: dict[str, Any]
+    previous: str  # the service's task definition ARN now
+    base: dict[str, Any]  # the task definition the deployment starts from
+    changes: Changes
+    old_tasks: list[dict[str, Any]]
+
+    @property
+    def update_task_definition(self) -> str | None:
+        """The taskDefinition to send, when it differs from the current one."""
+        arn = self.base.get("taskDefinitionArn", "")
+        return arn if arn and arn != self.previous else None
+
+    def actions(self, inputs: dict[str, Any]) -> list[str]:
+        name = inputs["service"]
+        lines = []
+        target = short_task_definition(self.base.get("taskDefinitionArn", ""))
+        if self.changes:
+            family = self.base.get("family", "?")
+            lines.append(
+                f"register a new revision of {family} from {target}: {self.changes.describe()}"
+            )
+            target = f"the new revision of {family}"
+        how = "force a new deployment" if inputs["force"] else "start a deployment"
+        lines.append(f"update ECS service {name!r}: {how} of {target}")
+        if self.old_tasks:
+            ids = ", ".join(task_id(t.get("taskArn", "")) for t in self.old_tasks)
+            lines.append(f"replace {plural(len(self.old_tasks), 'running task')}: {ids}")
+        return lines
+
+
+def _make_plan(ctx: StepContext, inputs: dict[str, Any]) -> Plan:
+    cluster, name = inputs["cluster"], inputs["service"]
+    record = describe_service(ctx.aws, cluster, name)
+    check_controller(record, cluster, name)
+    previous = record.get("taskDefinition", "")
+    base = describe_task_definition(ctx.aws, inputs.get("task_definition") or previous)
+    changes = parse_changes(base, inputs.get("image"), inputs.get("environment"))
+    plan = Plan(
+        record, previous, base, changes, list_service_tasks(ctx.aws, cluster, name, "RUNNING")
+    )
+    if not inputs["force"] and not changes and plan.update_task_definition is None:
+        raise StepFailed(
+            f"nothing to deploy on ECS service {name!r}: force is false and the task "
+            f"definition ({short_task_definition(previous)}) is unchanged, so no new task "
+            "would start (set force: true)"
+        )
+    return plan
+
+
+def _log_outputs(definition: dict[str, Any]) -> dict[str, str]:
+    target = log_target(definition)
+    if target is None:
+        return {"log_group": "", "log_stream_prefix": "", "container": ""}
+    return {
+        "log_group": target.group,
+        "log_stream_prefix": target.stream_prefix,
+        "container": target.container,
+    }
+
+
+def _with_defaults(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {**{i.name: i.default for i in INPUTS}, **inputs}
+
+
+def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    """Dry run: describe the service and say what would change; no write call."""
+    inputs = _with_defaults(inputs)
+    p = _make_plan(ctx, inputs)
+    actions = p.actions(inputs)
+    for line in actions:
+        ctx.emit("info", f"would {line}")
+    outputs = {
+        "task_definition": p.base.get("taskDefinitionArn", "") if not p.changes else "",
+        "previous_task_definition": p.previous,
+        "old_task_ids": [task_id(t.get("taskArn", "")) for t in p.old_tasks],
+        **_log_outputs(p.base),
+    }
+    update = next(line for line in actions if line.startswith("update "))
+    detail = "\n".join(f"would {line}" for line in actions)
+    return StepResult("changed", f"would {update}", outputs, detail)
+
+
+def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    inputs = _with_defaults(inputs)
+    cluster, name = inputs["cluster"], inputs["service"]
+    p = _make_plan(ctx, inputs)
+    definition = p.base
+    update_to = p.update_task_definition
+    if p.changes:
+        definition = register_revision(ctx.aws, apply_changes(p.base, p.changes))
+        update_to = definition["taskDefinitionArn"]
+        ctx.emit(
+            "info",
+            f"registered {short_task_definition(update_to)} from "
+            f"{short_task_definition(p.base.get('taskDefinitionArn', ''))}: {p.changes.describe()}",
+        )
+    started = start_deployment(
+        ctx.aws, cluster, name, before=p.service, task_definition=update_to, force=inputs["force"]
+    )
+    ctx.emit(
+        "info",
+        f"deployment {started.deployment_id} started: "
+        f"{short_task_definition(started.task_definition)} on {cluster}/{name}",
+        deployment_id=started.deployment_id,
+    )
+    outputs: dict[str, Any] = {
+        "deployment_id": started.deployment_id,
+        "started_at": started.started_at,
+        "new_task_ids": [],
+        "old_task_ids": [task_id(t.get("taskArn", "")) for t in p.old_tasks],
+        "task_definition": started.task_definition,
+        "previous_task_definition": p.previous,
+        **_log_outputs(definition),
+    }
+    if not inputs["wait"]:
+        return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
+    watch = _watch(ctx, inputs, started, p.service)
+    verdict = _follow(ctx, inputs, watch, outputs, what="deployment")
+    if verdict.outcome == SUCCEEDED:
+        outputs["new_task_ids"] = watch.new_task_ids()
+        return _success(verdict, outputs)
+    detail = describe_stopped_tasks(
+        ctx.aws, list(verdict.failed_tasks), container_log_targets(definition), inputs["log_lines"]
+    )
+    summary = verdict.summary
+    if inputs["rollback"]:
+        note = _roll_back(ctx, inputs, verdict, outputs)
+        summary += f"; {note}"
+        detail = "\n".join(part for part in (detail, note) if part)
+    raise StepFailed(summary, detail=detail or verdict.state, outputs=outputs)
+
+
+def _watch(
+    ctx: StepContext, inputs: dict[str, Any], started: StartedDeployment, before: dict[str, Any]
+) -> DeploymentWatch:
+    # Events already on the service belong to earlier deployments: show only new ones.
+    seen = {e.get("id", "") for e in before.get("events") or []}
+    seen |= {e.get("id", "") for e in started.service.get("events") or []}
+    return DeploymentWatch(
+        ctx.aws, inputs["cluster"], inputs["service"], started.deployment_id,
+        inputs["max_failed_tasks"], ctx.emit, seen_event_ids=seen,
+    )  # fmt: skip
+
+
+def _follow(
+    ctx: StepContext,
+    inputs: dict[str, Any],
+    watch: DeploymentWatch,
+    outputs: dict[str, Any],
+    *,
+    what: str,
+) -> Verdict:
+    """Follow ``watch``; a timeout or Ctrl-C carries the last known state."""
+    try:
+        return follow(ctx, watch, inputs["poll_interval"])
+    except StepTimeout:
+        outputs["new_task_ids"] = watch.new_task_ids()
+        raise StepTimeout(
+            f"{what} {watch.deployment_id} did not finish before the step's timeout: "
+            f"{watch.state()}",
+            detail=watch.state(),
+            outputs=outputs,
+        ) from None
+    except Cancelled:
+        # Nothing is sent after an interrupt: the service keeps what was already sent.
+        raise Cancelled(
+            f"interrupted while waiting for {what} {watch.deployment_id}: {watch.state()}"
+        ) from None
+
+
+def _success(verdict: Verdict, outputs: dict[str, Any]) -> StepResult:
+    new, old = outputs["new_task_ids"], outputs["old_task_ids"]
+    summary = (
+        f"{verdict.summary} ({short_task_definition(outputs['task_definition'])}): "
+        f"{plural(len(new), 'new task')} running"
+    )
+    if old:
+        summary += f", {plural(len(old), 'old task')} replaced"
+    detail = "\n".join(
+        [
+            f"deployment: {outputs['deployment_id']} (started {outputs['started_at']})",
+            f"task definition: {outputs['task_definition']}",
+            f"previous task definition: {outputs['previous_task_definition']}",
+            f"new tasks: {', '.join(new) or '-'}",
+            f"old tasks: {', '.join(old) or '-'}",
+        ]
+    )
+    return StepResult("changed", summary, outputs, detail)
+
+
+def _roll_back(
+    ctx: StepContext, inputs: dict[str, Any], verdict: Verdict, outputs: dict[str, Any]
+) -> str:
+    """Return the service to the previous task definition and wait; says what happened.
+
+    When ECS's circuit breaker already rolled back to it, wait for that
+    deployment instead of sending a second update.
+    """
+    cluster, name = inputs["cluster"], inputs["service"]
+    previous = outputs["previous_task_definition"]
+    short = short_task_definition(previous)
+    replaced_by = verdict.replaced_by
+    if replaced_by is not None and replaced_by.get("taskDefinition") != previous:
+        return f"no rollback: deployment {replaced_by.get('id')} took over the service"
+    if replaced_by is None and previous == outputs["task_definition"]:
+        return f"no rollback: the previous task definition {short} is the one that failed"
+    try:
+        if replaced_by is not None:
+            deployment_id = replaced_by["id"]
+            ctx.emit("warning", f"ECS is rolling back to {short} ({deployment_id}); waiting")
+            seen: dict[str, Any] = {}
+        else:
+            ctx.emit("warning", f"rolling back ECS service {name!r} to {short}")
+            before = describe_service(ctx.aws, cluster, name)
+            started = start_deployment(
+                ctx.aws, cluster, name, before=before, task_definition=previous, force=True
+            )
+            deployment_id, seen = started.deployment_id, before
+        outputs["rollback_deployment_id"] = deployment_id
+        watch = DeploymentWatch(
+            ctx.aws, cluster, name, deployment_id, inputs["max_failed_tasks"], ctx.emit,
+            seen_event_ids={e.get("id", "") for e in seen.get("events") or []},
+        )  # fmt: skip
+        result = _follow(ctx, inputs, watch, {}, what="rollback deployment")
+    except StepTimeout as err:
+        return f"rollback to {short} not finished: {err.summary}"
+    except StepFailed as err:  # an AWS error while rolling back
+        return f"rollback to {short} failed: {err.summary}"
+    if result.outcome == SUCCEEDED:
+        return f"rolled back to {short} (deployment {deployment_id} COMPLETED)"
+    return f"rollback to {short} failed too: {result.summary}"
+
+
+STEP = StepType(
+    name="ecs.redeploy",
+    summary="Force an ECS deployment and track THAT deployment until its new tasks took over",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    run=run,
+    plan=plan,
+)
