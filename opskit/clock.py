@@ -81,7 +81,7 @@ def poll_until(
     *,
     clock: Clock,
     deadline: Deadline,
-    interval: float,
+    interval: float | Callable[[], float],
     cancel: threading.Event | None = None,
     describe: Callable[[], str] = lambda: "condition not met",
 ) -> T:
@@ -91,6 +91,7 @@ def poll_until(
     deadline passes, ``StepTimeout`` carries ``describe()``: the last known state,
     because "it timed out, but why?" is the question users ask next. The last
     sleep is shortened so the final check happens at the deadline, not after it.
+    ``interval`` may be a function, for loops that back off.
     """
     while True:
         if cancel is not None and cancel.is_set():
@@ -101,5 +102,6 @@ def poll_until(
         remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
             raise StepTimeout(f"timed out: {describe()}")
-        pause = interval if remaining is None else min(interval, remaining)
+        wanted = interval() if callable(interval) else interval
+        pause = wanted if remaining is None else min(wanted, remaining)
         clock.sleep(pause, cancel)

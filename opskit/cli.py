@@ -1,0 +1,294 @@
+"""The command line: a thin layer over the library. The one place that imports
+click, prints errors and turns exceptions into exit codes (0/1/2/130)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from opskit import __version__
+from opskit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_STEP_FAILED, OpskitError
+
+_debug = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="opskit")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Run deployment playbooks that prove, step by step, that a release is live.
+
+    Exit codes: 0 all steps passed, 1 a step failed, 2 bad input, 130 interrupted.
+    """
+    global _debug
+    _debug = _debug or debug
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option(
+    "-t", "--target", help="Target from the playbook's targets (default: default_target)."
+)
+@click.option(
+    "-e",
+    "--extra-var",
+    "extra_vars",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a variable (highest precedence). Repeatable.",
+)
+@click.option(
+    "--vars-file",
+    "vars_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML file of variables. Repeatable.",
+)
+@click.option("--dry-run", is_flag=True, help="Only read: each step says what it would change.")
+@click.option("--from", "from_step", metavar="STEP", help="Start at this step.")
+@click.option("--only", multiple=True, metavar="STEP", help="Run only this step. Repeatable.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write report.json, report.md and junit.xml to this folder.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON event per line on stdout.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("-q", "--quiet", is_flag=True, help="Hide log lines in the terminal view.")
+def run(
+    playbook: Path,
+    target: str | None,
+    extra_vars: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    dry_run: bool,
+    from_step: str | None,
+    only: tuple[str, ...],
+    report_dir: Path | None,
+    output: str,
+    yes: bool,
+    quiet: bool,
+) -> int:
+    """Run PLAYBOOK against a target."""
+    from opskit.context import parse_extra_vars
+    from opskit.events import EventBus
+    from opskit.playbook import load_playbook
+    from opskit.redact import Redactor
+    from opskit.report import write_reports
+    from opskit.report.jsonlines import JsonLinesReporter
+    from opskit.report.terminal import TerminalReporter, is_live, wants_color
+    from opskit.runner import RunOptions, run_playbook
+
+    loaded = load_playbook(playbook)
+    options = RunOptions(
+        target=target,
+        extra_vars=parse_extra_vars(extra_vars),
+        vars_files=vars_files,
+        dry_run=dry_run,
+        from_step=from_step,
+        only=only,
+        yes=yes,
+        quiet=quiet,
+        debug=_debug,
+        ask=_ask if (not yes and _interactive()) else None,
+    )
+    redactor = Redactor()
+    bus = EventBus(redactor)
+    if output == "json":
+        bus.subscribe(JsonLinesReporter(sys.stdout))
+    else:
+        env = dict(os.environ)
+        bus.subscribe(
+            TerminalReporter(
+                sys.stdout,
+                color=wants_color(sys.stdout, env),
+                live=is_live(sys.stdout, env),
+                quiet=quiet,
+            )
+        )
+    result = run_playbook(loaded, options, bus)
+    written = write_reports(result, report_dir, redactor)
+    if output == "text" and report_dir is not None:
+        click.echo(f"report: {', '.join(str(p) for p in written if p.parent == report_dir)}")
+    if result.error and output == "json":
+        click.echo(f"opskit: error: {redactor.text(result.error)}", err=True)
+    return result.exit_code
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _ask(prompt: str) -> bool:
+    return click.confirm(prompt, default=False)
+
+
+@cli.command()
+@click.argument("playbooks", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(playbooks: tuple[Path, ...]) -> int:
+    """Check playbooks without running anything."""
+    from opskit.playbook import load_playbook
+
+    worst = 0
+    for path in playbooks:
+        try:
+            loaded = load_playbook(path)
+        except OpskitError as err:
+            click.echo(f"{err}", err=True)
+            worst = max(worst, err.exit_code)
+            continue
+        click.echo(
+            f"{loaded.source}: ok ({len(loaded.steps)} steps"
+            + (f", {len(loaded.on_failure)} on_failure" if loaded.on_failure else "")
+            + (f"; targets: {', '.join(loaded.targets)}" if loaded.targets else "")
+            + ")"
+        )
+    return worst
+
+
+@cli.command(name="steps")
+@click.argument("names", nargs=-1)
+def steps_command(names: tuple[str, ...]) -> int:
+    """List step types with their inputs and outputs."""
+    from opskit import steps as registry
+
+    wanted = list(names) or registry.names()
+    for index, name in enumerate(wanted):
+        step_type = registry.get(name)
+        if step_type is None:
+            raise click.UsageError(
+                f"unknown step type {name!r}; known: {', '.join(registry.names())}"
+            )
+        if index:
+            click.echo("")
+        click.echo(click.style(step_type.name, bold=True) + f"  {step_type.summary}")
+        click.echo("  inputs:")
+        for spec in step_type.inputs:
+            flags = (
+                "required"
+                if spec.required
+                else (
+                    f"default {json.dumps(spec.default)}"
+                    if spec.default is not None
+                    else "optional"
+                )
+            )
+            choices = f" [{'|'.join(str(c) for c in spec.choices)}]" if spec.choices else ""
+            click.echo(f"    {spec.name:<18} {spec.type:<14} {flags}{choices}. {spec.help}")
+        click.echo("  outputs:")
+        for output_name, help_text in step_type.outputs.items():
+            click.echo(f"    {output_name:<18} {help_text}")
+    return 0
+
+
+@cli.command()
+def schema() -> int:
+    """Print the JSON Schema of the playbook format (for editors)."""
+    from opskit.schema import playbook_schema
+
+    click.echo(json.dumps(playbook_schema(), indent=2))
+    return 0
+
+
+@cli.group()
+def sandbox() -> None:
+    """The embedded local stack: moto's server plus a local ECS agent."""
+
+
+@sandbox.command("up")
+@click.option("--port", default=8501, show_default=True, help="Port of the app URL (as the ALB).")
+@click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops the sandbox.")
+def sandbox_up(port: int, foreground: bool) -> int:
+    """Start the sandbox (in the background unless --foreground)."""
+    from opskit import sandbox as sandbox_mod
+
+    running = sandbox_mod.find_running()
+    if running is not None:
+        click.echo(f"sandbox already running (pid {running.pid})")
+        _print_sandbox(running)
+        return 0
+    info = sandbox_mod.up(app_port=port, foreground=foreground)
+    if info is not None and not foreground:
+        click.echo("sandbox started")
+        _print_sandbox(info)
+    return 0
+
+
+@sandbox.command("down")
+def sandbox_down() -> int:
+    """Stop the sandbox and every task process it started."""
+    from opskit import sandbox as sandbox_mod
+
+    click.echo("sandbox stopped" if sandbox_mod.down() else "no sandbox running")
+    return 0
+
+
+@sandbox.command("status")
+def sandbox_status() -> int:
+    """Show whether a sandbox runs, and where. Exit 1 when none runs."""
+    from opskit import sandbox as sandbox_mod
+
+    info = sandbox_mod.status()
+    if info is None:
+        click.echo("no sandbox running")
+        return EXIT_STEP_FAILED
+    click.echo(f"sandbox running (pid {info.pid})")
+    _print_sandbox(info)
+    return 0
+
+
+def _print_sandbox(info: Any) -> None:
+    click.echo(f"  AWS endpoint: {info.endpoint_url}  (region {info.region})")
+    click.echo(f"  app URL:      {info.app_url}")
+    for key, value in dict(info.names).items():
+        click.echo(f"  {key + ':':<13} {value}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: the one boundary from exceptions to exit codes."""
+    global _debug
+    args = list(sys.argv[1:] if argv is None else argv)
+    _debug = "--debug" in args or bool(os.environ.get("OPSKIT_DEBUG"))
+    try:
+        code = cli.main(args=args, prog_name="opskit", standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        code = exit_.exit_code
+    except click.UsageError as err:
+        err.show()
+        code = EXIT_BAD_INPUT
+    except click.ClickException as err:
+        err.show()
+        code = err.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        code = EXIT_INTERRUPTED
+    except OpskitError as err:
+        if _debug:
+            traceback.print_exc()
+        click.echo(f"opskit: error: {err}", err=True)
+        code = err.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - the last boundary before the user
+        if _debug:
+            traceback.print_exc()
+        click.echo(
+            f"opskit: internal error: {type(err).__name__}: {err} "
+            "(run with --debug for the traceback)",
+            err=True,
+        )
+        code = EXIT_STEP_FAILED
+    sys.exit(code or 0)

@@ -1,0 +1,155 @@
+"""The template contexts of a run and the variable precedence.
+
+Precedence: playbook ``vars`` < target ``vars`` < ``--vars-file`` < ``-e k=v``.
+Values from files and ``-e`` are taken literally; playbook and target vars may
+be templates and may refer to each other (resolved in passes, like Ansible's
+lazy vars), so a target can set ``url: "{{ opskit.sandbox.app_url }}"``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opskit import __version__, templating
+from opskit.errors import InputError
+from opskit.playbook import Playbook, Target
+from opskit.yamlload import load_yaml
+
+STACK_DIR = Path(__file__).resolve().parent / "stack" / "src"
+_MAX_PASSES = 8
+
+
+def parse_extra_vars(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"-e expects key=value, got {pair!r}")
+        result[key.strip()] = value
+    return result
+
+
+def load_vars_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(
+            f"cannot read vars file: {err.strerror or err}", source=str(path)
+        ) from None
+    data = load_yaml(text, str(path)).data
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InputError("a vars file must be a mapping of names to values", source=str(path))
+    return dict(data)
+
+
+def base_context(
+    playbook: Playbook,
+    target: Target,
+    *,
+    run: Mapping[str, Any],
+    sandbox: Mapping[str, Any] | None,
+    region: str | None,
+) -> dict[str, Any]:
+    return {
+        "vars": {},
+        "steps": {},
+        "target": {
+            "name": target.name,
+            "sandbox": target.sandbox,
+            "region": region,
+            "profile": target.aws.profile,
+        },
+        "env": dict(os.environ),
+        "run": dict(run),
+        "opskit": {
+            "version": __version__,
+            "stack_dir": str(STACK_DIR),
+            "playbook_dir": str(playbook.path.resolve().parent),
+            "sandbox": dict(sandbox or {}),
+        },
+    }
+
+
+def resolve_vars(
+    playbook: Playbook,
+    target: Target,
+    file_vars: Mapping[str, Any],
+    cli_vars: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Merge the four layers and render the templated ones."""
+    where: dict[str, tuple[Any, ...]] = {}
+    merged: dict[str, Any] = {}
+    for key, value in playbook.vars.items():
+        merged[key], where[key] = value, ("vars", key)
+    for key, value in target.vars.items():
+        merged[key], where[key] = value, ("targets", target.name, "vars", key)
+    literal = {**file_vars, **cli_vars}
+    for key in literal:
+        where.pop(key, None)
+    merged.update(literal)
+
+    pending = {k for k in where if templating.has_template(merged[k])}
+    for _ in range(_MAX_PASSES):
+        progressed = False
+        for key in sorted(pending):
+            try:
+                merged[key] = templating.render(merged[key], {**context, "vars": merged})
+            except templating.TemplateProblem:
+                continue
+            if not templating.has_template(merged[key]):
+                pending.discard(key)
+                progressed = True
+        if not pending or not progressed:
+            break
+    for key in sorted(pending):  # report the first one that still fails, with its line
+        try:
+            templating.render(merged[key], {**context, "vars": merged})
+        except templating.TemplateProblem as err:
+            raise playbook.error(where[key], str(err)) from None
+    return merged
+
+
+def check_var_references(playbook: Playbook, variables: Mapping[str, Any]) -> None:
+    """Fail before anything runs when a step reads a var that no layer defines."""
+    for step in (*playbook.steps, *playbook.on_failure):
+        for path, text in _templates(step.with_, (*step.path, "with")):
+            _check_text(playbook, path, text, variables)
+        if isinstance(step.when, str):
+            text = step.when if templating.is_template(step.when) else "{{ " + step.when + " }}"
+            _check_text(playbook, (*step.path, "when"), text, variables)
+
+
+def _check_text(playbook: Playbook, path: tuple[Any, ...], text: str, variables: Mapping) -> None:
+    for ref in templating.references(text):
+        if ref.root == "vars" and ref.name is not None and ref.name not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            raise playbook.error(
+                path, f"undefined variable vars.{ref.name} (defined: {known}; set it with -e)"
+            )
+
+
+def _templates(value: Any, path: tuple[Any, ...]):
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _templates(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _templates(v, (*path, i))
+    elif templating.is_template(value):
+        yield path, value
+
+
+def secret_values(names: tuple[str, ...], variables: Mapping[str, Any]) -> list[Any]:
+    return [variables[name] for name in names if name in variables]
+
+
+def dump_yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False)

@@ -1,0 +1,336 @@
+"""The playbook format: its schema as data, and the one loader.
+
+``load_playbook`` reads a file, checks the whole document (unknown keys,
+unknown step types, wrong types, missing inputs, duplicate ids, durations,
+template syntax and names) and returns frozen dataclasses; the runner never
+re-checks a dict. Every error says ``file:line: path: message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opskit import steps as step_registry
+from opskit import templating
+from opskit.aws import AwsSettings
+from opskit.errors import InputError
+from opskit.steps.base import Input, type_name
+from opskit.yamlload import Located, format_path, load_yaml
+
+STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+TOP_LEVEL = (
+    Input("name", "string", "What the playbook does, shown in reports."),
+    Input("description", "string", "A longer explanation for people reading the playbook."),
+    Input("default_target", "string", "The target used when --target is not given."),
+    Input("vars", "object", "Variables, overridden by the target's vars, --vars-file and -e."),
+    Input("secrets", "string_list", "Names of vars whose values are redacted in all output."),
+    Input("targets", "object", "Named environments (sandbox, production, ...)."),
+    Input("steps", "list", "The steps, run in order.", required=True),
+    Input("on_failure", "list", "Steps run after a failure or interrupt (diagnostics)."),
+)
+TARGET_KEYS = (
+    Input("description", "string", "What this target is."),
+    Input("sandbox", "boolean", "Run against the embedded local stack (moto + local ECS agent)."),
+    Input("aws", "object", "AWS access: region, profile, endpoint_url."),
+    Input("vars", "object", "Variables for this target."),
+)
+AWS_KEYS = (
+    Input("region", "string", "AWS region, e.g. ap-northeast-1."),
+    Input("profile", "string", "Named profile from ~/.aws/config."),
+    Input("endpoint_url", "string", "Custom endpoint (e.g. a local emulator)."),
+)
+STEP_KEYS = (
+    Input("id", "string", "Unique id; outputs are read as steps.ID.outputs.NAME.", required=True),
+    Input("name", "string", "A human title for the step."),
+    Input("uses", "string", "The step type, e.g. s3.sync.", required=True),
+    Input("with", "object", "The step type's inputs."),
+    Input("when", "any", "Run only when this expression is true."),
+    Input("timeout", "duration", "Fail the step after this long, e.g. 90s, 10m."),
+    Input("retries", "integer", "Retry a failed step this many times, with backoff."),
+    Input("retry_delay", "duration", "Delay before the first retry (doubles each time)."),
+    Input("continue_on_error", "boolean", "A failure of this step does not fail the run."),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    uses: str
+    with_: Mapping[str, Any]
+    path: tuple[Any, ...]  # where it is in the document, for error lines
+    name: str | None = None
+    when: Any = None
+    timeout: float | None = None
+    retries: int = 0
+    retry_delay: float = 1.0
+    continue_on_error: bool = False
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    sandbox: bool = False
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Playbook:
+    path: Path
+    name: str
+    description: str
+    default_target: str | None
+    vars: Mapping[str, Any]
+    secrets: tuple[str, ...]
+    targets: Mapping[str, Target]
+    steps: tuple[Step, ...]
+    on_failure: tuple[Step, ...]
+    located: Located
+
+    @property
+    def source(self) -> str:
+        return self.located.source
+
+    def line(self, path: tuple[Any, ...]) -> int | None:
+        return self.located.line(path)
+
+    def error(self, path: tuple[Any, ...], message: str) -> InputError:
+        prefix = f"{format_path(path)}: " if path else ""
+        return InputError(prefix + message, source=self.source, line=self.line(path))
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in (*self.steps, *self.on_failure) if s.id == step_id), None)
+
+    def target(self, name: str | None) -> Target:
+        name = name or self.default_target
+        if not self.targets:
+            if name and name != "default":
+                raise InputError(f"unknown target {name!r}: the playbook defines no targets")
+            return Target("default")
+        if name is None:
+            if len(self.targets) == 1:
+                return next(iter(self.targets.values()))
+            raise InputError(
+                f"{self.source}: choose a target with --target ({', '.join(self.targets)})"
+            )
+        if name not in self.targets:
+            raise InputError(
+                f"unknown target {name!r}; this playbook has: {', '.join(self.targets)}"
+            )
+        return self.targets[name]
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    path = Path(path)
+    source = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a playbook file", source=source) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read: {err}", source=source) from None
+    return parse_playbook(text, source, base=path)
+
+
+def parse_playbook(text: str, source: str, base: Path | None = None) -> Playbook:
+    located = load_yaml(text, source)
+    return _Checker(located, base or Path(source)).playbook()
+
+
+class _Checker:
+    def __init__(self, located: Located, path: Path):
+        self.located = located
+        self.path = path
+
+    def fail(self, path: tuple[Any, ...], message: str) -> InputError:
+        prefix = f"{format_path(path)}: " if path else ""
+        return InputError(
+            prefix + message, source=self.located.source, line=self.located.line(path)
+        )
+
+    def mapping(self, value: Any, path: tuple[Any, ...], fields: tuple[Input, ...]) -> dict:
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"expected a mapping, got {type_name(value)}")
+        known = {f.name: f for f in fields}
+        for key in value:
+            if key not in known:
+                raise self.fail((*path, key), _unknown("key", key, known))
+        for f in fields:
+            if f.required and f.name not in value:
+                raise self.fail(path, f"missing required key {f.name!r}")
+        checked = {}
+        for key, raw in value.items():
+            checked[key] = self.typed(raw, (*path, key), known[key])
+        return checked
+
+    def typed(self, raw: Any, path: tuple[Any, ...], spec: Input) -> Any:
+        self.templates(raw, path)
+        if templating.has_template(raw):
+            return raw
+        try:
+            return spec.coerce(raw)
+        except ValueError as err:
+            raise self.fail(path, str(err)) from None
+
+    def templates(
+        self, value: Any, path: tuple[Any, ...], step_ids: set[str] | None = None
+    ) -> None:
+        """Syntax and names of every template inside ``value``."""
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                self.templates(v, (*path, k), step_ids)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.templates(v, (*path, i), step_ids)
+        elif templating.is_template(value):
+            try:
+                refs = list(templating.references(value))
+            except templating.TemplateProblem as err:
+                raise self.fail(path, str(err)) from None
+            for ref in refs:
+                if ref.root not in templating.CONTEXTS and ref.root not in _JINJA_GLOBALS:
+                    raise self.fail(
+                        path,
+                        f"unknown name {ref.root!r} in {value!r}; "
+                        f"use one of: {', '.join(templating.CONTEXTS)}",
+                    )
+                unknown_step = ref.root == "steps" and ref.name not in (step_ids or {ref.name})
+                if unknown_step and ref.name is not None:
+                    raise self.fail(path, f"reads step {ref.name!r}, which is not an earlier step")
+
+    def playbook(self) -> Playbook:
+        data = self.located.data
+        if data is None:
+            raise self.fail((), "playbook is empty")
+        top = self.mapping(data, (), TOP_LEVEL)
+        targets = {name: self.target(name, raw) for name, raw in (top.get("targets") or {}).items()}
+        default_target = top.get("default_target")
+        if default_target is not None and default_target not in targets:
+            raise self.fail(
+                ("default_target",), f"names no target; defined: {', '.join(targets) or 'none'}"
+            )
+        steps = self.step_list(top["steps"], ("steps",), set())
+        if not steps:
+            raise self.fail(("steps",), "a playbook needs at least one step")
+        main_ids = {s.id for s in steps}
+        on_failure = self.step_list(top.get("on_failure") or [], ("on_failure",), main_ids)
+        return Playbook(
+            path=self.path,
+            name=str(top.get("name") or self.path.stem),
+            description=str(top.get("description") or ""),
+            default_target=default_target,
+            vars=dict(top.get("vars") or {}),
+            secrets=tuple(top.get("secrets") or ()),
+            targets=targets,
+            steps=tuple(steps),
+            on_failure=tuple(on_failure),
+            located=self.located,
+        )
+
+    def target(self, name: Any, raw: Any) -> Target:
+        path = ("targets", name)
+        if raw is None:
+            raw = {}
+        checked = self.mapping(raw, path, TARGET_KEYS)
+        aws = self.mapping(checked.get("aws") or {}, (*path, "aws"), AWS_KEYS)
+        return Target(
+            name=str(name),
+            sandbox=bool(checked.get("sandbox", False)),
+            aws=AwsSettings(**{k: v for k, v in aws.items()}),
+            vars=dict(checked.get("vars") or {}),
+            description=str(checked.get("description") or ""),
+        )
+
+    def step_list(self, raw: Any, path: tuple[Any, ...], earlier: set[str]) -> list[Step]:
+        if not isinstance(raw, list):
+            raise self.fail(path, f"expected a list of steps, got {type_name(raw)}")
+        seen = set(earlier)
+        result = []
+        for index, item in enumerate(raw):
+            step = self.step(item, (*path, index), seen)
+            if step.id in seen:
+                raise self.fail((*path, index, "id"), f"duplicate step id {step.id!r}")
+            seen.add(step.id)
+            result.append(step)
+        return result
+
+    def step(self, raw: Any, path: tuple[Any, ...], earlier: set[str]) -> Step:
+        if not isinstance(raw, Mapping):
+            raise self.fail(path, f"expected a step mapping, got {type_name(raw)}")
+        checked = self.mapping(raw, path, STEP_KEYS)
+        step_id = checked["id"]
+        if not isinstance(step_id, str) or not STEP_ID.match(step_id):
+            raise self.fail(
+                (*path, "id"),
+                f"step id {step_id!r} must be letters, digits and _ (it is used as steps.ID)",
+            )
+        uses = checked["uses"]
+        step_type = step_registry.get(uses)
+        if step_type is None:
+            raise self.fail((*path, "uses"), _unknown("step type", uses, step_registry.names()))
+        with_raw = checked.get("with") or {}
+        if not isinstance(with_raw, Mapping):
+            raise self.fail((*path, "with"), f"expected a mapping, got {type_name(with_raw)}")
+        with_checked = self.mapping(with_raw, (*path, "with"), step_type.inputs)
+        self.templates(with_raw, (*path, "with"), earlier)
+        self.templates(checked.get("when"), (*path, "when"), earlier)
+        if isinstance(checked.get("when"), str) and not templating.is_template(checked["when"]):
+            try:
+                templating.parse("{{ " + checked["when"] + " }}")
+            except templating.TemplateProblem as err:
+                raise self.fail((*path, "when"), str(err)) from None
+        retries = checked.get("retries", 0)
+        if isinstance(retries, int) and retries < 0:
+            raise self.fail((*path, "retries"), "must be 0 or more")
+        return Step(
+            id=step_id,
+            uses=uses,
+            with_=with_checked,
+            path=path,
+            name=checked.get("name"),
+            when=checked.get("when"),
+            timeout=checked.get("timeout"),
+            retries=retries,
+            retry_delay=checked.get("retry_delay", 1.0),
+            continue_on_error=checked.get("continue_on_error", False),
+        )
+
+
+_JINJA_GLOBALS = {
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "true",
+    "false",
+    "none",
+}
+
+
+def _unknown(what: str, name: Any, known: Any) -> str:
+    known = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(name), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} {name!r}{hint}; known: {', '.join(known)}"

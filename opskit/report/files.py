@@ -1,0 +1,46 @@
+"""Write ``report.json``, ``report.md`` and ``junit.xml``; feed GitHub's step summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from opskit.redact import Redactor
+from opskit.runner import RunResult
+
+
+def redacted(result: RunResult, redactor: Redactor) -> RunResult:
+    data = redactor.value(result.as_dict())
+    from opskit.runner import StepRecord
+
+    data["steps"] = [StepRecord(**s) for s in data["steps"]]
+    data["on_failure"] = [StepRecord(**s) for s in data["on_failure"]]
+    return RunResult(**data)
+
+
+def write_reports(result: RunResult, directory: Path | None, redactor: Redactor) -> list[Path]:
+    """Write the three files (when ``directory``) and append to ``$GITHUB_STEP_SUMMARY``."""
+    from opskit.report.junit import render_junit
+    from opskit.report.markdown import render_markdown
+
+    clean = redacted(result, redactor)
+    markdown = render_markdown(clean)
+    written: list[Path] = []
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {
+            "report.json": json.dumps(clean.as_dict(), indent=2, default=str, ensure_ascii=False),
+            "report.md": markdown,
+            "junit.xml": render_junit(clean),
+        }
+        for name, text in files.items():
+            path = directory / name
+            path.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+            written.append(path)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+        written.append(Path(summary))
+    return written

@@ -1,0 +1,167 @@
+"""The terminal view: live on a TTY, plain lines everywhere else.
+
+On a TTY, ``progress`` events rewrite one status line; without a TTY (CI logs)
+progress is printed as plain lines at most every ``PLAIN_PROGRESS_EVERY``
+seconds per step, so a 10-minute wait shows a heartbeat without flooding the log.
+Colour only on a TTY and never with ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from opskit.durations import format_duration
+from opskit.events import Event
+
+PLAIN_PROGRESS_EVERY = 10.0
+_COLOURS = {
+    "green": "32",
+    "red": "31",
+    "yellow": "33",
+    "blue": "34",
+    "dim": "2",
+    "bold": "1",
+    "cyan": "36",
+    "magenta": "35",
+}
+_STATUS = {
+    "ok": ("✓", "ok", "green"),
+    "changed": ("✓", "changed", "green"),
+    "skipped": ("–", "skipped", "dim"),
+    "failed": ("✗", "FAILED", "red"),
+    "error": ("✗", "ERROR", "red"),
+}
+
+
+class TerminalReporter:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        color: bool = False,
+        live: bool = False,
+        quiet: bool = False,
+    ):
+        self.stream = stream or sys.stdout
+        self.color = color
+        self.live = live
+        self.quiet = quiet
+        self.unicode = (getattr(self.stream, "encoding", "") or "").lower().startswith("utf")
+        self._status_line = ""
+        self._last_plain: dict[str | None, float] = {}
+        self._lock = threading.Lock()
+
+    def paint(self, text: str, colour: str) -> str:
+        if not self.color:
+            return text
+        return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            handler = getattr(self, f"on_{event.kind}", None)
+            if handler is not None:
+                handler(event)
+
+    # -- output helpers -----------------------------------------------------------
+    def _clear(self) -> None:
+        if self.live and self._status_line:
+            self.stream.write("\r\x1b[K")
+            self._status_line = ""
+
+    def line(self, text: str) -> None:
+        self._clear()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _status(self, text: str) -> None:
+        width = 120
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        self.stream.write("\r\x1b[K" + self.paint(text, "dim"))
+        self.stream.flush()
+        self._status_line = text
+
+    # -- events ---------------------------------------------------------------
+    def on_run_start(self, event: Event) -> None:
+        self.line(
+            self.paint(f"opskit run {event.data.get('playbook', '')}", "bold")
+            + f" · {event.message}"
+        )
+
+    def on_step_start(self, event: Event) -> None:
+        marker = "▶" if self.unicode else ">"
+        phase = " (on_failure)" if event.data.get("phase") == "on_failure" else ""
+        self.line(
+            f"{self.paint(marker, 'blue')} {self.paint(event.message, 'bold')} "
+            f"{self.paint(event.data.get('uses', ''), 'dim')}{phase}"
+        )
+
+    def on_progress(self, event: Event) -> None:
+        text = f"  … {event.message}" if self.unicode else f"  ... {event.message}"
+        if self.live:
+            self._status(text)
+            return
+        now = time.monotonic()
+        if now - self._last_plain.get(event.step_id, 0.0) >= PLAIN_PROGRESS_EVERY:
+            self._last_plain[event.step_id] = now
+            self.line(text)
+
+    def on_info(self, event: Event) -> None:
+        self.line(f"  {event.message}")
+
+    def on_warning(self, event: Event) -> None:
+        self.line("  " + self.paint(f"! {event.message}", "yellow"))
+
+    def on_event(self, event: Event) -> None:
+        self.line("  " + self.paint("ecs", "cyan") + f" {event.message}")
+
+    def on_log(self, event: Event) -> None:
+        if self.quiet:
+            return
+        task = str(event.data.get("task_id") or "")[:8]
+        age = str(event.data.get("age") or "")
+        tag = self.paint(f"{task} {age}".strip(), "magenta" if age == "NEW" else "dim")
+        bar = "│" if self.unicode else "|"
+        self.line(f"  {bar} {tag} {event.message}")
+
+    def on_step_end(self, event: Event) -> None:
+        status = str(event.data.get("status", ""))
+        symbol, word, colour = _STATUS.get(status, ("?", status, "yellow"))
+        if not self.unicode:
+            symbol = {"✓": "+", "✗": "x", "–": "-"}.get(symbol, symbol)
+        duration = format_duration(float(event.data.get("duration") or 0))
+        self.line(
+            f"{self.paint(symbol + ' ' + word, colour)} {event.step_id} "
+            f"{self.paint(duration, 'dim')}  {event.message}"
+        )
+        detail = str(event.data.get("detail") or "")
+        if detail and status in ("failed", "error"):
+            for detail_line in detail.rstrip().splitlines():
+                self.line("    " + detail_line)
+
+    def on_run_end(self, event: Event) -> None:
+        data: dict[str, Any] = event.data
+        status = data.get("status")
+        colour = "green" if status == "passed" else "red"
+        duration = format_duration(float(data.get("duration") or 0))
+        text = f"{str(status).upper()} in {duration} (exit {data.get('exit_code')})"
+        if data.get("error"):
+            text += f": {data['error']}"
+        self.line(self.paint(text, colour))
+
+
+def wants_color(stream: TextIO, environ: dict[str, str]) -> bool:
+    return _isatty(stream) and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def is_live(stream: TextIO, environ: dict[str, str]) -> bool:
+    return _isatty(stream) and environ.get("TERM") != "dumb"

@@ -1,0 +1,505 @@
+"""Run a playbook: steps in order, each in a worker thread the runner can abandon.
+
+The runner owns ``when``, ``timeout``, ``retries``, ``continue_on_error``,
+``on_failure``, ``--from``/``--only``, ``--dry-run`` and Ctrl-C. Steps know none
+of that: they get a ``StepContext`` with a deadline and a cancel event.
+
+Ctrl-C: the first sets the running step's cancel event (a wait loop stops at
+once and records its state), skips the remaining steps and runs ``on_failure``
+diagnostics; a second raises ``KeyboardInterrupt`` and the run ends at once.
+Either way the caller still writes the report and exits 130.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opskit import context as ctxmod
+from opskit import steps as step_registry
+from opskit import templating
+from opskit.aws import AwsAccess, AwsSettings
+from opskit.clock import Clock, Deadline
+from opskit.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STEP_FAILED,
+    Cancelled,
+    InputError,
+    StepFailed,
+    StepTimeout,
+)
+from opskit.events import EventBus
+from opskit.playbook import Playbook, Step
+from opskit.redact import Redactor
+from opskit.steps.base import StepContext, StepResult
+from opskit.yamlload import format_path
+
+# How long a step may overrun its own deadline before the runner stops waiting
+# for it: wait loops honour the deadline themselves; this catches a blocking call.
+TIMEOUT_GRACE = 5.0
+
+
+@dataclass
+class RunOptions:
+    target: str | None = None
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    vars_files: tuple[Path, ...] = ()
+    dry_run: bool = False
+    from_step: str | None = None
+    only: tuple[str, ...] = ()
+    yes: bool = False
+    ask: Callable[[str], bool] | None = None  # set only when a person can answer
+    quiet: bool = False
+    debug: bool = False
+    clock: Clock = field(default_factory=Clock)
+    handle_sigint: bool = True
+    sandbox_app_port: int | None = None
+
+
+@dataclass
+class StepRecord:
+    id: str
+    uses: str
+    title: str
+    phase: str  # "main" or "on_failure"
+    status: str = "skipped"  # ok | changed | skipped | failed | error
+    summary: str = ""
+    detail: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    duration: float = 0.0
+    attempts: int = 0
+    continue_on_error: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "error")
+
+
+@dataclass
+class RunResult:
+    playbook: str
+    name: str
+    target: str
+    dry_run: bool
+    run_id: str
+    started_at: float
+    duration: float = 0.0
+    status: str = "passed"  # passed | failed | interrupted | error
+    exit_code: int = EXIT_OK
+    error: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+    on_failure: list[StepRecord] = field(default_factory=list)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def failed_step(self) -> StepRecord | None:
+        return next((s for s in self.steps if s.failed and not s.continue_on_error), None)
+
+
+class Runner:
+    def __init__(self, playbook: Playbook, options: RunOptions, bus: EventBus):
+        self.playbook = playbook
+        self.options = options
+        self.bus = bus
+        self.clock = options.clock
+        self.interrupts = 0
+        self._current_cancel: threading.Event | None = None
+        target = playbook.target(options.target)
+        self.target = target
+        self.result = RunResult(
+            playbook=playbook.source,
+            name=playbook.name,
+            target=target.name,
+            dry_run=options.dry_run,
+            run_id=uuid.uuid4().hex[:12],
+            started_at=self.clock.time(),
+        )
+
+    # -- Ctrl-C ---------------------------------------------------------------
+    def interrupt(self) -> None:
+        """What the first and second Ctrl-C do (also callable from tests)."""
+        self.interrupts += 1
+        if self.interrupts > 1:
+            raise KeyboardInterrupt
+        self.bus.emit("warning", "interrupted: stopping the running step (Ctrl-C again to abort)")
+        if self._current_cancel is not None:
+            self._current_cancel.set()
+
+    @contextlib.contextmanager
+    def _sigint(self) -> Iterator[None]:
+        if (
+            not self.options.handle_sigint
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, lambda *_: self.interrupt())
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # -- the run --------------------------------------------------------------
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        result = self.result
+        selected = self._selection()
+        try:
+            with self._sigint(), contextlib.ExitStack() as stack:
+                aws, sandbox = self._aws(stack)
+                context = self._context(aws, sandbox)
+                self.bus.emit(
+                    "run_start",
+                    f"{self.playbook.name} · target {self.target.name}"
+                    + (" · dry run" if self.options.dry_run else ""),
+                    playbook=self.playbook.source,
+                    target=self.target.name,
+                    dry_run=self.options.dry_run,
+                )
+                self._run_steps(self.playbook.steps, "main", selected, aws, context)
+                stopped = result.failed_step is not None or self.interrupts > 0
+                if stopped and result.error is None and self.playbook.on_failure:
+                    self._run_steps(self.playbook.on_failure, "on_failure", None, aws, context)
+        except KeyboardInterrupt:
+            self.interrupts = max(self.interrupts, 2)
+            result.error = result.error or "aborted by a second Ctrl-C"
+        except InputError as err:
+            result.error = str(err)
+            result.exit_code = EXIT_BAD_INPUT
+        finally:
+            result.duration = time.monotonic() - started
+            self._finish()
+        return result
+
+    def _finish(self) -> None:
+        result = self.result
+        if result.exit_code == EXIT_BAD_INPUT:
+            result.status = "error"
+        elif self.interrupts:
+            result.status, result.exit_code = "interrupted", EXIT_INTERRUPTED
+        elif result.failed_step is not None:
+            result.status, result.exit_code = "failed", EXIT_STEP_FAILED
+        else:
+            result.status, result.exit_code = "passed", EXIT_OK
+        self.bus.emit(
+            "run_end",
+            result.status,
+            status=result.status,
+            exit_code=result.exit_code,
+            duration=round(result.duration, 3),
+            error=result.error,
+        )
+
+    def _selection(self) -> set[str] | None:
+        ids = [s.id for s in self.playbook.steps]
+        for name in [self.options.from_step, *self.options.only]:
+            if name is not None and name not in ids:
+                raise InputError(
+                    f"no step {name!r} in {self.playbook.source}; steps: {', '.join(ids)}"
+                )
+        if self.options.only:
+            return set(self.options.only)
+        if self.options.from_step:
+            return set(ids[ids.index(self.options.from_step) :])
+        return None
+
+    def _aws(self, stack: contextlib.ExitStack) -> tuple[AwsAccess, dict[str, Any] | None]:
+        if not self.target.sandbox:
+            return AwsAccess(self.target.name, self.target.aws), None
+        from opskit import sandbox as sandbox_mod
+
+        info, started = stack.enter_context(
+            sandbox_mod.sandbox_for_run(
+                lambda message: self.bus.emit("info", message),
+                app_port=self.options.sandbox_app_port,
+            )
+        )
+        settings = AwsSettings(
+            region=info.region,
+            endpoint_url=info.endpoint_url,
+            access_key_id=info.access_key_id,
+            secret_access_key=info.secret_access_key,
+        )
+        details = {
+            "endpoint_url": info.endpoint_url,
+            "app_url": info.app_url,
+            "started_for_run": started,
+            **dict(info.names),
+        }
+        self.result.sandbox = details
+        return AwsAccess(self.target.name, settings), details
+
+    def _context(self, aws: AwsAccess, sandbox: dict[str, Any] | None) -> dict[str, Any]:
+        region = self.target.aws.region or (sandbox or {}).get("region")
+        if region is None:
+            with contextlib.suppress(Exception):
+                region = aws.region
+        run_info = {
+            "id": self.result.run_id,
+            "started_at": self.result.started_at,
+            "dry_run": self.options.dry_run,
+        }
+        context = ctxmod.base_context(
+            self.playbook, self.target, run=run_info, sandbox=sandbox, region=region
+        )
+        file_vars: dict[str, Any] = {}
+        for path in self.options.vars_files:
+            file_vars.update(ctxmod.load_vars_file(Path(path)))
+        variables = ctxmod.resolve_vars(
+            self.playbook, self.target, file_vars, self.options.extra_vars, context
+        )
+        ctxmod.check_var_references(self.playbook, variables)
+        self.bus.redactor.add(ctxmod.secret_values(self.playbook.secrets, variables))
+        with contextlib.suppress(Exception):
+            self.bus.redactor.add(aws.secret_values())
+        context["vars"] = variables
+        return context
+
+    def _run_steps(
+        self,
+        steps: tuple[Step, ...],
+        phase: str,
+        selected: set[str] | None,
+        aws: AwsAccess,
+        context: dict[str, Any],
+    ) -> None:
+        records = self.result.steps if phase == "main" else self.result.on_failure
+        for step in steps:
+            record = StepRecord(
+                step.id, step.uses, step.title, phase, continue_on_error=step.continue_on_error
+            )
+            records.append(record)
+            blocked = phase == "main" and (self.interrupts or self.result.failed_step is not None)
+            if blocked:
+                record.summary = "not run: " + (
+                    "interrupted" if self.interrupts else "an earlier step failed"
+                )
+            elif selected is not None and step.id not in selected:
+                record.summary = "not selected (--from/--only)"
+            else:
+                self._run_one(step, record, aws, context)
+                if record.status == "error" and self.result.exit_code == EXIT_BAD_INPUT:
+                    return
+            context["steps"][step.id] = {
+                "status": record.status,
+                "outputs": record.outputs,
+                "uses": step.uses,
+            }
+
+    def _run_one(
+        self, step: Step, record: StepRecord, aws: AwsAccess, context: dict[str, Any]
+    ) -> None:
+        record.started_at = self.clock.time()
+        started = time.monotonic()
+        self.bus.emit("step_start", step.title, step.id, uses=step.uses, phase=record.phase)
+        try:
+            self._attempts(step, record, aws, context)
+        except InputError as err:
+            record.status, record.summary = "error", str(err)
+            self.result.error = str(err)
+            self.result.exit_code = EXIT_BAD_INPUT
+        record.duration = time.monotonic() - started
+        if record.failed and step.continue_on_error:
+            record.summary += " (continue_on_error: the run goes on)"
+        self.bus.emit(
+            "step_end",
+            record.summary,
+            step.id,
+            status=record.status,
+            duration=round(record.duration, 3),
+            detail=record.detail,
+            uses=step.uses,
+            phase=record.phase,
+        )
+
+    def _attempts(
+        self, step: Step, record: StepRecord, aws: AwsAccess, context: dict[str, Any]
+    ) -> None:
+        step_type = step_registry.get(step.uses)
+        assert step_type is not None  # the loader checked it
+        if step.when is not None:
+            try:
+                go = templating.evaluate_condition(step.when, context)
+            except templating.TemplateProblem as err:
+                raise self.playbook.error((*step.path, "when"), str(err)) from None
+            if not go:
+                record.summary = f"skipped: when {step.when!r} is false"
+                return
+        action = step_type.run
+        if self.options.dry_run:
+            if step_type.plan is not None:
+                action = step_type.plan
+            elif not step_type.read_only:
+                record.summary = "skipped: this step type has no dry-run plan"
+                return
+        try:
+            inputs = self._inputs(step, context)
+        except InputError as err:
+            if self.options.dry_run and "steps." in str(err):
+                record.summary = "skipped: needs outputs that a dry run does not produce"
+                return
+            raise
+        deadline = Deadline.after(self.clock, step.timeout)
+        delay = step.retry_delay
+        for attempt in range(1, step.retries + 2):
+            record.attempts = attempt
+            outcome = self._attempt(step, action, inputs, aws, context, deadline)
+            self._record(record, outcome)
+            retryable = isinstance(outcome, StepFailed) and not self.interrupts
+            if not retryable or attempt > step.retries or deadline.expired():
+                return
+            self.bus.emit(
+                "warning",
+                f"attempt {attempt} failed: {record.summary}; retrying in {delay:g}s",
+                step.id,
+            )
+            try:
+                self.clock.sleep(min(delay, deadline.remaining() or delay), self._cancel_event())
+            except Cancelled:
+                return
+            delay *= 2
+
+    def _cancel_event(self) -> threading.Event:
+        event = threading.Event()
+        if self.interrupts:
+            event.set()
+        self._current_cancel = event
+        return event
+
+    def _inputs(self, step: Step, context: dict[str, Any]) -> dict[str, Any]:
+        step_type = step_registry.get(step.uses)
+        assert step_type is not None
+        inputs: dict[str, Any] = {}
+        for spec in step_type.inputs:
+            path = (*step.path, "with", spec.name)
+            if spec.name in step.with_:
+                try:
+                    value = templating.render(step.with_[spec.name], context)
+                except templating.TemplateProblem as err:
+                    raise self.playbook.error(path, str(err)) from None
+                if value is None and not spec.required:
+                    continue
+                try:
+                    inputs[spec.name] = spec.coerce(value)
+                except ValueError as err:
+                    raise self.playbook.error(path, f"{err} (after rendering)") from None
+            elif spec.default is not None:
+                inputs[spec.name] = spec.default
+        return inputs
+
+    def _attempt(
+        self,
+        step: Step,
+        action: Callable[[StepContext, dict[str, Any]], StepResult],
+        inputs: dict[str, Any],
+        aws: AwsAccess,
+        context: dict[str, Any],
+        deadline: Deadline,
+    ) -> StepResult | BaseException:
+        cancel = self._cancel_event()
+        ctx = StepContext(
+            step_id=step.id,
+            uses=step.uses,
+            dry_run=self.options.dry_run,
+            clock=self.clock,
+            deadline=deadline,
+            cancel=cancel,
+            emit=self.bus.for_step(step.id),
+            aws=aws,
+            steps=dict(context["steps"]),
+            run_started_at=self.result.started_at,
+            base_dir=self.playbook.path.resolve().parent,
+            confirm=self._confirm,
+            quiet=self.options.quiet,
+        )
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["result"] = action(ctx, inputs)
+            except BaseException as err:  # noqa: BLE001 - handed to the main thread
+                box["error"] = err
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=work, name=f"step-{step.id}", daemon=True)
+        worker.start()
+        real_start = time.monotonic()
+        abandon_at: float | None = None
+        while not done.wait(0.05):
+            now = time.monotonic()
+            if (
+                step.timeout is not None
+                and not cancel.is_set()
+                and (now - real_start > step.timeout + TIMEOUT_GRACE)
+            ):
+                cancel.set()
+                abandon_at = now + TIMEOUT_GRACE
+            if cancel.is_set() and abandon_at is None:
+                abandon_at = now + TIMEOUT_GRACE * 2
+            if abandon_at is not None and now > abandon_at:
+                return StepTimeout(f"{step.uses} did not stop within its timeout")
+        self._current_cancel = None
+        if "result" in box:
+            return box["result"]
+        error = box["error"]
+        if isinstance(error, Cancelled) and not self.interrupts:
+            return StepTimeout(
+                f"timed out after {step.timeout:g}s: {error}" if step.timeout else str(error)
+            )
+        return error
+
+    def _record(self, record: StepRecord, outcome: StepResult | BaseException) -> None:
+        if isinstance(outcome, StepResult):
+            record.status, record.summary = outcome.status, outcome.summary
+            record.outputs, record.detail = dict(outcome.outputs), outcome.detail
+        elif isinstance(outcome, Cancelled):
+            record.status, record.summary = "failed", f"interrupted: {outcome}"
+            record.detail = getattr(outcome, "detail", "") or ""
+        elif isinstance(outcome, StepFailed):
+            record.status, record.summary, record.detail = (
+                outcome.status,
+                outcome.summary,
+                outcome.detail,
+            )
+            record.outputs = dict(outcome.outputs)
+        elif isinstance(outcome, InputError):
+            raise outcome
+        elif isinstance(outcome, Exception):
+            record.status = "error"
+            record.summary = f"internal error: {type(outcome).__name__}: {outcome}"
+            record.detail = (
+                "".join(traceback.format_exception(outcome)) if self.options.debug else ""
+            )
+        else:
+            raise outcome
+
+    def _confirm(self, prompt: str) -> bool:
+        if self.options.yes or self.options.ask is None:
+            return True
+        return self.options.ask(prompt)
+
+
+def run_playbook(playbook: Playbook, options: RunOptions, bus: EventBus | None = None) -> RunResult:
+    """The library entry point: run and return the result (never raises for a failed step)."""
+    bus = bus or EventBus(Redactor())
+    return Runner(playbook, options, bus).run()
+
+
+def describe_path(path: tuple[Any, ...]) -> str:
+    return format_path(path)

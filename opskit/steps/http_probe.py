@@ -1,0 +1,267 @@
+"""``http.probe``: prove that a URL answers what a healthy release answers.
+
+A status alone proves little: Streamlit answers 200 on ``/`` even when the app's
+script raises (streamlit #3638), so probes should check a body marker or the
+script health endpoint. Semantics follow Argo Rollouts' analysis: ``consecutive``
+successes are required, and more than ``failure_limit`` failed attempts fail
+the step early instead of waiting for the timeout.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from opskit.clock import poll_until
+from opskit.durations import format_duration
+from opskit.errors import StepFailed, StepTimeout
+from opskit.steps.base import Input, StepContext, StepResult, StepType
+
+BODY_LIMIT = 1 << 20  # read at most 1 MiB of a body: enough for any marker
+MAX_BACKOFF = 10.0
+
+
+def _check_status(value: Any) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    try:
+        statuses = [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected an HTTP status or a list of them, got {value!r}") from None
+    if not statuses or any(not 100 <= s <= 599 for s in statuses):
+        raise ValueError(f"expected HTTP statuses between 100 and 599, got {value!r}")
+    return statuses
+
+
+def _check_regex(value: Any) -> str:
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError(f"not a valid regular expression: {err}") from None
+    return value
+
+
+def _check_positive(value: Any) -> int:
+    if value < 1:
+        raise ValueError(f"must be 1 or more, got {value}")
+    return value
+
+
+INPUTS = (
+    Input("url", "string", "The URL to request.", required=True),
+    Input("method", "string", "GET or HEAD.", default="GET", choices=("GET", "HEAD")),
+    Input("headers", "object", "Extra request headers."),
+    Input(
+        "expect_status",
+        "any",
+        "Expected status code, or a list of them.",
+        default=200,
+        check=_check_status,
+        schema={"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
+    ),
+    Input("expect_body", "string", "A substring the body must contain."),
+    Input(
+        "expect_regex", "string", "A regular expression the body must match.", check=_check_regex
+    ),
+    Input("max_latency", "duration", "Slower answers count as failures."),
+    Input(
+        "consecutive", "integer", "Successes in a row required.", default=1, check=_check_positive
+    ),
+    Input(
+        "failure_limit",
+        "integer",
+        "Fail as soon as more attempts than this have failed (default: retry until timeout).",
+    ),
+    Input(
+        "interval",
+        "duration",
+        "Delay between attempts; doubles after a failure (max 10s).",
+        default=1.0,
+    ),
+    Input("request_timeout", "duration", "Timeout of one request.", default=10.0),
+    Input("follow_redirects", "boolean", "Follow 3xx redirects.", default=True),
+    Input("verify_tls", "boolean", "Verify TLS certificates.", default=True),
+)
+OUTPUTS = {
+    "status": "HTTP status of the last attempt (null when no answer).",
+    "latency_ms": "Latency of the last attempt in milliseconds.",
+    "attempts": "Number of requests made.",
+}
+
+
+@dataclass
+class Attempt:
+    ok: bool
+    status: int | None
+    latency_ms: float
+    reason: str  # why it failed, or what matched
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def request_once(inputs: dict[str, Any], timeout: float) -> Attempt:
+    url = inputs["url"]
+    request = urllib.request.Request(
+        url, method=inputs.get("method") or "GET", headers=dict(inputs.get("headers") or {})
+    )
+    context = ssl.create_default_context()
+    if not inputs.get("verify_tls", True):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    handlers: list[Any] = [urllib.request.HTTPSHandler(context=context)]
+    if not inputs.get("follow_redirects", True):
+        handlers.append(_NoRedirect())
+    opener = urllib.request.build_opener(*handlers)
+    started = time.perf_counter()
+    try:
+        with opener.open(request, timeout=max(timeout, 0.05)) as response:
+            status, body = response.status, response.read(BODY_LIMIT)
+    except urllib.error.HTTPError as err:  # a 4xx/5xx (or an unfollowed 3xx) is an answer
+        status, body = err.code, err.read(BODY_LIMIT) if err.fp else b""
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        if isinstance(reason, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            reason = f"no answer within {format_duration(timeout)}"
+        return Attempt(False, None, (time.perf_counter() - started) * 1000, str(reason))
+    latency_ms = (time.perf_counter() - started) * 1000
+    return judge(inputs, status, body.decode("utf-8", "replace"), latency_ms)
+
+
+def judge(inputs: dict[str, Any], status: int, text: str, latency_ms: float) -> Attempt:
+    expected = inputs.get("expect_status") or [200]
+    if status not in expected:
+        wanted = " or ".join(str(s) for s in expected)
+        return Attempt(False, status, latency_ms, f"status {status}, expected {wanted}")
+    body, regex = inputs.get("expect_body"), inputs.get("expect_regex")
+    if body is not None and body not in text:
+        return Attempt(
+            False, status, latency_ms, f"body does not contain {body!r}: {_excerpt(text)}"
+        )
+    if regex is not None and not re.search(regex, text):
+        return Attempt(
+            False, status, latency_ms, f"body does not match /{regex}/: {_excerpt(text)}"
+        )
+    limit = inputs.get("max_latency")
+    if limit is not None and latency_ms > limit * 1000:
+        return Attempt(
+            False,
+            status,
+            latency_ms,
+            f"answered in {latency_ms:.0f} ms, over max_latency {format_duration(limit)}",
+        )
+    checks = [f"status {status}"]
+    if body is not None:
+        checks.append(f"body contains {body!r}")
+    if regex is not None:
+        checks.append(f"body matches /{regex}/")
+    return Attempt(True, status, latency_ms, ", ".join(checks))
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return repr(flat[:80] + ("..." if len(flat) > 80 else ""))
+
+
+def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    needed = inputs.get("consecutive") or 1
+    failure_limit = inputs.get("failure_limit")
+    base_interval = inputs.get("interval", 1.0)
+    state = {"attempts": 0, "failures": 0, "streak": 0, "delay": base_interval}
+    last: list[Attempt] = []
+
+    def outputs() -> dict[str, Any]:
+        a = last[-1] if last else None
+        return {
+            "status": a.status if a else None,
+            "latency_ms": round(a.latency_ms, 1) if a else None,
+            "attempts": state["attempts"],
+        }
+
+    def attempt() -> Attempt | None:
+        remaining = ctx.deadline.remaining()
+        timeout = inputs.get("request_timeout", 10.0)
+        if remaining is not None:
+            timeout = min(timeout, max(remaining, 0.05))
+        result = request_once(inputs, timeout)
+        last.append(result)
+        state["attempts"] += 1
+        if result.ok:
+            state["streak"] += 1
+            state["delay"] = base_interval
+            ctx.emit(
+                "progress",
+                f"attempt {state['attempts']}: {result.reason} "
+                f"({result.latency_ms:.0f} ms), {state['streak']}/{needed} in a row",
+            )
+            return result if state["streak"] >= needed else None
+        state["streak"] = 0
+        state["failures"] += 1
+        ctx.emit("progress", f"attempt {state['attempts']}: {result.reason}")
+        if failure_limit is not None and state["failures"] > failure_limit:
+            raise StepFailed(
+                f"{inputs['url']}: {result.reason} "
+                f"({state['failures']} failed attempts, failure_limit {failure_limit})",
+                outputs=outputs(),
+            )
+        return None
+
+    def next_delay() -> float:
+        delay = state["delay"]
+        if state["streak"] == 0:
+            state["delay"] = min(MAX_BACKOFF, max(state["delay"], 0.1) * 2)
+        return delay
+
+    def describe() -> str:
+        if not last:
+            return "no attempt finished"
+        return f"{inputs['url']}: {last[-1].reason} (after {state['attempts']} attempts)"
+
+    try:
+        result = poll_until(
+            attempt,
+            clock=ctx.clock,
+            deadline=ctx.deadline,
+            interval=next_delay,
+            cancel=ctx.cancel,
+            describe=describe,
+        )
+    except StepTimeout as err:
+        raise StepTimeout(err.summary, outputs=outputs()) from None
+    tries = state["attempts"]
+    return StepResult(
+        "ok",
+        f"{inputs['url']}: {result.reason} in {result.latency_ms:.0f} ms"
+        + (f" ({tries} attempts)" if tries > 1 else ""),
+        outputs(),
+    )
+
+
+def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    """One request, reported but never failing: a dry run shows today's answer."""
+    result = request_once(inputs, min(inputs.get("request_timeout", 10.0), 10.0))
+    now = result.reason if result.ok else f"would fail now: {result.reason}"
+    return StepResult(
+        "ok",
+        f"would probe {inputs['url']}; {now}",
+        {"status": result.status, "latency_ms": round(result.latency_ms, 1), "attempts": 1},
+    )
+
+
+STEP = StepType(
+    name="http.probe",
+    summary="Request a URL until it answers the expected status and body.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    run=run,
+    plan=plan,
+    read_only=True,
+)
