@@ -1,0 +1,278 @@
+"""``s3.verify``: prove a remote prefix holds a local tree, or its own manifest.
+
+Read-only. With ``source``, every selected local file must be under the prefix
+with equal content (the rules of ``opskit.s3.remote``; "cannot tell" is a
+mismatch) and nothing else may be there. Without it, the prefix's manifest is
+the reference: every listed file present with its size, and its content vouched
+for by the recorded ETag, a stored SHA-256, or a download and hash. ``contains``
+and ``not_contains`` read named objects and look for text, as the incident's
+operator did by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from opskit.errors import InputError, StepFailed
+from opskit.manifest import MANIFEST_NAME
+from opskit.s3.hash_cache import HashCache
+from opskit.s3.local_tree import PathFilter
+from opskit.s3.location import (
+    S3Location,
+    UnsafeKey,
+    check_relative_path,
+    checked_destination,
+    parse_s3_url,
+)
+from opskit.s3.plan import hash_files, scan_source
+from opskit.s3.remote import Judge, Listing, RemoteObject, list_prefix, read_body, read_manifest
+from opskit.steps.base import Input, StepContext, StepResult, StepType
+
+
+def _text_assertions(value: Any) -> dict[str, list[str]]:
+    """``{key: [substring, ...]}``; a single string is a one-item list."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of key -> list of substrings")
+    checked = {}
+    for key, texts in value.items():
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise ValueError(f"{key}: expected a string or a list of strings")
+        checked[str(key)] = list(texts)
+    return checked
+
+
+INPUTS = (
+    Input(
+        "destination",
+        "string",
+        "s3://bucket/prefix/ to check.",
+        required=True,
+        check=checked_destination,
+    ),
+    Input(
+        "source",
+        "string",
+        "Local folder the prefix must hold; without it, the prefix's manifest is the reference.",
+    ),
+    Input(
+        "exclude", "string_list", "gitignore-style globs left out of the comparison.", default=[]
+    ),
+    Input(
+        "include", "string_list", "gitignore-style globs; when given, only these count.", default=[]
+    ),
+    Input("follow_symlinks", "boolean", "Follow symlinks inside the source.", default=False),
+    Input(
+        "contains",
+        "object",
+        "{key: [text, ...]}: each object must contain each text.",
+        default={},
+        check=_text_assertions,
+    ),
+    Input(
+        "not_contains",
+        "object",
+        "{key: [text, ...]}: no object may contain any text.",
+        default={},
+        check=_text_assertions,
+    ),
+)
+OUTPUTS = {
+    "mismatches": "list of 'key: problem' lines (empty when the prefix matches)",
+    "checked": "number of objects compared",
+    "digest": "tree digest of the reference (local tree or manifest)",
+}
+
+
+def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    location = parse_s3_url(inputs["destination"])
+    client = ctx.aws.client("s3")
+    listing = list_prefix(client, location, ctx.aws.call)
+    if inputs.get("source"):
+        mismatches, checked, digest = _against_source(ctx, inputs, client, location, listing)
+        reference = "the local tree"
+    else:
+        mismatches, checked, digest = _against_manifest(ctx, client, location, listing)
+        reference = "its manifest"
+    mismatches += _text_checks(ctx, client, location, inputs)
+    outputs = {"mismatches": mismatches, "checked": checked, "digest": digest}
+    if mismatches:
+        names = sorted({m.split(": ", 1)[0] for m in mismatches})
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        raise StepFailed(
+            f"{location.url} does not match {reference}: {len(names)} key(s): {shown}",
+            detail="\n".join(mismatches),
+            outputs=outputs,
+        )
+    summary = f"{location.url} matches {reference}: {checked} objects, digest {digest[:12]}…"
+    ctx.emit("info", summary)
+    return StepResult("ok", summary, outputs)
+
+
+def _against_source(
+    ctx: StepContext, inputs: dict[str, Any], client: Any, location: S3Location, listing: Listing
+) -> tuple[list[str], int, str]:
+    source = ctx.resolve_path(inputs["source"])
+    path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
+    scan, warnings = scan_source(source, path_filter, bool(inputs.get("follow_symlinks")))
+    for warning in warnings:
+        ctx.emit("warning", warning)
+    hashes = HashCache(source)
+    sha256 = hash_files(scan.files, hashes, 4)
+    hashes.save()
+    manifest, why = read_manifest(client, location, listing, ctx.aws.call)
+    if why:
+        ctx.emit("warning", why)
+    judge = Judge(
+        client, location, hashes, manifest.by_path() if manifest else {}, call=ctx.aws.call
+    )
+
+    def compare(local: Any) -> str | None:
+        remote = listing.objects.get(local.relative)
+        if remote is None:
+            return f"{local.relative}: missing"
+        verdict = judge.same(local, sha256[local.relative], remote)
+        if verdict.equal:
+            return None
+        if verdict.rule == "size":
+            return f"{local.relative}: size {remote.size}, local {local.size}"
+        if verdict.rule == "unknown":
+            return (
+                f"{local.relative}: content cannot be confirmed "
+                "(no stored SHA-256, ETag not comparable)"
+            )
+        return f"{local.relative}: content differs ({verdict.rule})"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        mismatches = [m for m in pool.map(compare, scan.files) if m]
+    wanted = {f.relative for f in scan.files}
+    mismatches += [
+        f"{rel}: present but not in the source"
+        for rel in sorted(listing.objects)
+        if rel not in wanted and path_filter.selects(rel)
+    ]
+    entries = [(f.relative, f.size, sha256[f.relative]) for f in scan.files]
+    return mismatches, len(scan.files), _digest(entries)
+
+
+def _digest(entries: list[tuple[str, int, str]]) -> str:
+    from opskit.manifest import ManifestEntry, tree_digest
+
+    return tree_digest(ManifestEntry(p, s, h) for p, s, h in entries)
+
+
+def _against_manifest(
+    ctx: StepContext, client: Any, location: S3Location, listing: Listing
+) -> tuple[list[str], int, str]:
+    manifest, why = read_manifest(client, location, listing, ctx.aws.call)
+    if manifest is None:
+        raise StepFailed(
+            why
+            or f"no manifest {location.url}{MANIFEST_NAME}: sync with s3.sync first, "
+            "or give source to compare with a local folder"
+        )
+
+    def compare(entry: Any) -> str | None:
+        try:
+            check_relative_path(entry.path)
+        except UnsafeKey as err:
+            return f"{entry.path}: {err}"
+        remote = listing.objects.get(entry.path)
+        if remote is None:
+            return f"{entry.path}: missing"
+        if remote.size != entry.size:
+            return f"{entry.path}: size {remote.size}, manifest says {entry.size}"
+        if entry.etag and entry.etag == remote.etag:
+            return None
+        if _remote_sha256(ctx, client, location, remote) != entry.sha256:
+            return f"{entry.path}: content differs from the manifest"
+        return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        mismatches = [m for m in pool.map(compare, manifest.files) if m]
+    listed = {entry.path for entry in manifest.files}
+    mismatches += [
+        f"{rel}: present but not in the manifest"
+        for rel in sorted(listing.objects)
+        if rel not in listed
+    ]
+    return mismatches, len(manifest.files), manifest.digest
+
+
+def _remote_sha256(
+    ctx: StepContext, client: Any, location: S3Location, remote: RemoteObject
+) -> str:
+    """The object's SHA-256: its stored full-object checksum when there is one,
+    else downloaded and hashed (a composite checksum cannot be compared with the
+    manifest's whole-file SHA-256)."""
+    where = f"s3://{location.bucket}/{remote.key}"
+    if "SHA256" in remote.checksum_algorithms and remote.parts == 0:
+        with ctx.aws.call(f"s3 HeadObject {where}"):
+            head = client.head_object(
+                Bucket=location.bucket, Key=remote.key, ChecksumMode="ENABLED"
+            )
+        stored = head.get("ChecksumSHA256") or ""
+        if stored and "-" not in stored:
+            return base64.b64decode(stored).hex()
+    with ctx.aws.call(f"s3 GetObject {where}"):
+        response = client.get_object(Bucket=location.bucket, Key=remote.key)
+        digest = hashlib.sha256()
+        for chunk in response["Body"].iter_chunks(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _text_checks(
+    ctx: StepContext, client: Any, location: S3Location, inputs: dict[str, Any]
+) -> list[str]:
+    contains: dict[str, list[str]] = inputs.get("contains") or {}
+    not_contains: dict[str, list[str]] = inputs.get("not_contains") or {}
+    mismatches = []
+    for relative in sorted({*contains, *not_contains}):
+        try:
+            key = location.key_for(relative)
+        except UnsafeKey as err:
+            raise InputError(f"contains/not_contains key {relative!r}: {err}") from None
+        text = _read_text(ctx, client, location.bucket, key)
+        if text is None:
+            mismatches.append(f"{relative}: missing (needed by contains/not_contains)")
+            continue
+        mismatches += [
+            f"{relative}: does not contain {t!r}"
+            for t in contains.get(relative, [])
+            if t not in text
+        ]
+        mismatches += [
+            f"{relative}: contains {t!r}" for t in not_contains.get(relative, []) if t in text
+        ]
+    return mismatches
+
+
+def _read_text(ctx: StepContext, client: Any, bucket: str, key: str) -> str | None:
+    from botocore.exceptions import ClientError
+
+    from opskit.aws import error_code
+
+    try:
+        body = read_body(client, bucket, key)
+    except ClientError as err:
+        if error_code(err) in ("NoSuchKey", "404", "NotFound"):
+            return None
+        with ctx.aws.call(f"s3 GetObject s3://{bucket}/{key}"):
+            raise
+    return body.decode("utf-8", errors="replace")
+
+
+STEP = StepType(
+    name="s3.verify",
+    summary="Check that s3://bucket/prefix/ matches a local folder or its manifest, "
+    "and that named objects contain (or not) given text.",
+    inputs=INPUTS,
+    outputs=OUTPUTS,
+    run=run,
+    read_only=True,
+)
