@@ -1,0 +1,166 @@
+"""The exact incremental reader against moto's server."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from opskit.errors import StepError
+from opskit.logs.reader import LogReader
+
+GROUP = "/ecs/chatbot"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def client(aws: Any) -> Any:
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    return logs
+
+
+def put(client: Any, stream: str, *messages: str, ts: int) -> None:
+    events = [{"timestamp": ts + i, "message": m} for i, m in enumerate(messages)]
+    client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+
+
+def texts(result: Any) -> list[str]:
+    return [line.text for line in result.lines]
+
+
+class AwsLikeLogs:
+    """moto's client, but FilterLogEvents fails as AWS does when a named stream is missing."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.filter_calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def filter_log_events(self, **params: Any) -> Any:
+        self.filter_calls += 1
+        for name in params.get("logStreamNames", []):
+            found = self.client.describe_log_streams(
+                logGroupName=params["logGroupName"], logStreamNamePrefix=name
+            )["logStreams"]
+            if not any(s["logStreamName"] == name for s in found):
+                error = {"Code": "ResourceNotFoundException", "Message": "stream does not exist."}
+                raise ClientError({"Error": error}, "FilterLogEvents")
+        return self.client.filter_log_events(**params)
+
+
+def test_reads_only_the_named_streams_and_each_event_once(client: Any) -> None:
+    for name in ("ecs/app/new", "ecs/app/old"):
+        client.create_log_stream(logGroupName=GROUP, logStreamName=name)
+    base = now_ms()
+    put(client, "ecs/app/new", "one", "two", ts=base)
+    put(client, "ecs/app/old", "Traceback", ts=base)
+    reader = LogReader(client, GROUP, ["ecs/app/new"], base - 1000)
+
+    first = reader.poll()
+    put(client, "ecs/app/new", "three", ts=base + 5)
+    second = reader.poll()
+
+    assert texts(first) == ["one", "two"]
+    assert texts(second) == ["three"]
+    assert reader.lines_read == 3
+
+
+def test_never_names_a_missing_stream_and_reads_it_from_since_once_it_appears(
+    client: Any,
+) -> None:
+    aws_like = AwsLikeLogs(client)
+    client.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/a")
+    base = now_ms()
+    put(client, "ecs/app/a", "a1", ts=base)
+    reader = LogReader(aws_like, GROUP, ["ecs/app/a", "ecs/app/b"], base - 60_000)
+
+    first = reader.poll()
+    client.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/b")
+    put(client, "ecs/app/b", "b1 stamped before a1", ts=base - 30_000)
+    second = reader.poll()
+
+    assert texts(first) == ["a1"]
+    assert first.missing == ["ecs/app/b"]
+    assert texts(second) == ["b1 stamped before a1"]
+    assert second.appeared == ["ecs/app/b"]
+    assert second.missing == []
+
+
+def test_late_event_is_seen_while_the_window_is_small(client: Any) -> None:
+    client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
+    base = now_ms()
+    put(client, "s/c/t", "newest", ts=base)
+    reader = LogReader(client, GROUP, ["s/c/t"], base - 3_600_000)
+    reader.poll()
+
+    put(client, "s/c/t", "stamped ten minutes earlier", ts=base - 600_000)
+
+    assert texts(reader.poll()) == ["stamped ten minutes earlier"]
+
+
+def test_late_event_within_the_overlap_is_seen_when_the_window_is_large(client: Any) -> None:
+    client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
+    base = now_ms()
+    put(client, "s/c/t", *[f"line {i}" for i in range(50)], ts=base)
+    reader = LogReader(
+        client, GROUP, ["s/c/t"], base - 3_600_000, overlap_ms=30_000, full_reread_events=10
+    )
+    assert len(reader.poll().lines) == 50
+
+    put(client, "s/c/t", "20 s late", ts=base - 20_000)
+    put(client, "s/c/t", "15 min late, beyond the overlap", ts=base - 900_000)
+
+    assert texts(reader.poll()) == ["20 s late"]
+
+
+def test_follows_pagination_past_ten_thousand_events(client: Any) -> None:
+    aws_like = AwsLikeLogs(client)
+    client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
+    base = now_ms() - 60_000
+    for chunk in range(3):
+        put(client, "s/c/t", *[f"e{chunk}-{i}" for i in range(4000)], ts=base + chunk * 4000)
+    reader = LogReader(aws_like, GROUP, ["s/c/t"], base)
+
+    result = reader.poll()
+
+    assert len(result.lines) == 12_000
+    assert len({line.event_id for line in result.lines}) == 12_000
+    assert aws_like.filter_calls == 2  # moto pages at 10,000 events
+    assert reader.poll().lines == []
+
+
+def test_batches_stream_names_by_one_hundred(client: Any) -> None:
+    aws_like = AwsLikeLogs(client)
+    names = [f"ecs/app/task{i:03d}" for i in range(150)]
+    base = now_ms()
+    for name in names:
+        client.create_log_stream(logGroupName=GROUP, logStreamName=name)
+        put(client, name, f"hello from {name}", ts=base)
+    reader = LogReader(aws_like, GROUP, names, base - 1000)
+
+    result = reader.poll()
+
+    assert len(result.lines) == 150
+    assert aws_like.filter_calls == 2
+
+
+def test_missing_group_is_one_clear_error(aws: Any) -> None:
+    reader = LogReader(aws.client("logs"), "/ecs/nope", ["a/b/c"], 0, target="prod")
+
+    with pytest.raises(StepError, match=r"^log group /ecs/nope does not exist \(target 'prod'\)$"):
+        reader.check_group()
+
+
+def test_group_prefix_match_is_not_enough(client: Any) -> None:
+    reader = LogReader(client, "/ecs/chat", ["a/b/c"], 0)
+
+    with pytest.raises(StepError, match="log group /ecs/chat does not exist"):
+        reader.check_group()
