@@ -418,3 +418,36 @@ def test_manifest_is_not_rewritten_when_nothing_changed(make_ctx, s3, source):
     assert s3.head_object(Bucket=BUCKET, Key=f"src/{MANIFEST_NAME}")["LastModified"] == first
     document = json.loads(remote_keys(s3)[f"src/{MANIFEST_NAME}"])
     assert document["format"] == "opskit-manifest/1"
+
+
+def test_sync_through_faults_finishes_verifies_and_loses_nothing(make_ctx, aws_endpoint, tmp_path):
+    from faultproxy import FaultPlan, FaultProxy
+
+    from opskit.aws import AwsAccess, AwsSettings
+
+    files = {f"pkg{i % 4}/mod{i}.py": f"# module {i}\n" * (i + 1) for i in range(40)}
+    files["data/big.bin"] = os.urandom(PART_SIZE + 4096)  # a multipart upload
+    source = write_tree(tmp_path / "src", files)
+    proxy = FaultProxy(aws_endpoint, FaultPlan(seed=3, rate=0.3)).start()
+    try:
+        flaky = AwsAccess("flaky", AwsSettings(region="us-east-1", endpoint_url=proxy.url))
+        direct = AwsAccess("direct", AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
+        direct.client("s3").create_bucket(Bucket=BUCKET)
+        direct.client("s3").put_object(Bucket=BUCKET, Key="src/stale.py", Body=b"x")
+        ctx = make_ctx()
+        ctx.aws = flaky
+
+        result = STEP.run(ctx, inputs(source, delete=True, max_delete=1))
+    finally:
+        proxy.stop()
+
+    outcomes = proxy.outcomes()
+    assert all(
+        outcomes[kind] > 0 for kind in ("slowdown", "error500", "cut_request", "cut_response")
+    ), outcomes
+    assert (result.outputs["uploaded"], result.outputs["deleted"]) == (41, 1)
+    stored = remote_keys(direct.client("s3"))
+    expected = {f"src/{k}": v.encode() if isinstance(v, str) else v for k, v in files.items()}
+    manifest = Manifest.from_json(stored.pop(f"src/{MANIFEST_NAME}"))
+    assert stored == expected
+    assert manifest.digest == result.outputs["digest"]
