@@ -122,7 +122,7 @@ def run(
     written = write_reports(result, report_dir, redactor)
     if output == "text" and report_dir is not None:
         click.echo(f"report: {', '.join(str(p) for p in written if p.parent == report_dir)}")
-    if result.error and output == "json":
+    if result.error:
         click.echo(f"opskit: error: {redactor.text(result.error)}", err=True)
     return result.exit_code
 

@@ -214,14 +214,16 @@ class _Checker:
                         f"unknown name {ref.root!r} in {value!r}; "
                         f"use one of: {', '.join(templating.CONTEXTS)}",
                     )
-                unknown_step = ref.root == "steps" and ref.name not in (step_ids or {ref.name})
+                unknown_step = ref.root == "steps" and ref.name not in (
+                    step_ids if step_ids is not None else {ref.name}
+                )
                 if unknown_step and ref.name is not None:
                     raise self.fail(path, f"reads step {ref.name!r}, which is not an earlier step")
 
     def playbook(self) -> Playbook:
         data = self.located.data
         if data is None:
-            raise self.fail((), "playbook is empty")
+            raise InputError("playbook is empty", source=self.located.source, line=1)
         top = self.mapping(data, (), TOP_LEVEL)
         targets = {name: self.target(name, raw) for name, raw in (top.get("targets") or {}).items()}
         default_target = top.get("default_target")

@@ -290,6 +290,17 @@ class Runner:
                 )
             elif selected is not None and step.id not in selected:
                 record.summary = "not selected (--from/--only)"
+            if record.summary:
+                self.bus.emit(
+                    "step_end",
+                    record.summary,
+                    step.id,
+                    status=record.status,
+                    duration=0.0,
+                    detail="",
+                    uses=step.uses,
+                    phase=phase,
+                )
             else:
                 self._run_one(step, record, aws, context)
                 if record.status == "error" and self.result.exit_code == EXIT_BAD_INPUT:

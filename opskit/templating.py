@@ -20,9 +20,18 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 CONTEXTS = ("vars", "steps", "target", "env", "run", "opskit")
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 
-_env = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """Keys win over attributes: ``vars.items`` is the var named ``items``, not
+    ``dict.items`` (Jinja tries attributes first, a classic surprise)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+_env = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class TemplateProblem(Exception):

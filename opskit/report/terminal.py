@@ -147,8 +147,6 @@ class TerminalReporter:
         colour = "green" if status == "passed" else "red"
         duration = format_duration(float(data.get("duration") or 0))
         text = f"{str(status).upper()} in {duration} (exit {data.get('exit_code')})"
-        if data.get("error"):
-            text += f": {data['error']}"
         self.line(self.paint(text, colour))
 
 

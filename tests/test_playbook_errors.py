@@ -1,0 +1,297 @@
+"""Malformed playbooks: each exits 2 with ``file:line: message`` and no traceback."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from opskit.cli import main
+
+GOOD_STEP = """\
+steps:
+  - id: probe
+    uses: http.probe
+    with: {url: "http://127.0.0.1:9/"}
+"""
+
+BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    + GOOD_STEP
+)
+
+# (case id, playbook text, expected line, fragment of the message, extra CLI args)
+CASES = [
+    ("syntax error", "steps: [\n  - id: a\n", 2, "YAML syntax error", []),
+    ("tab indentation", "steps:\n\t- id: a\n", 2, "tab character", []),
+    (
+        "duplicate key",
+        "name: a\nname: b\n" + GOOD_STEP,
+        2,
+        "duplicate key 'name' (first at line 1)",
+        [],
+    ),
+    ("empty file", "", 1, "playbook is empty", []),
+    ("only a comment", "# nothing here\n", 1, "playbook is empty", []),
+    ("top level is a list", "- a\n- b\n", 1, "expected a mapping, got list", []),
+    ("steps is a mapping", "steps:\n  probe: {}\n", 1, "steps: expected a list, got mapping", []),
+    ("no steps key", "name: x\n", 1, "missing required key 'steps'", []),
+    ("empty steps", "steps: []\n", 1, "steps: a playbook needs at least one step", []),
+    (
+        "unknown top-level key",
+        "stepz: []\n" + GOOD_STEP,
+        1,
+        "unknown key 'stepz' (did you mean 'steps'?)",
+        [],
+    ),
+    ("unknown step key", GOOD_STEP + "    timeuot: 5s\n", 5, "steps[0].timeuot: unknown key", []),
+    (
+        "unknown step type",
+        "steps:\n  - id: a\n    uses: http.prob\n",
+        3,
+        "unknown step type 'http.prob' (did you mean 'http.probe'?)",
+        [],
+    ),
+    ("missing uses", "steps:\n  - id: a\n", 2, "steps[0]: missing required key 'uses'", []),
+    (
+        "missing required input",
+        "steps:\n  - id: a\n    uses: http.probe\n    with: {}\n",
+        4,
+        "steps[0].with: missing required key 'url'",
+        [],
+    ),
+    (
+        "unknown input",
+        GOOD_STEP.replace('url: "http://127.0.0.1:9/"', "url: x, retries: 3"),
+        4,
+        "steps[0].with.retries: unknown key 'retries'",
+        [],
+    ),
+    (
+        "wrong input type",
+        GOOD_STEP + "    timeout: 5s\n" + "  - id: b\n    uses: http.probe\n"
+        "    with:\n      url: x\n      consecutive: many\n",
+        10,
+        "steps[1].with.consecutive: expected an integer, got string 'many'",
+        [],
+    ),
+    (
+        "bad duration",
+        GOOD_STEP + "    timeout: soon\n",
+        5,
+        "steps[0].timeout: expected a duration like 90s or 10m, got 'soon'",
+        [],
+    ),
+    (
+        "bad duration input",
+        GOOD_STEP.replace("}", ", max_latency: fast}"),
+        4,
+        "steps[0].with.max_latency: expected a duration like 90s or 10m, got 'fast'",
+        [],
+    ),
+    (
+        "wrong boolean",
+        GOOD_STEP + "    continue_on_error: maybe\n",
+        5,
+        "steps[0].continue_on_error: expected true or false",
+        [],
+    ),
+    (
+        "negative retries",
+        GOOD_STEP + "    retries: -1\n",
+        5,
+        "steps[0].retries: must be 0 or more",
+        [],
+    ),
+    (
+        "duplicate step ids",
+        GOOD_STEP + GOOD_STEP.replace("steps:\n", ""),
+        5,
+        "steps[1].id: duplicate step id 'probe'",
+        [],
+    ),
+    (
+        "step id with a dash",
+        GOOD_STEP.replace("id: probe", "id: my-probe"),
+        2,
+        "must be letters, digits and _",
+        [],
+    ),
+    (
+        "template syntax",
+        GOOD_STEP.replace('"http://127.0.0.1:9/"', '"{{ vars.url "'),
+        4,
+        "template syntax error",
+        [],
+    ),
+    (
+        "unknown filter",
+        GOOD_STEP.replace('"http://127.0.0.1:9/"', '"{{ vars.url | shout }}"'),
+        4,
+        "No filter named 'shout'",
+        [],
+    ),
+    (
+        "unknown context name",
+        GOOD_STEP.replace('"http://127.0.0.1:9/"', '"{{ url }}"'),
+        4,
+        "unknown name 'url'",
+        [],
+    ),
+    (
+        "undefined variable",
+        GOOD_STEP.replace('"http://127.0.0.1:9/"', '"{{ vars.url }}"'),
+        4,
+        "steps[0].with.url: undefined variable vars.url",
+        [],
+    ),
+    (
+        "reads a later step",
+        "steps:\n  - id: a\n    uses: http.probe\n"
+        "    with: {url: '{{ steps.b.outputs.status }}'}\n"
+        "  - id: b\n    uses: http.probe\n    with: {url: x}\n",
+        4,
+        "reads step 'b', which is not an earlier step",
+        [],
+    ),
+    (
+        "sandbox escape via str",
+        GOOD_STEP.replace('"http://127.0.0.1:9/"', "\"{{ ''.__class__.__mro__ }}\""),
+        4,
+        "template is not allowed here (access to attribute '__class__'",
+        [],
+    ),
+    (
+        "sandbox escape via cycler",
+        GOOD_STEP.replace('"http://127.0.0.1:9/"', '"{{ cycler.__init__.__globals__ }}"'),
+        4,
+        "template is not allowed here",
+        [],
+    ),
+    (
+        "bad when expression",
+        GOOD_STEP + "    when: vars.x ==\n",
+        5,
+        "steps[0].when: template syntax error",
+        [],
+    ),
+    (
+        "default target unknown",
+        "default_target: prod\n" + GOOD_STEP,
+        1,
+        "default_target: names no target",
+        [],
+    ),
+    (
+        "target with unknown key",
+        "targets:\n  prod:\n    regoin: x\n" + GOOD_STEP,
+        3,
+        "targets.prod.regoin: unknown key",
+        [],
+    ),
+    ("YAML bomb", BOMB, None, "more than 100000 values", []),
+    ("two documents", GOOD_STEP + "---\n" + GOOD_STEP, 5, "YAML syntax error", []),
+    (
+        "var template error",
+        "vars:\n  url: '{{ vars.host }}'\n" + GOOD_STEP,
+        2,
+        "vars.url: undefined: 'dict object' has no attribute 'host'",
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment", "args"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_malformed_playbook_exits_2_with_file_line_and_no_traceback(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    line: int | None,
+    fragment: str,
+    args: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("bad.yaml").write_text(text)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "bad.yaml", *args])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "Traceback" not in out + err
+    message = err.strip().splitlines()[-1]
+    prefix = f"bad.yaml:{line}: " if line else "bad.yaml:"
+    assert prefix in message
+    assert fragment in message
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "missing.yaml"], "missing.yaml: no such file"),
+        (["run", "ok.yaml", "-e", "novalue"], "-e expects key=value, got 'novalue'"),
+        (["run", "ok.yaml", "--vars-file", "nope.yaml"], "nope.yaml: cannot read vars file"),
+        (["run", "ok.yaml", "--from", "nostep"], "no step 'nostep' in ok.yaml; steps: probe"),
+        (["run", "ok.yaml", "--only", "nostep"], "no step 'nostep'"),
+        (["run", "ok.yaml", "--target", "prod"], "unknown target 'prod'"),
+        (["run", "ok.yaml", "--output", "xml"], "Invalid value for '--output'"),
+    ],
+    ids=[
+        "missing file",
+        "bad -e",
+        "missing vars file",
+        "bad --from",
+        "bad --only",
+        "bad target",
+        "bad option value",
+    ],
+)
+def test_bad_command_line_exits_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    fragment: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("ok.yaml").write_text(GOOD_STEP)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert fragment in err
+    assert "Traceback" not in out + err
+
+
+def test_debug_shows_the_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("bad.yaml").write_text("name: a\nname: b\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--debug", "run", "bad.yaml"])
+    assert exit_info.value.code == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_validate_reports_every_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("ok.yaml").write_text(GOOD_STEP)
+    Path("bad.yaml").write_text(textwrap.dedent(GOOD_STEP) + "    timeout: soon\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "ok.yaml", "bad.yaml"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "ok.yaml: ok (1 steps)" in out
+    assert "bad.yaml:5: steps[0].timeout: expected a duration" in err

@@ -1,0 +1,166 @@
+"""What people and machines read: terminal, JSON lines, Markdown, JUnit, and redaction."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opskit import steps as registry
+from opskit.cli import main
+from tests.engine_steps import CALLS, TEST_STEPS
+
+SECRET = "hunter2-super-secret"
+AWS_KEY = "AKIAABCDEFGHIJKLMNOP"
+
+LEAKY = f"""
+name: Leaky release
+secrets: [token]
+vars: {{token: {SECRET}}}
+steps:
+  - {{id: ok_step, uses: test.echo, with: {{value: "plain"}}}}
+  - {{id: leak, uses: test.leak, with: {{text: "{{{{ vars.token }}}} and {AWS_KEY}"}}}}
+  - {{id: never, uses: test.echo}}
+on_failure:
+  - {{id: diag, uses: test.echo, with: {{value: "{{{{ steps.leak.outputs.echo }}}}"}}}}
+"""
+
+
+@pytest.fixture(autouse=True)
+def test_steps() -> Iterator[None]:
+    for step_type in TEST_STEPS:
+        registry.register(step_type)
+    CALLS.clear()
+    yield
+    for step_type in TEST_STEPS:
+        registry.unregister(step_type.name)
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code), out, err
+
+
+@pytest.fixture
+def leaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "leaky.yaml"
+    path.write_text(LEAKY)
+    return path
+
+
+def test_secrets_are_redacted_in_text_json_markdown_and_junit(
+    leaky: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    summary = tmp_path / "gh-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, text_out, text_err = run_cli(["run", "leaky.yaml", "--report", "text-report"], capsys)
+    assert code == 1
+    code, json_out, _ = run_cli(["run", "leaky.yaml", "--output", "json", "--report", "r"], capsys)
+    assert code == 1
+    files = [Path("r/report.json"), Path("r/report.md"), Path("r/junit.xml"), summary]
+    everything = [text_out, text_err, json_out] + [f.read_text() for f in files]
+    for output in everything:
+        assert SECRET not in output
+        assert AWS_KEY not in output
+    # ...and the redacted places are really there, masked
+    assert "summary says *** and ***" in text_out
+    assert "log says *** and ***" in text_out
+    assert "detail says *** and ***" in Path("r/report.md").read_text()
+    report = json.loads(Path("r/report.json").read_text())
+    assert report["steps"][1]["outputs"]["nested"] == [{"deep": "*** and ***"}]
+    assert report["on_failure"][0]["outputs"]["value"] == "*** and ***"
+
+
+def test_aws_credentials_of_the_session_are_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKENvalue")
+    Path("p.yaml").write_text(
+        "steps:\n  - {id: leak, uses: test.leak, "
+        "with: {text: '{{ env.AWS_SECRET_ACCESS_KEY }} {{ env.AWS_SESSION_TOKEN }}'}}\n"
+    )
+    code, out, _ = run_cli(["run", "p.yaml", "--report", "r"], capsys)
+    assert code == 1
+    for output in [out, Path("r/report.md").read_text(), Path("r/junit.xml").read_text()]:
+        assert "wJalrXUtnFEMI" not in output
+        assert "FwoGZXIvYXdz" not in output
+    assert "summary says *** ***" in out
+
+
+def test_junit_has_one_testcase_per_step_with_failures_marked(
+    leaky: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run_cli(["run", "leaky.yaml", "--report", "r"], capsys)
+    assert code == 1
+    root = ET.parse("r/junit.xml").getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == [
+        "ok_step (test.echo)",
+        "leak (test.leak)",
+        "never (test.echo)",
+        "on_failure: diag (test.echo)",
+    ]
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure is not None and failure.get("message") == "summary says *** and ***"
+    assert "detail says" in (failure.text or "")
+    assert cases[2].find("skipped") is not None
+    assert suite.get("failures") == "1" and suite.get("tests") == "4"
+
+
+def test_markdown_report_reads_as_an_incident_report(
+    leaky: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(["run", "leaky.yaml", "--report", "r"], capsys)
+    markdown = Path("r/report.md").read_text()
+    assert markdown.startswith("# Leaky release: ❌ FAILED")
+    assert "| Result | ❌ FAILED at step `leak` (exit 1) |" in markdown
+    assert "| 2 | `leak` | test.leak | ❌ failed |" in markdown
+    assert "## Diagnostics (on_failure)" in markdown
+    assert "| 3 | `never` | test.echo | ⏭️ skipped |" in markdown
+
+
+def test_json_output_is_one_event_per_line(leaky: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(["run", "leaky.yaml", "--output", "json"], capsys)
+    events = [json.loads(line) for line in out.splitlines()]
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    assert events[-1]["data"]["exit_code"] == 1
+    ends = {e["step"]: e["data"]["status"] for e in events if e["kind"] == "step_end"}
+    assert ends == {"ok_step": "ok", "leak": "failed", "never": "skipped", "diag": "ok"}
+
+
+def test_plain_output_has_no_colour_codes(
+    leaky: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    _, out, _ = run_cli(["run", "leaky.yaml"], capsys)
+    assert "\x1b[" not in out
+    assert "FAILED leak" in out
+    assert "FAILED in" in out
+
+
+def test_interrupted_run_still_writes_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("p.yaml").write_text("steps:\n  - {id: wait, uses: test.wait, with: {interrupt: true}}\n")
+    code, out, _ = run_cli(["run", "p.yaml", "--report", "r"], capsys)
+    assert code == 130
+    report = json.loads(Path("r/report.json").read_text())
+    assert report["status"] == "interrupted"
+    assert report["steps"][0]["summary"].startswith("interrupted")
+    assert "interrupted" in Path("r/report.md").read_text()

@@ -1,0 +1,237 @@
+"""The engine, driven through test-only step types (no AWS, no real sleeping)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opskit import steps as registry
+from opskit.clock import FakeClock
+from opskit.events import Event, EventBus
+from opskit.playbook import parse_playbook
+from opskit.redact import Redactor
+from opskit.runner import RunOptions, RunResult, run_playbook
+from tests.engine_steps import CALLS, TEST_STEPS
+
+
+@pytest.fixture(autouse=True)
+def test_steps() -> Iterator[None]:
+    for step_type in TEST_STEPS:
+        registry.register(step_type)
+    CALLS.clear()
+    yield
+    for step_type in TEST_STEPS:
+        registry.unregister(step_type.name)
+
+
+def run(text: str, tmp_path: Path, **options) -> tuple[RunResult, list[Event]]:
+    path = tmp_path / "playbook.yaml"
+    path.write_text(text)
+    events: list[Event] = []
+    bus = EventBus(Redactor())
+    bus.subscribe(events.append)
+    if options.get("clock", 0) is None:
+        options.pop("clock")
+    else:
+        options.setdefault("clock", FakeClock())
+    result = run_playbook(parse_playbook(text, str(path), path), RunOptions(**options), bus)
+    return result, events
+
+
+def statuses(result: RunResult) -> dict[str, str]:
+    return {s.id: s.status for s in [*result.steps, *result.on_failure]}
+
+
+def test_outputs_flow_between_steps_and_keep_native_types(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+vars: {items: [1, 2, 3], port: 8080}
+steps:
+  - id: a
+    uses: test.echo
+    with: {value: "{{ vars.items }}"}
+  - id: b
+    uses: test.echo
+    with: {value: "{{ steps.a.outputs.value }}"}
+  - id: c
+    uses: test.echo
+    with: {value: "n={{ steps.a.outputs.value | length }} port={{ vars.port }}"}
+  - id: d
+    uses: test.echo
+    with: {value: "{{ vars.port }}"}
+""",
+        tmp_path,
+    )
+    assert result.exit_code == 0
+    outputs = {s.id: s.outputs for s in result.steps}
+    assert outputs["b"] == {"value": [1, 2, 3], "type": "list"}
+    assert outputs["c"]["value"] == "n=3 port=8080"
+    assert outputs["d"] == {"value": 8080, "type": "int"}
+
+
+def test_vars_precedence_playbook_target_file_cli(tmp_path: Path) -> None:
+    (tmp_path / "vars.yaml").write_text("b: from-file\nc: from-file\n")
+    result, _ = run(
+        """
+vars: {a: playbook, b: playbook, c: playbook, d: playbook}
+targets:
+  t: {vars: {b: target, c: target, d: target}}
+steps:
+  - id: s
+    uses: test.echo
+    with: {value: "{{ vars.a }} {{ vars.b }} {{ vars.c }} {{ vars.d }}"}
+""",
+        tmp_path,
+        target="t",
+        vars_files=(tmp_path / "vars.yaml",),
+        extra_vars={"c": "cli"},
+    )
+    assert result.steps[0].outputs["value"] == "playbook from-file cli target"
+
+
+def test_when_false_skips_and_true_runs(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+vars: {env: staging}
+steps:
+  - {id: prod_only, uses: test.echo, when: "vars.env == 'production'"}
+  - {id: staging_only, uses: test.echo, when: "{{ vars.env == 'staging' }}"}
+""",
+        tmp_path,
+    )
+    assert statuses(result) == {"prod_only": "skipped", "staging_only": "ok"}
+    assert "when" in result.steps[0].summary
+
+
+def test_retries_with_backoff_until_success(tmp_path: Path) -> None:
+    clock = FakeClock()
+    result, events = run(
+        """
+steps:
+  - {id: flaky, uses: test.flaky, with: {key: a, failures: 2}, retries: 3, retry_delay: 2s}
+""",
+        tmp_path,
+        clock=clock,
+    )
+    assert result.exit_code == 0
+    assert result.steps[0].attempts == 3
+    assert result.steps[0].status == "changed"
+    assert clock.sleeps == [2.0, 4.0]
+    assert sum("retrying" in e.message for e in events) == 2
+
+
+def test_retries_exhausted_fail_the_step(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+steps:
+  - {id: flaky, uses: test.flaky, with: {key: b, failures: 5}, retries: 1}
+""",
+        tmp_path,
+    )
+    assert result.exit_code == 1
+    assert result.steps[0].attempts == 2
+    assert result.steps[0].summary == "failure 2 of b"
+
+
+def test_timeout_fails_with_the_last_state(tmp_path: Path) -> None:
+    clock = FakeClock()
+    start = clock.now
+    result, _ = run("steps:\n  - {id: w, uses: test.wait, timeout: 30s}\n", tmp_path, clock=clock)
+    assert result.exit_code == 1
+    assert result.steps[0].status == "failed"
+    assert result.steps[0].summary == "timed out: still waiting for nothing"
+    assert clock.now - start == pytest.approx(30.0)
+
+
+def test_continue_on_error_keeps_going_and_passes(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+steps:
+  - {id: bad, uses: test.flaky, with: {key: c, failures: 9}, continue_on_error: true}
+  - {id: after, uses: test.echo, with: {value: "{{ steps.bad.status }}"}}
+""",
+        tmp_path,
+    )
+    assert result.exit_code == 0
+    assert statuses(result) == {"bad": "failed", "after": "ok"}
+    assert result.steps[1].outputs["value"] == "failed"
+    assert "continue_on_error" in result.steps[0].summary
+
+
+def test_on_failure_runs_after_a_failure_and_sees_outputs(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+steps:
+  - {id: ok1, uses: test.echo, with: {value: 1}}
+  - {id: bad, uses: test.flaky, with: {key: d, failures: 9}}
+  - {id: never, uses: test.echo}
+on_failure:
+  - {id: diag, uses: test.echo, with: {value: "{{ steps.bad.outputs.calls }}"}}
+""",
+        tmp_path,
+    )
+    assert result.exit_code == 1
+    assert result.status == "failed"
+    assert statuses(result) == {"ok1": "ok", "bad": "failed", "never": "skipped", "diag": "ok"}
+    assert result.on_failure[0].outputs["value"] == 1
+    assert result.steps[2].summary == "not run: an earlier step failed"
+
+
+def test_on_failure_does_not_run_when_all_pass(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+steps: [{id: a, uses: test.echo}]
+on_failure: [{id: diag, uses: test.echo}]
+""",
+        tmp_path,
+    )
+    assert result.exit_code == 0
+    assert result.on_failure == []
+
+
+def test_from_and_only_select_steps(tmp_path: Path) -> None:
+    text = "steps:\n" + "".join(f"  - {{id: s{i}, uses: test.echo}}\n" for i in range(4))
+    result, _ = run(text, tmp_path, from_step="s2")
+    assert statuses(result) == {"s0": "skipped", "s1": "skipped", "s2": "ok", "s3": "ok"}
+    result, _ = run(text, tmp_path, only=("s1", "s3"))
+    assert statuses(result) == {"s0": "skipped", "s1": "ok", "s2": "skipped", "s3": "ok"}
+    assert result.steps[0].summary == "not selected (--from/--only)"
+
+
+def test_dry_run_plans_and_never_runs_a_changing_step(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+steps:
+  - {id: change, uses: test.mutate}
+  - {id: use, uses: test.echo, with: {value: "{{ steps.change.outputs.token }}"}}
+  - {id: noplan, uses: test.flaky, with: {key: e}}
+""",
+        tmp_path,
+        dry_run=True,
+    )
+    assert result.exit_code == 0
+    assert "mutate" not in CALLS and "e" not in CALLS
+    assert result.steps[0].summary == "would mutate"
+    assert result.steps[1].summary == "skipped: needs outputs that a dry run does not produce"
+    assert result.steps[2].summary == "skipped: this step type has no dry-run plan"
+
+
+def test_ctrl_c_stops_the_step_runs_diagnostics_and_exits_130(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+steps:
+  - {id: wait, uses: test.wait, with: {interrupt: true}, timeout: 1h}
+  - {id: after, uses: test.echo}
+on_failure:
+  - {id: diag, uses: test.echo, with: {value: diagnostics}}
+""",
+        tmp_path,
+        clock=None,
+    )
+    assert result.exit_code == 130
+    assert result.status == "interrupted"
+    assert statuses(result) == {"wait": "failed", "after": "skipped", "diag": "ok"}
+    assert result.steps[0].summary.startswith("interrupted")
+    assert result.steps[1].summary == "not run: interrupted"
