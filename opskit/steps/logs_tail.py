@@ -1,0 +1,182 @@
+"""``logs.tail``: print the logs of a service's current tasks (or given tasks) for a
+while or until Ctrl-C; the library behind ``opskit logs``.
+
+Read the same exact way as ``logs.wait`` (named streams only, each event once),
+with each line labelled NEW or OLD, so an on-call engineer can tell the draining
+task from the new one at a glance. It judges nothing: it ends ``ok``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from opskit.clock import Deadline, poll_until
+from opskit.durations import format_duration
+from opskit.errors import Cancelled, InputError, StepTimeout
+from opskit.logs.reader import LogReader
+from opskit.logs.service_tasks import service_streams
+from opskit.logs.streams import StreamTarget
+from opskit.logs.targets import check_since, ecs_task_ids, resolve_targets
+from opskit.logs.times import iso_ms, parse_since
+from opskit.steps.base import Input, StepContext, StepResult, StepType
+from opskit.steps.logs_wait import SHARED_INPUTS, _positive, emit_line, value
+
+SERVICE_REFRESH_SECONDS = 15.0  # pick up tasks that a deployment starts meanwhile
+
+INPUTS = (
+    Input(
+        "log_group",
+        "string",
+        "CloudWatch Logs group; default: the service's awslogs-group, or the ECS step's.",
+    ),
+    Input("cluster", "string", "ECS cluster of the service whose running tasks to tail."),
+    Input("service", "string", "ECS service whose running tasks to tail."),
+    *SHARED_INPUTS,
+    Input(
+        "duration",
+        "duration",
+        "How long to tail; default: until Ctrl-C or the step's timeout.",
+    ),
+    Input(
+        "since",
+        "string",
+        "Start with events from this long ago (5m) or this ISO 8601 time.",
+        default="5m",
+        check=check_since,
+    ),
+    Input("follow", "boolean", "Keep reading new lines; false reads once.", default=True),
+    Input("poll_interval", "duration", "Time between reads.", default=2.0, check=_positive),
+)
+
+
+@dataclass
+class _Tail:
+    ctx: StepContext
+    reader: LogReader
+    targets: dict[str, StreamTarget]
+    cluster: str | None
+    service: str | None
+    refreshed_at: float
+    announced: set[str] = field(default_factory=set)
+
+    def check(self) -> None:
+        if self.cluster and self.service:
+            now = self.ctx.clock.monotonic()
+            if now - self.refreshed_at >= SERVICE_REFRESH_SECONDS:
+                self.refreshed_at = now
+                self.add(_service_targets(self.ctx, self.cluster, self.service)[1])
+        result = self.reader.poll()
+        for name in result.missing:
+            if name not in self.announced:
+                self.announced.add(name)
+                self.ctx.emit("progress", f"waiting for stream {name} to appear", stream=name)
+        for line in result.lines:
+            emit_line(self.ctx, self.targets[line.stream], line)
+        return None
+
+    def add(self, targets: list[StreamTarget]) -> None:
+        fresh = [t for t in targets if t.stream not in self.targets]
+        for target in fresh:
+            self.targets[target.stream] = target
+            self.ctx.emit(
+                "info", f"tailing task {target.short_id} ({target.age})", stream=target.stream
+            )
+        self.reader.add_streams(t.stream for t in fresh)
+
+
+def _service_targets(
+    ctx: StepContext, cluster: str, service: str
+) -> tuple[str | None, list[StreamTarget]]:
+    found = service_streams(
+        ctx.aws.client("ecs"),
+        ctx.aws.call,
+        cluster,
+        service,
+        new_task_ids=ecs_task_ids(ctx, "new_task_ids"),
+        old_task_ids=ecs_task_ids(ctx, "old_task_ids"),
+    )
+    return found.log_group, found.targets
+
+
+def tail(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+    """Emit the lines of the chosen streams as ``log`` events until ``duration``,
+    the step's deadline or Ctrl-C (``ctx.cancel``); always ends ``ok`` with
+    ``lines_read``. ``inputs`` are this step's (see ``INPUTS``)."""
+    cluster, service = inputs.get("cluster"), inputs.get("service")
+    if bool(cluster) != bool(service):
+        raise InputError(f"{ctx.uses}: give both cluster and service, or neither")
+    log_group = inputs.get("log_group")
+    targets: list[StreamTarget] = []
+    if cluster and service:
+        group, targets = _service_targets(ctx, cluster, service)
+        log_group = log_group or group
+    if inputs.get("task_ids") or inputs.get("streams") or not (cluster and service):
+        targets += resolve_targets(ctx, inputs)
+    log_group = log_group or ctx.earlier_output("ecs.", "log_group")
+    if not log_group:
+        raise InputError(
+            f"{ctx.uses}: log_group is needed (no task definition or ECS step names it)"
+        )
+    if not targets:
+        ctx.emit("warning", f"service {service} has no running task with awslogs; waiting for one")
+    try:
+        since_ms = parse_since(value(inputs, "since", INPUTS), ctx.clock.time())
+    except ValueError as err:
+        raise InputError(f"{ctx.uses}: {err}") from None
+
+    reader = LogReader(
+        ctx.aws.client("logs"),
+        str(log_group),
+        [],
+        since_ms,
+        call=ctx.aws.call,
+        target=ctx.aws.target,
+    )
+    reader.check_group()
+    watch = _Tail(ctx, reader, {}, cluster, service, refreshed_at=ctx.clock.monotonic())
+    watch.add(list({t.stream: t for t in targets}.values()))
+    ctx.emit("info", f"tailing {len(targets)} stream(s) of {log_group} since {iso_ms(since_ms)}")
+
+    started = ctx.clock.monotonic()
+    ending = "read once"
+    if not value(inputs, "follow", INPUTS):
+        watch.check()
+    else:
+        deadline = ctx.deadline
+        duration = inputs.get("duration")
+        if duration is not None:
+            limit = ctx.clock.monotonic() + float(duration)
+            at = limit if deadline.at is None else min(limit, deadline.at)
+            deadline = Deadline(ctx.clock, at)
+        try:
+            poll_until(
+                watch.check,
+                clock=ctx.clock,
+                deadline=deadline,
+                interval=float(value(inputs, "poll_interval", INPUTS)),
+                cancel=ctx.cancel,
+            )
+        except StepTimeout:
+            ending = f"for {format_duration(ctx.clock.monotonic() - started)}"
+        except Cancelled:
+            ending = f"stopped after {format_duration(ctx.clock.monotonic() - started)}"
+    return StepResult(
+        "ok",
+        f"{reader.lines_read} lines from {len(watch.targets)} stream(s) of {log_group}, {ending}",
+        outputs={"lines_read": reader.lines_read, "streams": list(watch.targets)},
+    )
+
+
+STEP = StepType(
+    name="logs.tail",
+    summary="Print the CloudWatch logs of a service's running tasks (or given tasks), "
+    "labelled NEW/OLD, for a while or until Ctrl-C.",
+    inputs=INPUTS,
+    outputs={
+        "lines_read": "number of log lines printed",
+        "streams": "the exact stream names read",
+    },
+    run=tail,
+    read_only=True,
+)

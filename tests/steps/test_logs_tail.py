@@ -1,0 +1,142 @@
+"""logs.tail against moto's server: exact streams, NEW/OLD labels, duration and Ctrl-C."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from opskit.clock import FakeClock
+from opskit.errors import InputError
+from opskit.steps.logs_tail import STEP, tail
+
+GROUP = "/ecs/chatbot"
+NEW = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
+OLD = "0ddba11cafe44d7e8f9a0b1c2d3e4f50"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def logs(aws: Any) -> Any:
+    client = aws.client("logs")
+    client.create_log_group(logGroupName=GROUP)
+    return client
+
+
+def put(client: Any, stream: str, *messages: str, ts: int | None = None) -> None:
+    existing = client.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=stream)
+    if not any(s["logStreamName"] == stream for s in existing["logStreams"]):
+        client.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    stamp = now_ms() if ts is None else ts
+    events = [{"timestamp": stamp + i, "message": m} for i, m in enumerate(messages)]
+    client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+
+
+def shown(make_ctx: Any) -> list[tuple[str, str, str]]:
+    return [
+        (e.data["short_id"], e.data["age"], e.message) for e in make_ctx.events if e.kind == "log"
+    ]
+
+
+def test_tails_the_given_tasks_for_a_duration(logs: Any, make_ctx: Any) -> None:
+    put(logs, f"ecs/app/{NEW}", "ten minutes ago", ts=now_ms() - 600_000)
+    put(logs, f"ecs/app/{NEW}", "starting", "ready")
+    put(logs, f"ecs/app/{OLD}", "not asked for")
+    ctx = make_ctx(clock=FakeClock(now=time.time()), timeout=None)
+
+    result = STEP.run(
+        ctx,
+        {
+            "log_group": GROUP,
+            "task_ids": [NEW],
+            "stream_prefix": "ecs",
+            "container": "app",
+            "duration": 30.0,
+        },
+    )
+
+    assert result.status == "ok"
+    assert result.summary == f"2 lines from 1 stream(s) of {GROUP}, for 30.0s"
+    assert shown(make_ctx) == [("1a2b3c4d", "NEW", "starting"), ("1a2b3c4d", "NEW", "ready")]
+
+
+def test_ctrl_c_ends_the_tail_ok_with_what_was_read(logs: Any, make_ctx: Any) -> None:
+    stream = f"ecs/app/{NEW}"
+    put(logs, stream, "first")
+    cancel = threading.Event()
+
+    def later() -> None:
+        time.sleep(0.3)
+        put(logs, stream, "second")
+        time.sleep(0.4)
+        cancel.set()
+
+    writer = threading.Thread(target=later)
+    writer.start()
+    result = tail(
+        make_ctx(cancel=cancel), {"streams": [stream], "log_group": GROUP, "poll_interval": 0.1}
+    )
+    writer.join()
+
+    assert result.outputs["lines_read"] == 2
+    assert result.summary.startswith(f"2 lines from 1 stream(s) of {GROUP}, stopped after ")
+    assert [m for _, _, m in shown(make_ctx)] == ["first", "second"]
+
+
+def test_tails_the_running_tasks_of_a_service_labelled_new_and_old(
+    aws: Any, logs: Any, make_ctx: Any
+) -> None:
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="chatbot")
+    ecs.register_task_definition(
+        family="chatbot",
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": "chatbot:latest",
+                "memory": 512,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": GROUP, "awslogs-stream-prefix": "ecs"},
+                },
+            }
+        ],
+    )
+    ecs.create_service(cluster="chatbot", serviceName="chatbot", taskDefinition="chatbot")
+    deployment = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0][
+        "deployments"
+    ][0]["id"]
+    started = {}
+    for who in ("ecs-svc/0000000000000000001", deployment):
+        task = ecs.run_task(
+            cluster="chatbot",
+            taskDefinition="chatbot",
+            launchType="FARGATE",
+            startedBy=who,
+        )["tasks"][0]
+        started[who] = task["taskArn"].rsplit("/", 1)[-1]
+    new_id, old_id = started[deployment], started["ecs-svc/0000000000000000001"]
+    base = now_ms()
+    put(logs, f"ecs/app/{old_id}", "Traceback (most recent call last):", ts=base)
+    put(logs, f"ecs/app/{new_id}", "ready", ts=base + 1)
+    put(logs, "ecs/app/someone-else", "unrelated", ts=base + 2)
+
+    result = STEP.run(
+        make_ctx(clock=FakeClock()), {"cluster": "chatbot", "service": "chatbot", "follow": False}
+    )
+
+    assert result.summary == f"2 lines from 2 stream(s) of {GROUP}, read once"
+    assert shown(make_ctx) == [
+        (old_id[:8], "OLD", "Traceback (most recent call last):"),
+        (new_id[:8], "NEW", "ready"),
+    ]
+
+
+def test_cluster_without_service_is_bad_input(make_ctx: Any) -> None:
+    with pytest.raises(InputError, match="^logs.tail: give both cluster and service, or neither$"):
+        STEP.run(make_ctx(uses="logs.tail"), {"cluster": "chatbot"})
