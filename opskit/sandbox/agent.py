@@ -1,0 +1,273 @@
+"""The local ECS agent that plays Fargate for one service.
+
+Driven only by what the service's records say, polled every ~0.5 s from
+moto's backend in process, it does what the ECS scheduler does for a rolling
+update (minimum healthy 100 %, maximum 200 %, circuit breaker with rollback):
+
+- the PRIMARY deployment gets tasks until it has ``desiredCount`` of them;
+- a task is RUNNING once its process started, and healthy once
+  ``/_stcore/health`` answers 200 (the ALB's check); when the PRIMARY
+  deployment has ``desiredCount`` healthy tasks it is COMPLETED, the proxy
+  moves to it, the older deployments' tasks are drained and stopped, and the
+  drained deployments leave the list;
+- a task whose process exits is STOPPED with its exit code ("Essential
+  container in task exited"); after ``failure_threshold`` such failures the
+  deployment is FAILED and the last COMPLETED one is PRIMARY again, its task
+  still serving;
+- nothing else restarts anything: without a new deployment the old task
+  keeps running the code it downloaded when it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from opskit.sandbox.moto_ecs import CIRCUIT_BREAKER_REASON, EcsRecords
+from opskit.sandbox.tasks import LogShipper, TaskProcess
+
+log = logging.getLogger("opskit.sandbox")
+
+EXITED_REASON = "Essential container in task exited"
+# Launches a task process: (task_id, deployment_id, container environment) -> process.
+Launcher = Callable[[str, str, dict[str, str]], TaskProcess]
+
+
+class Agent:
+    def __init__(
+        self,
+        records: EcsRecords,
+        launcher: Launcher,
+        shipper: LogShipper,
+        *,
+        interval: float = 0.5,
+        failure_threshold: int = 3,
+        health_timeout: float = 120.0,
+        on_tasks_changed: Callable[[list[int]], None] | None = None,
+    ):
+        self.records = records
+        self._launch = launcher
+        self._shipper = shipper
+        self.interval = interval
+        self.failure_threshold = failure_threshold
+        self.health_timeout = health_timeout
+        self._on_tasks_changed = on_tasks_changed
+        self.tasks: dict[str, TaskProcess] = {}
+        self._failures: Counter[str] = Counter()
+        self._steady: set[str] = set()
+        self._serving: TaskProcess | None = None
+        self.polls = 0  # completed polls: lets callers wait for "a few polls later"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-agent", daemon=True)
+
+    # -- public -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def serving_port(self) -> int | None:
+        """The port of the task the proxy sends new connections to (``None``: 503)."""
+        serving = self._serving
+        return serving.port if serving is not None else None
+
+    def serving_task_id(self) -> str | None:
+        serving = self._serving
+        return serving.task_id if serving is not None else None
+
+    def stop(self, reason: str = "Task stopped because the sandbox is shutting down") -> None:
+        """Stop the loop, then every task process (recorded STOPPED)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        self._serving = None
+        for task in self.tasks.values():
+            task.request_stop()
+        for task in list(self.tasks.values()):
+            try:
+                task.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                task.process.kill()
+                task.process.wait()
+            task.finish(self._shipper)
+            self.records.task_stopped(task.task_id, task.exit_code(), reason, "UserInitiated")
+        self.tasks.clear()
+        self._tasks_changed()
+
+    # -- the loop -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - one bad poll must not end the service
+                log.exception("sandbox agent: poll failed")
+            self.polls += 1
+            self._stop.wait(self.interval)
+
+    def tick(self) -> None:
+        """One poll: reap, check health, fail, launch, complete, switch, drain, count."""
+        self._reap()
+        self._check_health()
+        deployments = self.records.deployments()
+        primary = _primary(deployments)
+        if primary is not None and self._maybe_fail(primary):
+            deployments = self.records.deployments()
+            primary = _primary(deployments)
+        if primary is not None:
+            self._launch_missing(primary)
+            if primary["rolloutState"] == "IN_PROGRESS" and (
+                len(self._healthy(primary["id"])) >= primary["desiredCount"]
+            ):
+                self.records.complete(primary["id"])
+                primary = dict(primary, rolloutState="COMPLETED")
+        self._serving = self._pick_serving(primary)
+        if primary is not None and primary["rolloutState"] == "COMPLETED":
+            self._drain(primary, deployments)
+        self.records.set_counts(self._counts(self.records.deployments()))
+
+    def _reap(self) -> None:
+        for task in list(self.tasks.values()):
+            code = task.exit_code()
+            if code is None:
+                stopped_through_api = self.records.desired_status(task.task_id) == "STOPPED"
+                if task.stop_reason is None and stopped_through_api:
+                    task.stop_reason = "stopped through the ECS API"  # StopTask: keep its reason
+                    task.request_stop()
+                continue
+            del self.tasks[task.task_id]
+            task.finish(self._shipper)
+            if task.stop_reason is None:
+                self._failures[task.deployment_id] += 1
+                self.records.task_stopped(
+                    task.task_id, code, EXITED_REASON, "EssentialContainerExited"
+                )
+            else:
+                self.records.task_stopped(task.task_id, code, None, None)
+            self.records.add_event(f"has stopped 1 running tasks: (task {task.task_id}).")
+            self._tasks_changed()
+
+    def _check_health(self) -> None:
+        for task in self.tasks.values():
+            if task.healthy or task.stop_reason is not None:
+                continue
+            if task.check_health():
+                task.healthy = True
+                self.records.task_healthy(task.task_id)
+            elif time.monotonic() - task.started_at > self.health_timeout:
+                # As an ALB target that never passes: ECS stops the task and counts a failure.
+                self._failures[task.deployment_id] += 1
+                self._stop_task(
+                    task,
+                    f"Task failed ELB health checks (no answer on port {task.port} "
+                    f"after {self.health_timeout:.0f}s)",
+                    "TaskFailedToStart",
+                )
+
+    def _maybe_fail(self, primary: dict[str, Any]) -> bool:
+        if primary["rolloutState"] != "IN_PROGRESS":
+            return False
+        if self._failures[primary["id"]] < self.failure_threshold:
+            return False
+        self.records.set_counts(self._counts(self.records.deployments()))
+        rolled_back_to = self.records.fail(primary["id"])
+        reason = (
+            f"Scaling activity initiated by (deployment {rolled_back_to})"
+            if rolled_back_to
+            else CIRCUIT_BREAKER_REASON
+        )
+        for task in self._of(primary["id"]):
+            if task.stop_reason is None:
+                self._stop_task(task, reason, "ServiceSchedulerInitiated")
+        return True
+
+    def _launch_missing(self, primary: dict[str, Any]) -> None:
+        if primary["rolloutState"] == "FAILED":
+            return  # no rollback target: the circuit breaker stopped trying
+        live = [t for t in self._of(primary["id"]) if t.stop_reason is None]
+        for _ in range(primary["desiredCount"] - len(live)):
+            self._start_task(primary)
+        for task in live[primary["desiredCount"] :]:  # scaled in
+            self._stop_task(
+                task,
+                f"Scaling activity initiated by (deployment {primary['id']})",
+                "ServiceSchedulerInitiated",
+            )
+
+    def _start_task(self, deployment: dict[str, Any]) -> None:
+        deployment_id = deployment["id"]
+        task_id = self.records.create_task(deployment_id, deployment["taskDefinition"])
+        environment = self.records.container_environment(deployment["taskDefinition"])
+        try:
+            task = self._launch(task_id, deployment_id, environment)
+        except OSError as err:
+            self._failures[deployment_id] += 1
+            self.records.task_stopped(
+                task_id, None, f"CannotStartContainerError: {err}", "TaskFailedToStart"
+            )
+            return
+        self.tasks[task_id] = task
+        self.records.task_running(task_id)
+        self.records.add_event(f"has started 1 tasks: (task {task_id}).")
+        self._tasks_changed()
+
+    def _drain(self, primary: dict[str, Any], deployments: list[dict[str, Any]]) -> None:
+        reason = f"Scaling activity initiated by (deployment {primary['id']})"
+        for task in list(self.tasks.values()):
+            if task.deployment_id != primary["id"] and task.stop_reason is None:
+                self._stop_task(task, reason, "ServiceSchedulerInitiated")
+        remaining = {t.deployment_id for t in self.tasks.values()}
+        for d in deployments:
+            if d["status"] == "PRIMARY" or d.get("rolloutState") == "FAILED":
+                continue
+            if d["id"] not in remaining:
+                self.records.remove_deployment(d["id"])
+        steady = len(self._healthy(primary["id"])) >= primary["desiredCount"]
+        if steady and not remaining - {primary["id"]} and primary["id"] not in self._steady:
+            self._steady.add(primary["id"])
+            self.records.add_event("has reached a steady state.")
+
+    def _stop_task(self, task: TaskProcess, reason: str, stop_code: str) -> None:
+        task.stop_reason = reason
+        if self._serving is task:
+            self._serving = None
+        self.records.task_stopping(task.task_id, reason, stop_code)
+        task.request_stop()
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _of(self, deployment_id: str) -> list[TaskProcess]:
+        return [t for t in self.tasks.values() if t.deployment_id == deployment_id]
+
+    def _healthy(self, deployment_id: str) -> list[TaskProcess]:
+        return [t for t in self._of(deployment_id) if t.healthy and t.stop_reason is None]
+
+    def _pick_serving(self, primary: dict[str, Any] | None) -> TaskProcess | None:
+        """A healthy task of the PRIMARY deployment, else any healthy task (the
+        ALB keeps the old targets until they are drained)."""
+        if primary is not None:
+            healthy = self._healthy(primary["id"])
+            if healthy:
+                return healthy[0]
+        others = [t for t in self.tasks.values() if t.healthy and t.stop_reason is None]
+        return others[0] if others else None
+
+    def _counts(self, deployments: list[dict[str, Any]]) -> dict[str, tuple[int, int, int]]:
+        counts = {}
+        for d in deployments:
+            tasks = [t for t in self._of(d["id"]) if t.stop_reason is None]
+            # RUNNING from process start, as ECS counts a started container.
+            counts[d["id"]] = (len(tasks), 0, self._failures[d["id"]])
+        return counts
+
+    def _tasks_changed(self) -> None:
+        if self._on_tasks_changed is not None:
+            self._on_tasks_changed([t.pid for t in self.tasks.values()])
+
+
+def _primary(deployments: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((d for d in deployments if d["status"] == "PRIMARY"), None)

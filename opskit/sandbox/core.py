@@ -1,0 +1,230 @@
+"""One sandbox: moto's server, the stack's resources, the agent, the proxy.
+
+``Sandbox.start()`` returns once the initial deployment's task answers its
+health check behind the proxy, so the app URL works as soon as it is printed.
+moto keeps its records in process-wide state, so one process holds at most
+one sandbox, and starting one resets moto's in-process backends.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opskit.sandbox.agent import Agent
+from opskit.sandbox.errors import SandboxError
+from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.proxy import TcpProxy
+from opskit.sandbox.server import (
+    ACCESS_KEY_ID,
+    CODE_PREFIX,
+    DEPLOYMENT_CONFIGURATION,
+    NAMES,
+    REGION,
+    SECRET_ACCESS_KEY,
+    MotoSide,
+)
+from opskit.sandbox.tasks import LogShipper, TaskProcess, launch
+
+STACK_DIR = Path(__file__).resolve().parent.parent / "stack"
+DEFAULT_APP_PORT = 8501
+_PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+_one_per_process = threading.Lock()
+
+
+@dataclass
+class SandboxInfo:
+    """What a run or the CLI needs to use a sandbox."""
+
+    endpoint_url: str
+    app_url: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+    pid: int | None
+    names: dict[str, str] = field(default_factory=lambda: dict(NAMES))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> SandboxInfo:
+        return cls(
+            endpoint_url=str(document["endpoint_url"]),
+            app_url=str(document["app_url"]),
+            region=str(document["region"]),
+            access_key_id=str(document["access_key_id"]),
+            secret_access_key=str(document["secret_access_key"]),
+            pid=document.get("pid"),
+            names=dict(document.get("names") or NAMES),
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Sandbox:
+    """Start, use, stop. ``entrypoint``/``app_source`` default to the bundled
+    stack; tests swap in a small stand-in to exercise the agent quickly."""
+
+    def __init__(
+        self,
+        *,
+        app_port: int = DEFAULT_APP_PORT,
+        aws_port: int = 0,
+        app_source: Path | None = None,
+        entrypoint: Path | None = None,
+        failure_threshold: int = 3,
+        health_timeout: float = 120.0,
+        on_tasks_changed: Any = None,
+    ):
+        self.app_source = app_source or STACK_DIR / "src"
+        self.entrypoint = entrypoint or STACK_DIR / "entrypoint.py"
+        self.moto = MotoSide(aws_port)
+        self.records = EcsRecords(cluster=NAMES["cluster"], service=NAMES["service"], region=REGION)
+        self.proxy = TcpProxy(app_port, self._serving_port)
+        self.agent: Agent | None = None
+        self._shipper: LogShipper | None = None
+        self._failure_threshold = failure_threshold
+        self._health_timeout = health_timeout
+        self._on_tasks_changed = on_tasks_changed
+        self._owns_process_lock = False
+
+    def info(self, pid: int | None = None) -> SandboxInfo:
+        return SandboxInfo(
+            endpoint_url=self.moto.endpoint_url,
+            app_url=f"http://127.0.0.1:{self.proxy.port}",
+            region=REGION,
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
+            pid=pid,
+        )
+
+    def start(self, ready_timeout: float = 120.0) -> SandboxInfo:
+        if not self.entrypoint.is_file():
+            raise SandboxError(f"the stack's entrypoint is missing: {self.entrypoint}")
+        if not _one_per_process.acquire(blocking=False):
+            raise SandboxError("a sandbox is already running in this process")
+        self._owns_process_lock = True
+        try:
+            self.proxy.start()
+            _reset_moto()
+            self.moto.start()
+            self.moto.create_resources(self.app_source)
+            self.records.install(DEPLOYMENT_CONFIGURATION)
+            self._shipper = LogShipper(self.moto.client("logs"), NAMES["log_group"])
+            self._shipper.start()
+            self.agent = Agent(
+                self.records,
+                self._launch,
+                self._shipper,
+                failure_threshold=self._failure_threshold,
+                health_timeout=self._health_timeout,
+                on_tasks_changed=self._on_tasks_changed,
+            )
+            self.agent.start()
+            self._wait_ready(ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.info()
+
+    def stop(self) -> None:
+        """Stop every task process, the proxy and moto; safe to call twice."""
+        if self.agent is not None:
+            self.agent.stop()
+            self.agent = None
+        if self._shipper is not None:
+            self._shipper.stop()
+            self._shipper = None
+        self.proxy.stop()
+        self.records.uninstall_quietly()
+        self.moto.stop()
+        if self._owns_process_lock:
+            self._owns_process_lock = False
+            _reset_moto()
+            _one_per_process.release()
+
+    def _serving_port(self) -> int | None:
+        agent = self.agent
+        return agent.serving_port() if agent is not None else None
+
+    def _launch(self, task_id: str, deployment_id: str, environment: dict[str, str]) -> TaskProcess:
+        assert self._shipper is not None
+        port = free_port()
+        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        env.update(
+            {
+                "CODE_BUCKET": NAMES["bucket"],
+                "CODE_PREFIX": CODE_PREFIX,
+                "AWS_ENDPOINT_URL": self.moto.endpoint_url,
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "CHATBOT_INSTALL_REQUIREMENTS": "0",
+                "CHATBOT_MODEL_PROVIDER": "local",
+                "STREAMLIT_SERVER_PORT": str(port),
+                "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
+                "STREAMLIT_SERVER_HEADLESS": "true",
+                "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        env.update(environment)  # the task definition's container environment wins
+        stream = f"{NAMES['stream_prefix']}/{NAMES['container']}/{task_id}"
+        return launch(
+            task_id=task_id,
+            deployment_id=deployment_id,
+            command=[sys.executable, str(self.entrypoint)],
+            env=env,
+            port=port,
+            stream=stream,
+            shipper=self._shipper,
+        )
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            deployments = self.records.deployments()
+            state = deployments[0]["rolloutState"] if deployments else "IN_PROGRESS"
+            if state == "COMPLETED" and self._serving_port() is not None:
+                return
+            if state == "FAILED":
+                raise SandboxError(f"the stack's first task never became healthy: {self._why()}")
+            time.sleep(0.1)
+        raise SandboxError(
+            f"the stack's first task was not healthy after {timeout:.0f}s: {self._why()}"
+        )
+
+    def _why(self) -> str:
+        """The last stopped task's reason and its last log lines, for the error."""
+        ecs, logs = self.moto.client("ecs"), self.moto.client("logs")
+        arns = ecs.list_tasks(cluster=NAMES["cluster"])["taskArns"]
+        if not arns:
+            return "no task was started"
+        tasks = ecs.describe_tasks(cluster=NAMES["cluster"], tasks=arns)["tasks"]
+        last = max(tasks, key=lambda t: t["createdAt"])
+        task_id = last["taskArn"].rsplit("/", 1)[-1]
+        stream = f"{NAMES['stream_prefix']}/{NAMES['container']}/{task_id}"
+        events = logs.get_log_events(logGroupName=NAMES["log_group"], logStreamName=stream)
+        tail = " | ".join(e["message"] for e in events["events"][-5:])
+        status = last.get("stoppedReason") or last["lastStatus"]
+        return f"task {task_id}: {status}; last lines: {tail or '(none)'}"
+
+
+def _reset_moto() -> None:
+    from moto.moto_api._internal import moto_api_backend
+
+    moto_api_backend.reset()

@@ -1,0 +1,368 @@
+"""The ONE module that edits moto's ECS records in process.
+
+moto 5.2.5 keeps a service's deployments static: ``update_service`` with
+``forceNewDeployment`` only renames the existing deployment (same counts, same
+``rolloutState``), a new task definition creates no deployment at all, and its
+tasks advance to STOPPED on every describe. Real ECS, which ``ecs.redeploy``
+reads through the API, answers differently; this module makes moto's records
+say what ECS would say:
+
+- ``UpdateService`` (forced, or with a new task definition) adds a new PRIMARY
+  deployment ``IN_PROGRESS`` with no tasks, and the previous ones become
+  ``ACTIVE`` -- in the same call, so its response is already truthful;
+- tasks carry ``startedBy`` = the deployment id, ``group`` = ``service:NAME``,
+  ``lastStatus`` PROVISIONING -> RUNNING -> DEACTIVATING -> STOPPED with
+  ``stoppedReason``, ``stopCode`` and the container's ``exitCode``;
+- deployments carry running/pending/failed counts, ``COMPLETED`` or ``FAILED``
+  (the circuit breaker's reason), and drained ones leave the list;
+- service events, newest first, worded as ECS words them.
+
+The agent decides *when*; this module only knows *how* to record it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import threading
+import uuid
+from typing import Any
+
+ACCOUNT_ID = "123456789012"  # moto's default account (any unknown access key maps to it)
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+PLATFORM_VERSION = "1.4.0"
+_MANUAL_FOREVER = {"progression": "manual", "times": 2**62}
+_MAX_EVENTS = 100
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def new_deployment_id() -> str:
+    return f"ecs-svc/{random.randint(10**18, 10**19 - 1)}"
+
+
+class EcsRecords:
+    """Truthful ECS records for one service of moto's in-process backend."""
+
+    def __init__(self, *, cluster: str, service: str, region: str, account_id: str = ACCOUNT_ID):
+        self.cluster = cluster
+        self.service_name = service
+        self.region = region
+        self.account_id = account_id
+        self.lock = threading.RLock()
+        self._original_update: Any = None
+
+    # -- setup -------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Any:
+        from moto.ecs.models import ecs_backends
+
+        return ecs_backends[self.account_id][self.region]
+
+    @property
+    def service(self) -> Any:
+        return self.backend.services[f"{self.cluster}:{self.service_name}"]
+
+    def install(self, deployment_configuration: dict[str, Any]) -> None:
+        """Take over the service created through the API: tasks no longer advance
+        on describe, UpdateService creates real deployments."""
+        from moto.moto_api import state_manager
+
+        state_manager.set_transition("ecs::task", _MANUAL_FOREVER)
+        backend = self.backend
+        self._original_update = backend.update_service
+        backend.update_service = self._update_service
+        with self.lock:
+            service = self.service
+            service.deployment_configuration = deployment_configuration
+            service.deployments = [
+                dict(d, platformVersion=PLATFORM_VERSION, platformFamily="Linux")
+                for d in service.deployments
+            ]
+
+    def uninstall_quietly(self) -> None:
+        """Undo ``install`` (a no-op when it never ran)."""
+        from moto.moto_api import state_manager
+
+        state_manager.unset_transition("ecs::task")
+        if self._original_update is not None:
+            self.backend.__dict__.pop("update_service", None)
+            self._original_update = None
+
+    def _update_service(self, properties: dict[str, Any]) -> Any:
+        cluster = str(properties.get("cluster") or "default").split("/")[-1]
+        name = str(properties.get("service") or "").split("/")[-1]
+        if (cluster, name) != (self.cluster, self.service_name):
+            return self._original_update(properties)
+        with self.lock:
+            service = self.service
+            force = bool(properties.pop("force_new_deployment", False))
+            before = service.task_definition
+            counts = service.running_count, service.pending_count
+            result = self._original_update(properties)
+            # moto sets runningCount = desiredCount on a scale; the agent keeps counts true.
+            service.running_count, service.pending_count = counts
+            task_definition = service.task_definition
+            if task_definition and not str(task_definition).startswith("arn:"):
+                task_definition = self.backend.describe_task_definition(task_definition).arn
+                service.task_definition = task_definition
+            if force or task_definition != before:
+                self._start_deployment(service, task_definition)
+            else:
+                self._replace(
+                    service,
+                    [
+                        dict(d, desiredCount=service.desired_count, updatedAt=_now())
+                        if d["status"] == "PRIMARY"
+                        else d
+                        for d in service.deployments
+                    ],
+                )
+            return result
+
+    def _start_deployment(self, service: Any, task_definition: str) -> None:
+        now = _now()
+        deployment_id = new_deployment_id()
+        primary = {
+            "id": deployment_id,
+            "status": "PRIMARY",
+            "taskDefinition": task_definition,
+            "desiredCount": service.desired_count,
+            "pendingCount": 0,
+            "runningCount": 0,
+            "failedTasks": 0,
+            "createdAt": now,
+            "updatedAt": now,
+            "launchType": "FARGATE",
+            "platformVersion": PLATFORM_VERSION,
+            "platformFamily": "Linux",
+            "networkConfiguration": service.network_configuration or None,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+        }
+        # A failed deployment that was rolled back has no tasks left: ECS drops it.
+        older = [
+            dict(d, status="ACTIVE", updatedAt=now)
+            for d in service.deployments
+            if not (d["status"] != "PRIMARY" and d.get("rolloutState") == "FAILED")
+        ]
+        self._replace(service, [primary, *older])
+
+    @staticmethod
+    def _replace(service: Any, deployments: list[dict[str, Any]]) -> None:
+        # Assign a new list: a describe serialising concurrently sees old or new, never half.
+        service.deployments = deployments
+
+    # -- reading ----------------------------------------------------------------
+
+    def deployments(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(d) for d in self.service.deployments]
+
+    def container_environment(self, task_definition: str) -> dict[str, str]:
+        definition = self.backend.describe_task_definition(task_definition)
+        container = definition.container_definitions[0]
+        return {e["name"]: str(e["value"]) for e in container.get("environment") or []}
+
+    def desired_status(self, task_id: str) -> str:
+        return str(self._task(task_id).desired_status)
+
+    def _task(self, task_id: str) -> Any:
+        for arn, task in self.backend.tasks.get(self.cluster, {}).items():
+            if arn.endswith("/" + task_id):
+                return task
+        raise KeyError(f"task {task_id} is not recorded in cluster {self.cluster}")
+
+    # -- tasks ------------------------------------------------------------------
+
+    def create_task(self, deployment_id: str, task_definition: str) -> str:
+        """Record a new PROVISIONING task of the deployment; returns its id."""
+        from moto.ecs.models import Task
+
+        with self.lock:
+            backend = self.backend
+            definition = backend.describe_task_definition(task_definition)
+            service = self.service
+            task = Task(
+                backend.clusters[self.cluster],
+                definition,
+                None,
+                None,
+                backend=backend,
+                group=f"service:{self.service_name}",
+                launch_type="FARGATE",
+                started_by=deployment_id,
+                networking_configuration=service.network_configuration or None,
+                platform_version=PLATFORM_VERSION,
+            )
+            task.id = uuid.uuid4().hex  # Fargate task ids are 32 hex digits
+            now = _now()
+            task.last_status = "PROVISIONING"
+            task.created_at = now
+            task.cpu = definition.cpu
+            task.memory = definition.memory
+            task.availability_zone = f"{self.region}a"
+            task.connectivity = "CONNECTED"
+            task.connectivity_at = now
+            task.health_status = "UNKNOWN"
+            task.stopped_reason = None
+            task.platform_family = "Linux"
+            container = task.containers[0]
+            container.task_arn = task.task_arn
+            container.exitCode = None
+            container.last_status = "PENDING"
+            container.health_status = "UNKNOWN"
+            backend.tasks.setdefault(self.cluster, {})[task.task_arn] = task
+            return str(task.id)
+
+    def task_running(self, task_id: str) -> None:
+        with self.lock:
+            task = self._task(task_id)
+            now = _now()
+            task.pull_started_at = task.pull_stopped_at = now
+            task.started_at = now
+            task.last_status = "RUNNING"
+            task.containers[0].last_status = "RUNNING"
+
+    def task_healthy(self, task_id: str) -> None:
+        with self.lock:
+            task = self._task(task_id)
+            task.health_status = "HEALTHY"
+            task.containers[0].health_status = "HEALTHY"
+
+    def task_stopping(self, task_id: str, reason: str, stop_code: str) -> None:
+        with self.lock:
+            task = self._task(task_id)
+            task.desired_status = "STOPPED"
+            task.last_status = "DEACTIVATING"
+            task.stopping_at = _now()
+            task.stopped_reason = reason
+            task.stop_code = stop_code
+
+    def task_stopped(
+        self, task_id: str, exit_code: int | None, reason: str | None, stop_code: str | None
+    ) -> None:
+        """Final record; ``reason``/``stop_code`` of ``None`` keep what is there
+        (set by ``task_stopping`` or by a StopTask call)."""
+        with self.lock:
+            task = self._task(task_id)
+            now = _now()
+            task.desired_status = "STOPPED"
+            task.last_status = "STOPPED"
+            task.execution_stopped_at = task.stopped_at = now
+            if getattr(task, "stopping_at", None) is None:
+                task.stopping_at = now
+            if reason is not None or not task.stopped_reason:
+                task.stopped_reason = reason or "Task stopped"
+            if stop_code is not None or getattr(task, "stop_code", None) is None:
+                task.stop_code = stop_code or "UserInitiated"
+            container = task.containers[0]
+            container.last_status = "STOPPED"
+            container.exitCode = exit_code
+            if task.stop_code == "EssentialContainerExited":
+                container.reason = f"Essential container exited with code {exit_code}"
+
+    # -- deployments --------------------------------------------------------------
+
+    def update_deployment(self, deployment_id: str, **fields: Any) -> None:
+        with self.lock:
+            service = self.service
+            self._replace(
+                service,
+                [
+                    dict(d, **fields, updatedAt=_now()) if d["id"] == deployment_id else d
+                    for d in service.deployments
+                ],
+            )
+
+    def set_counts(self, counts: dict[str, tuple[int, int, int]]) -> None:
+        """``{deployment_id: (running, pending, failed)}``; also the service's and
+        the cluster's counts. Only changed records get a new ``updatedAt``."""
+        with self.lock:
+            service = self.service
+            changed = False
+            deployments = []
+            for d in service.deployments:
+                running, pending, failed = counts.get(d["id"], (0, 0, d.get("failedTasks", 0)))
+                if (d["runningCount"], d["pendingCount"], d["failedTasks"]) != (
+                    running,
+                    pending,
+                    failed,
+                ):
+                    changed = True
+                    d = dict(
+                        d,
+                        runningCount=running,
+                        pendingCount=pending,
+                        failedTasks=failed,
+                        updatedAt=_now(),
+                    )
+                deployments.append(d)
+            if changed:
+                self._replace(service, deployments)
+            service.running_count = sum(c[0] for c in counts.values())
+            service.pending_count = sum(c[1] for c in counts.values())
+            cluster = self.backend.clusters[self.cluster]
+            cluster.running_tasks_count = service.running_count
+            cluster.pending_tasks_count = service.pending_count
+
+    def complete(self, deployment_id: str) -> None:
+        self.update_deployment(
+            deployment_id,
+            rolloutState="COMPLETED",
+            rolloutStateReason=f"ECS deployment {deployment_id} completed.",
+        )
+        self.add_event(f"(deployment {deployment_id}) deployment completed.")
+
+    def fail(self, deployment_id: str) -> str | None:
+        """Mark the deployment FAILED as the circuit breaker does and, like its
+        rollback, make the newest COMPLETED deployment PRIMARY again (returned)."""
+        with self.lock:
+            service = self.service
+            now = _now()
+            deployments = [dict(d) for d in service.deployments]
+            failed = next(d for d in deployments if d["id"] == deployment_id)
+            failed.update(
+                rolloutState="FAILED",
+                rolloutStateReason=CIRCUIT_BREAKER_REASON,
+                updatedAt=now,
+            )
+            self.add_event(
+                f"(deployment {deployment_id}) deployment failed: tasks failed to start."
+            )
+            target = next(
+                (
+                    d
+                    for d in deployments
+                    if d["id"] != deployment_id and d.get("rolloutState") == "COMPLETED"
+                ),
+                None,
+            )
+            if target is None:
+                self._replace(service, deployments)
+                return None
+            failed.update(status="ACTIVE", desiredCount=0)
+            target.update(status="PRIMARY", desiredCount=service.desired_count, updatedAt=now)
+            service.task_definition = target["taskDefinition"]
+            self._replace(service, [target, *(d for d in deployments if d is not target)])
+            self.add_event(f"rolling back to deployment {target['id']}.")
+            return str(target["id"])
+
+    def remove_deployment(self, deployment_id: str) -> None:
+        with self.lock:
+            service = self.service
+            self._replace(service, [d for d in service.deployments if d["id"] != deployment_id])
+
+    def add_event(self, message: str) -> None:
+        """``message`` without the ``(service NAME)`` prefix, which ECS always adds."""
+        with self.lock:
+            service = self.service
+            event = {
+                "id": str(uuid.uuid4()),
+                "createdAt": _now(),
+                "message": f"(service {self.service_name}) {message}",
+            }
+            service.events = [event, *service.events][:_MAX_EVENTS]

@@ -1,0 +1,181 @@
+"""The AWS side of the sandbox: moto's own server on loopback, with the
+bundled stack's resources created through the real API (so every record has
+the shape AWS gives it) and the bucket seeded with the bundled app."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry, file_sha256
+from opskit.sandbox.errors import SandboxError
+
+REGION = "us-east-1"
+ACCESS_KEY_ID = "opskit-sandbox"  # moto takes any key; these only ever reach loopback
+SECRET_ACCESS_KEY = "opskit-sandbox-secret"
+CODE_PREFIX = "src/"
+IMAGE = "opskit-sandbox/chatbot:local"
+NAMES = {
+    "bucket": "chatbot-code",
+    "cluster": "chatbot",
+    "service": "chatbot",
+    "container": "chatbot",
+    "log_group": "/ecs/chatbot",
+    "stream_prefix": "ecs",
+}
+DEPLOYMENT_CONFIGURATION = {
+    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+_SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
+_SKIP_SUFFIXES = {".pyc", ".pyo"}
+
+
+def check_port_free(port: int, what: str) -> None:
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise SandboxError(
+                f"cannot start {what} on 127.0.0.1:{port}: {err.strerror or err}"
+            ) from None
+
+
+class MotoSide:
+    """moto's server plus boto3 clients on it."""
+
+    def __init__(self, port: int = 0):
+        self.port = port
+        self._server: Any = None
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        # ThreadedMotoServer.start() waits forever if its bind fails: check first.
+        check_port_free(self.port, "the AWS endpoint (moto)")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.session.Session().client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=REGION,
+                aws_access_key_id=ACCESS_KEY_ID,
+                aws_secret_access_key=SECRET_ACCESS_KEY,
+            )
+        return self._clients[service]
+
+    def create_resources(self, app_source: Path) -> None:
+        """Bucket (seeded), log group, cluster, task definition and service."""
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=NAMES["bucket"])
+        seed_bucket(s3, NAMES["bucket"], CODE_PREFIX, app_source)
+        self.client("logs").create_log_group(logGroupName=NAMES["log_group"])
+        ecs = self.client("ecs")
+        ecs.create_cluster(clusterName=NAMES["cluster"])
+        ecs.register_task_definition(**task_definition())
+        ecs.create_service(
+            cluster=NAMES["cluster"],
+            serviceName=NAMES["service"],
+            taskDefinition=NAMES["cluster"],
+            desiredCount=1,
+            launchType="FARGATE",
+            deploymentController={"type": "ECS"},
+            networkConfiguration={"awsvpcConfiguration": self._default_network()},
+        )
+
+    def _default_network(self) -> dict[str, Any]:
+        ec2 = self.client("ec2")
+        subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+        group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]
+        return {
+            "subnets": sorted(s["SubnetId"] for s in subnets["Subnets"])[:2],
+            "securityGroups": [group["GroupId"]],
+            "assignPublicIp": "DISABLED",
+        }
+
+
+def task_definition() -> dict[str, Any]:
+    """The stack's task definition, as its infrastructure code would register it."""
+    return {
+        "family": NAMES["cluster"],
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "512",
+        "memory": "1024",
+        "containerDefinitions": [
+            {
+                "name": NAMES["container"],
+                "image": IMAGE,
+                "essential": True,
+                "portMappings": [{"containerPort": 8501, "protocol": "tcp"}],
+                "environment": [
+                    {"name": "CODE_BUCKET", "value": NAMES["bucket"]},
+                    {"name": "CODE_PREFIX", "value": CODE_PREFIX},
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": NAMES["log_group"],
+                        "awslogs-region": REGION,
+                        "awslogs-stream-prefix": NAMES["stream_prefix"],
+                    },
+                },
+            }
+        ],
+    }
+
+
+def seed_bucket(s3: Any, bucket: str, prefix: str, source: Path) -> Manifest:
+    """Upload ``source`` under ``prefix`` with SHA-256 checksums, then its
+    manifest, so that the first task finds a release it can verify."""
+    if not source.is_dir():
+        raise SandboxError(f"the bundled app is missing: {source} is not a directory")
+    entries = []
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if not path.is_file() or path.suffix in _SKIP_SUFFIXES:
+            continue
+        if any(part in _SKIP_DIRS for part in relative.parts):
+            continue
+        key = relative.as_posix()
+        response = s3.put_object(
+            Bucket=bucket,
+            Key=prefix + key,
+            Body=path.read_bytes(),
+            ChecksumAlgorithm="SHA256",
+        )
+        entries.append(
+            ManifestEntry(key, path.stat().st_size, file_sha256(path), response.get("ETag"))
+        )
+    manifest = Manifest(entries, generator="opskit sandbox")
+    s3.put_object(
+        Bucket=bucket,
+        Key=prefix + MANIFEST_NAME,
+        Body=manifest.to_json().encode(),
+        ContentType="application/json",
+        ChecksumAlgorithm="SHA256",
+    )
+    return manifest

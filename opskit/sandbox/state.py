@@ -1,0 +1,60 @@
+"""The state file through which runs and ``opskit sandbox status|down`` find a
+running sandbox.
+
+``$OPSKIT_SANDBOX_STATE`` if set, else ``$XDG_STATE_HOME/opskit/sandbox.json``
+(``~/.local/state/opskit/sandbox.json`` by default). Written atomically (a
+reader never sees half a file) and only once the sandbox is ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+STATE_ENV = "OPSKIT_SANDBOX_STATE"
+
+
+def state_path() -> Path:
+    explicit = os.environ.get(STATE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "opskit" / "sandbox.json"
+
+
+def log_path() -> Path:
+    """Where a background sandbox writes its own output (next to the state file)."""
+    path = state_path()
+    return path.with_name(path.stem + ".log")
+
+
+def read_state() -> dict[str, Any] | None:
+    """The recorded state, or ``None`` when there is no (readable) file."""
+    try:
+        document = json.loads(state_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def write_state(document: dict[str, Any]) -> Path:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def remove_state(*, only_pid: int | None = None) -> None:
+    """Remove the file; with ``only_pid``, only if it still names that process
+    (so a stopping sandbox never deletes the file of one started after it)."""
+    if only_pid is not None:
+        current = read_state()
+        if current is not None and current.get("pid") != only_pid:
+            return
+    with contextlib.suppress(FileNotFoundError):
+        state_path().unlink()

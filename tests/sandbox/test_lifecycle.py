@@ -1,0 +1,146 @@
+"""`opskit sandbox up|status|down` and a run's own sandbox, with the real stack:
+they start what they say and leave no process and no port behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from opskit.sandbox import (
+    SandboxError,
+    down,
+    find_running,
+    sandbox_for_run,
+    state_path,
+    status,
+    up,
+)
+from opskit.sandbox.core import free_port
+from tests.sandbox.sandbox_helpers import (
+    client,
+    port_is_closed,
+    process_is_gone,
+    processes_using,
+    wait_for,
+)
+
+
+def _health(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url + "/_stcore/health", timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _log_lines(info, task_arn: str) -> list[str]:  # type: ignore[no-untyped-def]
+    stream = "ecs/chatbot/" + task_arn.rsplit("/", 1)[1]
+    events = client(info, "logs").get_log_events(logGroupName="/ecs/chatbot", logStreamName=stream)
+    return [e["message"] for e in events["events"]]
+
+
+def test_up_status_down_leave_no_process_and_no_port_behind() -> None:
+    app_port = free_port()
+
+    info = up(app_port=app_port)
+
+    try:
+        assert info.app_url == f"http://127.0.0.1:{app_port}"
+        assert info.pid is not None and info.pid != os.getpid()
+        assert status() == info
+        assert _health(info.app_url) == (200, "ok")
+        tasks = processes_using(info.endpoint_url)
+        assert tasks, "the initial task runs as a local process"
+        with pytest.raises(SandboxError, match="already running"):
+            up(app_port=free_port())
+        emitted: list[str] = []
+        with sandbox_for_run(emitted.append) as (used, started):
+            assert (used, started) == (info, False)
+        assert emitted == []
+    finally:
+        stopped = down()
+
+    assert stopped is True
+    assert process_is_gone(info.pid)
+    assert processes_using(info.endpoint_url) == []
+    assert port_is_closed(app_port)
+    assert port_is_closed(_port(info.endpoint_url))
+    assert not state_path().exists()
+    assert status() is None
+    assert down() is False
+
+
+def test_a_run_without_a_sandbox_starts_one_for_itself_and_stops_it() -> None:
+    emitted: list[str] = []
+    app_port = free_port()
+
+    with sandbox_for_run(emitted.append, app_port=app_port) as (info, started):
+        assert started is True
+        assert emitted == ["starting a sandbox for this run ..."]
+        assert _health(info.app_url) == (200, "ok")
+        ecs = client(info, "ecs")
+        (arn,) = ecs.list_tasks(cluster="chatbot")["taskArns"]
+        lines = wait_for(
+            lambda: (
+                (found := _log_lines(info, arn))
+                and any("Bedrock Runtime health check passed" in line for line in found)
+                and found
+            ),
+            "the stack's health marker in the task's stream",
+        )
+        assert any(line.endswith(" verified") and "code digest " in line for line in lines)
+        tasks = processes_using(info.endpoint_url)
+        assert tasks
+        assert not state_path().exists(), "a run's own sandbox is private to the run"
+
+    assert emitted == ["starting a sandbox for this run ...", "stopped the sandbox"]
+    assert [pid for pid in tasks if not process_is_gone(pid)] == []
+    assert port_is_closed(app_port)
+    assert port_is_closed(_port(info.endpoint_url))
+
+
+def test_find_running_removes_a_stale_state_file() -> None:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as sock:  # a port nobody answers on once closed
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    path.write_text(
+        json.dumps(
+            {
+                "endpoint_url": f"http://127.0.0.1:{dead_port}",
+                "app_url": "http://127.0.0.1:8501",
+                "region": "us-east-1",
+                "access_key_id": "k",
+                "secret_access_key": "s",
+                "pid": 2**22 + 7,  # above the default pid_max: never a live process
+                "names": {},
+            }
+        )
+    )
+
+    assert find_running() is None
+    assert not path.exists()
+
+
+def test_up_says_which_port_is_busy() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SandboxError, match=f"127.0.0.1:{port}"):
+            up(app_port=port)
+    assert not state_path().exists()
+
+
+def test_state_file_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert state_path() == tmp_path / "xdg" / "opskit" / "sandbox.json"
+    monkeypatch.setenv("OPSKIT_SANDBOX_STATE", str(tmp_path / "mine.json"))
+    assert state_path() == tmp_path / "mine.json"
