@@ -121,12 +121,15 @@ class EcsDriver:
     def service(self) -> Any:
         return self.backend.services[f"{self.cluster}:{self.service_name}"]
 
-    def install(self) -> None:
+    def install(self, aws_like_update: bool = True) -> None:
         """Make tasks keep the status we set (moto advances it on each describe
-        otherwise) and make ``update_service`` answer as AWS does."""
+        otherwise) and, unless told not to, make ``update_service`` answer as AWS
+        does (moto renames its one deployment in place)."""
         from moto.moto_api import state_manager
 
         state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
+        if not aws_like_update:
+            return
         backend = self.backend
         original = backend.update_service
 
@@ -349,7 +352,9 @@ class EcsDriver:
         )
 
 
-def build_stack(aws: Any, *, desired: int = 1, controller: str = "ECS") -> EcsDriver:
+def build_stack(
+    aws: Any, *, desired: int = 1, controller: str = "ECS", aws_like_update: bool = True
+) -> EcsDriver:
     """Cluster, task definition, log group and a settled service with ``desired``
     old tasks RUNNING (deployment COMPLETED); returns its installed driver."""
     ecs = aws.client("ecs")
@@ -365,8 +370,9 @@ def build_stack(aws: Any, *, desired: int = 1, controller: str = "ECS") -> EcsDr
         deploymentController={"type": controller},
     )
     driver = EcsDriver(aws)
-    driver.install()
+    driver.install(aws_like_update)
     if controller == "ECS":
+        driver.primary()["pendingCount"] = 0  # moto counts tasks it never starts as pending
         driver.start_tasks()
         driver.complete()
     return driver

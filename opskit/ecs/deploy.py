@@ -8,6 +8,7 @@ cannot be told apart from a rollback by comparing task definitions.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,7 @@ def start_deployment(
         )
     return StartedDeployment(
         deployment_id=deployment["id"],
-        started_at=iso_utc(deployment.get("createdAt")),
+        started_at=iso_utc(deployment.get("createdAt") or time.time()),
         task_definition=deployment.get("taskDefinition") or record.get("taskDefinition", ""),
         service=record,
     )

@@ -111,6 +111,7 @@ def list_service_tasks(
     guards against a backend that ignores the ``serviceName`` filter.
     """
     ecs = aws.client("ecs")
+    service = service.rsplit("/", 1)[-1]  # ListTasks filters by name, not ARN
     arns: list[str] = []
     with aws.call(f"ecs ListTasks {cluster}/{service}"):
         from botocore.exceptions import ClientError

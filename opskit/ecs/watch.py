@@ -73,10 +73,28 @@ def state_line(deployment: dict[str, Any] | None, deployment_id: str, old_runnin
     return line
 
 
-def _waiting_reason(deployment: dict[str, Any], old_running: int) -> str:
-    desired = int(deployment.get("desiredCount", 0))
-    running = int(deployment.get("runningCount", 0))
-    pending = int(deployment.get("pendingCount", 0))
+def started_tasks(deployment_id: str, observation: Observation) -> list[dict[str, Any]]:
+    """RUNNING tasks that the deployment started."""
+    return [
+        t
+        for t in observation.running_tasks
+        if t.get("startedBy") == deployment_id and t.get("lastStatus") == "RUNNING"
+    ]
+
+
+def old_tasks_alive(deployment_id: str, observation: Observation) -> list[dict[str, Any]]:
+    """Tasks of other deployments that still run or are still draining (desired
+    STOPPED, not yet STOPPED): the new deployment has not taken over until they are gone."""
+    running = [t for t in observation.running_tasks if t.get("startedBy") != deployment_id]
+    draining = [
+        t
+        for t in observation.stopped_tasks
+        if t.get("startedBy") != deployment_id and t.get("lastStatus") not in ("STOPPED", None)
+    ]
+    return running + draining
+
+
+def _waiting_reason(desired: int, running: int, pending: int, old_running: int) -> str:
     single = desired == 1
     if running < desired:
         if running == 0 and pending == 0:
@@ -100,7 +118,10 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     deployments = observation.service.get("deployments") or []
     mine = next((d for d in deployments if d.get("id") == deployment_id), None)
     others = [d for d in deployments if d.get("id") != deployment_id]
-    old_running = sum(int(d.get("runningCount", 0)) for d in others)
+    old_running = max(
+        sum(int(d.get("runningCount", 0)) for d in others),
+        len(old_tasks_alive(deployment_id, observation)),
+    )
     primary = next((d for d in others if d.get("status") == "PRIMARY"), None)
     failed = failed_tasks_of(deployment_id, observation.stopped_tasks)
     state = state_line(mine, deployment_id, old_running)
@@ -134,11 +155,19 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         )
         return verdict(FAILED, summary)
     desired = int(mine.get("desiredCount", 0))
-    running = int(mine.get("runningCount", 0))
-    done = running >= desired and old_running == 0
-    if done and (rollout == "COMPLETED" or (not rollout and not others)):
+    counted = int(mine.get("runningCount", 0))
+    # The record's counts alone can be stale (a deployment renamed in place keeps
+    # COMPLETED and the old count): the evidence is RUNNING tasks it started.
+    running = min(counted, len(started_tasks(deployment_id, observation)))
+    finished = rollout == "COMPLETED" or (not rollout and not others)
+    if finished and running >= desired and old_running == 0:
         return verdict(SUCCEEDED, f"deployment {deployment_id} COMPLETED")
-    why = _waiting_reason(mine, old_running)
+    why = _waiting_reason(desired, running, int(mine.get("pendingCount", 0)), old_running)
+    if running < min(counted, desired):
+        why += (
+            f" (the deployment counts {counted} running, but {running} RUNNING "
+            f"task(s) carry its id)"
+        )
     if stops:
         why += f"; {plural(stops, 'new task')} stopped so far (fails at {max_failed_tasks})"
     return verdict(WAITING, why)

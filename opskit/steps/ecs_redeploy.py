@@ -31,7 +31,7 @@ from opskit.ecs.taskdef import (
 )
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
-from opskit.errors import Cancelled, StepFailed, StepTimeout
+from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
 from opskit.steps.base import Input, StepContext, StepResult, StepType
 
 
@@ -299,6 +299,12 @@ def _follow(
         raise Cancelled(
             f"interrupted while waiting for {what} {watch.deployment_id}: {watch.state()}"
         ) from None
+    except StepError as err:  # AWS failed mid-wait: keep what is known for on_failure
+        raise StepError(
+            f"while waiting for {what} {watch.deployment_id}: {err.summary}",
+            detail=watch.state(),
+            outputs=outputs,
+        ) from None
 
 
 def _success(verdict: Verdict, outputs: dict[str, Any]) -> StepResult:
@@ -335,6 +341,8 @@ def _roll_back(
     replaced_by = verdict.replaced_by
     if replaced_by is not None and replaced_by.get("taskDefinition") != previous:
         return f"no rollback: deployment {replaced_by.get('id')} took over the service"
+    if ctx.cancel.is_set():
+        return "no rollback: the run was interrupted"
     if replaced_by is None and previous == outputs["task_definition"]:
         return f"no rollback: the previous task definition {short} is the one that failed"
     try:

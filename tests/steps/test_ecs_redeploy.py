@@ -10,7 +10,10 @@ import re
 import threading
 
 import pytest
-from ecs_driver import (
+
+from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
+from opskit.steps.ecs_redeploy import STEP
+from tests.ecs_driver import (
     CLUSTER,
     CRASH_REASON,
     FAMILY,
@@ -21,9 +24,6 @@ from ecs_driver import (
     ScriptedClock,
     build_stack,
 )
-
-from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
-from opskit.steps.ecs_redeploy import STEP
 
 
 @pytest.fixture
@@ -334,3 +334,46 @@ def test_without_wait_it_returns_the_new_deployment_at_once(stack, make_ctx):
     result = run(make_ctx, clock, wait=False)
     assert result.outputs["deployment_id"] == stack.primary()["id"]
     assert clock.sleeps == []
+
+
+def test_a_deployment_renamed_in_place_counts_only_its_own_tasks(aws, make_ctx):
+    # moto's own update_service renames the one COMPLETED deployment in place,
+    # keeping its counts: success must wait for tasks started by the new id.
+    stack = build_stack(aws, aws_like_update=False)
+    try:
+        clock = ScriptedClock(script=[lambda: stack.start_tasks(count=1), stack.drain_old])
+        result = run(make_ctx, clock)
+    finally:
+        EcsDriver.uninstall()
+    deployment_id = result.outputs["deployment_id"]
+    assert stack.deployments[0]["id"] == deployment_id
+    assert result.outputs["new_task_ids"] == [stack.tasks(deployment_id)[0].id]
+    assert len(clock.sleeps) == 2
+    assert make_ctx.messages("progress") == [
+        f"deployment {deployment_id} COMPLETED: running 1/1, pending 0, 1 old running: "
+        "waiting for the new task to start (the deployment counts 1 running, but 0 RUNNING "
+        "task(s) carry its id) (10m00s left)",
+        f"deployment {deployment_id} COMPLETED: running 2/1, pending 0, 1 old running: "
+        "new task RUNNING, 1 old task draining (9m55s left)",
+    ]
+
+
+def test_access_denied_is_one_line_naming_the_call_and_service(stack, make_ctx, aws):
+    from botocore.stub import Stubber
+
+    ctx = make_ctx(clock=ScriptedClock())
+    with Stubber(aws.client("ecs")) as stubber:
+        stubber.add_client_error(
+            "describe_services",
+            service_error_code="AccessDeniedException",
+            service_message="User: arn:aws:iam::1:user/ci is not authorized to perform: "
+            "ecs:DescribeServices",
+            http_status_code=400,
+        )
+        with pytest.raises(StepError) as caught:
+            STEP.run(ctx, {"cluster": CLUSTER, "service": SERVICE})
+    assert str(caught.value) == (
+        "target 'test': ecs DescribeServices chatbot/chatbot: access denied "
+        "(AccessDeniedException): User: arn:aws:iam::1:user/ci is not authorized to perform: "
+        "ecs:DescribeServices"
+    )
