@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from opskit import __version__, templating
 from opskit.errors import InputError
 from opskit.playbook import Playbook, Target
@@ -117,9 +115,21 @@ def resolve_vars(
     return merged
 
 
-def check_var_references(playbook: Playbook, variables: Mapping[str, Any]) -> None:
-    """Fail before anything runs when a step reads a var that no layer defines."""
+def check_var_references(
+    playbook: Playbook, variables: Mapping[str, Any], context: Mapping[str, Any]
+) -> None:
+    """Fail before anything runs when a step reads a var that no layer defines.
+
+    A step whose ``when`` is already false (it reads only vars, env, target)
+    is left alone: ``when: vars.check_release`` guards exactly such vars.
+    """
     for step in (*playbook.steps, *playbook.on_failure):
+        if step.when is not None:
+            try:
+                if not templating.evaluate_condition(step.when, {**context, "vars": variables}):
+                    continue
+            except templating.TemplateProblem:
+                pass  # it depends on earlier steps: check the step's templates anyway
         for path, text in _templates(step.with_, (*step.path, "with")):
             _check_text(playbook, path, text, variables)
         if isinstance(step.when, str):
@@ -149,7 +159,3 @@ def _templates(value: Any, path: tuple[Any, ...]):
 
 def secret_values(names: tuple[str, ...], variables: Mapping[str, Any]) -> list[Any]:
     return [variables[name] for name in names if name in variables]
-
-
-def dump_yaml(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False)

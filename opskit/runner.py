@@ -262,7 +262,7 @@ class Runner:
         variables = ctxmod.resolve_vars(
             self.playbook, self.target, file_vars, self.options.extra_vars, context
         )
-        ctxmod.check_var_references(self.playbook, variables)
+        ctxmod.check_var_references(self.playbook, variables, context)
         self.bus.redactor.add(ctxmod.secret_values(self.playbook.secrets, variables))
         with contextlib.suppress(Exception):
             self.bus.redactor.add(aws.secret_values())
@@ -409,7 +409,7 @@ class Runner:
                 except ValueError as err:
                     raise self.playbook.error(path, f"{err} (after rendering)") from None
             elif spec.default is not None:
-                inputs[spec.name] = spec.default
+                inputs[spec.name] = spec.coerce(spec.default)
         return inputs
 
     def _attempt(

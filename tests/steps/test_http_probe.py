@@ -146,3 +146,26 @@ def test_dry_run_reports_the_current_answer_without_failing(server, make_ctx) ->
     assert result.status == "ok"
     assert result.summary == f"would probe {url}; would fail now: status 500, expected 200"
     assert script.hits == 1
+
+
+def test_verify_playbook_against_a_local_server(server, tmp_path, monkeypatch, capsys) -> None:
+    """The bundled verify playbook, HTTP checks only (target local), through the CLI."""
+    from pathlib import Path
+
+    from opskit.cli import main
+
+    url, script = server
+    script.responses = [(200, "ok", 0)]
+    playbook = Path(__file__).resolve().parents[2] / "playbooks" / "verify.yaml"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(playbook), "-t", "local", "-e", f"url={url}", "--report", "out"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "ok script_health" in out and "ok page" in out
+    assert "skipped: when 'vars.check_release' is false" in out
+    assert sorted(p.name for p in Path("out").iterdir()) == [
+        "junit.xml",
+        "report.json",
+        "report.md",
+    ]
