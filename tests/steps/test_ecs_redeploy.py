@@ -377,3 +377,50 @@ def test_access_denied_is_one_line_naming_the_call_and_service(stack, make_ctx, 
         "(AccessDeniedException): User: arn:aws:iam::1:user/ci is not authorized to perform: "
         "ecs:DescribeServices"
     )
+
+
+def test_playbook_crash_loop_fails_the_run_and_on_failure_describes_it(
+    stack, aws_endpoint, tmp_path
+):
+    from opskit.events import EventBus
+    from opskit.playbook import parse_playbook
+    from opskit.redact import Redactor
+    from opskit.runner import RunOptions, run_playbook
+
+    text = f"""
+name: redeploy
+targets:
+  moto:
+    aws: {{region: us-east-1, endpoint_url: "{aws_endpoint}"}}
+steps:
+  - id: redeploy
+    uses: ecs.redeploy
+    with: {{cluster: {CLUSTER}, service: {SERVICE}}}
+    timeout: 10m
+on_failure:
+  - id: diagnostics
+    uses: ecs.describe
+    with: {{cluster: {CLUSTER}, service: {SERVICE}}}
+"""
+    path = tmp_path / "redeploy.yaml"
+    path.write_text(text)
+    clock = ScriptedClock(
+        script=[
+            lambda: (stack.start_tasks(), stack.crash()),
+            lambda: (stack.start_tasks(), stack.crash()),
+        ]
+    )
+    result = run_playbook(
+        parse_playbook(text, str(path), path), RunOptions(clock=clock), EventBus(Redactor())
+    )
+
+    (redeploy,) = result.steps
+    (diagnostics,) = result.on_failure
+    assert result.exit_code == 1
+    assert redeploy.status == "failed"
+    assert redeploy.summary.endswith("stopped (max_failed_tasks 2): the new tasks keep crashing")
+    assert redeploy.outputs["deployment_id"] == stack.primary()["id"]
+    assert diagnostics.status == "ok"
+    stopped = diagnostics.outputs["stopped_tasks"]
+    assert [t["stopped_reason"] for t in stopped] == [CRASH_REASON, CRASH_REASON]
+    assert "[NEW]" in diagnostics.detail
