@@ -83,12 +83,8 @@ def run(
 ) -> int:
     """Run PLAYBOOK against a target."""
     from opskit.context import parse_extra_vars
-    from opskit.events import EventBus
     from opskit.playbook import load_playbook
-    from opskit.redact import Redactor
     from opskit.report import write_reports
-    from opskit.report.jsonlines import JsonLinesReporter
-    from opskit.report.terminal import TerminalReporter, is_live, wants_color
     from opskit.runner import RunOptions, run_playbook
 
     loaded = load_playbook(playbook)
@@ -104,8 +100,24 @@ def run(
         debug=_debug,
         ask=_ask if (not yes and _interactive()) else None,
     )
-    redactor = Redactor()
-    bus = EventBus(redactor)
+    bus = _event_bus(output, quiet)
+    redactor = bus.redactor
+    result = run_playbook(loaded, options, bus)
+    written = write_reports(result, report_dir, redactor)
+    if output == "text" and report_dir is not None:
+        click.echo(f"report: {', '.join(str(p) for p in written if p.parent == report_dir)}")
+    if result.error:
+        click.echo(f"opskit: error: {redactor.text(result.error)}", err=True)
+    return result.exit_code
+
+
+def _event_bus(output: str, quiet: bool) -> Any:
+    from opskit.events import EventBus
+    from opskit.redact import Redactor
+    from opskit.report.jsonlines import JsonLinesReporter
+    from opskit.report.terminal import TerminalReporter, is_live, wants_color
+
+    bus = EventBus(Redactor())
     if output == "json":
         bus.subscribe(JsonLinesReporter(sys.stdout))
     else:
@@ -118,13 +130,66 @@ def run(
                 quiet=quiet,
             )
         )
-    result = run_playbook(loaded, options, bus)
-    written = write_reports(result, report_dir, redactor)
-    if output == "text" and report_dir is not None:
-        click.echo(f"report: {', '.join(str(p) for p in written if p.parent == report_dir)}")
+    return bus
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("-t", "--target", help="Target whose AWS access and vars to use.")
+@click.option(
+    "-e",
+    "--extra-var",
+    "extra_vars",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a variable. Repeatable.",
+)
+@click.option("--cluster", help="ECS cluster (default: the target's vars.cluster).")
+@click.option("--service", help="ECS service (default: the target's vars.service).")
+@click.option("--log-group", help="Log group (default: the target's vars.log_group).")
+@click.option(
+    "--since", default="5m", show_default=True, help="Start this long ago, or an ISO time."
+)
+@click.option("--duration", help="Stop after this long (default: until Ctrl-C).")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def logs(
+    playbook: Path,
+    target: str | None,
+    extra_vars: tuple[str, ...],
+    cluster: str | None,
+    service: str | None,
+    log_group: str | None,
+    since: str,
+    duration: str | None,
+    output: str,
+) -> int:
+    """Print the logs of a service's running tasks (NEW/OLD) until Ctrl-C.
+
+    For on-call use: the service, cluster and log group come from PLAYBOOK's
+    target, so the same file that deploys also tails.
+    """
+    import dataclasses
+
+    from opskit.context import parse_extra_vars
+    from opskit.playbook import Step, load_playbook
+    from opskit.runner import RunOptions, run_playbook
+
+    loaded = load_playbook(playbook)
+    with_: dict[str, Any] = {
+        "cluster": cluster or "{{ vars.cluster }}",
+        "service": service or "{{ vars.service }}",
+        "log_group": log_group or "{{ vars.log_group }}",
+        "since": since,
+    }
+    if duration:
+        with_["duration"] = duration
+    step = Step(id="tail", uses="logs.tail", with_=with_, path=("logs",))
+    tail_only = dataclasses.replace(loaded, steps=(step,), on_failure=())
+    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=_debug)
+    result = run_playbook(tail_only, options, _event_bus(output, quiet=False))
     if result.error:
-        click.echo(f"opskit: error: {redactor.text(result.error)}", err=True)
-    return result.exit_code
+        click.echo(f"opskit: error: {result.error}", err=True)
+    return 0 if result.exit_code == EXIT_INTERRUPTED else result.exit_code
 
 
 def _interactive() -> bool:

@@ -160,8 +160,6 @@ class Runner:
         selected = self._selection()
         try:
             with self._sigint(), contextlib.ExitStack() as stack:
-                aws, sandbox = self._aws(stack)
-                context = self._context(aws, sandbox)
                 self.bus.emit(
                     "run_start",
                     f"{self.playbook.name} · target {self.target.name}"
@@ -170,6 +168,8 @@ class Runner:
                     target=self.target.name,
                     dry_run=self.options.dry_run,
                 )
+                aws, sandbox = self._aws(stack)
+                context = self._context(aws, sandbox)
                 self._run_steps(self.playbook.steps, "main", selected, aws, context)
                 stopped = result.failed_step is not None or self.interrupts > 0
                 if stopped and result.error is None and self.playbook.on_failure:
