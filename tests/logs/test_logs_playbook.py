@@ -1,0 +1,106 @@
+"""logs.wait through the real runner: inputs validated and defaulted from the ECS step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opskit import steps as registry
+from opskit.clock import Clock
+from opskit.errors import InputError
+from opskit.events import Event, EventBus
+from opskit.logs.times import iso_ms
+from opskit.playbook import parse_playbook
+from opskit.redact import Redactor
+from opskit.runner import RunOptions, RunResult, run_playbook
+from opskit.steps.base import StepResult, StepType
+
+NEW = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
+OLD = "0ddba11cafe44d7e8f9a0b1c2d3e4f50"
+STARTED = int(time.time() * 1000) - 10_000
+
+
+def _deployed(ctx: Any, inputs: dict[str, Any]) -> StepResult:
+    outputs = {
+        "new_task_ids": [f"arn:aws:ecs:us-east-1:123456789012:task/chatbot/{NEW}"],
+        "old_task_ids": [OLD],
+        "log_stream_prefix": "ecs",
+        "container": "app",
+        "started_at": iso_ms(STARTED),
+        "log_group": "/ecs/chatbot",
+    }
+    return StepResult("changed", "deployed", outputs)
+
+
+FAKE_ECS = StepType("ecs.fake", "stands in for ecs.redeploy", (), {}, _deployed)
+
+
+@pytest.fixture(autouse=True)
+def fake_ecs() -> Iterator[None]:
+    registry.register(FAKE_ECS)
+    yield
+    registry.unregister(FAKE_ECS.name)
+
+
+def run(tmp_path: Path, endpoint: str, logs_step: str) -> tuple[RunResult, list[Event]]:
+    text = f"""
+name: logs
+targets:
+  local: {{aws: {{region: us-east-1, endpoint_url: "{endpoint}"}}}}
+steps:
+  - id: redeploy
+    uses: ecs.fake
+  - id: logs
+    uses: logs.wait
+    timeout: 20s
+    with:
+{logs_step}
+"""
+    path = tmp_path / "playbook.yaml"
+    path.write_text(text)
+    events: list[Event] = []
+    bus = EventBus(Redactor())
+    bus.subscribe(events.append)
+    options = RunOptions(target="local", clock=Clock(), handle_sigint=False)
+    return run_playbook(parse_playbook(text, str(path), path), options, bus), events
+
+
+def test_playbook_waits_on_the_new_task_only(aws: Any, aws_endpoint: str, tmp_path: Path) -> None:
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="/ecs/chatbot")
+    for task_id, lines in ((OLD, ["Traceback (most recent call last):"]), (NEW, ["ready"])):
+        stream = f"ecs/app/{task_id}"
+        logs.create_log_stream(logGroupName="/ecs/chatbot", logStreamName=stream)
+        events = [{"timestamp": STARTED + 100 + i, "message": m} for i, m in enumerate(lines)]
+        logs.put_log_events(logGroupName="/ecs/chatbot", logStreamName=stream, logEvents=events)
+
+    result, events = run(
+        tmp_path,
+        aws_endpoint,
+        '      log_group: "{{ steps.redeploy.outputs.log_group }}"\n'
+        '      success: ["ready"]\n'
+        '      failure: ["Traceback"]\n'
+        "      poll_interval: 100ms",
+    )
+
+    logs_step = result.steps[1]
+    assert (result.exit_code, logs_step.status) == (0, "ok"), logs_step.summary
+    assert logs_step.outputs["matched"] == {"ready": {NEW: "ready"}}
+    shown = [(e.data["task_id"], e.data["age"], e.message) for e in events if e.kind == "log"]
+    assert shown == [(NEW, "NEW", "ready")]
+
+
+def test_playbook_rejects_a_bad_regex_before_running(aws_endpoint: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        run(
+            tmp_path, aws_endpoint, '      log_group: /ecs/chatbot\n      success: ["re:(unclosed"]'
+        )
+
+    assert str(caught.value) == (
+        f"{tmp_path / 'playbook.yaml'}:13: steps[1].with.success: invalid regular expression "
+        "'re:(unclosed': missing ), unterminated subpattern at position 0"
+    )
