@@ -331,6 +331,8 @@ def streamlit_supports(option: str) -> bool:
 def streamlit_command(settings: Settings, env: Mapping[str, str]) -> list[str]:
     command = [sys.executable, "-m", "streamlit", "run", str(settings.src_dir / APP_SCRIPT)]
     command += ["--server.headless=true", "--browser.gatherUsageStats=false"]
+    # A served release, not a development session: no "Deploy" or rerun menu.
+    command.append("--client.toolbarMode=viewer")
     # /_stcore/health answers 200 even when the script raises; the script
     # health check runs the script (a hidden option, Streamlit >= 1.12 or so).
     if streamlit_supports("server.scriptHealthCheckEnabled"):

@@ -62,8 +62,8 @@ class AnswerView:
         with column:
             local = "" if answer.source == "Bedrock" else " · local"
             st.markdown(f"**{answer.model}** · {answer.role}{local}")
+            self.notice = st.empty()  # above the text: why the local responder answers
             self.body = st.empty()
-            self.notice = st.empty()
             self.status = st.empty()
 
     def show(self, answer: Answer) -> None:
@@ -145,17 +145,27 @@ def main() -> None:
         st.error(f"Configuration error: {err}")
         st.stop()
     turns: list[Turn] = st.session_state.setdefault("turns", [])
-    with st.sidebar:
-        st.markdown(f"**Provider:** {'local responder' if backend.is_local else 'Bedrock'}")
-        if st.button("Clear conversation", disabled=not turns):
-            turns.clear()
-            st.rerun()
     show_header(backend)
     for turn in turns:
         show_turn(turn)
     question = st.chat_input("Ask both models a question")
     if question and question.strip():
         turns.append(ask(question.strip(), backend, turns))
+    show_sidebar(backend, turns)  # last, so that it counts the turn just asked
+
+
+def show_sidebar(backend: ChatBackend, turns: list[Turn]) -> None:
+    settings = backend.settings
+    with st.sidebar:
+        if backend.is_local:
+            st.markdown("**Provider:** local responder (no Bedrock)")
+        else:
+            st.markdown(f"**Provider:** Bedrock in {settings.region}")
+            for spec in settings.model_specs():
+                st.markdown(f"**{spec.name}** ({spec.role}): `{spec.model_id}`")
+        if st.button("Clear conversation", disabled=not turns):
+            turns.clear()
+            st.rerun()
 
 
 if __name__ == "__main__":
