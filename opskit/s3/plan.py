@@ -119,13 +119,28 @@ def build_plan(
     plan = SyncPlan(location, files, sha256, [], {}, [], listing, old_manifest)
     if why:
         plan.warnings.append(why)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for local, etag, rule in pool.map(decide, files):
-            if etag is None:
-                plan.uploads.append(local)
-            else:
-                plan.unchanged[local.relative] = etag
-                plan.rules[rule] += 1
+    decided = []
+    slow = []  # objects the manifest cannot vouch for: HEADs and extra hashing, in parallel
+    for local in files:
+        remote = listing.objects.get(local.relative)
+        verdict = None if remote is None else judge.quick(local, sha256[local.relative], remote)
+        if remote is None:
+            decided.append((local, None, "new"))
+        elif verdict is not None:
+            decided.append((local, remote.etag if verdict.equal else None, verdict.rule))
+        else:
+            slow.append(local)
+    if slow:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            decided += pool.map(decide, slow)
+    order = {f.relative: i for i, f in enumerate(files)}
+    decided.sort(key=lambda d: order[d[0].relative])
+    for local, etag, rule in decided:
+        if etag is None:
+            plan.uploads.append(local)
+        else:
+            plan.unchanged[local.relative] = etag
+            plan.rules[rule] += 1
     if delete:
         wanted = {f.relative for f in files}
         plan.deletes = sorted(

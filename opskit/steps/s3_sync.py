@@ -16,7 +16,7 @@ from opskit import __version__
 from opskit.errors import InputError, StepFailed
 from opskit.manifest import MANIFEST_NAME
 from opskit.s3 import digests
-from opskit.s3.check import Expected, confirm_uploads, verify_remote
+from opskit.s3.check import Expected, compare_listing, confirm_uploads, verify_remote
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import S3Location, checked_destination, parse_s3_url
@@ -261,7 +261,10 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     }
     path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
     extra_rule = path_filter.selects if inputs.get("delete") else None
-    found, _ = verify_remote(client, location, expected, extra_rule, ctx.aws.call)
+    if sync_plan.uploads or sync_plan.deletes:
+        found, _ = verify_remote(client, location, expected, extra_rule, ctx.aws.call)
+    else:  # nothing was written: the listing the plan was made from is the state now
+        found = compare_listing(sync_plan.listing, expected, extra_rule)
     mismatches += found
     if mismatches:
         names = sorted({m.split(": ", 1)[0] for m in mismatches})

@@ -7,14 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-from s3_helpers import (
-    BUCKET,
-    DEST,
-    OperationLog,
-    edit_keeping_size_and_mtime,
-    remote_keys,
-    write_tree,
-)
 
 import opskit.s3.digests
 import opskit.steps.s3_sync as s3_sync
@@ -22,6 +14,14 @@ from opskit.errors import InputError, StepError, StepFailed
 from opskit.manifest import MANIFEST_NAME, Manifest, file_sha256
 from opskit.s3.transfer import PART_SIZE
 from opskit.steps.s3_sync import STEP
+from tests.steps.s3_helpers import (
+    BUCKET,
+    DEST,
+    OperationLog,
+    edit_keeping_size_and_mtime,
+    remote_keys,
+    write_tree,
+)
 
 TREE = {
     "chatbot_app.py": "import streamlit as st\nst.title('chat')\n",
@@ -112,7 +112,7 @@ def test_no_op_resync_uploads_nothing_and_hashes_nothing(make_ctx, s3, source, m
     assert result.status == "ok"
     assert (result.outputs["uploaded"], result.outputs["unchanged"]) == (0, 5)
     assert hashed == []
-    assert sorted(oplog.operations) == ["GetObject", "ListObjectsV2", "ListObjectsV2"]
+    assert sorted(oplog.operations) == ["GetObject", "ListObjectsV2"]  # one listing, no HEAD
     assert "5 by manifest" in result.detail
 
 
@@ -421,9 +421,8 @@ def test_manifest_is_not_rewritten_when_nothing_changed(make_ctx, s3, source):
 
 
 def test_sync_through_faults_finishes_verifies_and_loses_nothing(make_ctx, aws_endpoint, tmp_path):
-    from faultproxy import FaultPlan, FaultProxy
-
     from opskit.aws import AwsAccess, AwsSettings
+    from tests.faultproxy import FaultPlan, FaultProxy
 
     files = {f"pkg{i % 4}/mod{i}.py": f"# module {i}\n" * (i + 1) for i in range(40)}
     files["data/big.bin"] = os.urandom(PART_SIZE + 4096)  # a multipart upload

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from s3_helpers import BUCKET, DEST, write_tree
 
 from opskit.errors import StepFailed
 from opskit.manifest import MANIFEST_NAME
 from opskit.steps.s3_sync import STEP as SYNC
 from opskit.steps.s3_verify import STEP as VERIFY
+from tests.steps.s3_helpers import BUCKET, DEST, write_tree
 
 TREE = {"chatbot_app.py": "import streamlit\n", "core/aws_clients.py": "invoke_model\n"}
 

