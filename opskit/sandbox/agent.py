@@ -7,9 +7,10 @@ update (minimum healthy 100 %, maximum 200 %, circuit breaker with rollback):
 - the PRIMARY deployment gets tasks until it has ``desiredCount`` of them;
 - a task is RUNNING once its process started, and healthy once
   ``/_stcore/health`` answers 200 (the ALB's check); when the PRIMARY
-  deployment has ``desiredCount`` healthy tasks it is COMPLETED, the proxy
-  moves to it, the older deployments' tasks are drained and stopped, and the
-  drained deployments leave the list;
+  deployment has ``desiredCount`` healthy tasks the proxy moves to it, the
+  older deployments' tasks are drained and stopped, and once they are gone
+  the older deployments leave the list and the rollout is COMPLETED (the
+  order in which ECS reports a rolling update);
 - a task whose process exits is STOPPED with its exit code ("Essential
   container in task exited"); after ``failure_threshold`` such failures the
   deployment is FAILED and the last COMPLETED one is PRIMARY again, its task
@@ -110,7 +111,7 @@ class Agent:
             self._stop.wait(self.interval)
 
     def tick(self) -> None:
-        """One poll: reap, check health, fail, launch, complete, switch, drain, count."""
+        """One poll: reap, check health, fail, launch, switch, drain, complete, count."""
         self._reap()
         self._check_health()
         deployments = self.records.deployments()
@@ -120,13 +121,12 @@ class Agent:
             primary = _primary(deployments)
         if primary is not None:
             self._launch_missing(primary)
-            if primary["rolloutState"] == "IN_PROGRESS" and (
-                len(self._healthy(primary["id"])) >= primary["desiredCount"]
-            ):
-                self.records.complete(primary["id"])
-                primary = dict(primary, rolloutState="COMPLETED")
         self._serving = self._pick_serving(primary)
-        if primary is not None and primary["rolloutState"] == "COMPLETED":
+        if (
+            primary is not None
+            and primary["rolloutState"] != "FAILED"
+            and len(self._healthy(primary["id"])) >= primary["desiredCount"]
+        ):
             self._drain(primary, deployments)
         self.records.set_counts(self._counts(self.records.deployments()))
 
@@ -216,18 +216,28 @@ class Agent:
         self._tasks_changed()
 
     def _drain(self, primary: dict[str, Any], deployments: list[dict[str, Any]]) -> None:
+        """The PRIMARY deployment is healthy: stop the older tasks (the proxy has
+        moved already); once they are gone, the older deployments leave the list
+        and the rollout is COMPLETED, in the order ECS reports it."""
         reason = f"Scaling activity initiated by (deployment {primary['id']})"
-        for task in list(self.tasks.values()):
-            if task.deployment_id != primary["id"] and task.stop_reason is None:
-                self._stop_task(task, reason, "ServiceSchedulerInitiated")
-        remaining = {t.deployment_id for t in self.tasks.values()}
+        draining = [
+            t
+            for t in self.tasks.values()
+            if t.deployment_id != primary["id"] and t.stop_reason is None
+        ]
+        if draining:
+            self.records.add_event(f"has begun draining connections on {len(draining)} tasks.")
+        for task in draining:
+            self._stop_task(task, reason, "ServiceSchedulerInitiated")
+        remaining = {t.deployment_id for t in self.tasks.values()} - {primary["id"]}
+        if remaining:
+            return
         for d in deployments:
-            if d["status"] == "PRIMARY" or d.get("rolloutState") == "FAILED":
-                continue
-            if d["id"] not in remaining:
+            if d["status"] != "PRIMARY" and d.get("rolloutState") != "FAILED":
                 self.records.remove_deployment(d["id"])
-        steady = len(self._healthy(primary["id"])) >= primary["desiredCount"]
-        if steady and not remaining - {primary["id"]} and primary["id"] not in self._steady:
+        if primary["rolloutState"] == "IN_PROGRESS":
+            self.records.complete(primary["id"])
+        if primary["id"] not in self._steady:
             self._steady.add(primary["id"])
             self.records.add_event("has reached a steady state.")
 

@@ -360,9 +360,13 @@ class EcsRecords:
         """``message`` without the ``(service NAME)`` prefix, which ECS always adds."""
         with self.lock:
             service = self.service
+            created = _now()
+            if service.events and created <= service.events[0]["createdAt"]:
+                # Distinct times keep the order for readers that sort by createdAt.
+                created = service.events[0]["createdAt"] + datetime.timedelta(milliseconds=1)
             event = {
                 "id": str(uuid.uuid4()),
-                "createdAt": _now(),
+                "createdAt": created,
                 "message": f"(service {self.service_name}) {message}",
             }
             service.events = [event, *service.events][:_MAX_EVENTS]

@@ -1,0 +1,104 @@
+"""The redeploy playbook end to end against a running sandbox with the real
+stack: `opskit run` in its own process, as CI runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opskit.sandbox import SandboxInfo, down, up
+from opskit.sandbox.core import STACK_DIR, free_port
+from tests.sandbox.sandbox_helpers import client, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = ROOT / "playbooks" / "redeploy.yaml"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxInfo]:
+    info = up(app_port=free_port())
+    try:
+        yield info
+    finally:
+        down()
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "opskit", "run", str(PLAYBOOK), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "NO_COLOR": "1"},
+        cwd=ROOT,
+    )
+
+
+def _running_tasks(info: SandboxInfo) -> list[str]:
+    ecs = client(info, "ecs")
+    arns = ecs.list_tasks(cluster="chatbot", desiredStatus="RUNNING")["taskArns"]
+    return [arn.rsplit("/", 1)[1] for arn in arns]
+
+
+def _primary(info: SandboxInfo) -> dict[str, Any]:
+    ecs = client(info, "ecs")
+    service = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0]
+    return next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+
+
+def test_redeploy_passes_and_the_report_names_the_new_task(
+    sandbox: SandboxInfo, tmp_path: Path
+) -> None:
+    (old_task,) = _running_tasks(sandbox)
+
+    result = _run("--report", str(tmp_path / "report"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    steps = {s["id"]: s for s in report["steps"]}
+    new_tasks = steps["redeploy"]["outputs"]["new_task_ids"]
+    assert steps["redeploy"]["outputs"]["old_task_ids"] == [old_task]
+    assert len(new_tasks) == 1 and new_tasks != [old_task]
+    assert _running_tasks(sandbox) == new_tasks
+    matched = json.dumps(steps["logs"]["outputs"]["matched"])
+    assert new_tasks[0] in matched and old_task not in matched
+    assert steps["probe"]["outputs"]["status"] == 200
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert new_tasks[0] in markdown
+
+
+def test_a_crashing_release_fails_the_run_and_the_old_task_keeps_serving(
+    sandbox: SandboxInfo, tmp_path: Path
+) -> None:
+    (old_task,) = _running_tasks(sandbox)
+    old_deployment = _primary(sandbox)["id"]
+    source = tmp_path / "src"
+    shutil.copytree(STACK_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(source / "core" / "backend.py", "a") as module:
+        module.write("\ndef broken(:\n")
+
+    result = _run("-e", f"source={source}")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "FAILED" in output
+    assert "Essential container in task exited" in output
+    assert "exit code 1" in output
+    assert "SyntaxError: invalid syntax" in output
+    # ecs.redeploy gave up after its own max_failed_tasks; the service goes on
+    # until the circuit breaker fails the deployment and rolls back to the old one.
+    wait_for(
+        lambda: _primary(sandbox)["id"] == old_deployment and _running_tasks(sandbox) == [old_task],
+        "the circuit breaker's rollback to the old task",
+    )
+    with urllib.request.urlopen(sandbox.app_url + "/_stcore/health", timeout=5) as response:
+        assert response.status == 200
