@@ -284,9 +284,14 @@ def sandbox_up(port: int, foreground: bool) -> int:
         click.echo(f"sandbox already running (pid {running.pid})")
         _print_sandbox(running)
         return 0
-    info = sandbox_mod.up(app_port=port, foreground=foreground)
+
+    def ready(info: Any) -> None:
+        click.echo("sandbox running in the foreground (Ctrl-C stops it)")
+        _print_sandbox(info)
+
+    info = sandbox_mod.up(app_port=port, foreground=foreground, on_ready=ready)
     if info is not None and not foreground:
-        click.echo("sandbox started")
+        click.echo("sandbox started (stop it with: opskit sandbox down)")
         _print_sandbox(info)
     return 0
 

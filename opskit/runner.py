@@ -35,6 +35,7 @@ from opskit.errors import (
     EXIT_STEP_FAILED,
     Cancelled,
     InputError,
+    OpskitError,
     StepFailed,
     StepTimeout,
 )
@@ -180,6 +181,9 @@ class Runner:
         except InputError as err:
             result.error = str(err)
             result.exit_code = EXIT_BAD_INPUT
+        except OpskitError as err:  # the run could not start: e.g. the sandbox failed
+            result.error = str(err)
+            result.exit_code = err.exit_code
         finally:
             result.duration = time.monotonic() - started
             self._finish()
@@ -187,7 +191,7 @@ class Runner:
 
     def _finish(self) -> None:
         result = self.result
-        if result.exit_code == EXIT_BAD_INPUT:
+        if result.exit_code != EXIT_OK and result.error and not self.interrupts:
             result.status = "error"
         elif self.interrupts:
             result.status, result.exit_code = "interrupted", EXIT_INTERRUPTED

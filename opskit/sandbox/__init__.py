@@ -16,6 +16,8 @@ The runner and the CLI use only this module's names::
 
 from __future__ import annotations
 
+import os
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -66,6 +68,33 @@ def _answers(endpoint_url: str) -> bool:
         return False
 
 
+def _run_app_port(emit: Callable[[str], None]) -> int:
+    """8501 as the ALB would be, unless ``OPSKIT_SANDBOX_APP_PORT`` says otherwise
+    or 8501 is taken (a local Streamlit app, say): then any free port, and the
+    user is told. Playbooks read the URL from ``opskit.sandbox.app_url``."""
+    wanted = int(os.environ.get("OPSKIT_SANDBOX_APP_PORT") or DEFAULT_APP_PORT)
+    if wanted == 0 or _port_free(wanted):
+        return wanted if wanted else _free_port()
+    port = _free_port()
+    emit(f"port {wanted} is in use; this run's sandbox serves the app on port {port}")
+    return port
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def sandbox_for_run(
     emit: Callable[[str], None], *, app_port: int | None = None
@@ -77,8 +106,10 @@ def sandbox_for_run(
     if running is not None:
         yield running, False
         return
-    emit("starting a sandbox for this run ...")
-    sandbox = Sandbox(app_port=DEFAULT_APP_PORT if app_port is None else app_port)
+    if app_port is None:
+        app_port = _run_app_port(emit)
+    emit(f"starting a sandbox for this run (app URL http://127.0.0.1:{app_port}) ...")
+    sandbox = Sandbox(app_port=app_port)
     info = sandbox.start()
     try:
         yield info, True
