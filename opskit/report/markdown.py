@@ -37,11 +37,19 @@ def _value(value: Any) -> str:
         more = f" … and {len(value) - MAX_LIST} more" if len(value) > MAX_LIST else ""
         return ", ".join(shown) + more if shown else "(none)"
     if isinstance(value, dict):
-        text = json.dumps(value, default=str, ensure_ascii=False)
-    else:
-        text = str(value)
+        if not value:
+            return "(none)"
+        rows = [f"{_short(k)} → {_value(v)}" for k, v in list(value.items())[:MAX_LIST]]
+        more = [f"… and {len(value) - MAX_LIST} more"] if len(value) > MAX_LIST else []
+        return "<br>".join(rows + more)
+    text = json.dumps(value) if value is None or isinstance(value, bool) else str(value)
     text = text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
     return f"`{text}`" if "`" not in text else text
+
+
+def _short(key: object) -> str:
+    text = str(key)
+    return f"`{text}`" if len(text) <= 80 and "`" not in text else text
 
 
 def render_markdown(result: RunResult) -> str:
