@@ -130,18 +130,20 @@ def writer(client: Any, args: argparse.Namespace, markers: Markers, stop: thread
     """Steady load into every stream, and a marker into the NEW stream every few seconds."""
     streams = [NEW_STREAM, *OTHER_STREAMS]
     tick = 0.1
-    per_tick = max(1, round(args.rate * tick / len(streams)))
+    budget = 0.0  # events owed to each stream (fractional rates accumulate)
     next_marker = time.time() + 1.0
     count = 0
     while not stop.is_set():
         started = time.time()
-        for stream in streams:
+        budget += args.rate * tick / len(streams)
+        per_tick, budget = int(budget), budget - int(budget)
+        for stream in streams if per_tick else []:
             stamp = int(time.time() * 1000)
             events = [
                 {"timestamp": stamp, "message": f"{stream} request {count + i} ok"}
                 for i in range(per_tick)
             ]
-            if stream == OTHER_STREAMS[0] and count % 50 == 0:
+            if stream == OTHER_STREAMS[0] and count % 50 < per_tick:
                 events.append({"timestamp": stamp, "message": "Traceback (most recent call last):"})
             client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
         count += per_tick
