@@ -206,23 +206,15 @@ class _Watch:
         if not self.tracker.patterns:
             summary = f"no failure pattern in {read} lines from {tasks} task(s)"
             return StepResult("ok", summary, outputs=self.outputs())
+        # The summary stays one short line; which line matched each pattern is
+        # in the detail (reports) and was shown live as "matched ..." lines.
         evidence = self.tracker.evidence()
-        per_pattern = []
-        for pattern in self.tracker.patterns:
-            by_task = self.tracker.matches.get(pattern.text, {})
-            shown = ", ".join(
-                f"{short_id(task)}: {_clip(m.line.text)}" for task, m in sorted(by_task.items())
-            )
-            per_pattern.append(f"{pattern.text!r} ← {shown}")
+        names = ", ".join(sorted({short_id(t.task_id) for t in self.targets.values()}))
         summary = (
-            f"{len(self.tracker.patterns)} pattern(s) matched in {tasks} task(s), "
-            f"{read} lines read: " + "; ".join(per_pattern)
+            f"{len(self.tracker.patterns)} pattern(s) matched in {tasks} task(s) ({names}), "
+            f"{read} lines read"
         )
         return StepResult("ok", summary, outputs=self.outputs(), detail="\n".join(evidence))
-
-
-def _clip(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def emit_line(ctx: StepContext, target: StreamTarget, line: LogLine) -> None:

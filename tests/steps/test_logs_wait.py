@@ -120,8 +120,11 @@ def test_passes_when_every_task_logs_every_marker(logs: Logs, make_ctx: Any) -> 
     }
     assert result.outputs["first_failure"] is None
     assert result.outputs["lines_read"] == 6
-    assert f"1a2b3c4d: {MARKERS[1]} in 42 ms" in result.summary
-    assert f"9f8e7d6c: {MARKERS[0]}" in result.summary
+    assert result.summary == "2 pattern(s) matched in 2 task(s) (1a2b3c4d, 9f8e7d6c), 6 lines read"
+    # which line matched each pattern, per task, is the step's detail (the report)
+    assert f"{MARKERS[1]!r} ← task 1a2b3c4d at " in result.detail
+    assert f": {MARKERS[1]} in 42 ms" in result.detail
+    assert f"{MARKERS[0]!r} ← task 9f8e7d6c at " in result.detail
     shown = [(e.data["short_id"], e.data["age"], e.message) for e in log_events(make_ctx)]
     assert ("1a2b3c4d", "NEW", "starting") in shown
     assert ("9f8e7d6c", "NEW", MARKERS[1]) in shown
