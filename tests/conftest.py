@@ -162,3 +162,17 @@ def make_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> ContextFactory:
     """A context factory; uses moto's server when the test also asks for ``aws``."""
     access = request.getfixturevalue("aws") if "aws" in request.fixturenames else None
     return ContextFactory(aws=access, base_dir=tmp_path)
+
+
+@pytest.fixture
+def engine_steps() -> Iterator[None]:
+    """Registers the test-only step types of ``tests/engine_steps.py``."""
+    from opskit import steps as registry
+    from tests.engine_steps import CALLS, TEST_STEPS
+
+    for step_type in TEST_STEPS:
+        registry.register(step_type)
+    CALLS.clear()
+    yield
+    for step_type in TEST_STEPS:
+        registry.unregister(step_type.name)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from opskit import steps as registry
 from opskit.cli import main
-from tests.engine_steps import CALLS, TEST_STEPS
 
 SECRET = "hunter2-super-secret"
 AWS_KEY = "AKIAABCDEFGHIJKLMNOP"
@@ -29,14 +26,7 @@ on_failure:
 """
 
 
-@pytest.fixture(autouse=True)
-def test_steps() -> Iterator[None]:
-    for step_type in TEST_STEPS:
-        registry.register(step_type)
-    CALLS.clear()
-    yield
-    for step_type in TEST_STEPS:
-        registry.unregister(step_type.name)
+pytestmark = pytest.mark.usefixtures("engine_steps")
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

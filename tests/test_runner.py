@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from opskit import steps as registry
 from opskit.clock import FakeClock
 from opskit.events import Event, EventBus
 from opskit.playbook import parse_playbook
 from opskit.redact import Redactor
 from opskit.runner import RunOptions, RunResult, run_playbook
-from tests.engine_steps import CALLS, TEST_STEPS
+from tests.engine_steps import CALLS
 
-
-@pytest.fixture(autouse=True)
-def test_steps() -> Iterator[None]:
-    for step_type in TEST_STEPS:
-        registry.register(step_type)
-    CALLS.clear()
-    yield
-    for step_type in TEST_STEPS:
-        registry.unregister(step_type.name)
+pytestmark = pytest.mark.usefixtures("engine_steps")
 
 
 def run(text: str, tmp_path: Path, **options) -> tuple[RunResult, list[Event]]:

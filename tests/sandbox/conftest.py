@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.sandbox import Sandbox
+from opskit.sandbox import Sandbox, SandboxInfo, down, up
 from opskit.sandbox.core import free_port
 
 STANDIN = Path(__file__).with_name("standin_entrypoint.py")
@@ -28,3 +28,13 @@ def standin_sandbox(app_source: Path) -> Iterator[Sandbox]:
     sandbox.start()
     yield sandbox
     sandbox.stop()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxInfo]:
+    """A running sandbox with the real stack on free ports, found by ``opskit run``."""
+    info = up(app_port=free_port())
+    try:
+        yield info
+    finally:
+        down()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,3 +79,23 @@ def processes_using(endpoint_url: str) -> list[int]:
         if needle in environ and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def opskit_run(playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``opskit run`` in its own process, as CI and users run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "opskit", "run", str(playbook), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "NO_COLOR": "1"},
+        cwd=ROOT,
+    )
+
+
+def running_task_ids(info: SandboxInfo) -> list[str]:
+    arns = client(info, "ecs").list_tasks(cluster="chatbot", desiredStatus="RUNNING")["taskArns"]
+    return [arn.rsplit("/", 1)[1] for arn in arns]

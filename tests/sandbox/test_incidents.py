@@ -24,17 +24,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from opskit.sandbox import SandboxInfo, down, up
+from opskit.sandbox import SandboxInfo
 from opskit.sandbox.core import STACK_DIR, free_port
-from tests.sandbox.sandbox_helpers import client, wait_for
+from tests.sandbox.sandbox_helpers import client, opskit_run, running_task_ids, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REDEPLOY = ROOT / "playbooks" / "redeploy.yaml"
@@ -65,26 +63,6 @@ DIGEST_LINE = re.compile(r"code digest ([0-9a-f]{64}) verified")
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxInfo]:
-    info = up(app_port=free_port())
-    try:
-        yield info
-    finally:
-        down()
-
-
-def _opskit_run(playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opskit", "run", str(playbook), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "NO_COLOR": "1"},
-        cwd=ROOT,
-    )
-
-
 def _report(report_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     report = json.loads((report_dir / "report.json").read_text())
     return report, {step["id"]: step for step in report["steps"]}
@@ -99,11 +77,6 @@ def _replace_once(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert text.count(old) == 1, f"{path.name} no longer has {old!r}: update this test"
     path.write_text(text.replace(old, new))
-
-
-def _running_tasks(info: SandboxInfo) -> list[str]:
-    arns = client(info, "ecs").list_tasks(cluster="chatbot", desiredStatus="RUNNING")["taskArns"]
-    return [arn.rsplit("/", 1)[1] for arn in arns]
 
 
 def _deployment_ids(info: SandboxInfo) -> list[str]:
@@ -163,12 +136,12 @@ def _iso_ms(value: str) -> int:
 def test_the_incident_fails_the_redeploy_quoting_the_line_and_naming_the_task(
     sandbox: SandboxInfo, tmp_path: Path
 ) -> None:
-    (old_task,) = _running_tasks(sandbox)
+    (old_task,) = running_task_ids(sandbox)
     source = _copy_stack(tmp_path / "src")
     _replace_once(source / "core" / "aws_clients.py", GOOD_ROW, BAD_ROW)
     _replace_once(source / "chatbot_app.py", GOOD_BACKEND, BAD_BACKEND)
 
-    result = _opskit_run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
+    result = opskit_run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -267,14 +240,14 @@ def test_a_streamlit_server_on_the_broken_script_still_answers_a_plain_probe(
 def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest(
     sandbox: SandboxInfo, tmp_path: Path
 ) -> None:
-    (old_task,) = _running_tasks(sandbox)
+    (old_task,) = running_task_ids(sandbox)
     old_digest = _digest_logged_by(sandbox, old_task)
     deployments = _deployment_ids(sandbox)
     source = _copy_stack(tmp_path / "src")
     with open(source / "core" / "markers.py", "a") as module:
         module.write("# release 2\n")
 
-    upload = _opskit_run(
+    upload = opskit_run(
         REDEPLOY, "--only", "upload", "-e", f"source={source}", "--report", str(tmp_path / "up")
     )
 
@@ -285,10 +258,10 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
     assert up_steps["redeploy"]["status"] == "skipped"
     assert new_digest != old_digest
     # Nothing restarted: the same task and deployment, still on the old code.
-    assert _running_tasks(sandbox) == [old_task]
+    assert running_task_ids(sandbox) == [old_task]
     assert _deployment_ids(sandbox) == deployments
 
-    verify = _opskit_run(VERIFY, "--report", str(tmp_path / "verify"))
+    verify = opskit_run(VERIFY, "--report", str(tmp_path / "verify"))
 
     output = verify.stdout + verify.stderr
     assert verify.returncode == 1, output
@@ -313,7 +286,7 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
 def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
     sandbox: SandboxInfo, tmp_path: Path
 ) -> None:
-    (old_task,) = _running_tasks(sandbox)
+    (old_task,) = running_task_ids(sandbox)
     (old_deployment,) = _deployment_ids(sandbox)
     logs = client(sandbox, "logs")
     old_stream = f"ecs/chatbot/{old_task}"
@@ -347,7 +320,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
     injector.start()
 
     try:
-        result = _opskit_run(REDEPLOY, "--report", str(tmp_path / "report"))
+        result = opskit_run(REDEPLOY, "--report", str(tmp_path / "report"))
     finally:
         run_over.set()
         injector.join(timeout=30)
@@ -375,7 +348,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
 
     # Control: the redeploy's failure patterns, read on the old task's stream
     # from the deployment's start, do catch the lines put there during it.
-    control = _opskit_run(
+    control = opskit_run(
         TASK_LOGS, "-e", f"task_ids={old_task}", "-e", f"since={redeploy['started_at']}"
     )
     assert control.returncode == 1, control.stdout + control.stderr

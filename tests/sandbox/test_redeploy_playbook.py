@@ -4,49 +4,17 @@ stack: `opskit run` in its own process, as CI runs it."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from opskit.sandbox import SandboxInfo, down, up
-from opskit.sandbox.core import STACK_DIR, free_port
-from tests.sandbox.sandbox_helpers import client, wait_for
+from opskit.sandbox import SandboxInfo
+from opskit.sandbox.core import STACK_DIR
+from tests.sandbox.sandbox_helpers import client, opskit_run, running_task_ids, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "redeploy.yaml"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxInfo]:
-    info = up(app_port=free_port())
-    try:
-        yield info
-    finally:
-        down()
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opskit", "run", str(PLAYBOOK), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "NO_COLOR": "1"},
-        cwd=ROOT,
-    )
-
-
-def _running_tasks(info: SandboxInfo) -> list[str]:
-    ecs = client(info, "ecs")
-    arns = ecs.list_tasks(cluster="chatbot", desiredStatus="RUNNING")["taskArns"]
-    return [arn.rsplit("/", 1)[1] for arn in arns]
 
 
 def _primary(info: SandboxInfo) -> dict[str, Any]:
@@ -58,9 +26,9 @@ def _primary(info: SandboxInfo) -> dict[str, Any]:
 def test_redeploy_passes_and_the_report_names_the_new_task(
     sandbox: SandboxInfo, tmp_path: Path
 ) -> None:
-    (old_task,) = _running_tasks(sandbox)
+    (old_task,) = running_task_ids(sandbox)
 
-    result = _run("--report", str(tmp_path / "report"))
+    result = opskit_run(PLAYBOOK, "--report", str(tmp_path / "report"))
 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "report" / "report.json").read_text())
@@ -68,7 +36,7 @@ def test_redeploy_passes_and_the_report_names_the_new_task(
     new_tasks = steps["redeploy"]["outputs"]["new_task_ids"]
     assert steps["redeploy"]["outputs"]["old_task_ids"] == [old_task]
     assert len(new_tasks) == 1 and new_tasks != [old_task]
-    assert _running_tasks(sandbox) == new_tasks
+    assert running_task_ids(sandbox) == new_tasks
     matched = json.dumps(steps["logs"]["outputs"]["matched"])
     assert new_tasks[0] in matched and old_task not in matched
     assert steps["probe"]["outputs"]["status"] == 200
@@ -79,14 +47,14 @@ def test_redeploy_passes_and_the_report_names_the_new_task(
 def test_a_crashing_release_fails_the_run_and_the_old_task_keeps_serving(
     sandbox: SandboxInfo, tmp_path: Path
 ) -> None:
-    (old_task,) = _running_tasks(sandbox)
+    (old_task,) = running_task_ids(sandbox)
     old_deployment = _primary(sandbox)["id"]
     source = tmp_path / "src"
     shutil.copytree(STACK_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
     with open(source / "core" / "backend.py", "a") as module:
         module.write("\ndef broken(:\n")
 
-    result = _run("-e", f"source={source}")
+    result = opskit_run(PLAYBOOK, "-e", f"source={source}")
 
     assert result.returncode == 1, result.stdout + result.stderr
     output = result.stdout + result.stderr
@@ -97,7 +65,9 @@ def test_a_crashing_release_fails_the_run_and_the_old_task_keeps_serving(
     # ecs.redeploy gave up after its own max_failed_tasks; the service goes on
     # until the circuit breaker fails the deployment and rolls back to the old one.
     wait_for(
-        lambda: _primary(sandbox)["id"] == old_deployment and _running_tasks(sandbox) == [old_task],
+        lambda: (
+            _primary(sandbox)["id"] == old_deployment and running_task_ids(sandbox) == [old_task]
+        ),
         "the circuit breaker's rollback to the old task",
     )
     with urllib.request.urlopen(sandbox.app_url + "/_stcore/health", timeout=5) as response:
