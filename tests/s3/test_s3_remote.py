@@ -86,3 +86,17 @@ def test_multipart_etag_with_an_unguessable_part_size_is_unknown_never_equal(aws
     judge._first_parts["p/a"] = None  # a store that does not answer PartNumber
     judge.part_size = 7 * MiB
     assert judge.same(local, file_sha256(root / "a"), remote) == Verdict(False, "unknown")
+
+
+def test_listing_timestamps_parse_without_dateutil_to_the_same_instant(aws, setup):
+    from botocore.utils import parse_timestamp
+
+    client, _ = setup
+    client.put_object(Bucket="bkt", Key="p/a", Body=b"x")
+    list_prefix(client, LOCATION, aws.call)
+    parser = client._endpoint._response_parser_factory._defaults["timestamp_parser"]
+    assert parser.opskit_fast
+    stamped = client.list_objects_v2(Bucket="bkt", Prefix="p/")["Contents"][0]["LastModified"]
+    assert stamped == client.head_object(Bucket="bkt", Key="p/a")["LastModified"]
+    for text in ("2026-11-24T03:35:00.000Z", "2026-11-24T03:35:00Z", "1700000000"):
+        assert parser(text) == parse_timestamp(text)
