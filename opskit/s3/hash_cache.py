@@ -38,9 +38,11 @@ class HashCache:
         self.root = root.resolve()
         name = hashlib.sha256(str(self.root).encode("utf-8", "surrogateescape")).hexdigest()
         self.file = (directory or cache_dir()) / f"{name[:24]}.json"
+        self._loaded = False  # the file was read and holds this version's entries
         self._entries: dict[str, list] = self._load()
         self._seen: dict[str, list] = {}
         self._lock = threading.Lock()
+        self._dirty = False  # a digest was computed or an entry replaced since loading
         self.hashed = 0  # files whose SHA-256 was computed in this run (not from cache)
 
     def _load(self) -> dict[str, list]:
@@ -51,7 +53,10 @@ class HashCache:
         if not isinstance(document, dict) or document.get("version") != _VERSION:
             return {}
         entries = document.get("entries")
-        return entries if isinstance(entries, dict) else {}
+        if not isinstance(entries, dict):
+            return {}
+        self._loaded = True
+        return entries
 
     @staticmethod
     def _stamp(local: LocalFile) -> list:
@@ -64,8 +69,14 @@ class HashCache:
             entry = self._seen.get(key) or self._entries.get(key)
             if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == stamp):
                 entry = [stamp, {}]
+                self._dirty = True
             self._seen[key] = entry
             return entry[1]
+
+    def cached_sha256(self, local: LocalFile) -> str | None:
+        """The SHA-256 when the cache holds it for this exact stat, without hashing."""
+        cached = self._entry(local).get("sha256")
+        return cached if isinstance(cached, str) else None
 
     def sha256(self, local: LocalFile) -> str:
         digests_of = self._entry(local)
@@ -76,6 +87,7 @@ class HashCache:
         with self._lock:
             digests_of["sha256"] = value
             self.hashed += 1
+            self._dirty = True
         return value
 
     def md5(self, local: LocalFile) -> str:
@@ -86,18 +98,23 @@ class HashCache:
         value = digests.file_md5(local.path)
         with self._lock:
             digests_of["md5"] = value
+            self._dirty = True
         return value
 
     def save(self) -> str | None:
         """Write atomically; returns why it could not (a cache that cannot be written
-        only makes the next run slower, so the caller warns and goes on)."""
+        only makes the next run slower, so the caller warns and goes on). Nothing is
+        written when the file already holds exactly these entries (a no-op re-run)."""
         with self._lock:
+            if self._loaded and not self._dirty and self._seen.keys() == self._entries.keys():
+                return None
             document = {"version": _VERSION, "root": str(self.root), "entries": self._seen}
+            text = json.dumps(document, separators=(",", ":"))
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=self.file.parent, prefix=".tmp-")
             with os.fdopen(fd, "w") as handle:
-                json.dump(document, handle, separators=(",", ":"))
+                handle.write(text)
             os.replace(temp, self.file)
         except OSError as err:
             return f"cannot write the hash cache {self.file}: {err.strerror or err}"

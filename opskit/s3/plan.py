@@ -74,7 +74,19 @@ def scan_source(
 
 
 def hash_files(files: list[LocalFile], hashes: HashCache, workers: int) -> dict[str, str]:
-    """SHA-256 of every file (from the cache when its stat is unchanged)."""
+    """SHA-256 of every file (from the cache when its stat is unchanged). Cache hits
+    are read in this thread; only the files to hash go to the thread pool (a pool
+    task costs more than a cache lookup)."""
+    found: dict[str, str] = {}
+    missing = []
+    for local in files:
+        cached = hashes.cached_sha256(local)
+        if cached is None:
+            missing.append(local)
+        else:
+            found[local.relative] = cached
+    if not missing:
+        return found
 
     def one(local: LocalFile) -> tuple[str, str]:
         try:
@@ -83,7 +95,8 @@ def hash_files(files: list[LocalFile], hashes: HashCache, workers: int) -> dict[
             raise InputError(f"cannot read {local.path}: {err.strerror or err}") from None
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return dict(pool.map(one, files))
+        found.update(pool.map(one, missing))
+    return {local.relative: found[local.relative] for local in files}
 
 
 def build_plan(

@@ -52,3 +52,35 @@ def test_unwritable_cache_is_reported_not_raised(tmp_path):
     (tmp_path / "blocker").write_text("a file where the folder should be")
     cache = HashCache(root, directory=tmp_path / "blocker" / "hashes")
     assert "cannot write the hash cache" in cache.save()
+
+
+def test_unchanged_cache_is_not_rewritten_but_new_digests_and_removed_files_are(tmp_path):
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "a.py").write_text("a")
+    (root / "b.py").write_text("b")
+    first = HashCache(root)
+    for local in files_of(root):
+        first.sha256(local)
+    assert first.save() is None
+    written = first.file.stat().st_ino
+
+    same = HashCache(root)
+    for local in files_of(root):
+        same.sha256(local)
+    assert same.save() is None
+    assert same.file.stat().st_ino == written  # a no-op re-run leaves the file alone
+
+    with_md5 = HashCache(root)
+    for local in files_of(root):
+        with_md5.sha256(local)
+    with_md5.md5(files_of(root)[0])
+    assert with_md5.save() is None
+    assert with_md5.file.stat().st_ino != written
+    assert HashCache(root).md5(files_of(root)[0]) == opskit.s3.digests.file_md5(root / "a.py")
+
+    (root / "b.py").unlink()
+    fewer = HashCache(root)
+    fewer.sha256(files_of(root)[0])
+    assert fewer.save() is None
+    assert list(HashCache(root)._entries) == [str((root / "a.py").absolute())]
