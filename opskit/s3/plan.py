@@ -99,22 +99,61 @@ def hash_files(files: list[LocalFile], hashes: HashCache, workers: int) -> dict[
     return {local.relative: found[local.relative] for local in files}
 
 
+@dataclass
+class LocalSide:
+    """The source as scanned and hashed (from the cache where its stat allows)."""
+
+    scan: TreeScan
+    warnings: list[str]
+    hashes: HashCache
+    sha256: dict[str, str]  # relative path -> SHA-256
+
+
+@dataclass
+class RemoteSide:
+    """The prefix as listed now, and its manifest (``problem`` says why it is unusable)."""
+
+    listing: Listing
+    manifest: Manifest | None
+    problem: str | None
+
+
+def read_local(source: Path, path_filter: PathFilter, follow_symlinks: bool) -> LocalSide:
+    """Scan and hash the source; refuses a source with no files to sync."""
+    scan, warnings = scan_source(source, path_filter, follow_symlinks)
+    if not scan.files:
+        raise InputError(
+            f"source {source} has no files to sync (after exclude/include); "
+            "check source, exclude and include"
+        )
+    hashes = HashCache(source)
+    sha256 = hash_files(scan.files, hashes, min(4, os.cpu_count() or 1))
+    return LocalSide(scan, warnings, hashes, sha256)
+
+
+def read_remote(client: Any, location: S3Location, call: Callable[[str], Any]) -> RemoteSide:
+    """One listing of the prefix and one GET of its manifest (when listed)."""
+    listing = list_prefix(client, location, call)
+    manifest, problem = read_manifest(client, location, listing, call)
+    return RemoteSide(listing, manifest, problem)
+
+
 def build_plan(
     *,
     client: Any,
     location: S3Location,
-    scan: TreeScan,
+    local: LocalSide,
+    remote: RemoteSide,
     path_filter: PathFilter,
-    hashes: HashCache,
     delete: bool,
     part_size: int,
     concurrency: int,
     call: Callable[[str], Any],
 ) -> SyncPlan:
-    files = scan.files
-    listing = list_prefix(client, location, call)
-    old_manifest, why = read_manifest(client, location, listing, call)
-    sha256 = hash_files(files, hashes, min(4, os.cpu_count() or 1))
+    """Judge every local file against the listing (HEADs only where the manifest
+    cannot vouch) and pick the keys to delete."""
+    files, sha256, hashes = local.scan.files, local.sha256, local.hashes
+    listing, old_manifest, why = remote.listing, remote.manifest, remote.problem
     judge = Judge(
         client, location, hashes, old_manifest.by_path() if old_manifest else {}, part_size, call
     )

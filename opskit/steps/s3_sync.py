@@ -9,6 +9,7 @@ manifest is written only after verification passed, so its ``digest`` (the
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,6 @@ from opskit.errors import InputError, StepFailed
 from opskit.manifest import MANIFEST_NAME
 from opskit.s3 import digests
 from opskit.s3.check import Expected, compare_listing, confirm_uploads, verify_remote
-from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import S3Location, checked_destination, parse_s3_url
 from opskit.s3.plan import (
@@ -25,7 +25,8 @@ from opskit.s3.plan import (
     build_plan,
     check_delete_limit,
     parse_max_delete,
-    scan_source,
+    read_local,
+    read_remote,
 )
 from opskit.s3.remote import same_manifest
 from opskit.s3.transfer import (
@@ -126,6 +127,10 @@ class _Prepared:
 
 
 def _prepare(ctx: StepContext, inputs: dict[str, Any]) -> _Prepared:
+    """Read both sides, then plan. The source is scanned and hashed in a thread
+    while the S3 client is built and the prefix listed (mostly waiting on the
+    network), so a no-op re-sync costs about the listing alone. A problem with
+    the source is reported first, as if it had been read first."""
     location = parse_s3_url(inputs["destination"])
     if location.is_bucket_root and not inputs.get("allow_bucket_root"):
         raise InputError(
@@ -134,14 +139,6 @@ def _prepare(ctx: StepContext, inputs: dict[str, Any]) -> _Prepared:
         )
     source = ctx.resolve_path(inputs["source"])
     path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
-    scan, warnings = scan_source(source, path_filter, bool(inputs.get("follow_symlinks")))
-    if not scan.files:
-        raise InputError(
-            f"source {source} has no files to sync (after exclude/include); "
-            "check source, exclude and include"
-        )
-    if inputs.get("sse_kms_key_id") and inputs.get("sse") not in ("aws:kms", "aws:kms:dsse"):
-        raise InputError("sse_kms_key_id needs sse: aws:kms (or aws:kms:dsse)")
     options = UploadOptions(
         content_type=inputs.get("content_type") or "guess",
         cache_control=inputs.get("cache_control"),
@@ -150,21 +147,34 @@ def _prepare(ctx: StepContext, inputs: dict[str, Any]) -> _Prepared:
         concurrency=int(inputs.get("concurrency") or 16),
         part_size=PART_SIZE,
     )
-    client = ctx.aws.client("s3")
-    hashes = HashCache(source)
+    follow = bool(inputs.get("follow_symlinks"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        local_side = None
+        try:
+            kms = inputs.get("sse") in ("aws:kms", "aws:kms:dsse")
+            if inputs.get("sse_kms_key_id") and not kms:
+                raise InputError("sse_kms_key_id needs sse: aws:kms (or aws:kms:dsse)")
+            client = ctx.aws.client("s3")  # CPU-bound: reading the source would only slow it
+            local_side = pool.submit(read_local, source, path_filter, follow)
+            remote = read_remote(client, location, ctx.aws.call)
+        except BaseException:
+            # the source's problem, if it has one, is the one to report
+            local_side.result() if local_side else read_local(source, path_filter, follow)
+            raise
+        local = local_side.result()
     plan = build_plan(
         client=client,
         location=location,
-        scan=scan,
+        local=local,
+        remote=remote,
         path_filter=path_filter,
-        hashes=hashes,
         delete=bool(inputs.get("delete")),
         part_size=options.part_size,
         concurrency=options.concurrency,
         call=ctx.aws.call,
     )
-    problem = hashes.save()
-    for warning in [*warnings, *plan.warnings, *([problem] if problem else [])]:
+    problem = local.hashes.save()
+    for warning in [*local.warnings, *plan.warnings, *([problem] if problem else [])]:
         ctx.emit("warning", warning)
     check_delete_limit(plan, inputs.get("max_delete", DEFAULT_MAX_DELETE))
     return _Prepared(location, plan, options, client)

@@ -309,6 +309,29 @@ def test_missing_bucket_is_one_clear_error(make_ctx, aws, source):
     )
 
 
+@pytest.mark.parametrize("source_case", ["missing", "empty", "unreadable"])
+def test_source_problem_is_reported_even_when_aws_fails_too(
+    make_ctx, aws, tmp_path, monkeypatch, source_case
+):
+    """The source is read while the prefix is listed; its problem is still the one
+    reported (the bucket here does not exist either)."""
+    (tmp_path / "empty").mkdir()
+    write_tree(tmp_path / "ok", TREE)
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(opskit.s3.digests, "file_sha256", denied)
+    folder = {"missing": "nope", "empty": "empty", "unreadable": "ok"}[source_case]
+    expected = {
+        "missing": "does not exist",
+        "empty": "has no files to sync",
+        "unreadable": "Permission denied",
+    }[source_case]
+    with pytest.raises(InputError, match=expected):
+        STEP.run(make_ctx(), inputs(tmp_path / folder))
+
+
 def test_symlinks_are_skipped_by_default_and_never_followed_outside(make_ctx, s3, tmp_path):
     outside = write_tree(tmp_path / "secret", {"id_rsa": "KEY"})
     source = write_tree(tmp_path / "src", {"app.py": "x", "lib/util.py": "y"})
