@@ -82,7 +82,8 @@ def test_a_run_without_a_sandbox_starts_one_for_itself_and_stops_it() -> None:
 
     with sandbox_for_run(emitted.append, app_port=app_port) as (info, started):
         assert started is True
-        assert emitted == ["starting a sandbox for this run ..."]
+        assert emitted == [f"starting a sandbox for this run (app URL {info.app_url}) ..."]
+        assert info.app_url == f"http://127.0.0.1:{app_port}"
         assert _health(info.app_url) == (200, "ok")
         ecs = client(info, "ecs")
         (arn,) = ecs.list_tasks(cluster="chatbot")["taskArns"]
@@ -99,7 +100,10 @@ def test_a_run_without_a_sandbox_starts_one_for_itself_and_stops_it() -> None:
         assert tasks
         assert not state_path().exists(), "a run's own sandbox is private to the run"
 
-    assert emitted == ["starting a sandbox for this run ...", "stopped the sandbox"]
+    assert emitted == [
+        f"starting a sandbox for this run (app URL http://127.0.0.1:{app_port}) ...",
+        "stopped the sandbox",
+    ]
     assert [pid for pid in tasks if not process_is_gone(pid)] == []
     assert port_is_closed(app_port)
     assert port_is_closed(_port(info.endpoint_url))
@@ -144,3 +148,19 @@ def test_state_file_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert state_path() == tmp_path / "xdg" / "opskit" / "sandbox.json"
     monkeypatch.setenv("OPSKIT_SANDBOX_STATE", str(tmp_path / "mine.json"))
     assert state_path() == tmp_path / "mine.json"
+
+
+def test_a_run_whose_app_port_is_taken_gets_a_free_one_and_says_so(monkeypatch) -> None:
+    import socket
+
+    from opskit.sandbox import _run_app_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        monkeypatch.setenv("OPSKIT_SANDBOX_APP_PORT", str(taken))
+        emitted: list[str] = []
+        port = _run_app_port(emitted.append)
+    assert port != taken
+    assert emitted == [f"port {taken} is in use; this run's sandbox serves the app on port {port}"]
