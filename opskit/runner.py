@@ -288,12 +288,12 @@ class Runner:
             )
             records.append(record)
             blocked = phase == "main" and (self.interrupts or self.result.failed_step is not None)
-            if blocked:
+            if selected is not None and step.id not in selected:
+                record.summary = "not selected (--from/--only)"
+            elif blocked:
                 record.summary = "not run: " + (
                     "interrupted" if self.interrupts else "an earlier step failed"
                 )
-            elif selected is not None and step.id not in selected:
-                record.summary = "not selected (--from/--only)"
             if record.summary:
                 self.bus.emit(
                     "step_end",
