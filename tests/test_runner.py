@@ -225,3 +225,17 @@ on_failure:
     assert statuses(result) == {"wait": "failed", "after": "skipped", "diag": "ok"}
     assert result.steps[0].summary.startswith("interrupted")
     assert result.steps[1].summary == "not run: interrupted"
+
+
+def test_a_step_left_out_by_only_says_so_even_after_a_failure(tmp_path: Path) -> None:
+    result, _ = run(
+        """
+steps:
+  - {id: bad, uses: test.flaky, with: {key: f, failures: 9}}
+  - {id: later, uses: test.echo}
+""",
+        tmp_path,
+        only=("bad",),
+    )
+    assert result.exit_code == 1
+    assert [s.summary for s in result.steps][1] == "not selected (--from/--only)"
