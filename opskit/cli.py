@@ -3,6 +3,7 @@ click, prints errors and turns exceptions into exit codes (0/1/2/130)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -329,6 +330,10 @@ def _print_sandbox(info: Any) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one boundary from exceptions to exit codes."""
     global _debug
+    # What exists now (interpreter, click, opskit.cli) lives as long as the process:
+    # exempting it from the cyclic GC spares each collection a scan of it (about
+    # 30 ms over a no-op s3.sync run). Later objects are collected as usual.
+    gc.freeze()
     args = list(sys.argv[1:] if argv is None else argv)
     _debug = "--debug" in args or bool(os.environ.get("OPSKIT_DEBUG"))
     try:
