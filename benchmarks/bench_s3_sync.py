@@ -4,6 +4,11 @@ One command from a clean checkout::
 
     python benchmarks/bench_s3_sync.py            # full data set
     python benchmarks/bench_s3_sync.py --small    # 2,000 small files only
+    python benchmarks/bench_s3_sync.py --cases no-op --tools opskit,aws --repeat 5
+
+opskit runs as a user runs it: ``opskit run`` on a generated playbook (CLI,
+engine and report included); ``--opskit-via step`` calls the step directly in
+its own process instead, to separate the engine's cost from the sync's.
 
 It creates a peer venv under ``benchmarks/.peers/`` (awscli pins botocore, so it
 must not share the project's venv), starts moto's server on loopback as its own
@@ -36,6 +41,24 @@ DATA = HERE / ".data"
 KiB, MiB = 1024, 1024 * 1024
 TOOLS = ("opskit", "aws", "s5cmd", "rclone")
 CASES = ("first upload", "no-op re-sync", "touch every file", "10 same-size edits")
+CASE_NAMES = {"first": CASES[0], "no-op": CASES[1], "touch": CASES[2], "edits": CASES[3]}
+PLAYBOOK = """\
+name: benchmark s3.sync
+default_target: bench
+targets:
+  bench:
+    aws: {{region: us-east-1, endpoint_url: "{endpoint}"}}
+vars:
+  source: "{source}"
+  bucket: "{bucket}"
+steps:
+  - id: sync
+    uses: s3.sync
+    with:
+      source: "{{{{ vars.source }}}}"
+      destination: "s3://{{{{ vars.bucket }}}}/src/"
+      delete: true
+"""
 ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench-secret",
@@ -143,8 +166,17 @@ class Moto:
         self.log.close()
 
 
-def command(tool: str, source: Path, bucket: str, endpoint: str, peers: Path) -> tuple[list, dict]:
+def command(
+    tool: str, source: Path, bucket: str, endpoint: str, peers: Path, via: str = "cli"
+) -> tuple[list, dict]:
     env = {**os.environ, **ENV}
+    if tool == "opskit" and via == "cli":
+        playbook = DATA / f"playbook-{bucket}.yaml"
+        playbook.write_text(PLAYBOOK.format(endpoint=endpoint, source=source, bucket=bucket))
+        return [sys.executable, "-m", "opskit", "run", str(playbook), "--yes"], {
+            **env,
+            "XDG_CACHE_HOME": str(DATA / "cache"),
+        }
     if tool == "opskit":
         return [
             sys.executable,
@@ -248,13 +280,49 @@ def remote_equals(s3, bucket: str, source: Path, path: Path) -> bool:
         return False
 
 
+def run_once(moto: Moto, argv: list, env: dict, bucket: str, what: str) -> tuple[float, int]:
+    """Wall time of one run (process start included) and the objects it uploaded."""
+    offset = moto.log_size()
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        print(f"{what} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    time.sleep(0.3)  # let the server flush its request log
+    return elapsed, moto.puts_since(offset, bucket)
+
+
+def selected_cases(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CASE_NAMES]
+    if unknown:
+        sys.exit(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASE_NAMES)}")
+    return [CASE_NAMES[name] for name in names]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="2,000 small files only")
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASE_NAMES),
+        help="cases to time, of " + ", ".join(CASE_NAMES) + " (the first upload always "
+        "runs: the other cases need it)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="time the no-op case N times; the median is shown"
+    )
+    parser.add_argument(
+        "--opskit-via",
+        choices=("cli", "step"),
+        default="cli",
+        help="cli: 'opskit run' on a generated playbook; step: the step called directly",
+    )
     args = parser.parse_args()
     ensure_project_python()
     tools = [t for t in args.tools.split(",") if t]
+    cases = selected_cases(args.cases)
     peers = ensure_peers()
     DATA.mkdir(exist_ok=True)
     source = DATA / "tree"
@@ -276,44 +344,45 @@ def main() -> None:
         for tool in tools:
             s3.create_bucket(Bucket=f"bench-{tool}")
         for case in CASES:
+            if case not in cases and case != CASES[0]:
+                continue
             if case == "touch every file":
                 touch_all(source)
             edited = edit_ten(small_files) if case == "10 same-size edits" else []
+            runs = args.repeat if case == "no-op re-sync" else 1
             for tool in tools:
                 bucket = f"bench-{tool}"
-                argv, env = command(tool, source, bucket, moto.url, peers)
-                offset = moto.log_size()
-                started = time.perf_counter()
-                done = subprocess.run(argv, env=env, capture_output=True, text=True)
-                elapsed = time.perf_counter() - started
-                if done.returncode != 0:
-                    print(f"{tool} failed in '{case}':\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-                time.sleep(0.3)  # let the server flush its request log
-                results[(case, tool)] = (elapsed, moto.puts_since(offset, bucket))
-                print(
-                    f"{case:>20} {tool:>7}: {elapsed:6.2f} s, {results[(case, tool)][1]} uploaded",
-                    flush=True,
-                )
+                argv, env = command(tool, source, bucket, moto.url, peers, args.opskit_via)
+                times = []
+                for _ in range(runs):
+                    elapsed, uploaded = run_once(moto, argv, env, bucket, f"{tool} in '{case}'")
+                    times.append(elapsed)
+                elapsed = sorted(times)[len(times) // 2]
+                results[(case, tool)] = (elapsed, uploaded)
+                shown = ", ".join(f"{t:.2f}" for t in times)
+                print(f"{case:>20} {tool:>7}: {shown} s, {uploaded} uploaded", flush=True)
                 if edited:
                     caught[tool] = sum(remote_equals(s3, bucket, source, p) for p in edited)
     finally:
         moto.stop()
-    print_table(tools, results, caught, args.small)
+    print_table(tools, [c for c in CASES if c in cases], results, caught, args)
 
 
-def print_table(tools, results, caught, small) -> None:
+def print_table(tools, cases, results, caught, args) -> None:
     label = (
         "2,000 files of 1-16 KiB"
-        if small
+        if args.small
         else ("2,000 files of 1-16 KiB + 50 of 4 MiB + 2 of 64 MiB")
     )
+    via = "opskit run" if args.opskit_via == "cli" else "the step called directly"
+    repeat = f", no-op: median of {args.repeat}" if args.repeat > 1 else ""
     print(
-        f"\nS3 sync against moto on loopback, {label}; wall time (ratio to aws s3 sync), "
-        "objects uploaded\n"
+        f"\nS3 sync against moto on loopback, {label}; opskit via {via}{repeat}; "
+        "wall time (ratio to aws s3 sync), objects uploaded\n"
     )
     print("| case | " + " | ".join(tools) + " |")
     print("| --- |" + " --- |" * len(tools))
-    for case in CASES:
+    for case in cases:
         cells = []
         base = results.get((case, "aws"), (None, 0))[0]
         for tool in tools:
