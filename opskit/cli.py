@@ -321,10 +321,10 @@ def sandbox_status() -> int:
 
 
 def _print_sandbox(info: Any) -> None:
-    click.echo(f"  AWS endpoint: {info.endpoint_url}  (region {info.region})")
-    click.echo(f"  app URL:      {info.app_url}")
+    click.echo(f"  AWS endpoint:  {info.endpoint_url}  (region {info.region})")
+    click.echo(f"  app URL:       {info.app_url}")
     for key, value in dict(info.names).items():
-        click.echo(f"  {key + ':':<13} {value}")
+        click.echo(f"  {key + ':':<14} {value}")
 
 
 def main(argv: list[str] | None = None) -> None:
