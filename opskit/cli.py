@@ -332,8 +332,10 @@ def main(argv: list[str] | None = None) -> None:
     global _debug
     # What exists now (interpreter, click, opskit.cli) lives as long as the process:
     # exempting it from the cyclic GC spares each collection a scan of it (about
-    # 30 ms over a no-op s3.sync run). Later objects are collected as usual.
-    gc.freeze()
+    # 30 ms over a no-op s3.sync run). Later objects are collected as usual. Only
+    # for the console script: a caller's process (tests) keeps its normal GC.
+    if argv is None:
+        gc.freeze()
     args = list(sys.argv[1:] if argv is None else argv)
     _debug = "--debug" in args or bool(os.environ.get("OPSKIT_DEBUG"))
     try:
