@@ -32,6 +32,7 @@ from opskit.logs.targets import check_since, resolve_since, resolve_targets
 from opskit.logs.times import iso_ms
 from opskit.steps.base import Input, StepContext, StepResult, StepType
 
+LINES_AFTER = 20  # a traceback's frames and its exception line
 RECENT_LINES_KEPT = 200  # per stream, for the context of a failure
 
 
@@ -176,6 +177,7 @@ class _Watch:
 
     def failed(self, pattern: Pattern, target: StreamTarget, line: LogLine) -> StepFailed:
         context = self.context_before(line)
+        after = self.read_after(line)
         when = iso_ms(line.timestamp)
         first_failure = {
             "task_id": target.task_id,
@@ -185,15 +187,26 @@ class _Watch:
             "timestamp": when,
             "line": line.text,
             "context": [c.text for c in context],
+            "after": [c.text for c in after],
         }
         detail = [f"task {target.task_id} ({target.age}), stream {line.stream}:"]
         detail += [f"  {iso_ms(c.timestamp)}  {c.text}" for c in context]
         detail.append(f"> {when}  {line.text}")
-        return StepFailed(
-            f"failure pattern {pattern.text!r} in task {target.short_id} at {when}: {line.text}",
-            detail="\n".join(detail),
-            outputs=self.outputs(first_failure),
+        detail += [f"  {iso_ms(c.timestamp)}  {c.text}" for c in after]
+        summary = (
+            f"failure pattern {pattern.text!r} in task {target.short_id} at {when}: {line.text}"
         )
+        raised = exception_line(line, after)
+        if raised:
+            summary += f" … {raised}"
+        return StepFailed(summary, detail="\n".join(detail), outputs=self.outputs(first_failure))
+
+    def read_after(self, line: LogLine) -> list[LogLine]:
+        """Lines of the same stream already read after the failure: a Python
+        traceback's matching first line says little, its last line says what broke."""
+        ordered = sorted(self.recent.get(line.stream, ()), key=lambda c: c.timestamp)
+        index = next(i for i, c in enumerate(ordered) if c is line)
+        return ordered[index + 1 : index + 1 + LINES_AFTER]
 
     def context_before(self, line: LogLine) -> list[LogLine]:
         ordered = sorted(self.recent.get(line.stream, ()), key=lambda c: c.timestamp)
@@ -215,6 +228,17 @@ class _Watch:
             f"{read} lines read"
         )
         return StepResult("ok", summary, outputs=self.outputs(), detail="\n".join(evidence))
+
+
+def exception_line(line: LogLine, after: list[LogLine]) -> str | None:
+    """The ``Type: message`` line that ends a traceback starting at ``line``."""
+    if "Traceback (most recent call last)" not in line.text:
+        return None
+    for candidate in after:
+        text = candidate.text.rstrip()
+        if text and not text[0].isspace() and not text.startswith("Traceback"):
+            return text
+    return None
 
 
 def emit_line(ctx: StepContext, target: StreamTarget, line: LogLine) -> None:

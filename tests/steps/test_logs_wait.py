@@ -171,21 +171,27 @@ def test_failure_in_the_new_task_fails_at_once_with_context(logs: Logs, make_ctx
 
     err = caught.value
     assert type(err) is StepFailed
+    # the traceback's first line matched; its last line, read in the same poll,
+    # says what broke: both are in the one-line summary
     assert str(err) == (
         f"failure pattern 'Traceback' in task 1a2b3c4d at {iso_ms(base + 2)}: "
-        "Traceback (most recent call last):"
+        "Traceback (most recent call last): … AttributeError: 'BedrockRuntime' object has "
+        "no attribute 'list_foundation_models'"
     )
     assert err.detail.splitlines() == [
         f"task {NEW_1} (NEW), stream {stream_of(NEW_1)}:",
         f"  {iso_ms(base)}  starting",
         f"  {iso_ms(base + 1)}  loading clients",
         f"> {iso_ms(base + 2)}  Traceback (most recent call last):",
+        f'  {iso_ms(base + 3)}    File "/app/src/core/aws_clients.py", line 40, in check',
+        f"  {iso_ms(base + 4)}  {crash[3]}",
     ]
     first = err.outputs["first_failure"]
     assert first["task_id"] == NEW_1
     assert first["timestamp"] == iso_ms(base + 2)
     assert first["line"] == "Traceback (most recent call last):"
     assert first["context"] == ["starting", "loading clients"]
+    assert first["after"] == crash[2:]
 
 
 def test_failure_text_only_in_the_old_task_does_not_fail(logs: Logs, make_ctx: Any) -> None:
