@@ -5,6 +5,7 @@ One command from a clean checkout::
     python benchmarks/bench_s3_sync.py            # full data set
     python benchmarks/bench_s3_sync.py --small    # 2,000 small files only
     python benchmarks/bench_s3_sync.py --cases no-op --tools opskit,aws --repeat 5
+    python benchmarks/bench_s3_sync.py --cases first --tools opskit,aws --first-repeat 5
 
 opskit runs as a user runs it: ``opskit run`` on a generated playbook (CLI,
 engine and report included); ``--opskit-via step`` calls the step directly in
@@ -292,6 +293,38 @@ def run_once(moto: Moto, argv: list, env: dict, bucket: str, what: str) -> tuple
     return elapsed, moto.puts_since(offset, bucket)
 
 
+def first_uploads(moto: Moto, s3, tools: list, source: Path, peers: Path, args) -> dict:
+    """The first upload, ``--first-repeat`` times per tool. Repeat i runs the tools in
+    an order rotated by i (so no tool always follows the same one); before each run
+    but the first the tool's bucket is emptied, and opskit's hash cache is always
+    empty (a first upload in CI has none). The median is kept."""
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
+    uploads: dict[str, int] = {}
+    for repeat in range(args.first_repeat):
+        for tool in tools[repeat % len(tools) :] + tools[: repeat % len(tools)]:
+            bucket = f"bench-{tool}"
+            if repeat:
+                empty_bucket(s3, bucket)
+            if tool == "opskit":
+                shutil.rmtree(DATA / "cache", ignore_errors=True)
+            argv, env = command(tool, source, bucket, moto.url, peers, args.opskit_via)
+            elapsed, uploads[tool] = run_once(moto, argv, env, bucket, f"{tool} in first upload")
+            times[tool].append(elapsed)
+    results = {}
+    for tool in tools:
+        shown = ", ".join(f"{t:.2f}" for t in times[tool])
+        print(f"{CASES[0]:>20} {tool:>7}: {shown} s, {uploads[tool]} uploaded", flush=True)
+        results[(CASES[0], tool)] = (sorted(times[tool])[len(times[tool]) // 2], uploads[tool])
+    return results
+
+
+def empty_bucket(s3, bucket: str) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+
 def selected_cases(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in CASE_NAMES]
@@ -312,6 +345,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="time the no-op case N times; the median is shown"
+    )
+    parser.add_argument(
+        "--first-repeat",
+        type=int,
+        default=1,
+        help="time the first upload N times, tools interleaved, each into an emptied bucket "
+        "with an empty opskit hash cache; the median is shown",
     )
     parser.add_argument(
         "--opskit-via",
@@ -343,8 +383,9 @@ def main() -> None:
     try:
         for tool in tools:
             s3.create_bucket(Bucket=f"bench-{tool}")
-        for case in CASES:
-            if case not in cases and case != CASES[0]:
+        results.update(first_uploads(moto, s3, tools, source, peers, args))
+        for case in CASES[1:]:
+            if case not in cases:
                 continue
             if case == "touch every file":
                 touch_all(source)
@@ -376,6 +417,8 @@ def print_table(tools, cases, results, caught, args) -> None:
     )
     via = "opskit run" if args.opskit_via == "cli" else "the step called directly"
     repeat = f", no-op: median of {args.repeat}" if args.repeat > 1 else ""
+    if args.first_repeat > 1:
+        repeat += f", first upload: median of {args.first_repeat}"
     print(
         f"\nS3 sync against moto on loopback, {label}; opskit via {via}{repeat}; "
         "wall time (ratio to aws s3 sync), objects uploaded\n"
