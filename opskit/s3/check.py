@@ -2,11 +2,13 @@
 
 Two checks, both after the changes:
 
-- ``confirm_uploads``: S3's answer to each upload carries the SHA-256 it computed
-  from the body it stored; it must be the SHA-256 the plan was made with (a file
-  edited while the sync ran fails here). Multipart uploads store a composite
-  checksum (SHA-256 of the parts' digests): one HEAD each fetches it, and it is
-  recomputed locally with the part size used.
+- ``confirm_uploads``: each uploaded file must still have the stat it was
+  scanned with (a file edited while the sync ran fails here, whatever the
+  server checks), and S3's answer to each upload carries the SHA-256 of the body
+  it stored; it must be the SHA-256 the plan was made with. Single-part uploads
+  send that SHA-256 and S3 refuses a body that does not match it; multipart
+  uploads store a composite checksum (SHA-256 of the parts' digests): one HEAD
+  each fetches it, and it is recomputed locally with the part size used.
 - ``verify_remote``: a fresh listing must show every expected key with the
   expected size and ETag (the ETag S3 gave the upload, or the one the plan
   judged equal), and, with ``delete``, no other selected key under the prefix.
@@ -14,6 +16,7 @@ Two checks, both after the changes:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +47,9 @@ def confirm_uploads(
     etags: dict[str, str] = {}
     for local, sha256 in uploaded:
         key = location.key_for(local.relative)
+        if changed_since_scan(local):
+            mismatches.append(f"{local.relative}: the file changed during the sync")
+            continue
         receipt = receipts.get(key)
         multipart = local.size >= part_size  # s3transfer: size >= threshold
         if receipt and receipt.checksum_sha256 and not multipart:
@@ -63,6 +69,22 @@ def confirm_uploads(
         else:
             etags[local.relative] = head["ETag"]
     return mismatches, etags
+
+
+def changed_since_scan(local: LocalFile) -> bool:
+    """Whether the file's stat differs from the scan's. Any write changes ctime, so
+    this catches an edit even when the server only echoes the checksum it was sent
+    (moto does; S3 itself recomputes it)."""
+    try:
+        stat = os.stat(local.path)
+    except OSError:
+        return True
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) != (
+        local.size,
+        local.mtime_ns,
+        local.ctime_ns,
+        local.inode,
+    )
 
 
 def _confirm_by_head(

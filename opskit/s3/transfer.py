@@ -1,7 +1,12 @@
 """Uploads through boto3's transfer manager, deletes in batches, live progress.
 
-Every upload asks S3 to check a SHA-256 of the body (``ChecksumAlgorithm``), so
-S3 rejects a body corrupted on the way. The transfer manager does not hand back
+Every upload asks S3 to check a SHA-256 of the body, so S3 rejects a body
+corrupted on the way. A single-part upload sends the SHA-256 the plan was made
+with (``ChecksumSHA256``): botocore then does not read and hash the body a
+second time, and S3 refuses a body that is not the planned content. A multipart
+upload asks for per-part SHA-256s (``ChecksumAlgorithm``): S3 accepts a
+full-object SHA-256 only as a composite of parts, which is checked after the
+upload (``opskit.s3.check``). The transfer manager does not hand back
 S3's answer, so a botocore event hook records, per key, the ETag and checksum S3
 returned (``Receipt``): the verification pass and the manifest use them.
 """
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.errors import Cancelled, StepError
+from opskit.s3 import digests
 from opskit.s3.local_tree import LocalFile
 from opskit.s3.location import S3Location
 
@@ -33,8 +39,14 @@ class UploadOptions:
     concurrency: int = 16
     part_size: int = PART_SIZE
 
-    def extra_args(self, local: LocalFile) -> dict[str, str]:
-        args = {"ChecksumAlgorithm": "SHA256"}
+    def extra_args(self, local: LocalFile, sha256: str) -> dict[str, str]:
+        """ExtraArgs for one upload; ``sha256`` is the hex digest the plan was made with."""
+        args: dict[str, str]
+        if local.size < self.part_size:  # s3transfer: multipart when size >= threshold
+            # the algorithm too: S3 (and moto) store and return the checksum only with it
+            args = {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": digests.b64(sha256)}
+        else:
+            args = {"ChecksumAlgorithm": "SHA256"}
         if self.content_type == "guess":
             guessed, encoding = mimetypes.guess_type(local.relative, strict=False)
             args["ContentType"] = guessed or "application/octet-stream"
@@ -159,12 +171,15 @@ def upload_files(
     client: Any,
     location: S3Location,
     files: Sequence[LocalFile],
+    sha256: dict[str, str],
     options: UploadOptions,
     progress: Progress,
     cancel: threading.Event,
     target: str,
 ) -> dict[str, Receipt]:
     """Upload ``files`` under the prefix; returns S3's receipt per key.
+
+    ``sha256`` maps each relative path to the hex SHA-256 the plan was made with.
 
     Raises ``StepError`` naming every key that failed after botocore's retries.
     """
@@ -194,7 +209,7 @@ def upload_files(
                     str(local.path),
                     location.bucket,
                     location.key_for(local.relative),
-                    extra_args=options.extra_args(local),
+                    extra_args=options.extra_args(local, sha256[local.relative]),
                     subscribers=[_Subscriber()],
                 ),
             )

@@ -249,6 +249,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
             client,
             location,
             sync_plan.uploads,
+            sync_plan.sha256,
             prepared.options,
             progress,
             ctx.cancel,

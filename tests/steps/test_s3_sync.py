@@ -84,6 +84,56 @@ def test_first_sync_uploads_every_file_with_a_checksum_and_writes_the_manifest(
     assert entry.etag == s3.head_object(Bucket=BUCKET, Key="src/core/aws_clients.py")["ETag"]
 
 
+def test_single_part_uploads_send_the_planned_sha256_for_s3_to_check(make_ctx, s3, tmp_path):
+    """S3 refuses a body that does not match the SHA-256 the plan was made with;
+    a multipart upload asks for per-part SHA-256s instead (S3 takes no full-object
+    SHA-256 for it)."""
+    big = os.urandom(PART_SIZE + 10)
+    source = write_tree(tmp_path / "src", {**TREE, "data/big.bin": big})
+    sent: dict[str, dict] = {}
+
+    def record(params, model, **_):
+        sent[f"{model.name} {params.get('Key')}"] = dict(params)
+
+    s3.meta.events.register("provide-client-params.s3", record, unique_id="test-sent")
+    try:
+        STEP.run(make_ctx(), inputs(source))
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3", unique_id="test-sent")
+
+    for relative in TREE:
+        params = sent[f"PutObject src/{relative}"]
+        assert params["ChecksumSHA256"] == opskit.s3.digests.b64(file_sha256(source / relative))
+        assert params["ChecksumAlgorithm"] == "SHA256"
+    create = sent["CreateMultipartUpload src/data/big.bin"]
+    assert create["ChecksumAlgorithm"] == "SHA256"
+    assert "ChecksumSHA256" not in create
+    assert remote_keys(s3)["src/data/big.bin"] == big
+
+
+def test_file_edited_during_the_upload_fails_the_step_naming_it(make_ctx, s3, source):
+    edited = source / "core/aws_clients.py"
+
+    def edit_before_sending(params, model, **_):
+        if params.get("Key") == "src/core/aws_clients.py":
+            edit_keeping_size_and_mtime(edited, b"CLIENTS = []\n")
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", edit_before_sending, "t-edit")
+    try:
+        with pytest.raises((StepFailed, StepError)) as failure:
+            STEP.run(make_ctx(), inputs(source))
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3.PutObject", unique_id="t-edit")
+
+    # S3 refuses the body (BadDigest, a StepError); moto stores it, and the check
+    # after the upload finds the file changed (StepFailed). Either way: named, no manifest.
+    assert "core/aws_clients.py" in str(failure.value)
+    if isinstance(failure.value, StepFailed):
+        assert "core/aws_clients.py: the file changed during the sync" in failure.value.detail
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="src/").get("Contents", [])
+    assert f"src/{MANIFEST_NAME}" not in {item["Key"] for item in listed}
+
+
 def test_summary_is_one_info_line_and_progress_is_reported(make_ctx, s3, source):
     ctx = make_ctx()
     result = STEP.run(ctx, inputs(source))
