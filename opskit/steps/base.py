@@ -142,6 +142,17 @@ def _coerce_type(kind: str, value: Any) -> Any:
     return value
 
 
+def at_least(minimum: int) -> Callable[[Any], Any]:
+    """An ``Input.check`` for counts: ``at_least(0)``, ``at_least(1)``."""
+
+    def check(value: Any) -> Any:
+        if value < minimum:
+            raise ValueError(f"expected {minimum} or more, got {value!r}")
+        return value
+
+    return check
+
+
 def type_name(value: Any) -> str:
     return {
         bool: "boolean",

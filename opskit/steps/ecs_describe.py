@@ -21,32 +21,25 @@ from opskit.ecs.describe import (
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.taskdef import LogTarget, container_log_targets, describe_task_definition
 from opskit.errors import StepError
-from opskit.steps.base import Input, StepContext, StepResult, StepType
-
-
-def _check_count(value: int) -> int:
-    if value < 0:
-        raise ValueError(f"expected 0 or more, got {value}")
-    return value
-
+from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
 
 INPUTS = (
     Input("cluster", "string", "ECS cluster name or ARN", required=True),
     Input("service", "string", "ECS service name or ARN", required=True),
-    Input("events", "integer", "how many recent service events", default=10, check=_check_count),
+    Input("events", "integer", "how many recent service events", default=10, check=at_least(0)),
     Input(
         "stopped_tasks",
         "integer",
         "how many recently stopped tasks (newest first)",
         default=5,
-        check=_check_count,
+        check=at_least(0),
     ),
     Input(
         "log_lines",
         "integer",
         "last log lines of each stopped task",
         default=DEFAULT_LOG_LINES,
-        check=_check_count,
+        check=at_least(0),
     ),
     Input(
         "deployment_id",

@@ -32,7 +32,7 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
-from opskit.steps.base import Input, StepContext, StepResult, StepType
+from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
 
 
 def _check_image(value: Any) -> Any:
@@ -41,18 +41,6 @@ def _check_image(value: Any) -> Any:
     if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
         return {str(k): v for k, v in value.items()}
     raise ValueError("expected an image, or a mapping of container name to image")
-
-
-def _check_positive(value: int) -> int:
-    if value < 1:
-        raise ValueError(f"expected 1 or more, got {value}")
-    return value
-
-
-def _check_log_lines(value: int) -> int:
-    if value < 0:
-        raise ValueError(f"expected 0 or more, got {value}")
-    return value
 
 
 INPUTS = (
@@ -97,7 +85,7 @@ INPUTS = (
         "integer",
         "fail once this many tasks of the new deployment have stopped",
         default=2,
-        check=_check_positive,
+        check=at_least(1),
     ),
     Input(
         "rollback",
@@ -110,7 +98,7 @@ INPUTS = (
         "integer",
         "last log lines of each stopped task shown in the failure message",
         default=DEFAULT_LOG_LINES,
-        check=_check_log_lines,
+        check=at_least(0),
     ),
 )
 

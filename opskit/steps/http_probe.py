@@ -20,7 +20,7 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import StepFailed, StepTimeout
-from opskit.steps.base import Input, StepContext, StepResult, StepType
+from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
 
 BODY_LIMIT = 1 << 20  # read at most 1 MiB of a body: enough for any marker
 MAX_BACKOFF = 10.0
@@ -45,12 +45,6 @@ def _check_regex(value: Any) -> str:
     return value
 
 
-def _check_positive(value: Any) -> int:
-    if value < 1:
-        raise ValueError(f"must be 1 or more, got {value}")
-    return value
-
-
 INPUTS = (
     Input("url", "string", "The URL to request.", required=True),
     Input("method", "string", "GET or HEAD.", default="GET", choices=("GET", "HEAD")),
@@ -68,9 +62,7 @@ INPUTS = (
         "expect_regex", "string", "A regular expression the body must match.", check=_check_regex
     ),
     Input("max_latency", "duration", "Slower answers count as failures."),
-    Input(
-        "consecutive", "integer", "Successes in a row required.", default=1, check=_check_positive
-    ),
+    Input("consecutive", "integer", "Successes in a row required.", default=1, check=at_least(1)),
     Input(
         "failure_limit",
         "integer",

@@ -30,7 +30,7 @@ from opskit.logs.reader import LogLine, LogReader
 from opskit.logs.streams import StreamTarget, short_id
 from opskit.logs.targets import check_since, resolve_since, resolve_targets
 from opskit.logs.times import iso_ms
-from opskit.steps.base import Input, StepContext, StepResult, StepType
+from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
 
 LINES_AFTER = 20  # a traceback's frames and its exception line
 RECENT_LINES_KEPT = 200  # per stream, for the context of a failure
@@ -39,12 +39,6 @@ RECENT_LINES_KEPT = 200  # per stream, for the context of a failure
 def _positive(value: float) -> float:
     if value <= 0:
         raise ValueError(f"expected a duration above 0, got {value!r}")
-    return value
-
-
-def _non_negative(value: int) -> int:
-    if value < 0:
-        raise ValueError(f"expected 0 or more, got {value!r}")
     return value
 
 
@@ -98,7 +92,7 @@ INPUTS = (
         "integer",
         "Lines before a failure to include.",
         default=5,
-        check=_non_negative,
+        check=at_least(0),
     ),
 )
 
