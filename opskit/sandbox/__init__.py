@@ -82,6 +82,9 @@ def _run_app_port(emit: Callable[[str], None]) -> int:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As the proxy binds: a previous run's connections in TIME_WAIT do not
+        # make the port busy; only a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
