@@ -70,7 +70,7 @@ targets:
 steps:
   - id: redeploy
     uses: ecs.redeploy
-    with: {{cluster: chatbot, service: chatbot, poll_interval: 2s}}
+    with: {{cluster: chatbot, service: chatbot, poll_interval: 1s}}
     timeout: 120s
   - id: logs
     uses: logs.wait
