@@ -73,20 +73,28 @@ def scan_source(
     return scan, warnings
 
 
+POOL_MIN_SIZE = 1 << 20  # files from this size are hashed in the thread pool
+
+
 def hash_files(files: list[LocalFile], hashes: HashCache, workers: int) -> dict[str, str]:
-    """SHA-256 of every file (from the cache when its stat is unchanged). Cache hits
-    are read in this thread; only the files to hash go to the thread pool (a pool
-    task costs more than a cache lookup)."""
+    """SHA-256 of every file (from the cache when its stat is unchanged).
+
+    Only files from 1 MiB go to the thread pool: hashlib releases the GIL on big
+    buffers, so they hash in parallel. Smaller files are hashed in this thread,
+    meanwhile: for them a pool task and the threads taking turns with the GIL
+    cost more than the hashing (2,000 files of 1-16 KiB: 0.2 s in a pool of
+    two, 0.04 s in one thread)."""
     found: dict[str, str] = {}
-    missing = []
+    small: list[LocalFile] = []
+    large: list[LocalFile] = []
     for local in files:
         cached = hashes.cached_sha256(local)
-        if cached is None:
-            missing.append(local)
-        else:
+        if cached is not None:
             found[local.relative] = cached
-    if not missing:
-        return found
+        elif local.size >= POOL_MIN_SIZE:
+            large.append(local)
+        else:
+            small.append(local)
 
     def one(local: LocalFile) -> tuple[str, str]:
         try:
@@ -94,8 +102,15 @@ def hash_files(files: list[LocalFile], hashes: HashCache, workers: int) -> dict[
         except OSError as err:
             raise InputError(f"cannot read {local.path}: {err.strerror or err}") from None
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        found.update(pool.map(one, missing))
+    if large:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            in_pool = pool.map(one, large)
+            found.update(map(one, small))
+            found.update(in_pool)
+    elif small:
+        found.update(map(one, small))
+    else:
+        return found
     return {local.relative: found[local.relative] for local in files}
 
 
