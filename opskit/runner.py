@@ -42,7 +42,7 @@ from opskit.errors import (
 from opskit.events import EventBus
 from opskit.playbook import Playbook, Step
 from opskit.redact import Redactor
-from opskit.steps.base import StepContext, StepResult
+from opskit.steps.base import InvalidInput, StepContext, StepResult
 from opskit.yamlload import format_path
 
 # How long a step may overrun its own deadline before the runner stops waiting
@@ -398,23 +398,17 @@ class Runner:
     def _inputs(self, step: Step, context: dict[str, Any]) -> dict[str, Any]:
         step_type = step_registry.get(step.uses)
         assert step_type is not None
-        inputs: dict[str, Any] = {}
-        for spec in step_type.inputs:
-            path = (*step.path, "with", spec.name)
-            if spec.name in step.with_:
-                try:
-                    value = templating.render(step.with_[spec.name], context)
-                except templating.TemplateProblem as err:
-                    raise self.playbook.error(path, str(err)) from None
-                if value is None and not spec.required:
-                    continue
-                try:
-                    inputs[spec.name] = spec.coerce(value)
-                except ValueError as err:
-                    raise self.playbook.error(path, f"{err} (after rendering)") from None
-            elif spec.default is not None:
-                inputs[spec.name] = spec.coerce(spec.default)
-        return inputs
+        rendered: dict[str, Any] = {}
+        for name, raw in step.with_.items():
+            try:
+                rendered[name] = templating.render(raw, context)
+            except templating.TemplateProblem as err:
+                raise self.playbook.error((*step.path, "with", name), str(err)) from None
+        try:
+            return step_type.coerce_inputs(rendered)
+        except InvalidInput as err:
+            path = (*step.path, "with", err.name)
+            raise self.playbook.error(path, f"{err} (after rendering)") from None
 
     def _attempt(
         self,

@@ -150,3 +150,10 @@ def compare_listing(
             if extra_is_mismatch(relative):
                 mismatches.append(f"{relative}: present but not in the source")
     return mismatches
+
+
+def mismatched_keys(mismatches: list[str]) -> tuple[int, str]:
+    """How many keys the ``key: problem`` lines name, and the first ten of them."""
+    names = sorted({m.split(": ", 1)[0] for m in mismatches})
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return len(names), ", ".join(names[:10]) + more

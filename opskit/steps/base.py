@@ -165,6 +165,14 @@ def type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+class InvalidInput(ValueError):
+    """A value that does not fit its declared input; ``name`` says which."""
+
+    def __init__(self, name: str, message: str):
+        self.name = name
+        super().__init__(message)
+
+
 @dataclass
 class StepResult:
     """What a step hands back. ``status`` is ``ok``, ``changed`` or ``skipped``;
@@ -236,6 +244,23 @@ class StepType:
 
     def input(self, name: str) -> Input | None:
         return next((i for i in self.inputs if i.name == name), None)
+
+    def coerce_inputs(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Inputs as ``run``/``plan`` receive them: each given value coerced, declared
+        defaults filled in, ``None`` meaning "not given" for optional inputs.
+        Raises ``InvalidInput`` naming the input."""
+        inputs: dict[str, Any] = {}
+        for spec in self.inputs:
+            value = given.get(spec.name)
+            if value is None and not spec.required:
+                value = spec.default
+            if value is None:
+                continue
+            try:
+                inputs[spec.name] = spec.coerce(value)
+            except ValueError as err:
+                raise InvalidInput(spec.name, str(err)) from None
+        return inputs
 
     def input_schema(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,13 @@ from opskit import __version__
 from opskit.errors import InputError, StepFailed
 from opskit.manifest import MANIFEST_NAME
 from opskit.s3 import digests
-from opskit.s3.check import Expected, compare_listing, confirm_uploads, verify_remote
+from opskit.s3.check import (
+    Expected,
+    compare_listing,
+    confirm_uploads,
+    mismatched_keys,
+    verify_remote,
+)
 from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import S3Location, checked_destination, parse_s3_url
 from opskit.s3.plan import (
@@ -278,10 +284,9 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
         found = compare_listing(sync_plan.listing, expected, extra_rule)
     mismatches += found
     if mismatches:
-        names = sorted({m.split(": ", 1)[0] for m in mismatches})
-        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        count, shown = mismatched_keys(mismatches)
         raise StepFailed(
-            f"verification failed under {location.url}: {len(names)} key(s) do not match: {shown}",
+            f"verification failed under {location.url}: {count} key(s) do not match: {shown}",
             detail="\n".join(mismatches),
             outputs=outputs,
         )

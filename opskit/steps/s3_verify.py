@@ -18,6 +18,7 @@ from typing import Any
 
 from opskit.errors import InputError, StepFailed
 from opskit.manifest import MANIFEST_NAME
+from opskit.s3.check import mismatched_keys
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import (
@@ -101,10 +102,9 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     mismatches += _text_checks(ctx, client, location, inputs)
     outputs = {"mismatches": mismatches, "checked": checked, "digest": digest}
     if mismatches:
-        names = sorted({m.split(": ", 1)[0] for m in mismatches})
-        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        count, shown = mismatched_keys(mismatches)
         raise StepFailed(
-            f"{location.url} does not match {reference}: {len(names)} key(s): {shown}",
+            f"{location.url} does not match {reference}: {count} key(s): {shown}",
             detail="\n".join(mismatches),
             outputs=outputs,
         )

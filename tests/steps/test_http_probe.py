@@ -57,9 +57,7 @@ def server() -> Iterator[tuple[str, Script]]:
 
 
 def inputs(url: str, **extra: object) -> dict:
-    values = {spec.name: spec.default for spec in STEP.inputs if spec.default is not None}
-    values.update({"url": url, "expect_status": [200]}, **extra)
-    return values
+    return STEP.coerce_inputs({"url": url, **extra})
 
 
 def test_200_with_the_body_marker_passes(server, make_ctx) -> None:

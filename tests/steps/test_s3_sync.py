@@ -34,14 +34,7 @@ TREE = {
 
 def inputs(source: Path, **extra) -> dict:
     """Inputs as the runner hands them over: defaults filled in, values coerced."""
-    given = {"source": str(source), "destination": DEST, **extra}
-    out = {}
-    for spec in STEP.inputs:
-        if spec.name in given:
-            out[spec.name] = spec.coerce(given[spec.name])
-        elif spec.default is not None:
-            out[spec.name] = spec.coerce(spec.default)
-    return out
+    return STEP.coerce_inputs({"source": str(source), "destination": DEST, **extra})
 
 
 @pytest.fixture

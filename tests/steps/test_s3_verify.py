@@ -15,28 +15,18 @@ from tests.steps.s3_helpers import BUCKET, DEST, write_tree
 TREE = {"chatbot_app.py": "import streamlit\n", "core/aws_clients.py": "invoke_model\n"}
 
 
-def coerce(step, given: dict) -> dict:
-    out = {}
-    for spec in step.inputs:
-        if spec.name in given:
-            out[spec.name] = spec.coerce(given[spec.name])
-        elif spec.default is not None:
-            out[spec.name] = spec.coerce(spec.default)
-    return out
-
-
 @pytest.fixture
 def synced(make_ctx, aws, tmp_path: Path):
     client = aws.client("s3")
     client.create_bucket(Bucket=BUCKET)
     source = write_tree(tmp_path / "src", TREE)
-    result = SYNC.run(make_ctx(), coerce(SYNC, {"source": str(source), "destination": DEST}))
+    result = SYNC.run(make_ctx(), SYNC.coerce_inputs({"source": str(source), "destination": DEST}))
     return client, source, result
 
 
 def test_manifest_mode_passes_on_a_synced_prefix(make_ctx, synced):
     _, _, sync_result = synced
-    result = VERIFY.run(make_ctx(), coerce(VERIFY, {"destination": DEST}))
+    result = VERIFY.run(make_ctx(), VERIFY.coerce_inputs({"destination": DEST}))
     assert result.status == "ok"
     assert result.outputs == {
         "mismatches": [],
@@ -48,7 +38,9 @@ def test_manifest_mode_passes_on_a_synced_prefix(make_ctx, synced):
 
 def test_source_mode_passes_and_reports_the_same_digest(make_ctx, synced):
     _, source, sync_result = synced
-    result = VERIFY.run(make_ctx(), coerce(VERIFY, {"destination": DEST, "source": str(source)}))
+    result = VERIFY.run(
+        make_ctx(), VERIFY.coerce_inputs({"destination": DEST, "source": str(source)})
+    )
     assert result.outputs["mismatches"] == []
     assert result.outputs["digest"] == sync_result.outputs["digest"]
 
@@ -62,7 +54,7 @@ def test_altered_missing_and_extra_objects_are_named(make_ctx, synced, mode):
     given = {"destination": DEST} | ({"source": str(source)} if mode == "source" else {})
 
     with pytest.raises(StepFailed) as failure:
-        VERIFY.run(make_ctx(), coerce(VERIFY, given))
+        VERIFY.run(make_ctx(), VERIFY.coerce_inputs(given))
 
     reference = "its manifest" if mode == "manifest" else "the local tree"
     assert str(failure.value) == (
@@ -80,7 +72,7 @@ def test_contains_and_not_contains_read_the_named_objects(make_ctx, synced):
         "contains": {"core/aws_clients.py": ["invoke_model"], "chatbot_app.py": "streamlit"},
         "not_contains": {"core/aws_clients.py": ["list_foundation_models"]},
     }
-    assert VERIFY.run(make_ctx(), coerce(VERIFY, given)).outputs["mismatches"] == []
+    assert VERIFY.run(make_ctx(), VERIFY.coerce_inputs(given)).outputs["mismatches"] == []
 
     given = {
         "destination": DEST,
@@ -88,7 +80,7 @@ def test_contains_and_not_contains_read_the_named_objects(make_ctx, synced):
         "not_contains": {"chatbot_app.py": ["streamlit"]},
     }
     with pytest.raises(StepFailed) as failure:
-        VERIFY.run(make_ctx(), coerce(VERIFY, given))
+        VERIFY.run(make_ctx(), VERIFY.coerce_inputs(given))
     assert failure.value.outputs["mismatches"] == [
         "chatbot_app.py: contains 'streamlit'",
         "core/aws_clients.py: does not contain 'list_foundation_models'",
@@ -100,7 +92,7 @@ def test_missing_manifest_says_what_to_do(make_ctx, synced):
     client, _, _ = synced
     client.delete_object(Bucket=BUCKET, Key=f"src/{MANIFEST_NAME}")
     with pytest.raises(StepFailed) as failure:
-        VERIFY.run(make_ctx(), coerce(VERIFY, {"destination": DEST}))
+        VERIFY.run(make_ctx(), VERIFY.coerce_inputs({"destination": DEST}))
     assert str(failure.value) == (
         f"no manifest {DEST}{MANIFEST_NAME}: sync with s3.sync first, "
         "or give source to compare with a local folder"
@@ -116,7 +108,7 @@ def test_object_rewritten_with_same_content_still_verifies(make_ctx, synced):
         Body=b"import streamlit\n",
         ChecksumAlgorithm="CRC32",
     )
-    result = VERIFY.run(make_ctx(), coerce(VERIFY, {"destination": DEST}))
+    result = VERIFY.run(make_ctx(), VERIFY.coerce_inputs({"destination": DEST}))
     assert result.outputs["mismatches"] == []
 
 
