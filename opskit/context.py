@@ -34,12 +34,12 @@ def parse_extra_vars(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 def load_vars_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as err:
         raise InputError(
             f"cannot read vars file: {err.strerror or err}", source=str(path)
         ) from None
-    data = load_yaml(text, str(path)).data
+    data = load_yaml(raw, str(path)).data  # bytes: a file that is not UTF-8 names its line
     if data is None:
         return {}
     if not isinstance(data, Mapping):

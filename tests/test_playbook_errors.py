@@ -27,8 +27,12 @@ BOMB = (
     + GOOD_STEP
 )
 
-# (case id, playbook text, expected line, fragment of the message, extra CLI args)
-CASES = [
+A_DIRECTORY = "<bad.yaml is a directory>"
+LATIN_1 = ("name: caf\xe9\n" + GOOD_STEP).encode("latin-1")
+
+# (case id, playbook text (or bytes, or A_DIRECTORY), expected line, fragment of
+# the message, extra CLI args)
+CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
     ("syntax error", "steps: [\n  - id: a\n", 2, "YAML syntax error", []),
     ("tab indentation", "steps:\n\t- id: a\n", 2, "tab character", []),
     (
@@ -199,6 +203,48 @@ CASES = [
     ("YAML bomb", BOMB, None, "more than 100000 values", []),
     ("two documents", GOOD_STEP + "---\n" + GOOD_STEP, 5, "YAML syntax error", []),
     (
+        "nested 5000 levels deep",
+        GOOD_STEP + "vars:\n" + "".join("  " * i + "a:\n" for i in range(1, 5001)),
+        105,
+        "nested more than 100 levels deep",
+        [],
+    ),
+    (
+        "nested 5000 levels deep in flow style",
+        GOOD_STEP.replace("}", ", headers: " + "[" * 5000 + "]" * 5000 + "}"),
+        4,
+        "nested more than 100 levels deep",
+        [],
+    ),
+    (
+        "recursive alias",
+        "vars: &v {again: *v}\n" + GOOD_STEP,
+        1,
+        "recursive alias: this value contains itself",
+        [],
+    ),
+    (
+        "date that cannot be",
+        "vars: {released: 2023-02-30}\n" + GOOD_STEP,
+        1,
+        "cannot read '2023-02-30' as timestamp: day is out of range for month "
+        "(quote it if it is text)",
+        [],
+    ),
+    (
+        "5000-digit integer",
+        "vars: {count: " + "9" * 5000 + "}\n" + GOOD_STEP,
+        1,
+        "as int: Exceeds the limit (4300 digits) for integer string conversion",
+        [],
+    ),
+    ("NUL byte", GOOD_STEP + "name: a\x00b\n", 5, "control character U+0000", []),
+    # playbook.py decodes the file itself today; with load_yaml(bytes) it would name the line
+    ("not UTF-8", LATIN_1, None, "byte 0xe9", []),
+    ("binary file", bytes(range(256)) * 4, None, "byte 0x80", []),
+    ("UTF-16 file", GOOD_STEP.encode("utf-16"), None, "byte 0xff", []),
+    ("a directory", A_DIRECTORY, None, "is a directory", []),
+    (
         "var template error",
         "vars:\n  url: '{{ vars.host }}'\n" + GOOD_STEP,
         2,
@@ -215,13 +261,18 @@ def test_malformed_playbook_exits_2_with_file_line_and_no_traceback(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    text: str,
+    text: str | bytes,
     line: int | None,
     fragment: str,
     args: list[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("bad.yaml").write_text(text)
+    if text == A_DIRECTORY:
+        Path("bad.yaml").mkdir()
+    elif isinstance(text, bytes):
+        Path("bad.yaml").write_bytes(text)
+    else:
+        Path("bad.yaml").write_text(text)
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "bad.yaml", *args])
     out, err = capsys.readouterr()
@@ -240,6 +291,14 @@ def test_malformed_playbook_exits_2_with_file_line_and_no_traceback(
         (["run", "missing.yaml"], "missing.yaml: no such file"),
         (["run", "ok.yaml", "-e", "novalue"], "-e expects key=value, got 'novalue'"),
         (["run", "ok.yaml", "--vars-file", "nope.yaml"], "nope.yaml: cannot read vars file"),
+        (
+            ["run", "ok.yaml", "--vars-file", "latin1.yaml"],
+            "latin1.yaml:1: not UTF-8 text: byte 0xe9 cannot be decoded (save the file as UTF-8)",
+        ),
+        (
+            ["run", "ok.yaml", "--vars-file", "deep.yaml"],
+            "deep.yaml:101: nested more than 100 levels deep",
+        ),
         (["run", "ok.yaml", "--from", "nostep"], "no step 'nostep' in ok.yaml; steps: probe"),
         (["run", "ok.yaml", "--only", "nostep"], "no step 'nostep'"),
         (["run", "ok.yaml", "--target", "prod"], "unknown target 'prod'"),
@@ -249,6 +308,8 @@ def test_malformed_playbook_exits_2_with_file_line_and_no_traceback(
         "missing file",
         "bad -e",
         "missing vars file",
+        "vars file not UTF-8",
+        "vars file nested too deep",
         "bad --from",
         "bad --only",
         "bad target",
@@ -264,6 +325,8 @@ def test_bad_command_line_exits_2(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("ok.yaml").write_text(GOOD_STEP)
+    Path("latin1.yaml").write_bytes(LATIN_1)
+    Path("deep.yaml").write_text("".join("  " * i + "a:\n" for i in range(5000)))
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     out, err = capsys.readouterr()
