@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from opskit.aws import describe_client_error, error_code
+from opskit.ecs.names import short_task_definition as short_task_definition  # re-export
+from opskit.ecs.names import task_id_of
 from opskit.errors import StepError
 
 if TYPE_CHECKING:
@@ -21,10 +23,10 @@ if TYPE_CHECKING:
 # describe_tasks takes at most 100 tasks per call (ECS API reference).
 DESCRIBE_TASKS_BATCH = 100
 
-
-def task_id(arn: str) -> str:
-    """The task id from a task ARN (old and long ARN formats alike)."""
-    return arn.rsplit("/", 1)[-1]
+# ``task_id`` and ``short_task_definition`` are re-exported for steps/ecs_redeploy.py,
+# steps/ecs_describe.py and ecs/wait.py until they import opskit.ecs.names
+# themselves (issue 14, item 6); then both go.
+task_id = task_id_of
 
 
 def iso_utc(value: Any) -> str:
@@ -183,7 +185,7 @@ def container_summary(container: dict[str, Any]) -> dict[str, Any]:
 
 def task_summary(task: dict[str, Any]) -> dict[str, Any]:
     return {
-        "task_id": task_id(task.get("taskArn", "")),
+        "task_id": task_id_of(task.get("taskArn", "")),
         "started_by": task.get("startedBy", ""),
         "task_definition": task.get("taskDefinitionArn", ""),
         "last_status": task.get("lastStatus", ""),
@@ -194,8 +196,3 @@ def task_summary(task: dict[str, Any]) -> dict[str, Any]:
         "stopped_reason": task.get("stoppedReason", ""),
         "containers": [container_summary(c) for c in task.get("containers") or []],
     }
-
-
-def short_task_definition(arn: str) -> str:
-    """``family:revision`` from a task definition ARN (unchanged if already short)."""
-    return arn.rsplit("/", 1)[-1] if arn else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from opskit.aws import describe_client_error
-from opskit.ecs.describe import short_task_definition, task_id
+from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.taskdef import LogTarget
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def container_line(container: dict[str, Any]) -> str:
 
 def task_headline(task: dict[str, Any]) -> str:
     line = (
-        f"task {task_id(task.get('taskArn', ''))} "
+        f"task {task_id_of(task.get('taskArn', ''))} "
         f"({short_task_definition(task.get('taskDefinitionArn', ''))}) stopped: "
         f"{task.get('stoppedReason') or 'no stopped reason'}"
     )
@@ -82,7 +82,7 @@ def describe_stopped_tasks(
             target = log_targets.get(name)
             if target is None:
                 continue
-            stream = target.stream(task_id(task.get("taskArn", "")), name)
+            stream = target.stream(task_id_of(task.get("taskArn", "")), name)
             try:
                 messages = tail_log(aws, target, stream, lines)
             except LogUnavailable as err:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opskit.aws import describe_client_error
+from opskit.ecs.names import stream_name
 from opskit.errors import StepError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class LogTarget:
     region: str = ""
 
     def stream(self, task_id: str, container: str | None = None) -> str:
-        return f"{self.stream_prefix}/{container or self.container}/{task_id}"
+        return stream_name(self.stream_prefix, container or self.container, task_id)
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,3 @@ def register_revision(aws: AwsAccess, args: dict[str, Any]) -> dict[str, Any]:
     family = args.get("family", "?")
     with aws.call(f"ecs RegisterTaskDefinition {family}"):
         return ecs.register_task_definition(**args)["taskDefinition"]
-
-
-def images_of(definition: dict[str, Any]) -> dict[str, str]:
-    return {
-        c.get("name", ""): c.get("image", "") for c in definition.get("containerDefinitions") or []
-    }

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from opskit.ecs.names import short_task_definition
+
 WAITING = "waiting"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -174,7 +176,7 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
 
 
 def _name(deployment: dict[str, Any]) -> str:
-    task_definition = str(deployment.get("taskDefinition", "")).rsplit("/", 1)[-1]
+    task_definition = short_task_definition(str(deployment.get("taskDefinition", "")))
     return f"deployment {deployment.get('id', '?')} ({task_definition})"
 
 

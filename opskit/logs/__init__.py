@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from opskit.logs.patterns import Pattern, SuccessTracker, parse_patterns
 from opskit.logs.reader import LogLine, LogReader
-from opskit.logs.streams import StreamTarget, short_id, stream_name, task_id_of
+from opskit.logs.streams import StreamTarget, short_id
 
 __all__ = [
     "LogLine",
@@ -21,6 +21,4 @@ __all__ = [
     "SuccessTracker",
     "parse_patterns",
     "short_id",
-    "stream_name",
-    "task_id_of",
 ]

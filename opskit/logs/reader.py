@@ -125,10 +125,6 @@ class LogReader:
                 self._streams[name] = _Stream(name, start=self.since_ms)
 
     @property
-    def stream_names(self) -> list[str]:
-        return list(self._streams)
-
-    @property
     def missing(self) -> list[str]:
         return [s.name for s in self._streams.values() if s.state == "pending"]
 

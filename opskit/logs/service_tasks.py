@@ -13,8 +13,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from opskit.ecs.names import stream_name, task_id_of
 from opskit.errors import StepError
-from opskit.logs.streams import NEW, OLD, StreamTarget, stream_name, task_id_of
+from opskit.logs.streams import NEW, OLD, StreamTarget
 
 DESCRIBE_TASKS_LIMIT = 100
 

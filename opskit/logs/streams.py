@@ -1,15 +1,17 @@
-"""Exact awslogs stream names and task ids.
+"""The streams to read: which task each belongs to, and whether it is NEW or OLD.
 
 ECS's ``awslogs`` driver names a task's stream ``PREFIX/CONTAINER/TASK_ID``
-(``awslogs-stream-prefix``, the container name, the task id). opskit computes
-these names instead of discovering streams with DescribeLogStreams, whose
-``lastEventTimestamp`` is eventually consistent (new streams can sort as stale
-for up to an hour) and which would happily return the OLD task's stream too.
+(``opskit.ecs.names.stream_name``). opskit computes these names instead of
+discovering streams with DescribeLogStreams, whose ``lastEventTimestamp`` is
+eventually consistent (new streams can sort as stale for up to an hour) and
+which would happily return the OLD task's stream too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from opskit.ecs.names import task_id_of
 
 NEW = "NEW"
 OLD = "OLD"
@@ -26,19 +28,6 @@ class StreamTarget:
     @property
     def short_id(self) -> str:
         return short_id(self.task_id)
-
-
-def task_id_of(task: str) -> str:
-    """The task id of a task ARN (``arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID``) or id."""
-    task = task.strip()
-    if task.startswith("arn:"):
-        return task.rsplit("/", 1)[-1]
-    return task
-
-
-def stream_name(prefix: str, container: str, task_id: str) -> str:
-    """``PREFIX/CONTAINER/TASK_ID`` exactly as the awslogs driver writes it."""
-    return f"{prefix.strip('/')}/{container}/{task_id_of(task_id)}"
 
 
 def task_id_from_stream(stream: str) -> str:

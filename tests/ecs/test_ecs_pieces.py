@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from opskit.ecs.deploy import check_controller, created_deployment
-from opskit.ecs.describe import iso_utc, task_id
+from opskit.ecs.describe import iso_utc
 from opskit.ecs.failure import describe_stopped_tasks
+from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.taskdef import apply_changes, log_target, parse_changes
 from opskit.errors import StepError
 
@@ -60,8 +61,16 @@ def test_iso_utc_has_milliseconds_and_z():
 
 
 def test_task_id_from_old_and_long_arns():
-    assert task_id("arn:aws:ecs:us-east-1:1:task/abc") == "abc"
-    assert task_id("arn:aws:ecs:us-east-1:1:task/chatbot/abc") == "abc"
+    assert task_id_of("arn:aws:ecs:us-east-1:1:task/abc") == "abc"
+    assert task_id_of("arn:aws:ecs:us-east-1:1:task/chatbot/abc") == "abc"
+    assert task_id_of(" abc ") == "abc"
+
+
+def test_short_task_definition_is_family_and_revision():
+    arn = "arn:aws:ecs:us-east-1:1:task-definition/chatbot:3"
+    assert short_task_definition(arn) == "chatbot:3"
+    assert short_task_definition("chatbot:3") == "chatbot:3"
+    assert short_task_definition("") == ""
 
 
 def definition() -> dict:

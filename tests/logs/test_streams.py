@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from opskit.logs.streams import short_id, stream_name, task_id_from_stream, task_id_of
+from opskit.ecs.names import stream_name, task_id_of
+from opskit.logs.streams import short_id, task_id_from_stream
 from opskit.logs.times import iso_ms, parse_since
 
 ARN = "arn:aws:ecs:ap-northeast-1:123456789012:task/chatbot/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
