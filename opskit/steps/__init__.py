@@ -21,6 +21,7 @@ _MODULES: dict[str, str] = {
     "ecs.describe": "opskit.steps.ecs_describe",
     "logs.wait": "opskit.steps.logs_wait",
     "logs.tail": "opskit.steps.logs_tail",
+    "streamlit.session": "opskit.steps.streamlit_session",
 }
 _EXTRA: dict[str, StepType] = {}
 

@@ -1,0 +1,414 @@
+"""``streamlit.session``: a synthetic user proves that the deployed chatbot answers.
+
+Every other check can pass while no question gets an answer: the script health
+check only proves that the script renders a page, and the incident's symptom was
+"every question fails with a streaming error". This step opens a session the way
+a browser tab does (``opskit.streamlit``: the websocket, no browser, no
+Streamlit), types each question into the chat input, waits for that run to
+finish, and judges what a person would see: exceptions, ``st.error`` alerts, the
+expected words in the answer, the release shown on the page.
+
+``failed`` means the page said no; ``error`` means no session could be had (a
+refused connection, a 403 from an auth proxy, a server that is not Streamlit).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opskit.clock import Deadline
+from opskit.durations import format_duration
+from opskit.errors import StepError, StepFailed, StepTimeout
+from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
+from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.streamlit import (
+    Node,
+    Page,
+    RunOutcome,
+    RunTimeout,
+    SessionUnavailable,
+    StreamlitSession,
+    stream_url,
+)
+
+DEFAULT_TIMEOUT = 120.0  # when the playbook sets none: an answer that never ends must fail
+LIVE_EVERY = 0.25  # seconds between live updates of a streaming answer
+ANSWER_IN_DETAIL = 4000  # characters of each answer kept in the transcript
+QUESTION_KEYS = ("question", "expect", "forbid")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One entry of ``ask``: what to type, and what the answer must (not) hold."""
+
+    question: str
+    expect: tuple[Pattern, ...] = ()
+    forbid: tuple[Pattern, ...] = ()
+
+
+def _check_url(value: str) -> str:
+    stream_url(value)  # raises ValueError with the message for the user
+    return value
+
+
+def _check_questions(value: Any) -> list[Question]:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"expected a list of questions, got {type(value).__name__} {value!r}: "
+            'write ask: ["How do I ...?"] or a list of {question, expect, forbid}'
+        )
+    return [_question(entry, index) for index, entry in enumerate(value, 1)]
+
+
+def _question(entry: Any, index: int) -> Question:
+    where = f"question {index}"
+    if isinstance(entry, Question):
+        return entry
+    if isinstance(entry, str):
+        entry = {"question": entry}
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where}: expected a string or a mapping, got {entry!r}")
+    unknown = [key for key in entry if key not in QUESTION_KEYS]
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(QUESTION_KEYS)})")
+    text = entry.get("question")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{where}: 'question' must be a non-empty string, got {text!r}")
+    patterns: dict[str, tuple[Pattern, ...]] = {}
+    for key in ("expect", "forbid"):
+        given = entry.get(key) or []
+        given = [given] if isinstance(given, str) else given
+        if not isinstance(given, (list, tuple)) or not all(isinstance(p, str) for p in given):
+            raise ValueError(f"{where}: {key!r} must be a pattern or a list of them")
+        try:
+            patterns[key] = tuple(parse_patterns(given))
+        except ValueError as err:
+            raise ValueError(f"{where}: {key}: {err}") from None
+    return Question(text.strip(), patterns["expect"], patterns["forbid"])
+
+
+_QUESTION_SCHEMA = {
+    "type": "array",
+    "items": {
+        "oneOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["question"],
+                "properties": {
+                    "question": {"type": "string"},
+                    "expect": {"type": "array", "items": {"type": "string"}},
+                    "forbid": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        ]
+    },
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionInputs:
+    url: str = param(
+        "The app's URL, as a person opens it (a base path is kept: https://host/chat).",
+        "string",
+        required=True,
+        check=_check_url,
+    )
+    ask: list[Question] = param(
+        "Questions typed into the chat input, in order: a string, or a mapping with "
+        "question, expect (patterns the answer must hold) and forbid (patterns it must "
+        "not). Patterns are substrings, or regular expressions written re:...",
+        "any",
+        default=[],
+        check=_check_questions,
+        schema=_QUESTION_SCHEMA,
+    )
+    expect_page: list[str] = param(
+        "Patterns the page must show after the last answer (e.g. the release digest).",
+        "string_list",
+        default=[],
+        check=check_patterns,
+    )
+    allow_errors: bool = param(
+        "Pass even when the page shows an error alert (st.error).", "boolean", default=False
+    )
+    placeholder: str | None = param(
+        "Ask in the chat input with this placeholder (default: the only one).", "string"
+    )
+    key: str | None = param("Ask in the chat input with this widget key.", "string")
+    headers: dict[str, str] | None = param(
+        "Extra headers for the websocket handshake (e.g. a cookie an auth proxy wants).",
+        "object",
+    )
+
+
+OUTPUTS = {
+    "streamlit_version": "The server's Streamlit version, as its session reported it.",
+    "answers": "Per question: question, answer (the text as rendered), first_text_ms, total_ms.",
+    "exceptions": "Exceptions shown on the page: type and message.",
+    "errors": "Error alerts (st.error) shown on the page, as text.",
+    "page_text": "The page's text after the last answer.",
+}
+
+
+@dataclass
+class Transcript:
+    """What the synthetic user saw: the step's outputs and the report's transcript."""
+
+    url: str
+    version: str = ""
+    load_ms: float | None = None
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    page: Page | None = None
+
+    def outputs(self) -> dict[str, Any]:
+        page = self.page or Page()
+        return {
+            "streamlit_version": self.version or None,
+            "answers": self.answers,
+            "exceptions": [{"type": e.type, "message": e.message} for e in page.exceptions()],
+            "errors": page.errors(),
+            "page_text": page.text(),
+        }
+
+    def detail(self) -> str:
+        lines = [f"Streamlit {self.version or '(unknown version)'} at {self.url}"]
+        if self.load_ms is not None:
+            lines.append(f"page loaded in {_seconds(self.load_ms)}")
+        for answer in self.answers:
+            lines += ["", f"Q: {answer['question']}"]
+            timing = f"done {_seconds(answer['total_ms'])}" if answer["total_ms"] else "unfinished"
+            if answer["first_text_ms"] is not None:
+                timing = f"first text {_seconds(answer['first_text_ms'])}, {timing}"
+            lines.append(f"A ({timing}):")
+            text = answer["answer"] or "(no text)"
+            if len(text) > ANSWER_IN_DETAIL:
+                text = text[:ANSWER_IN_DETAIL] + f"… ({len(answer['answer'])} chars)"
+            lines += [f"  {line}" for line in text.splitlines()]
+        page = self.page or Page()
+        if page.exceptions():
+            lines += ["", "Exceptions on the page:"]
+            lines += [f"  {e}" for e in page.exceptions()]
+        if page.errors():
+            lines += ["", "Errors on the page:"]
+            lines += [f"  {error}" for error in page.errors()]
+        return "\n".join(lines)
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms / 1000:.2f} s"
+
+
+def _quoted(question: str) -> str:
+    return f'"{question}"' if len(question) <= 60 else f'"{question[:59]}…"'
+
+
+def _excerpt(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+def _pick_chat_input(page: Page, inputs: SessionInputs, question: str) -> Node:
+    found = page.chat_inputs()
+    shown = ", ".join(repr(n.element.chat_input.placeholder) for n in found) or "none"
+    if inputs.key is not None:
+        found = [n for n in found if n.element.chat_input.id.endswith(f"-{inputs.key}")]
+    if inputs.placeholder is not None:
+        found = [n for n in found if n.element.chat_input.placeholder == inputs.placeholder]
+    wanted = []
+    if inputs.key is not None:
+        wanted.append(f"key {inputs.key!r}")
+    if inputs.placeholder is not None:
+        wanted.append(f"placeholder {inputs.placeholder!r}")
+    which = f"chat input with {' and '.join(wanted)}" if wanted else "chat input"
+    if not found:
+        raise StepFailed(
+            f"no {which} on the page to ask {_quoted(question)} (chat inputs: {shown})"
+        )
+    if len(found) > 1:
+        raise StepFailed(
+            f"{len(found)} chat inputs on the page ({shown}): "
+            "name the one to ask in with placeholder or key"
+        )
+    return found[0]
+
+
+def _judge_page(page: Page, inputs: SessionInputs, when: str) -> str | None:
+    """Why the page as it stands fails, or ``None``."""
+    exceptions = page.exceptions()
+    if exceptions:
+        more = f" (and {len(exceptions) - 1} more)" if len(exceptions) > 1 else ""
+        return f"{when}: the page shows an exception: {exceptions[0]}{more}"
+    errors = page.errors()
+    if errors and not inputs.allow_errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{when}: the page shows an error: {' '.join(errors[0].split())}{more}"
+    return None
+
+
+def _judge_answer(question: Question, answer: str) -> str | None:
+    for pattern in question.expect:
+        if not pattern.matches(answer):
+            return (
+                f"{_quoted(question.question)}: the answer lacks {pattern.text!r}: "
+                f"{_excerpt(answer)}"
+            )
+    for pattern in question.forbid:
+        if pattern.matches(answer):
+            line = next((ln for ln in answer.splitlines() if pattern.matches(ln)), answer)
+            return f"{_quoted(question.question)}: the answer holds {pattern.text!r}: " + (
+                _excerpt(line)
+            )
+    return None
+
+
+class _LiveAnswer:
+    """The live view of a streaming answer: its newest words, at most every LIVE_EVERY."""
+
+    def __init__(self, ctx: StepContext, question: str):
+        self.ctx, self.question, self.shown_at = ctx, question, 0.0
+
+    def __call__(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.shown_at < LIVE_EVERY:
+            return
+        self.shown_at = now
+        flat = " ".join(text.split())
+        tail = flat if len(flat) <= 90 else "…" + flat[-89:]
+        self.ctx.emit("progress", f"{_quoted(self.question)} ← {tail}", chars=len(text))
+
+
+def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
+    transcript = Transcript(inputs.url)
+    deadline = ctx.deadline
+    if deadline.at is None:
+        deadline = Deadline.after(ctx.clock, DEFAULT_TIMEOUT)
+    started = ctx.clock.monotonic()
+    asking: str | None = None  # the question waited for, for a timeout's message
+
+    def fail(summary: str, kind: type[StepFailed] = StepFailed) -> StepFailed:
+        return kind(summary, detail=transcript.detail(), outputs=transcript.outputs())
+
+    try:
+        with StreamlitSession(
+            inputs.url, deadline, ctx.cancel, headers=dict(inputs.headers or {})
+        ) as session:
+            transcript.page = session.page
+            loaded = session.load()
+            transcript.version, transcript.load_ms = session.streamlit_version, loaded.duration_ms
+            ctx.emit(
+                "info",
+                f"Streamlit {session.streamlit_version or '(unknown version)'}: page loaded "
+                f"in {_seconds(loaded.duration_ms)}",
+            )
+            problem = _judge_page(session.page, inputs, "before any question")
+            if problem:
+                raise fail(problem)
+            for question in inputs.ask:
+                chat_input = _pick_chat_input(session.page, inputs, question.question)
+                asking = question.question
+                outcome = session.ask(
+                    question.question, chat_input, on_text=_LiveAnswer(ctx, question.question)
+                )
+                asking = None
+                _record(ctx, transcript, question.question, outcome)
+                problem = _judge_page(session.page, inputs, _quoted(question.question))
+                problem = problem or _judge_answer(question, outcome.answer)
+                if problem:
+                    raise fail(problem)
+            page_text = session.page.text()
+            for pattern in parse_patterns(inputs.expect_page):
+                if not pattern.matches(page_text):
+                    raise fail(f"the page lacks {pattern.text!r}: {_excerpt(page_text)}")
+    except SessionUnavailable as err:
+        raise fail(str(err), StepError) from None
+    except RunTimeout:
+        waited = format_duration(ctx.clock.monotonic() - started)
+        if asking is None:
+            raise fail(
+                f"timed out after {waited}: the page did not finish loading", StepTimeout
+            ) from None
+        partial = session.current_run
+        if partial is not None:
+            _record(ctx, transcript, asking, partial)
+        chars = len(partial.answer) if partial is not None else 0
+        raise fail(
+            f"timed out after {waited} waiting for the answer to {_quoted(asking)} "
+            f"(the script was still running; {chars} chars of answer so far)",
+            StepTimeout,
+        ) from None
+    except StepFailed as err:
+        if not err.detail:
+            raise fail(err.summary, type(err)) from None
+        raise
+    return StepResult("ok", _summary(transcript, inputs), transcript.outputs(), transcript.detail())
+
+
+def _record(ctx: StepContext, transcript: Transcript, question: str, outcome: RunOutcome) -> None:
+    finished = outcome.status >= 0
+    transcript.answers.append(
+        {
+            "question": question,
+            "answer": outcome.answer,
+            "first_text_ms": _ms(outcome.first_text_ms),
+            "total_ms": _ms(outcome.duration_ms) if finished else None,
+        }
+    )
+    ctx.emit("info", f"Q: {question}")
+    first = ""
+    if outcome.first_text_ms is not None:
+        first = f", first text {_seconds(outcome.first_text_ms)}"
+    when = f"in {_seconds(outcome.duration_ms)}" if finished else "unfinished"
+    ctx.emit("info", f"A: {len(outcome.answer)} chars {when}{first}: {_excerpt(outcome.answer)}")
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _summary(transcript: Transcript, inputs: SessionInputs) -> str:
+    page = transcript.page or Page()
+    errors = page.errors()
+    verdict = "no exception, " + (
+        f"{len(errors)} error(s) allowed: {' '.join(errors[0].split())}" if errors else "no error"
+    )
+    answers = transcript.answers
+    if not answers:
+        return f"page loaded in {_seconds(transcript.load_ms or 0)}; {verdict}"
+    chars = sum(len(a["answer"]) for a in answers)
+    total = sum(a["total_ms"] or 0 for a in answers)
+    firsts = [a["first_text_ms"] for a in answers if a["first_text_ms"] is not None]
+    noun = "question" if len(answers) == 1 else "questions"
+    first = ""
+    if firsts:
+        label = "first text" if len(answers) == 1 else "slowest first text"
+        first = f" ({label} {_seconds(max(firsts))})"
+    return f"asked {len(answers)} {noun}: {chars} chars in {_seconds(total)}{first}; {verdict}"
+
+
+def plan(ctx: StepContext, inputs: SessionInputs) -> StepResult:
+    """Say what would be asked; send nothing (a real model's answer costs money)."""
+    parts = [f"would open a session on {stream_url(inputs.url)}"]
+    for question in inputs.ask:
+        checks = [f"expect {p.text!r}" for p in question.expect]
+        checks += [f"forbid {p.text!r}" for p in question.forbid]
+        parts.append(
+            f"ask {_quoted(question.question)}" + (f" ({', '.join(checks)})" if checks else "")
+        )
+    if inputs.expect_page:
+        parts.append("expect the page to show " + ", ".join(repr(p) for p in inputs.expect_page))
+    return StepResult("ok", "; ".join(parts) + " (dry run: nothing sent)")
+
+
+STEP = StepType(
+    name="streamlit.session",
+    summary="A synthetic user: open the app over its websocket, ask questions, judge the page.",
+    inputs=SessionInputs,
+    outputs=OUTPUTS,
+    run=run,
+    plan=plan,
+)

@@ -1,0 +1,193 @@
+"""opskit's own description of the Streamlit messages it reads and sends.
+
+Streamlit's browser and server exchange protobuf messages over one websocket:
+``ForwardMsg`` from the server, ``BackMsg`` from the browser. The field names and
+numbers below are facts of that wire format, as published in Streamlit's
+``proto/*.proto`` files; the description is written here (built at import with
+``descriptor_pb2``, no ``protoc``, no Streamlit) and holds only what opskit reads
+or sends. Everything else a server sends (charts, widgets, themes, fields added by
+later releases) parses as unknown fields and passes untouched, as protobuf does by
+design.
+
+Enums are declared as ``int32`` so that a value added by a later Streamlit reads
+as a number instead of being moved to the unknown fields. The syntax is proto2
+for explicit presence on every scalar (``HasField``); parsing accepts packed and
+unpacked repeated scalars alike, so proto3 senders are read correctly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+PACKAGE = "opskit.streamlit"
+
+# ForwardMsg.script_finished values (ForwardMsg.ScriptFinishedStatus).
+FINISHED_SUCCESSFULLY = 0
+FINISHED_WITH_COMPILE_ERROR = 1
+FINISHED_EARLY_FOR_RERUN = 2
+FINISHED_FRAGMENT_RUN_SUCCESSFULLY = 3
+
+# Alert.format values.
+ALERT_ERROR = 1
+ALERT_WARNING = 2
+ALERT_INFO = 3
+ALERT_SUCCESS = 4
+
+# The root containers a delta path starts with (RootContainer.proto).
+ROOT_CONTAINERS = {0: "main", 1: "sidebar", 2: "event", 3: "bottom"}
+
+_F = descriptor_pb2.FieldDescriptorProto
+_SCALARS = {
+    "string": _F.TYPE_STRING,
+    "bool": _F.TYPE_BOOL,
+    "int32": _F.TYPE_INT32,
+    "uint32": _F.TYPE_UINT32,
+}
+
+# name -> [(field number, field name, type, repeated, oneof)]; a type that is not a
+# scalar names another message here. Numbers from Streamlit's .proto files.
+_MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
+    # --- server -> browser -----------------------------------------------------
+    "ForwardMsg": [
+        (1, "hash", "string", False, None),
+        (2, "metadata", "ForwardMsgMetadata", False, None),
+        (4, "new_session", "NewSession", False, "type"),
+        (5, "delta", "Delta", False, "type"),
+        (6, "script_finished", "int32", False, "type"),
+        (9, "session_status_changed", "SessionStatus", False, "type"),
+        (10, "session_event", "SessionEvent", False, "type"),
+        (11, "ref_hash", "string", False, "type"),
+    ],
+    "ForwardMsgMetadata": [
+        (1, "cacheable", "bool", False, None),
+        (2, "delta_path", "uint32", True, None),
+    ],
+    "NewSession": [
+        (1, "initialize", "Initialize", False, None),
+        (9, "page_script_hash", "string", False, None),
+    ],
+    "Initialize": [
+        (3, "environment_info", "EnvironmentInfo", False, None),
+        (6, "session_id", "string", False, None),
+    ],
+    "EnvironmentInfo": [
+        (1, "streamlit_version", "string", False, None),
+        (2, "python_version", "string", False, None),
+    ],
+    "SessionStatus": [(2, "script_is_running", "bool", False, None)],
+    "SessionEvent": [
+        (2, "script_was_manually_stopped", "bool", False, "type"),
+        (3, "script_compilation_exception", "Exception", False, "type"),
+    ],
+    "Delta": [
+        (3, "new_element", "Element", False, "type"),
+        (6, "add_block", "Block", False, "type"),
+    ],
+    "Element": [
+        (1, "text", "Text", False, "type"),
+        (2, "empty", "Nothing", False, "type"),
+        (8, "exception", "Exception", False, "type"),
+        (19, "button", "Labelled", False, "type"),  # Button.label is field 2
+        (29, "markdown", "Markdown", False, "type"),
+        (30, "alert", "Alert", False, "type"),
+        (47, "heading", "Heading", False, "type"),
+        (48, "code", "Code", False, "type"),
+        (49, "chat_input", "ChatInput", False, "type"),
+    ],
+    "Nothing": [],
+    "Labelled": [(1, "id", "string", False, None), (2, "label", "string", False, None)],
+    "Text": [(1, "body", "string", False, None)],
+    "Markdown": [
+        (1, "body", "string", False, None),
+        (4, "element_type", "int32", False, None),
+    ],
+    "Heading": [(1, "tag", "string", False, None), (3, "body", "string", False, None)],
+    "Code": [(1, "code_text", "string", False, None)],
+    "Alert": [
+        (1, "body", "string", False, None),
+        (2, "format", "int32", False, None),
+        (5, "title", "string", False, None),
+    ],
+    "Exception": [
+        (1, "type", "string", False, None),
+        (2, "message", "string", False, None),
+        (3, "stack_trace", "string", True, None),
+        (5, "is_warning", "bool", False, None),
+    ],
+    "ChatInput": [
+        (1, "id", "string", False, None),
+        (2, "placeholder", "string", False, None),
+        (4, "disabled", "bool", False, None),
+    ],
+    "Block": [
+        (1, "vertical", "Nothing", False, "type"),
+        (2, "horizontal", "Nothing", False, "type"),
+        (3, "column", "Nothing", False, "type"),
+        (4, "expandable", "LabelledBlock", False, "type"),
+        (5, "form", "Nothing", False, "type"),
+        (6, "tab_container", "Nothing", False, "type"),
+        (7, "tab", "LabelledBlock", False, "type"),
+        (9, "chat_message", "ChatMessage", False, "type"),
+        (10, "popover", "LabelledBlock", False, "type"),
+        (11, "dialog", "Nothing", False, "type"),
+    ],
+    "LabelledBlock": [(1, "label", "string", False, None)],
+    "ChatMessage": [(1, "name", "string", False, None)],
+    # --- browser -> server -----------------------------------------------------
+    "BackMsg": [(11, "rerun_script", "ClientState", False, "type")],
+    "ClientState": [
+        (1, "query_string", "string", False, None),
+        (2, "widget_states", "WidgetStates", False, None),
+        (3, "page_script_hash", "string", False, None),
+        (7, "cached_message_hashes", "string", True, None),
+    ],
+    "WidgetStates": [(1, "widgets", "WidgetState", True, None)],
+    # The chat input's value: ``string_trigger_value`` up to Streamlit 1.42,
+    # ``chat_input_value`` from 1.43 (chat input with file uploads).
+    "WidgetState": [
+        (1, "id", "string", False, None),
+        (14, "string_trigger_value", "StringTriggerValue", False, "value"),
+        (15, "chat_input_value", "ChatInputValue", False, "value"),
+    ],
+    "StringTriggerValue": [(1, "data", "string", False, None)],
+    "ChatInputValue": [(1, "data", "string", False, None)],
+}
+
+
+def _file() -> descriptor_pb2.FileDescriptorProto:
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="opskit/streamlit.proto", package=PACKAGE, syntax="proto2"
+    )
+    for name, fields in _MESSAGES.items():
+        message = proto.message_type.add(name=name)
+        oneofs: list[str] = []
+        for number, field_name, kind, repeated, oneof in fields:
+            field = message.field.add(name=field_name, number=number)
+            field.label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
+            if kind in _SCALARS:
+                field.type = _SCALARS[kind]
+            else:
+                field.type = _F.TYPE_MESSAGE
+                field.type_name = f".{PACKAGE}.{kind}"
+            if oneof is not None:
+                if oneof not in oneofs:
+                    oneofs.append(oneof)
+                    message.oneof_decl.add(name=oneof)
+                field.oneof_index = oneofs.index(oneof)
+    return proto
+
+
+_POOL = descriptor_pool.DescriptorPool()
+_POOL.Add(_file())
+
+
+def _message_class(name: str) -> Any:
+    return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{PACKAGE}.{name}"))
+
+
+ForwardMsg = _message_class("ForwardMsg")
+BackMsg = _message_class("BackMsg")
+Element = _message_class("Element")
+Block = _message_class("Block")

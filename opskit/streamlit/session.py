@@ -1,0 +1,324 @@
+"""A browser-less Streamlit session: open the app, type into its chat input, read the page.
+
+The browser talks to a Streamlit server over one websocket, ``<app
+URL>/_stcore/stream`` (below any base path in the URL), with the subprotocol
+``streamlit``: it sends a ``BackMsg`` asking for a script run with its widget
+values, and reads ``ForwardMsg``s back: ``new_session`` when a run starts (with
+the server's version), deltas that build the page, ``script_finished`` when the
+run is over. ``StreamlitSession`` does exactly that, and nothing a browser would
+not do, so the server cannot tell it from a person's tab.
+
+Every wait honours the caller's ``Deadline`` and ``cancel`` event; a reading
+loop wakes at least every ``POLL`` seconds to look at both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from google.protobuf.message import DecodeError
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.sync.client import connect
+
+from opskit.clock import Deadline
+from opskit.errors import Cancelled
+from opskit.streamlit import proto
+from opskit.streamlit.page import (
+    BeforeQuestion,
+    MessageCache,
+    Node,
+    Page,
+    ProtocolError,
+    ShownException,
+)
+
+STREAM_PATH = "_stcore/stream"
+SUBPROTOCOL = "streamlit"
+POLL = 0.2  # seconds between looks at the deadline and the cancel event
+CONNECT_TIMEOUT = 10.0
+MAX_MESSAGE = 200 * 1024 * 1024  # Streamlit's own default server.maxMessageSize
+
+
+class SessionUnavailable(Exception):
+    """No session could be had: opskit could not check (refused, 403, not Streamlit)."""
+
+
+class RunTimeout(Exception):
+    """The deadline passed before the script run finished."""
+
+
+def stream_url(app_url: str) -> str:
+    """``http(s)://host[:port][/base]`` -> ``ws(s)://host[:port][/base]/_stcore/stream``.
+
+    Raises ``ValueError`` for what cannot be an app's URL.
+    """
+    parts = urlsplit(app_url.strip())
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme.lower())
+    if scheme is None or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL of the app, got {app_url!r}")
+    base = parts.path.rstrip("/")
+    if base.endswith("/" + STREAM_PATH):
+        base = base[: -len(STREAM_PATH) - 1]
+    return urlunsplit((scheme, parts.netloc, f"{base}/{STREAM_PATH}", "", ""))
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    numbers = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit()) if part else ""
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if not part.isdigit():
+            break
+    return tuple(numbers)
+
+
+def chat_value_field(streamlit_version: str) -> str:
+    """The ``WidgetState`` field that carries a chat input's text for this server.
+
+    Streamlit 1.43 gave ``st.chat_input`` file uploads and moved its value from
+    ``string_trigger_value`` to ``chat_input_value``; a server reads only its own.
+    An unknown version is taken as the newest.
+    """
+    version = version_tuple(streamlit_version)
+    if version and version < (1, 43):
+        return "string_trigger_value"
+    return "chat_input_value"
+
+
+@dataclass
+class RunOutcome:
+    """What one script run did: how it ended and when text first appeared."""
+
+    status: int  # proto.FINISHED_*
+    started: float  # perf_counter when the run was asked for
+    finished: float
+    first_text: float | None = None  # first text in an answer (see ``ask``)
+    answer: str = ""  # the answer's text as shown (so far, while the run goes on)
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.finished - self.started) * 1000
+
+    @property
+    def first_text_ms(self) -> float | None:
+        return None if self.first_text is None else (self.first_text - self.started) * 1000
+
+
+@dataclass
+class StreamlitSession:
+    """One session on a Streamlit app, opened like a browser tab opens it.
+
+    Use as a context manager; ``load()`` runs the script once (the page a person
+    first sees), ``ask()`` types a question into a chat input and waits for that
+    run to finish.
+    """
+
+    url: str
+    deadline: Deadline
+    cancel: threading.Event
+    headers: dict[str, str] = field(default_factory=dict)
+    page: Page = field(default_factory=Page)
+    cache: MessageCache = field(default_factory=MessageCache)
+    streamlit_version: str = ""
+    session_id: str = ""
+    current_run: RunOutcome | None = None  # the run being waited for, or the last one
+    _socket: Any = None
+    _exits: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def __enter__(self) -> StreamlitSession:
+        target = stream_url(self.url)
+        timeout = self._remaining(CONNECT_TIMEOUT)
+        try:
+            self._socket = self._exits.enter_context(
+                connect(
+                    target,
+                    subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                    additional_headers=self.headers or None,
+                    open_timeout=max(timeout, 0.05),
+                    max_size=MAX_MESSAGE,
+                    compression=None,  # Streamlit compresses nothing on this socket
+                )
+            )
+        except InvalidStatus as err:
+            status = err.response.status_code
+            why = {
+                401: "the server wants a login (an auth proxy in front of the app?)",
+                403: "the server refused the session (an auth proxy, or the origin/XSRF check?)",
+                404: "no Streamlit websocket there (not a Streamlit app, or a wrong base path?)",
+            }.get(status, "not a Streamlit websocket")
+            raise SessionUnavailable(f"{target}: HTTP {status} on the handshake: {why}") from None
+        except InvalidURI as err:
+            raise SessionUnavailable(f"{target}: {err}") from None
+        except InvalidHandshake as err:
+            raise SessionUnavailable(f"{target}: not a Streamlit websocket ({err})") from None
+        except ConnectionRefusedError:
+            raise SessionUnavailable(f"{target}: connection refused") from None
+        except TimeoutError:
+            raise SessionUnavailable(
+                f"{target}: no websocket within {timeout:.0f} s of connecting"
+            ) from None
+        except OSError as err:
+            raise SessionUnavailable(f"{target}: {err.strerror or err}") from None
+        if self._socket.subprotocol != SUBPROTOCOL:
+            self.close()
+            raise SessionUnavailable(
+                f"{target}: the server did not accept the {SUBPROTOCOL!r} subprotocol: "
+                "not a Streamlit server"
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(ConnectionClosed, OSError):
+            self._exits.close()
+
+    # --- runs -------------------------------------------------------------------
+    def load(self) -> RunOutcome:
+        """The first script run, with no widget values: the page a person first sees."""
+        return self._run(None)
+
+    def ask(
+        self,
+        question: str,
+        chat_input: Node,
+        *,
+        on_text: Callable[[str], None] | None = None,
+    ) -> RunOutcome:
+        """Submit ``question`` in ``chat_input`` and wait for the run to finish.
+
+        ``first_text`` is when text first appeared in an answer: inside a chat
+        message that is not the user's or, in an app without chat messages, in any
+        element whose text is new and not the question itself. ``on_text`` gets
+        that answer text as it streams.
+        """
+        before = BeforeQuestion.of(self.page, question)
+        widget = (chat_input.element.chat_input.id, question)
+        return self._run(widget, before, on_text)
+
+    def _run(
+        self,
+        chat_value: tuple[str, str] | None,
+        before: BeforeQuestion | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> RunOutcome:
+        started = time.perf_counter()
+        self._send_rerun(chat_value)
+        outcome = RunOutcome(status=-1, started=started, finished=started)
+        self.current_run = outcome
+        running = False
+        while True:
+            message = self._receive()
+            kind = message.WhichOneof("type")
+            if kind == "new_session":
+                running = True
+                self.page.start_run()
+                self._read_new_session(message.new_session)
+            elif kind == "delta" and running:
+                node = self.page.apply(tuple(message.metadata.delta_path), message.delta)
+                if node is not None and before is not None and before.is_answer(self.page, node):
+                    if outcome.first_text is None:
+                        outcome.first_text = time.perf_counter()
+                    outcome.answer = before.answer(self.page)
+                    if on_text is not None:
+                        on_text(outcome.answer)
+            elif kind == "session_event" and message.session_event.HasField(
+                "script_compilation_exception"
+            ):
+                shown = message.session_event.script_compilation_exception
+                self.page.compile_exception = ShownException(shown.type, shown.message)
+            elif kind == "script_finished" and running:
+                status = message.script_finished
+                if status == proto.FINISHED_EARLY_FOR_RERUN:
+                    continue  # another run follows (st.rerun): wait for that one
+                if status == proto.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                    continue  # a fragment re-ran on its own; the page run goes on
+                self.page.finish_run()
+                if before is not None:
+                    outcome.answer = before.answer(self.page)
+                outcome.status = status
+                outcome.finished = time.perf_counter()
+                return outcome
+
+    def _send_rerun(self, chat_value: tuple[str, str] | None) -> None:
+        back = proto.BackMsg()
+        state = back.rerun_script
+        state.query_string = urlsplit(self.url).query
+        state.page_script_hash = ""
+        state.widget_states.SetInParent()
+        state.cached_message_hashes.extend(self.cache.hashes())
+        if chat_value is not None:
+            widget_id, text = chat_value
+            widget = state.widget_states.widgets.add(id=widget_id)
+            getattr(widget, chat_value_field(self.streamlit_version)).data = text
+        try:
+            self._socket.send(back.SerializeToString())
+        except ConnectionClosed as err:
+            raise SessionUnavailable(f"the server closed the session ({_closed(err)})") from None
+
+    def _read_new_session(self, new_session: Any) -> None:
+        if new_session.HasField("initialize"):
+            info = new_session.initialize.environment_info
+            self.streamlit_version = info.streamlit_version or self.streamlit_version
+            self.session_id = new_session.initialize.session_id or self.session_id
+
+    def _receive(self) -> Any:
+        """The next message, references resolved.
+
+        Raises ``RunTimeout``, ``Cancelled`` or ``SessionUnavailable``.
+        """
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled("interrupted")
+            remaining = self.deadline.remaining()
+            if remaining is not None and remaining <= 0:
+                raise RunTimeout("the deadline passed")
+            wait = POLL if remaining is None else min(POLL, remaining)
+            try:
+                data = self._socket.recv(timeout=wait)
+            except TimeoutError:
+                continue
+            except ConnectionClosed as err:
+                raise SessionUnavailable(
+                    f"the server closed the session ({_closed(err)})"
+                ) from None
+            if isinstance(data, str):
+                raise SessionUnavailable(
+                    f"the server sent text, not Streamlit's protobuf: {data[:80]!r}"
+                )
+            try:
+                message = proto.ForwardMsg.FromString(data)
+                resolved = self.cache.resolve(message)
+            except ProtocolError as err:
+                raise SessionUnavailable(str(err)) from None
+            except DecodeError as err:
+                raise SessionUnavailable(
+                    f"the server sent a message that is not Streamlit's ({err})"
+                ) from None
+            self.cache.remember(resolved)
+            return resolved
+
+    def _remaining(self, limit: float) -> float:
+        remaining = self.deadline.remaining()
+        return limit if remaining is None else min(limit, remaining)
+
+
+def _closed(err: ConnectionClosed) -> str:
+    frame = err.rcvd
+    if frame is None:
+        return "no close frame"
+    return f"code {frame.code}" + (f": {frame.reason}" if frame.reason else "")
