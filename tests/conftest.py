@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from opskit.aws import AwsAccess, AwsSettings
-from opskit.clock import Clock, Deadline
+from opskit.clock import Clock, Deadline, FakeClock
 from opskit.events import Event
 from opskit.steps.base import StepContext
 
@@ -114,7 +114,12 @@ def aws(aws_endpoint: str) -> AwsAccess:
 
 @dataclass
 class ContextFactory:
-    """Builds ``StepContext``s for calling a step's ``run``/``plan`` directly."""
+    """Builds ``StepContext``s for calling a step's ``run``/``plan`` directly.
+
+    The clock is a ``FakeClock`` unless a test passes another: a unit test that
+    forgets the clock must not silently sleep. A test that races a real thread
+    (a writer putting log lines while the step polls) asks for ``clock=Clock()``.
+    """
 
     aws: AwsAccess | None
     base_dir: Path
@@ -133,7 +138,7 @@ class ContextFactory:
         run_started_at: float | None = None,
         quiet: bool = False,
     ) -> StepContext:
-        clock = clock or Clock()
+        clock = clock or FakeClock()
 
         def emit(kind: str, message: str, **data: Any) -> None:
             self.events.append(Event(kind=kind, message=message, step_id=step_id, data=data))
