@@ -16,7 +16,8 @@ imports nothing from opskit and nothing from the app. In order:
    broken release stops here, where ECS and opskit see it, instead of serving
    200 from a Streamlit server whose script raises;
 4. log ``Starting Streamlit application`` and exec ``streamlit run``, headless,
-   with the script health check endpoint on when this Streamlit has it.
+   with the script health check endpoint on when this Streamlit has it, and the
+   verified digest in ``$CHATBOT_RELEASE_DIGEST`` (the page shows its first 12 hex).
 
 ``CHATBOT_ENTRYPOINT_DRY_RUN=1`` (or ``--no-serve``) stops after step 3 with
 exit 0. Every line is flushed as written: the log driver ships lines, not
@@ -47,6 +48,9 @@ PREFLIGHT_MODULE = "core.preflight"
 # The same markers as src/core/markers.py (which this file cannot import).
 CODE_DIGEST_VERIFIED = "code digest {digest} verified"
 STARTING_STREAMLIT = "Starting Streamlit application"
+# The verified digest, for the app to show as "release <first 12 hex>": a synthetic
+# user (opskit's streamlit.session) then proves the answer came from this release.
+RELEASE_DIGEST_ENV = "CHATBOT_RELEASE_DIGEST"
 _CHUNK = 1 << 20
 
 
@@ -370,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(os.environ, no_serve=args.no_serve)
         log(f"fetching the release from {settings.url()} into {settings.src_dir}")
-        download_release(s3_client(), settings)
+        os.environ[RELEASE_DIGEST_ENV] = download_release(s3_client(), settings)
         install_requirements(settings)
         run_preflight(settings)
         serve(settings)

@@ -144,3 +144,11 @@ def test_inference_profile_prefix_is_applied_to_both_models(monkeypatch) -> None
     monkeypatch.setenv("CHATBOT_INFERENCE_PROFILE_PREFIX", "apac")
     fast, detailed = Settings.from_env().model_specs()
     assert (fast.model_id, detailed.model_id) == (f"apac.{MICRO}", f"apac.{PRO}")
+
+
+def test_the_sidebar_shows_the_release_the_entrypoint_verified(monkeypatch) -> None:
+    monkeypatch.setenv("CHATBOT_RELEASE_DIGEST", "0123456789abcdef" * 4)
+    assert "release 0123456789ab" in [md.value for md in start().sidebar.markdown]
+    monkeypatch.delenv("CHATBOT_RELEASE_DIGEST")
+    sidebar = [md.value for md in start().sidebar.markdown]
+    assert "release unknown (not started by the entrypoint)" in sidebar

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +20,9 @@ import pytest
 from core import markers
 from stack_fakes import ENTRYPOINT, SRC_DIR
 
+from opskit.clock import Clock, Deadline
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry, file_sha256
+from opskit.streamlit import StreamlitSession
 
 BUCKET = "chatbot-code"
 PREFIX = "src/"
@@ -274,7 +277,7 @@ def get(url: str) -> tuple[int, str]:
 def test_the_entrypoint_starts_streamlit_with_the_script_health_check(
     s3, tmp_path, app_dir
 ) -> None:
-    upload(s3, release_tree(tmp_path))
+    digest = upload(s3, release_tree(tmp_path))
     port = free_port()
     environment = dict(os.environ)
     environment.update(
@@ -304,6 +307,10 @@ def test_the_entrypoint_starts_streamlit_with_the_script_health_check(
                 time.sleep(0.2)
         assert health == (200, "ok")
         assert get(f"{base}/_stcore/script-health-check") == (200, "ok")
+        # The page shows the release the entrypoint verified (what streamlit.session checks).
+        with StreamlitSession(base, Deadline.after(Clock(), 20), threading.Event()) as session:
+            session.load()
+        assert f"release {digest[:12]}" in session.page.text().splitlines()
     finally:
         task.terminate()
         task.wait(timeout=10)

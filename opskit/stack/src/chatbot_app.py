@@ -10,6 +10,8 @@ page says so. Importing this module renders nothing (Streamlit runs it as
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 from core.aws_clients import ClientManager
 from core.backend import ChatBackend, build_backend
@@ -23,6 +25,13 @@ from core.streaming_handler import (
 )
 
 TITLE = "Dual Nova chatbot"
+RELEASE_DIGEST_ENV = "CHATBOT_RELEASE_DIGEST"  # set by the entrypoint: the verified digest
+
+
+def release_label() -> str:
+    """Which release this page runs: a synthetic user checks it against the synced digest."""
+    digest = os.environ.get(RELEASE_DIGEST_ENV, "").strip()
+    return f"release {digest[:12]}" if digest else "release unknown (not started by the entrypoint)"
 
 
 @st.cache_resource(show_spinner=False)
@@ -163,6 +172,7 @@ def show_sidebar(backend: ChatBackend, turns: list[Turn]) -> None:
             st.markdown(f"**Provider:** Bedrock in {settings.region}")
             for spec in settings.model_specs():
                 st.markdown(f"**{spec.name}** ({spec.role}): `{spec.model_id}`")
+        st.markdown(release_label())
         if st.button("Clear conversation", disabled=not turns):
             turns.clear()
             st.rerun()
