@@ -133,16 +133,6 @@ def test_json_output_is_one_event_per_line(leaky: Path, capsys: pytest.CaptureFi
     assert ends == {"ok_step": "ok", "leak": "failed", "never": "skipped", "diag": "ok"}
 
 
-def test_plain_output_has_no_colour_codes(
-    leaky: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("NO_COLOR", "1")
-    _, out, _ = run_cli(["run", "leaky.yaml"], capsys)
-    assert "\x1b[" not in out
-    assert "FAILED leak" in out
-    assert "FAILED in" in out
-
-
 def test_interrupted_run_still_writes_its_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
