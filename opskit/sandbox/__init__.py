@@ -17,7 +17,6 @@ The runner and the CLI use only this module's names::
 from __future__ import annotations
 
 import os
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from contextlib import contextmanager
 from opskit.sandbox.core import DEFAULT_APP_PORT, Sandbox, SandboxInfo
 from opskit.sandbox.daemon import down, pid_alive, status, up
 from opskit.sandbox.errors import SandboxError
+from opskit.sandbox.ports import free_port, port_free
 from opskit.sandbox.state import read_state, remove_state, state_path
 
 __all__ = [
@@ -73,29 +73,11 @@ def _run_app_port(emit: Callable[[str], None]) -> int:
     or 8501 is taken (a local Streamlit app, say): then any free port, and the
     user is told. Playbooks read the URL from ``opskit.sandbox.app_url``."""
     wanted = int(os.environ.get("OPSKIT_SANDBOX_APP_PORT") or DEFAULT_APP_PORT)
-    if wanted == 0 or _port_free(wanted):
-        return wanted if wanted else _free_port()
-    port = _free_port()
+    if wanted == 0 or port_free(wanted):
+        return wanted if wanted else free_port()
+    port = free_port()
     emit(f"port {wanted} is in use; this run's sandbox serves the app on port {port}")
     return port
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        # As the proxy binds: a previous run's connections in TIME_WAIT do not
-        # make the port busy; only a listener does.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -76,10 +76,6 @@ class Agent:
         serving = self._serving
         return serving.port if serving is not None else None
 
-    def serving_task_id(self) -> str | None:
-        serving = self._serving
-        return serving.task_id if serving is not None else None
-
     def stop(self, reason: str = "Task stopped because the sandbox is shutting down") -> None:
         """Stop the loop, then every task process (recorded STOPPED)."""
         self._stop.set()

@@ -9,7 +9,6 @@ one sandbox, and starting one resets moto's in-process backends.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 import time
@@ -17,22 +16,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opskit.ecs.names import stream_name, task_id_of
 from opskit.sandbox.agent import Agent
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.ports import free_port
 from opskit.sandbox.proxy import TcpProxy
 from opskit.sandbox.server import (
     ACCESS_KEY_ID,
-    CODE_PREFIX,
     DEPLOYMENT_CONFIGURATION,
     NAMES,
     REGION,
     SECRET_ACCESS_KEY,
+    STACK_DIR,
     MotoSide,
 )
 from opskit.sandbox.tasks import LogShipper, TaskProcess, launch
 
-STACK_DIR = Path(__file__).resolve().parent.parent / "stack"
 DEFAULT_APP_PORT = 8501
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 _one_per_process = threading.Lock()
@@ -64,12 +64,6 @@ class SandboxInfo:
             pid=document.get("pid"),
             names=dict(document.get("names") or NAMES),
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Sandbox:
@@ -161,29 +155,8 @@ class Sandbox:
     def _launch(self, task_id: str, deployment_id: str, environment: dict[str, str]) -> TaskProcess:
         assert self._shipper is not None
         port = free_port()
-        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
-        env.update(
-            {
-                "CODE_BUCKET": NAMES["bucket"],
-                "CODE_PREFIX": CODE_PREFIX,
-                "AWS_ENDPOINT_URL": self.moto.endpoint_url,
-                "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-                "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-                "AWS_EC2_METADATA_DISABLED": "true",
-                "CHATBOT_INSTALL_REQUIREMENTS": "0",
-                "CHATBOT_MODEL_PROVIDER": "local",
-                "STREAMLIT_SERVER_PORT": str(port),
-                "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
-                "STREAMLIT_SERVER_HEADLESS": "true",
-                "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-            }
-        )
-        env.update(environment)  # the task definition's container environment wins
-        stream = f"{NAMES['stream_prefix']}/{NAMES['container']}/{task_id}"
+        env = task_environment(environment, port=port, endpoint_url=self.moto.endpoint_url)
+        stream = stream_name(NAMES["stream_prefix"], NAMES["container"], task_id)
         return launch(
             task_id=task_id,
             deployment_id=deployment_id,
@@ -216,12 +189,44 @@ class Sandbox:
             return "no task was started"
         tasks = ecs.describe_tasks(cluster=NAMES["cluster"], tasks=arns)["tasks"]
         last = max(tasks, key=lambda t: t["createdAt"])
-        task_id = last["taskArn"].rsplit("/", 1)[-1]
-        stream = f"{NAMES['stream_prefix']}/{NAMES['container']}/{task_id}"
+        task_id = task_id_of(last["taskArn"])
+        stream = stream_name(NAMES["stream_prefix"], NAMES["container"], task_id)
         events = logs.get_log_events(logGroupName=NAMES["log_group"], logStreamName=stream)
         tail = " | ".join(e["message"] for e in events["events"][-5:])
         status = last.get("stoppedReason") or last["lastStatus"]
         return f"task {task_id}: {status}; last lines: {tail or '(none)'}"
+
+
+def task_environment(container: dict[str, str], *, port: int, endpoint_url: str) -> dict[str, str]:
+    """A task process's environment: what Fargate gives every task, then the task
+    definition's container environment, then what only the local platform decides."""
+    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env.update(
+        {
+            # Fargate's part: the AWS endpoint and the task role's credentials.
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "STREAMLIT_SERVER_HEADLESS": "true",
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    env.update(container)
+    env.update(
+        {
+            # The local platform's part, whatever the task definition says: tasks
+            # share loopback (a port each, never reachable from outside), and the
+            # "image" is this interpreter, its packages installed already.
+            "STREAMLIT_SERVER_PORT": str(port),
+            "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
+            "CHATBOT_INSTALL_REQUIREMENTS": "0",
+        }
+    )
+    return env
 
 
 def _reset_moto() -> None:

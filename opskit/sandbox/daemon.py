@@ -22,7 +22,7 @@ from typing import Any
 
 from opskit.sandbox.core import DEFAULT_APP_PORT, Sandbox, SandboxInfo
 from opskit.sandbox.errors import SandboxError
-from opskit.sandbox.server import check_port_free
+from opskit.sandbox.ports import check_port_free
 from opskit.sandbox.state import log_path, read_state, remove_state, state_path, write_state
 
 START_TIMEOUT = 180.0

@@ -1,17 +1,24 @@
 """The AWS side of the sandbox: moto's own server on loopback, with the
 bundled stack's resources created through the real API (so every record has
-the shape AWS gives it) and the bucket seeded with the bundled app."""
+the shape AWS gives it) and the bucket seeded with the bundled app.
+
+The task definition is ``opskit/stack/task-definition.json.j2``, the one users
+register, rendered with the sandbox's names: the sandbox runs what users deploy.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry, file_sha256
 from opskit.sandbox.errors import SandboxError
+from opskit.sandbox.ports import check_port_free
 
+STACK_DIR = Path(__file__).resolve().parent.parent / "stack"
+TASK_DEFINITION_TEMPLATE = STACK_DIR / "task-definition.json.j2"
 REGION = "us-east-1"
 ACCESS_KEY_ID = "opskit-sandbox"  # moto takes any key; these only ever reach loopback
 SECRET_ACCESS_KEY = "opskit-sandbox-secret"
@@ -32,19 +39,6 @@ DEPLOYMENT_CONFIGURATION = {
 }
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
-
-
-def check_port_free(port: int, what: str) -> None:
-    if port == 0:
-        return
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as err:
-            raise SandboxError(
-                f"cannot start {what} on 127.0.0.1:{port}: {err.strerror or err}"
-            ) from None
 
 
 class MotoSide:
@@ -95,11 +89,12 @@ class MotoSide:
         self.client("logs").create_log_group(logGroupName=NAMES["log_group"])
         ecs = self.client("ecs")
         ecs.create_cluster(clusterName=NAMES["cluster"])
-        ecs.register_task_definition(**task_definition())
+        definition = task_definition()
+        ecs.register_task_definition(**definition)
         ecs.create_service(
             cluster=NAMES["cluster"],
             serviceName=NAMES["service"],
-            taskDefinition=NAMES["cluster"],
+            taskDefinition=definition["family"],
             desiredCount=1,
             launchType="FARGATE",
             deploymentController={"type": "ECS"},
@@ -118,34 +113,32 @@ class MotoSide:
 
 
 def task_definition() -> dict[str, Any]:
-    """The stack's task definition, as its infrastructure code would register it."""
-    return {
-        "family": NAMES["cluster"],
-        "requiresCompatibilities": ["FARGATE"],
-        "networkMode": "awsvpc",
-        "cpu": "512",
-        "memory": "1024",
-        "containerDefinitions": [
-            {
-                "name": NAMES["container"],
-                "image": IMAGE,
-                "essential": True,
-                "portMappings": [{"containerPort": 8501, "protocol": "tcp"}],
-                "environment": [
-                    {"name": "CODE_BUCKET", "value": NAMES["bucket"]},
-                    {"name": "CODE_PREFIX", "value": CODE_PREFIX},
-                ],
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {
-                        "awslogs-group": NAMES["log_group"],
-                        "awslogs-region": REGION,
-                        "awslogs-stream-prefix": NAMES["stream_prefix"],
-                    },
-                },
-            }
-        ],
-    }
+    """The stack's task definition as users register it (the template), with the
+    sandbox's names and the app's local responder instead of Bedrock."""
+    import jinja2
+
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        TASK_DEFINITION_TEMPLATE.read_text(encoding="utf-8")
+    )
+    definition: dict[str, Any] = json.loads(
+        template.render(
+            family=NAMES["service"],
+            image=IMAGE,
+            region=REGION,
+            bucket=NAMES["bucket"],
+            code_prefix=CODE_PREFIX,
+            log_group=NAMES["log_group"],
+            stream_prefix=NAMES["stream_prefix"],
+            model_provider="local",
+        )
+    )
+    names = [c["name"] for c in definition["containerDefinitions"]]
+    if names != [NAMES["container"]]:
+        raise SandboxError(
+            f"{TASK_DEFINITION_TEMPLATE}: the sandbox runs one container named "
+            f"{NAMES['container']!r}, the template has {names}"
+        )
+    return definition
 
 
 def seed_bucket(s3: Any, bucket: str, prefix: str, source: Path) -> Manifest:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opskit.sandbox import Sandbox, SandboxInfo, down, up
-from opskit.sandbox.core import free_port
+from opskit.sandbox.ports import free_port
 
 STANDIN = Path(__file__).with_name("standin_entrypoint.py")
 

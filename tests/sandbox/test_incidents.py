@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 
 from opskit.sandbox import SandboxInfo
-from opskit.sandbox.core import STACK_DIR, free_port
+from opskit.sandbox.core import STACK_DIR
+from opskit.sandbox.ports import free_port
 from tests.sandbox.sandbox_helpers import client, opskit_run, running_task_ids, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

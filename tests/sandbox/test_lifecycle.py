@@ -20,7 +20,7 @@ from opskit.sandbox import (
     status,
     up,
 )
-from opskit.sandbox.core import free_port
+from opskit.sandbox.ports import free_port
 from tests.sandbox.sandbox_helpers import (
     client,
     port_is_closed,
