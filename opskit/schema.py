@@ -9,6 +9,18 @@ from opskit import steps as step_registry
 from opskit.playbook import AWS_KEYS, STEP_KEYS, TARGET_KEYS, TOP_LEVEL
 from opskit.steps.base import Input
 
+# A step input may be a template; the loader checks the rendered value's type,
+# so the schema must accept "{{ ... }}" where the input takes a list or a number.
+TEMPLATE = {"type": "string", "pattern": r"\{\{|\{%"}
+
+
+def _templatable(inputs: dict[str, Any]) -> dict[str, Any]:
+    properties = {
+        name: {"description": schema.get("description", ""), "anyOf": [schema, TEMPLATE]}
+        for name, schema in inputs["properties"].items()
+    }
+    return {**inputs, "properties": properties}
+
 
 def _object(fields: tuple[Input, ...], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     properties = {f.name: f.json_schema() for f in fields}
@@ -45,7 +57,7 @@ def playbook_schema() -> dict[str, Any]:
         step["allOf"].append(
             {
                 "if": {"properties": {"uses": {"const": name}}, "required": ["uses"]},
-                "then": {"properties": {"with": step_type.input_schema()}},
+                "then": {"properties": {"with": _templatable(step_type.input_schema())}},
             }
         )
     target = _object(TARGET_KEYS, {"aws": _object(AWS_KEYS)})
