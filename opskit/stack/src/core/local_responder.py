@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.settings import ModelSpec
+if TYPE_CHECKING:  # only a type: the module imports nothing of the app's, so that
+    # opskit's sandbox can load it alone to answer as Bedrock from the same FAQ.
+    from core.settings import ModelSpec
 
 FAQ_PATH = Path(__file__).with_name("faq.json")
 _WORD = re.compile(r"[a-z0-9]+")

@@ -1,0 +1,484 @@
+"""The sandbox's Bedrock Runtime endpoint: an HTTP server on 127.0.0.1.
+
+It speaks the wire protocol of the four calls a chatbot makes (rest-json, as
+botocore's ``bedrock-runtime`` model describes it), so an app pointed at it
+with ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` runs its production code unchanged:
+botocore's own serializer, HTTP, error parsing, retries and event-stream
+decoding.
+
+==============================================  ===================================
+``POST /model/{modelId}/converse``              JSON answer
+``POST /model/{modelId}/converse-stream``       event stream: messageStart,
+                                                contentBlockDelta..., contentBlockStop,
+                                                messageStop, metadata
+``POST /model/{modelId}/invoke``                Nova's JSON answer body
+``POST /model/{modelId}/invoke-with-response-stream``  event stream of ``chunk``
+                                                events, each Nova's stream JSON
+``GET /opskit-api/faults`` / ``/opskit-api/calls``  the sandbox's own: faults in
+                                                force, calls served (for status, tests)
+==============================================  ===================================
+
+Any other path or method is ``UnknownOperationException`` (404). Signatures
+are not checked (any SigV4 signature, or none, is accepted): it is a sandbox
+on loopback. Errors have Bedrock's shape: the code in ``x-amzn-ErrorType``,
+``{"message": ...}`` in the body, Bedrock's HTTP status, so botocore raises
+the modeled exception class (``client.exceptions.ValidationException``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from opskit.sandbox.bedrock import eventstream
+from opskit.sandbox.bedrock.bodies import Prompt, RequestInvalid, converse_prompt, nova_prompt
+from opskit.sandbox.bedrock.faults import Fault, FaultBoard, FaultFile, FaultInvalid
+from opskit.sandbox.bedrock.models import FaqAnswers, resolve_model, words
+
+log = logging.getLogger("opskit.sandbox")
+
+DEFAULT_DELAY = 0.02  # seconds between two text events
+WORDS_PER_EVENT = 3
+WATCH_INTERVAL = 0.2  # seconds between two looks at the faults file
+_OPERATIONS = {
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+    "invoke": "InvokeModel",
+    "invoke-with-response-stream": "InvokeModelWithResponseStream",
+}
+_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
+_THROTTLED = "Too many requests, please wait before trying again."
+_INVALID_MODEL = "The provided model identifier is invalid."
+_MODEL_ERROR = (
+    "The system encountered an unexpected error during processing. Try your request again."
+)
+_INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
+# Bedrock pads stream events with a "p" field so that their sizes do not give
+# the text away; clients ignore it. Here too, so that the app proves it does.
+_PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the endpoint answered, for ``/opskit-api/calls`` and tests."""
+
+    operation: str
+    model_id: str
+    status: int  # HTTP status (200 for a stream that ended in an error event)
+    error: str = ""  # the error code sent, in the response or inside the stream
+
+
+class _Failure(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.document = {"message": message, **extra}
+
+
+class BedrockEndpoint:
+    """Start, serve, stop. ``faults`` may be changed at any time; with a
+    ``faults_file`` the file is the source of truth and is re-read on change."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        delay: float = DEFAULT_DELAY,
+        faults_file: Path | None = None,
+    ):
+        self.host = host
+        self.port = port
+        self.delay = delay
+        self.faults = FaultBoard(on_change=self._apply_listener)
+        self._file = FaultFile(faults_file) if faults_file is not None else None
+        self._file_version: tuple[int, int, int] | None = None
+        self._file_lock = threading.Lock()
+        self._answers = FaqAnswers()
+        self._calls: deque[Call] = deque(maxlen=1000)
+        self._listener_lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def faults_file(self) -> Path | None:
+        return self._file.path if self._file is not None else None
+
+    def start(self) -> None:
+        if self._file is not None:
+            self._file.write([])  # a new sandbox starts with no fault
+            self._file_version = self._file.version()
+        self._open_listener()
+        if self._file is not None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="sandbox-bedrock-faults", daemon=True
+            )
+            self._watcher.start()
+
+    def stop(self) -> None:
+        """Close the port and end streams in progress; safe to call twice."""
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
+        self._close_listener()
+        if self._file is not None:
+            self._file.remove()
+
+    def calls(self) -> list[Call]:
+        return list(self._calls)
+
+    # -- the port, open or refusing ------------------------------------------------
+
+    def _open_listener(self) -> None:
+        with self._listener_lock:
+            if self._server is not None or self._stopping.is_set():
+                return
+            server = _HttpServer((self.host, self.port), _Handler)
+            server.endpoint = self
+            self.port = server.server_address[1]
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="sandbox-bedrock",
+                daemon=True,
+            )
+            thread.start()
+            self._server = server
+
+    def _close_listener(self) -> None:
+        with self._listener_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def _apply_listener(self) -> None:
+        """``unavailable``: nothing listens on the port, so connecting is refused."""
+        if self.faults.unavailable:
+            self._close_listener()
+        elif not self._stopping.is_set():
+            try:
+                self._open_listener()
+            except OSError as err:  # someone took the port meanwhile: say so, keep going
+                log.warning("Bedrock endpoint cannot listen on %s again: %s", self.port, err)
+
+    # -- the faults file -----------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCH_INTERVAL):
+            self.sync_faults_file()
+
+    def sync_faults_file(self) -> None:
+        """Load the faults file if it changed (each request calls this too, so a
+        fault set just before a call is in force for it)."""
+        if self._file is None:
+            return
+        with self._file_lock:
+            version = self._file.version()
+            if version == self._file_version:
+                return
+            self._file_version = version
+            try:
+                faults = self._file.read()
+            except FaultInvalid as err:
+                log.warning("Bedrock faults file ignored, previous faults kept: %s", err)
+                return
+        self.faults.replace(faults)
+
+    # -- requests --------------------------------------------------------------------
+
+    def handle(self, handler: _Handler) -> None:
+        path = urlsplit(handler.path).path
+        if handler.command == "GET" and path.startswith("/opskit-api/"):
+            self._admin(handler, path)
+            return
+        operation, model_id = _route(handler.command, path)
+        body = handler.read_body()
+        if operation is None:
+            _send_error(handler, 404, "UnknownOperationException", "Unknown operation")
+            return
+        self.sync_faults_file()
+        try:
+            self._serve(handler, operation, model_id, body)
+        except _Failure as failure:
+            self._record(operation, model_id, failure.status, failure.code)
+            _send_error(handler, failure.status, failure.code, str(failure), failure.document)
+        except (BrokenPipeError, ConnectionResetError):
+            self._record(operation, model_id, 499, "ClientClosedConnection")
+
+    def _serve(self, handler: _Handler, operation: str, model_id: str, body: bytes) -> None:
+        started = time.monotonic()
+        model = resolve_model(model_id)
+        if model is None:
+            raise _Failure(400, "ValidationException", _INVALID_MODEL)
+        fault = self.faults.for_call(model.model_id)
+        if fault is not None and fault.kind == "access_denied":
+            raise _Failure(403, "AccessDeniedException", _ACCESS_DENIED)
+        if fault is not None and fault.kind == "throttled":
+            raise _Failure(429, "ThrottlingException", _THROTTLED)
+        nova = operation.startswith("InvokeModel")
+        try:
+            prompt = nova_prompt(body) if nova else converse_prompt(body)
+        except RequestInvalid as err:
+            raise _Failure(400, "ValidationException", str(err)) from None
+        answer = _Answer.of(self._answers.answer(model, prompt.messages), prompt)
+        if operation.endswith("Stream"):
+            events = self._events(answer, fault, started, nova=nova)
+            error = _stream(handler, events, invoke=nova)
+            self._record(operation, model_id, 200, error)
+            return
+        self._wait_first_token(fault)
+        if fault is not None and fault.kind == "stream_error":
+            raise _Failure(424, "ModelErrorException", _MODEL_ERROR, originalStatusCode=500)
+        latency = _ms(started)
+        if nova:
+            _send_json(handler, answer.nova_document(), answer.token_headers(latency))
+        else:
+            _send_json(handler, answer.converse_document(latency))
+        self._record(operation, model_id, 200, "")
+
+    def _events(
+        self, answer: _Answer, fault: Fault | None, started: float, *, nova: bool
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(event type, document)`` pairs; type ``modelStreamErrorException``
+        ends the stream as an error event."""
+        yield "messageStart", {"role": "assistant"}
+        self._wait_first_token(fault)
+        first_byte = _ms(started)
+        failing = fault is not None and fault.kind == "stream_error"
+        sent = 0
+        for text in answer.pieces:
+            if failing and sent == fault.after_chunks:
+                break
+            if sent and self.delay:
+                self._stopping.wait(self.delay)
+            yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}}
+            sent += 1
+        if failing:
+            message = f"The model's response stream failed after {sent} chunks."
+            yield (
+                "modelStreamErrorException",
+                {"message": message, "originalStatusCode": 500, "originalMessage": message},
+            )
+            return
+        yield "contentBlockStop", {"contentBlockIndex": 0}
+        yield "messageStop", {"stopReason": answer.stop_reason}
+        metadata = answer.metadata(_ms(started))
+        if nova:
+            metadata = {**metadata, **answer.invocation_metrics(_ms(started), first_byte)}
+        yield "metadata", metadata
+
+    def _wait_first_token(self, fault: Fault | None) -> None:
+        if fault is not None and fault.kind == "slow_first_token":
+            self._stopping.wait(fault.seconds)
+
+    def _record(self, operation: str, model_id: str, status: int, error: str) -> None:
+        self._calls.append(Call(operation, model_id, status, error))
+
+    def _admin(self, handler: _Handler, path: str) -> None:
+        if path == "/opskit-api/faults":
+            self.sync_faults_file()
+            _send_json(handler, {"faults": self.faults.snapshot()})
+        elif path == "/opskit-api/calls":
+            _send_json(handler, {"calls": [asdict(call) for call in self.calls()]})
+        else:
+            _send_error(handler, 404, "UnknownOperationException", "Unknown operation")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    pieces: list[str]  # the text events' texts
+    input_tokens: int
+    output_tokens: int
+    stop_reason: str
+
+    @classmethod
+    def of(cls, text: str, prompt: Prompt) -> _Answer:
+        chunks = words(text)
+        stop_reason = "end_turn"
+        limit = prompt.max_tokens
+        if limit is not None and len(chunks) > limit:  # a word stands in for a token
+            chunks, stop_reason = chunks[:limit], "max_tokens"
+        pieces = [
+            "".join(chunks[start : start + WORDS_PER_EVENT])
+            for start in range(0, len(chunks), WORDS_PER_EVENT)
+        ]
+        return cls(pieces, prompt.input_tokens, len(chunks), stop_reason)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def usage(self) -> dict[str, int]:
+        total = self.input_tokens + self.output_tokens
+        return {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "totalTokens": total,
+        }
+
+    def metadata(self, latency_ms: int) -> dict[str, Any]:
+        return {"usage": self.usage(), "metrics": {"latencyMs": latency_ms}}
+
+    def converse_document(self, latency_ms: int) -> dict[str, Any]:
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": self.text}]}},
+            "stopReason": self.stop_reason,
+            **self.metadata(latency_ms),
+        }
+
+    def nova_document(self) -> dict[str, Any]:
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": self.text}]}},
+            "stopReason": self.stop_reason,
+            "usage": self.usage(),
+        }
+
+    def invocation_metrics(self, latency_ms: int, first_byte_ms: int) -> dict[str, Any]:
+        return {
+            _INVOCATION_METRICS: {
+                "inputTokenCount": self.input_tokens,
+                "outputTokenCount": self.output_tokens,
+                "invocationLatency": latency_ms,
+                "firstByteLatency": first_byte_ms,
+            }
+        }
+
+    def token_headers(self, latency_ms: int) -> dict[str, str]:
+        return {
+            "X-Amzn-Bedrock-Input-Token-Count": str(self.input_tokens),
+            "X-Amzn-Bedrock-Output-Token-Count": str(self.output_tokens),
+            "X-Amzn-Bedrock-Invocation-Latency": str(latency_ms),
+        }
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    endpoint: BedrockEndpoint
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HttpServer
+    timeout = 30  # a client that stops sending mid-request does not hold a thread
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        try:
+            self.server.endpoint.handle(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception:  # a bug here must show as Bedrock's 500, and in the sandbox log
+            log.exception("Bedrock endpoint: %s %s failed", self.command, self.path)
+            _send_error(self, 500, "InternalServerException", "internal error in the sandbox")
+
+    do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        pass  # no line per request in the sandbox's log
+
+
+def _route(method: str, path: str) -> tuple[str | None, str]:
+    parts = path.split("/")
+    if method != "POST" or len(parts) != 4 or parts[0] or parts[1] != "model" or not parts[2]:
+        return None, ""
+    return _OPERATIONS.get(parts[3]), unquote(parts[2])
+
+
+def _headers(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str]) -> None:
+    handler.send_response(status)
+    for name, value in {
+        "x-amzn-RequestId": str(uuid.uuid4()),
+        "Connection": "close",  # no pooled connection outlives an `unavailable` switch
+        **headers,
+    }.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.close_connection = True
+
+
+def _send_json(
+    handler: BaseHTTPRequestHandler, document: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    body = json.dumps(document).encode("utf-8")
+    _headers(
+        handler,
+        200,
+        {"Content-Type": "application/json", "Content-Length": str(len(body)), **(headers or {})},
+    )
+    handler.wfile.write(body)
+
+
+def _send_error(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    code: str,
+    message: str,
+    document: dict[str, Any] | None = None,
+) -> None:
+    body = json.dumps(document or {"message": message}).encode("utf-8")
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    _headers(handler, status, {**headers, "x-amzn-ErrorType": code})
+    handler.wfile.write(body)
+
+
+def _stream(
+    handler: BaseHTTPRequestHandler,
+    events: Iterator[tuple[str, dict[str, Any]]],
+    *,
+    invoke: bool,
+) -> str:
+    """Send ``events`` as one chunked event-stream response; return the error
+    event's code if the stream ended with one."""
+    headers = {"Content-Type": eventstream.CONTENT_TYPE, "Transfer-Encoding": "chunked"}
+    if invoke:
+        headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
+    _headers(handler, 200, headers)
+    error = ""
+    for index, (event_type, document) in enumerate(events):
+        if event_type.endswith("Exception"):
+            message = eventstream.exception(event_type, document)
+            error = event_type
+        elif invoke:  # Nova's own stream JSON, as the bytes of a `chunk` event
+            # Nova's last chunk carries Bedrock's invocation metrics beside its metadata.
+            metrics = document.get(_INVOCATION_METRICS)
+            body = {event_type: {k: v for k, v in document.items() if k != _INVOCATION_METRICS}}
+            raw = json.dumps({**body, **({_INVOCATION_METRICS: metrics} if metrics else {})})
+            raw = raw.encode("utf-8")
+            chunk = {"bytes": base64.b64encode(raw).decode("ascii"), "p": _pad(index)}
+            message = eventstream.event("chunk", chunk)
+        else:
+            message = eventstream.event(event_type, {**document, "p": _pad(index)})
+        handler.wfile.write(f"{len(message):x}\r\n".encode("ascii") + message + b"\r\n")
+        handler.wfile.flush()
+    handler.wfile.write(b"0\r\n\r\n")
+    return error
+
+
+def _pad(index: int) -> str:
+    return _PADDING[: 1 + (index * 7) % len(_PADDING)]
+
+
+def _ms(since: float) -> int:
+    return int((time.monotonic() - since) * 1000)
