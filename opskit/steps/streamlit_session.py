@@ -376,6 +376,8 @@ def _summary(transcript: Transcript, inputs: SessionInputs) -> str:
     verdict = "no exception, " + (
         f"{len(errors)} error(s) allowed: {' '.join(errors[0].split())}" if errors else "no error"
     )
+    if inputs.expect_page:
+        verdict += "; the page shows " + ", ".join(repr(p) for p in inputs.expect_page)
     answers = transcript.answers
     if not answers:
         return f"page loaded in {_seconds(transcript.load_ms or 0)}; {verdict}"
