@@ -9,17 +9,35 @@ from opskit import steps as step_registry
 from opskit.playbook import AWS_KEYS, STEP_KEYS, TARGET_KEYS, TOP_LEVEL
 from opskit.steps.base import Input
 
-# A step input may be a template; the loader checks the rendered value's type,
-# so the schema must accept "{{ ... }}" where the input takes a list or a number.
+# A step input may be a template, anywhere inside it: the loader renders ``with``
+# recursively and checks the rendered value's type, so the schema must accept
+# "{{ ... }}" wherever the input takes a list, a number or an object.
 TEMPLATE = {"type": "string", "pattern": r"\{\{|\{%"}
+_NESTED = ("items", "additionalProperties")
+_ALTERNATIVES = ("anyOf", "oneOf", "allOf")
 
 
 def _templatable(inputs: dict[str, Any]) -> dict[str, Any]:
     properties = {
-        name: {"description": schema.get("description", ""), "anyOf": [schema, TEMPLATE]}
+        name: {"description": schema.get("description", ""), **_or_template(schema)}
         for name, schema in inputs["properties"].items()
     }
     return {**inputs, "properties": properties}
+
+
+def _or_template(schema: Any) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        return schema
+    inner = dict(schema)
+    if isinstance(inner.get("properties"), dict):
+        inner["properties"] = {k: _or_template(v) for k, v in inner["properties"].items()}
+    for key in _NESTED:
+        if isinstance(inner.get(key), dict):
+            inner[key] = _or_template(inner[key])
+    for key in _ALTERNATIVES:
+        if isinstance(inner.get(key), list):
+            inner[key] = [_or_template(v) for v in inner[key]]
+    return {"anyOf": [inner, TEMPLATE]}
 
 
 def _object(fields: tuple[Input, ...], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
