@@ -1,4 +1,5 @@
-"""One sandbox: moto's server, the stack's resources, the agent, the proxy.
+"""One sandbox: moto's server, the stack's resources, the agent, the proxy,
+and the Bedrock Runtime endpoint that the app's tasks call.
 
 ``Sandbox.start()`` returns once the initial deployment's task answers its
 health check behind the proxy, so the app URL works as soon as it is printed.
@@ -18,6 +19,7 @@ from typing import Any
 
 from opskit.ecs.names import stream_name, task_id_of
 from opskit.sandbox.agent import Agent
+from opskit.sandbox.bedrock import BedrockEndpoint, delay_from_env
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.moto_ecs import EcsRecords
 from opskit.sandbox.ports import free_port
@@ -49,6 +51,8 @@ class SandboxInfo:
     secret_access_key: str
     pid: int | None
     names: dict[str, str] = field(default_factory=lambda: dict(NAMES))
+    bedrock_endpoint_url: str = ""  # the Bedrock Runtime endpoint the tasks call
+    bedrock_faults_file: str = ""  # where `opskit sandbox fault` sets its faults
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +67,8 @@ class SandboxInfo:
             secret_access_key=str(document["secret_access_key"]),
             pid=document.get("pid"),
             names=dict(document.get("names") or NAMES),
+            bedrock_endpoint_url=str(document.get("bedrock_endpoint_url") or ""),
+            bedrock_faults_file=str(document.get("bedrock_faults_file") or ""),
         )
 
 
@@ -80,12 +86,18 @@ class Sandbox:
         failure_threshold: int = 3,
         health_timeout: float = 120.0,
         on_tasks_changed: Any = None,
+        bedrock_delay: float | None = None,
+        bedrock_faults_file: Path | None = None,
     ):
         self.app_source = app_source or STACK_DIR / "src"
         self.entrypoint = entrypoint or STACK_DIR / "entrypoint.py"
         self.moto = MotoSide(aws_port)
         self.records = EcsRecords(cluster=NAMES["cluster"], service=NAMES["service"], region=REGION)
         self.proxy = TcpProxy(app_port, self._serving_port)
+        self.bedrock = BedrockEndpoint(
+            delay=delay_from_env() if bedrock_delay is None else bedrock_delay,
+            faults_file=bedrock_faults_file,
+        )
         self.agent: Agent | None = None
         self._shipper: LogShipper | None = None
         self._failure_threshold = failure_threshold
@@ -101,6 +113,8 @@ class Sandbox:
             access_key_id=ACCESS_KEY_ID,
             secret_access_key=SECRET_ACCESS_KEY,
             pid=pid,
+            bedrock_endpoint_url=self.bedrock.endpoint_url,
+            bedrock_faults_file=str(self.bedrock.faults_file or ""),
         )
 
     def start(self, ready_timeout: float = 120.0) -> SandboxInfo:
@@ -113,6 +127,7 @@ class Sandbox:
             self.proxy.start()
             _reset_moto()
             self.moto.start()
+            self.bedrock.start()
             self.moto.create_resources(self.app_source)
             self.records.install(DEPLOYMENT_CONFIGURATION)
             self._shipper = LogShipper(self.moto.client("logs"), NAMES["log_group"])
@@ -141,6 +156,7 @@ class Sandbox:
             self._shipper.stop()
             self._shipper = None
         self.proxy.stop()
+        self.bedrock.stop()
         self.records.uninstall_quietly()
         self.moto.stop()
         if self._owns_process_lock:
@@ -155,7 +171,12 @@ class Sandbox:
     def _launch(self, task_id: str, deployment_id: str, environment: dict[str, str]) -> TaskProcess:
         assert self._shipper is not None
         port = free_port()
-        env = task_environment(environment, port=port, endpoint_url=self.moto.endpoint_url)
+        env = task_environment(
+            environment,
+            port=port,
+            endpoint_url=self.moto.endpoint_url,
+            bedrock_endpoint_url=self.bedrock.endpoint_url,
+        )
         stream = stream_name(NAMES["stream_prefix"], NAMES["container"], task_id)
         return launch(
             task_id=task_id,
@@ -197,7 +218,9 @@ class Sandbox:
         return f"task {task_id}: {status}; last lines: {tail or '(none)'}"
 
 
-def task_environment(container: dict[str, str], *, port: int, endpoint_url: str) -> dict[str, str]:
+def task_environment(
+    container: dict[str, str], *, port: int, endpoint_url: str, bedrock_endpoint_url: str = ""
+) -> dict[str, str]:
     """A task process's environment: what Fargate gives every task, then the task
     definition's container environment, then what only the local platform decides."""
     env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
@@ -215,6 +238,9 @@ def task_environment(container: dict[str, str], *, port: int, endpoint_url: str)
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
+    if bedrock_endpoint_url:  # botocore's service-specific variable: only
+        # bedrock-runtime goes to the sandbox's Bedrock endpoint, the rest to moto.
+        env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = bedrock_endpoint_url
     env.update(container)
     env.update(
         {

@@ -23,7 +23,14 @@ from typing import Any
 from opskit.sandbox.core import DEFAULT_APP_PORT, Sandbox, SandboxInfo
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.ports import check_port_free
-from opskit.sandbox.state import log_path, read_state, remove_state, state_path, write_state
+from opskit.sandbox.state import (
+    bedrock_faults_path,
+    log_path,
+    read_state,
+    remove_state,
+    state_path,
+    write_state,
+)
 
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
@@ -168,7 +175,12 @@ def run_foreground(
             published["task_pids"] = task_pids
             write_state(published)
 
-    sandbox = Sandbox(app_port=app_port, aws_port=aws_port, on_tasks_changed=publish)
+    sandbox = Sandbox(
+        app_port=app_port,
+        aws_port=aws_port,
+        on_tasks_changed=publish,
+        bedrock_faults_file=bedrock_faults_path(),
+    )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main_thread else None
     try:

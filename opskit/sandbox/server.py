@@ -114,7 +114,8 @@ class MotoSide:
 
 def task_definition() -> dict[str, Any]:
     """The stack's task definition as users register it (the template), with the
-    sandbox's names and the app's local responder instead of Bedrock."""
+    sandbox's names. The app calls Bedrock as in production: the sandbox's tasks
+    reach its own Bedrock Runtime endpoint (``opskit.sandbox.bedrock``)."""
     import jinja2
 
     template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
@@ -129,7 +130,7 @@ def task_definition() -> dict[str, Any]:
             code_prefix=CODE_PREFIX,
             log_group=NAMES["log_group"],
             stream_prefix=NAMES["stream_prefix"],
-            model_provider="local",
+            model_provider="bedrock",
         )
     )
     names = [c["name"] for c in definition["containerDefinitions"]]

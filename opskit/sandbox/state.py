@@ -31,6 +31,13 @@ def log_path() -> Path:
     return path.with_name(path.stem + ".log")
 
 
+def bedrock_faults_path() -> Path:
+    """The faults of the Bedrock endpoint of a background sandbox (next to the state
+    file; ``opskit sandbox fault`` writes it, the endpoint re-reads it on change)."""
+    path = state_path()
+    return path.with_name(path.stem + "-bedrock-faults.json")
+
+
 def read_state() -> dict[str, Any] | None:
     """The recorded state, or ``None`` when there is no (readable) file."""
     try:

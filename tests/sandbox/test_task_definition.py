@@ -33,7 +33,8 @@ def test_the_sandbox_registers_the_template_with_its_own_names() -> None:
     }
     env = _environment(definition)
     assert (env["CODE_BUCKET"], env["CODE_PREFIX"]) == (NAMES["bucket"], "src/")
-    assert env["CHATBOT_MODEL_PROVIDER"] == "local"  # no Bedrock in the sandbox
+    # The app's production path: the sandbox serves Bedrock Runtime itself (issue 15).
+    assert env["CHATBOT_MODEL_PROVIDER"] == "bedrock"
 
 
 def test_a_template_whose_container_is_renamed_is_one_clear_error(tmp_path, monkeypatch) -> None:
@@ -53,11 +54,16 @@ def test_a_template_whose_container_is_renamed_is_one_clear_error(tmp_path, monk
 def test_a_task_gets_the_definitions_environment_with_the_platforms_port_and_address() -> None:
     container = {**_environment(task_definition()), "FEATURE": "on"}
 
-    env = task_environment(container, port=40123, endpoint_url="http://127.0.0.1:5000")
+    env = task_environment(
+        container,
+        port=40123,
+        endpoint_url="http://127.0.0.1:5000",
+        bedrock_endpoint_url="http://127.0.0.1:5001",
+    )
 
     assert env["FEATURE"] == "on"  # what a redeploy sets reaches the task
     assert env["CODE_BUCKET"] == NAMES["bucket"]
-    assert env["CHATBOT_MODEL_PROVIDER"] == "local"
+    assert env["CHATBOT_MODEL_PROVIDER"] == "bedrock"
     # The template says 0.0.0.0:8501 and a pip install at start; locally every
     # task has its own loopback port and this interpreter's packages.
     assert (env["STREAMLIT_SERVER_ADDRESS"], env["STREAMLIT_SERVER_PORT"]) == (
@@ -66,3 +72,5 @@ def test_a_task_gets_the_definitions_environment_with_the_platforms_port_and_add
     )
     assert env["CHATBOT_INSTALL_REQUIREMENTS"] == "0"
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"
+    # botocore's service-specific variable: bedrock-runtime alone to the sandbox's endpoint.
+    assert env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == "http://127.0.0.1:5001"

@@ -90,7 +90,7 @@ def test_a_bug_in_one_model_is_reported_and_the_other_finishes(capsys) -> None:
     client = FakeBedrockRuntime({MICRO: "Fine.", PRO: RuntimeError("boom")})
     answers = run(client)
     assert answers["fast"].text == "Fine."
-    assert answers["detailed"].error == "unexpected RuntimeError"
+    assert answers["detailed"].error == "unexpected RuntimeError: boom"
     assert "Traceback" in capsys.readouterr().out  # a real bug is logged in full
 
 

@@ -21,15 +21,23 @@ from opskit.sandbox.bedrock.faults import (
     make_fault,
 )
 from opskit.sandbox.bedrock.models import ALL_MODELS, MODELS, resolve_model
-from opskit.sandbox.bedrock.server import DEFAULT_DELAY, BedrockEndpoint, Call
+from opskit.sandbox.bedrock.server import (
+    DEFAULT_DELAY,
+    DELAY_ENV,
+    BedrockEndpoint,
+    Call,
+    delay_from_env,
+)
 
 __all__ = [
     "ALL_MODELS",
     "DEFAULT_DELAY",
+    "DELAY_ENV",
     "FAULT_KINDS",
     "MODELS",
     "BedrockEndpoint",
     "Call",
+    "delay_from_env",
     "Fault",
     "FaultBoard",
     "FaultFile",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -45,10 +46,12 @@ from opskit.sandbox.bedrock import eventstream
 from opskit.sandbox.bedrock.bodies import Prompt, RequestInvalid, converse_prompt, nova_prompt
 from opskit.sandbox.bedrock.faults import Fault, FaultBoard, FaultFile, FaultInvalid
 from opskit.sandbox.bedrock.models import FaqAnswers, resolve_model, words
+from opskit.sandbox.errors import SandboxError
 
 log = logging.getLogger("opskit.sandbox")
 
 DEFAULT_DELAY = 0.02  # seconds between two text events
+DELAY_ENV = "OPSKIT_SANDBOX_BEDROCK_DELAY"
 WORDS_PER_EVENT = 3
 WATCH_INTERVAL = 0.2  # seconds between two looks at the faults file
 _OPERATIONS = {
@@ -67,6 +70,20 @@ _INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
 # Bedrock pads stream events with a "p" field so that their sizes do not give
 # the text away; clients ignore it. Here too, so that the app proves it does.
 _PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def delay_from_env() -> float:
+    """The seconds between two text events: ``$OPSKIT_SANDBOX_BEDROCK_DELAY`` or 0.02."""
+    raw = os.environ.get(DELAY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_DELAY
+    try:
+        delay = float(raw)
+    except ValueError:
+        delay = -1.0
+    if not 0 <= delay <= 10:
+        raise SandboxError(f"{DELAY_ENV} must be seconds between 0 and 10, not {raw!r}")
+    return delay
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,10 @@ def _run_model(
     except Exception as err:  # a bug: log it in full, but let the other model finish
         elapsed = clock() - started
         LOG.exception("%s answer crashed", spec.name)
-        events.put(StreamEvent(spec.key, "failed", f"unexpected {type(err).__name__}", elapsed))
+        # The page names the error itself (the incident's "'NoneType' object has no
+        # attribute ..."), so whoever sees the column sees the cause, not just a type.
+        reason = f"unexpected {type(err).__name__}" + (f": {err}" if str(err) else "")
+        events.put(StreamEvent(spec.key, "failed", reason, elapsed))
         return
     elapsed = clock() - started
     LOG.info(ANSWER_COMPLETE.format(model=spec.name, chars=chars, seconds=elapsed, source=source))
