@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from opskit.logs.reader import LogReader  # noqa: E402
+from opskit.sandbox.ports import free_port  # noqa: E402
 
 GROUP = "/ecs/chatbot"
 NEW_STREAM = "ecs/app/1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
@@ -57,12 +57,6 @@ ENV = {
     "AWS_SECRET_ACCESS_KEY": "bench-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:

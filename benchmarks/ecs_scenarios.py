@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from opskit.ecs.names import stream_name
 from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.server import default_network
 
 REGION = "us-east-1"
 CLUSTER = "chatbot"
@@ -80,9 +82,6 @@ def create_stack(clients: Callable[[str], Any]) -> EcsRecords:
             }
         ],
     )
-    ec2 = clients("ec2")
-    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
-    group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]
     ecs.create_service(
         cluster=CLUSTER,
         serviceName=SERVICE,
@@ -90,13 +89,7 @@ def create_stack(clients: Callable[[str], Any]) -> EcsRecords:
         desiredCount=1,
         launchType="FARGATE",
         deploymentController={"type": "ECS"},
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": sorted(s["SubnetId"] for s in subnets["Subnets"])[:2],
-                "securityGroups": [group["GroupId"]],
-                "assignPublicIp": "DISABLED",
-            }
-        },
+        networkConfiguration=default_network(clients("ec2")),
     )
     records = EcsRecords(cluster=CLUSTER, service=SERVICE, region=REGION)
     records.install(DEPLOYMENT_CONFIGURATION)
@@ -123,7 +116,7 @@ class Rollout:
 
     def __post_init__(self) -> None:
         (self.old,) = self.records.deployments()
-        self.old_task = self._task_ids(self.old["id"])[0]
+        self.old_task = self.records.task_ids(self.old["id"])[0]
         self._thread = threading.Thread(target=self._run, name="rollout", daemon=True)
 
     def start(self) -> None:
@@ -215,16 +208,9 @@ class Rollout:
             rolloutState="FAILED",
             rolloutStateReason=reason,
         )
-        self.records.update_deployment(
-            old,
-            status="PRIMARY",
-            rolloutState="IN_PROGRESS",
-            rolloutStateReason=f"ECS deployment {old} in progress.",
+        self.records.promote(
+            old, rolloutState="IN_PROGRESS", rolloutStateReason=f"ECS deployment {old} in progress."
         )
-        with self.records.lock:
-            service = self.records.service
-            service.task_definition = self.old["taskDefinition"]
-            service.deployments = sorted(service.deployments, key=lambda d: d["id"] != old)
         self.records.add_event(f"(deployment {new}) deployment failed: tasks failed to start.")
         self.records.add_event(f"rolling back to deployment {old}.")
         if not self._at(self.step * 3):
@@ -262,13 +248,9 @@ class Rollout:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _task_ids(self, deployment_id: str) -> list[str]:
-        tasks = self.records.backend.tasks.get(CLUSTER, {}).values()
-        return [str(t.id) for t in tasks if t.started_by == deployment_id]
-
     def put_logs(self, task: str, lines: list[str]) -> None:
         logs = self.clients("logs")
-        stream = f"{STREAM_PREFIX}/{CONTAINER}/{task}"
+        stream = stream_name(STREAM_PREFIX, CONTAINER, task)
         logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
         base = int(datetime.now(timezone.utc).timestamp() * 1000)
         logs.put_log_events(

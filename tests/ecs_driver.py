@@ -1,32 +1,31 @@
-"""Plays an ECS service's rollout in moto's records, in process, for tests.
+"""Plays an ECS service's rollout for the ECS step tests, one move per call.
 
-moto accepts ECS calls but runs no tasks and leaves deployments static (its
-``update_service(forceNewDeployment=True)`` even renames the one deployment in
-place). The tests run moto's ``ThreadedMotoServer`` in this process, so this
-driver edits the backend's records directly to play what AWS would show:
+moto accepts ECS calls but runs no tasks and leaves deployments static. The
+records are edited through ``opskit.sandbox.moto_ecs.EcsRecords``, the one
+module that makes moto's records say what ECS would say (``UpdateService``
+starts a new PRIMARY deployment ``IN_PROGRESS``, tasks carry ``startedBy``,
+stopped reasons and exit codes); this driver only decides *what happens*:
 
-- ``update_service`` behaves as on AWS: a new PRIMARY deployment
-  (``IN_PROGRESS``) next to the old one, now ``ACTIVE``;
-- tasks are created with ``startedBy`` = the deployment id, started, crashed
-  (``Essential container in task exited``, exit code 1) or drained;
+- tasks started for a deployment, crashed (``Essential container in task
+  exited``, exit code 1) or drained;
 - rollout states: ``COMPLETED``, ``FAILED``, a circuit-breaker rollback.
 
-``ScriptedClock`` runs one scenario action at each poll's sleep, so a test
-plays a whole rollout with no real waiting. Only real API shapes reach the
-step; nothing here is visible to it except through the ECS API.
+``ScriptedClock`` runs one scenario move at each poll's sleep, so a test plays
+a whole rollout with no real waiting. Only real API shapes reach the step.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from opskit.clock import FakeClock
+from opskit.ecs.names import stream_name
+from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.server import default_network
 
-ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 CLUSTER = "chatbot"
 SERVICE = "chatbot"
@@ -36,10 +35,6 @@ LOG_GROUP = "/ecs/chatbot"
 STREAM_PREFIX = "ecs"
 IMAGE = "public.ecr.aws/chatbot/app:1"
 CRASH_REASON = "Essential container in task exited"
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def container_definition(image: str = IMAGE, name: str = CONTAINER) -> dict[str, Any]:
@@ -75,7 +70,7 @@ def register(ecs: Any, image: str = IMAGE, **extra: Any) -> str:
 
 @dataclass
 class ScriptedClock(FakeClock):
-    """A ``FakeClock`` whose every sleep plays the next scenario action first."""
+    """A ``FakeClock`` whose every sleep plays the next scenario move first."""
 
     script: list[Callable[[], None]] = field(default_factory=list)
 
@@ -100,91 +95,36 @@ class CallRecorder:
         return [n for n in self.names if not n.startswith(("Describe", "List", "Get"))]
 
 
+@dataclass(frozen=True)
+class Task:
+    """A task the driver started: its id, as the tests compare it with outputs."""
+
+    id: str
+
+
 class EcsDriver:
-    """Edits moto's ECS records for one service to play a rollout."""
+    """Plays a rollout of one service on its ``EcsRecords``."""
 
     def __init__(self, aws: Any, cluster: str = CLUSTER, service: str = SERVICE):
         self.aws = aws
-        self.cluster = cluster
         self.service_name = service
-        self._counter = 0
-
-    # --- moto internals --------------------------------------------------------------
-
-    @property
-    def backend(self) -> Any:
-        from moto.backends import get_backend
-
-        return get_backend("ecs")[ACCOUNT][REGION]
-
-    @property
-    def service(self) -> Any:
-        return self.backend.services[f"{self.cluster}:{self.service_name}"]
+        self.records = EcsRecords(cluster=cluster, service=service, region=REGION)
 
     def install(self, aws_like_update: bool = True) -> None:
-        """Make tasks keep the status we set (moto advances it on each describe
-        otherwise) and, unless told not to, make ``update_service`` answer as AWS
-        does (moto renames its one deployment in place)."""
-        from moto.moto_api import state_manager
-
-        state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
-        if not aws_like_update:
-            return
-        backend = self.backend
-        original = backend.update_service
-
-        def update_service(properties: dict[str, Any]) -> Any:
-            asked = dict(properties)
-            svc = self.service
-            before = copy.deepcopy(svc.deployments)
-            before_definition = svc.task_definition
-            result = original(properties)
-            if asked.get("task_definition"):
-                definition = backend.describe_task_definition(asked["task_definition"])
-                result.task_definition = definition.arn
-            changed = result.task_definition != before_definition
-            if asked.get("force_new_deployment") or changed:
-                for deployment in before:
-                    deployment["status"] = "ACTIVE"
-                result.deployments = [self._new_deployment(result.task_definition), *before]
-            else:
-                result.deployments = before
-            return result
-
-        backend.update_service = update_service
+        """Tasks keep the status we set and, unless told not to, ``UpdateService``
+        answers as AWS does (moto's own renames its one deployment in place)."""
+        self.records.install(update_service=aws_like_update)
 
     @staticmethod
     def uninstall() -> None:
-        from moto.moto_api import state_manager
-
-        state_manager.unset_transition("ecs::task")
-
-    def _new_deployment(self, task_definition: str) -> dict[str, Any]:
-        from moto.moto_api._internal import mock_random
-
-        deployment_id = f"ecs-svc/{mock_random.randint(10**17, 10**18)}"
-        now = _now()
-        return {
-            "id": deployment_id,
-            "status": "PRIMARY",
-            "taskDefinition": task_definition,
-            "desiredCount": self.service.desired_count,
-            "pendingCount": 0,
-            "runningCount": 0,
-            "failedTasks": 0,
-            "createdAt": now,
-            "updatedAt": now,
-            "launchType": "FARGATE",
-            "platformFamily": "FARGATE",
-            "rolloutState": "IN_PROGRESS",
-            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
-        }
+        """Let moto's tasks advance again (its reset drops the rest of ``install``)."""
+        EcsRecords(cluster=CLUSTER, service=SERVICE, region=REGION).uninstall_quietly()
 
     # --- reading --------------------------------------------------------------------
 
     @property
     def deployments(self) -> list[dict[str, Any]]:
-        return self.service.deployments
+        return self.records.deployments()
 
     def primary(self) -> dict[str, Any]:
         return next(d for d in self.deployments if d["status"] == "PRIMARY")
@@ -194,120 +134,70 @@ class EcsDriver:
             return self.primary()
         return next(d for d in self.deployments if d["id"] == deployment_id)
 
-    def tasks(self, deployment_id: str | None = None, status: str | None = "RUNNING") -> list[Any]:
-        tasks = list(self.backend.tasks.get(self.cluster, {}).values())
-        if deployment_id is not None:
-            tasks = [t for t in tasks if t.started_by == deployment_id]
-        if status is not None:
-            tasks = [t for t in tasks if t.desired_status == status]
-        return tasks
+    def tasks(self, deployment_id: str | None = None) -> list[Task]:
+        """The RUNNING tasks (of one deployment)."""
+        return [Task(i) for i in self.records.task_ids(deployment_id)]
 
     # --- playing --------------------------------------------------------------------
 
-    def event(self, message: str) -> None:
-        self._counter += 1
-        entry = {"id": f"event-{self._counter}", "createdAt": _now(), "message": message}
-        self.service.events.insert(0, entry)  # ECS lists newest first
+    def _count(self, deployment_id: str, running: int = 0, failed: int = 0) -> None:
+        """Add to one deployment's counts; the others keep theirs."""
+        counts = {
+            d["id"]: (d["runningCount"], d["pendingCount"], d["failedTasks"])
+            for d in self.deployments
+        }
+        was = counts[deployment_id]
+        counts[deployment_id] = (was[0] + running, was[1], was[2] + failed)
+        self.records.set_counts(counts)
 
-    def _sync(self) -> None:
-        svc = self.service
-        svc.running_count = sum(d["runningCount"] for d in svc.deployments)
-        svc.pending_count = sum(d["pendingCount"] for d in svc.deployments)
-        for d in svc.deployments:
-            d["updatedAt"] = _now()
-
-    def start_tasks(
-        self, deployment_id: str | None = None, count: int | None = None, status: str = "RUNNING"
-    ) -> list[Any]:
-        """Start tasks for a deployment (the PRIMARY one by default)."""
+    def start_tasks(self, deployment_id: str | None = None, count: int | None = None) -> list[Task]:
+        """Start RUNNING tasks for a deployment (the PRIMARY one, up to its desired count)."""
         deployment = self.deployment(deployment_id)
         if count is None:
             count = deployment["desiredCount"] - deployment["runningCount"]
-        backend = self.backend
-        definition = backend.describe_task_definition(deployment["taskDefinition"])
-        # moto 5.2.5's awsvpc task creation fails (NetworkInterface has no
-        # private_dns_name), so the task is created as bridge; no API shape the
-        # step reads depends on it.
-        mode, definition.network_mode = definition.network_mode, "bridge"
-        try:
-            tasks = backend.run_task(
-                self.cluster, definition.arn, count, None, deployment["id"], None, "FARGATE",
-                group=f"service:{self.service_name}",
-            )  # fmt: skip
-        finally:
-            definition.network_mode = mode
-        for task in tasks:
-            task.status = status
-            task.created_at = _now()
-            if status == "RUNNING":
-                task.started_at = _now()
-                task.containers[0].last_status = "RUNNING"
-        key = "runningCount" if status == "RUNNING" else "pendingCount"
-        deployment[key] += len(tasks)
-        self._sync()
-        ids = ", ".join(f"task {t.id}" for t in tasks)
-        self.event(f"(service {self.service_name}) has started {len(tasks)} tasks: ({ids}).")
-        return tasks
+        started = []
+        for _ in range(count):
+            task_id = self.records.create_task(deployment["id"], deployment["taskDefinition"])
+            self.records.task_running(task_id)
+            started.append(Task(task_id))
+        self._count(deployment["id"], running=len(started))
+        ids = ", ".join(f"task {t.id}" for t in started)
+        self.records.add_event(f"has started {len(started)} tasks: ({ids}).")
+        return started
 
-    def run_pending(self, deployment_id: str | None = None) -> None:
-        deployment = self.deployment(deployment_id)
-        for task in self.tasks(deployment["id"]):
-            if task.status == "PENDING":
-                task.status = "RUNNING"
-                task.started_at = _now()
-                deployment["pendingCount"] -= 1
-                deployment["runningCount"] += 1
-        self._sync()
-
-    def stop_task(
-        self,
-        task: Any,
-        reason: str,
-        *,
-        exit_code: int | None = None,
-        container_reason: str | None = None,
-        stop_code: str = "EssentialContainerExited",
-    ) -> None:
-        was_running = task.status == "RUNNING"
-        task.status = "STOPPED"
-        task.desired_status = "STOPPED"
-        task.stopped_reason = reason
-        task.stop_code = stop_code
-        task.stopped_at = _now()
-        container = task.containers[0]
-        container.last_status = "STOPPED"
-        container.exitCode = exit_code
-        if container_reason:
-            container.reason = container_reason
-        for d in self.deployments:
-            if d["id"] == task.started_by:
-                d["runningCount" if was_running else "pendingCount"] -= 1
-        self._sync()
-
-    def crash(self, deployment_id: str | None = None, exit_code: int = 1) -> Any:
+    def crash(self, deployment_id: str | None = None, exit_code: int = 1) -> Task:
         """One running task of the deployment exits: ECS stops it and counts a failure."""
         deployment = self.deployment(deployment_id)
         task = self.tasks(deployment["id"])[0]
-        self.stop_task(task, CRASH_REASON, exit_code=exit_code)
-        deployment["failedTasks"] += 1
-        self.event(f"(service {self.service_name}) has stopped 1 running tasks: (task {task.id}).")
+        self.records.task_stopped(task.id, exit_code, CRASH_REASON, "EssentialContainerExited")
+        self._count(deployment["id"], running=-1, failed=1)
+        self.records.add_event(f"has stopped 1 running tasks: (task {task.id}).")
         return task
 
     def drain_old(self) -> None:
-        """Stop the tasks of every non-PRIMARY deployment and drop those deployments."""
+        """Stop every task not started by the PRIMARY deployment; drop the other
+        deployments (after moto's rename in place, the old task carries an id
+        that no deployment has any more)."""
         primary = self.primary()
         reason = f"Scaling activity initiated by (deployment {primary['id']})"
-        for task in self.tasks():
-            if task.started_by != primary["id"]:
-                self.stop_task(task, reason, exit_code=0, stop_code="ServiceSchedulerInitiated")
-        self.service.deployments = [primary]
-        self._sync()
+        keep = set(self.records.task_ids(primary["id"]))
+        for task_id in self.records.task_ids():
+            if task_id not in keep:
+                self.records.task_stopping(task_id, reason, "ServiceSchedulerInitiated")
+                self.records.task_stopped(task_id, 0, None, None)
+        for deployment in self.deployments:
+            if deployment["id"] != primary["id"]:
+                self.records.remove_deployment(deployment["id"])
+        self._count(primary["id"])  # the service's counts are the PRIMARY's now
 
     def complete(self) -> None:
         primary = self.primary()
-        primary["rolloutState"] = "COMPLETED"
-        primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
-        self.event(f"(service {self.service_name}) has reached a steady state.")
+        self.records.update_deployment(
+            primary["id"],
+            rolloutState="COMPLETED",
+            rolloutStateReason=f"ECS deployment {primary['id']} completed.",
+        )
+        self.records.add_event("has reached a steady state.")
 
     def roll_out(self) -> None:
         """The healthy path in one go: new tasks RUNNING, old ones drained, COMPLETED."""
@@ -316,35 +206,36 @@ class EcsDriver:
         self.complete()
 
     def fail(self, reason: str = "ECS deployment circuit breaker: tasks failed to start.") -> None:
+        """The PRIMARY deployment FAILED with ``reason`` and no rollback."""
         primary = self.primary()
-        primary["rolloutState"] = "FAILED"
-        primary["rolloutStateReason"] = reason
-        self.event(f"(service {self.service_name}) (deployment {primary['id']}) failed.")
+        self.records.update_deployment(
+            primary["id"], rolloutState="FAILED", rolloutStateReason=reason
+        )
+        self.records.add_event(f"(deployment {primary['id']}) deployment failed: {reason}")
 
     def circuit_breaker_rollback(self) -> dict[str, Any]:
         """ECS's circuit breaker gives up on the PRIMARY deployment and rolls back
         to the previous one's task definition in a new PRIMARY deployment."""
         failed = self.primary()
         previous = next(d for d in self.deployments if d["id"] != failed["id"])
-        failed["status"] = "ACTIVE"
-        failed["rolloutState"] = "FAILED"
-        failed["rolloutStateReason"] = (
-            f"ECS deployment circuit breaker: rolling back to deploymentId {previous['id']}."
+        self.records.update_deployment(
+            failed["id"],
+            rolloutState="FAILED",
+            rolloutStateReason=(
+                f"ECS deployment circuit breaker: rolling back to deploymentId {previous['id']}."
+            ),
         )
-        rollback = self._new_deployment(previous["taskDefinition"])
-        self.service.deployments.insert(0, rollback)
-        self.service.task_definition = previous["taskDefinition"]
-        self.event(
-            f"(service {self.service_name}) deployment {failed['id']} deployment failed: "
-            "tasks failed to start."
+        rollback = self.records.start_deployment(previous["taskDefinition"])
+        self.records.add_event(
+            f"(deployment {failed['id']}) deployment failed: tasks failed to start."
         )
-        return rollback
+        return self.deployment(rollback)
 
-    def put_logs(self, task: Any, lines: list[str], container: str = CONTAINER) -> None:
+    def put_logs(self, task: Task, lines: list[str], container: str = CONTAINER) -> None:
         logs = self.aws.client("logs")
-        stream = f"{STREAM_PREFIX}/{container}/{task.id}"
+        stream = stream_name(STREAM_PREFIX, container, task.id)
         logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
-        base = int(_now().replace(tzinfo=timezone.utc).timestamp() * 1000)
+        base = int(datetime.now(timezone.utc).timestamp() * 1000)
         logs.put_log_events(
             logGroupName=LOG_GROUP,
             logStreamName=stream,
@@ -368,11 +259,14 @@ def build_stack(
         desiredCount=desired,
         launchType="FARGATE",
         deploymentController={"type": controller},
+        networkConfiguration=default_network(aws.client("ec2")),
     )
     driver = EcsDriver(aws)
     driver.install(aws_like_update)
     if controller == "ECS":
-        driver.primary()["pendingCount"] = 0  # moto counts tasks it never starts as pending
+        (first,) = driver.deployments
+        # moto counts the tasks it never starts as pending
+        driver.records.set_counts({first["id"]: (0, 0, 0)})
         driver.start_tasks()
         driver.complete()
     return driver

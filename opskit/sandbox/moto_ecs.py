@@ -17,7 +17,9 @@ say what ECS would say:
   (the circuit breaker's reason), and drained ones leave the list;
 - service events, newest first, worded as ECS words them.
 
-The agent decides *when*; this module only knows *how* to record it.
+The sandbox's agent, the ECS step tests (``tests/ecs_driver.py``) and the ECS
+benchmark (``benchmarks/ecs_scenarios.py``) decide *when*; this module only
+knows *how* to record it, and nothing else in opskit touches moto's ECS records.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ import threading
 import uuid
 from typing import Any
 
+from opskit.ecs.names import task_id_of
+
 ACCOUNT_ID = "123456789012"  # moto's default account (any unknown access key maps to it)
-CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+_TASKS_FAILED = "tasks failed to start."
+CIRCUIT_BREAKER_REASON = f"ECS deployment circuit breaker: {_TASKS_FAILED}"
 PLATFORM_VERSION = "1.4.0"
 _MANUAL_FOREVER = {"progression": "manual", "times": 2**62}
 _MAX_EVENTS = 100
@@ -66,18 +71,27 @@ class EcsRecords:
     def service(self) -> Any:
         return self.backend.services[f"{self.cluster}:{self.service_name}"]
 
-    def install(self, deployment_configuration: dict[str, Any]) -> None:
+    def install(
+        self,
+        deployment_configuration: dict[str, Any] | None = None,
+        *,
+        update_service: bool = True,
+    ) -> None:
         """Take over the service created through the API: tasks no longer advance
-        on describe, UpdateService creates real deployments."""
+        on describe, UpdateService creates real deployments (``update_service=False``
+        keeps moto's own, which renames the one deployment in place: for tests that
+        prove a reader copes with it)."""
         from moto.moto_api import state_manager
 
         state_manager.set_transition("ecs::task", _MANUAL_FOREVER)
         backend = self.backend
-        self._original_update = backend.update_service
-        backend.update_service = self._update_service
+        if update_service:
+            self._original_update = backend.update_service
+            backend.update_service = self._update_service
         with self.lock:
             service = self.service
-            service.deployment_configuration = deployment_configuration
+            if deployment_configuration is not None:
+                service.deployment_configuration = deployment_configuration
             service.deployments = [
                 dict(d, platformVersion=PLATFORM_VERSION, platformFamily="Linux")
                 for d in service.deployments
@@ -110,7 +124,7 @@ class EcsRecords:
                 task_definition = self.backend.describe_task_definition(task_definition).arn
                 service.task_definition = task_definition
             if force or task_definition != before:
-                self._start_deployment(service, task_definition)
+                self.start_deployment(task_definition)
             else:
                 self._replace(
                     service,
@@ -123,33 +137,39 @@ class EcsRecords:
                 )
             return result
 
-    def _start_deployment(self, service: Any, task_definition: str) -> None:
-        now = _now()
-        deployment_id = new_deployment_id()
-        primary = {
-            "id": deployment_id,
-            "status": "PRIMARY",
-            "taskDefinition": task_definition,
-            "desiredCount": service.desired_count,
-            "pendingCount": 0,
-            "runningCount": 0,
-            "failedTasks": 0,
-            "createdAt": now,
-            "updatedAt": now,
-            "launchType": "FARGATE",
-            "platformVersion": PLATFORM_VERSION,
-            "platformFamily": "Linux",
-            "networkConfiguration": service.network_configuration or None,
-            "rolloutState": "IN_PROGRESS",
-            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
-        }
-        # A failed deployment that was rolled back has no tasks left: ECS drops it.
-        older = [
-            dict(d, status="ACTIVE", updatedAt=now)
-            for d in service.deployments
-            if not (d["status"] != "PRIMARY" and d.get("rolloutState") == "FAILED")
-        ]
-        self._replace(service, [primary, *older])
+    def start_deployment(self, task_definition: str) -> str:
+        """A new PRIMARY deployment ``IN_PROGRESS`` with no tasks, the others ACTIVE
+        (as UpdateService, or a circuit breaker's rollback, starts one); its id."""
+        with self.lock:
+            service = self.service
+            service.task_definition = task_definition
+            now = _now()
+            deployment_id = new_deployment_id()
+            primary = {
+                "id": deployment_id,
+                "status": "PRIMARY",
+                "taskDefinition": task_definition,
+                "desiredCount": service.desired_count,
+                "pendingCount": 0,
+                "runningCount": 0,
+                "failedTasks": 0,
+                "createdAt": now,
+                "updatedAt": now,
+                "launchType": "FARGATE",
+                "platformVersion": PLATFORM_VERSION,
+                "platformFamily": "Linux",
+                "networkConfiguration": service.network_configuration or None,
+                "rolloutState": "IN_PROGRESS",
+                "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+            }
+            # A failed deployment that was rolled back has no tasks left: ECS drops it.
+            older = [
+                dict(d, status="ACTIVE", updatedAt=now)
+                for d in service.deployments
+                if not (d["status"] != "PRIMARY" and d.get("rolloutState") == "FAILED")
+            ]
+            self._replace(service, [primary, *older])
+            return deployment_id
 
     @staticmethod
     def _replace(service: Any, deployments: list[dict[str, Any]]) -> None:
@@ -162,6 +182,18 @@ class EcsRecords:
         with self.lock:
             return [dict(d) for d in self.service.deployments]
 
+    def task_ids(
+        self, deployment_id: str | None = None, desired_status: str = "RUNNING"
+    ) -> list[str]:
+        """Ids of the recorded tasks (of one deployment) with that desired status, oldest first."""
+        tasks = list(self.backend.tasks.get(self.cluster, {}).values())
+        return [
+            str(t.id)
+            for t in tasks
+            if t.desired_status == desired_status
+            and (deployment_id is None or t.started_by == deployment_id)
+        ]
+
     def container_environment(self, task_definition: str) -> dict[str, str]:
         definition = self.backend.describe_task_definition(task_definition)
         container = definition.container_definitions[0]
@@ -172,7 +204,7 @@ class EcsRecords:
 
     def _task(self, task_id: str) -> Any:
         for arn, task in self.backend.tasks.get(self.cluster, {}).items():
-            if arn.endswith("/" + task_id):
+            if task_id_of(arn) == task_id:
                 return task
         raise KeyError(f"task {task_id} is not recorded in cluster {self.cluster}")
 
@@ -261,9 +293,9 @@ class EcsRecords:
                 task.stop_code = stop_code or "UserInitiated"
             container = task.containers[0]
             container.last_status = "STOPPED"
+            # ECS gives a container a reason only when it could not run it as asked
+            # (CannotPullContainerError, OutOfMemoryError): an exit says it by its code.
             container.exitCode = exit_code
-            if task.stop_code == "EssentialContainerExited":
-                container.reason = f"Essential container exited with code {exit_code}"
 
     # -- deployments --------------------------------------------------------------
 
@@ -321,35 +353,43 @@ class EcsRecords:
         """Mark the deployment FAILED as the circuit breaker does and, like its
         rollback, make the newest COMPLETED deployment PRIMARY again (returned)."""
         with self.lock:
-            service = self.service
-            now = _now()
-            deployments = [dict(d) for d in service.deployments]
-            failed = next(d for d in deployments if d["id"] == deployment_id)
-            failed.update(
-                rolloutState="FAILED",
-                rolloutStateReason=CIRCUIT_BREAKER_REASON,
-                updatedAt=now,
+            self.update_deployment(
+                deployment_id, rolloutState="FAILED", rolloutStateReason=CIRCUIT_BREAKER_REASON
             )
             self.add_event(
                 f"(deployment {deployment_id}) deployment failed: tasks failed to start."
             )
             target = next(
-                (
-                    d
-                    for d in deployments
-                    if d["id"] != deployment_id and d.get("rolloutState") == "COMPLETED"
-                ),
-                None,
+                (d for d in self.deployments() if d.get("rolloutState") == "COMPLETED"), None
             )
             if target is None:
-                self._replace(service, deployments)
                 return None
-            failed.update(status="ACTIVE", desiredCount=0)
-            target.update(status="PRIMARY", desiredCount=service.desired_count, updatedAt=now)
-            service.task_definition = target["taskDefinition"]
-            self._replace(service, [target, *(d for d in deployments if d is not target)])
+            self.update_deployment(deployment_id, desiredCount=0)
+            self.promote(target["id"])
             self.add_event(f"rolling back to deployment {target['id']}.")
             return str(target["id"])
+
+    def promote(self, deployment_id: str, **fields: Any) -> None:
+        """Make the deployment PRIMARY again, first in the list, with the service's
+        desired count and task definition (a rollback); the PRIMARY one before is ACTIVE."""
+        with self.lock:
+            service = self.service
+            now = _now()
+            target = next(d for d in service.deployments if d["id"] == deployment_id)
+            target = dict(
+                target,
+                **fields,
+                status="PRIMARY",
+                desiredCount=service.desired_count,
+                updatedAt=now,
+            )
+            others = [
+                dict(d, status="ACTIVE", updatedAt=now) if d["status"] == "PRIMARY" else d
+                for d in service.deployments
+                if d["id"] != deployment_id
+            ]
+            service.task_definition = target["taskDefinition"]
+            self._replace(service, [target, *others])
 
     def remove_deployment(self, deployment_id: str) -> None:
         with self.lock:

@@ -98,18 +98,22 @@ class MotoSide:
             desiredCount=1,
             launchType="FARGATE",
             deploymentController={"type": "ECS"},
-            networkConfiguration={"awsvpcConfiguration": self._default_network()},
+            networkConfiguration=default_network(self.client("ec2")),
         )
 
-    def _default_network(self) -> dict[str, Any]:
-        ec2 = self.client("ec2")
-        subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
-        group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]
-        return {
+
+def default_network(ec2: Any) -> dict[str, Any]:
+    """A Fargate service's ``networkConfiguration`` in the default VPC (two of its
+    subnets, its default security group): awsvpc tasks need one, on moto as on AWS."""
+    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+    group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]
+    return {
+        "awsvpcConfiguration": {
             "subnets": sorted(s["SubnetId"] for s in subnets["Subnets"])[:2],
             "securityGroups": [group["GroupId"]],
             "assignPublicIp": "DISABLED",
         }
+    }
 
 
 def task_definition() -> dict[str, Any]:
