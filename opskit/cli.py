@@ -321,10 +321,50 @@ def sandbox_status() -> int:
 
 
 def _print_sandbox(info: Any) -> None:
+    from opskit.sandbox.bedrock.control import status_lines
+
     click.echo(f"  AWS endpoint:  {info.endpoint_url}  (region {info.region})")
     click.echo(f"  app URL:       {info.app_url}")
     for key, value in dict(info.names).items():
         click.echo(f"  {key + ':':<14} {value}")
+    for label, value in status_lines(info):
+        click.echo(f"  {label + ':' if label else '':<14} {value}")
+
+
+@sandbox.group("fault")
+def sandbox_fault() -> None:
+    """Switch faults of the sandbox's Bedrock endpoint on and off while it runs."""
+
+
+@sandbox_fault.command("bedrock")
+@click.argument("model")
+@click.argument("kind", metavar="KIND")
+@click.option("--calls", type=int, help="throttled: fail only the next N calls (default: all).")
+@click.option("--seconds", type=float, help="slow_first_token: seconds before the first text.")
+@click.option("--after", type=int, help="stream_error: text chunks sent before the error (1).")
+def sandbox_fault_bedrock(
+    model: str, kind: str, calls: int | None, seconds: float | None, after: int | None
+) -> int:
+    """Switch fault KIND on for MODEL (amazon.nova-pro-v1:0, nova-pro, ... or all).
+
+    KIND: access_denied, throttled, slow_first_token, stream_error, or
+    unavailable (connections refused; MODEL must be all).
+    """
+    from opskit.sandbox.bedrock.control import set_fault
+
+    change = set_fault(model, kind, calls=calls, seconds=seconds, after_chunks=after)
+    click.echo("\n".join(change.lines()))
+    return 0
+
+
+@sandbox_fault.command("clear")
+@click.argument("model", required=False)
+def sandbox_fault_clear(model: str | None) -> int:
+    """Clear every fault, or MODEL's only."""
+    from opskit.sandbox.bedrock.control import clear_faults
+
+    click.echo("\n".join(clear_faults(model).lines()))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
