@@ -256,6 +256,7 @@ class MessageCache:
     """
 
     messages: dict[str, Any] = field(default_factory=dict)
+    resolved: int = 0  # references resolved so far
 
     def remember(self, message: Any) -> None:
         if message.metadata.cacheable and message.hash:
@@ -274,4 +275,5 @@ class MessageCache:
         resolved = proto.ForwardMsg()
         resolved.CopyFrom(cached)
         resolved.metadata.CopyFrom(message.metadata)
+        self.resolved += 1
         return resolved

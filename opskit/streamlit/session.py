@@ -47,6 +47,7 @@ STREAM_PATH = "_stcore/stream"
 SUBPROTOCOL = "streamlit"
 POLL = 0.2  # seconds between looks at the deadline and the cancel event
 CONNECT_TIMEOUT = 10.0
+COMPILE_ERROR_WAIT = 2.0  # seconds to wait for a compile error's exception after the run
 MAX_MESSAGE = 200 * 1024 * 1024  # Streamlit's own default server.maxMessageSize
 
 
@@ -221,8 +222,14 @@ class StreamlitSession:
         outcome = RunOutcome(status=-1, started=started, finished=started)
         self.current_run = outcome
         running = False
+        compile_error_since: float | None = None
         while True:
-            message = self._receive()
+            if compile_error_since is None:
+                message = self._receive()
+            else:  # the exception follows the run's end; a server that sends none is not held
+                message = self._receive(until=compile_error_since + COMPILE_ERROR_WAIT)
+                if message is None:
+                    return outcome
             kind = message.WhichOneof("type")
             if kind == "new_session":
                 running = True
@@ -241,6 +248,8 @@ class StreamlitSession:
             ):
                 shown = message.session_event.script_compilation_exception
                 self.page.compile_exception = ShownException(shown.type, shown.message)
+                if compile_error_since is not None:
+                    return outcome
             elif kind == "script_finished" and running:
                 status = message.script_finished
                 if status == proto.FINISHED_EARLY_FOR_RERUN:
@@ -252,7 +261,11 @@ class StreamlitSession:
                     outcome.answer = before.answer(self.page)
                 outcome.status = status
                 outcome.finished = time.perf_counter()
-                return outcome
+                if status != proto.FINISHED_WITH_COMPILE_ERROR or self.page.compile_exception:
+                    return outcome
+                # A script that does not compile: Streamlit sends the exception itself
+                # in a session event just after the run's end.
+                compile_error_since = outcome.finished
 
     def _send_rerun(self, chat_value: tuple[str, str] | None) -> None:
         back = proto.BackMsg()
@@ -276,18 +289,24 @@ class StreamlitSession:
             self.streamlit_version = info.streamlit_version or self.streamlit_version
             self.session_id = new_session.initialize.session_id or self.session_id
 
-    def _receive(self) -> Any:
-        """The next message, references resolved.
+    def _receive(self, until: float | None = None) -> Any:
+        """The next message, references resolved; ``None`` once ``until`` (a
+        ``perf_counter`` time) has passed.
 
         Raises ``RunTimeout``, ``Cancelled`` or ``SessionUnavailable``.
         """
         while True:
-            if self.cancel.is_set():
-                raise Cancelled("interrupted")
             remaining = self.deadline.remaining()
             if remaining is not None and remaining <= 0:
                 raise RunTimeout("the deadline passed")
+            if self.cancel.is_set():
+                raise Cancelled("interrupted")
             wait = POLL if remaining is None else min(POLL, remaining)
+            if until is not None:
+                left = until - time.perf_counter()
+                if left <= 0:
+                    return None
+                wait = min(wait, left)
             try:
                 data = self._socket.recv(timeout=wait)
             except TimeoutError:
