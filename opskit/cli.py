@@ -83,12 +83,11 @@ def run(
     quiet: bool,
 ) -> int:
     """Run PLAYBOOK against a target."""
+    from opskit.api import run_playbook
     from opskit.context import parse_extra_vars
-    from opskit.playbook import load_playbook
-    from opskit.report import write_reports
-    from opskit.runner import RunOptions, run_playbook
+    from opskit.model import RunOptions
+    from opskit.report.files import REPORT_FILES
 
-    loaded = load_playbook(playbook)
     options = RunOptions(
         target=target,
         extra_vars=parse_extra_vars(extra_vars),
@@ -97,41 +96,37 @@ def run(
         from_step=from_step,
         only=only,
         yes=yes,
-        quiet=quiet,
         debug=_debug,
         ask=_ask if (not yes and _interactive()) else None,
     )
-    bus = _event_bus(output, quiet)
-    redactor = bus.redactor
-    result = run_playbook(loaded, options, bus)
-    written = write_reports(result, report_dir, redactor)
+    result = run_playbook(
+        playbook, options, reporters=[_reporter(output, quiet)], report_dir=report_dir
+    )
     if output == "text" and report_dir is not None:
-        click.echo(f"report: {', '.join(str(p) for p in written if p.parent == report_dir)}")
+        click.echo(f"report: {', '.join(str(report_dir / name) for name in REPORT_FILES)}")
+    return _finish(result)
+
+
+def _finish(result: Any) -> int:
+    """Print a run's error (already redacted by the run) and return its exit code."""
     if result.error:
-        click.echo(f"opskit: error: {redactor.text(result.error)}", err=True)
-    return result.exit_code
+        click.echo(f"opskit: error: {result.error}", err=True)
+    return int(result.exit_code)
 
 
-def _event_bus(output: str, quiet: bool) -> Any:
-    from opskit.events import EventBus
-    from opskit.redact import Redactor
+def _reporter(output: str, quiet: bool) -> Any:
     from opskit.report.jsonlines import JsonLinesReporter
     from opskit.report.terminal import TerminalReporter, is_live, wants_color
 
-    bus = EventBus(Redactor())
     if output == "json":
-        bus.subscribe(JsonLinesReporter(sys.stdout))
-    else:
-        env = dict(os.environ)
-        bus.subscribe(
-            TerminalReporter(
-                sys.stdout,
-                color=wants_color(sys.stdout, env),
-                live=is_live(sys.stdout, env),
-                quiet=quiet,
-            )
-        )
-    return bus
+        return JsonLinesReporter(sys.stdout)
+    env = dict(os.environ)
+    return TerminalReporter(
+        sys.stdout,
+        color=wants_color(sys.stdout, env),
+        live=is_live(sys.stdout, env),
+        quiet=quiet,
+    )
 
 
 @cli.command()
@@ -169,13 +164,10 @@ def logs(
     For on-call use: the service, cluster and log group come from PLAYBOOK's
     target, so the same file that deploys also tails.
     """
-    import dataclasses
-
+    from opskit.api import tail_logs
     from opskit.context import parse_extra_vars
-    from opskit.playbook import Step, load_playbook
-    from opskit.runner import RunOptions, run_playbook
+    from opskit.model import RunOptions
 
-    loaded = load_playbook(playbook)
     with_: dict[str, Any] = {
         "cluster": cluster or "{{ vars.cluster }}",
         "service": service or "{{ vars.service }}",
@@ -184,13 +176,10 @@ def logs(
     }
     if duration:
         with_["duration"] = duration
-    step = Step(id="tail", uses="logs.tail", with_=with_, path=("logs",))
-    tail_only = dataclasses.replace(loaded, steps=(step,), on_failure=())
     options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=_debug)
-    result = run_playbook(tail_only, options, _event_bus(output, quiet=False))
-    if result.error:
-        click.echo(f"opskit: error: {result.error}", err=True)
-    return 0 if result.exit_code == EXIT_INTERRUPTED else result.exit_code
+    return _finish(
+        tail_logs(playbook, options, with_=with_, reporters=[_reporter(output, quiet=False)])
+    )
 
 
 def _interactive() -> bool:
@@ -241,7 +230,7 @@ def steps_command(names: tuple[str, ...]) -> int:
             click.echo("")
         click.echo(click.style(step_type.name, bold=True) + f"  {step_type.summary}")
         click.echo("  inputs:")
-        for spec in step_type.inputs:
+        for spec in step_type.specs:
             flags = (
                 "required"
                 if spec.required

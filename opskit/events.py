@@ -23,14 +23,33 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol, get_args
 
 from opskit.redact import Redactor
+
+EventKind = Literal[
+    "run_start",
+    "step_start",
+    "step_end",
+    "run_end",
+    "progress",
+    "info",
+    "warning",
+    "log",
+    "event",
+]
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
+
+
+class Emit(Protocol):
+    """What a step calls to report: ``emit(kind, message, **data)``."""
+
+    def __call__(self, kind: EventKind, message: str, **data: Any) -> None: ...
 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str
+    kind: EventKind
     message: str
     step_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -58,7 +77,12 @@ class EventBus:
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
 
-    def emit(self, kind: str, message: str, step_id: str | None = None, **data: Any) -> None:
+    def emit(self, kind: EventKind, message: str, step_id: str | None = None, **data: Any) -> None:
+        """Redact, then hand the event to every subscriber. An unknown kind is a
+        programming error, raised here rather than silently dropped by a reporter."""
+        if kind not in EVENT_KINDS:
+            known = ", ".join(sorted(EVENT_KINDS))
+            raise ValueError(f"unknown event kind {kind!r}; known: {known}")
         event = Event(
             kind=kind,
             message=self.redactor.text(message),
@@ -69,8 +93,8 @@ class EventBus:
             for subscriber in self._subscribers:
                 subscriber(event)
 
-    def for_step(self, step_id: str) -> Callable[..., None]:
-        def emit(kind: str, message: str, **data: Any) -> None:
+    def for_step(self, step_id: str) -> Emit:
+        def emit(kind: EventKind, message: str, **data: Any) -> None:
             self.emit(kind, message, step_id, **data)
 
         return emit

@@ -19,7 +19,8 @@ from opskit import steps as step_registry
 from opskit import templating
 from opskit.aws import AwsSettings
 from opskit.errors import InputError
-from opskit.steps.base import Input, type_name
+from opskit.inputs import Input, type_name
+from opskit.steps.base import StepType
 from opskit.yamlload import Located, format_path, load_yaml
 
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -62,6 +63,7 @@ STEP_KEYS = (
 class Step:
     id: str
     uses: str
+    type: StepType[Any]  # resolved once, by the loader
     with_: Mapping[str, Any]
     path: tuple[Any, ...]  # where it is in the document, for error lines
     name: str | None = None
@@ -108,9 +110,6 @@ class Playbook:
     def error(self, path: tuple[Any, ...], message: str) -> InputError:
         prefix = f"{format_path(path)}: " if path else ""
         return InputError(prefix + message, source=self.source, line=self.line(path))
-
-    def step(self, step_id: str) -> Step | None:
-        return next((s for s in (*self.steps, *self.on_failure) if s.id == step_id), None)
 
     def target(self, name: str | None) -> Target:
         name = name or self.default_target
@@ -293,7 +292,7 @@ class _Checker:
         with_raw = checked.get("with") or {}
         if not isinstance(with_raw, Mapping):
             raise self.fail((*path, "with"), f"expected a mapping, got {type_name(with_raw)}")
-        with_checked = self.mapping(with_raw, (*path, "with"), step_type.inputs)
+        with_checked = self.mapping(with_raw, (*path, "with"), step_type.specs)
         self.templates(with_raw, (*path, "with"), earlier)
         self.templates(checked.get("when"), (*path, "when"), earlier)
         if isinstance(checked.get("when"), str) and not templating.is_template(checked["when"]):
@@ -307,6 +306,7 @@ class _Checker:
         return Step(
             id=step_id,
             uses=uses,
+            type=step_type,
             with_=with_checked,
             path=path,
             name=checked.get("name"),

@@ -18,97 +18,26 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from opskit import context as ctxmod
-from opskit import steps as step_registry
 from opskit import templating
 from opskit.aws import AwsAccess, AwsSettings
-from opskit.clock import Clock, Deadline
-from opskit.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_STEP_FAILED,
-    Cancelled,
-    InputError,
-    OpskitError,
-    StepFailed,
-    StepTimeout,
-)
+from opskit.clock import Deadline
+from opskit.errors import Cancelled, InputError, OpskitError, StepFailed, StepTimeout
 from opskit.events import EventBus
+from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
-from opskit.redact import Redactor
 from opskit.steps.base import InvalidInput, StepContext, StepResult
-from opskit.yamlload import format_path
+from opskit.watchdog import Abandoned, run_watched
+
+__all__ = ["Runner"]
 
 # How long a step may overrun its own deadline before the runner stops waiting
 # for it: wait loops honour the deadline themselves; this catches a blocking call.
 TIMEOUT_GRACE = 5.0
-
-
-@dataclass
-class RunOptions:
-    target: str | None = None
-    extra_vars: Mapping[str, Any] = field(default_factory=dict)
-    vars_files: tuple[Path, ...] = ()
-    dry_run: bool = False
-    from_step: str | None = None
-    only: tuple[str, ...] = ()
-    yes: bool = False
-    ask: Callable[[str], bool] | None = None  # set only when a person can answer
-    quiet: bool = False
-    debug: bool = False
-    clock: Clock = field(default_factory=Clock)
-    handle_sigint: bool = True
-    sandbox_app_port: int | None = None
-
-
-@dataclass
-class StepRecord:
-    id: str
-    uses: str
-    title: str
-    phase: str  # "main" or "on_failure"
-    status: str = "skipped"  # ok | changed | skipped | failed | error
-    summary: str = ""
-    detail: str = ""
-    outputs: dict[str, Any] = field(default_factory=dict)
-    started_at: float | None = None
-    duration: float = 0.0
-    attempts: int = 0
-    continue_on_error: bool = False
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("failed", "error")
-
-
-@dataclass
-class RunResult:
-    playbook: str
-    name: str
-    target: str
-    dry_run: bool
-    run_id: str
-    started_at: float
-    duration: float = 0.0
-    status: str = "passed"  # passed | failed | interrupted | error
-    exit_code: int = EXIT_OK
-    error: str | None = None
-    steps: list[StepRecord] = field(default_factory=list)
-    on_failure: list[StepRecord] = field(default_factory=list)
-    sandbox: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def failed_step(self) -> StepRecord | None:
-        return next((s for s in self.steps if s.failed and not s.continue_on_error), None)
 
 
 class Runner:
@@ -118,6 +47,7 @@ class Runner:
         self.bus = bus
         self.clock = options.clock
         self.interrupts = 0
+        self.outcome: RunStatus | None = None  # set when the run could not go on
         self._current_cancel: threading.Event | None = None
         target = playbook.target(options.target)
         self.target = target
@@ -179,26 +109,32 @@ class Runner:
             self.interrupts = max(self.interrupts, 2)
             result.error = result.error or "aborted by a second Ctrl-C"
         except InputError as err:
-            result.error = str(err)
-            result.exit_code = EXIT_BAD_INPUT
+            self._stop("invalid", err)
+        except Cancelled as err:
+            self.interrupts = max(self.interrupts, 1)
+            result.error = self.bus.redactor.text(str(err))
         except OpskitError as err:  # the run could not start: e.g. the sandbox failed
-            result.error = str(err)
-            result.exit_code = err.exit_code
+            self._stop("error", err)
         finally:
             result.duration = time.monotonic() - started
             self._finish()
         return result
 
+    def _stop(self, status: RunStatus, err: Exception) -> None:
+        """The run cannot go on: record why (redacted: it is printed and reported)."""
+        self.outcome = status
+        self.result.error = self.bus.redactor.text(str(err))
+
     def _finish(self) -> None:
         result = self.result
-        if result.exit_code != EXIT_OK and result.error and not self.interrupts:
-            result.status = "error"
-        elif self.interrupts:
-            result.status, result.exit_code = "interrupted", EXIT_INTERRUPTED
+        if self.interrupts:
+            result.status = "interrupted"
+        elif self.outcome is not None:
+            result.status = self.outcome
         elif result.failed_step is not None:
-            result.status, result.exit_code = "failed", EXIT_STEP_FAILED
+            result.status = "failed"
         else:
-            result.status, result.exit_code = "passed", EXIT_OK
+            result.status = "passed"
         self.bus.emit(
             "run_end",
             result.status,
@@ -276,7 +212,7 @@ class Runner:
     def _run_steps(
         self,
         steps: tuple[Step, ...],
-        phase: str,
+        phase: Phase,
         selected: set[str] | None,
         aws: AwsAccess,
         context: dict[str, Any],
@@ -307,7 +243,7 @@ class Runner:
                 )
             else:
                 self._run_one(step, record, aws, context)
-                if record.status == "error" and self.result.exit_code == EXIT_BAD_INPUT:
+                if self.outcome == "invalid":
                     return
             context["steps"][step.id] = {
                 "status": record.status,
@@ -324,9 +260,8 @@ class Runner:
         try:
             self._attempts(step, record, aws, context)
         except InputError as err:
-            record.status, record.summary = "error", str(err)
-            self.result.error = str(err)
-            self.result.exit_code = EXIT_BAD_INPUT
+            self._stop("invalid", err)
+            record.status, record.summary = "error", self.result.error or ""
         record.duration = time.monotonic() - started
         if record.failed and step.continue_on_error:
             record.summary += " (continue_on_error: the run goes on)"
@@ -344,8 +279,7 @@ class Runner:
     def _attempts(
         self, step: Step, record: StepRecord, aws: AwsAccess, context: dict[str, Any]
     ) -> None:
-        step_type = step_registry.get(step.uses)
-        assert step_type is not None  # the loader checked it
+        step_type = step.type
         if step.when is not None:
             try:
                 go = templating.evaluate_condition(step.when, context)
@@ -363,11 +297,9 @@ class Runner:
                 return
         try:
             inputs = self._inputs(step, context)
-        except InputError as err:
-            if self.options.dry_run and "steps." in str(err):
-                record.summary = "skipped: needs outputs that a dry run does not produce"
-                return
-            raise
+        except templating.UndefinedStepOutput:
+            record.summary = "skipped: needs outputs that a dry run does not produce"
+            return
         deadline = Deadline.after(self.clock, step.timeout)
         delay = step.retry_delay
         for attempt in range(1, step.retries + 2):
@@ -395,17 +327,19 @@ class Runner:
         self._current_cancel = event
         return event
 
-    def _inputs(self, step: Step, context: dict[str, Any]) -> dict[str, Any]:
-        step_type = step_registry.get(step.uses)
-        assert step_type is not None
+    def _inputs(self, step: Step, context: dict[str, Any]) -> Any:
+        """The step's typed inputs, rendered and coerced. Under ``--dry-run`` an
+        undefined earlier output is let through as ``UndefinedStepOutput``."""
         rendered: dict[str, Any] = {}
         for name, raw in step.with_.items():
             try:
                 rendered[name] = templating.render(raw, context)
             except templating.TemplateProblem as err:
+                if self.options.dry_run and isinstance(err, templating.UndefinedStepOutput):
+                    raise
                 raise self.playbook.error((*step.path, "with", name), str(err)) from None
         try:
-            return step_type.coerce_inputs(rendered)
+            return step.type.coerce_inputs(rendered)
         except InvalidInput as err:
             path = (*step.path, "with", err.name)
             raise self.playbook.error(path, f"{err} (after rendering)") from None
@@ -413,8 +347,8 @@ class Runner:
     def _attempt(
         self,
         step: Step,
-        action: Callable[[StepContext, dict[str, Any]], StepResult],
-        inputs: dict[str, Any],
+        action: Callable[[StepContext, Any], StepResult],
+        inputs: Any,
         aws: AwsAccess,
         context: dict[str, Any],
         deadline: Deadline,
@@ -423,7 +357,6 @@ class Runner:
         ctx = StepContext(
             step_id=step.id,
             uses=step.uses,
-            dry_run=self.options.dry_run,
             clock=self.clock,
             deadline=deadline,
             cancel=cancel,
@@ -433,45 +366,27 @@ class Runner:
             run_started_at=self.result.started_at,
             base_dir=self.playbook.path.resolve().parent,
             confirm=self._confirm,
-            quiet=self.options.quiet,
         )
-        box: dict[str, Any] = {}
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                box["result"] = action(ctx, inputs)
-            except BaseException as err:  # noqa: BLE001 - handed to the main thread
-                box["error"] = err
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=work, name=f"step-{step.id}", daemon=True)
-        worker.start()
-        real_start = time.monotonic()
-        abandon_at: float | None = None
-        while not done.wait(0.05):
-            now = time.monotonic()
-            if (
-                step.timeout is not None
-                and not cancel.is_set()
-                and (now - real_start > step.timeout + TIMEOUT_GRACE)
-            ):
-                cancel.set()
-                abandon_at = now + TIMEOUT_GRACE
-            if cancel.is_set() and abandon_at is None:
-                abandon_at = now + TIMEOUT_GRACE * 2
-            if abandon_at is not None and now > abandon_at:
-                return StepTimeout(f"{step.uses} did not stop within its timeout")
-        self._current_cancel = None
-        if "result" in box:
-            return box["result"]
-        error = box["error"]
-        if isinstance(error, Cancelled) and not self.interrupts:
+        try:
+            return run_watched(
+                lambda: action(ctx, inputs),
+                name=f"step-{step.id}",
+                timeout=step.timeout,
+                cancel=cancel,
+                grace=TIMEOUT_GRACE,
+            )
+        except Abandoned:
+            return StepTimeout(f"{step.uses} did not stop within its timeout")
+        except Cancelled as error:
+            if self.interrupts:
+                return error
             return StepTimeout(
                 f"timed out after {step.timeout:g}s: {error}" if step.timeout else str(error)
             )
-        return error
+        except BaseException as error:  # noqa: BLE001 - recorded as the step's outcome
+            return error
+        finally:
+            self._current_cancel = None
 
     def _record(self, record: StepRecord, outcome: StepResult | BaseException) -> None:
         if isinstance(outcome, StepResult):
@@ -502,13 +417,3 @@ class Runner:
         if self.options.yes or self.options.ask is None:
             return True
         return self.options.ask(prompt)
-
-
-def run_playbook(playbook: Playbook, options: RunOptions, bus: EventBus | None = None) -> RunResult:
-    """The library entry point: run and return the result (never raises for a failed step)."""
-    bus = bus or EventBus(Redactor())
-    return Runner(playbook, options, bus).run()
-
-
-def describe_path(path: tuple[Any, ...]) -> str:
-    return format_path(path)

@@ -41,6 +41,11 @@ class TemplateProblem(Exception):
     """
 
 
+class UndefinedStepOutput(TemplateProblem):
+    """An undefined name inside ``steps.*``: an earlier step's output that does not
+    exist (yet). A dry run skips such a step: its inputs come from a real run."""
+
+
 @dataclass(frozen=True)
 class Reference:
     """A ``root.name`` reference found in a template, e.g. ``vars.bucket``."""
@@ -129,6 +134,8 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
             return _plain(result)
         return _env.from_string(value).render(**context)
     except (TemplateError, TypeError, ValueError, ZeroDivisionError, AttributeError) as err:
+        if isinstance(err, UndefinedError) and any(r.root == "steps" for r in references(value)):
+            raise UndefinedStepOutput(_describe(err, value)) from None
         if isinstance(err, TemplateError):
             raise TemplateProblem(_describe(err, value)) from None
         raise TemplateProblem(f"template error: {err} in {_snippet(value)!r}") from None

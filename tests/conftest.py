@@ -130,13 +130,11 @@ class ContextFactory:
         *,
         step_id: str = "step",
         uses: str = "test",
-        dry_run: bool = False,
         clock: Clock | None = None,
         timeout: float | None = 60.0,
         steps: dict[str, dict[str, Any]] | None = None,
         cancel: threading.Event | None = None,
         run_started_at: float | None = None,
-        quiet: bool = False,
     ) -> StepContext:
         clock = clock or FakeClock()
 
@@ -146,7 +144,6 @@ class ContextFactory:
         return StepContext(
             step_id=step_id,
             uses=uses,
-            dry_run=dry_run,
             clock=clock,
             deadline=Deadline.after(clock, timeout),
             cancel=cancel or threading.Event(),
@@ -155,7 +152,6 @@ class ContextFactory:
             steps=steps or {},
             run_started_at=clock.time() if run_started_at is None else run_started_at,
             base_dir=self.base_dir,
-            quiet=quiet,
         )
 
     def messages(self, kind: str | None = None) -> list[str]:

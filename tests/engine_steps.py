@@ -4,28 +4,56 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import dataclass
 from typing import Any
 
 from opskit.clock import poll_until
 from opskit.errors import StepFailed
-from opskit.steps.base import Input, StepContext, StepResult, StepType
+from opskit.steps.base import StepContext, StepResult, StepType, param
+
+
+@dataclass(frozen=True, kw_only=True)
+class EchoInputs:
+    value: Any = param("anything", "any")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlakyInputs:
+    key: str = param("k", "string", required=True)
+    failures: int = param("n", "integer", default=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitInputs:
+    interrupt: bool = param("send SIGINT", "boolean", default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoInputs:
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeakInputs:
+    text: str = param("t", "string", required=True)
+
 
 CALLS: dict[str, int] = {}
 
 
-def _echo(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    ctx.emit("info", f"echo {inputs.get('value')!r}")
+def _echo(ctx: StepContext, inputs: EchoInputs) -> StepResult:
+    ctx.emit("info", f"echo {inputs.value!r}")
     return StepResult(
         "ok",
-        f"echoed {inputs.get('value')!r}",
-        {"value": inputs.get("value"), "type": type(inputs.get("value")).__name__},
+        f"echoed {inputs.value!r}",
+        {"value": inputs.value, "type": type(inputs.value).__name__},
     )
 
 
-def _flaky(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    key = inputs["key"]
+def _flaky(ctx: StepContext, inputs: FlakyInputs) -> StepResult:
+    key = inputs.key
     CALLS[key] = CALLS.get(key, 0) + 1
-    if CALLS[key] <= inputs.get("failures", 0):
+    if CALLS[key] <= inputs.failures:
         raise StepFailed(
             f"failure {CALLS[key]} of {key}",
             detail="the flaky detail",
@@ -34,8 +62,8 @@ def _flaky(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     return StepResult("changed", f"{key} worked on call {CALLS[key]}", {"calls": CALLS[key]})
 
 
-def _wait(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    if inputs.get("interrupt"):
+def _wait(ctx: StepContext, inputs: WaitInputs) -> StepResult:
+    if inputs.interrupt:
         os.kill(os.getpid(), signal.SIGINT)
     poll_until(
         lambda: None,
@@ -48,17 +76,17 @@ def _wait(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     return StepResult("ok", "never")
 
 
-def _mutate(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+def _mutate(ctx: StepContext, inputs: NoInputs) -> StepResult:
     CALLS["mutate"] = CALLS.get("mutate", 0) + 1
     return StepResult("changed", "mutated", {"token": "t-123"})
 
 
-def _plan_mutate(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+def _plan_mutate(ctx: StepContext, inputs: NoInputs) -> StepResult:
     return StepResult("ok", "would mutate", {})
 
 
-def _leak(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    text = inputs["text"]
+def _leak(ctx: StepContext, inputs: LeakInputs) -> StepResult:
+    text = inputs.text
     ctx.emit("info", f"info says {text}")
     ctx.emit("log", f"log says {text}", task_id="abcdef123456", age="NEW")
     raise StepFailed(
@@ -72,7 +100,7 @@ TEST_STEPS = [
     StepType(
         "test.echo",
         "Echo a value.",
-        (Input("value", "any", "anything"),),
+        EchoInputs,
         {"value": "the value", "type": "its Python type"},
         _echo,
         read_only=True,
@@ -80,23 +108,25 @@ TEST_STEPS = [
     StepType(
         "test.flaky",
         "Fail N times.",
-        (Input("key", "string", "k", required=True), Input("failures", "integer", "n", default=0)),
+        FlakyInputs,
         {"calls": "calls so far"},
         _flaky,
     ),
     StepType(
         "test.wait",
         "Wait forever.",
-        (Input("interrupt", "boolean", "send SIGINT"),),
+        WaitInputs,
         {},
         _wait,
         read_only=True,
     ),
-    StepType("test.mutate", "Change something.", (), {"token": "t"}, _mutate, plan=_plan_mutate),
+    StepType(
+        "test.mutate", "Change something.", NoInputs, {"token": "t"}, _mutate, plan=_plan_mutate
+    ),
     StepType(
         "test.leak",
         "Leak a value everywhere.",
-        (Input("text", "string", "t", required=True),),
+        LeakInputs,
         {"echo": "e"},
         _leak,
     ),

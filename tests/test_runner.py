@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from opskit import RunOptions, RunResult, run_playbook
 from opskit.clock import FakeClock
 from opskit.events import Event, EventBus
 from opskit.playbook import parse_playbook
 from opskit.redact import Redactor
-from opskit.runner import RunOptions, RunResult, run_playbook
 from tests.engine_steps import CALLS
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
@@ -26,7 +26,7 @@ def run(text: str, tmp_path: Path, **options) -> tuple[RunResult, list[Event]]:
         options.pop("clock")
     else:
         options.setdefault("clock", FakeClock())
-    result = run_playbook(parse_playbook(text, str(path), path), RunOptions(**options), bus)
+    result = run_playbook(parse_playbook(text, str(path), path), RunOptions(**options), bus=bus)
     return result, events
 
 

@@ -8,11 +8,11 @@ clock and deadline (``opskit.clock.poll_until``), so tests never really sleep.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from opskit.clock import poll_until
+from opskit.clock import Clock, Deadline, poll_until
 from opskit.durations import format_duration
 from opskit.ecs.describe import (
     describe_service,
@@ -26,7 +26,7 @@ from opskit.ecs.watch import WAITING, Observation, Verdict, judge
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
-    from opskit.steps.base import StepContext
+    from opskit.events import Emit
 
 
 @dataclass
@@ -38,7 +38,7 @@ class DeploymentWatch:
     service: str
     deployment_id: str
     max_failed_tasks: int
-    emit: Callable[..., None]
+    emit: Emit
     seen_event_ids: set[str] = field(default_factory=set)
     last: Verdict | None = None
     running_tasks: list[dict[str, Any]] = field(default_factory=list)
@@ -71,12 +71,19 @@ class DeploymentWatch:
         return f"{self.last.state} ({self.last.summary})"
 
 
-def time_left(ctx: StepContext) -> str:
-    remaining = ctx.deadline.remaining()
+def time_left(deadline: Deadline) -> str:
+    remaining = deadline.remaining()
     return "no time limit" if remaining is None else f"{format_duration(remaining)} left"
 
 
-def follow(ctx: StepContext, watch: DeploymentWatch, interval: float) -> Verdict:
+def follow(
+    watch: DeploymentWatch,
+    interval: float,
+    *,
+    clock: Clock,
+    deadline: Deadline,
+    cancel: threading.Event,
+) -> Verdict:
     """Poll until the deployment succeeds or fails; returns that verdict.
 
     Raises ``StepTimeout`` (carrying the last state) at the deadline and
@@ -87,21 +94,21 @@ def follow(ctx: StepContext, watch: DeploymentWatch, interval: float) -> Verdict
         verdict = watch.poll()
         if verdict.outcome != WAITING:
             return verdict
-        ctx.emit(
+        watch.emit(
             "progress",
-            f"{verdict.state}: {verdict.summary} ({time_left(ctx)})",
+            f"{verdict.state}: {verdict.summary} ({time_left(deadline)})",
             deployment_id=watch.deployment_id,
             waiting_for=verdict.summary,
-            remaining=ctx.deadline.remaining(),
+            remaining=deadline.remaining(),
             **verdict.data,
         )
         return None
 
     return poll_until(
         check,
-        clock=ctx.clock,
-        deadline=ctx.deadline,
+        clock=clock,
+        deadline=deadline,
         interval=interval,
-        cancel=ctx.cancel,
+        cancel=cancel,
         describe=watch.state,
     )

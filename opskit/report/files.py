@@ -6,17 +6,14 @@ import json
 import os
 from pathlib import Path
 
+from opskit.model import RunResult
 from opskit.redact import Redactor
-from opskit.runner import RunResult
+
+REPORT_FILES = ("report.json", "report.md", "junit.xml")
 
 
 def redacted(result: RunResult, redactor: Redactor) -> RunResult:
-    data = redactor.value(result.as_dict())
-    from opskit.runner import StepRecord
-
-    data["steps"] = [StepRecord(**s) for s in data["steps"]]
-    data["on_failure"] = [StepRecord(**s) for s in data["on_failure"]]
-    return RunResult(**data)
+    return RunResult.from_dict(redactor.value(result.as_dict()))
 
 
 def write_reports(result: RunResult, directory: Path | None, redactor: Redactor) -> list[Path]:

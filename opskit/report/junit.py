@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from opskit.runner import RunResult, StepRecord
+from opskit.model import RunResult, StepRecord
 
 # XML 1.0 forbids most control characters (log lines carry ANSI escapes).
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -8,14 +8,15 @@ from typing import Any
 
 from opskit import __version__
 from opskit.durations import format_duration
-from opskit.runner import RunResult, StepRecord
+from opskit.model import RunResult, RunStatus, StepRecord
 
 _ICON = {"ok": "✅", "changed": "✅", "skipped": "⏭️", "failed": "❌", "error": "❌"}
-_HEADLINE = {
+_HEADLINE: dict[RunStatus, str] = {
     "passed": "✅ passed",
     "failed": "❌ FAILED",
     "interrupted": "⚠️ interrupted",
-    "error": "❌ input error",
+    "error": "❌ could not run",
+    "invalid": "❌ input error",
 }
 MAX_LIST = 12
 MAX_VALUE = 400
@@ -54,7 +55,7 @@ def _short(key: object) -> str:
 
 def render_markdown(result: RunResult) -> str:
     failed = result.failed_step
-    headline = _HEADLINE.get(result.status, result.status)
+    headline = _HEADLINE[result.status]
     lines = [
         f"# {result.name}: {headline}",
         "",

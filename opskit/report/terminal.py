@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from opskit.durations import format_duration
-from opskit.events import Event
+from opskit.events import EVENT_KINDS, Event
 
 PLAIN_PROGRESS_EVERY = 10.0
 _COLOURS = {
@@ -53,6 +54,20 @@ class TerminalReporter:
         self._status_line = ""
         self._last_plain: dict[str | None, float] = {}
         self._lock = threading.Lock()
+        self._handlers: dict[str, Callable[[Event], None]] = {
+            "run_start": self.on_run_start,
+            "step_start": self.on_step_start,
+            "step_end": self.on_step_end,
+            "run_end": self.on_run_end,
+            "progress": self.on_progress,
+            "info": self.on_info,
+            "warning": self.on_warning,
+            "log": self.on_log,
+            "event": self.on_event,
+        }
+        unhandled = EVENT_KINDS - set(self._handlers)
+        if unhandled:  # a new event kind must be shown, not silently dropped
+            raise TypeError(f"TerminalReporter has no handler for {sorted(unhandled)}")
 
     def paint(self, text: str, colour: str) -> str:
         if not self.color:
@@ -61,9 +76,7 @@ class TerminalReporter:
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            handler = getattr(self, f"on_{event.kind}", None)
-            if handler is not None:
-                handler(event)
+            self._handlers[event.kind](event)
 
     # -- output helpers -----------------------------------------------------------
     def _clear(self) -> None:

@@ -8,6 +8,7 @@ for reports and incident tickets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.describe import (
@@ -21,32 +22,31 @@ from opskit.ecs.describe import (
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.taskdef import LogTarget, container_log_targets, describe_task_definition
 from opskit.errors import StepError
-from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
 
-INPUTS = (
-    Input("cluster", "string", "ECS cluster name or ARN", required=True),
-    Input("service", "string", "ECS service name or ARN", required=True),
-    Input("events", "integer", "how many recent service events", default=10, check=at_least(0)),
-    Input(
-        "stopped_tasks",
-        "integer",
+
+@dataclass(frozen=True, kw_only=True)
+class DescribeInputs:
+    cluster: str = param("ECS cluster name or ARN", "string", required=True)
+    service: str = param("ECS service name or ARN", "string", required=True)
+    events: int = param("how many recent service events", "integer", default=10, check=at_least(0))
+    stopped_tasks: int = param(
         "how many recently stopped tasks (newest first)",
+        "integer",
         default=5,
         check=at_least(0),
-    ),
-    Input(
-        "log_lines",
-        "integer",
+    )
+    log_lines: int = param(
         "last log lines of each stopped task",
+        "integer",
         default=DEFAULT_LOG_LINES,
         check=at_least(0),
-    ),
-    Input(
-        "deployment_id",
-        "string",
+    )
+    deployment_id: str | None = param(
         "mark tasks of this deployment as NEW (default: the earlier ecs.redeploy step's)",
-    ),
-)
+        "string",
+    )
+
 
 OUTPUTS = {
     "events": "recent service events, newest first: {created_at, message}",
@@ -82,17 +82,14 @@ def _age(task: dict[str, Any], deployment_id: str | None) -> str:
     return " [NEW]" if task.get("startedBy") == deployment_id else " [OLD]"
 
 
-def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    inputs = {**{i.name: i.default for i in INPUTS}, **inputs}
-    cluster, name = inputs["cluster"], inputs["service"]
-    deployment_id = inputs.get("deployment_id") or ctx.earlier_output(
-        "ecs.redeploy", "deployment_id"
-    )
+def run(ctx: StepContext, inputs: DescribeInputs) -> StepResult:
+    cluster, name = inputs.cluster, inputs.service
+    deployment_id = inputs.deployment_id or ctx.earlier_output("ecs.redeploy", "deployment_id")
     record = describe_service(ctx.aws, cluster, name)
     running = _newest_first(list_service_tasks(ctx.aws, cluster, name, "RUNNING"), "startedAt")
     stopped = _newest_first(list_service_tasks(ctx.aws, cluster, name, "STOPPED"), "stoppedAt")
-    stopped = stopped[: inputs["stopped_tasks"]]
-    events = (record.get("events") or [])[: inputs["events"]]
+    stopped = stopped[: inputs.stopped_tasks]
+    events = (record.get("events") or [])[: inputs.events]
     deployments = record.get("deployments") or []
 
     lines = [
@@ -125,7 +122,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
         targets = _log_targets(ctx, stopped)
         for t in stopped:
             text = describe_stopped_tasks(
-                ctx.aws, [t], targets.get(t.get("taskDefinitionArn", ""), {}), inputs["log_lines"]
+                ctx.aws, [t], targets.get(t.get("taskDefinitionArn", ""), {}), inputs.log_lines
             )
             first, *rest = text.splitlines()
             lines.append(f"  {first}{_age(t, deployment_id)}")
@@ -151,7 +148,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
 STEP = StepType(
     name="ecs.describe",
     summary="Describe an ECS service: deployments, events, running and stopped tasks with reasons",
-    inputs=INPUTS,
+    inputs=DescribeInputs,
     outputs=OUTPUTS,
     run=run,
     read_only=True,

@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.deploy import StartedDeployment, check_controller, start_deployment
-from opskit.ecs.describe import (
-    describe_service,
-    list_service_tasks,
-    short_task_definition,
-    task_id,
-)
+from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
+from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.taskdef import (
     Changes,
     apply_changes,
@@ -32,7 +28,7 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
-from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
 
 
 def _check_image(value: Any) -> Any:
@@ -43,27 +39,25 @@ def _check_image(value: Any) -> Any:
     raise ValueError("expected an image, or a mapping of container name to image")
 
 
-INPUTS = (
-    Input("cluster", "string", "ECS cluster name or ARN", required=True),
-    Input("service", "string", "ECS service name or ARN", required=True),
-    Input(
-        "force",
-        "boolean",
+@dataclass(frozen=True, kw_only=True)
+class RedeployInputs:
+    cluster: str = param("ECS cluster name or ARN", "string", required=True)
+    service: str = param("ECS service name or ARN", "string", required=True)
+    force: bool = param(
         "force a new deployment even when the task definition is unchanged, so new tasks "
         "start (and re-read code from S3)",
+        "boolean",
         default=True,
-    ),
-    Input(
-        "task_definition",
-        "string",
+    )
+    task_definition: str | None = param(
         "deploy this task definition (family, family:revision or ARN) instead of the "
         "service's current one",
-    ),
-    Input(
-        "image",
-        "any",
+        "string",
+    )
+    image: str | dict[str, str] | None = param(
         "register a new revision with this image: one image for the essential container, "
         "or a mapping of container name to image",
+        "any",
         check=_check_image,
         schema={
             "oneOf": [
@@ -71,36 +65,32 @@ INPUTS = (
                 {"type": "object", "additionalProperties": {"type": "string"}},
             ]
         },
-    ),
-    Input(
-        "environment",
-        "object",
+    )
+    environment: dict[str, Any] | None = param(
         "register a new revision with these environment variables (NAME: value, null "
         "removes) for the essential container, or per container {container: {NAME: value}}",
-    ),
-    Input("wait", "boolean", "wait until the deployment completes", default=True),
-    Input("poll_interval", "duration", "time between polls while waiting", default=5.0),
-    Input(
-        "max_failed_tasks",
-        "integer",
+        "object",
+    )
+    wait: bool = param("wait until the deployment completes", "boolean", default=True)
+    poll_interval: float = param("time between polls while waiting", "duration", default=5.0)
+    max_failed_tasks: int = param(
         "fail once this many tasks of the new deployment have stopped",
+        "integer",
         default=2,
         check=at_least(1),
-    ),
-    Input(
-        "rollback",
-        "boolean",
+    )
+    rollback: bool = param(
         "on failure, return the service to the previous task definition and wait for that",
+        "boolean",
         default=False,
-    ),
-    Input(
-        "log_lines",
-        "integer",
+    )
+    log_lines: int = param(
         "last log lines of each stopped task shown in the failure message",
+        "integer",
         default=DEFAULT_LOG_LINES,
         check=at_least(0),
-    ),
-)
+    )
+
 
 OUTPUTS = {
     "deployment_id": "the id of the deployment this step created (ecs-svc/...)",
@@ -131,8 +121,8 @@ class Plan:
         arn = self.base.get("taskDefinitionArn", "")
         return arn if arn and arn != self.previous else None
 
-    def actions(self, inputs: dict[str, Any]) -> list[str]:
-        name = inputs["service"]
+    def actions(self, inputs: RedeployInputs) -> list[str]:
+        name = inputs.service
         lines = []
         target = short_task_definition(self.base.get("taskDefinitionArn", ""))
         if self.changes:
@@ -141,25 +131,25 @@ class Plan:
                 f"register a new revision of {family} from {target}: {self.changes.describe()}"
             )
             target = f"the new revision of {family}"
-        how = "force a new deployment" if inputs["force"] else "start a deployment"
+        how = "force a new deployment" if inputs.force else "start a deployment"
         lines.append(f"update ECS service {name!r}: {how} of {target}")
         if self.old_tasks:
-            ids = ", ".join(task_id(t.get("taskArn", "")) for t in self.old_tasks)
+            ids = ", ".join(task_id_of(t.get("taskArn", "")) for t in self.old_tasks)
             lines.append(f"replace {plural(len(self.old_tasks), 'running task')}: {ids}")
         return lines
 
 
-def _make_plan(ctx: StepContext, inputs: dict[str, Any]) -> Plan:
-    cluster, name = inputs["cluster"], inputs["service"]
+def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
+    cluster, name = inputs.cluster, inputs.service
     record = describe_service(ctx.aws, cluster, name)
     check_controller(record, cluster, name)
     previous = record.get("taskDefinition", "")
-    base = describe_task_definition(ctx.aws, inputs.get("task_definition") or previous)
-    changes = parse_changes(base, inputs.get("image"), inputs.get("environment"))
+    base = describe_task_definition(ctx.aws, inputs.task_definition or previous)
+    changes = parse_changes(base, inputs.image, inputs.environment)
     plan = Plan(
         record, previous, base, changes, list_service_tasks(ctx.aws, cluster, name, "RUNNING")
     )
-    if not inputs["force"] and not changes and plan.update_task_definition is None:
+    if not inputs.force and not changes and plan.update_task_definition is None:
         raise StepFailed(
             f"nothing to deploy on ECS service {name!r}: force is false and the task "
             f"definition ({short_task_definition(previous)}) is unchanged, so no new task "
@@ -179,13 +169,8 @@ def _log_outputs(definition: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _with_defaults(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {**{i.name: i.default for i in INPUTS}, **inputs}
-
-
-def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+def plan(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     """Dry run: describe the service and say what would change; no write call."""
-    inputs = _with_defaults(inputs)
     p = _make_plan(ctx, inputs)
     actions = p.actions(inputs)
     for line in actions:
@@ -193,7 +178,7 @@ def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     outputs = {
         "task_definition": p.base.get("taskDefinitionArn", "") if not p.changes else "",
         "previous_task_definition": p.previous,
-        "old_task_ids": [task_id(t.get("taskArn", "")) for t in p.old_tasks],
+        "old_task_ids": [task_id_of(t.get("taskArn", "")) for t in p.old_tasks],
         **_log_outputs(p.base),
     }
     update = next(line for line in actions if line.startswith("update "))
@@ -201,9 +186,8 @@ def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     return StepResult("changed", f"would {update}", outputs, detail)
 
 
-def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    inputs = _with_defaults(inputs)
-    cluster, name = inputs["cluster"], inputs["service"]
+def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
+    cluster, name = inputs.cluster, inputs.service
     p = _make_plan(ctx, inputs)
     definition = p.base
     update_to = p.update_task_definition
@@ -216,7 +200,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
             f"{short_task_definition(p.base.get('taskDefinitionArn', ''))}: {p.changes.describe()}",
         )
     started = start_deployment(
-        ctx.aws, cluster, name, before=p.service, task_definition=update_to, force=inputs["force"]
+        ctx.aws, cluster, name, before=p.service, task_definition=update_to, force=inputs.force
     )
     ctx.emit(
         "info",
@@ -228,12 +212,12 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
         "deployment_id": started.deployment_id,
         "started_at": started.started_at,
         "new_task_ids": [],
-        "old_task_ids": [task_id(t.get("taskArn", "")) for t in p.old_tasks],
+        "old_task_ids": [task_id_of(t.get("taskArn", "")) for t in p.old_tasks],
         "task_definition": started.task_definition,
         "previous_task_definition": p.previous,
         **_log_outputs(definition),
     }
-    if not inputs["wait"]:
+    if not inputs.wait:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
     watch = _watch(ctx, inputs, started, p.service)
     verdict = _follow(ctx, inputs, watch, outputs, what="deployment")
@@ -241,10 +225,10 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
         outputs["new_task_ids"] = watch.new_task_ids()
         return _success(verdict, outputs)
     detail = describe_stopped_tasks(
-        ctx.aws, list(verdict.failed_tasks), container_log_targets(definition), inputs["log_lines"]
+        ctx.aws, list(verdict.failed_tasks), container_log_targets(definition), inputs.log_lines
     )
     summary = verdict.summary
-    if inputs["rollback"]:
+    if inputs.rollback:
         note = _roll_back(ctx, inputs, verdict, outputs)
         summary += f"; {note}"
         detail = "\n".join(part for part in (detail, note) if part)
@@ -252,20 +236,20 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
 
 
 def _watch(
-    ctx: StepContext, inputs: dict[str, Any], started: StartedDeployment, before: dict[str, Any]
+    ctx: StepContext, inputs: RedeployInputs, started: StartedDeployment, before: dict[str, Any]
 ) -> DeploymentWatch:
     # Events already on the service belong to earlier deployments: show only new ones.
     seen = {e.get("id", "") for e in before.get("events") or []}
     seen |= {e.get("id", "") for e in started.service.get("events") or []}
     return DeploymentWatch(
-        ctx.aws, inputs["cluster"], inputs["service"], started.deployment_id,
-        inputs["max_failed_tasks"], ctx.emit, seen_event_ids=seen,
+        ctx.aws, inputs.cluster, inputs.service, started.deployment_id,
+        inputs.max_failed_tasks, ctx.emit, seen_event_ids=seen,
     )  # fmt: skip
 
 
 def _follow(
     ctx: StepContext,
-    inputs: dict[str, Any],
+    inputs: RedeployInputs,
     watch: DeploymentWatch,
     outputs: dict[str, Any],
     *,
@@ -273,7 +257,9 @@ def _follow(
 ) -> Verdict:
     """Follow ``watch``; a timeout or Ctrl-C carries the last known state."""
     try:
-        return follow(ctx, watch, inputs["poll_interval"])
+        return follow(
+            watch, inputs.poll_interval, clock=ctx.clock, deadline=ctx.deadline, cancel=ctx.cancel
+        )
     except StepTimeout:
         outputs["new_task_ids"] = watch.new_task_ids()
         raise StepTimeout(
@@ -316,14 +302,14 @@ def _success(verdict: Verdict, outputs: dict[str, Any]) -> StepResult:
 
 
 def _roll_back(
-    ctx: StepContext, inputs: dict[str, Any], verdict: Verdict, outputs: dict[str, Any]
+    ctx: StepContext, inputs: RedeployInputs, verdict: Verdict, outputs: dict[str, Any]
 ) -> str:
     """Return the service to the previous task definition and wait; says what happened.
 
     When ECS's circuit breaker already rolled back to it, wait for that
     deployment instead of sending a second update.
     """
-    cluster, name = inputs["cluster"], inputs["service"]
+    cluster, name = inputs.cluster, inputs.service
     previous = outputs["previous_task_definition"]
     short = short_task_definition(previous)
     replaced_by = verdict.replaced_by
@@ -347,7 +333,7 @@ def _roll_back(
             deployment_id, seen = started.deployment_id, before
         outputs["rollback_deployment_id"] = deployment_id
         watch = DeploymentWatch(
-            ctx.aws, cluster, name, deployment_id, inputs["max_failed_tasks"], ctx.emit,
+            ctx.aws, cluster, name, deployment_id, inputs.max_failed_tasks, ctx.emit,
             seen_event_ids={e.get("id", "") for e in seen.get("events") or []},
         )  # fmt: skip
         result = _follow(ctx, inputs, watch, {}, what="rollback deployment")
@@ -363,7 +349,7 @@ def _roll_back(
 STEP = StepType(
     name="ecs.redeploy",
     summary="Force an ECS deployment and track THAT deployment until its new tasks took over",
-    inputs=INPUTS,
+    inputs=RedeployInputs,
     outputs=OUTPUTS,
     run=run,
     plan=plan,

@@ -20,7 +20,7 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import StepFailed, StepTimeout
-from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
 
 BODY_LIMIT = 1 << 20  # read at most 1 MiB of a body: enough for any marker
 MAX_BACKOFF = 10.0
@@ -45,39 +45,38 @@ def _check_regex(value: Any) -> str:
     return value
 
 
-INPUTS = (
-    Input("url", "string", "The URL to request.", required=True),
-    Input("method", "string", "GET or HEAD.", default="GET", choices=("GET", "HEAD")),
-    Input("headers", "object", "Extra request headers."),
-    Input(
-        "expect_status",
-        "any",
+@dataclass(frozen=True, kw_only=True)
+class ProbeInputs:
+    url: str = param("The URL to request.", "string", required=True)
+    method: str = param("GET or HEAD.", "string", default="GET", choices=("GET", "HEAD"))
+    headers: dict[str, str] | None = param("Extra request headers.", "object")
+    expect_status: list[int] = param(
         "Expected status code, or a list of them.",
-        default=200,
+        "any",
+        default=[200],
         check=_check_status,
         schema={"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
-    ),
-    Input("expect_body", "string", "A substring the body must contain."),
-    Input(
-        "expect_regex", "string", "A regular expression the body must match.", check=_check_regex
-    ),
-    Input("max_latency", "duration", "Slower answers count as failures."),
-    Input("consecutive", "integer", "Successes in a row required.", default=1, check=at_least(1)),
-    Input(
-        "failure_limit",
-        "integer",
+    )
+    expect_body: str | None = param("A substring the body must contain.", "string")
+    expect_regex: str | None = param(
+        "A regular expression the body must match.", "string", check=_check_regex
+    )
+    max_latency: float | None = param("Slower answers count as failures.", "duration")
+    consecutive: int = param(
+        "Successes in a row required.", "integer", default=1, check=at_least(1)
+    )
+    failure_limit: int | None = param(
         "Fail as soon as more attempts than this have failed (default: retry until timeout).",
-    ),
-    Input(
-        "interval",
-        "duration",
-        "Delay between attempts; doubles after a failure (max 10s).",
-        default=1.0,
-    ),
-    Input("request_timeout", "duration", "Timeout of one request.", default=10.0),
-    Input("follow_redirects", "boolean", "Follow 3xx redirects.", default=True),
-    Input("verify_tls", "boolean", "Verify TLS certificates.", default=True),
-)
+        "integer",
+    )
+    interval: float = param(
+        "Delay between attempts; doubles after a failure (max 10s).", "duration", default=1.0
+    )
+    request_timeout: float = param("Timeout of one request.", "duration", default=10.0)
+    follow_redirects: bool = param("Follow 3xx redirects.", "boolean", default=True)
+    verify_tls: bool = param("Verify TLS certificates.", "boolean", default=True)
+
+
 OUTPUTS = {
     "status": "HTTP status of the last attempt (null when no answer).",
     "latency_ms": "Latency of the last attempt in milliseconds.",
@@ -98,17 +97,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def request_once(inputs: dict[str, Any], timeout: float) -> Attempt:
-    url = inputs["url"]
+def request_once(inputs: ProbeInputs, timeout: float) -> Attempt:
     request = urllib.request.Request(
-        url, method=inputs.get("method") or "GET", headers=dict(inputs.get("headers") or {})
+        inputs.url, method=inputs.method, headers=dict(inputs.headers or {})
     )
     context = ssl.create_default_context()
-    if not inputs.get("verify_tls", True):
+    if not inputs.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     handlers: list[Any] = [urllib.request.HTTPSHandler(context=context)]
-    if not inputs.get("follow_redirects", True):
+    if not inputs.follow_redirects:
         handlers.append(_NoRedirect())
     opener = urllib.request.build_opener(*handlers)
     started = time.perf_counter()
@@ -128,12 +126,12 @@ def request_once(inputs: dict[str, Any], timeout: float) -> Attempt:
     return judge(inputs, status, body.decode("utf-8", "replace"), latency_ms)
 
 
-def judge(inputs: dict[str, Any], status: int, text: str, latency_ms: float) -> Attempt:
-    expected = inputs.get("expect_status") or [200]
+def judge(inputs: ProbeInputs, status: int, text: str, latency_ms: float) -> Attempt:
+    expected = inputs.expect_status
     if status not in expected:
         wanted = " or ".join(str(s) for s in expected)
         return Attempt(False, status, latency_ms, f"status {status}, expected {wanted}")
-    body, regex = inputs.get("expect_body"), inputs.get("expect_regex")
+    body, regex = inputs.expect_body, inputs.expect_regex
     if body is not None and body not in text:
         return Attempt(
             False, status, latency_ms, f"body does not contain {body!r}: {_excerpt(text)}"
@@ -142,7 +140,7 @@ def judge(inputs: dict[str, Any], status: int, text: str, latency_ms: float) -> 
         return Attempt(
             False, status, latency_ms, f"body does not match /{regex}/: {_excerpt(text)}"
         )
-    limit = inputs.get("max_latency")
+    limit = inputs.max_latency
     if limit is not None and latency_ms > limit * 1000:
         return Attempt(
             False,
@@ -163,10 +161,10 @@ def _excerpt(text: str) -> str:
     return repr(flat[:80] + ("..." if len(flat) > 80 else ""))
 
 
-def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    needed = inputs.get("consecutive") or 1
-    failure_limit = inputs.get("failure_limit")
-    base_interval = inputs.get("interval", 1.0)
+def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
+    needed = inputs.consecutive
+    failure_limit = inputs.failure_limit
+    base_interval = inputs.interval
     state = {"attempts": 0, "failures": 0, "streak": 0, "delay": base_interval}
     last: list[Attempt] = []
 
@@ -180,7 +178,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
 
     def attempt() -> Attempt | None:
         remaining = ctx.deadline.remaining()
-        timeout = inputs.get("request_timeout", 10.0)
+        timeout = inputs.request_timeout
         if remaining is not None:
             timeout = min(timeout, max(remaining, 0.05))
         result = request_once(inputs, timeout)
@@ -200,7 +198,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
         ctx.emit("progress", f"attempt {state['attempts']}: {result.reason}")
         if failure_limit is not None and state["failures"] > failure_limit:
             raise StepFailed(
-                f"{inputs['url']}: {result.reason} "
+                f"{inputs.url}: {result.reason} "
                 f"({state['failures']} failed attempts, failure_limit {failure_limit})",
                 outputs=outputs(),
             )
@@ -215,7 +213,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     def describe() -> str:
         if not last:
             return "no attempt finished"
-        return f"{inputs['url']}: {last[-1].reason} (after {state['attempts']} attempts)"
+        return f"{inputs.url}: {last[-1].reason} (after {state['attempts']} attempts)"
 
     try:
         result = poll_until(
@@ -231,19 +229,19 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     tries = state["attempts"]
     return StepResult(
         "ok",
-        f"{inputs['url']}: {result.reason} in {result.latency_ms:.0f} ms"
+        f"{inputs.url}: {result.reason} in {result.latency_ms:.0f} ms"
         + (f" ({tries} attempts)" if tries > 1 else ""),
         outputs(),
     )
 
 
-def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+def plan(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
     """One request, reported but never failing: a dry run shows today's answer."""
-    result = request_once(inputs, min(inputs.get("request_timeout", 10.0), 10.0))
+    result = request_once(inputs, min(inputs.request_timeout, 10.0))
     now = result.reason if result.ok else f"would fail now: {result.reason}"
     return StepResult(
         "ok",
-        f"would probe {inputs['url']}; {now}",
+        f"would probe {inputs.url}; {now}",
         {"status": result.status, "latency_ms": round(result.latency_ms, 1), "attempts": 1},
     )
 
@@ -251,7 +249,7 @@ def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
 STEP = StepType(
     name="http.probe",
     summary="Request a URL until it answers the expected status and body.",
-    inputs=INPUTS,
+    inputs=ProbeInputs,
     outputs=OUTPUTS,
     run=run,
     plan=plan,

@@ -9,45 +9,40 @@ task from the new one at a glance. It judges nothing: it ends ``ok``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from opskit.clock import Deadline, poll_until
 from opskit.durations import format_duration
 from opskit.errors import Cancelled, InputError, StepTimeout
 from opskit.logs.reader import LogReader
+from opskit.logs.selection import StreamSelection, emit_line, positive
 from opskit.logs.service_tasks import service_streams
 from opskit.logs.streams import StreamTarget
-from opskit.logs.targets import check_since, ecs_task_ids, resolve_targets
+from opskit.logs.targets import EarlierOutput, check_since, ecs_task_ids, resolve_targets
 from opskit.logs.times import iso_ms, parse_since
-from opskit.steps.base import Input, StepContext, StepResult, StepType
-from opskit.steps.logs_wait import SHARED_INPUTS, _positive, emit_line, value
+from opskit.steps.base import StepContext, StepResult, StepType, param
 
 SERVICE_REFRESH_SECONDS = 15.0  # pick up tasks that a deployment starts meanwhile
 
-INPUTS = (
-    Input(
-        "log_group",
-        "string",
+
+@dataclass(frozen=True, kw_only=True)
+class TailInputs(StreamSelection):
+    log_group: str | None = param(
         "CloudWatch Logs group; default: the service's awslogs-group, or the ECS step's.",
-    ),
-    Input("cluster", "string", "ECS cluster of the service whose running tasks to tail."),
-    Input("service", "string", "ECS service whose running tasks to tail."),
-    *SHARED_INPUTS,
-    Input(
-        "duration",
-        "duration",
-        "How long to tail; default: until Ctrl-C or the step's timeout.",
-    ),
-    Input(
-        "since",
         "string",
+    )
+    cluster: str | None = param("ECS cluster of the service whose running tasks to tail.", "string")
+    service: str | None = param("ECS service whose running tasks to tail.", "string")
+    duration: float | None = param(
+        "How long to tail; default: until Ctrl-C or the step's timeout.", "duration"
+    )
+    since: str = param(
         "Start with events from this long ago (5m) or this ISO 8601 time.",
+        "string",
         default="5m",
         check=check_since,
-    ),
-    Input("follow", "boolean", "Keep reading new lines; false reads once.", default=True),
-    Input("poll_interval", "duration", "Time between reads.", default=2.0, check=_positive),
-)
+    )
+    follow: bool = param("Keep reading new lines; false reads once.", "boolean", default=True)
+    poll_interval: float = param("Time between reads.", "duration", default=2.0, check=positive)
 
 
 @dataclass
@@ -72,7 +67,7 @@ class _Tail:
                 self.announced.add(name)
                 self.ctx.emit("progress", f"waiting for stream {name} to appear", stream=name)
         for line in result.lines:
-            emit_line(self.ctx, self.targets[line.stream], line)
+            emit_line(self.ctx.emit, self.targets[line.stream], line)
         return None
 
     def add(self, targets: list[StreamTarget]) -> None:
@@ -93,26 +88,30 @@ def _service_targets(
         ctx.aws.call,
         cluster,
         service,
-        new_task_ids=ecs_task_ids(ctx, "new_task_ids"),
-        old_task_ids=ecs_task_ids(ctx, "old_task_ids"),
+        new_task_ids=ecs_task_ids(_earlier(ctx), "new_task_ids"),
+        old_task_ids=ecs_task_ids(_earlier(ctx), "old_task_ids"),
     )
     return found.log_group, found.targets
 
 
-def tail(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+def _earlier(ctx: StepContext) -> EarlierOutput:
+    return lambda name: ctx.earlier_output("ecs.", name)
+
+
+def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
     """Emit the lines of the chosen streams as ``log`` events until ``duration``,
     the step's deadline or Ctrl-C (``ctx.cancel``); always ends ``ok`` with
-    ``lines_read``. ``inputs`` are this step's (see ``INPUTS``)."""
-    cluster, service = inputs.get("cluster"), inputs.get("service")
+    ``lines_read``."""
+    cluster, service = inputs.cluster, inputs.service
     if bool(cluster) != bool(service):
         raise InputError(f"{ctx.uses}: give both cluster and service, or neither")
-    log_group = inputs.get("log_group")
+    log_group = inputs.log_group
     targets: list[StreamTarget] = []
     if cluster and service:
         group, targets = _service_targets(ctx, cluster, service)
         log_group = log_group or group
-    if inputs.get("task_ids") or inputs.get("streams") or not (cluster and service):
-        targets += resolve_targets(ctx, inputs)
+    if inputs.task_ids or inputs.streams or not (cluster and service):
+        targets += resolve_targets(inputs, _earlier(ctx), label=ctx.uses)
     log_group = log_group or ctx.earlier_output("ecs.", "log_group")
     if not log_group:
         raise InputError(
@@ -121,7 +120,7 @@ def tail(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     if not targets:
         ctx.emit("warning", f"service {service} has no running task with awslogs; waiting for one")
     try:
-        since_ms = parse_since(value(inputs, "since", INPUTS), ctx.clock.time())
+        since_ms = parse_since(inputs.since, ctx.clock.time())
     except ValueError as err:
         raise InputError(f"{ctx.uses}: {err}") from None
 
@@ -140,13 +139,12 @@ def tail(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
 
     started = ctx.clock.monotonic()
     ending = "read once"
-    if not value(inputs, "follow", INPUTS):
+    if not inputs.follow:
         watch.check()
     else:
         deadline = ctx.deadline
-        duration = inputs.get("duration")
-        if duration is not None:
-            limit = ctx.clock.monotonic() + float(duration)
+        if inputs.duration is not None:
+            limit = ctx.clock.monotonic() + inputs.duration
             at = limit if deadline.at is None else min(limit, deadline.at)
             deadline = Deadline(ctx.clock, at)
         try:
@@ -154,7 +152,7 @@ def tail(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
                 watch.check,
                 clock=ctx.clock,
                 deadline=deadline,
-                interval=float(value(inputs, "poll_interval", INPUTS)),
+                interval=inputs.poll_interval,
                 cancel=ctx.cancel,
             )
         except StepTimeout:
@@ -172,7 +170,7 @@ STEP = StepType(
     name="logs.tail",
     summary="Print the CloudWatch logs of a service's running tasks (or given tasks), "
     "labelled NEW/OLD, for a while or until Ctrl-C.",
-    inputs=INPUTS,
+    inputs=TailInputs,
     outputs={
         "lines_read": "number of log lines printed",
         "streams": "the exact stream names read",

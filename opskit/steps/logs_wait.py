@@ -27,83 +27,47 @@ from opskit.logs.patterns import (
     parse_patterns,
 )
 from opskit.logs.reader import LogLine, LogReader
+from opskit.logs.selection import StreamSelection, emit_line, positive
 from opskit.logs.streams import StreamTarget, short_id
 from opskit.logs.targets import check_since, resolve_since, resolve_targets
 from opskit.logs.times import iso_ms
-from opskit.steps.base import Input, StepContext, StepResult, StepType, at_least
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
 
 LINES_AFTER = 20  # a traceback's frames and its exception line
 RECENT_LINES_KEPT = 200  # per stream, for the context of a failure
 
 
-def _positive(value: float) -> float:
-    if value <= 0:
-        raise ValueError(f"expected a duration above 0, got {value!r}")
-    return value
-
-
-SHARED_INPUTS = (
-    Input(
-        "task_ids",
-        "string_list",
-        "Task ids or ARNs whose logs to read; default: the ECS step's new_task_ids.",
-    ),
-    Input(
-        "stream_prefix",
-        "string",
-        "awslogs-stream-prefix of the task definition; default: the ECS step's output.",
-    ),
-    Input("container", "string", "Container name in the stream; default: the ECS step's output."),
-    Input("streams", "string_list", "Exact log stream names to read, besides task_ids."),
-)
-
-INPUTS = (
-    Input("log_group", "string", "CloudWatch Logs group, e.g. /ecs/chatbot.", required=True),
-    *SHARED_INPUTS,
-    Input(
-        "since",
-        "string",
+@dataclass(frozen=True, kw_only=True)
+class WaitInputs(StreamSelection):
+    log_group: str = param("CloudWatch Logs group, e.g. /ecs/chatbot.", "string", required=True)
+    since: str | None = param(
         "Read events from this time: a duration ago (10m) or an ISO 8601 time; "
         "default: the ECS step's started_at, else the run's start.",
-        check=check_since,
-    ),
-    Input(
-        "success",
-        "string_list",
-        "Markers that must all appear; substrings, or regular expressions as re:...",
-        check=check_patterns,
-    ),
-    Input(
-        "require",
         "string",
+        check=check_since,
+    )
+    success: list[str] = param(
+        "Markers that must all appear; substrings, or regular expressions as re:...",
+        "string_list",
+        default=[],
+        check=check_patterns,
+    )
+    require: str = param(
         "every_task: each task logs every success marker; any_task: some task does.",
+        "string",
         default=EVERY_TASK,
         choices=(EVERY_TASK, ANY_TASK),
-    ),
-    Input(
-        "failure",
-        "string_list",
+    )
+    failure: list[str] = param(
         "Markers that fail the step as soon as one appears (substrings or re:...).",
+        "string_list",
+        default=[],
         check=check_patterns,
-    ),
-    Input("poll_interval", "duration", "Time between reads.", default=2.0, check=_positive),
-    Input(
-        "context_lines",
-        "integer",
-        "Lines before a failure to include.",
-        default=5,
-        check=at_least(0),
-    ),
-)
-
-
-def value(inputs: dict[str, Any], name: str, declared: tuple[Input, ...] = INPUTS) -> Any:
-    """The input, or its declared default when the caller left it out."""
-    got = inputs.get(name)
-    if got is not None:
-        return got
-    spec = next(i for i in declared if i.name == name)
-    return spec.default
+    )
+    poll_interval: float = param("Time between reads.", "duration", default=2.0, check=positive)
+    context_lines: int = param(
+        "Lines before a failure to include.", "integer", default=5, check=at_least(0)
+    )
 
 
 @dataclass
@@ -131,7 +95,7 @@ class _Watch:
         failed: tuple[Pattern, StreamTarget, LogLine] | None = None
         for line in result.lines:
             target = self.targets[line.stream]
-            emit_line(self.ctx, target, line)
+            emit_line(self.ctx.emit, target, line)
             self.recent.setdefault(line.stream, deque(maxlen=RECENT_LINES_KEPT)).append(line)
             pattern = first_match(self.failure, line.text)
             if pattern is not None and failed is None:
@@ -235,28 +199,24 @@ def exception_line(line: LogLine, after: list[LogLine]) -> str | None:
     return None
 
 
-def emit_line(ctx: StepContext, target: StreamTarget, line: LogLine) -> None:
-    """The live view: one ``log`` event per line (the reporter prefixes the short
-    task id and NEW/OLD; ``--quiet`` hides them)."""
-    ctx.emit(
-        "log",
-        line.text,
-        task_id=target.task_id,
-        short_id=target.short_id,
-        age=target.age,
-        timestamp=line.timestamp,
-        stream=line.stream,
-    )
-
-
-def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    success = parse_patterns(value(inputs, "success"))
-    failure = parse_patterns(value(inputs, "failure"))
+def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
+    success = parse_patterns(inputs.success)
+    failure = parse_patterns(inputs.failure)
     if not success and not failure:
         raise InputError(f"{ctx.uses}: give success patterns, failure patterns, or both")
-    targets = resolve_targets(ctx, inputs)
-    since_ms = resolve_since(ctx, inputs.get("since"))
-    log_group = str(inputs["log_group"])
+
+    def earlier(name: str) -> Any:
+        return ctx.earlier_output("ecs.", name)
+
+    targets = resolve_targets(inputs, earlier, label=ctx.uses)
+    since_ms = resolve_since(
+        inputs.since,
+        earlier,
+        now=ctx.clock.time(),
+        run_started_at=ctx.run_started_at,
+        label=ctx.uses,
+    )
+    log_group = inputs.log_group
     reader = LogReader(
         ctx.aws.client("logs"),
         log_group,
@@ -271,9 +231,9 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
         ctx=ctx,
         reader=reader,
         targets={t.stream: t for t in targets},
-        tracker=SuccessTracker(success, task_ids, value(inputs, "require")),
+        tracker=SuccessTracker(success, task_ids, inputs.require),
         failure=failure,
-        context_lines=int(value(inputs, "context_lines")),
+        context_lines=inputs.context_lines,
     )
     ctx.emit(
         "info",
@@ -286,7 +246,7 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
             watch.check,
             clock=ctx.clock,
             deadline=ctx.deadline,
-            interval=float(value(inputs, "poll_interval")),
+            interval=inputs.poll_interval,
             cancel=ctx.cancel,
             describe=watch.waiting_for,
         )
@@ -303,7 +263,7 @@ STEP = StepType(
     name="logs.wait",
     summary="Wait for success markers in the given tasks' CloudWatch logs; "
     "fail on any failure marker.",
-    inputs=INPUTS,
+    inputs=WaitInputs,
     outputs={
         "matched": "pattern -> task id -> the line that matched",
         "first_failure": "task_id, timestamp, line and context of the first failure (or null)",

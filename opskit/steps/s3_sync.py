@@ -43,7 +43,7 @@ from opskit.s3.transfer import (
     format_bytes,
     upload_files,
 )
-from opskit.steps.base import Input, StepContext, StepResult, StepType
+from opskit.steps.base import StepContext, StepResult, StepType, param
 
 DEFAULT_MAX_DELETE = "50%"
 SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
@@ -55,35 +55,27 @@ def _concurrency(value: int) -> int:
     return value
 
 
-INPUTS = (
-    Input("source", "string", "Local folder to upload (relative to the playbook).", required=True),
-    Input(
-        "destination",
-        "string",
-        "s3://bucket/prefix/ to sync to.",
-        required=True,
-        check=checked_destination,
-    ),
-    Input(
-        "delete",
-        "boolean",
-        "Delete keys under the prefix that are not in the source.",
-        default=False,
-    ),
-    Input(
-        "exclude", "string_list", "gitignore-style globs to leave out (never deleted).", default=[]
-    ),
-    Input(
-        "include",
-        "string_list",
-        "gitignore-style globs; when given, only these are synced.",
-        default=[],
-    ),
-    Input(
-        "max_delete",
-        "any",
+@dataclass(frozen=True, kw_only=True)
+class SyncInputs:
+    source: str = param(
+        "Local folder to upload (relative to the playbook).", "string", required=True
+    )
+    destination: str = param(
+        "s3://bucket/prefix/ to sync to.", "string", required=True, check=checked_destination
+    )
+    delete: bool = param(
+        "Delete keys under the prefix that are not in the source.", "boolean", default=False
+    )
+    exclude: list[str] = param(
+        "gitignore-style globs to leave out (never deleted).", "string_list", default=[]
+    )
+    include: list[str] = param(
+        "gitignore-style globs; when given, only these are synced.", "string_list", default=[]
+    )
+    max_delete: int | str = param(
         "Most objects a run may delete: a count (100) or a share of the objects "
         "under the prefix ('50%').",
+        "any",
         default=DEFAULT_MAX_DELETE,
         check=parse_max_delete,
         schema={
@@ -92,25 +84,23 @@ INPUTS = (
                 {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
             ]
         },
-    ),
-    Input("allow_bucket_root", "boolean", "Allow a destination with no prefix.", default=False),
-    Input(
-        "follow_symlinks",
-        "boolean",
+    )
+    allow_bucket_root: bool = param("Allow a destination with no prefix.", "boolean", default=False)
+    follow_symlinks: bool = param(
         "Follow symlinks that stay inside the source (others are refused).",
+        "boolean",
         default=False,
-    ),
-    Input(
-        "content_type",
-        "string",
+    )
+    content_type: str = param(
         "'guess' from the file name, 'none', or one MIME type for every file.",
+        "string",
         default="guess",
-    ),
-    Input("cache_control", "string", "Cache-Control header for every object."),
-    Input("sse", "string", "Server-side encryption.", choices=SSE_CHOICES),
-    Input("sse_kms_key_id", "string", "KMS key for sse: aws:kms."),
-    Input("concurrency", "integer", "Parallel requests.", default=16, check=_concurrency),
-)
+    )
+    cache_control: str | None = param("Cache-Control header for every object.", "string")
+    sse: str | None = param("Server-side encryption.", "string", choices=SSE_CHOICES)
+    sse_kms_key_id: str | None = param("KMS key for sse: aws:kms.", "string")
+    concurrency: int = param("Parallel requests.", "integer", default=16, check=_concurrency)
+
 
 OUTPUTS = {
     "uploaded": "number of objects uploaded",
@@ -132,33 +122,33 @@ class _Prepared:
     client: Any
 
 
-def _prepare(ctx: StepContext, inputs: dict[str, Any]) -> _Prepared:
+def _prepare(ctx: StepContext, inputs: SyncInputs) -> _Prepared:
     """Read both sides, then plan. The source is scanned and hashed in a thread
     while the S3 client is built and the prefix listed (mostly waiting on the
     network), so a no-op re-sync costs about the listing alone. A problem with
     the source is reported first, as if it had been read first."""
-    location = parse_s3_url(inputs["destination"])
-    if location.is_bucket_root and not inputs.get("allow_bucket_root"):
+    location = parse_s3_url(inputs.destination)
+    if location.is_bucket_root and not inputs.allow_bucket_root:
         raise InputError(
             f"destination {location.url} is a bucket root; sync into a prefix "
             "(s3://bucket/prefix/) or set allow_bucket_root: true"
         )
-    source = ctx.resolve_path(inputs["source"])
-    path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
+    source = ctx.resolve_path(inputs.source)
+    path_filter = PathFilter(inputs.exclude, inputs.include)
     options = UploadOptions(
-        content_type=inputs.get("content_type") or "guess",
-        cache_control=inputs.get("cache_control"),
-        sse=inputs.get("sse"),
-        sse_kms_key_id=inputs.get("sse_kms_key_id"),
-        concurrency=int(inputs.get("concurrency") or 16),
+        content_type=inputs.content_type,
+        cache_control=inputs.cache_control,
+        sse=inputs.sse,
+        sse_kms_key_id=inputs.sse_kms_key_id,
+        concurrency=inputs.concurrency,
         part_size=PART_SIZE,
     )
-    follow = bool(inputs.get("follow_symlinks"))
+    follow = inputs.follow_symlinks
     with ThreadPoolExecutor(max_workers=1) as pool:
         local_side = None
         try:
-            kms = inputs.get("sse") in ("aws:kms", "aws:kms:dsse")
-            if inputs.get("sse_kms_key_id") and not kms:
+            kms = inputs.sse in ("aws:kms", "aws:kms:dsse")
+            if inputs.sse_kms_key_id and not kms:
                 raise InputError("sse_kms_key_id needs sse: aws:kms (or aws:kms:dsse)")
             client = ctx.aws.client("s3")  # CPU-bound: reading the source would only slow it
             local_side = pool.submit(read_local, source, path_filter, follow)
@@ -174,7 +164,7 @@ def _prepare(ctx: StepContext, inputs: dict[str, Any]) -> _Prepared:
         local=local,
         remote=remote,
         path_filter=path_filter,
-        delete=bool(inputs.get("delete")),
+        delete=inputs.delete,
         part_size=options.part_size,
         concurrency=options.concurrency,
         call=ctx.aws.call,
@@ -182,7 +172,7 @@ def _prepare(ctx: StepContext, inputs: dict[str, Any]) -> _Prepared:
     problem = local.hashes.save()
     for warning in [*local.warnings, *plan.warnings, *([problem] if problem else [])]:
         ctx.emit("warning", warning)
-    check_delete_limit(plan, inputs.get("max_delete", DEFAULT_MAX_DELETE))
+    check_delete_limit(plan, inputs.max_delete)
     return _Prepared(location, plan, options, client)
 
 
@@ -193,7 +183,7 @@ def _rules_detail(plan: SyncPlan) -> str:
     return f"unchanged decided: {parts}; files hashed: {plan.hashed}"
 
 
-def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+def plan(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     """The dry run: the exact plan, from read calls only."""
     prepared = _prepare(ctx, inputs)
     sync_plan = prepared.plan
@@ -227,7 +217,7 @@ def plan(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
     )
 
 
-def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
+def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     prepared = _prepare(ctx, inputs)
     sync_plan, location, client = prepared.plan, prepared.location, prepared.client
     if sync_plan.deletes and not ctx.confirm(
@@ -276,8 +266,8 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
         for f in sync_plan.files
         if f.relative in etags
     }
-    path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
-    extra_rule = path_filter.selects if inputs.get("delete") else None
+    path_filter = PathFilter(inputs.exclude, inputs.include)
+    extra_rule = path_filter.selects if inputs.delete else None
     if sync_plan.uploads or sync_plan.deletes:
         found, _ = verify_remote(client, location, expected, extra_rule, ctx.aws.call)
     else:  # nothing was written: the listing the plan was made from is the state now
@@ -328,7 +318,7 @@ STEP = StepType(
     name="s3.sync",
     summary="Sync a local folder to s3://bucket/prefix/ by content (SHA-256), verify, "
     "and write a manifest.",
-    inputs=INPUTS,
+    inputs=SyncInputs,
     outputs=OUTPUTS,
     run=run,
     plan=plan,

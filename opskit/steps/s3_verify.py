@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from opskit.errors import InputError, StepFailed
@@ -30,7 +31,7 @@ from opskit.s3.location import (
 )
 from opskit.s3.plan import hash_files, scan_source
 from opskit.s3.remote import Judge, Listing, RemoteObject, list_prefix, read_body, read_manifest
-from opskit.steps.base import Input, StepContext, StepResult, StepType
+from opskit.steps.base import StepContext, StepResult, StepType, param
 
 
 def _text_assertions(value: Any) -> dict[str, list[str]]:
@@ -47,41 +48,36 @@ def _text_assertions(value: Any) -> dict[str, list[str]]:
     return checked
 
 
-INPUTS = (
-    Input(
-        "destination",
-        "string",
-        "s3://bucket/prefix/ to check.",
-        required=True,
-        check=checked_destination,
-    ),
-    Input(
-        "source",
-        "string",
+@dataclass(frozen=True, kw_only=True)
+class VerifyInputs:
+    destination: str = param(
+        "s3://bucket/prefix/ to check.", "string", required=True, check=checked_destination
+    )
+    source: str | None = param(
         "Local folder the prefix must hold; without it, the prefix's manifest is the reference.",
-    ),
-    Input(
-        "exclude", "string_list", "gitignore-style globs left out of the comparison.", default=[]
-    ),
-    Input(
-        "include", "string_list", "gitignore-style globs; when given, only these count.", default=[]
-    ),
-    Input("follow_symlinks", "boolean", "Follow symlinks inside the source.", default=False),
-    Input(
-        "contains",
-        "object",
+        "string",
+    )
+    exclude: list[str] = param(
+        "gitignore-style globs left out of the comparison.", "string_list", default=[]
+    )
+    include: list[str] = param(
+        "gitignore-style globs; when given, only these count.", "string_list", default=[]
+    )
+    follow_symlinks: bool = param("Follow symlinks inside the source.", "boolean", default=False)
+    contains: dict[str, list[str]] = param(
         "{key: [text, ...]}: each object must contain each text.",
-        default={},
-        check=_text_assertions,
-    ),
-    Input(
-        "not_contains",
         "object",
-        "{key: [text, ...]}: no object may contain any text.",
         default={},
         check=_text_assertions,
-    ),
-)
+    )
+    not_contains: dict[str, list[str]] = param(
+        "{key: [text, ...]}: no object may contain any text.",
+        "object",
+        default={},
+        check=_text_assertions,
+    )
+
+
 OUTPUTS = {
     "mismatches": "list of 'key: problem' lines (empty when the prefix matches)",
     "checked": "number of objects compared",
@@ -89,12 +85,14 @@ OUTPUTS = {
 }
 
 
-def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
-    location = parse_s3_url(inputs["destination"])
+def run(ctx: StepContext, inputs: VerifyInputs) -> StepResult:
+    location = parse_s3_url(inputs.destination)
     client = ctx.aws.client("s3")
     listing = list_prefix(client, location, ctx.aws.call)
-    if inputs.get("source"):
-        mismatches, checked, digest = _against_source(ctx, inputs, client, location, listing)
+    if inputs.source:
+        mismatches, checked, digest = _against_source(
+            ctx, inputs, inputs.source, client, location, listing
+        )
         reference = "the local tree"
     else:
         mismatches, checked, digest = _against_manifest(ctx, client, location, listing)
@@ -114,11 +112,16 @@ def run(ctx: StepContext, inputs: dict[str, Any]) -> StepResult:
 
 
 def _against_source(
-    ctx: StepContext, inputs: dict[str, Any], client: Any, location: S3Location, listing: Listing
+    ctx: StepContext,
+    inputs: VerifyInputs,
+    source_path: str,
+    client: Any,
+    location: S3Location,
+    listing: Listing,
 ) -> tuple[list[str], int, str]:
-    source = ctx.resolve_path(inputs["source"])
-    path_filter = PathFilter(inputs.get("exclude") or [], inputs.get("include") or [])
-    scan, warnings = scan_source(source, path_filter, bool(inputs.get("follow_symlinks")))
+    source = ctx.resolve_path(source_path)
+    path_filter = PathFilter(inputs.exclude, inputs.include)
+    scan, warnings = scan_source(source, path_filter, inputs.follow_symlinks)
     for warning in warnings:
         ctx.emit("warning", warning)
     hashes = HashCache(source)
@@ -227,10 +230,9 @@ def _remote_sha256(
 
 
 def _text_checks(
-    ctx: StepContext, client: Any, location: S3Location, inputs: dict[str, Any]
+    ctx: StepContext, client: Any, location: S3Location, inputs: VerifyInputs
 ) -> list[str]:
-    contains: dict[str, list[str]] = inputs.get("contains") or {}
-    not_contains: dict[str, list[str]] = inputs.get("not_contains") or {}
+    contains, not_contains = inputs.contains, inputs.not_contains
     mismatches = []
     for relative in sorted({*contains, *not_contains}):
         try:
@@ -271,7 +273,7 @@ STEP = StepType(
     name="s3.verify",
     summary="Check that s3://bucket/prefix/ matches a local folder or its manifest, "
     "and that named objects contain (or not) given text.",
-    inputs=INPUTS,
+    inputs=VerifyInputs,
     outputs=OUTPUTS,
     run=run,
     read_only=True,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from opskit import RunOptions, RunResult, run_playbook
 from opskit import steps as registry
 from opskit.clock import Clock
 from opskit.errors import InputError
@@ -16,8 +17,8 @@ from opskit.events import Event, EventBus
 from opskit.logs.times import iso_ms
 from opskit.playbook import parse_playbook
 from opskit.redact import Redactor
-from opskit.runner import RunOptions, RunResult, run_playbook
 from opskit.steps.base import StepResult, StepType
+from tests.engine_steps import NoInputs
 
 NEW = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
 OLD = "0ddba11cafe44d7e8f9a0b1c2d3e4f50"
@@ -36,7 +37,7 @@ def _deployed(ctx: Any, inputs: dict[str, Any]) -> StepResult:
     return StepResult("changed", "deployed", outputs)
 
 
-FAKE_ECS = StepType("ecs.fake", "stands in for ecs.redeploy", (), {}, _deployed)
+FAKE_ECS = StepType("ecs.fake", "stands in for ecs.redeploy", NoInputs, {}, _deployed)
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +67,7 @@ steps:
     bus = EventBus(Redactor())
     bus.subscribe(events.append)
     options = RunOptions(target="local", clock=Clock(), handle_sigint=False)
-    return run_playbook(parse_playbook(text, str(path), path), options, bus), events
+    return run_playbook(parse_playbook(text, str(path), path), options, bus=bus), events
 
 
 def test_playbook_waits_on_the_new_task_only(aws: Any, aws_endpoint: str, tmp_path: Path) -> None:

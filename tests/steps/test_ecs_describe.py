@@ -38,7 +38,7 @@ def test_describe_reports_deployments_tasks_stopped_reasons_and_events(crashed, 
     redeploy = {"uses": "ecs.redeploy", "outputs": {"deployment_id": new_id}}
     ctx = make_ctx(steps={"redeploy": redeploy})
 
-    result = STEP.run(ctx, {"cluster": CLUSTER, "service": SERVICE})
+    result = STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE}))
 
     assert result.status == "ok"
     outputs = result.outputs
@@ -80,7 +80,7 @@ def test_describe_reports_deployments_tasks_stopped_reasons_and_events(crashed, 
 def test_describe_of_a_missing_service_is_one_line(aws, make_ctx):
     aws.client("ecs").create_cluster(clusterName=CLUSTER)
     with pytest.raises(StepError) as caught:
-        STEP.run(make_ctx(), {"cluster": CLUSTER, "service": "gone"})
+        STEP.run(make_ctx(), STEP.coerce_inputs({"cluster": CLUSTER, "service": "gone"}))
     assert str(caught.value) == "target 'test': ECS service 'gone' in cluster 'chatbot' not found"
 
 

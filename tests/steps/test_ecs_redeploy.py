@@ -40,7 +40,7 @@ def calls(aws):
 
 def run(make_ctx, clock, *, timeout=600.0, cancel=None, **inputs):
     ctx = make_ctx(clock=clock, timeout=timeout, cancel=cancel)
-    return STEP.run(ctx, {"cluster": CLUSTER, "service": SERVICE, **inputs})
+    return STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, **inputs}))
 
 
 def test_redeploy_tracks_its_deployment_until_the_new_task_took_over(stack, calls, make_ctx):
@@ -267,16 +267,18 @@ def test_a_missing_cluster_or_service_is_one_line_naming_it(
 ):
     ctx = make_ctx(clock=ScriptedClock())
     with pytest.raises(StepError) as caught:
-        STEP.run(ctx, {"cluster": cluster, "service": service})
+        STEP.run(ctx, STEP.coerce_inputs({"cluster": cluster, "service": service}))
     assert str(caught.value) == message
     assert calls.writes == []
 
 
 def test_dry_run_describes_what_would_change_and_writes_nothing(stack, calls, make_ctx, aws):
     old_task = stack.tasks()[0]
-    ctx = make_ctx(clock=ScriptedClock(), dry_run=True)
+    ctx = make_ctx(clock=ScriptedClock())
 
-    result = STEP.plan(ctx, {"cluster": CLUSTER, "service": SERVICE, "image": "repo/app:2"})
+    result = STEP.plan(
+        ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, "image": "repo/app:2"})
+    )
 
     assert make_ctx.messages("info") == [
         f"would register a new revision of {FAMILY} from {FAMILY}:1: image app=repo/app:2",
@@ -371,7 +373,7 @@ def test_access_denied_is_one_line_naming_the_call_and_service(stack, make_ctx, 
             http_status_code=400,
         )
         with pytest.raises(StepError) as caught:
-            STEP.run(ctx, {"cluster": CLUSTER, "service": SERVICE})
+            STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE}))
     assert str(caught.value) == (
         "target 'test': ecs DescribeServices chatbot/chatbot: access denied "
         "(AccessDeniedException): User: arn:aws:iam::1:user/ci is not authorized to perform: "
@@ -382,10 +384,10 @@ def test_access_denied_is_one_line_naming_the_call_and_service(stack, make_ctx, 
 def test_playbook_crash_loop_fails_the_run_and_on_failure_describes_it(
     stack, aws_endpoint, tmp_path
 ):
+    from opskit import RunOptions, run_playbook
     from opskit.events import EventBus
     from opskit.playbook import parse_playbook
     from opskit.redact import Redactor
-    from opskit.runner import RunOptions, run_playbook
 
     text = f"""
 name: redeploy
@@ -411,7 +413,7 @@ on_failure:
         ]
     )
     result = run_playbook(
-        parse_playbook(text, str(path), path), RunOptions(clock=clock), EventBus(Redactor())
+        parse_playbook(text, str(path), path), RunOptions(clock=clock), bus=EventBus(Redactor())
     )
 
     (redeploy,) = result.steps

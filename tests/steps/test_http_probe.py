@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def server() -> Iterator[tuple[str, Script]]:
     httpd.server_close()
 
 
-def inputs(url: str, **extra: object) -> dict:
+def inputs(url: str, **extra: object) -> Any:
     return STEP.coerce_inputs({"url": url, **extra})
 
 
@@ -140,7 +141,7 @@ def test_failure_limit_fails_early(server, make_ctx) -> None:
 def test_dry_run_reports_the_current_answer_without_failing(server, make_ctx) -> None:
     url, script = server
     script.responses = [(500, "", 0)]
-    result = STEP.plan(make_ctx(dry_run=True), inputs(url))
+    result = STEP.plan(make_ctx(), inputs(url))
     assert result.status == "ok"
     assert result.summary == f"would probe {url}; would fail now: status 500, expected 200"
     assert script.hits == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opskit.clock import FakeClock
+from opskit.clock import Clock, FakeClock
 from opskit.errors import InputError
 from opskit.steps.logs_tail import STEP, tail
 
@@ -51,13 +51,15 @@ def test_tails_the_given_tasks_for_a_duration(logs: Any, make_ctx: Any) -> None:
 
     result = STEP.run(
         ctx,
-        {
-            "log_group": GROUP,
-            "task_ids": [NEW],
-            "stream_prefix": "ecs",
-            "container": "app",
-            "duration": 30.0,
-        },
+        STEP.coerce_inputs(
+            {
+                "log_group": GROUP,
+                "task_ids": [NEW],
+                "stream_prefix": "ecs",
+                "container": "app",
+                "duration": 30.0,
+            }
+        ),
     )
 
     assert result.status == "ok"
@@ -79,7 +81,8 @@ def test_ctrl_c_ends_the_tail_ok_with_what_was_read(logs: Any, make_ctx: Any) ->
     writer = threading.Thread(target=later)
     writer.start()
     result = tail(
-        make_ctx(cancel=cancel), {"streams": [stream], "log_group": GROUP, "poll_interval": 0.1}
+        make_ctx(cancel=cancel, clock=Clock()),
+        STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "poll_interval": 0.1}),
     )
     writer.join()
 
@@ -127,7 +130,8 @@ def test_tails_the_running_tasks_of_a_service_labelled_new_and_old(
     put(logs, "ecs/app/someone-else", "unrelated", ts=base + 2)
 
     result = STEP.run(
-        make_ctx(clock=FakeClock()), {"cluster": "chatbot", "service": "chatbot", "follow": False}
+        make_ctx(clock=FakeClock()),
+        STEP.coerce_inputs({"cluster": "chatbot", "service": "chatbot", "follow": False}),
     )
 
     assert result.summary == f"2 lines from 2 stream(s) of {GROUP}, read once"
@@ -139,4 +143,4 @@ def test_tails_the_running_tasks_of_a_service_labelled_new_and_old(
 
 def test_cluster_without_service_is_bad_input(make_ctx: Any) -> None:
     with pytest.raises(InputError, match="^logs.tail: give both cluster and service, or neither$"):
-        STEP.run(make_ctx(uses="logs.tail"), {"cluster": "chatbot"})
+        STEP.run(make_ctx(uses="logs.tail"), STEP.coerce_inputs({"cluster": "chatbot"}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import opskit.steps.s3_sync as s3_sync
 from opskit.errors import InputError, StepError, StepFailed
 from opskit.manifest import MANIFEST_NAME, Manifest, file_sha256
 from opskit.s3.transfer import PART_SIZE
-from opskit.steps.s3_sync import STEP
+from opskit.steps.s3_sync import STEP, SyncInputs
 from tests.steps.s3_helpers import (
     BUCKET,
     DEST,
@@ -32,7 +33,7 @@ TREE = {
 }
 
 
-def inputs(source: Path, **extra) -> dict:
+def inputs(source: Path, **extra) -> SyncInputs:
     """Inputs as the runner hands them over: defaults filled in, values coerced."""
     return STEP.coerce_inputs({"source": str(source), "destination": DEST, **extra})
 
@@ -321,8 +322,8 @@ def test_bad_input_is_refused_with_one_line(make_ctx, s3, tmp_path, case, messag
     given = {
         "missing": inputs(tmp_path / "nope"),
         "empty": inputs(tmp_path / "empty", delete=True),
-        "root": {**inputs(tmp_path / "ok"), "destination": "s3://chatbot-code/"},
-        "dotdot": {**inputs(tmp_path / "ok"), "destination": "s3://chatbot-code/src/../etc/"},
+        "root": replace(inputs(tmp_path / "ok"), destination="s3://chatbot-code/"),
+        "dotdot": replace(inputs(tmp_path / "ok"), destination="s3://chatbot-code/src/../etc/"),
     }[case]
 
     with pytest.raises(InputError) as failure:
@@ -337,7 +338,7 @@ def test_bad_input_is_refused_with_one_line(make_ctx, s3, tmp_path, case, messag
 
 
 def test_bucket_root_is_allowed_when_asked(make_ctx, s3, source):
-    given = {**inputs(source, allow_bucket_root=True), "destination": f"s3://{BUCKET}"}
+    given = inputs(source, allow_bucket_root=True, destination=f"s3://{BUCKET}")
     result = STEP.run(make_ctx(), given)
     assert result.outputs["manifest_key"] == MANIFEST_NAME
     assert "core/aws_clients.py" in remote_keys(s3)
@@ -416,7 +417,7 @@ def test_dry_run_lists_the_exact_plan_and_makes_only_read_calls(make_ctx, s3, so
     before = remote_keys(s3)
     oplog = OperationLog(s3)
     make_ctx.events.clear()
-    ctx = make_ctx(dry_run=True)
+    ctx = make_ctx()
 
     result = STEP.plan(ctx, inputs(source, delete=True))
     oplog.close()

@@ -1,0 +1,69 @@
+"""The library's front door: what the CLI calls, and what Python callers call.
+
+Each CLI command is one call here; a program that drives opskit (a release
+bot, a test) gets the same behaviour without click: events through the same
+redaction, the same reports, the same result. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from opskit import steps as step_registry
+from opskit.events import EventBus, Subscriber
+from opskit.model import RunOptions, RunResult
+from opskit.playbook import Playbook, Step, load_playbook
+from opskit.redact import Redactor
+from opskit.report import write_reports
+from opskit.runner import Runner
+
+__all__ = ["run_playbook", "tail_logs"]
+
+
+def run_playbook(
+    playbook: Playbook | str | os.PathLike[str],
+    options: RunOptions | None = None,
+    *,
+    reporters: Iterable[Subscriber] = (),
+    report_dir: Path | None = None,
+    bus: EventBus | None = None,
+) -> RunResult:
+    """Run a playbook (a path or a loaded ``Playbook``) and return its result.
+
+    A failed step is a result, not an exception; a bad playbook raises
+    ``InputError`` (exit 2 at the CLI). ``reporters`` receive every event,
+    redacted. With ``report_dir``, ``report.json``, ``report.md`` and
+    ``junit.xml`` are written there; under GitHub Actions the Markdown report is
+    appended to ``$GITHUB_STEP_SUMMARY`` either way.
+    """
+    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    bus = bus or EventBus(Redactor())
+    for reporter in reporters:
+        bus.subscribe(reporter)
+    result = Runner(loaded, options or RunOptions(), bus).run()
+    write_reports(result, report_dir, bus.redactor)
+    return result
+
+
+def tail_logs(
+    playbook: Playbook | str | os.PathLike[str],
+    options: RunOptions | None = None,
+    *,
+    with_: dict[str, Any],
+    reporters: Iterable[Subscriber] = (),
+) -> RunResult:
+    """Follow a service's task logs (``logs.tail``) with the AWS access and vars of
+    the playbook's target. Ctrl-C is how a tail ends, so it ends ``passed``."""
+    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    tail_type = step_registry.get("logs.tail")
+    assert tail_type is not None  # a built-in step type
+    step = Step(id="tail", uses="logs.tail", type=tail_type, with_=with_, path=("logs",))
+    tail_only = dataclasses.replace(loaded, steps=(step,), on_failure=())
+    result = run_playbook(tail_only, options, reporters=reporters)
+    if result.status == "interrupted":
+        result.status = "passed"
+    return result

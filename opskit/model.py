@@ -1,0 +1,105 @@
+"""The run's model: the options a run takes and the record it leaves.
+
+The runner writes these; the reporters (Markdown, JUnit, JSON) and the CLI read
+them. A run's exit code is derived from its status here, in one place, so the
+runner decides *what happened* and never an exit number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from opskit.clock import Clock
+from opskit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED
+
+# ok/changed/skipped: the step did its job; failed: the check said no;
+# error: it could not check (STYLE.md's vocabulary, after Argo Rollouts).
+StepStatus = Literal["ok", "changed", "skipped", "failed", "error"]
+Phase = Literal["main", "on_failure"]
+# passed; failed: a step failed; error: the run could not run (sandbox, AWS);
+# invalid: bad input (playbook, template, vars); interrupted: Ctrl-C.
+RunStatus = Literal["passed", "failed", "error", "invalid", "interrupted"]
+
+EXIT_CODES: Mapping[RunStatus, int] = {
+    "passed": EXIT_OK,
+    "failed": EXIT_STEP_FAILED,
+    "error": EXIT_STEP_FAILED,
+    "invalid": EXIT_BAD_INPUT,
+    "interrupted": EXIT_INTERRUPTED,
+}
+
+
+@dataclass
+class RunOptions:
+    target: str | None = None
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    vars_files: tuple[Path, ...] = ()
+    dry_run: bool = False
+    from_step: str | None = None
+    only: tuple[str, ...] = ()
+    yes: bool = False
+    ask: Callable[[str], bool] | None = None  # set only when a person can answer
+    debug: bool = False
+    clock: Clock = field(default_factory=Clock)
+    handle_sigint: bool = True
+    sandbox_app_port: int | None = None
+
+
+@dataclass
+class StepRecord:
+    id: str
+    uses: str
+    title: str
+    phase: Phase
+    status: StepStatus = "skipped"
+    summary: str = ""
+    detail: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    duration: float = 0.0
+    attempts: int = 0
+    continue_on_error: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "error")
+
+
+@dataclass
+class RunResult:
+    playbook: str
+    name: str
+    target: str
+    dry_run: bool
+    run_id: str
+    started_at: float
+    duration: float = 0.0
+    status: RunStatus = "passed"
+    error: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+    on_failure: list[StepRecord] = field(default_factory=list)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["exit_code"] = self.exit_code
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """The inverse of ``as_dict`` (reports are redacted as data, then read back)."""
+        fields = {k: v for k, v in data.items() if k != "exit_code"}
+        fields["steps"] = [StepRecord(**s) for s in data.get("steps", [])]
+        fields["on_failure"] = [StepRecord(**s) for s in data.get("on_failure", [])]
+        return cls(**fields)
+
+    @property
+    def failed_step(self) -> StepRecord | None:
+        return next((s for s in self.steps if s.failed and not s.continue_on_error), None)

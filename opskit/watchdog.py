@@ -1,0 +1,58 @@
+"""Run a step's work in a thread that the runner can abandon.
+
+Wait loops honour their deadline and cancel event themselves; the watchdog is
+for the call that does not (a socket read that never returns). It gives the
+work ``grace`` seconds past its timeout, or past a cancel, then stops waiting
+for it: the daemon thread is left behind, the run goes on and reports why.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Abandoned(Exception):
+    """The work did not stop within its timeout plus the grace period."""
+
+
+def run_watched(
+    work: Callable[[], T],
+    *,
+    name: str,
+    timeout: float | None,
+    cancel: threading.Event,
+    grace: float,
+) -> T:
+    """``work()``'s result or exception, unless it overruns: then ``cancel`` is set
+    (a polite stop), and after a further ``grace`` ``Abandoned`` is raised."""
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    started = time.monotonic()
+    abandon_at: float | None = None
+    while not done.wait(0.05):
+        now = time.monotonic()
+        if timeout is not None and not cancel.is_set() and now - started > timeout + grace:
+            cancel.set()
+            abandon_at = now + grace
+        if cancel.is_set() and abandon_at is None:
+            abandon_at = now + grace * 2
+        if abandon_at is not None and now > abandon_at:
+            raise Abandoned()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
