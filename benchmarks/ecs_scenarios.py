@@ -19,21 +19,21 @@ from typing import Any
 
 from opskit.ecs.names import stream_name
 from opskit.sandbox.moto_ecs import EcsRecords
-from opskit.sandbox.server import default_network
+from opskit.sandbox.server import (
+    DEPLOYMENT_CONFIGURATION,
+    NAMES,
+    REGION,
+    default_network,
+    task_definition,
+)
 
-REGION = "us-east-1"
-CLUSTER = "chatbot"
-SERVICE = "chatbot"
-CONTAINER = "chatbot"
-LOG_GROUP = "/ecs/chatbot"
-STREAM_PREFIX = "ecs"
+CLUSTER = NAMES["cluster"]
+SERVICE = NAMES["service"]
+CONTAINER = NAMES["container"]
+LOG_GROUP = NAMES["log_group"]
+STREAM_PREFIX = NAMES["stream_prefix"]
 CRASH_REASON = "Essential container in task exited"
 INCIDENT_ERROR = "AttributeError: 'BedrockRuntime' object has no attribute 'list_foundation_models'"
-DEPLOYMENT_CONFIGURATION = {
-    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-    "maximumPercent": 200,
-    "minimumHealthyPercent": 100,
-}
 
 HEALTHY_LINES = [
     "Starting chatbot on port 8501",
@@ -55,33 +55,12 @@ CRASH_LINES = [
 
 
 def create_stack(clients: Callable[[str], Any]) -> EcsRecords:
-    """Log group, cluster, task definition (awslogs) and a service with one RUNNING
+    """Log group, cluster, the stack's task definition and a service with one RUNNING
     "old" task of a COMPLETED deployment. Expects a freshly reset moto."""
     clients("logs").create_log_group(logGroupName=LOG_GROUP)
     ecs = clients("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
-    ecs.register_task_definition(
-        family=SERVICE,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="512",
-        memory="1024",
-        containerDefinitions=[
-            {
-                "name": CONTAINER,
-                "image": "public.ecr.aws/chatbot/app:1",
-                "essential": True,
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {
-                        "awslogs-group": LOG_GROUP,
-                        "awslogs-stream-prefix": STREAM_PREFIX,
-                        "awslogs-region": REGION,
-                    },
-                },
-            }
-        ],
-    )
+    ecs.register_task_definition(**task_definition())  # the stack's, as users deploy it
     ecs.create_service(
         cluster=CLUSTER,
         serviceName=SERVICE,
