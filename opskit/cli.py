@@ -265,7 +265,8 @@ def sandbox() -> None:
 @sandbox.command("up")
 @click.option("--port", default=8501, show_default=True, help="Port of the app URL (as the ALB).")
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops the sandbox.")
-def sandbox_up(port: int, foreground: bool) -> int:
+@click.option("--aws-port", default=0, hidden=True, help="Port of the AWS endpoint (0: any).")
+def sandbox_up(port: int, foreground: bool, aws_port: int) -> int:
     """Start the sandbox (in the background unless --foreground)."""
     from opskit import sandbox as sandbox_mod
 
@@ -279,7 +280,7 @@ def sandbox_up(port: int, foreground: bool) -> int:
         click.echo("sandbox running in the foreground (Ctrl-C stops it)")
         _print_sandbox(info)
 
-    info = sandbox_mod.up(app_port=port, foreground=foreground, on_ready=ready)
+    info = sandbox_mod.up(app_port=port, aws_port=aws_port, foreground=foreground, on_ready=ready)
     if info is not None and not foreground:
         click.echo("sandbox started (stop it with: opskit sandbox down)")
         _print_sandbox(info)

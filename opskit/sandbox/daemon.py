@@ -9,7 +9,6 @@ it started is left, even when it does not answer.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -79,11 +78,16 @@ def up(
 def _spawn(app_port: int, aws_port: int) -> SandboxInfo:
     log_file = log_path()
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    # The background sandbox is the CLI's own `sandbox up --foreground`, so its
+    # errors and exit code go through the one boundary in opskit.cli.
     command = [
         sys.executable,
         "-m",
-        "opskit.sandbox.daemon",
-        f"--app-port={app_port}",
+        "opskit",
+        "sandbox",
+        "up",
+        "--foreground",
+        f"--port={app_port}",
         f"--aws-port={aws_port}",
     ]
     with open(log_file, "ab") as output:
@@ -201,26 +205,3 @@ def run_foreground(
         sandbox.stop()
         remove_state(only_pid=pid)
     return info
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m opskit.sandbox.daemon")
-    parser.add_argument("--app-port", type=int, default=DEFAULT_APP_PORT)
-    parser.add_argument("--aws-port", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        run_foreground(
-            args.app_port,
-            args.aws_port,
-            on_ready=lambda info: print(
-                f"sandbox ready: app {info.app_url}, AWS endpoint {info.endpoint_url}", flush=True
-            ),
-        )
-    except SandboxError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
