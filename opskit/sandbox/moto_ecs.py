@@ -218,7 +218,7 @@ class EcsRecords:
             backend = self.backend
             definition = backend.describe_task_definition(task_definition)
             service = self.service
-            task = Task(
+            task: Any = Task(  # moto declares few of the fields ECS returns
                 backend.clusters[self.cluster],
                 definition,
                 None,
