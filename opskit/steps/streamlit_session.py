@@ -251,6 +251,11 @@ def _judge_page(page: Page, inputs: SessionInputs, when: str) -> str | None:
 
 
 def _judge_answer(question: Question, answer: str) -> str | None:
+    if not answer.strip():
+        return (
+            f"{_quoted(question.question)}: no answer: the run finished and the page "
+            "shows nothing new"
+        )
     for pattern in question.expect:
         if not pattern.matches(answer):
             return (

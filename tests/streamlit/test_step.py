@@ -187,6 +187,14 @@ def test_a_slow_stream_passes_with_timings_that_span_it(
     assert len(grown) >= 3 and grown[-1] != grown[0]
 
 
+def test_a_run_that_shows_no_answer_fails(
+    streamlit_servers: Servers, make_ctx: ContextFactory
+) -> None:
+    err = failure(make_ctx, StepFailed, url=streamlit_servers.app("silent"), ask=["anyone?"])
+    assert err.summary == ('"anyone?": no answer: the run finished and the page shows nothing new')
+    assert err.outputs["answers"][0]["answer"] == ""
+
+
 def test_a_page_without_a_chat_input_fails_clearly(
     streamlit_servers: Servers, make_ctx: ContextFactory
 ) -> None:
