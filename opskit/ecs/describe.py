@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from opskit.aws import describe_client_error, error_code
-from opskit.ecs.names import short_task_definition as short_task_definition  # re-export
+
+# Re-exported for steps/ecs_describe.py until it imports opskit.ecs.names (issue 14, item 6).
+from opskit.ecs.names import short_task_definition as short_task_definition
 from opskit.ecs.names import task_id_of
 from opskit.errors import StepError
 
@@ -22,11 +24,6 @@ if TYPE_CHECKING:
 
 # describe_tasks takes at most 100 tasks per call (ECS API reference).
 DESCRIBE_TASKS_BATCH = 100
-
-# ``task_id`` and ``short_task_definition`` are re-exported for steps/ecs_redeploy.py,
-# steps/ecs_describe.py and ecs/wait.py until they import opskit.ecs.names
-# themselves (issue 14, item 6); then both go.
-task_id = task_id_of
 
 
 def iso_utc(value: Any) -> str:

@@ -20,8 +20,8 @@ from opskit.ecs.describe import (
     events_after,
     list_service_tasks,
     started_by,
-    task_id,
 )
+from opskit.ecs.names import task_id_of
 from opskit.ecs.watch import WAITING, Observation, Verdict, judge
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class DeploymentWatch:
     def new_task_ids(self) -> list[str]:
         """RUNNING tasks that this deployment started."""
         return [
-            task_id(t.get("taskArn", ""))
+            task_id_of(t.get("taskArn", ""))
             for t in started_by(self.running_tasks, self.deployment_id)
             if t.get("lastStatus") != "STOPPED"
         ]
