@@ -234,9 +234,7 @@ def run_opskit(source: str, destination: str, endpoint: str) -> None:
 
     clock = Clock()
     ctx = StepContext(
-        step_id="sync",
         uses="s3.sync",
-        dry_run=False,
         clock=clock,
         deadline=Deadline.after(clock, None),
         cancel=threading.Event(),
@@ -246,10 +244,7 @@ def run_opskit(source: str, destination: str, endpoint: str) -> None:
         run_started_at=time.time(),
         base_dir=Path.cwd(),
     )
-    inputs = {
-        spec.name: spec.coerce(spec.default) for spec in STEP.inputs if spec.default is not None
-    }
-    inputs.update(source=source, destination=destination, delete=True)
+    inputs = STEP.coerce_inputs({"source": source, "destination": destination, "delete": True})
     result = STEP.run(ctx, inputs)
     print(json.dumps(result.outputs))
 

@@ -6,6 +6,8 @@ raises them and never calls ``sys.exit``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 EXIT_OK = 0
 EXIT_STEP_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -45,7 +47,7 @@ class StepFailed(OpskitError):
     the step learned before failing, so later ``on_failure`` steps can use it.
     """
 
-    status = "failed"
+    status: Literal["failed", "error"] = "failed"
 
     def __init__(self, summary: str, *, detail: str = "", outputs: dict | None = None):
         self.summary = summary

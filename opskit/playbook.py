@@ -141,17 +141,17 @@ def load_playbook(path: str | Path) -> Playbook:
     path = Path(path)
     source = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()  # decoded by the YAML loader, which names a bad byte's line
     except FileNotFoundError:
         raise InputError("no such file", source=source) from None
     except IsADirectoryError:
         raise InputError("is a directory, not a playbook file", source=source) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise InputError(f"cannot read: {err}", source=source) from None
-    return parse_playbook(text, source, base=path)
+    return parse_playbook(data, source, base=path)
 
 
-def parse_playbook(text: str, source: str, base: Path | None = None) -> Playbook:
+def parse_playbook(text: str | bytes, source: str, base: Path | None = None) -> Playbook:
     located = load_yaml(text, source)
     return _Checker(located, base or Path(source)).playbook()
 

@@ -355,7 +355,6 @@ class Runner:
     ) -> StepResult | BaseException:
         cancel = self._cancel_event()
         ctx = StepContext(
-            step_id=step.id,
             uses=step.uses,
             clock=self.clock,
             deadline=deadline,

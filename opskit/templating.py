@@ -99,6 +99,7 @@ def references(text: str) -> Iterator[Reference]:
     assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     attr_of: set[int] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, (nodes.Getattr, nodes.Getitem))
         target = node.node
         if isinstance(target, nodes.Name) and target.ctx == "load":
             name: str | None = None

@@ -120,7 +120,7 @@ class _Loader(yaml.SafeLoader):
                 raise InputError(
                     f"nested more than {MAX_DEPTH} levels deep",
                     source=self.source,
-                    line=event.start_mark.line + 1,
+                    line=event.start_mark.line + 1 if event.start_mark else None,
                 )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             self.depth -= 1
@@ -178,14 +178,15 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.error("mapping keys must be plain scalars", key_node)
             key = self.scalar(key_node)
+            key_path = (*path, key)
             if index >= merged and key in own:
                 raise self.error(
-                    f"duplicate key {key!r} (first at line {self.lines[(*path, key)]})", key_node
+                    f"duplicate key {key!r} (first at line {self.lines[key_path]})", key_node
                 )
             if index >= merged:
                 own.add(key)
-            self.lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = self.build(value_node, (*path, key))
+            self.lines[key_path] = key_node.start_mark.line + 1
+            result[key] = self.build(value_node, key_path)
         return result
 
     def scalar(self, node: yaml.ScalarNode) -> Any:

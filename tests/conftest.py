@@ -142,7 +142,6 @@ class ContextFactory:
             self.events.append(Event(kind=kind, message=message, step_id=step_id, data=data))
 
         return StepContext(
-            step_id=step_id,
             uses=uses,
             clock=clock,
             deadline=Deadline.after(clock, timeout),

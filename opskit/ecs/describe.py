@@ -13,9 +13,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from opskit.aws import describe_client_error, error_code
-
-# Re-exported for steps/ecs_describe.py until it imports opskit.ecs.names (issue 14, item 6).
-from opskit.ecs.names import short_task_definition as short_task_definition
 from opskit.ecs.names import task_id_of
 from opskit.errors import StepError
 

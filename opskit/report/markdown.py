@@ -41,8 +41,9 @@ def _value(value: Any) -> str:
         if not value:
             return "(none)"
         rows = [f"{_short(k)} → {_value(v)}" for k, v in list(value.items())[:MAX_LIST]]
-        more = [f"… and {len(value) - MAX_LIST} more"] if len(value) > MAX_LIST else []
-        return "<br>".join(rows + more)
+        if len(value) > MAX_LIST:
+            rows.append(f"… and {len(value) - MAX_LIST} more")
+        return "<br>".join(rows)
     text = json.dumps(value) if value is None or isinstance(value, bool) else str(value)
     text = text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
     return f"`{text}`" if "`" not in text else text

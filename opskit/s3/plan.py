@@ -186,27 +186,28 @@ def build_plan(
     plan = SyncPlan(location, files, sha256, [], {}, [], listing, old_manifest)
     if why:
         plan.warnings.append(why)
-    decided = []
-    slow = []  # objects the manifest cannot vouch for: HEADs and extra hashing, in parallel
-    for local in files:
-        remote = listing.objects.get(local.relative)
-        verdict = None if remote is None else judge.quick(local, sha256[local.relative], remote)
-        if remote is None:
-            decided.append((local, None, "new"))
+    decided: list[tuple[LocalFile, str | None, str]] = []
+    # objects the manifest cannot vouch for: HEADs and extra hashing, in parallel
+    slow: list[LocalFile] = []
+    for file in files:
+        listed = listing.objects.get(file.relative)
+        verdict = None if listed is None else judge.quick(file, sha256[file.relative], listed)
+        if listed is None:
+            decided.append((file, None, "new"))
         elif verdict is not None:
-            decided.append((local, remote.etag if verdict.equal else None, verdict.rule))
+            decided.append((file, listed.etag if verdict.equal else None, verdict.rule))
         else:
-            slow.append(local)
+            slow.append(file)
     if slow:
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             decided += pool.map(decide, slow)
     order = {f.relative: i for i, f in enumerate(files)}
     decided.sort(key=lambda d: order[d[0].relative])
-    for local, etag, rule in decided:
+    for file, etag, rule in decided:
         if etag is None:
-            plan.uploads.append(local)
+            plan.uploads.append(file)
         else:
-            plan.unchanged[local.relative] = etag
+            plan.unchanged[file.relative] = etag
             plan.rules[rule] += 1
     if delete:
         wanted = {f.relative for f in files}
@@ -220,23 +221,29 @@ def build_plan(
 def check_delete_limit(plan: SyncPlan, max_delete: int | str) -> None:
     """Refuse a plan that deletes more than ``max_delete`` (a count or ``"N%"`` of
     the objects now under the prefix)."""
-    count = len(plan.deletes)
+    check_delete_count(len(plan.deletes), len(plan.listing.objects), plan.location, max_delete)
+
+
+def check_delete_count(
+    count: int, existing: int, location: S3Location, max_delete: int | str
+) -> None:
+    """The ``max_delete`` guard for ``count`` deletes among ``existing`` objects
+    (``s3.sync`` and ``s3.restore`` share it)."""
     if not count:
         return
-    existing = len(plan.listing.objects)
     if isinstance(max_delete, str) and max_delete.endswith("%"):
         allowed = float(max_delete[:-1]) / 100 * existing
         share = 100 * count / existing
         if count > allowed:
             raise StepFailed(
-                f"refusing to delete {count} of {existing} objects under {plan.location.url} "
+                f"refusing to delete {count} of {existing} objects under {location.url} "
                 f"({share:.0f}%), more than max_delete {max_delete}; "
                 f"set max_delete: {count} (or a higher percentage) if that is intended"
             )
         return
     if count > int(max_delete):
         raise StepFailed(
-            f"refusing to delete {count} objects under {plan.location.url}, more than "
+            f"refusing to delete {count} objects under {location.url}, more than "
             f"max_delete {max_delete}; set max_delete: {count} if that is intended"
         )
 

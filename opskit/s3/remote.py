@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from opskit.errors import StepError
-from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
+from opskit.manifest import MANIFEST_NAME, RESERVED_DIR, Manifest, ManifestEntry
 from opskit.s3 import digests
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import LocalFile
@@ -52,7 +52,7 @@ class RemoteObject:
 
 @dataclass
 class Listing:
-    objects: dict[str, RemoteObject]  # relative path -> object (manifest excluded)
+    objects: dict[str, RemoteObject]  # relative path -> object (manifest, .opskit/ excluded)
     manifest: RemoteObject | None = None
     requests: int = 0
 
@@ -72,8 +72,10 @@ def _fast_timestamps(client: Any) -> None:
 
     factory = getattr(getattr(client, "_endpoint", None), "_response_parser_factory", None)
     defaults = getattr(factory, "_defaults", None)
-    if not isinstance(defaults, dict) or getattr(
-        defaults.get("timestamp_parser"), "opskit_fast", False
+    if (
+        factory is None
+        or not isinstance(defaults, dict)
+        or getattr(defaults.get("timestamp_parser"), "opskit_fast", False)
     ):
         return
     default = defaults.get("timestamp_parser") or DEFAULT_TIMESTAMP_PARSER
@@ -91,10 +93,13 @@ def _fast_timestamps(client: Any) -> None:
 
 
 def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -> Listing:
-    """Every object under the prefix (ListObjectsV2, paginated)."""
+    """Every object under the prefix (ListObjectsV2, paginated). The manifest is
+    kept apart and opskit's own ``.opskit/`` objects (release records) are left
+    out, so no sync, delete or verification ever counts or removes them."""
     _fast_timestamps(client)
     listing = Listing(objects={})
     manifest_key = location.prefix + MANIFEST_NAME
+    reserved = location.prefix + RESERVED_DIR
     with call(f"s3 ListObjectsV2 {location.url}"):
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix):
@@ -108,6 +113,8 @@ def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -
                 )
                 if obj.key == manifest_key:
                     listing.manifest = obj
+                elif obj.key.startswith(reserved):
+                    continue
                 else:
                     listing.objects[location.relative(obj.key)] = obj
     return listing
@@ -228,6 +235,28 @@ class Judge:
                 sizes.insert(0, first)
         sizes += [s for s in COMMON_PART_SIZES if s not in sizes]
         return sizes
+
+
+def write_manifest(
+    client: Any, bucket: str, key: str, manifest: Manifest, call: Callable[[str], Any]
+) -> dict[str, Any]:
+    """PUT a manifest with a SHA-256 checked by S3; returns S3's answer."""
+    import hashlib
+
+    body = manifest.to_json().encode("utf-8")
+    with call(f"s3 PutObject s3://{bucket}/{key}"):
+        response = client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            CacheControl="no-cache",
+            ChecksumAlgorithm="SHA256",
+        )
+    stored = response.get("ChecksumSHA256")
+    if stored and stored != digests.b64(hashlib.sha256(body).hexdigest()):
+        raise StepError(f"manifest s3://{bucket}/{key}: S3 stored a different SHA-256")
+    return dict(response)
 
 
 def same_manifest(old: Manifest | None, new: Manifest) -> bool:

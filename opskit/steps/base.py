@@ -52,7 +52,6 @@ class StepResult:
 class StepContext:
     """Everything a running step may use; the runner builds one per attempt."""
 
-    step_id: str
     uses: str
     clock: Clock
     deadline: Deadline

@@ -16,10 +16,10 @@ from opskit.ecs.describe import (
     describe_service,
     event_summary,
     list_service_tasks,
-    short_task_definition,
     task_summary,
 )
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
+from opskit.ecs.names import short_task_definition
 from opskit.ecs.taskdef import LogTarget, container_log_targets, describe_task_definition
 from opskit.errors import StepError
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
@@ -136,7 +136,7 @@ def run(ctx: StepContext, inputs: DescribeInputs) -> StepResult:
         "stopped_tasks": [task_summary(t) for t in stopped],
         "running_tasks": [task_summary(t) for t in running],
     }
-    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
     summary = (
         f"{name}: {len(deployments)} deployment(s), PRIMARY {primary.get('id', '-')} "
         f"{primary.get('rolloutState') or ''}".rstrip()

@@ -280,16 +280,16 @@ class BedrockEndpoint:
         yield "messageStart", {"role": "assistant"}
         self._wait_first_token(fault)
         first_byte = _ms(started)
-        failing = fault is not None and fault.kind == "stream_error"
+        stop_after = fault.after_chunks if fault and fault.kind == "stream_error" else None
         sent = 0
         for text in answer.pieces:
-            if failing and sent == fault.after_chunks:
+            if stop_after is not None and sent == stop_after:
                 break
             if sent and self.delay:
                 self._stopping.wait(self.delay)
             yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}}
             sent += 1
-        if failing:
+        if stop_after is not None:
             message = f"The model's response stream failed after {sent} chunks."
             yield (
                 "modelStreamErrorException",
@@ -481,8 +481,9 @@ def _stream(
             # Nova's last chunk carries Bedrock's invocation metrics beside its metadata.
             metrics = document.get(_INVOCATION_METRICS)
             body = {event_type: {k: v for k, v in document.items() if k != _INVOCATION_METRICS}}
-            raw = json.dumps({**body, **({_INVOCATION_METRICS: metrics} if metrics else {})})
-            raw = raw.encode("utf-8")
+            raw = json.dumps(
+                {**body, **({_INVOCATION_METRICS: metrics} if metrics else {})}
+            ).encode("utf-8")
             chunk = {"bytes": base64.b64encode(raw).decode("ascii"), "p": _pad(index)}
             message = eventstream.event("chunk", chunk)
         else:

@@ -18,7 +18,7 @@ _FORMAT = "%(levelname)s %(name)s: %(message)s"
 class _StdoutHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is now (tests and Streamlit may swap it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stdout
 

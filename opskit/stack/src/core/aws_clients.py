@@ -282,7 +282,7 @@ class ClientManager:
         except BotoCoreError as err:
             raise HealthCheckFailed(describe_error(err)) from None
 
-    def _detail(self, check: HealthCheck, region: str, attempts: int) -> str:
+    def _detail(self, check: HealthCheck, region: str | None, attempts: int) -> str:
         if check.probe is None:
             names = ", ".join(xform_name(op) for op in check.operations)
             what = f"client has {names}; no request needed"
@@ -291,4 +291,4 @@ class ClientManager:
             if check.probe == "HeadBucket":
                 what += f" for {self.settings.s3_bucket}"
         retries = f", after {attempts} attempts" if attempts > 1 else ""
-        return f"{what}; region {region}{retries}"
+        return f"{what}; region {region or 'from the environment'}{retries}"

@@ -1,0 +1,179 @@
+"""The library's front door, called the way a Python user calls it (README: "From Python")."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import opskit
+from opskit import JsonLinesReporter, RunOptions, run_playbook, tail_logs
+from opskit.clock import FakeClock
+from opskit.events import EVENT_KINDS, EventBus
+from opskit.model import EXIT_CODES, RunResult
+from opskit.redact import Redactor
+from opskit.report.terminal import TerminalReporter
+
+pytestmark = pytest.mark.usefixtures("engine_steps")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "playbook.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_run_playbook_from_a_path_streams_events_and_writes_reports(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+name: from python
+vars: {greeting: hello}
+steps:
+  - {id: say, uses: test.echo, with: {value: "{{ vars.greeting }}"}}
+""",
+    )
+    stream = io.StringIO()
+
+    result = run_playbook(
+        path,
+        RunOptions(clock=FakeClock(), handle_sigint=False),
+        reporters=[JsonLinesReporter(stream)],
+        report_dir=tmp_path / "out",
+    )
+
+    assert (result.status, result.exit_code) == ("passed", 0)
+    assert result.steps[0].outputs == {"value": "hello", "type": "str"}
+    kinds = [json.loads(line)["kind"] for line in stream.getvalue().splitlines()]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["status"], report["exit_code"]) == ("passed", 0)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "junit.xml",
+        "report.json",
+        "report.md",
+    ]
+
+
+def test_every_exported_name_resolves() -> None:
+    missing = [name for name in opskit.__all__ if getattr(opskit, name, None) is None]
+    assert missing == []
+
+
+def test_a_bad_input_run_is_invalid_with_exit_2_and_its_error_redacted(tmp_path: Path) -> None:
+    """The run records its error already redacted: the CLI and a library caller print
+    the same safe line (``opskit logs`` printed it raw before)."""
+    path = write(
+        tmp_path,
+        """
+secrets: [token]
+vars: {token: s3cr3t-value}
+steps:
+  - {id: flaky, uses: test.flaky, with: {key: k, failures: "{{ vars.token }}"}}
+""",
+    )
+
+    result = run_playbook(path, RunOptions(clock=FakeClock(), handle_sigint=False))
+
+    assert (result.status, result.exit_code) == ("invalid", 2)
+    assert result.error is not None
+    assert "s3cr3t-value" not in result.error
+    assert "expected an integer" in result.error
+
+
+def test_opskit_logs_error_goes_through_redaction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opskit.cli import main
+
+    path = write(
+        tmp_path,
+        """
+secrets: [token]
+vars: {token: s3cr3t-value, cluster: c, service: s, log_group: /g}
+targets:
+  here: {aws: {region: us-east-1, endpoint_url: "http://127.0.0.1:9"}}
+steps:
+  - {id: noop, uses: test.echo}
+""",
+    )
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["logs", str(path), "--since", "{{ vars.token }}"])
+
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "s3cr3t-value" not in err
+    assert "since" in err and "***" in err
+
+
+def test_tail_logs_reports_bad_input_as_invalid(tmp_path: Path) -> None:
+    path = write(tmp_path, "steps:\n  - {id: noop, uses: test.echo}\n")
+    result = tail_logs(
+        path, RunOptions(clock=FakeClock(), handle_sigint=False), with_={"cluster": "only-one"}
+    )
+    assert (result.status, result.exit_code) == ("invalid", 2)
+    assert result.error is not None and "give both cluster and service" in result.error
+
+
+def test_exit_codes_follow_from_the_run_status() -> None:
+    result = RunResult("p.yaml", "p", "t", False, "id", 0.0)
+    seen = {}
+    for status in EXIT_CODES:
+        result.status = status
+        seen[status] = result.exit_code
+    assert seen == {"passed": 0, "failed": 1, "error": 1, "invalid": 2, "interrupted": 130}
+
+
+def test_an_unknown_event_kind_is_an_error_not_a_silent_drop() -> None:
+    bus = EventBus(Redactor())
+    with pytest.raises(ValueError, match="unknown event kind 'progres'"):
+        bus.emit("progres", "typo")  # type: ignore[arg-type]
+
+
+def test_the_terminal_shows_every_event_kind() -> None:
+    stream = io.StringIO()
+    reporter = TerminalReporter(stream)
+    bus = EventBus(Redactor())
+    bus.subscribe(reporter)
+    for kind in sorted(EVENT_KINDS):
+        before = stream.tell()
+        bus.emit(kind, f"message of {kind}", "step", status="ok")  # type: ignore[arg-type]
+        assert stream.tell() > before, f"{kind} printed nothing"
+
+
+def test_tail_logs_stopped_with_ctrl_c_is_passed(aws, aws_endpoint: str, tmp_path: Path) -> None:
+    """Ctrl-C is how a tail ends: for ``tail_logs`` (``opskit logs``) it is exit 0."""
+    import os
+    import signal
+    import threading
+
+    from opskit.clock import Clock
+
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="/g")
+    logs.create_log_stream(logGroupName="/g", logStreamName="s")
+    path = write(
+        tmp_path,
+        f"""
+targets:
+  here: {{aws: {{region: us-east-1, endpoint_url: "{aws_endpoint}"}}}}
+steps:
+  - {{id: noop, uses: test.echo}}
+""",
+    )
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        result = tail_logs(
+            path,
+            RunOptions(clock=Clock()),
+            with_={"log_group": "/g", "streams": ["s"], "poll_interval": "0.1"},
+        )
+    finally:
+        timer.cancel()
+
+    assert (result.status, result.exit_code) == ("passed", 0)
+    assert result.steps[0].summary.startswith("0 lines from 1 stream(s) of /g, stopped after ")
