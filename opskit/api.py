@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from opskit import steps as step_registry
+from opskit.ci.github import GithubReport, github_report
+from opskit.ci.matrix import MatrixFormat, matrix, select_targets
+from opskit.errors import InputError
 from opskit.events import EventBus, Subscriber
 from opskit.model import RunOptions, RunResult
 from opskit.playbook import Playbook, Step, load_playbook
 from opskit.redact import Redactor
 from opskit.report import write_reports
+from opskit.report.fleet import FleetResult, write_fleet_reports
+from opskit.report.merge import merge_reports
 from opskit.runner import Runner
 
-__all__ = ["run_playbook", "tail_logs"]
+__all__ = ["fleet_matrix", "merge_run_reports", "run_playbook", "tail_logs", "write_github_outputs"]
 
 
 def run_playbook(
@@ -29,7 +34,7 @@ def run_playbook(
     options: RunOptions | None = None,
     *,
     reporters: Iterable[Subscriber] = (),
-    report_dir: Path | None = None,
+    report_dir: str | os.PathLike[str] | None = None,
     bus: EventBus | None = None,
 ) -> RunResult:
     """Run a playbook (a path or a loaded ``Playbook``) and return its result.
@@ -45,7 +50,7 @@ def run_playbook(
     for reporter in reporters:
         bus.subscribe(reporter)
     result = Runner(loaded, options or RunOptions(), bus).run()
-    write_reports(result, report_dir, bus.redactor)
+    write_reports(result, Path(report_dir) if report_dir is not None else None, bus.redactor)
     return result
 
 
@@ -67,3 +72,36 @@ def tail_logs(
     if result.status == "interrupted":
         result.status = "passed"
     return result
+
+
+def fleet_matrix(
+    playbook: Playbook | str | os.PathLike[str],
+    patterns: Iterable[str] = (),
+    form: MatrixFormat = "github",
+) -> Any:
+    """The CI job matrix of the playbook's targets (``opskit matrix``)."""
+    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    return matrix(select_targets(loaded, tuple(patterns)), form)
+
+
+def merge_run_reports(paths: Iterable[Path], report_dir: Path | None) -> FleetResult:
+    """Merge the reports of a CI matrix's jobs into one fleet report written to
+    ``report_dir`` (and ``$GITHUB_STEP_SUMMARY``); its exit code is the worst."""
+    fleet = merge_reports(paths)
+    write_fleet_reports(fleet, report_dir)
+    return fleet
+
+
+def write_github_outputs(
+    report_dir: Path, *, exit_code: int | None = None, output_file: Path | None = None
+) -> GithubReport:
+    """Append a report's outputs to ``$GITHUB_OUTPUT`` (or ``output_file``) and
+    return it, for its annotations and exit code."""
+    named = os.environ.get("GITHUB_OUTPUT")
+    target = output_file or (Path(named) if named else None)
+    if target is None:
+        raise InputError("GITHUB_OUTPUT is not set (run this in a GitHub Actions step)")
+    report = github_report(report_dir, exit_code=exit_code)
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(report.github_output())
+    return report

@@ -41,7 +41,7 @@ steps:
         path,
         RunOptions(clock=FakeClock(), handle_sigint=False),
         reporters=[JsonLinesReporter(stream)],
-        report_dir=tmp_path / "out",
+        report_dir=str(tmp_path / "out"),  # a str or a Path, as a user passes it
     )
 
     assert (result.status, result.exit_code) == ("passed", 0)
