@@ -27,13 +27,10 @@ the modeled exception class (``client.exceptions.ValidationException``).
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -42,17 +39,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from opskit.sandbox.bedrock import eventstream
-from opskit.sandbox.bedrock.bodies import Prompt, RequestInvalid, converse_prompt, nova_prompt
+from opskit.sandbox.bedrock.bodies import RequestInvalid, converse_prompt, nova_prompt
 from opskit.sandbox.bedrock.faults import Fault, FaultBoard, FaultFile, FaultInvalid
-from opskit.sandbox.bedrock.models import FaqAnswers, resolve_model, words
+from opskit.sandbox.bedrock.models import FaqAnswers, resolve_model
+from opskit.sandbox.bedrock.responses import Answer, send_error, send_json, send_stream
 from opskit.sandbox.errors import SandboxError
 
 log = logging.getLogger("opskit.sandbox")
 
 DEFAULT_DELAY = 0.02  # seconds between two text events
 DELAY_ENV = "OPSKIT_SANDBOX_BEDROCK_DELAY"
-WORDS_PER_EVENT = 3
 WATCH_INTERVAL = 0.2  # seconds between two looks at the faults file
 _OPERATIONS = {
     "converse": "Converse",
@@ -66,10 +62,6 @@ _INVALID_MODEL = "The provided model identifier is invalid."
 _MODEL_ERROR = (
     "The system encountered an unexpected error during processing. Try your request again."
 )
-_INVOCATION_METRICS = "amazon-bedrock-invocationMetrics"
-# Bedrock pads stream events with a "p" field so that their sizes do not give
-# the text away; clients ignore it. Here too, so that the app proves it does.
-_PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 def delay_from_env() -> float:
@@ -230,14 +222,14 @@ class BedrockEndpoint:
         operation, model_id = _route(handler.command, path)
         body = handler.read_body()
         if operation is None:
-            _send_error(handler, 404, "UnknownOperationException", "Unknown operation")
+            send_error(handler, 404, "UnknownOperationException", "Unknown operation")
             return
         self.sync_faults_file()
         try:
             self._serve(handler, operation, model_id, body)
         except _Failure as failure:
             self._record(operation, model_id, failure.status, failure.code)
-            _send_error(handler, failure.status, failure.code, str(failure), failure.document)
+            send_error(handler, failure.status, failure.code, str(failure), failure.document)
         except (BrokenPipeError, ConnectionResetError):
             self._record(operation, model_id, 499, "ClientClosedConnection")
 
@@ -256,10 +248,10 @@ class BedrockEndpoint:
             prompt = nova_prompt(body) if nova else converse_prompt(body)
         except RequestInvalid as err:
             raise _Failure(400, "ValidationException", str(err)) from None
-        answer = _Answer.of(self._answers.answer(model, prompt.messages), prompt)
+        answer = Answer.of(self._answers.answer(model, prompt.messages), prompt)
         if operation.endswith("Stream"):
             events = self._events(answer, fault, started, nova=nova)
-            error = _stream(handler, events, invoke=nova)
+            error = send_stream(handler, events, invoke=nova)
             self._record(operation, model_id, 200, error)
             return
         self._wait_first_token(fault)
@@ -267,13 +259,13 @@ class BedrockEndpoint:
             raise _Failure(424, "ModelErrorException", _MODEL_ERROR, originalStatusCode=500)
         latency = _ms(started)
         if nova:
-            _send_json(handler, answer.nova_document(), answer.token_headers(latency))
+            send_json(handler, answer.nova_document(), answer.token_headers(latency))
         else:
-            _send_json(handler, answer.converse_document(latency))
+            send_json(handler, answer.converse_document(latency))
         self._record(operation, model_id, 200, "")
 
     def _events(
-        self, answer: _Answer, fault: Fault | None, started: float, *, nova: bool
+        self, answer: Answer, fault: Fault | None, started: float, *, nova: bool
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(event type, document)`` pairs; type ``modelStreamErrorException``
         ends the stream as an error event."""
@@ -313,78 +305,11 @@ class BedrockEndpoint:
     def _admin(self, handler: _Handler, path: str) -> None:
         if path == "/opskit-api/faults":
             self.sync_faults_file()
-            _send_json(handler, {"faults": self.faults.snapshot()})
+            send_json(handler, {"faults": self.faults.snapshot()})
         elif path == "/opskit-api/calls":
-            _send_json(handler, {"calls": [asdict(call) for call in self.calls()]})
+            send_json(handler, {"calls": [asdict(call) for call in self.calls()]})
         else:
-            _send_error(handler, 404, "UnknownOperationException", "Unknown operation")
-
-
-@dataclass(frozen=True)
-class _Answer:
-    pieces: list[str]  # the text events' texts
-    input_tokens: int
-    output_tokens: int
-    stop_reason: str
-
-    @classmethod
-    def of(cls, text: str, prompt: Prompt) -> _Answer:
-        chunks = words(text)
-        stop_reason = "end_turn"
-        limit = prompt.max_tokens
-        if limit is not None and len(chunks) > limit:  # a word stands in for a token
-            chunks, stop_reason = chunks[:limit], "max_tokens"
-        pieces = [
-            "".join(chunks[start : start + WORDS_PER_EVENT])
-            for start in range(0, len(chunks), WORDS_PER_EVENT)
-        ]
-        return cls(pieces, prompt.input_tokens, len(chunks), stop_reason)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.pieces)
-
-    def usage(self) -> dict[str, int]:
-        total = self.input_tokens + self.output_tokens
-        return {
-            "inputTokens": self.input_tokens,
-            "outputTokens": self.output_tokens,
-            "totalTokens": total,
-        }
-
-    def metadata(self, latency_ms: int) -> dict[str, Any]:
-        return {"usage": self.usage(), "metrics": {"latencyMs": latency_ms}}
-
-    def converse_document(self, latency_ms: int) -> dict[str, Any]:
-        return {
-            "output": {"message": {"role": "assistant", "content": [{"text": self.text}]}},
-            "stopReason": self.stop_reason,
-            **self.metadata(latency_ms),
-        }
-
-    def nova_document(self) -> dict[str, Any]:
-        return {
-            "output": {"message": {"role": "assistant", "content": [{"text": self.text}]}},
-            "stopReason": self.stop_reason,
-            "usage": self.usage(),
-        }
-
-    def invocation_metrics(self, latency_ms: int, first_byte_ms: int) -> dict[str, Any]:
-        return {
-            _INVOCATION_METRICS: {
-                "inputTokenCount": self.input_tokens,
-                "outputTokenCount": self.output_tokens,
-                "invocationLatency": latency_ms,
-                "firstByteLatency": first_byte_ms,
-            }
-        }
-
-    def token_headers(self, latency_ms: int) -> dict[str, str]:
-        return {
-            "X-Amzn-Bedrock-Input-Token-Count": str(self.input_tokens),
-            "X-Amzn-Bedrock-Output-Token-Count": str(self.output_tokens),
-            "X-Amzn-Bedrock-Invocation-Latency": str(latency_ms),
-        }
+            send_error(handler, 404, "UnknownOperationException", "Unknown operation")
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -408,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         except Exception:  # a bug here must show as Bedrock's 500, and in the sandbox log
             log.exception("Bedrock endpoint: %s %s failed", self.command, self.path)
-            _send_error(self, 500, "InternalServerException", "internal error in the sandbox")
+            send_error(self, 500, "InternalServerException", "internal error in the sandbox")
 
     do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
 
@@ -421,81 +346,6 @@ def _route(method: str, path: str) -> tuple[str | None, str]:
     if method != "POST" or len(parts) != 4 or parts[0] or parts[1] != "model" or not parts[2]:
         return None, ""
     return _OPERATIONS.get(parts[3]), unquote(parts[2])
-
-
-def _headers(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str]) -> None:
-    handler.send_response(status)
-    for name, value in {
-        "x-amzn-RequestId": str(uuid.uuid4()),
-        "Connection": "close",  # no pooled connection outlives an `unavailable` switch
-        **headers,
-    }.items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.close_connection = True
-
-
-def _send_json(
-    handler: BaseHTTPRequestHandler, document: dict[str, Any], headers: dict[str, str] | None = None
-) -> None:
-    body = json.dumps(document).encode("utf-8")
-    _headers(
-        handler,
-        200,
-        {"Content-Type": "application/json", "Content-Length": str(len(body)), **(headers or {})},
-    )
-    handler.wfile.write(body)
-
-
-def _send_error(
-    handler: BaseHTTPRequestHandler,
-    status: int,
-    code: str,
-    message: str,
-    document: dict[str, Any] | None = None,
-) -> None:
-    body = json.dumps(document or {"message": message}).encode("utf-8")
-    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-    _headers(handler, status, {**headers, "x-amzn-ErrorType": code})
-    handler.wfile.write(body)
-
-
-def _stream(
-    handler: BaseHTTPRequestHandler,
-    events: Iterator[tuple[str, dict[str, Any]]],
-    *,
-    invoke: bool,
-) -> str:
-    """Send ``events`` as one chunked event-stream response; return the error
-    event's code if the stream ended with one."""
-    headers = {"Content-Type": eventstream.CONTENT_TYPE, "Transfer-Encoding": "chunked"}
-    if invoke:
-        headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
-    _headers(handler, 200, headers)
-    error = ""
-    for index, (event_type, document) in enumerate(events):
-        if event_type.endswith("Exception"):
-            message = eventstream.exception(event_type, document)
-            error = event_type
-        elif invoke:  # Nova's own stream JSON, as the bytes of a `chunk` event
-            # Nova's last chunk carries Bedrock's invocation metrics beside its metadata.
-            metrics = document.get(_INVOCATION_METRICS)
-            body = {event_type: {k: v for k, v in document.items() if k != _INVOCATION_METRICS}}
-            raw = json.dumps(
-                {**body, **({_INVOCATION_METRICS: metrics} if metrics else {})}
-            ).encode("utf-8")
-            chunk = {"bytes": base64.b64encode(raw).decode("ascii"), "p": _pad(index)}
-            message = eventstream.event("chunk", chunk)
-        else:
-            message = eventstream.event(event_type, {**document, "p": _pad(index)})
-        handler.wfile.write(f"{len(message):x}\r\n".encode("ascii") + message + b"\r\n")
-        handler.wfile.flush()
-    handler.wfile.write(b"0\r\n\r\n")
-    return error
-
-
-def _pad(index: int) -> str:
-    return _PADDING[: 1 + (index * 7) % len(_PADDING)]
 
 
 def _ms(since: float) -> int:
