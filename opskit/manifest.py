@@ -32,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST_NAME = ".opskit-manifest.json"
+# Under the prefix, beside the manifest: opskit's own objects (release records in
+# ``.opskit/releases/``). Never part of the tree: no sync uploads, deletes, counts
+# or verifies them, and the container downloads only what the manifest lists.
+RESERVED_DIR = ".opskit/"
 FORMAT = "opskit-manifest/1"
 _CHUNK = 1 << 20
 
@@ -42,6 +46,7 @@ class ManifestEntry:
     size: int
     sha256: str
     etag: str | None = None  # as S3 reported it after upload; lets a later sync trust it
+    version_id: str | None = None  # the object version, when the bucket has versioning
 
 
 def file_sha256(path: Path) -> str:
@@ -84,6 +89,7 @@ class Manifest:
             "files": [
                 {"path": e.path, "size": e.size, "sha256": e.sha256}
                 | ({"etag": e.etag} if e.etag else {})
+                | ({"version_id": e.version_id} if e.version_id else {})
                 for e in files
             ],
         }
@@ -100,7 +106,13 @@ class Manifest:
             raise ValueError(f"manifest format is not {FORMAT}")
         try:
             files = [
-                ManifestEntry(str(f["path"]), int(f["size"]), str(f["sha256"]), f.get("etag"))
+                ManifestEntry(
+                    str(f["path"]),
+                    int(f["size"]),
+                    str(f["sha256"]),
+                    f.get("etag"),
+                    f.get("version_id"),
+                )
                 for f in document["files"]
             ]
         except (KeyError, TypeError, ValueError) as err:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pathspec
 
 from opskit.errors import InputError
-from opskit.manifest import MANIFEST_NAME
+from opskit.manifest import MANIFEST_NAME, RESERVED_DIR
 from opskit.s3.location import UnsafeKey, check_relative_path
 
 
@@ -102,6 +102,12 @@ def _walk(
                 scan.skipped_other.append(relative)
                 continue
         if entry.is_dir(follow_symlinks=True):
+            reserved = base == "" and entry.name + "/" == RESERVED_DIR
+            if reserved and not path_filter.exclude.match_file(relative + "/"):
+                raise InputError(
+                    f"source {target} is a folder named {RESERVED_DIR}, where opskit keeps "
+                    "its release records under the prefix; exclude it or rename it"
+                )
             if path_filter.exclude.match_file(relative + "/"):
                 continue  # as in git, nothing below an excluded folder comes back
             real = target.resolve()

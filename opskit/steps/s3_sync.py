@@ -1,22 +1,24 @@
 """``s3.sync``: a local folder to ``s3://bucket/prefix/``, decided by content.
 
 Plan (``opskit.s3.plan``) → upload with S3-checked SHA-256 → confirm S3's
-answers → delete (guarded) → re-list and verify → write the manifest. The
-manifest is written only after verification passed, so its ``digest`` (the
-``digest`` output) always describes a tree that is really there.
+answers → delete (guarded) → re-list and verify → write the manifest → keep it
+as a release record (``opskit.releases``). The manifest is written only after
+verification passed, so its ``digest`` (the ``digest`` output) always describes
+a tree that is really there. With bucket versioning on, the manifest records
+each object's version, so the release can later be restored by ``s3.restore``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from opskit import __version__
 from opskit.errors import InputError, StepFailed
-from opskit.manifest import MANIFEST_NAME
-from opskit.s3 import digests
+from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
+from opskit.releases.records import origin_from_env, prune_records, write_record
+from opskit.releases.versions import bucket_versioning, list_versions
 from opskit.s3.check import (
     Expected,
     compare_listing,
@@ -34,7 +36,7 @@ from opskit.s3.plan import (
     read_local,
     read_remote,
 )
-from opskit.s3.remote import same_manifest
+from opskit.s3.remote import same_manifest, write_manifest
 from opskit.s3.transfer import (
     PART_SIZE,
     Progress,
@@ -43,7 +45,7 @@ from opskit.s3.transfer import (
     format_bytes,
     upload_files,
 )
-from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
 
 DEFAULT_MAX_DELETE = "50%"
 SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
@@ -100,6 +102,12 @@ class SyncInputs:
     sse: str | None = param("Server-side encryption.", "string", choices=SSE_CHOICES)
     sse_kms_key_id: str | None = param("KMS key for sse: aws:kms.", "string")
     concurrency: int = param("Parallel requests.", "integer", default=16, check=_concurrency)
+    keep_releases: int = param(
+        "Release records kept under PREFIX/.opskit/releases/ (oldest pruned); 0 keeps none.",
+        "integer",
+        default=50,
+        check=at_least(0),
+    )
 
 
 OUTPUTS = {
@@ -109,6 +117,8 @@ OUTPUTS = {
     "bytes": "bytes uploaded",
     "digest": "tree digest of the synced files (the manifest's digest)",
     "manifest_key": "key of the manifest object written under the prefix",
+    "release_record": "s3:// URL of the release record this sync wrote (the run's verdict "
+    "is recorded on it)",
     "planned_uploads": "dry run: relative paths that would be uploaded",
     "planned_deletes": "dry run: relative paths that would be deleted",
 }
@@ -199,6 +209,10 @@ def plan(ctx: StepContext, inputs: SyncInputs) -> StepResult:
         f"digest {digest[:12]}…"
     )
     ctx.emit("info", summary)
+    if inputs.keep_releases:
+        ctx.emit(
+            "info", f"would record release {digest[:12]} under {location.url}.opskit/releases/"
+        )
     changes = bool(sync_plan.uploads or sync_plan.deletes)
     return StepResult(
         status="changed" if changes else "ok",
@@ -281,10 +295,30 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
             outputs=outputs,
         )
     manifest = sync_plan.manifest(etags, f"opskit {__version__}")
+    versioned = bucket_versioning(client, location.bucket, ctx.aws.call) == "Enabled"
+    if versioned:
+        manifest = _with_versions(ctx, client, location, manifest)
     wrote_manifest = False
     if not same_manifest(sync_plan.old_manifest, manifest):
-        _write_manifest(ctx, client, location, manifest_key, manifest)
+        write_manifest(client, location.bucket, manifest_key, manifest, ctx.aws.call)
         wrote_manifest = True
+    if inputs.keep_releases:
+        record_key = write_record(
+            client,
+            location,
+            manifest,
+            origin=origin_from_env(),
+            target=ctx.aws.target,
+            versioned=versioned,
+            now=ctx.clock.time(),
+            call=ctx.aws.call,
+        )
+        outputs["release_record"] = f"s3://{location.bucket}/{record_key}"
+        pruned = prune_records(client, location, inputs.keep_releases, ctx.aws.call)
+        if pruned:
+            ctx.emit(
+                "info", f"pruned {len(pruned)} release record(s) beyond {inputs.keep_releases}"
+            )
     outputs["digest"] = manifest.digest
     summary = (
         f"uploaded {outputs['uploaded']}, deleted {outputs['deleted']}, "
@@ -296,28 +330,35 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     return StepResult("changed" if changed else "ok", summary, outputs, _rules_detail(sync_plan))
 
 
-def _write_manifest(
-    ctx: StepContext, client: Any, location: S3Location, key: str, manifest: Any
-) -> None:
-    body = manifest.to_json().encode("utf-8")
-    with ctx.aws.call(f"s3 PutObject s3://{location.bucket}/{key}"):
-        response = client.put_object(
-            Bucket=location.bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/json",
-            CacheControl="no-cache",
-            ChecksumAlgorithm="SHA256",
+def _with_versions(
+    ctx: StepContext, client: Any, location: S3Location, manifest: Manifest
+) -> Manifest:
+    """The manifest with each object's current version id. An object whose latest
+    version is not the one just verified (same ETag and size) was changed by
+    another writer meanwhile: the sync fails rather than record the wrong version."""
+    latest = list_versions(client, location, ctx.aws.call).latest
+    entries, changed = [], []
+    for entry in manifest.files:
+        found = latest.get(entry.path)
+        if found is None or found.etag != entry.etag or found.size != entry.size:
+            changed.append(entry.path)
+            continue
+        entries.append(
+            ManifestEntry(entry.path, entry.size, entry.sha256, entry.etag, found.version_id)
         )
-    stored = response.get("ChecksumSHA256")
-    if stored and stored != digests.b64(hashlib.sha256(body).hexdigest()):
-        raise StepFailed(f"manifest s3://{location.bucket}/{key}: S3 stored a different SHA-256")
+    if changed:
+        count, shown = mismatched_keys([f"{path}: changed" for path in changed])
+        raise StepFailed(
+            f"verification failed under {location.url}: {count} key(s) changed by another "
+            f"writer right after verification: {shown}"
+        )
+    return Manifest(entries, manifest.generator, manifest.created_at)
 
 
 STEP = StepType(
     name="s3.sync",
     summary="Sync a local folder to s3://bucket/prefix/ by content (SHA-256), verify, "
-    "and write a manifest.",
+    "write a manifest and keep it as a release record.",
     inputs=SyncInputs,
     outputs=OUTPUTS,
     run=run,

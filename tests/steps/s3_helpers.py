@@ -21,10 +21,14 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
-def remote_keys(client: Any, prefix: str = "") -> dict[str, bytes]:
+def remote_keys(client: Any, prefix: str = "", *, records: bool = False) -> dict[str, bytes]:
+    """Every key under ``prefix`` with its body; opskit's release records
+    (``.opskit/`` under a prefix) only with ``records=True``."""
     keys = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
         for item in page.get("Contents", []):
+            if not records and "/.opskit/" in "/" + item["Key"]:
+                continue
             keys[item["Key"]] = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
     return keys
 

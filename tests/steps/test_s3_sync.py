@@ -11,6 +11,7 @@ import pytest
 
 import opskit.s3.digests
 import opskit.steps.s3_sync as s3_sync
+from opskit.clock import FakeClock
 from opskit.errors import InputError, StepError, StepFailed
 from opskit.manifest import MANIFEST_NAME, Manifest, file_sha256
 from opskit.s3.transfer import PART_SIZE
@@ -150,13 +151,21 @@ def test_no_op_resync_uploads_nothing_and_hashes_nothing(make_ctx, s3, source, m
     monkeypatch.setattr(opskit.s3.digests, "file_sha256", lambda p: hashed.append(p) or real(p))
     oplog = OperationLog(s3)
 
-    result = STEP.run(make_ctx(), inputs(source))
+    result = STEP.run(make_ctx(clock=FakeClock(now=1_700_000_060.0)), inputs(source))
     oplog.close()
 
     assert result.status == "ok"
     assert (result.outputs["uploaded"], result.outputs["unchanged"]) == (0, 5)
     assert hashed == []
-    assert sorted(oplog.operations) == ["GetObject", "ListObjectsV2"]  # one listing, no HEAD
+    # one listing of the tree, no HEAD; then the release record: versioning asked,
+    # the record written, the records listed (to prune beyond keep_releases)
+    assert sorted(oplog.operations) == [
+        "GetBucketVersioning",
+        "GetObject",
+        "ListObjectsV2",
+        "ListObjectsV2",
+        "PutObject",
+    ]
     assert "5 by manifest" in result.detail
 
 
@@ -431,6 +440,7 @@ def test_dry_run_lists_the_exact_plan_and_makes_only_read_calls(make_ctx, s3, so
         f"would upload {DEST}requirements.txt",
         f"would delete {DEST}stale.py",
         result.summary,
+        f"would record release {result.outputs['digest'][:12]} under {DEST}.opskit/releases/",
     ]
     assert result.summary.startswith("would upload 2, delete 1, unchanged 4 (11 B) digest ")
 
@@ -479,9 +489,9 @@ def test_manifest_is_not_rewritten_when_nothing_changed(make_ctx, s3, source):
     STEP.run(make_ctx(), inputs(source))
     first = s3.head_object(Bucket=BUCKET, Key=f"src/{MANIFEST_NAME}")["LastModified"]
     oplog = OperationLog(s3)
-    STEP.run(make_ctx(), inputs(source))
+    STEP.run(make_ctx(clock=FakeClock(now=1_700_000_060.0)), inputs(source))
     oplog.close()
-    assert "PutObject" not in oplog.operations
+    assert oplog.operations.count("PutObject") == 1  # the run's release record only
     assert s3.head_object(Bucket=BUCKET, Key=f"src/{MANIFEST_NAME}")["LastModified"] == first
     document = json.loads(remote_keys(s3)[f"src/{MANIFEST_NAME}"])
     assert document["format"] == "opskit-manifest/1"
