@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from opskit.ci.github import GithubReport, github_report
 from opskit.ci.matrix import MatrixFormat, matrix, select_targets
 from opskit.errors import InputError
 from opskit.events import EventBus, Subscriber
+from opskit.fleet import FleetOptions, run_fleet
 from opskit.model import RunOptions, RunResult
 from opskit.playbook import Playbook, Step, load_playbook
 from opskit.redact import Redactor
@@ -28,7 +29,14 @@ from opskit.report.fleet import FleetResult, write_fleet_reports
 from opskit.report.merge import merge_reports
 from opskit.runner import Runner
 
-__all__ = ["fleet_matrix", "merge_run_reports", "run_playbook", "tail_logs", "write_github_outputs"]
+__all__ = [
+    "fleet_matrix",
+    "merge_run_reports",
+    "run_playbook",
+    "run_targets",
+    "tail_logs",
+    "write_github_outputs",
+]
 
 
 def run_playbook(
@@ -74,6 +82,32 @@ def _record_release_verdict(playbook: Playbook, result: RunResult, bus: EventBus
                                info.secret_access_key)  # fmt: skip
     for kind, message in record_verdict(AwsAccess(result.target, settings), pending):
         bus.emit("warning" if kind == "warning" else "info", message)
+
+
+def run_targets(
+    playbook: Playbook | str | os.PathLike[str],
+    patterns: Sequence[str],
+    options: RunOptions | None = None,
+    fleet: FleetOptions | None = None,
+    *,
+    reporters: Iterable[Subscriber] = (),
+    report_dir: str | os.PathLike[str] | None = None,
+    bus: EventBus | None = None,
+) -> FleetResult:
+    """Run a playbook on every target that ``patterns`` name (names or globs, in
+    their order) as one fleet: ``--parallel``, ``--canary``, ``--max-failures``.
+    The reports cover every target; the exit code is the worst target's."""
+    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    targets = loaded.select_targets(patterns)
+    bus = bus or EventBus(Redactor())
+    for reporter in reporters:
+        bus.subscribe(reporter)
+    result = run_fleet(loaded, targets, options or RunOptions(), fleet or FleetOptions(), bus)
+    for run in result.runs:
+        if not (options and options.dry_run):
+            _record_release_verdict(loaded, run, bus)
+    write_fleet_reports(result, Path(report_dir) if report_dir is not None else None, bus.redactor)
+    return result
 
 
 def tail_logs(

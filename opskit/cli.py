@@ -34,7 +34,28 @@ def cli(debug: bool) -> None:
 @cli.command()
 @click.argument("playbook", type=click.Path(path_type=Path))
 @click.option(
-    "-t", "--target", help="Target from the playbook's targets (default: default_target)."
+    "-t",
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="TARGET",
+    help="Target from the playbook's targets (default: default_target). Repeat it, or give "
+    "a glob ('prod-*'), to run a fleet: one run per target, in the order given.",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    help="Fleet: run up to N targets at once (default 1).",
+)
+@click.option(
+    "--canary",
+    type=click.IntRange(min=1),
+    help="Fleet: run the first K targets alone; the rest start only if they all pass.",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    help="Fleet: start no new target after M targets failed (running ones finish).",
 )
 @click.option(
     "-e",
@@ -71,7 +92,10 @@ def cli(debug: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Hide log lines in the terminal view.")
 def run(
     playbook: Path,
-    target: str | None,
+    targets: tuple[str, ...],
+    parallel: int | None,
+    canary: int | None,
+    max_failures: int | None,
     extra_vars: tuple[str, ...],
     vars_files: tuple[Path, ...],
     dry_run: bool,
@@ -82,14 +106,20 @@ def run(
     yes: bool,
     quiet: bool,
 ) -> int:
-    """Run PLAYBOOK against a target."""
-    from opskit.api import run_playbook
+    """Run PLAYBOOK against a target, or against many (a fleet)."""
+    from opskit.api import run_playbook, run_targets
     from opskit.context import parse_extra_vars
+    from opskit.fleet import FleetOptions
     from opskit.model import RunOptions
     from opskit.report.files import REPORT_FILES
 
+    fleet = (
+        len(targets) > 1
+        or any(set("*?[") & set(t) for t in targets)
+        or (parallel, canary, max_failures) != (None, None, None)
+    )
     options = RunOptions(
-        target=target,
+        target=targets[0] if targets and not fleet else None,
         extra_vars=parse_extra_vars(extra_vars),
         vars_files=vars_files,
         dry_run=dry_run,
@@ -97,14 +127,28 @@ def run(
         only=only,
         yes=yes,
         debug=_debug,
-        ask=_ask if (not yes and _interactive()) else None,
+        # a fleet never prompts (targets run in parallel); the delete guards still apply
+        ask=_ask if (not yes and not fleet and _interactive()) else None,
     )
-    result = run_playbook(
-        playbook, options, reporters=[_reporter(output, quiet)], report_dir=report_dir
-    )
+    if fleet:
+        fleet_result = run_targets(
+            playbook,
+            targets or ("*",),
+            options,
+            FleetOptions(parallel=parallel or 1, canary=canary or 0, max_failures=max_failures),
+            reporters=[_reporter(output, quiet, fleet=True)],
+            report_dir=report_dir,
+        )
+        code = fleet_result.exit_code
+    else:
+        code = _finish(
+            run_playbook(
+                playbook, options, reporters=[_reporter(output, quiet)], report_dir=report_dir
+            )
+        )
     if output == "text" and report_dir is not None:
         click.echo(f"report: {', '.join(str(report_dir / name) for name in REPORT_FILES)}")
-    return _finish(result)
+    return code
 
 
 def _finish(result: Any) -> int:
@@ -114,14 +158,19 @@ def _finish(result: Any) -> int:
     return int(result.exit_code)
 
 
-def _reporter(output: str, quiet: bool) -> Any:
+def _reporter(output: str, quiet: bool, *, fleet: bool = False) -> Any:
     from opskit.report.jsonlines import JsonLinesReporter
     from opskit.report.terminal import TerminalReporter, is_live, wants_color
 
     if output == "json":
         return JsonLinesReporter(sys.stdout)
     env = dict(os.environ)
-    return TerminalReporter(
+    view = TerminalReporter
+    if fleet:
+        from opskit.report.fleet_view import FleetTerminalReporter
+
+        view = FleetTerminalReporter
+    return view(
         sys.stdout,
         color=wants_color(sys.stdout, env),
         live=is_live(sys.stdout, env),
@@ -255,6 +304,86 @@ def schema() -> int:
 
     click.echo(json.dumps(playbook_schema(), indent=2))
     return 0
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option(
+    "-t",
+    "--target",
+    "patterns",
+    multiple=True,
+    metavar="NAME|GLOB",
+    help="Only targets matching this name or glob (e.g. 'prod-*'). Repeatable.",
+)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["github", "gitlab"]),
+    default="github",
+    show_default=True,
+    help="github: strategy.matrix's include list; gitlab: parallel:matrix's list.",
+)
+def matrix(playbook: Path, patterns: tuple[str, ...], form: str) -> int:
+    """Print the CI job matrix of PLAYBOOK's targets: one JSON line, one entry a target."""
+    from opskit.api import fleet_matrix
+
+    click.echo(json.dumps(fleet_matrix(playbook, patterns, form), separators=(",", ":")))  # type: ignore[arg-type]
+    return 0
+
+
+@cli.group()
+def report() -> None:
+    """Work with run reports (report.json, report.md, junit.xml)."""
+
+
+@report.command("merge")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--report",
+    "report_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the merged report.json, report.md and junit.xml to this folder.",
+)
+def report_merge(reports: tuple[Path, ...], report_dir: Path) -> int:
+    """Merge the reports of a CI matrix's jobs (folders holding report.json) into
+    one run report. Exit code: the worst target's."""
+    from opskit.api import merge_run_reports
+    from opskit.report.fleet import REPORT_FILES, one_line_reason
+
+    fleet = merge_run_reports(reports, report_dir)
+    for run in fleet.runs:
+        reason = "" if run.status == "passed" else f": {one_line_reason(run)}"
+        click.echo(f"{run.target}: {run.status}{reason}")
+    click.echo(f"{fleet.status.upper()}: {len(fleet.runs)} targets (exit {fleet.exit_code})")
+    click.echo(f"report: {', '.join(str(report_dir / name) for name in REPORT_FILES)}")
+    return fleet.exit_code
+
+
+@cli.group()
+def ci() -> None:
+    """Helpers for CI systems (the GitHub Action uses these)."""
+
+
+@ci.command("github-outputs")
+@click.argument("report_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--exit-code",
+    "exit_code",
+    type=int,
+    help="The run's exit code; stands in for a report the run did not write (bad input).",
+)
+def ci_github_outputs(report_dir: Path, exit_code: int | None) -> int:
+    """Write REPORT_DIR's report to $GITHUB_OUTPUT (status, exit-code, reason,
+    report-dir, outputs, and each step output as STEP-OUTPUT), print an ::error
+    annotation for each failed target, and exit with the run's exit code."""
+    from opskit.api import write_github_outputs
+
+    written = write_github_outputs(report_dir, exit_code=exit_code)
+    for line in written.annotations():
+        click.echo(line)
+    return written.exit_code
 
 
 @cli.group()

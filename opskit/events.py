@@ -37,6 +37,8 @@ EventKind = Literal[
     "warning",
     "log",
     "event",
+    "fleet_start",
+    "fleet_end",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 

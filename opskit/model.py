@@ -7,7 +7,7 @@ runner decides *what happened* and never an exit number.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,11 +20,13 @@ from opskit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_F
 StepStatus = Literal["ok", "changed", "skipped", "failed", "error"]
 Phase = Literal["main", "on_failure"]
 # passed; failed: a step failed; error: the run could not run (sandbox, AWS);
-# invalid: bad input (playbook, template, vars); interrupted: Ctrl-C.
-RunStatus = Literal["passed", "failed", "error", "invalid", "interrupted"]
+# invalid: bad input (playbook, template, vars); interrupted: Ctrl-C;
+# skipped: a fleet's target that never started (canary failed, failure budget spent).
+RunStatus = Literal["passed", "skipped", "failed", "error", "invalid", "interrupted"]
 
 EXIT_CODES: Mapping[RunStatus, int] = {
     "passed": EXIT_OK,
+    "skipped": EXIT_OK,
     "failed": EXIT_STEP_FAILED,
     "error": EXIT_STEP_FAILED,
     "invalid": EXIT_BAD_INPUT,
@@ -103,3 +105,51 @@ class RunResult:
     @property
     def failed_step(self) -> StepRecord | None:
         return next((s for s in self.steps if s.failed and not s.continue_on_error), None)
+
+
+# Least to most severe: a fleet is as bad as its worst target, and the exit
+# codes never decrease along this order (0, 0, 1, 1, 2, 130).
+SEVERITY: tuple[RunStatus, ...] = ("passed", "skipped", "failed", "error", "invalid", "interrupted")
+
+
+def worst_status(statuses: Iterable[RunStatus]) -> RunStatus:
+    return max(statuses, key=SEVERITY.index, default="passed")
+
+
+@dataclass
+class FleetResult:
+    """Every target's run of one playbook: one process's fleet, or a CI matrix's
+    jobs merged (``opskit report merge``). Its status is the worst target's."""
+
+    playbook: str
+    name: str
+    runs: list[RunResult] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def status(self) -> RunStatus:
+        return worst_status(run.status for run in self.runs)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "fleet",
+            "playbook": self.playbook,
+            "name": self.name,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "duration": self.duration,
+            "targets": [run.as_dict() for run in self.runs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FleetResult:
+        return cls(
+            playbook=str(data["playbook"]),
+            name=str(data["name"]),
+            runs=[RunResult.from_dict(run) for run in data["targets"]],
+            duration=float(data.get("duration") or 0.0),
+        )

@@ -9,8 +9,9 @@ re-checks a dict. Every error says ``file:line: path: message``.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ TOP_LEVEL = (
     Input("vars", "object", "Variables, overridden by the target's vars, --vars-file and -e."),
     Input("secrets", "string_list", "Names of vars whose values are redacted in all output."),
     Input("targets", "object", "Named environments (sandbox, production, ...)."),
+    Input(
+        "targets_from",
+        "string",
+        "A YAML file (relative to the playbook) whose `targets:` are added to these: "
+        "a fleet of many services kept as data.",
+    ),
     Input("steps", "list", "The steps, run in order.", required=True),
     Input("on_failure", "list", "Steps run after a failure or interrupt (diagnostics)."),
 )
@@ -45,6 +52,9 @@ AWS_KEYS = (
     Input("region", "string", "AWS region, e.g. ap-northeast-1."),
     Input("profile", "string", "Named profile from ~/.aws/config."),
     Input("endpoint_url", "string", "Custom endpoint (e.g. a local emulator)."),
+)
+TARGETS_FILE = (
+    Input("targets", "object", "Named environments, as under a playbook's targets.", required=True),
 )
 STEP_KEYS = (
     Input("id", "string", "Unique id; outputs are read as steps.ID.outputs.NAME.", required=True),
@@ -110,6 +120,23 @@ class Playbook:
     def error(self, path: tuple[Any, ...], message: str) -> InputError:
         prefix = f"{format_path(path)}: " if path else ""
         return InputError(prefix + message, source=self.source, line=self.line(path))
+
+    def select_targets(self, patterns: Sequence[str]) -> list[Target]:
+        """The targets named by ``patterns`` (names or globs such as ``prod-*``), in the
+        order the patterns give them, each once. A pattern that matches nothing is
+        bad input naming the targets the playbook has."""
+        names = list(self.targets)
+        chosen: dict[str, Target] = {}
+        for pattern in patterns:
+            matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+            if not matched:
+                what = "no target matches" if set("*?[") & set(pattern) else "unknown target"
+                raise InputError(
+                    f"{what} {pattern!r}; this playbook has: {', '.join(names) or 'none'}",
+                    source=self.source,
+                )
+            chosen.update((n, self.targets[n]) for n in matched)
+        return list(chosen.values())
 
     def target(self, name: str | None) -> Target:
         name = name or self.default_target
@@ -225,6 +252,14 @@ class _Checker:
             raise InputError("playbook is empty", source=self.located.source, line=1)
         top = self.mapping(data, (), TOP_LEVEL)
         targets = {name: self.target(name, raw) for name, raw in (top.get("targets") or {}).items()}
+        if top.get("targets_from"):
+            for name, target in self.targets_from(str(top["targets_from"])).items():
+                if name in targets:
+                    raise self.fail(
+                        ("targets_from",),
+                        f"target {name!r} is defined both here and in {top['targets_from']}",
+                    )
+                targets[name] = target
         default_target = top.get("default_target")
         if default_target is not None and default_target not in targets:
             raise self.fail(
@@ -247,6 +282,20 @@ class _Checker:
             on_failure=tuple(on_failure),
             located=self.located,
         )
+
+    def targets_from(self, relative: str) -> dict[str, Target]:
+        """The targets of another file, each error naming that file and its line."""
+        path = self.path.parent / relative
+        source = display_path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise self.fail(
+                ("targets_from",), f"cannot read {relative}: {err.strerror or err}"
+            ) from None
+        other = _Checker(load_yaml(data, source), self.path)
+        top = other.mapping(other.located.data or {}, (), TARGETS_FILE)
+        return {name: other.target(name, raw) for name, raw in top["targets"].items()}
 
     def target(self, name: Any, raw: Any) -> Target:
         path = ("targets", name)

@@ -13,6 +13,7 @@ from opskit.model import RunResult, RunStatus, StepRecord
 _ICON = {"ok": "✅", "changed": "✅", "skipped": "⏭️", "failed": "❌", "error": "❌"}
 _HEADLINE: dict[RunStatus, str] = {
     "passed": "✅ passed",
+    "skipped": "⏭️ not started",
     "failed": "❌ FAILED",
     "interrupted": "⚠️ interrupted",
     "error": "❌ could not run",

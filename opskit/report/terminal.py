@@ -29,9 +29,12 @@ _COLOURS = {
     "magenta": "35",
 }
 _STATUS = {
+    "passed": ("✓", "passed", "green"),
+    "interrupted": ("✗", "INTERRUPTED", "red"),
+    "invalid": ("✗", "INVALID", "red"),
     "ok": ("✓", "ok", "green"),
     "changed": ("✓", "changed", "green"),
-    "skipped": ("–", "skipped", "dim"),
+    "skipped": ("–", "skipped", "dim"),  # a step, or a target that never started
     "failed": ("✗", "FAILED", "red"),
     "error": ("✗", "ERROR", "red"),
 }
@@ -52,6 +55,7 @@ class TerminalReporter:
         self.quiet = quiet
         self.unicode = (getattr(self.stream, "encoding", "") or "").lower().startswith("utf")
         self._status_line = ""
+        self._prefix = ""  # a fleet's plain view puts "[target] " before each line
         self._last_plain: dict[str | None, float] = {}
         self._lock = threading.Lock()
         self._handlers: dict[str, Callable[[Event], None]] = {
@@ -64,6 +68,8 @@ class TerminalReporter:
             "warning": self.on_warning,
             "log": self.on_log,
             "event": self.on_event,
+            "fleet_start": self.on_fleet_start,
+            "fleet_end": self.on_fleet_end,
         }
         unhandled = EVENT_KINDS - set(self._handlers)
         if unhandled:  # a new event kind must be shown, not silently dropped
@@ -86,7 +92,7 @@ class TerminalReporter:
 
     def line(self, text: str) -> None:
         self._clear()
-        self.stream.write(text + "\n")
+        self.stream.write(self._prefix + text + "\n")
         self.stream.flush()
 
     def _status(self, text: str) -> None:
@@ -117,8 +123,9 @@ class TerminalReporter:
             self._status(text)
             return
         now = time.monotonic()
-        if now - self._last_plain.get(event.step_id, 0.0) >= PLAIN_PROGRESS_EVERY:
-            self._last_plain[event.step_id] = now
+        key = f"{self._prefix}{event.step_id}"
+        if now - self._last_plain.get(key, 0.0) >= PLAIN_PROGRESS_EVERY:
+            self._last_plain[key] = now
             self.line(text)
 
     def on_info(self, event: Event) -> None:
@@ -157,9 +164,34 @@ class TerminalReporter:
     def on_run_end(self, event: Event) -> None:
         data: dict[str, Any] = event.data
         status = data.get("status")
-        colour = "green" if status == "passed" else "red"
+        colour = {"passed": "green", "skipped": "dim"}.get(str(status), "red")
         duration = format_duration(float(data.get("duration") or 0))
         text = f"{str(status).upper()} in {duration} (exit {data.get('exit_code')})"
+        if data.get("error") and status == "skipped":
+            text += f": {data['error']}"
+        self.line(self.paint(text, colour))
+
+    def on_fleet_start(self, event: Event) -> None:
+        self.line(
+            self.paint(f"opskit run {event.data.get('playbook', '')}", "bold")
+            + f" · {event.message}"
+        )
+
+    def on_fleet_end(self, event: Event) -> None:
+        """Each target's verdict, then the fleet's (its worst target's)."""
+        verdicts: dict[str, str] = event.data.get("verdicts") or {}
+        reasons: dict[str, str] = event.data.get("reasons") or {}
+        width = max((len(t) for t in verdicts), default=0)
+        for target, status in verdicts.items():
+            symbol, word, colour = _STATUS.get(status, ("?", status.upper(), "red"))
+            if not self.unicode:
+                symbol = {"✓": "+", "✗": "x", "–": "-"}.get(symbol, symbol)
+            reason = f"  {reasons[target]}" if target in reasons else ""
+            self.line(f"{self.paint(f'{symbol} {word:<11}', colour)} {target:<{width}}{reason}")
+        status = str(event.data.get("status"))
+        duration = format_duration(float(event.data.get("duration") or 0))
+        colour = "green" if status == "passed" else "red"
+        text = f"{status.upper()} in {duration} (exit {event.data.get('exit_code')})"
         self.line(self.paint(text, colour))
 
 

@@ -1,0 +1,231 @@
+"""One playbook over many targets in one process: parallel, canary first, a failure budget.
+
+Each target runs as a single run does (its own ``Runner``, its own report
+section), in a worker thread; the fleet decides only *which targets start
+when*:
+
+- ``parallel``: at most this many targets run at once;
+- ``canary``: the first K targets run alone; the rest start only if all of them
+  passed (a release that breaks the canary never reaches the fleet);
+- ``max_failures``: after M targets failed no new target starts; those already
+  running finish.
+
+A target that never started is recorded as ``skipped`` with the reason, so the
+report says why prod-seoul did not run. Ctrl-C stops every running target's
+step (each runner's own interrupt: its ``on_failure`` diagnostics still run)
+and starts no new one; a second Ctrl-C stops waiting at once. Either way the
+fleet's report is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opskit.events import EventBus, EventKind
+from opskit.model import FleetResult, RunOptions, RunResult
+from opskit.playbook import Playbook, Target
+from opskit.runner import Runner
+
+__all__ = ["FleetOptions", "run_fleet"]
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    parallel: int = 1
+    canary: int = 0
+    max_failures: int | None = None
+
+
+class _TargetBus(EventBus):
+    """The fleet's bus as one target's runner sees it: every event carries the
+    target's name (``--output json`` consumers and the live view group by it)."""
+
+    def __init__(self, parent: EventBus, target: str):
+        super().__init__(parent.redactor)
+        self._parent = parent
+        self._target = target
+
+    def emit(self, kind: EventKind, message: str, step_id: str | None = None, **data: Any) -> None:
+        data["target"] = self._target  # run_start names it already: the same name
+        self._parent.emit(kind, message, step_id, **data)
+
+
+class _Fleet:
+    def __init__(
+        self,
+        playbook: Playbook,
+        targets: Sequence[Target],
+        options: RunOptions,
+        fleet: FleetOptions,
+        bus: EventBus,
+    ):
+        self.playbook = playbook
+        self.targets = list(targets)
+        self.options = options
+        self.fleet = fleet
+        self.bus = bus
+        self.results: dict[str, RunResult] = {}
+        self.running: dict[str, Runner] = {}
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+        self.slots = threading.Semaphore(max(1, fleet.parallel))
+        self.interrupts = 0
+        self.stop_reason: str | None = None
+
+    # -- scheduling -------------------------------------------------------------
+    def run(self) -> None:
+        canary = self.targets[: self.fleet.canary]
+        rest = self.targets[len(canary) :]
+        for target in canary:
+            self._start(target)
+        self._wait()
+        failed = [r.target for r in self.results.values() if r.status != "passed"]
+        if canary and failed and self.stop_reason is None:
+            self.stop_reason = (
+                f"canary {', '.join(failed)} did not pass (--canary {self.fleet.canary})"
+            )
+        for target in rest:
+            self._start(target)
+        self._wait()
+
+    def _start(self, target: Target) -> None:
+        while not self.slots.acquire(timeout=0.1):  # woken often enough for Ctrl-C
+            pass
+        reason = self.stop_reason or self._budget_spent()
+        if reason is not None:
+            self.slots.release()
+            self.results[target.name] = self._skipped(target, reason)
+            return
+        options = dataclasses.replace(self.options, target=target.name, handle_sigint=False)
+        runner = Runner(self.playbook, options, _TargetBus(self.bus, target.name))
+        with self.lock:
+            self.running[target.name] = runner
+
+        def work() -> None:
+            try:
+                self.results[target.name] = runner.run()
+            finally:  # recorded first, so the next start sees this target's verdict
+                with self.lock:
+                    self.running.pop(target.name, None)
+                self.slots.release()
+
+        thread = threading.Thread(target=work, name=f"target-{target.name}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _budget_spent(self) -> str | None:
+        limit = self.fleet.max_failures
+        if limit is None:
+            return None
+        failed = [r.target for r in self.results.values() if r.status not in ("passed", "skipped")]
+        if len(failed) >= limit:
+            return f"{len(failed)} target(s) failed ({', '.join(failed)}; --max-failures {limit})"
+        return None
+
+    def _wait(self) -> None:
+        for thread in self.threads:
+            while thread.is_alive():
+                thread.join(0.1)
+                if self.interrupts > 1:
+                    return
+
+    def _skipped(self, target: Target, reason: str) -> RunResult:
+        result = RunResult(
+            playbook=self.playbook.source,
+            name=self.playbook.name,
+            target=target.name,
+            dry_run=self.options.dry_run,
+            run_id=uuid.uuid4().hex[:12],
+            started_at=self.options.clock.time(),
+            status="skipped",
+            error=f"not started: {reason}",
+        )
+        self.bus.emit("run_end", "skipped", target=target.name, status="skipped", exit_code=0,
+                      duration=0.0, error=result.error)  # fmt: skip
+        return result
+
+    # -- Ctrl-C ---------------------------------------------------------------
+    def interrupt(self) -> None:
+        self.interrupts += 1
+        self.stop_reason = self.stop_reason or "interrupted"
+        if self.interrupts > 1:
+            return
+        self.bus.emit("warning", "interrupted: stopping every target's running step "
+                      "(Ctrl-C again to stop waiting)")  # fmt: skip
+        with self.lock:
+            runners = list(self.running.values())
+        for runner in runners:
+            runner.interrupt()
+
+    @contextlib.contextmanager
+    def sigint(self) -> Iterator[None]:
+        main = threading.current_thread() is threading.main_thread()
+        if not self.options.handle_sigint or not main:
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, lambda *_: self.interrupt())
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def outcome(self, duration: float) -> FleetResult:
+        runs = []
+        for target in self.targets:
+            result = self.results.get(target.name)
+            if result is None:  # still running after a second Ctrl-C: left behind
+                runner = self.running.get(target.name)
+                result = runner.result if runner is not None else self._skipped(target, "aborted")
+                result.status = "interrupted"
+                result.error = result.error or "aborted by a second Ctrl-C"
+            runs.append(result)
+        return FleetResult(self.playbook.source, self.playbook.name, runs, duration)
+
+
+def run_fleet(
+    playbook: Playbook,
+    targets: Sequence[Target],
+    options: RunOptions,
+    fleet: FleetOptions,
+    bus: EventBus,
+) -> FleetResult:
+    """Run ``playbook`` on every target (see the module's docstring); never raises for
+    a failed target. The fleet's status and exit code are its worst target's."""
+    started = time.monotonic()
+    engine = _Fleet(playbook, targets, options, fleet, bus)
+    names = [t.name for t in targets]
+    bus.emit(
+        "fleet_start",
+        f"{playbook.name} · {len(names)} targets · parallel {fleet.parallel}"
+        + (f" · canary {fleet.canary}" if fleet.canary else "")
+        + (f" · max failures {fleet.max_failures}" if fleet.max_failures is not None else "")
+        + (" · dry run" if options.dry_run else ""),
+        playbook=playbook.source,
+        targets=names,
+    )
+    with engine.sigint():
+        engine.run()
+    result = engine.outcome(time.monotonic() - started)
+    bus.emit(
+        "fleet_end",
+        result.status,
+        status=result.status,
+        exit_code=result.exit_code,
+        duration=round(result.duration, 3),
+        verdicts={r.target: r.status for r in result.runs},
+        reasons={r.target: r.error or _failed_step(r) for r in result.runs if r.status != "passed"},
+    )
+    return result
+
+
+def _failed_step(run: RunResult) -> str:
+    step = run.failed_step
+    return f"{step.id}: {step.summary}" if step is not None else run.status

@@ -1,0 +1,199 @@
+"""One playbook over many targets in one process (opskit.fleet), with test-only steps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from opskit import RunOptions
+from opskit.api import run_targets
+from opskit.clock import Clock, FakeClock
+from opskit.errors import InputError
+from opskit.events import Event, EventBus
+from opskit.fleet import FleetOptions
+from opskit.playbook import load_playbook
+from opskit.redact import Redactor
+
+pytestmark = pytest.mark.usefixtures("engine_steps")
+
+FLEET = """
+name: fleet
+targets:
+  tokyo: {vars: {failures: 0}}
+  seoul: {vars: {failures: 0}}
+  broken: {vars: {failures: 5}}
+steps:
+  - id: deploy
+    uses: test.flaky
+    with: {key: "{{ target.name }}", failures: "{{ vars.failures }}"}
+"""
+
+
+def run(tmp_path: Path, patterns, text: str = FLEET, **fleet):
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text)
+    events: list[Event] = []
+    bus = EventBus(Redactor())
+    bus.subscribe(events.append)
+    result = run_targets(
+        path,
+        patterns,
+        RunOptions(clock=FakeClock(), handle_sigint=False),
+        FleetOptions(**fleet),
+        bus=bus,
+        report_dir=tmp_path / "out",
+    )
+    return result, events
+
+
+def verdicts(result) -> dict[str, str]:
+    return {r.target: r.status for r in result.runs}
+
+
+def test_every_target_runs_in_parallel_and_all_pass(tmp_path: Path) -> None:
+    result, events = run(tmp_path, ["tokyo", "seoul"], parallel=2)
+
+    assert verdicts(result) == {"tokyo": "passed", "seoul": "passed"}
+    assert (result.status, result.exit_code) == ("passed", 0)
+    step_ends = {(e.data["target"], e.step_id) for e in events if e.kind == "step_end"}
+    assert step_ends == {("tokyo", "deploy"), ("seoul", "deploy")}
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["kind"] == "fleet"
+    assert [t["target"] for t in report["targets"]] == ["tokyo", "seoul"]
+
+
+def test_a_failing_canary_stops_the_fleet_and_the_report_says_why(tmp_path: Path) -> None:
+    result, events = run(tmp_path, ["broken", "tokyo", "seoul"], parallel=3, canary=1)
+
+    assert verdicts(result) == {"broken": "failed", "tokyo": "skipped", "seoul": "skipped"}
+    assert result.exit_code == 1
+    assert result.runs[1].error == "not started: canary broken did not pass (--canary 1)"
+    assert not [e for e in events if e.kind == "step_start" and e.data["target"] != "broken"]
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "not started: canary broken did not pass (--canary 1)" in markdown
+    junit = (tmp_path / "out" / "junit.xml").read_text()
+    assert junit.count("<testsuite ") == 3
+
+
+def test_without_a_canary_the_healthy_targets_pass_and_the_broken_one_fails(
+    tmp_path: Path,
+) -> None:
+    result, _ = run(tmp_path, ["broken", "tokyo", "seoul"], parallel=3)
+
+    assert verdicts(result) == {"broken": "failed", "tokyo": "passed", "seoul": "passed"}
+    assert result.exit_code == 1
+    assert result.runs[0].steps[0].summary == "failure 1 of broken"
+
+
+def test_max_failures_starts_no_new_target_after_the_budget_is_spent(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, ["broken", "tokyo", "seoul"], parallel=1, max_failures=1)
+
+    assert verdicts(result) == {"broken": "failed", "tokyo": "skipped", "seoul": "skipped"}
+    assert result.runs[2].error == ("not started: 1 target(s) failed (broken; --max-failures 1)")
+
+
+def test_globs_select_targets_in_the_order_given(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET)
+    playbook = load_playbook(path)
+
+    assert [t.name for t in playbook.select_targets(["seoul", "*o*"])] == [
+        "seoul",
+        "tokyo",
+        "broken",
+    ]
+    with pytest.raises(InputError, match=r"no target matches 'prod-\*'; this playbook has: "):
+        playbook.select_targets(["prod-*"])
+
+
+def test_targets_can_come_from_another_file(tmp_path: Path) -> None:
+    (tmp_path / "targets.yaml").write_text(
+        "targets:\n  one: {vars: {failures: 0}}\n  two: {vars: {failures: 0}}\n"
+    )
+    text = FLEET.replace("targets:\n", "targets_from: targets.yaml\ntargets:\n", 1)
+    result, _ = run(tmp_path, ["one", "two", "tokyo"], text=text, parallel=3)
+
+    assert verdicts(result) == {"one": "passed", "two": "passed", "tokyo": "passed"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "targets:\n  one: {vars: {failures: 0}}\n  two: {sandbox: maybe}\n",
+            "targets.yaml:3: targets.two.sandbox: expected true or false, got string 'maybe'",
+        ),
+        ("target:\n  one: {}\n", "targets.yaml:1: target: unknown key 'target'"),
+        (None, "fleet.yaml:3: targets_from: cannot read targets.yaml: No such file or directory"),
+        (
+            "targets:\n  tokyo: {}\n",
+            "fleet.yaml:3: targets_from: target 'tokyo' is defined both here and in targets.yaml",
+        ),
+    ],
+)
+def test_a_bad_targets_file_is_one_line_naming_its_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        (tmp_path / "targets.yaml").write_text(content)
+    (tmp_path / "fleet.yaml").write_text(
+        FLEET.replace("targets:\n", "targets_from: targets.yaml\ntargets:\n", 1)
+    )
+    with pytest.raises(InputError) as caught:
+        load_playbook(tmp_path / "fleet.yaml")
+    assert str(caught.value).startswith(message)
+
+
+WAITING = """
+targets: {a: {}, b: {}}
+steps:
+  - {id: hold, uses: test.wait}
+on_failure:
+  - {id: after, uses: test.echo, with: {value: diagnostics}}
+"""
+
+
+def test_ctrl_c_stops_every_target_and_the_report_is_still_written(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(WAITING)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        result = run_targets(
+            path,
+            ["a", "b"],
+            RunOptions(clock=Clock()),
+            FleetOptions(parallel=2),
+            report_dir=tmp_path / "out",
+        )
+    finally:
+        timer.cancel()
+
+    assert verdicts(result) == {"a": "interrupted", "b": "interrupted"}
+    assert result.exit_code == 130
+    assert [r.on_failure[0].status for r in result.runs] == ["ok", "ok"]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["exit_code"] == 130
+
+
+def test_the_cli_runs_a_fleet_for_several_targets_with_json_events_per_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opskit.cli import main
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(path), "-t", "tokyo", "-t", "broken", "--output", "json"])
+
+    assert exit_info.value.code == 1
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ends = {e["data"]["target"]: e["data"]["status"] for e in events if e["kind"] == "run_end"}
+    assert ends == {"tokyo": "passed", "broken": "failed"}
+    assert events[-1]["kind"] == "fleet_end"
+    assert events[-1]["data"]["verdicts"] == {"tokyo": "passed", "broken": "failed"}
