@@ -17,6 +17,7 @@ _MODULES: dict[str, str] = {
     "http.probe": "opskit.steps.http_probe",
     "s3.sync": "opskit.steps.s3_sync",
     "s3.verify": "opskit.steps.s3_verify",
+    "s3.restore": "opskit.steps.s3_restore",
     "ecs.redeploy": "opskit.steps.ecs_redeploy",
     "ecs.describe": "opskit.steps.ecs_describe",
     "logs.wait": "opskit.steps.logs_wait",

@@ -49,6 +49,12 @@ from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
 
 DEFAULT_MAX_DELETE = "50%"
 SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
+MAX_DELETE_SCHEMA = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
+    ]
+}
 
 
 def _concurrency(value: int) -> int:
@@ -80,12 +86,7 @@ class SyncInputs:
         "any",
         default=DEFAULT_MAX_DELETE,
         check=parse_max_delete,
-        schema={
-            "oneOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
-            ]
-        },
+        schema=MAX_DELETE_SCHEMA,
     )
     allow_bucket_root: bool = param("Allow a destination with no prefix.", "boolean", default=False)
     follow_symlinks: bool = param(
