@@ -93,6 +93,20 @@ def describe_task_definition(aws: AwsAccess, name: str) -> dict[str, Any]:
     return definition
 
 
+def previous_revision(current: str) -> str:
+    """``family:N-1`` for the task definition ``current`` (an ARN or ``family:N``):
+    what ``task_definition: previous`` deploys. ``StepError`` when N is 1."""
+    family, _, revision = current.rsplit("/", 1)[-1].rpartition(":")
+    if not family or not revision.isdigit():
+        raise StepError(f"cannot tell the revision of task definition {current!r}")
+    if int(revision) <= 1:
+        raise StepError(
+            f"task_definition: previous: the service runs {family}:{revision}, the first "
+            "revision; there is no previous one to deploy"
+        )
+    return f"{family}:{int(revision) - 1}"
+
+
 def essential_container(definition: dict[str, Any]) -> dict[str, Any]:
     """The container whose logs matter: the first essential one with awslogs, else
     the first essential one (ECS treats a container without ``essential`` as essential)."""

@@ -82,9 +82,13 @@ class MotoSide:
         return self._clients[service]
 
     def create_resources(self, app_source: Path) -> None:
-        """Bucket (seeded), log group, cluster, task definition and service."""
+        """Bucket (versioned, so releases can be restored; seeded), log group,
+        cluster, task definition and service."""
         s3 = self.client("s3")
         s3.create_bucket(Bucket=NAMES["bucket"])
+        s3.put_bucket_versioning(
+            Bucket=NAMES["bucket"], VersioningConfiguration={"Status": "Enabled"}
+        )
         seed_bucket(s3, NAMES["bucket"], CODE_PREFIX, app_source)
         self.client("logs").create_log_group(logGroupName=NAMES["log_group"])
         ecs = self.client("ecs")

@@ -23,6 +23,7 @@ from opskit.ecs.taskdef import (
     describe_task_definition,
     log_target,
     parse_changes,
+    previous_revision,
     register_revision,
 )
 from opskit.ecs.wait import DeploymentWatch, follow
@@ -51,7 +52,8 @@ class RedeployInputs:
     )
     task_definition: str | None = param(
         "deploy this task definition (family, family:revision or ARN) instead of the "
-        "service's current one",
+        "service's current one; 'previous' is the revision before the one the service runs "
+        "(a rollback for code baked into the image)",
         "string",
     )
     image: str | dict[str, str] | None = param(
@@ -144,7 +146,10 @@ def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
     record = describe_service(ctx.aws, cluster, name)
     check_controller(record, cluster, name)
     previous = record.get("taskDefinition", "")
-    base = describe_task_definition(ctx.aws, inputs.task_definition or previous)
+    wanted = inputs.task_definition
+    if wanted == "previous":
+        wanted = previous_revision(previous)
+    base = describe_task_definition(ctx.aws, wanted or previous)
     changes = parse_changes(base, inputs.image, inputs.environment)
     plan = Plan(
         record, previous, base, changes, list_service_tasks(ctx.aws, cluster, name, "RUNNING")

@@ -426,3 +426,26 @@ on_failure:
     stopped = diagnostics.outputs["stopped_tasks"]
     assert [t["stopped_reason"] for t in stopped] == [CRASH_REASON, CRASH_REASON]
     assert "[NEW]" in diagnostics.detail
+
+
+def test_task_definition_previous_deploys_the_revision_before_the_running_one(stack, make_ctx, aws):
+    for tag in ("2", "3"):
+        run(make_ctx, ScriptedClock(script=[stack.roll_out]), image=f"chatbot/app:{tag}")
+    assert stack.primary()["taskDefinition"].endswith(f"{FAMILY}:3")
+
+    result = run(make_ctx, ScriptedClock(script=[stack.roll_out]), task_definition="previous")
+
+    assert result.outputs["task_definition"].endswith(f"{FAMILY}:2")
+    assert result.outputs["previous_task_definition"].endswith(f"{FAMILY}:3")
+    assert stack.primary()["taskDefinition"].endswith(f"{FAMILY}:2")
+
+
+def test_task_definition_previous_on_the_first_revision_is_refused_clearly(stack, calls, make_ctx):
+    with pytest.raises(StepError) as refused:
+        run(make_ctx, ScriptedClock(script=[]), task_definition="previous")
+
+    assert str(refused.value) == (
+        f"task_definition: previous: the service runs {FAMILY}:1, the first revision; "
+        "there is no previous one to deploy"
+    )
+    assert calls.writes == []
