@@ -264,6 +264,17 @@ def test_an_answer_that_never_finishes_fails_at_the_timeout_naming_the_question(
     assert answer["answer"].startswith("thinking") and answer["total_ms"] is None
 
 
+def test_a_page_that_never_finishes_loading_fails_at_the_timeout(
+    streamlit_servers: Servers, make_ctx: ContextFactory
+) -> None:
+    with pytest.raises(StepTimeout) as info:
+        run_step(make_ctx, timeout=1.5, url=streamlit_servers.app("hangs_at_load"), ask=["hi"])
+    assert re.fullmatch(
+        r"timed out after 1\.\d+s: the page did not finish loading", info.value.summary
+    ), info.value.summary
+    assert info.value.outputs["answers"] == []
+
+
 def test_cached_message_references_are_resolved(
     streamlit_servers: Servers, make_ctx: ContextFactory
 ) -> None:
