@@ -31,6 +31,7 @@ from opskit.runner import Runner
 
 __all__ = [
     "fleet_matrix",
+    "list_releases",
     "merge_run_reports",
     "run_playbook",
     "run_targets",
@@ -128,6 +129,22 @@ def tail_logs(
     if result.status == "interrupted":
         result.status = "passed"
     return result
+
+
+def list_releases(
+    playbook: Playbook | str | os.PathLike[str],
+    options: RunOptions | None = None,
+    *,
+    destination: str = "s3://{{ vars.bucket }}/src/",
+) -> RunResult:
+    """The releases recorded under the target's code prefix (``s3.releases``), with
+    the AWS access and vars of the playbook's target; the step's outputs hold them."""
+    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    list_type = step_registry.get("s3.releases")
+    assert list_type is not None  # a built-in step type
+    with_ = {"destination": destination}
+    step = Step(id="releases", uses="s3.releases", type=list_type, with_=with_, path=("releases",))
+    return run_playbook(dataclasses.replace(loaded, steps=(step,), on_failure=()), options)
 
 
 def fleet_matrix(

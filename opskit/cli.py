@@ -231,6 +231,52 @@ def logs(
     )
 
 
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("-t", "--target", help="Target whose AWS access and vars to use.")
+@click.option(
+    "-e",
+    "--extra-var",
+    "extra_vars",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a variable. Repeatable.",
+)
+@click.option(
+    "--destination",
+    help="s3://bucket/prefix/ (default: s3://<the target's vars.bucket>/src/).",
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def releases(
+    playbook: Path,
+    target: str | None,
+    extra_vars: tuple[str, ...],
+    destination: str | None,
+    output: str,
+) -> int:
+    """List the releases recorded in the target's bucket, newest first: when, digest,
+    files, size, verdict, deployment, who, and which one is live."""
+    from opskit.api import list_releases
+    from opskit.context import parse_extra_vars
+    from opskit.model import RunOptions
+    from opskit.releases.table import release_lines
+
+    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=_debug)
+    result = list_releases(
+        playbook, options, **({"destination": destination} if destination else {})
+    )
+    step = result.steps[0] if result.steps else None
+    if step is None or step.failed or result.error:
+        click.echo(f"opskit: error: {result.error or (step.summary if step else '')}", err=True)
+        return int(result.exit_code) or EXIT_STEP_FAILED
+    if output == "json":
+        click.echo(json.dumps(step.outputs, indent=1))
+    else:
+        outputs = step.outputs
+        click.echo("\n".join(release_lines(outputs["releases"], outputs["destination"])))
+    return 0
+
+
 def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 

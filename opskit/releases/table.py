@@ -1,0 +1,41 @@
+"""The release history as a person reads it (``opskit releases``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opskit.s3.transfer import format_bytes
+
+_HEADER = ("SYNCED (UTC)", "DIGEST", "FILES", "SIZE", "VERDICT", "DEPLOYMENT", "WHO", "")
+
+
+def release_lines(releases: Sequence[Mapping[str, Any]], url: str) -> list[str]:
+    """Newest first, one line each; the live release (the current manifest's) is
+    marked ``<- live``; a record this opskit cannot read says why."""
+    if not releases:
+        return [f"no release recorded under {url} yet (each verified s3.sync records one)"]
+    rows = [_HEADER]
+    notes = []
+    for release in releases:
+        if release.get("problem"):
+            notes.append(f"{release['name']}: cannot read: {release['problem']}")
+            continue
+        rows.append(
+            (
+                str(release["synced_at"]).replace("T", " ").rstrip("Z"),
+                str(release["digest"])[:12],
+                str(release["files"]),
+                format_bytes(int(release["bytes"])),
+                str(release["verdict"]),
+                str(release.get("deployment_id") or "-"),
+                str(release["who"]),
+                "<- live" if release.get("live") else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return [f"releases under {url} (newest first):", *lines, *notes]

@@ -1,0 +1,71 @@
+"""``s3.releases``: the release history under a prefix, and which release is live.
+
+Read-only. The records ``s3.sync`` keeps (``opskit.releases``), newest first,
+each with its verdict and whether its tree is the current manifest's; the
+library behind ``opskit releases`` and the releases part of ``diagnose.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opskit.releases.choose import live_manifest
+from opskit.releases.records import read_records
+from opskit.releases.table import release_lines
+from opskit.s3.location import checked_destination, parse_s3_url
+from opskit.steps.base import StepContext, StepResult, StepType, param
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleasesInputs:
+    destination: str = param(
+        "s3://bucket/prefix/ that s3.sync writes to.", "string", required=True,
+        check=checked_destination,
+    )  # fmt: skip
+
+
+OUTPUTS = {
+    "releases": "the records, newest first: name, digest, synced_at, files, bytes, who, "
+    "target, verdict, deployment_id, live, problem",
+    "destination": "the s3://bucket/prefix/ listed",
+    "live_digest": "digest of the current manifest ('' when there is none)",
+    "last_good": "digest of the newest release whose run passed ('' when none did)",
+}
+
+
+def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
+    location = parse_s3_url(inputs.destination)
+    client = ctx.aws.client("s3")
+    records = read_records(client, location, ctx.aws.call)
+    live = live_manifest(client, location, ctx.aws.call)
+    live_digest = live.digest if live is not None else ""
+    releases = [
+        r.summary() | {"live": r.problem is None and r.digest == live_digest} for r in records
+    ]
+    last_good = next((r.digest for r in records if r.problem is None and r.status == "passed"), "")
+    lines = release_lines(releases, location.url)
+    live_text = live_digest[:12] or "none"
+    recorded = any(r["live"] for r in releases)
+    summary = (
+        f"{len(records)} release(s) under {location.url}; live {live_text}"
+        + ("" if recorded or not live_digest else " (not a recorded release)")
+        + f"; last good {last_good[:12] or 'none'}"
+    )
+    outputs = {
+        "destination": location.url,
+        "releases": releases,
+        "live_digest": live_digest,
+        "last_good": last_good,
+    }
+    return StepResult("ok", summary, outputs, "\n".join(lines))
+
+
+STEP = StepType(
+    name="s3.releases",
+    summary="List the releases recorded under s3://bucket/prefix/ (newest first) with their "
+    "verdicts, and which one is live.",
+    inputs=ReleasesInputs,
+    outputs=OUTPUTS,
+    run=run,
+    read_only=True,
+)
