@@ -14,6 +14,7 @@ LAYERS = {
     "api": 1,
     "ci": 1,
     "runner": 2,
+    "fleet": 2,
     "watchdog": 2,
     "model": 2,
     "playbook": 2,
