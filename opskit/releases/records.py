@@ -69,7 +69,7 @@ def origin_from_env(env: Mapping[str, str] | None = None) -> Origin:
 class Verdict:
     """How the run that synced a release ended."""
 
-    status: str  # passed | failed | interrupted | error
+    status: str  # passed | failed | interrupted | error | partial (--from/--only)
     recorded_at: str
     run_id: str = ""
     playbook: str = ""

@@ -2,7 +2,9 @@
 
 Called once a run has ended (``opskit.api.run_playbook``), so the verdict is the
 run's own status: ``passed``, ``failed``, ``interrupted`` or ``error``, with the
-ECS deployment id when an ``ecs.redeploy`` step started one. A dry run writes no
+ECS deployment id when an ``ecs.redeploy`` step started one. A run that passed
+with steps left out by ``--from``/``--only`` records ``partial``: it never proved
+the release live, so ``last_good`` never picks it. A dry run writes no
 record, and a run whose sync failed has no release: both record nothing.
 
 ``result`` is the run's ``RunResult`` (read by attribute: this package sits
@@ -48,9 +50,12 @@ def pending_verdict(result: Any, now: float | None = None) -> PendingVerdict | N
         None,
     )
     failed = result.failed_step
+    status = str(result.status)
+    if status == "passed" and any(_left_out(step) for step in result.steps):
+        status = "partial"  # passed, but --from/--only skipped steps: never proven live
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
     verdict = Verdict(
-        status=str(result.status),
+        status=status,
         recorded_at=stamp,
         run_id=str(result.run_id),
         playbook=str(result.playbook),
@@ -58,6 +63,10 @@ def pending_verdict(result: Any, now: float | None = None) -> PendingVerdict | N
         failed_step=failed.id if failed is not None else None,
     )
     return PendingVerdict(records, verdict)
+
+
+def _left_out(step: Any) -> bool:
+    return step.status == "skipped" and str(step.summary).startswith("not selected")
 
 
 def record_verdict(aws: AwsAccess, pending: PendingVerdict) -> list[tuple[str, str]]:

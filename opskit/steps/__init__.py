@@ -19,6 +19,7 @@ _MODULES: dict[str, str] = {
     "s3.verify": "opskit.steps.s3_verify",
     "s3.restore": "opskit.steps.s3_restore",
     "s3.releases": "opskit.steps.s3_releases",
+    "release.diagnose": "opskit.steps.release_diagnose",
     "ecs.redeploy": "opskit.steps.ecs_redeploy",
     "ecs.describe": "opskit.steps.ecs_describe",
     "logs.wait": "opskit.steps.logs_wait",

@@ -99,3 +99,13 @@ def test_a_run_whose_sync_failed_records_nothing(s3, aws_endpoint, tmp_path):
 
     assert result.status in ("failed", "invalid")
     assert records(s3) == []
+
+
+def test_a_run_that_left_steps_out_records_partial_never_last_good(s3, aws_endpoint, tmp_path):
+    path = playbook(tmp_path, aws_endpoint, "  - {id: check, uses: test.echo}")
+
+    result = run_playbook(path, RunOptions(only=("upload",), handle_sigint=False))
+
+    assert result.status == "passed"
+    (record,) = records(s3)
+    assert record.status == "partial"

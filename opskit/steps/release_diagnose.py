@@ -1,0 +1,117 @@
+"""``release.diagnose``: what the facts mean, for the end of ``diagnose.yaml``.
+
+Read-only. Gathers what no other step judges together: the code digest each
+running task logged (``code digest <hex> verified``, read from its own stream),
+the current manifest's digest, the release records and the service's primary
+deployment; takes the bucket check and the script health check from earlier
+steps' results; and says in words what it means (``opskit.releases.diagnosis``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from opskit.ecs.describe import describe_service, list_service_tasks
+from opskit.logs.reader import LogReader
+from opskit.logs.service_tasks import service_streams
+from opskit.logs.targets import check_since
+from opskit.logs.times import parse_since
+from opskit.releases.choose import live_manifest
+from opskit.releases.diagnosis import Facts, findings
+from opskit.releases.records import read_records
+from opskit.s3.location import checked_destination, parse_s3_url
+from opskit.steps.base import StepContext, StepResult, StepType, param
+
+DIGEST_LINE = re.compile(r"code digest ([0-9a-f]{64}) verified")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiagnoseInputs:
+    cluster: str = param("ECS cluster name or ARN", "string", required=True)
+    service: str = param("ECS service name or ARN", "string", required=True)
+    destination: str = param(
+        "s3://bucket/prefix/ the service's code comes from.", "string", required=True,
+        check=checked_destination,
+    )  # fmt: skip
+    lookback: str = param(
+        "How far back to read the running tasks' logs for their code digest.",
+        "string",
+        default="168h",
+        check=check_since,
+    )
+    bucket_mismatches: list[Any] = param(
+        "The bucket check's mismatches (an s3.verify step's output).", "list", default=[]
+    )
+    script_health: str | None = param(
+        "The script health probe's status (ok, failed, ...), when it ran.", "string"
+    )
+
+
+OUTPUTS = {
+    "findings": "what the facts mean, one sentence each, with the command to run next",
+    "running_digests": "task id -> the code digest it logged (null when none was found)",
+    "live_digest": "the current manifest's digest",
+}
+
+
+def _running_digests(ctx: StepContext, inputs: DiagnoseInputs) -> dict[str, str | None]:
+    found = service_streams(ctx.aws.client("ecs"), ctx.aws.call, inputs.cluster, inputs.service)
+    digests: dict[str, str | None] = {t.task_id: None for t in found.targets}
+    if not found.targets or not found.log_group:
+        return digests
+    since = parse_since(inputs.lookback, ctx.clock.time())
+    reader = LogReader(
+        ctx.aws.client("logs"), found.log_group, [t.stream for t in found.targets], since,
+        call=ctx.aws.call, target=ctx.aws.target,
+    )  # fmt: skip
+    by_stream = {t.stream: t.task_id for t in found.targets}
+    for line in reader.poll().lines:  # oldest first: the last digest logged wins
+        match = DIGEST_LINE.search(line.message)
+        if match:
+            digests[by_stream[line.stream]] = match.group(1)
+    return digests
+
+
+def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
+    location = parse_s3_url(inputs.destination)
+    s3 = ctx.aws.client("s3")
+    record = describe_service(ctx.aws, inputs.cluster, inputs.service)
+    primary = next((d for d in record.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
+    stopped = list_service_tasks(ctx.aws, inputs.cluster, inputs.service, "STOPPED")
+    stopped.sort(key=lambda t: str(t.get("stoppedAt") or ""), reverse=True)
+    running = _running_digests(ctx, inputs)
+    live = live_manifest(s3, location, ctx.aws.call)
+    facts = Facts(
+        running=running,
+        live_digest=live.digest if live is not None else None,
+        records=read_records(s3, location, ctx.aws.call),
+        primary=primary,
+        stopped_reason=stopped[0].get("stoppedReason") if stopped else None,
+        stopped_count=len(stopped),
+        bucket_mismatches=[str(m) for m in inputs.bucket_mismatches],
+        script_health=inputs.script_health,
+        lookback=inputs.lookback,
+    )
+    said = findings(facts)
+    for finding in said:
+        ctx.emit("info", f"- {finding}")
+    outputs = {
+        "findings": said,
+        "running_digests": running,
+        "live_digest": facts.live_digest or "",
+    }
+    detail = "What this means:\n" + "\n".join(f"- {f}" for f in said)
+    return StepResult("ok", said[0], outputs, detail)
+
+
+STEP = StepType(
+    name="release.diagnose",
+    summary="Say what the first-look facts mean: running code vs the synced release, the "
+    "release's verdict, the bucket and script checks; with the command to run next.",
+    inputs=DiagnoseInputs,
+    outputs=OUTPUTS,
+    run=run,
+    read_only=True,
+)
