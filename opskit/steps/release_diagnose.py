@@ -79,7 +79,11 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
     s3 = ctx.aws.client("s3")
     record = describe_service(ctx.aws, inputs.cluster, inputs.service)
     primary = next((d for d in record.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
-    stopped = list_service_tasks(ctx.aws, inputs.cluster, inputs.service, "STOPPED")
+    stopped = [  # a deployment scaling down its old task is no problem
+        t
+        for t in list_service_tasks(ctx.aws, inputs.cluster, inputs.service, "STOPPED")
+        if not str(t.get("stoppedReason") or "").startswith("Scaling activity")
+    ]
     stopped.sort(key=lambda t: str(t.get("stoppedAt") or ""), reverse=True)
     running = _running_digests(ctx, inputs)
     live = live_manifest(s3, location, ctx.aws.call)
