@@ -31,7 +31,12 @@ def errors(capsys: pytest.CaptureFixture[str], document: Any) -> list[str]:
 
 
 def test_there_are_bundled_playbooks() -> None:
-    assert [p.name for p in PLAYBOOKS] == ["redeploy.yaml", "verify.yaml"]
+    assert [p.name for p in PLAYBOOKS] == [
+        "diagnose.yaml",
+        "redeploy.yaml",
+        "rollback.yaml",
+        "verify.yaml",
+    ]
 
 
 @pytest.mark.parametrize("path", PLAYBOOKS, ids=[p.name for p in PLAYBOOKS])
