@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from opskit import steps as step_registry
-from opskit.aws import AwsAccess, AwsSettings
 from opskit.ci.github import GithubReport, github_report
 from opskit.ci.matrix import MatrixFormat, matrix, select_targets
 from opskit.errors import InputError
@@ -23,7 +22,6 @@ from opskit.fleet import FleetOptions, run_fleet
 from opskit.model import RunOptions, RunResult
 from opskit.playbook import Playbook, Step, load_playbook
 from opskit.redact import Redactor
-from opskit.releases.verdict import pending_verdict, record_verdict
 from opskit.report import write_reports
 from opskit.report.fleet import FleetResult, write_fleet_reports
 from opskit.report.merge import merge_reports
@@ -61,28 +59,8 @@ def run_playbook(
     for reporter in reporters:
         bus.subscribe(reporter)
     result = Runner(loaded, options or RunOptions(), bus).run()
-    _record_release_verdict(loaded, result, bus)
     write_reports(result, Path(report_dir) if report_dir is not None else None, bus.redactor)
     return result
-
-
-def _record_release_verdict(playbook: Playbook, result: RunResult, bus: EventBus) -> None:
-    """The run's verdict on the release record its s3.sync wrote (``opskit.releases``).
-    A sandbox started for this run is gone with its bucket: nothing to record."""
-    pending = pending_verdict(result)
-    if pending is None or result.sandbox.get("started_for_run"):
-        return
-    settings = playbook.target(result.target).aws
-    if result.sandbox:
-        from opskit.sandbox import find_running
-
-        info = find_running()
-        if info is None:
-            return
-        settings = AwsSettings(info.region, None, info.endpoint_url, info.access_key_id,
-                               info.secret_access_key)  # fmt: skip
-    for kind, message in record_verdict(AwsAccess(result.target, settings), pending):
-        bus.emit("warning" if kind == "warning" else "info", message)
 
 
 def run_targets(
@@ -104,9 +82,6 @@ def run_targets(
     for reporter in reporters:
         bus.subscribe(reporter)
     result = run_fleet(loaded, targets, options or RunOptions(), fleet or FleetOptions(), bus)
-    for run in result.runs:
-        if not (options and options.dry_run):
-            _record_release_verdict(loaded, run, bus)
     write_fleet_reports(result, Path(report_dir) if report_dir is not None else None, bus.redactor)
     return result
 

@@ -64,6 +64,7 @@ class StepRecord:
     duration: float = 0.0
     attempts: int = 0
     continue_on_error: bool = False
+    selected: bool = True  # False: left out by --from/--only
 
     @property
     def failed(self) -> bool:

@@ -30,6 +30,7 @@ from opskit.errors import Cancelled, InputError, OpskitError, StepFailed, StepTi
 from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
+from opskit.releases.verdict import pending_verdict, record_verdict
 from opskit.steps.base import InvalidInput, StepContext, StepResult
 from opskit.watchdog import Abandoned, run_watched
 
@@ -105,6 +106,8 @@ class Runner:
                 stopped = result.failed_step is not None or self.interrupts > 0
                 if stopped and result.error is None and self.playbook.on_failure:
                     self._run_steps(self.playbook.on_failure, "on_failure", None, aws, context)
+                result.status = self._status()
+                self._record_verdict(aws)  # while a sandbox started for the run is still up
         except KeyboardInterrupt:
             self.interrupts = max(self.interrupts, 2)
             result.error = result.error or "aborted by a second Ctrl-C"
@@ -125,16 +128,25 @@ class Runner:
         self.outcome = status
         self.result.error = self.bus.redactor.text(str(err))
 
+    def _status(self) -> RunStatus:
+        if self.interrupts:
+            return "interrupted"
+        if self.outcome is not None:
+            return self.outcome
+        return "failed" if self.result.failed_step is not None else "passed"
+
+    def _record_verdict(self, aws: AwsAccess) -> None:
+        """The run's verdict on the release record its ``s3.sync`` wrote, so "the
+        last release that passed" is a fact in the bucket (``opskit.releases``)."""
+        pending = pending_verdict(self.result)
+        if pending is None:
+            return
+        for kind, message in record_verdict(aws, pending):
+            self.bus.emit("warning" if kind == "warning" else "info", message)
+
     def _finish(self) -> None:
         result = self.result
-        if self.interrupts:
-            result.status = "interrupted"
-        elif self.outcome is not None:
-            result.status = self.outcome
-        elif result.failed_step is not None:
-            result.status = "failed"
-        else:
-            result.status = "passed"
+        result.status = self._status()
         self.bus.emit(
             "run_end",
             result.status,
@@ -225,6 +237,7 @@ class Runner:
             records.append(record)
             blocked = phase == "main" and (self.interrupts or self.result.failed_step is not None)
             if selected is not None and step.id not in selected:
+                record.selected = False
                 record.summary = "not selected (--from/--only)"
             elif blocked:
                 record.summary = "not run: " + (

@@ -124,7 +124,14 @@ def test_exit_codes_follow_from_the_run_status() -> None:
     for status in EXIT_CODES:
         result.status = status
         seen[status] = result.exit_code
-    assert seen == {"passed": 0, "failed": 1, "error": 1, "invalid": 2, "interrupted": 130}
+    assert seen == {
+        "passed": 0,
+        "skipped": 0,
+        "failed": 1,
+        "error": 1,
+        "invalid": 2,
+        "interrupted": 130,
+    }
 
 
 def test_an_unknown_event_kind_is_an_error_not_a_silent_drop() -> None:

@@ -1,11 +1,12 @@
 """The run's verdict, written on the release record its ``s3.sync`` wrote.
 
-Called once a run has ended (``opskit.api.run_playbook``), so the verdict is the
-run's own status: ``passed``, ``failed``, ``interrupted`` or ``error``, with the
-ECS deployment id when an ``ecs.redeploy`` step started one. A run that passed
-with steps left out by ``--from``/``--only`` records ``partial``: it never proved
-the release live, so ``last_good`` never picks it. A dry run writes no
-record, and a run whose sync failed has no release: both record nothing.
+Called by the runner once the steps (and ``on_failure``) have run, while a
+sandbox started for the run is still up, so the verdict is the run's own
+status: ``passed``, ``failed``, ``interrupted`` or ``error``, with the ECS
+deployment id when an ``ecs.redeploy`` step started one. A run that passed with
+steps left out by ``--from``/``--only`` records ``partial``: it never proved the
+release live, so ``last_good`` never picks it. A dry run writes no record, and a
+run whose sync failed has no release: both record nothing.
 
 ``result`` is the run's ``RunResult`` (read by attribute: this package sits
 below the engine and does not import it).
@@ -66,7 +67,7 @@ def pending_verdict(result: Any, now: float | None = None) -> PendingVerdict | N
 
 
 def _left_out(step: Any) -> bool:
-    return step.status == "skipped" and str(step.summary).startswith("not selected")
+    return not step.selected
 
 
 def record_verdict(aws: AwsAccess, pending: PendingVerdict) -> list[tuple[str, str]]:

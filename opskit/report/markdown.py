@@ -112,10 +112,14 @@ def _section(record: StepRecord) -> list[str]:
     lines = ["", f"### `{record.id}` — {record.uses} — {record.status}", "", _cell(record.summary)]
     if record.attempts > 1:
         lines += ["", f"Attempts: {record.attempts}"]
+    findings = record.outputs.get("findings")
+    if isinstance(findings, list) and findings:  # a step that says what the facts mean
+        lines += ["", "**What this means**", ""] + [f"- {_cell(str(f))}" for f in findings]
     if record.outputs:
         lines += ["", "| Output | Value |", "| --- | --- |"]
         for name, value in record.outputs.items():
-            lines.append(f"| `{name}` | {_cell(_value(value))} |")
+            if name != "findings":
+                lines.append(f"| `{name}` | {_cell(_value(value))} |")
     if record.detail:
         fence = "````" if "```" in record.detail else "```"
         lines += [

@@ -78,7 +78,8 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
     location = parse_s3_url(inputs.destination)
     s3 = ctx.aws.client("s3")
     record = describe_service(ctx.aws, inputs.cluster, inputs.service)
-    primary = next((d for d in record.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
+    deployments = record.get("deployments") or []
+    primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
     stopped = [  # a deployment scaling down its old task is no problem
         t
         for t in list_service_tasks(ctx.aws, inputs.cluster, inputs.service, "STOPPED")
