@@ -11,21 +11,22 @@ import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit import steps as step_registry
-from opskit.ci.github import GithubReport, github_report
-from opskit.ci.matrix import MatrixFormat, matrix, select_targets
 from opskit.errors import InputError
 from opskit.events import EventBus, Subscriber
-from opskit.fleet import FleetOptions, run_fleet
 from opskit.model import RunOptions, RunResult
 from opskit.playbook import Playbook, Step, load_playbook
 from opskit.redact import Redactor
 from opskit.report import write_reports
-from opskit.report.fleet import FleetResult, write_fleet_reports
-from opskit.report.merge import merge_reports
 from opskit.runner import Runner
+
+if TYPE_CHECKING:  # imported where used: `opskit run` of one target starts without them
+    from opskit.ci.github import GithubReport
+    from opskit.ci.matrix import MatrixFormat
+    from opskit.fleet import FleetOptions
+    from opskit.model import FleetResult
 
 __all__ = [
     "fleet_matrix",
@@ -76,6 +77,9 @@ def run_targets(
     """Run a playbook on every target that ``patterns`` name (names or globs, in
     their order) as one fleet: ``--parallel``, ``--canary``, ``--max-failures``.
     The reports cover every target; the exit code is the worst target's."""
+    from opskit.fleet import FleetOptions, run_fleet
+    from opskit.report.fleet import write_fleet_reports
+
     loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
     targets = loaded.select_targets(patterns)
     bus = bus or EventBus(Redactor())
@@ -129,12 +133,17 @@ def fleet_matrix(
 ) -> Any:
     """The CI job matrix of the playbook's targets (``opskit matrix``)."""
     loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    from opskit.ci.matrix import matrix, select_targets
+
     return matrix(select_targets(loaded, tuple(patterns)), form)
 
 
 def merge_run_reports(paths: Iterable[Path], report_dir: Path | None) -> FleetResult:
     """Merge the reports of a CI matrix's jobs into one fleet report written to
     ``report_dir`` (and ``$GITHUB_STEP_SUMMARY``); its exit code is the worst."""
+    from opskit.report.fleet import write_fleet_reports
+    from opskit.report.merge import merge_reports
+
     fleet = merge_reports(paths)
     write_fleet_reports(fleet, report_dir)
     return fleet
@@ -149,6 +158,8 @@ def write_github_outputs(
     target = output_file or (Path(named) if named else None)
     if target is None:
         raise InputError("GITHUB_OUTPUT is not set (run this in a GitHub Actions step)")
+    from opskit.ci.github import github_report
+
     report = github_report(report_dir, exit_code=exit_code)
     with open(target, "a", encoding="utf-8") as handle:
         handle.write(report.github_output())

@@ -30,7 +30,6 @@ from opskit.errors import Cancelled, InputError, OpskitError, StepFailed, StepTi
 from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
-from opskit.releases.verdict import pending_verdict, record_verdict
 from opskit.steps.base import InvalidInput, StepContext, StepResult
 from opskit.watchdog import Abandoned, run_watched
 
@@ -138,6 +137,10 @@ class Runner:
     def _record_verdict(self, aws: AwsAccess) -> None:
         """The run's verdict on the release record its ``s3.sync`` wrote, so "the
         last release that passed" is a fact in the bucket (``opskit.releases``)."""
+        if not any(step.uses == "s3.sync" for step in self.result.steps):
+            return  # no release was synced (and opskit.releases is not imported)
+        from opskit.releases.verdict import pending_verdict, record_verdict
+
         pending = pending_verdict(self.result)
         if pending is None:
             return
