@@ -441,7 +441,15 @@ def sandbox() -> None:
 @click.option("--port", default=8501, show_default=True, help="Port of the app URL (as the ALB).")
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops the sandbox.")
 @click.option("--aws-port", default=0, hidden=True, help="Port of the AWS endpoint (0: any).")
-def sandbox_up(port: int, foreground: bool, aws_port: int) -> int:
+@click.option(
+    "--services",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="ECS services, each with its own code prefix, tasks, log group and app URL "
+    "(on --port, --port + 1, ...).",
+)
+def sandbox_up(port: int, foreground: bool, aws_port: int, services: int) -> int:
     """Start the sandbox (in the background unless --foreground)."""
     from opskit import sandbox as sandbox_mod
 
@@ -455,7 +463,9 @@ def sandbox_up(port: int, foreground: bool, aws_port: int) -> int:
         click.echo("sandbox running in the foreground (Ctrl-C stops it)")
         _print_sandbox(info)
 
-    info = sandbox_mod.up(app_port=port, aws_port=aws_port, foreground=foreground, on_ready=ready)
+    info = sandbox_mod.up(
+        app_port=port, aws_port=aws_port, foreground=foreground, on_ready=ready, services=services
+    )
     if info is not None and not foreground:
         click.echo("sandbox started (stop it with: opskit sandbox down)")
         _print_sandbox(info)
@@ -492,6 +502,14 @@ def _print_sandbox(info: Any) -> None:
     click.echo(f"  app URL:       {info.app_url}")
     for key, value in dict(info.names).items():
         click.echo(f"  {key + ':':<14} {value}")
+    services = info.service_list()
+    if len(services) > 1:
+        click.echo(f"  services:      {len(services)}")
+        for service in services:
+            click.echo(
+                f"    {service['service']:<12} {service['app_url']}  logs {service['log_group']}"
+                f"  code s3://{service['bucket']}/{service['code_prefix']}"
+            )
     for label, value in status_lines(info):
         click.echo(f"  {label + ':' if label else '':<14} {value}")
 

@@ -9,14 +9,16 @@ Logs, its records in moto stay truthful); a TCP proxy on
 The runner and the CLI use only this module's names::
 
     info = find_running()                      # a sandbox started by `opskit sandbox up`
-    with sandbox_for_run(emit) as (info, started):   # that one, or one for this run
-        ...
-    up(app_port=8501) / down() / status()
+    with sandbox_for_run(emit, services=3) as (info, started):
+        ...   # that one, else the one this process runs for another run, else a new one
+        info.template_context()                # what templates read as opskit.sandbox
+    up(app_port=8501, services=3) / down() / status()
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -68,36 +70,84 @@ def _answers(endpoint_url: str) -> bool:
         return False
 
 
-def _run_app_port(emit: Callable[[str], None]) -> int:
+def _run_app_port(emit: Callable[[str], None], services: int = 1) -> int:
     """8501 as the ALB would be, unless ``OPSKIT_SANDBOX_APP_PORT`` says otherwise
-    or 8501 is taken (a local Streamlit app, say): then any free port, and the
-    user is told. Playbooks read the URL from ``opskit.sandbox.app_url``."""
+    or 8501 (or a port after it, one a service) is taken: then free ports, and the
+    user is told. Playbooks read the URLs from ``opskit.sandbox`` (``app_url``,
+    ``services``)."""
     wanted = int(os.environ.get("OPSKIT_SANDBOX_APP_PORT") or DEFAULT_APP_PORT)
-    if wanted == 0 or port_free(wanted):
-        return wanted if wanted else free_port()
+    if wanted == 0:
+        return 0 if services > 1 else free_port()
+    if all(port_free(wanted + index) for index in range(services)):
+        return wanted
+    if services > 1:
+        emit(f"ports {wanted}-{wanted + services - 1} are not all free; the apps get free ports")
+        return 0
     port = free_port()
     emit(f"port {wanted} is in use; this run's sandbox serves the app on port {port}")
     return port
 
 
+class _Shared:
+    """The sandbox this process started for its runs: a fleet's targets (and
+    their threads) share it; the last run to leave stops it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sandbox: Sandbox | None = None
+        self.info: SandboxInfo | None = None
+        self.users = 0
+
+
+_shared = _Shared()
+
+
+def _check_services(info: SandboxInfo, services: int, where: str) -> None:
+    have = len(info.service_list())
+    if have < services:
+        raise SandboxError(
+            f"the {where} sandbox has {have} service{'s' if have != 1 else ''}; this run "
+            f"needs {services} (stop it, then `opskit sandbox up --services {services}`)"
+        )
+
+
 @contextmanager
 def sandbox_for_run(
-    emit: Callable[[str], None], *, app_port: int | None = None
+    emit: Callable[[str], None], *, app_port: int | None = None, services: int = 1
 ) -> Iterator[tuple[SandboxInfo, bool]]:
-    """Yield ``(info, started)``: the running sandbox (``started`` False), or one
-    started in this process for the run and stopped after it (``started`` True;
-    ``emit`` tells the user both times)."""
+    """Yield ``(info, started)`` for a run whose target uses the sandbox, with at
+    least ``services`` services: the background one (``opskit sandbox up``), else
+    the one this process already started for another run (a fleet's targets share
+    it), else a new one, stopped when the last run using it ends (``started`` True
+    for the run that started it; ``emit`` tells the user)."""
     running = find_running()
     if running is not None:
+        _check_services(running, services, "running")
         yield running, False
         return
-    if app_port is None:
-        app_port = _run_app_port(emit)
-    emit(f"starting a sandbox for this run (app URL http://127.0.0.1:{app_port}) ...")
-    sandbox = Sandbox(app_port=app_port)
-    info = sandbox.start()
+    with _shared.lock:
+        started = _shared.sandbox is None
+        if started:
+            port = _run_app_port(emit, services) if app_port is None else app_port
+            emit(
+                f"starting a sandbox for this run ({services} service"
+                f"{'s' if services > 1 else ''}, app URL http://127.0.0.1:{port or 'any'}) ..."
+            )
+            sandbox = Sandbox(app_port=port, services=services)
+            _shared.info = sandbox.start()
+            _shared.sandbox = sandbox
+        assert _shared.info is not None
+        _check_services(_shared.info, services, "shared")
+        info = _shared.info
+        _shared.users += 1
     try:
-        yield info, True
+        yield info, started
     finally:
-        sandbox.stop()
-        emit("stopped the sandbox")
+        with _shared.lock:
+            _shared.users -= 1
+            last, sandbox = _shared.users == 0, _shared.sandbox
+            if last:
+                _shared.sandbox = _shared.info = None
+        if last and sandbox is not None:
+            sandbox.stop()
+            emit("stopped the sandbox")

@@ -1,5 +1,6 @@
-"""One sandbox: moto's server, the stack's resources, the agent, the proxy,
-and the Bedrock Runtime endpoint that the app's tasks call.
+"""One sandbox: moto's server, the stack's resources, one or more services
+(each with its agent and proxy: ``service.py``), and the Bedrock Runtime
+endpoint that the app's tasks call.
 
 ``Sandbox.start()`` returns once the initial deployment's task answers its
 health check behind the proxy, so the app URL works as soon as it is printed.
@@ -17,23 +18,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opskit.ecs.names import stream_name, task_id_of
 from opskit.sandbox.agent import Agent
 from opskit.sandbox.bedrock import BedrockEndpoint, delay_from_env
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.moto_ecs import EcsRecords
-from opskit.sandbox.ports import free_port
 from opskit.sandbox.proxy import TcpProxy
 from opskit.sandbox.server import (
     ACCESS_KEY_ID,
-    DEPLOYMENT_CONFIGURATION,
+    CODE_PREFIX,
     NAMES,
     REGION,
     SECRET_ACCESS_KEY,
     STACK_DIR,
     MotoSide,
+    service_names,
 )
-from opskit.sandbox.tasks import LogShipper, TaskProcess, launch
+from opskit.sandbox.service import ServiceSide
 
 DEFAULT_APP_PORT = 8501
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
@@ -53,9 +53,28 @@ class SandboxInfo:
     names: dict[str, str] = field(default_factory=lambda: dict(NAMES))
     bedrock_endpoint_url: str = ""  # the Bedrock Runtime endpoint the tasks call
     bedrock_faults_file: str = ""  # where `opskit sandbox fault` sets its faults
+    # Each service's names, code prefix and app URL; the first is ``names``/``app_url``.
+    services: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def service_list(self) -> list[dict[str, str]]:
+        """Every service (a sandbox recorded before services existed has one)."""
+        first = {**self.names, "code_prefix": CODE_PREFIX, "app_url": self.app_url}
+        return self.services or [first]
+
+    def template_context(self) -> dict[str, Any]:
+        """What a run's templates read as ``opskit.sandbox``: the AWS endpoint, the
+        first service's names and ``app_url`` (as always), and ``services``, each
+        service's names and URL keyed by its service name, e.g.
+        ``opskit.sandbox.services['chatbot-2'].app_url``."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "app_url": self.app_url,
+            **dict(self.names),
+            "services": {s["service"]: dict(s) for s in self.service_list()},
+        }
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> SandboxInfo:
@@ -69,12 +88,17 @@ class SandboxInfo:
             names=dict(document.get("names") or NAMES),
             bedrock_endpoint_url=str(document.get("bedrock_endpoint_url") or ""),
             bedrock_faults_file=str(document.get("bedrock_faults_file") or ""),
+            services=[dict(s) for s in document.get("services") or []],
         )
 
 
 class Sandbox:
     """Start, use, stop. ``entrypoint``/``app_source`` default to the bundled
-    stack; tests swap in a small stand-in to exercise the agent quickly."""
+    stack; tests swap in a small stand-in to exercise the agent quickly.
+
+    ``services``: how many ECS services (``service_names``), each with its own
+    tasks, log group, code prefix and app URL, on ports ``app_port``,
+    ``app_port + 1``, ... (all free ports when ``app_port`` is 0)."""
 
     def __init__(
         self,
@@ -88,34 +112,60 @@ class Sandbox:
         on_tasks_changed: Any = None,
         bedrock_delay: float | None = None,
         bedrock_faults_file: Path | None = None,
+        services: int = 1,
     ):
+        if services < 1:
+            raise SandboxError(f"a sandbox runs at least one service, not {services}")
         self.app_source = app_source or STACK_DIR / "src"
         self.entrypoint = entrypoint or STACK_DIR / "entrypoint.py"
         self.moto = MotoSide(aws_port)
-        self.records = EcsRecords(cluster=NAMES["cluster"], service=NAMES["service"], region=REGION)
-        self.proxy = TcpProxy(app_port, self._serving_port)
         self.bedrock = BedrockEndpoint(
             delay=delay_from_env() if bedrock_delay is None else bedrock_delay,
             faults_file=bedrock_faults_file,
         )
-        self.agent: Agent | None = None
-        self._shipper: LogShipper | None = None
-        self._failure_threshold = failure_threshold
-        self._health_timeout = health_timeout
+        self.services = [
+            ServiceSide(
+                service_names(index),
+                app_port + index - 1 if app_port else 0,
+                command=[sys.executable, str(self.entrypoint)],
+                task_environment=self._task_environment,
+                failure_threshold=failure_threshold,
+                health_timeout=health_timeout,
+                on_tasks_changed=self._tasks_changed,
+            )
+            for index in range(1, services + 1)
+        ]
         self._on_tasks_changed = on_tasks_changed
         self._owns_process_lock = False
+
+    # The first service, by the names a one-service sandbox always had.
+    @property
+    def records(self) -> EcsRecords:
+        return self.services[0].records
+
+    @property
+    def proxy(self) -> TcpProxy:
+        return self.services[0].proxy
+
+    @property
+    def agent(self) -> Agent | None:
+        return self.services[0].agent
 
     def info(self, pid: int | None = None) -> SandboxInfo:
         return SandboxInfo(
             endpoint_url=self.moto.endpoint_url,
-            app_url=f"http://127.0.0.1:{self.proxy.port}",
+            app_url=self.services[0].app_url,
             region=REGION,
             access_key_id=ACCESS_KEY_ID,
             secret_access_key=SECRET_ACCESS_KEY,
             pid=pid,
             bedrock_endpoint_url=self.bedrock.endpoint_url,
             bedrock_faults_file=str(self.bedrock.faults_file or ""),
+            services=[service.describe() for service in self.services],
         )
+
+    def task_pids(self) -> list[int]:
+        return [pid for service in self.services for pid in service.task_pids()]
 
     def start(self, ready_timeout: float = 120.0) -> SandboxInfo:
         if not self.entrypoint.is_file():
@@ -124,23 +174,14 @@ class Sandbox:
             raise SandboxError("a sandbox is already running in this process")
         self._owns_process_lock = True
         try:
-            self.proxy.start()
+            for service in self.services:
+                service.proxy.start()
             _reset_moto()
             self.moto.start()
             self.bedrock.start()
-            self.moto.create_resources(self.app_source)
-            self.records.install(DEPLOYMENT_CONFIGURATION)
-            self._shipper = LogShipper(self.moto.client("logs"), NAMES["log_group"])
-            self._shipper.start()
-            self.agent = Agent(
-                self.records,
-                self._launch,
-                self._shipper,
-                failure_threshold=self._failure_threshold,
-                health_timeout=self._health_timeout,
-                on_tasks_changed=self._on_tasks_changed,
-            )
-            self.agent.start()
+            self.moto.create_resources(self.app_source, [s.names for s in self.services])
+            for service in self.services:
+                service.start(self.moto.client("logs"))
             self._wait_ready(ready_timeout)
         except BaseException:
             self.stop()
@@ -148,74 +189,49 @@ class Sandbox:
         return self.info()
 
     def stop(self) -> None:
-        """Stop every task process, the proxy and moto; safe to call twice."""
-        if self.agent is not None:
-            self.agent.stop()
-            self.agent = None
-        if self._shipper is not None:
-            self._shipper.stop()
-            self._shipper = None
-        self.proxy.stop()
+        """Stop every task process, the proxies and moto; safe to call twice."""
+        for service in self.services:
+            service.stop()
         self.bedrock.stop()
-        self.records.uninstall_quietly()
         self.moto.stop()
         if self._owns_process_lock:
             self._owns_process_lock = False
             _reset_moto()
             _one_per_process.release()
 
-    def _serving_port(self) -> int | None:
-        agent = self.agent
-        return agent.serving_port() if agent is not None else None
+    def _tasks_changed(self) -> None:
+        if self._on_tasks_changed is not None:
+            self._on_tasks_changed(self.task_pids())
 
-    def _launch(self, task_id: str, deployment_id: str, environment: dict[str, str]) -> TaskProcess:
-        assert self._shipper is not None
-        port = free_port()
-        env = task_environment(
+    def _task_environment(self, environment: dict[str, str], port: int) -> dict[str, str]:
+        return task_environment(
             environment,
             port=port,
             endpoint_url=self.moto.endpoint_url,
             bedrock_endpoint_url=self.bedrock.endpoint_url,
         )
-        stream = stream_name(NAMES["stream_prefix"], NAMES["container"], task_id)
-        return launch(
-            task_id=task_id,
-            deployment_id=deployment_id,
-            command=[sys.executable, str(self.entrypoint)],
-            env=env,
-            port=port,
-            stream=stream,
-            shipper=self._shipper,
-        )
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        waiting = list(self.services)
         while time.monotonic() < deadline:
-            deployments = self.records.deployments()
-            state = deployments[0]["rolloutState"] if deployments else "IN_PROGRESS"
-            if state == "COMPLETED" and self._serving_port() is not None:
+            for service in list(waiting):
+                state = service.rollout_state()
+                if state == "COMPLETED" and service.serving_port() is not None:
+                    waiting.remove(service)
+                elif state == "FAILED":
+                    raise SandboxError(
+                        f"the stack's first task never became healthy: {self._why(service)}"
+                    )
+            if not waiting:
                 return
-            if state == "FAILED":
-                raise SandboxError(f"the stack's first task never became healthy: {self._why()}")
             time.sleep(0.1)
         raise SandboxError(
-            f"the stack's first task was not healthy after {timeout:.0f}s: {self._why()}"
+            f"the stack's first task was not healthy after {timeout:.0f}s: {self._why(waiting[0])}"
         )
 
-    def _why(self) -> str:
-        """The last stopped task's reason and its last log lines, for the error."""
-        ecs, logs = self.moto.client("ecs"), self.moto.client("logs")
-        arns = ecs.list_tasks(cluster=NAMES["cluster"])["taskArns"]
-        if not arns:
-            return "no task was started"
-        tasks = ecs.describe_tasks(cluster=NAMES["cluster"], tasks=arns)["tasks"]
-        last = max(tasks, key=lambda t: t["createdAt"])
-        task_id = task_id_of(last["taskArn"])
-        stream = stream_name(NAMES["stream_prefix"], NAMES["container"], task_id)
-        events = logs.get_log_events(logGroupName=NAMES["log_group"], logStreamName=stream)
-        tail = " | ".join(e["message"] for e in events["events"][-5:])
-        status = last.get("stoppedReason") or last["lastStatus"]
-        return f"task {task_id}: {status}; last lines: {tail or '(none)'}"
+    def _why(self, service: ServiceSide) -> str:
+        return service.why(self.moto.client("ecs"), self.moto.client("logs"))
 
 
 def task_environment(

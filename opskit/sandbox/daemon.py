@@ -56,6 +56,7 @@ def up(
     foreground: bool = False,
     *,
     on_ready: Callable[[SandboxInfo], None] | None = None,
+    services: int = 1,
 ) -> SandboxInfo:
     """Start a sandbox. In the background (default) it returns once the app
     answers; with ``foreground`` it runs here until SIGINT/SIGTERM, calling
@@ -68,14 +69,18 @@ def up(
             f"a sandbox is already running (pid {running.pid}, app {running.app_url}, "
             f"AWS endpoint {running.endpoint_url}); stop it with `opskit sandbox down`"
         )
-    check_port_free(app_port, "the app")
+    if services < 1:
+        raise SandboxError(f"--services must be 1 or more, got {services}")
+    for index in range(services):
+        if app_port:
+            check_port_free(app_port + index, f"the app of service {index + 1}")
     check_port_free(aws_port, "the AWS endpoint (moto)")
     if foreground:
-        return run_foreground(app_port, aws_port, on_ready=on_ready)
-    return _spawn(app_port, aws_port)
+        return run_foreground(app_port, aws_port, on_ready=on_ready, services=services)
+    return _spawn(app_port, aws_port, services)
 
 
-def _spawn(app_port: int, aws_port: int) -> SandboxInfo:
+def _spawn(app_port: int, aws_port: int, services: int = 1) -> SandboxInfo:
     log_file = log_path()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     # The background sandbox is the CLI's own `sandbox up --foreground`, so its
@@ -89,6 +94,7 @@ def _spawn(app_port: int, aws_port: int) -> SandboxInfo:
         "--foreground",
         f"--port={app_port}",
         f"--aws-port={aws_port}",
+        f"--services={services}",
     ]
     with open(log_file, "ab") as output:
         child = subprocess.Popen(
@@ -166,7 +172,11 @@ def status() -> SandboxInfo | None:
 
 
 def run_foreground(
-    app_port: int, aws_port: int, *, on_ready: Callable[[SandboxInfo], None] | None = None
+    app_port: int,
+    aws_port: int,
+    *,
+    on_ready: Callable[[SandboxInfo], None] | None = None,
+    services: int = 1,
 ) -> SandboxInfo:
     """Run a sandbox in this process until SIGTERM/SIGINT; the state file names
     it (and its task processes, so ``down`` can clean up even after a crash)."""
@@ -184,6 +194,7 @@ def run_foreground(
         aws_port=aws_port,
         on_tasks_changed=publish,
         bedrock_faults_file=bedrock_faults_path(),
+        services=services,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main_thread else None
@@ -191,7 +202,7 @@ def run_foreground(
         info = sandbox.start()
         info.pid = pid
         published.update(info.to_json())
-        publish([task.pid for task in sandbox.agent.tasks.values()] if sandbox.agent else [])
+        publish(sandbox.task_pids())
         if on_ready is not None:
             on_ready(info)
         while not stop.wait(0.5):

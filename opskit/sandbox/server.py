@@ -81,29 +81,54 @@ class MotoSide:
             )
         return self._clients[service]
 
-    def create_resources(self, app_source: Path) -> None:
-        """Bucket (versioned, so releases can be restored; seeded), log group,
-        cluster, task definition and service."""
+    def create_resources(
+        self, app_source: Path, services: list[dict[str, str]] | None = None
+    ) -> None:
+        """Bucket (versioned, so releases can be restored), cluster, and for each
+        service (``service_names(i)``; the first alone by default): its code
+        prefix seeded, log group, task definition and service."""
+        services = services or [service_names(1)]
         s3 = self.client("s3")
         s3.create_bucket(Bucket=NAMES["bucket"])
         s3.put_bucket_versioning(
             Bucket=NAMES["bucket"], VersioningConfiguration={"Status": "Enabled"}
         )
-        seed_bucket(s3, NAMES["bucket"], CODE_PREFIX, app_source)
-        self.client("logs").create_log_group(logGroupName=NAMES["log_group"])
         ecs = self.client("ecs")
         ecs.create_cluster(clusterName=NAMES["cluster"])
-        definition = task_definition()
-        ecs.register_task_definition(**definition)
-        ecs.create_service(
-            cluster=NAMES["cluster"],
-            serviceName=NAMES["service"],
-            taskDefinition=definition["family"],
-            desiredCount=1,
-            launchType="FARGATE",
-            deploymentController={"type": "ECS"},
-            networkConfiguration=default_network(self.client("ec2")),
-        )
+        network = default_network(self.client("ec2"))
+        for names in services:
+            seed_bucket(s3, names["bucket"], names["code_prefix"], app_source)
+            self.client("logs").create_log_group(logGroupName=names["log_group"])
+            definition = task_definition(names)
+            ecs.register_task_definition(**definition)
+            ecs.create_service(
+                cluster=names["cluster"],
+                serviceName=names["service"],
+                taskDefinition=definition["family"],
+                desiredCount=1,
+                launchType="FARGATE",
+                deploymentController={"type": "ECS"},
+                networkConfiguration=network,
+            )
+
+
+def service_names(index: int) -> dict[str, str]:
+    """The names of the sandbox's service number ``index`` (from 1). The first has
+    the stack's own names, so a playbook written for one service runs on it
+    whatever the count; service N has its own service, task definition family,
+    log group and code prefix (``chatbot-N``, ``/ecs/chatbot-N``,
+    ``chatbot-N/src/``) in the same bucket and cluster."""
+    if index < 1:
+        raise SandboxError(f"service numbers start at 1, got {index}")
+    if index == 1:
+        return {**NAMES, "code_prefix": CODE_PREFIX}
+    service = f"{NAMES['service']}-{index}"
+    return {
+        **NAMES,
+        "service": service,
+        "log_group": f"{NAMES['log_group']}-{index}",
+        "code_prefix": f"{service}/{CODE_PREFIX}",
+    }
 
 
 def default_network(ec2: Any) -> dict[str, Any]:
@@ -120,10 +145,12 @@ def default_network(ec2: Any) -> dict[str, Any]:
     }
 
 
-def task_definition() -> dict[str, Any]:
+def task_definition(names: dict[str, str] | None = None) -> dict[str, Any]:
     """The stack's task definition as users register it (the template), with the
     sandbox's names. The app calls Bedrock as in production: the sandbox's tasks
-    reach its own Bedrock Runtime endpoint (``opskit.sandbox.bedrock``)."""
+    reach its own Bedrock Runtime endpoint (``opskit.sandbox.bedrock``).
+    ``names``: one service's (``service_names``), the first's by default."""
+    names = names or service_names(1)
     import jinja2
 
     template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
@@ -131,13 +158,13 @@ def task_definition() -> dict[str, Any]:
     )
     definition: dict[str, Any] = json.loads(
         template.render(
-            family=NAMES["service"],
+            family=names["service"],
             image=IMAGE,
             region=REGION,
-            bucket=NAMES["bucket"],
-            code_prefix=CODE_PREFIX,
-            log_group=NAMES["log_group"],
-            stream_prefix=NAMES["stream_prefix"],
+            bucket=names["bucket"],
+            code_prefix=names["code_prefix"],
+            log_group=names["log_group"],
+            stream_prefix=names["stream_prefix"],
             model_provider="bedrock",
         )
     )

@@ -1,0 +1,122 @@
+"""One ECS service of the sandbox: its records, the agent that plays Fargate
+for it, the shipper of its tasks' lines to its own log group, and its own
+stable URL (the proxy, as its load balancer).
+
+A sandbox has one or more of these in the same moto server, bucket and
+cluster; each one's tasks, logs and URL are its own, as for separate services
+on ECS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opskit.ecs.names import stream_name, task_id_of
+from opskit.sandbox.agent import Agent
+from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.ports import free_port
+from opskit.sandbox.proxy import TcpProxy
+from opskit.sandbox.server import DEPLOYMENT_CONFIGURATION, REGION
+from opskit.sandbox.tasks import LogShipper, TaskProcess, launch
+
+# (the task definition's container environment, the task's port) -> the process's env
+TaskEnvironment = Callable[[dict[str, str], int], dict[str, str]]
+
+
+class ServiceSide:
+    def __init__(
+        self,
+        names: dict[str, str],
+        app_port: int,
+        *,
+        command: list[str],
+        task_environment: TaskEnvironment,
+        failure_threshold: int,
+        health_timeout: float,
+        on_tasks_changed: Callable[[], None],
+    ):
+        self.names = names
+        self.records = EcsRecords(cluster=names["cluster"], service=names["service"], region=REGION)
+        self.proxy = TcpProxy(app_port, self.serving_port)
+        self.agent: Agent | None = None
+        self.shipper: LogShipper | None = None
+        self._command = command
+        self._task_environment = task_environment
+        self._failure_threshold = failure_threshold
+        self._health_timeout = health_timeout
+        self._on_tasks_changed = on_tasks_changed
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+    def describe(self) -> dict[str, str]:
+        """Its names and URL, as runs and ``opskit sandbox status`` show them."""
+        return {**self.names, "app_url": self.app_url}
+
+    def start(self, logs_client: Any) -> None:
+        """After its resources exist: take over its records, ship its logs, start its agent."""
+        self.records.install(DEPLOYMENT_CONFIGURATION)
+        self.shipper = LogShipper(logs_client, self.names["log_group"])
+        self.shipper.start()
+        self.agent = Agent(
+            self.records,
+            self._launch,
+            self.shipper,
+            failure_threshold=self._failure_threshold,
+            health_timeout=self._health_timeout,
+            on_tasks_changed=lambda _pids: self._on_tasks_changed(),
+        )
+        self.agent.start()
+
+    def stop(self) -> None:
+        """Stop its tasks, shipper and proxy; safe to call twice."""
+        if self.agent is not None:
+            self.agent.stop()
+            self.agent = None
+        if self.shipper is not None:
+            self.shipper.stop()
+            self.shipper = None
+        self.proxy.stop()
+        self.records.uninstall_quietly()
+
+    def task_pids(self) -> list[int]:
+        agent = self.agent
+        return [task.pid for task in agent.tasks.values()] if agent is not None else []
+
+    def serving_port(self) -> int | None:
+        agent = self.agent
+        return agent.serving_port() if agent is not None else None
+
+    def rollout_state(self) -> str:
+        deployments = self.records.deployments()
+        return deployments[0]["rolloutState"] if deployments else "IN_PROGRESS"
+
+    def _launch(self, task_id: str, deployment_id: str, environment: dict[str, str]) -> TaskProcess:
+        assert self.shipper is not None
+        port = free_port()
+        return launch(
+            task_id=task_id,
+            deployment_id=deployment_id,
+            command=self._command,
+            env=self._task_environment(environment, port),
+            port=port,
+            stream=stream_name(self.names["stream_prefix"], self.names["container"], task_id),
+            shipper=self.shipper,
+        )
+
+    def why(self, ecs: Any, logs: Any) -> str:
+        """The last stopped task's reason and its last log lines, for an error."""
+        cluster, service = self.names["cluster"], self.names["service"]
+        arns = ecs.list_tasks(cluster=cluster, family=service)["taskArns"]  # family = service
+        if not arns:
+            return f"service {service}: no task was started"
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]
+        last = max(tasks, key=lambda t: t["createdAt"])
+        task_id = task_id_of(last["taskArn"])
+        stream = stream_name(self.names["stream_prefix"], self.names["container"], task_id)
+        events = logs.get_log_events(logGroupName=self.names["log_group"], logStreamName=stream)
+        tail = " | ".join(e["message"] for e in events["events"][-5:])
+        status = last.get("stoppedReason") or last["lastStatus"]
+        return f"service {service}, task {task_id}: {status}; last lines: {tail or '(none)'}"
