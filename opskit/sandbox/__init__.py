@@ -145,9 +145,9 @@ def sandbox_for_run(
     finally:
         with _shared.lock:
             _shared.users -= 1
-            last, sandbox = _shared.users == 0, _shared.sandbox
+            last, ours = _shared.users == 0, _shared.sandbox
             if last:
                 _shared.sandbox = _shared.info = None
-        if last and sandbox is not None:
-            sandbox.stop()
+        if last and ours is not None:
+            ours.stop()
             emit("stopped the sandbox")

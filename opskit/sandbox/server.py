@@ -168,11 +168,11 @@ def task_definition(names: dict[str, str] | None = None) -> dict[str, Any]:
             model_provider="bedrock",
         )
     )
-    names = [c["name"] for c in definition["containerDefinitions"]]
-    if names != [NAMES["container"]]:
+    containers = [c["name"] for c in definition["containerDefinitions"]]
+    if containers != [NAMES["container"]]:
         raise SandboxError(
             f"{TASK_DEFINITION_TEMPLATE}: the sandbox runs one container named "
-            f"{NAMES['container']!r}, the template has {names}"
+            f"{NAMES['container']!r}, the template has {containers}"
         )
     return definition
 
