@@ -129,10 +129,9 @@ def sandbox_for_run(
         started = _shared.sandbox is None
         if started:
             port = _run_app_port(emit, services) if app_port is None else app_port
-            emit(
-                f"starting a sandbox for this run ({services} service"
-                f"{'s' if services > 1 else ''}, app URL http://127.0.0.1:{port or 'any'}) ..."
-            )
+            where = f"app URL http://127.0.0.1:{port}" if port else "app URLs on free ports"
+            several = f"{services} services, " if services > 1 else ""
+            emit(f"starting a sandbox for this run ({several}{where}) ...")
             sandbox = Sandbox(app_port=port, services=services)
             _shared.info = sandbox.start()
             _shared.sandbox = sandbox

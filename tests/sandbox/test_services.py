@@ -131,7 +131,7 @@ def test_runs_in_one_process_share_the_sandbox_it_started(
             pass
         assert client(first, "ecs").list_services(cluster="chatbot")["serviceArns"]
     assert (started_first, started_second) == (True, False)
-    assert said[0].startswith("starting a sandbox for this run (2 services")
+    assert said[0] == "starting a sandbox for this run (2 services, app URLs on free ports) ..."
     assert said[-1] == "stopped the sandbox"
     assert said.count("stopped the sandbox") == 1
 
