@@ -211,7 +211,7 @@ def run_fleet(
         playbook=playbook.source,
         targets=names,
     )
-    with engine.sigint():
+    with engine.sigint(), _shared_sandbox(targets, options, bus):
         engine.run()
     result = engine.outcome(time.monotonic() - started)
     bus.emit(
@@ -224,6 +224,27 @@ def run_fleet(
         reasons={r.target: r.error or _failed_step(r) for r in result.runs if r.status != "passed"},
     )
     return result
+
+
+@contextlib.contextmanager
+def _shared_sandbox(
+    targets: Sequence[Target], options: RunOptions, bus: EventBus
+) -> Iterator[None]:
+    """One sandbox for every sandbox target of the fleet, up for the whole fleet:
+    each target's run finds it (``sandbox_for_run``) instead of starting and
+    stopping its own between targets."""
+    services = max((t.sandbox_services for t in targets if t.sandbox), default=0)
+    if not services:
+        yield
+        return
+    from opskit.sandbox import sandbox_for_run
+
+    with sandbox_for_run(
+        lambda message: bus.emit("info", message),
+        app_port=options.sandbox_app_port,
+        services=services,
+    ):
+        yield
 
 
 def _failed_step(run: RunResult) -> str:

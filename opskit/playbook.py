@@ -44,7 +44,24 @@ TOP_LEVEL = (
 )
 TARGET_KEYS = (
     Input("description", "string", "What this target is."),
-    Input("sandbox", "boolean", "Run against the embedded local stack (moto + local ECS agent)."),
+    Input(
+        "sandbox",
+        "any",
+        "Run against the embedded local stack (moto + local ECS agent): true, or "
+        "{services: N} for a sandbox that hosts N services (a fleet on a laptop).",
+        check=lambda value: _sandbox_services(value),
+        schema={
+            "oneOf": [
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["services"],
+                    "properties": {"services": {"type": "integer", "minimum": 1}},
+                },
+            ]
+        },
+    ),
     Input("aws", "object", "AWS access: region, profile, endpoint_url."),
     Input("vars", "object", "Variables for this target."),
 )
@@ -92,6 +109,7 @@ class Step:
 class Target:
     name: str
     sandbox: bool = False
+    sandbox_services: int = 1  # services the sandbox must host (sandbox: {services: N})
     aws: AwsSettings = field(default_factory=AwsSettings)
     vars: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -155,6 +173,17 @@ class Playbook:
                 f"unknown target {name!r}; this playbook has: {', '.join(self.targets)}"
             )
         return self.targets[name]
+
+
+def _sandbox_services(value: Any) -> int:
+    """``sandbox:`` as a count of services: ``false`` 0, ``true`` 1, ``{services: N}`` N."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Mapping) and set(value) == {"services"}:
+        count = value["services"]
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+            return count
+    raise ValueError(f"expected true, false or {{services: N}} with N >= 1, got {value!r}")
 
 
 def display_path(path: Path) -> str:
@@ -305,7 +334,8 @@ class _Checker:
         aws = self.mapping(checked.get("aws") or {}, (*path, "aws"), AWS_KEYS)
         return Target(
             name=str(name),
-            sandbox=bool(checked.get("sandbox", False)),
+            sandbox=checked.get("sandbox", 0) > 0,
+            sandbox_services=max(1, checked.get("sandbox", 0)),
             aws=AwsSettings(**{k: v for k, v in aws.items()}),
             vars=dict(checked.get("vars") or {}),
             description=str(checked.get("description") or ""),

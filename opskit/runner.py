@@ -181,6 +181,7 @@ class Runner:
             sandbox_mod.sandbox_for_run(
                 lambda message: self.bus.emit("info", message),
                 app_port=self.options.sandbox_app_port,
+                services=self.target.sandbox_services,
             )
         )
         settings = AwsSettings(
@@ -189,12 +190,7 @@ class Runner:
             access_key_id=info.access_key_id,
             secret_access_key=info.secret_access_key,
         )
-        details = {
-            "endpoint_url": info.endpoint_url,
-            "app_url": info.app_url,
-            "started_for_run": started,
-            **dict(info.names),
-        }
+        details = {**info.template_context(), "started_for_run": started}
         self.result.sandbox = details
         return AwsAccess(self.target.name, settings), details
 

@@ -167,8 +167,9 @@ class TerminalReporter:
         colour = {"passed": "green", "skipped": "dim"}.get(str(status), "red")
         duration = format_duration(float(data.get("duration") or 0))
         text = f"{str(status).upper()} in {duration} (exit {data.get('exit_code')})"
-        if data.get("error") and status == "skipped":
-            text += f": {data['error']}"
+        if status == "skipped":  # a fleet's target that never started: say why
+            reason = str(data.get("error") or "").removeprefix("not started: ")
+            text = f"NOT STARTED: {reason}"
         self.line(self.paint(text, colour))
 
     def on_fleet_start(self, event: Event) -> None:
