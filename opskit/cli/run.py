@@ -1,0 +1,268 @@
+"""``opskit run``, ``opskit logs`` and ``opskit releases``: each one call into ``opskit.api``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from opskit.cli.group import cli, state
+from opskit.errors import EXIT_STEP_FAILED
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option(
+    "-t",
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="TARGET",
+    help="Target from the playbook's targets (default: default_target). Repeat it, or give "
+    "a glob ('prod-*'), to run a fleet: one run per target, in the order given.",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    help="Fleet: run up to N targets at once (default 1).",
+)
+@click.option(
+    "--canary",
+    type=click.IntRange(min=1),
+    help="Fleet: run the first K targets alone; the rest start only if they all pass.",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    help="Fleet: start no new target after M targets failed (running ones finish).",
+)
+@click.option(
+    "-e",
+    "--extra-var",
+    "extra_vars",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a variable (highest precedence). Repeatable.",
+)
+@click.option(
+    "--vars-file",
+    "vars_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML file of variables. Repeatable.",
+)
+@click.option("--dry-run", is_flag=True, help="Only read: each step says what it would change.")
+@click.option("--from", "from_step", metavar="STEP", help="Start at this step.")
+@click.option("--only", multiple=True, metavar="STEP", help="Run only this step. Repeatable.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write report.json, report.md and junit.xml to this folder.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON event per line on stdout.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("-q", "--quiet", is_flag=True, help="Hide log lines in the terminal view.")
+def run(
+    playbook: Path,
+    targets: tuple[str, ...],
+    parallel: int | None,
+    canary: int | None,
+    max_failures: int | None,
+    extra_vars: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    dry_run: bool,
+    from_step: str | None,
+    only: tuple[str, ...],
+    report_dir: Path | None,
+    output: str,
+    yes: bool,
+    quiet: bool,
+) -> int:
+    """Run PLAYBOOK against a target, or against many (a fleet)."""
+    from opskit.api import run_playbook, run_targets
+    from opskit.context import parse_extra_vars
+    from opskit.fleet import FleetOptions
+    from opskit.model import RunOptions
+    from opskit.report.files import REPORT_FILES
+
+    fleet = (
+        len(targets) > 1
+        or any(set("*?[") & set(t) for t in targets)
+        or (parallel, canary, max_failures) != (None, None, None)
+    )
+    options = RunOptions(
+        target=targets[0] if targets and not fleet else None,
+        extra_vars=parse_extra_vars(extra_vars),
+        vars_files=vars_files,
+        dry_run=dry_run,
+        from_step=from_step,
+        only=only,
+        yes=yes,
+        debug=state.debug,
+        # a fleet never prompts (targets run in parallel); the delete guards still apply
+        ask=_ask if (not yes and not fleet and _interactive()) else None,
+    )
+    if fleet:
+        fleet_result = run_targets(
+            playbook,
+            targets or ("*",),
+            options,
+            FleetOptions(parallel=parallel or 1, canary=canary or 0, max_failures=max_failures),
+            reporters=[_reporter(output, quiet, fleet=True)],
+            report_dir=report_dir,
+        )
+        code = fleet_result.exit_code
+    else:
+        code = _finish(
+            run_playbook(
+                playbook, options, reporters=[_reporter(output, quiet)], report_dir=report_dir
+            )
+        )
+    if output == "text" and report_dir is not None:
+        click.echo(f"report: {', '.join(str(report_dir / name) for name in REPORT_FILES)}")
+    return code
+
+
+def _finish(result: Any) -> int:
+    """Print a run's error (already redacted by the run) and return its exit code."""
+    if result.error:
+        click.echo(f"opskit: error: {result.error}", err=True)
+    return int(result.exit_code)
+
+
+def _reporter(output: str, quiet: bool, *, fleet: bool = False) -> Any:
+    from opskit.report.jsonlines import JsonLinesReporter
+    from opskit.report.terminal import TerminalReporter, is_live, wants_color
+
+    if output == "json":
+        return JsonLinesReporter(sys.stdout)
+    env = dict(os.environ)
+    view = TerminalReporter
+    if fleet:
+        from opskit.report.fleet_view import FleetTerminalReporter
+
+        view = FleetTerminalReporter
+    return view(
+        sys.stdout,
+        color=wants_color(sys.stdout, env),
+        live=is_live(sys.stdout, env),
+        quiet=quiet,
+    )
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("-t", "--target", help="Target whose AWS access and vars to use.")
+@click.option(
+    "-e",
+    "--extra-var",
+    "extra_vars",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a variable. Repeatable.",
+)
+@click.option("--cluster", help="ECS cluster (default: the target's vars.cluster).")
+@click.option("--service", help="ECS service (default: the target's vars.service).")
+@click.option("--log-group", help="Log group (default: the target's vars.log_group).")
+@click.option(
+    "--since", default="5m", show_default=True, help="Start this long ago, or an ISO time."
+)
+@click.option("--duration", help="Stop after this long (default: until Ctrl-C).")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def logs(
+    playbook: Path,
+    target: str | None,
+    extra_vars: tuple[str, ...],
+    cluster: str | None,
+    service: str | None,
+    log_group: str | None,
+    since: str,
+    duration: str | None,
+    output: str,
+) -> int:
+    """Print the logs of a service's running tasks (NEW/OLD) until Ctrl-C.
+
+    For on-call use: the service, cluster and log group come from PLAYBOOK's
+    target, so the same file that deploys also tails.
+    """
+    from opskit.api import tail_logs
+    from opskit.context import parse_extra_vars
+    from opskit.model import RunOptions
+
+    with_: dict[str, Any] = {
+        "cluster": cluster or "{{ vars.cluster }}",
+        "service": service or "{{ vars.service }}",
+        "log_group": log_group or "{{ vars.log_group }}",
+        "since": since,
+    }
+    if duration:
+        with_["duration"] = duration
+    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=state.debug)
+    return _finish(
+        tail_logs(playbook, options, with_=with_, reporters=[_reporter(output, quiet=False)])
+    )
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("-t", "--target", help="Target whose AWS access and vars to use.")
+@click.option(
+    "-e",
+    "--extra-var",
+    "extra_vars",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a variable. Repeatable.",
+)
+@click.option(
+    "--destination",
+    help="s3://bucket/prefix/ (default: s3://<the target's vars.bucket>/src/).",
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def releases(
+    playbook: Path,
+    target: str | None,
+    extra_vars: tuple[str, ...],
+    destination: str | None,
+    output: str,
+) -> int:
+    """List the releases recorded in the target's bucket, newest first: when, digest,
+    files, size, verdict, deployment, who, and which one is live."""
+    from opskit.api import list_releases
+    from opskit.context import parse_extra_vars
+    from opskit.model import RunOptions
+    from opskit.releases.table import release_lines
+
+    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=state.debug)
+    result = list_releases(
+        playbook, options, **({"destination": destination} if destination else {})
+    )
+    step = result.steps[0] if result.steps else None
+    if step is None or step.failed or result.error:
+        click.echo(f"opskit: error: {result.error or (step.summary if step else '')}", err=True)
+        return int(result.exit_code) or EXIT_STEP_FAILED
+    if output == "json":
+        click.echo(json.dumps(step.outputs, indent=1))
+    else:
+        outputs = step.outputs
+        click.echo("\n".join(release_lines(outputs["releases"], outputs["destination"])))
+    return 0
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _ask(prompt: str) -> bool:
+    return click.confirm(prompt, default=False)
