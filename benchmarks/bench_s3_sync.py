@@ -159,7 +159,18 @@ class Moto:
             if "partNumber=" not in key and "uploadId=" not in key
         ]
         completed = re.findall(rf'"POST /{bucket}/(\S+)\?uploadId=\S* HTTP', text)
-        return sum(1 for k in simple + completed if not k.endswith(".opskit-manifest.json"))
+        return sum(
+            1
+            for k in simple + completed
+            if not k.endswith(".opskit-manifest.json") and ".opskit/" not in k
+        )  # opskit's manifest and release record are not the tree's objects
+
+    def requests_since(self, offset: int, bucket: str) -> int:
+        """Requests to ``bucket`` since ``offset`` of the request log."""
+        with open(self.log_path) as handle:
+            handle.seek(offset)
+            text = handle.read()
+        return len(re.findall(rf'"[A-Z]+ /{bucket}[/? ]', text))
 
     def stop(self) -> None:
         self.process.terminate()
@@ -276,8 +287,9 @@ def remote_equals(s3, bucket: str, source: Path, path: Path) -> bool:
         return False
 
 
-def run_once(moto: Moto, argv: list, env: dict, bucket: str, what: str) -> tuple[float, int]:
-    """Wall time of one run (process start included) and the objects it uploaded."""
+def run_once(moto: Moto, argv: list, env: dict, bucket: str, what: str) -> tuple[float, int, int]:
+    """Wall time of one run (process start included), the objects it uploaded and
+    the requests it made to its bucket."""
     offset = moto.log_size()
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
@@ -285,7 +297,7 @@ def run_once(moto: Moto, argv: list, env: dict, bucket: str, what: str) -> tuple
     if done.returncode != 0:
         print(f"{what} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     time.sleep(0.3)  # let the server flush its request log
-    return elapsed, moto.puts_since(offset, bucket)
+    return elapsed, moto.puts_since(offset, bucket), moto.requests_since(offset, bucket)
 
 
 def first_uploads(moto: Moto, s3, tools: list, source: Path, peers: Path, args) -> dict:
@@ -303,7 +315,7 @@ def first_uploads(moto: Moto, s3, tools: list, source: Path, peers: Path, args) 
             if tool == "opskit":
                 shutil.rmtree(DATA / "cache", ignore_errors=True)
             argv, env = command(tool, source, bucket, moto.url, peers, args.opskit_via)
-            elapsed, uploads[tool] = run_once(moto, argv, env, bucket, f"{tool} in first upload")
+            elapsed, uploads[tool], _ = run_once(moto, argv, env, bucket, f"{tool} in first upload")
             times[tool].append(elapsed)
     results = {}
     for tool in tools:
@@ -391,12 +403,17 @@ def main() -> None:
                 argv, env = command(tool, source, bucket, moto.url, peers, args.opskit_via)
                 times = []
                 for _ in range(runs):
-                    elapsed, uploaded = run_once(moto, argv, env, bucket, f"{tool} in '{case}'")
+                    elapsed, uploaded, requests = run_once(
+                        moto, argv, env, bucket, f"{tool} in '{case}'"
+                    )
                     times.append(elapsed)
                 elapsed = sorted(times)[len(times) // 2]
                 results[(case, tool)] = (elapsed, uploaded)
                 shown = ", ".join(f"{t:.2f}" for t in times)
-                print(f"{case:>20} {tool:>7}: {shown} s, {uploaded} uploaded", flush=True)
+                print(
+                    f"{case:>20} {tool:>7}: {shown} s, {uploaded} uploaded, {requests} requests",
+                    flush=True,
+                )
                 if edited:
                     caught[tool] = sum(remote_equals(s3, bucket, source, p) for p in edited)
     finally:

@@ -21,14 +21,14 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from opskit.manifest import RESERVED_DIR, Manifest
 from opskit.s3.location import S3Location
-from opskit.s3.remote import read_body
+from opskit.s3.remote import object_version, read_body
 
 RELEASES_DIR = RESERVED_DIR + "releases/"
 RECORD_FORMAT = "opskit-release/1"
@@ -152,6 +152,12 @@ def records_location(location: S3Location) -> S3Location:
     return S3Location(location.bucket, location.prefix + RELEASES_DIR)
 
 
+@dataclass(frozen=True)
+class WrittenRecord:
+    key: str
+    version_id: str | None  # the record's object version: S3 returns one only with versioning on
+
+
 def write_record(
     client: Any,
     location: S3Location,
@@ -159,11 +165,16 @@ def write_record(
     *,
     origin: Origin,
     target: str,
-    versioned: bool,
     now: float,
     call: Callable[[str], Any],
-) -> str:
-    """Write a new record of ``manifest``; returns its key. Never overwrites one."""
+    replace: str | None = None,
+) -> WrittenRecord:
+    """Write a new record of ``manifest``; never overwrites one. With ``replace``
+    (the key this sync just wrote), rewrite that record with ``manifest``: its
+    name and time stay, the object versions are now known.
+
+    ``versioned`` in the record says that every file's version id is recorded,
+    which is what restoring it by copy needs."""
     from botocore.exceptions import ClientError
 
     from opskit.aws import error_code
@@ -176,25 +187,26 @@ def write_record(
         "by": origin.by,
         "ci_url": origin.ci_url,
         "target": target,
-        "versioned": versioned,
+        "versioned": bool(manifest.files) and all(e.version_id for e in manifest.files),
         "verdict": None,
     }
     where = records_location(location)
-    for attempt in range(_WRITE_ATTEMPTS):
+    for attempt in range(1 if replace else _WRITE_ATTEMPTS):
         name = record_name(now + attempt / 1000, manifest.digest)
-        section["name"] = name
-        key = f"{where.prefix}{name}.json"
+        key = replace or f"{where.prefix}{name}.json"
+        section["name"] = key.rsplit("/", 1)[-1].removesuffix(".json")
         body = json.dumps({**document, "release": section}, indent=1) + "\n"
+        condition = {} if replace else {"IfNoneMatch": "*"}
         try:
             with call(f"s3 PutObject s3://{location.bucket}/{key}"):
                 try:
-                    client.put_object(
+                    answer = client.put_object(
                         Bucket=location.bucket,
                         Key=key,
                         Body=body.encode("utf-8"),
                         ContentType="application/json",
                         ChecksumAlgorithm="SHA256",
-                        IfNoneMatch="*",
+                        **condition,
                     )
                 except ClientError as err:
                     if error_code(err) in ("PreconditionFailed", "ConditionalRequestConflict"):
@@ -202,7 +214,7 @@ def write_record(
                     raise
         except _Taken:
             continue  # another sync wrote a record with this name: take the next millisecond
-        return key
+        return WrittenRecord(key, object_version(answer))
     raise RuntimeError(f"no free release record name under s3://{location.bucket}/{where.prefix}")
 
 
@@ -210,17 +222,21 @@ class _Taken(Exception):
     pass
 
 
+def record_keys(location: S3Location, keys: Iterable[str]) -> list[str]:
+    """Of ``keys`` (e.g. a listing's ``reserved`` keys), the records', oldest first."""
+    where = records_location(location).prefix
+    return sorted({k for k in keys if k.startswith(where) and k.endswith(".json")})
+
+
 def list_record_keys(client: Any, location: S3Location, call: Callable[[str], Any]) -> list[str]:
-    """Keys of the records under the prefix, oldest first."""
+    """Keys of the records under the prefix, oldest first (a listing of their own)."""
     where = records_location(location)
     keys: list[str] = []
     with call(f"s3 ListObjectsV2 {where.url}"):
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=location.bucket, Prefix=where.prefix):
-            keys += [
-                item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(".json")
-            ]
-    return sorted(keys)
+            keys += [item["Key"] for item in page.get("Contents", [])]
+    return record_keys(location, keys)
 
 
 def read_records(
@@ -305,11 +321,14 @@ def set_verdict(
 
 
 def prune_records(
-    client: Any, location: S3Location, keep: int, call: Callable[[str], Any]
+    client: Any, location: S3Location, keys: Iterable[str], keep: int, call: Callable[[str], Any]
 ) -> list[str]:
-    """Delete the oldest records beyond the newest ``keep``; returns their keys."""
-    keys = list_record_keys(client, location, call)
-    old = keys[: max(0, len(keys) - keep)]
+    """Delete the oldest records beyond the newest ``keep`` of ``keys`` (the records
+    the sync's own listing showed plus the one it wrote: no listing of their own).
+    A record another sync writes meanwhile is counted by the next sync's pruning.
+    Returns the deleted keys."""
+    known = record_keys(location, keys)
+    old = known[: max(0, len(known) - keep)]
     for start in range(0, len(old), 1000):
         batch = old[start : start + 1000]
         with call(f"s3 DeleteObjects {records_location(location).url} ({len(batch)} keys)"):

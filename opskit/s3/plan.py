@@ -41,10 +41,19 @@ class SyncPlan:
     def upload_bytes(self) -> int:
         return sum(f.size for f in self.uploads)
 
-    def manifest(self, etags: dict[str, str], generator: str) -> Manifest:
+    def manifest(
+        self, etags: dict[str, str], generator: str, versions: dict[str, str] | None = None
+    ) -> Manifest:
+        versions = versions or {}
         return Manifest(
             [
-                ManifestEntry(f.relative, f.size, self.sha256[f.relative], etags.get(f.relative))
+                ManifestEntry(
+                    f.relative,
+                    f.size,
+                    self.sha256[f.relative],
+                    etags.get(f.relative),
+                    versions.get(f.relative),
+                )
                 for f in self.files
             ],
             generator=generator,

@@ -16,7 +16,7 @@ How an existing object is judged equal to a local file (first rule that applies)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -55,6 +55,9 @@ class Listing:
     objects: dict[str, RemoteObject]  # relative path -> object (manifest, .opskit/ excluded)
     manifest: RemoteObject | None = None
     requests: int = 0
+    # keys of opskit's own objects under ``<prefix>.opskit/`` (release records): carried
+    # so that pruning them needs no listing of its own; never compared, deleted or verified
+    reserved: list[str] = field(default_factory=list)
 
 
 def _fast_timestamps(client: Any) -> None:
@@ -94,8 +97,9 @@ def _fast_timestamps(client: Any) -> None:
 
 def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -> Listing:
     """Every object under the prefix (ListObjectsV2, paginated). The manifest is
-    kept apart and opskit's own ``.opskit/`` objects (release records) are left
-    out, so no sync, delete or verification ever counts or removes them."""
+    kept apart and opskit's own ``.opskit/`` objects (release records) are kept
+    apart too, in ``reserved``, so no sync, delete or verification ever counts or
+    removes them."""
     _fast_timestamps(client)
     listing = Listing(objects={})
     manifest_key = location.prefix + MANIFEST_NAME
@@ -114,7 +118,7 @@ def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -
                 if obj.key == manifest_key:
                     listing.manifest = obj
                 elif obj.key.startswith(reserved):
-                    continue
+                    listing.reserved.append(obj.key)
                 else:
                     listing.objects[location.relative(obj.key)] = obj
     return listing
@@ -257,6 +261,15 @@ def write_manifest(
     if stored and stored != digests.b64(hashlib.sha256(body).hexdigest()):
         raise StepError(f"manifest s3://{bucket}/{key}: S3 stored a different SHA-256")
     return dict(response)
+
+
+def object_version(answer: Mapping[str, Any]) -> str | None:
+    """The version id in a PUT's (or CompleteMultipartUpload's) answer. S3 returns
+    one only when the bucket has versioning enabled; with versioning suspended the
+    object is the ``null`` version, which the next PUT replaces: nothing to restore
+    from, so no version either."""
+    version = answer.get("VersionId")
+    return str(version) if version and version != "null" else None
 
 
 def same_manifest(old: Manifest | None, new: Manifest) -> bool:

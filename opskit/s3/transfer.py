@@ -24,6 +24,7 @@ from opskit.errors import Cancelled, StepError
 from opskit.s3 import digests
 from opskit.s3.local_tree import LocalFile
 from opskit.s3.location import S3Location
+from opskit.s3.remote import object_version
 
 MiB = 1 << 20
 PART_SIZE = 8 * MiB  # multipart threshold and part size (the AWS CLI's default too)
@@ -70,6 +71,7 @@ class Receipt:
     key: str
     etag: str
     checksum_sha256: str | None
+    version_id: str | None = None  # only when the bucket has versioning enabled
 
 
 class ReceiptRecorder:
@@ -92,7 +94,9 @@ class ReceiptRecorder:
     ):
         key = context.get("opskit_key")
         if key and http_response is not None and http_response.status_code < 300:
-            receipt = Receipt(key, parsed.get("ETag", ""), parsed.get("ChecksumSHA256"))
+            receipt = Receipt(
+                key, parsed.get("ETag", ""), parsed.get("ChecksumSHA256"), object_version(parsed)
+            )
             with self._lock:
                 self.receipts[key] = receipt
 

@@ -16,9 +16,14 @@ from typing import Any
 
 from opskit import __version__
 from opskit.errors import InputError, StepFailed
-from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
-from opskit.releases.records import origin_from_env, prune_records, write_record
-from opskit.releases.versions import bucket_versioning, list_versions
+from opskit.manifest import MANIFEST_NAME
+from opskit.releases.records import (
+    WrittenRecord,
+    origin_from_env,
+    prune_records,
+    write_record,
+)
+from opskit.releases.versions import known_versions, recorded_versions
 from opskit.s3.check import (
     Expected,
     compare_listing,
@@ -36,10 +41,11 @@ from opskit.s3.plan import (
     read_local,
     read_remote,
 )
-from opskit.s3.remote import same_manifest, write_manifest
+from opskit.s3.remote import object_version, same_manifest, write_manifest
 from opskit.s3.transfer import (
     PART_SIZE,
     Progress,
+    Receipt,
     UploadOptions,
     delete_keys,
     format_bytes,
@@ -252,6 +258,7 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     }
     mismatches: list[str] = []
     etags = dict(sync_plan.unchanged)
+    receipts: dict[str, Receipt] = {}
     if sync_plan.uploads:
         progress = Progress(
             ctx.emit, ctx.clock.monotonic, len(sync_plan.uploads), sync_plan.upload_bytes
@@ -284,9 +291,10 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     path_filter = PathFilter(inputs.exclude, inputs.include)
     extra_rule = path_filter.selects if inputs.delete else None
     if sync_plan.uploads or sync_plan.deletes:
-        found, _ = verify_remote(client, location, expected, extra_rule, ctx.aws.call)
+        found, listing = verify_remote(client, location, expected, extra_rule, ctx.aws.call)
     else:  # nothing was written: the listing the plan was made from is the state now
-        found = compare_listing(sync_plan.listing, expected, extra_rule)
+        listing = sync_plan.listing
+        found = compare_listing(listing, expected, extra_rule)
     mismatches += found
     if mismatches:
         count, shown = mismatched_keys(mismatches)
@@ -295,27 +303,54 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
             detail="\n".join(mismatches),
             outputs=outputs,
         )
-    manifest = sync_plan.manifest(etags, f"opskit {__version__}")
-    versioned = bucket_versioning(client, location.bucket, ctx.aws.call) == "Enabled"
-    if versioned:
-        manifest = _with_versions(ctx, client, location, manifest)
+    # Object versions, without asking the bucket (GetBucketVersioning) when it can
+    # be helped: S3's answer to each upload carries the new version's id only when
+    # versioning is enabled, and the old manifest's ids hold for what it vouched for.
+    answers = {key: receipt.version_id for key, receipt in receipts.items()}
+    uploaded = {f.relative: answers.get(location.key_for(f.relative)) for f in sync_plan.uploads}
+    versions = known_versions(sync_plan.old_manifest, sync_plan.unchanged, uploaded)
+    manifest = sync_plan.manifest(etags, f"opskit {__version__}", versions)
+    versioning: bool | None = True  # every version is known
+    if len(versions) < len(sync_plan.files):
+        # an upload's answer tells; with none, the next PUT's answer will (below)
+        versioning = any(uploaded.values()) if uploaded else None
+        if versioning:  # turned on since the last sync: the older objects' versions
+            manifest = recorded_versions(client, location, manifest, ctx.aws.call)
+
+    def learn_versioning(version_id: str | None) -> bool:
+        """Versioning, told by the answer to this sync's first PUT: when it is on
+        (turned on since the manifest was written), record the versions in the
+        manifest now; returns whether it did."""
+        nonlocal manifest, versioning
+        versioning = version_id is not None
+        if versioning:
+            manifest = recorded_versions(client, location, manifest, ctx.aws.call)
+            write_manifest(client, location.bucket, manifest_key, manifest, ctx.aws.call)
+        return versioning
+
     wrote_manifest = False
     if not same_manifest(sync_plan.old_manifest, manifest):
-        write_manifest(client, location.bucket, manifest_key, manifest, ctx.aws.call)
+        answer = write_manifest(client, location.bucket, manifest_key, manifest, ctx.aws.call)
         wrote_manifest = True
+        if versioning is None:
+            learn_versioning(object_version(answer))
     if inputs.keep_releases:
-        record_key = write_record(
-            client,
-            location,
-            manifest,
-            origin=origin_from_env(),
-            target=ctx.aws.target,
-            versioned=versioned,
-            now=ctx.clock.time(),
-            call=ctx.aws.call,
-        )
-        outputs["release_record"] = f"s3://{location.bucket}/{record_key}"
-        pruned = prune_records(client, location, inputs.keep_releases, ctx.aws.call)
+        origin, now = origin_from_env(), ctx.clock.time()
+
+        def record(replace: str | None = None) -> WrittenRecord:
+            return write_record(
+                client, location, manifest, origin=origin, target=ctx.aws.target, now=now,
+                call=ctx.aws.call, replace=replace,
+            )  # fmt: skip
+
+        written = record()
+        if versioning is None and learn_versioning(written.version_id):
+            wrote_manifest = True
+            record(replace=written.key)  # the same record, now with the versions
+        outputs["release_record"] = f"s3://{location.bucket}/{written.key}"
+        # the records are under the prefix: the listing above has them, the new one aside
+        records = [*listing.reserved, written.key]
+        pruned = prune_records(client, location, records, inputs.keep_releases, ctx.aws.call)
         if pruned:
             ctx.emit(
                 "info", f"pruned {len(pruned)} release record(s) beyond {inputs.keep_releases}"
@@ -329,31 +364,6 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     ctx.emit("info", summary)
     changed = bool(outputs["uploaded"] or outputs["deleted"] or wrote_manifest)
     return StepResult("changed" if changed else "ok", summary, outputs, _rules_detail(sync_plan))
-
-
-def _with_versions(
-    ctx: StepContext, client: Any, location: S3Location, manifest: Manifest
-) -> Manifest:
-    """The manifest with each object's current version id. An object whose latest
-    version is not the one just verified (same ETag and size) was changed by
-    another writer meanwhile: the sync fails rather than record the wrong version."""
-    latest = list_versions(client, location, ctx.aws.call).latest
-    entries, changed = [], []
-    for entry in manifest.files:
-        found = latest.get(entry.path)
-        if found is None or found.etag != entry.etag or found.size != entry.size:
-            changed.append(entry.path)
-            continue
-        entries.append(
-            ManifestEntry(entry.path, entry.size, entry.sha256, entry.etag, found.version_id)
-        )
-    if changed:
-        count, shown = mismatched_keys([f"{path}: changed" for path in changed])
-        raise StepFailed(
-            f"verification failed under {location.url}: {count} key(s) changed by another "
-            f"writer right after verification: {shown}"
-        )
-    return Manifest(entries, manifest.generator, manifest.created_at)
 
 
 STEP = StepType(

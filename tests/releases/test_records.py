@@ -98,7 +98,7 @@ def test_concurrent_syncs_of_one_prefix_never_lose_a_record(s3):
     def write() -> None:
         start.wait()
         write_record(
-            s3, location, manifest, origin=Origin("a@b"), target="t", versioned=True,
+            s3, location, manifest, origin=Origin("a@b"), target="t",
             now=1_700_000_000.0, call=_call,
         )  # fmt: skip
 
