@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import signal
 import threading
 import time
 import uuid
@@ -33,6 +32,7 @@ from opskit.events import EventBus, EventKind
 from opskit.model import FleetResult, RunOptions, RunResult
 from opskit.playbook import Playbook, Target
 from opskit.runner import Runner
+from opskit.watchdog import on_sigint
 
 __all__ = ["FleetOptions", "run_fleet"]
 
@@ -165,18 +165,6 @@ class _Fleet:
         for runner in runners:
             runner.interrupt()
 
-    @contextlib.contextmanager
-    def sigint(self) -> Iterator[None]:
-        main = threading.current_thread() is threading.main_thread()
-        if not self.options.handle_sigint or not main:
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, lambda *_: self.interrupt())
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
     def outcome(self, duration: float) -> FleetResult:
         runs = []
         for target in self.targets:
@@ -211,7 +199,10 @@ def run_fleet(
         playbook=playbook.source,
         targets=names,
     )
-    with engine.sigint(), _shared_sandbox(targets, options, bus):
+    with (
+        on_sigint(engine.interrupt, enabled=options.handle_sigint),
+        _shared_sandbox(targets, options, bus),
+    ):
         engine.run()
     result = engine.outcome(time.monotonic() - started)
     bus.emit(

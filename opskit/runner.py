@@ -13,12 +13,11 @@ Either way the caller still writes the report and exits 130.
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
 from opskit.steps.base import InvalidInput, StepContext, StepResult
-from opskit.watchdog import Abandoned, run_watched
+from opskit.watchdog import Abandoned, on_sigint, run_watched
 
 __all__ = ["Runner"]
 
@@ -70,27 +69,16 @@ class Runner:
         if self._current_cancel is not None:
             self._current_cancel.set()
 
-    @contextlib.contextmanager
-    def _sigint(self) -> Iterator[None]:
-        if (
-            not self.options.handle_sigint
-            or threading.current_thread() is not threading.main_thread()
-        ):
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, lambda *_: self.interrupt())
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
     # -- the run --------------------------------------------------------------
     def run(self) -> RunResult:
         started = time.monotonic()
         result = self.result
         selected = self._selection()
         try:
-            with self._sigint(), contextlib.ExitStack() as stack:
+            with (
+                on_sigint(self.interrupt, enabled=self.options.handle_sigint),
+                contextlib.ExitStack() as stack,
+            ):
                 self.bus.emit(
                     "run_start",
                     f"{self.playbook.name} · target {self.target.name}"

@@ -1,4 +1,4 @@
-"""Run a step's work in a thread that the runner can abandon.
+"""Run a step's work in a thread that the runner can abandon; route Ctrl-C.
 
 Wait loops honour their deadline and cancel event themselves; the watchdog is
 for the call that does not (a socket read that never returns). It gives the
@@ -8,9 +8,11 @@ for it: the daemon thread is left behind, the run goes on and reports why.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -56,3 +58,18 @@ def run_watched(
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["result"]  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def on_sigint(handler: Callable[[], None], *, enabled: bool = True) -> Iterator[None]:
+    """While inside, Ctrl-C calls ``handler`` instead of raising ``KeyboardInterrupt``.
+    Only the main thread receives signals: elsewhere (a fleet's target) this is a
+    no-op, and whoever owns the main thread forwards the interrupt."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: handler())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,19 @@ import click
 
 from opskit.cli.group import cli, state
 from opskit.errors import EXIT_STEP_FAILED
+
+
+def target_and_vars(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``-t`` and ``-e`` for the commands that read a target's AWS access and vars."""
+    command = click.option(
+        "-e",
+        "--extra-var",
+        "extra_vars",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Set a variable. Repeatable.",
+    )(command)
+    return click.option("-t", "--target", help="Target whose AWS access and vars to use.")(command)
 
 
 @cli.command()
@@ -163,15 +177,7 @@ def _reporter(output: str, quiet: bool, *, fleet: bool = False) -> Any:
 
 @cli.command()
 @click.argument("playbook", type=click.Path(path_type=Path))
-@click.option("-t", "--target", help="Target whose AWS access and vars to use.")
-@click.option(
-    "-e",
-    "--extra-var",
-    "extra_vars",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Set a variable. Repeatable.",
-)
+@target_and_vars
 @click.option("--cluster", help="ECS cluster (default: the target's vars.cluster).")
 @click.option("--service", help="ECS service (default: the target's vars.service).")
 @click.option("--log-group", help="Log group (default: the target's vars.log_group).")
@@ -216,15 +222,7 @@ def logs(
 
 @cli.command()
 @click.argument("playbook", type=click.Path(path_type=Path))
-@click.option("-t", "--target", help="Target whose AWS access and vars to use.")
-@click.option(
-    "-e",
-    "--extra-var",
-    "extra_vars",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Set a variable. Repeatable.",
-)
+@target_and_vars
 @click.option(
     "--destination",
     help="s3://bucket/prefix/ (default: s3://<the target's vars.bucket>/src/).",

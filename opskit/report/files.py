@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from opskit.model import RunResult
 from opskit.redact import Redactor
@@ -22,14 +24,26 @@ def write_reports(result: RunResult, directory: Path | None, redactor: Redactor)
     from opskit.report.markdown import render_markdown
 
     clean = redacted(result, redactor)
-    markdown = render_markdown(clean)
+    return write_report_files(
+        directory, clean.as_dict(), render_markdown(clean), lambda: render_junit(clean)
+    )
+
+
+def write_report_files(
+    directory: Path | None,
+    document: dict[str, Any],
+    markdown: str,
+    junit: Callable[[], str],
+) -> list[Path]:
+    """The three files of a report (one run or a fleet) when ``directory`` is given,
+    and the Markdown appended to ``$GITHUB_STEP_SUMMARY`` under GitHub Actions."""
     written: list[Path] = []
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
         files = {
-            "report.json": json.dumps(clean.as_dict(), indent=2, default=str, ensure_ascii=False),
+            "report.json": json.dumps(document, indent=2, default=str, ensure_ascii=False),
             "report.md": markdown,
-            "junit.xml": render_junit(clean),
+            "junit.xml": junit(),
         }
         for name, text in files.items():
             path = directory / name

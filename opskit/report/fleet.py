@@ -10,8 +10,6 @@ status is its worst target's, and so is its exit code.
 
 from __future__ import annotations
 
-import json
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from opskit import __version__
 from opskit.durations import format_duration
 from opskit.model import SEVERITY, FleetResult, RunResult, worst_status
 from opskit.redact import Redactor
-from opskit.report.files import REPORT_FILES, redacted
+from opskit.report.files import REPORT_FILES, redacted, write_report_files
 from opskit.report.junit import render_junit
 from opskit.report.markdown import _HEADLINE, _cell, _row, _section, _when
 
@@ -151,22 +149,6 @@ def write_fleet_reports(
         fleet = FleetResult(
             fleet.playbook, fleet.name, [redacted(r, redactor) for r in fleet.runs], fleet.duration
         )
-    markdown = render_fleet_markdown(fleet)
-    written: list[Path] = []
-    if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
-        files = {
-            "report.json": json.dumps(fleet.as_dict(), indent=2, default=str, ensure_ascii=False),
-            "report.md": markdown,
-            "junit.xml": render_fleet_junit(fleet),
-        }
-        for name, text in files.items():
-            path = directory / name
-            path.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-            written.append(path)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
-        written.append(Path(summary))
-    return written
+    return write_report_files(
+        directory, fleet.as_dict(), render_fleet_markdown(fleet), lambda: render_fleet_junit(fleet)
+    )
