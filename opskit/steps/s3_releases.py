@@ -39,9 +39,10 @@ def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
     records = read_records(client, location, ctx.aws.call)
     live = live_manifest(client, location, ctx.aws.call)
     live_digest = live.digest if live is not None else ""
-    releases = [
-        r.summary() | {"live": r.problem is None and r.digest == live_digest} for r in records
-    ]
+    # Newest first: the live release is the newest record of the current manifest's
+    # digest (a re-sync of the same tree, or a rollback to it, records it again).
+    live_record = next((r for r in records if r.problem is None and r.digest == live_digest), None)
+    releases = [r.summary() | {"live": r is live_record} for r in records]
     last_good = next((r.digest for r in records if r.problem is None and r.status == "passed"), "")
     lines = release_lines(releases, location.url)
     live_text = live_digest[:12] or "none"

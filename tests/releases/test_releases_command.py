@@ -81,3 +81,22 @@ def test_releases_of_a_missing_bucket_is_one_line_and_exit_1(aws, aws_endpoint, 
     assert out == ""
     assert err.startswith("opskit: error: ") and "no-such-bucket" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_only_the_newest_record_of_the_live_digest_is_marked_live(
+    aws, aws_endpoint, tmp_path, capsys
+):
+    """The same tree synced twice (a re-run, or a rollback to it) leaves two records
+    of one digest: the newest is the live release, the older one history."""
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    good = playbook(tmp_path / "a", aws_endpoint, "  - {id: check, uses: test.echo}")
+    run_playbook(good, RunOptions(handle_sigint=False))
+    run_playbook(good, RunOptions(handle_sigint=False))
+    capsys.readouterr()
+
+    code, out, err = releases(capsys, str(good), "--destination", f"s3://{BUCKET}/src/")
+
+    assert code == 0, err
+    newest, older = (re.split(r"\s{2,}", line) for line in out.splitlines()[2:4])
+    assert newest[1] == older[1]  # one digest
+    assert out.count("<- live") == 1 and newest[-1] == "<- live"
