@@ -28,8 +28,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opskit.errors import OpskitError
 from opskit.events import EventBus, EventKind
-from opskit.model import FleetResult, RunOptions, RunResult
+from opskit.model import FleetResult, RunOptions, RunResult, RunStatus
 from opskit.playbook import Playbook, Target
 from opskit.runner import Runner
 from opskit.watchdog import on_sigint
@@ -87,7 +88,8 @@ class _Fleet:
         for target in canary:
             self._start(target)
         self._wait()
-        failed = [r.target for r in self.results.values() if r.status != "passed"]
+        with self.lock:
+            failed = [r.target for r in self.results.values() if r.status != "passed"]
         if canary and failed and self.stop_reason is None:
             self.stop_reason = (
                 f"canary {', '.join(failed)} did not pass (--canary {self.fleet.canary})"
@@ -98,30 +100,39 @@ class _Fleet:
 
     def _start(self, target: Target) -> None:
         while not self.slots.acquire(timeout=0.1):  # woken often enough for Ctrl-C
-            pass
-        reason = self.stop_reason or self._budget_spent()
-        if reason is not None:
-            self.slots.release()
-            self.results[target.name] = self._skipped(target, reason)
-            return
+            if self.interrupts > 1:
+                self.not_started(target, "interrupted")
+                return
         options = dataclasses.replace(self.options, target=target.name, handle_sigint=False)
         runner = Runner(self.playbook, options, _TargetBus(self.bus, target.name))
-        with self.lock:
-            self.running[target.name] = runner
+        with self.lock:  # checked and registered at once: a Ctrl-C now reaches this runner
+            reason = self.stop_reason or self._budget_spent()
+            if reason is None:
+                self.running[target.name] = runner
+        if reason is not None:
+            self.slots.release()
+            self.not_started(target, reason)
+            return
 
         def work() -> None:
             try:
-                self.results[target.name] = runner.run()
+                result = runner.run()
+            except BaseException as err:  # noqa: BLE001 - a target's crash is its own result
+                result = runner.result
+                result.status, result.error = "error", f"{type(err).__name__}: {err}"
             finally:  # recorded first, so the next start sees this target's verdict
                 with self.lock:
                     self.running.pop(target.name, None)
-                self.slots.release()
+            with self.lock:
+                self.results[target.name] = result
+            self.slots.release()
 
         thread = threading.Thread(target=work, name=f"target-{target.name}", daemon=True)
         self.threads.append(thread)
         thread.start()
 
     def _budget_spent(self) -> str | None:
+        """Why no new target may start after too many failures (call under the lock)."""
         limit = self.fleet.max_failures
         if limit is None:
             return None
@@ -137,7 +148,12 @@ class _Fleet:
                 if self.interrupts > 1:
                     return
 
-    def _skipped(self, target: Target, reason: str) -> RunResult:
+    def not_started(self, target: Target, reason: str, status: RunStatus | None = None) -> None:
+        """A target the fleet never started: ``skipped`` (exit 0) when the fleet chose
+        not to (canary, failure budget), ``interrupted`` (exit 130) after Ctrl-C,
+        ``error`` when the fleet itself could not start (its sandbox)."""
+        if status is None:
+            status = "interrupted" if reason == "interrupted" else "skipped"
         result = RunResult(
             playbook=self.playbook.source,
             name=self.playbook.name,
@@ -145,12 +161,13 @@ class _Fleet:
             dry_run=self.options.dry_run,
             run_id=uuid.uuid4().hex[:12],
             started_at=self.options.clock.time(),
-            status="skipped",
+            status=status,
             error=f"not started: {reason}",
         )
-        self.bus.emit("run_end", "skipped", target=target.name, status="skipped", exit_code=0,
-                      duration=0.0, error=result.error)  # fmt: skip
-        return result
+        with self.lock:
+            self.results[target.name] = result
+        self.bus.emit("run_end", status, target=target.name, status=status,
+                      exit_code=result.exit_code, duration=0.0, error=result.error)  # fmt: skip
 
     # -- Ctrl-C ---------------------------------------------------------------
     def interrupt(self) -> None:
@@ -168,12 +185,16 @@ class _Fleet:
     def outcome(self, duration: float) -> FleetResult:
         runs = []
         for target in self.targets:
-            result = self.results.get(target.name)
-            if result is None:  # still running after a second Ctrl-C: left behind
+            with self.lock:
+                result = self.results.get(target.name)
                 runner = self.running.get(target.name)
-                result = runner.result if runner is not None else self._skipped(target, "aborted")
+            if result is None and runner is not None:  # left running by a second Ctrl-C
+                result = runner.result
                 result.status = "interrupted"
                 result.error = result.error or "aborted by a second Ctrl-C"
+            elif result is None:
+                self.not_started(target, "interrupted")
+                result = self.results[target.name]
             runs.append(result)
         return FleetResult(self.playbook.source, self.playbook.name, runs, duration)
 
@@ -199,11 +220,16 @@ def run_fleet(
         playbook=playbook.source,
         targets=names,
     )
-    with (
-        on_sigint(engine.interrupt, enabled=options.handle_sigint),
-        _shared_sandbox(targets, options, bus),
-    ):
-        engine.run()
+    try:
+        with (
+            on_sigint(engine.interrupt, enabled=options.handle_sigint),
+            _shared_sandbox(targets, options, bus),
+        ):
+            engine.run()
+    except OpskitError as err:  # the fleet could not start (its sandbox): each target says why
+        for target in targets:
+            if target.name not in engine.results:
+                engine.not_started(target, bus.redactor.text(str(err)), "error")
     result = engine.outcome(time.monotonic() - started)
     bus.emit(
         "fleet_end",

@@ -73,8 +73,8 @@ class Runner:
     def run(self) -> RunResult:
         started = time.monotonic()
         result = self.result
-        selected = self._selection()
         try:
+            selected = self._selection()  # a bad --from/--only is this run's bad input
             with (
                 on_sigint(self.interrupt, enabled=self.options.handle_sigint),
                 contextlib.ExitStack() as stack,

@@ -198,3 +198,62 @@ def test_the_cli_runs_a_fleet_for_several_targets_with_json_events_per_target(
     assert ends == {"tokyo": "passed", "broken": "failed"}
     assert events[-1]["kind"] == "fleet_end"
     assert events[-1]["data"]["verdicts"] == {"tokyo": "passed", "broken": "failed"}
+
+
+def test_a_bad_only_in_a_fleet_is_bad_input_for_every_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opskit.cli import main
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(path), "-t", "tokyo", "-t", "seoul", "--only", "nosuch"])
+
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "Traceback" not in out + err
+    assert "no step 'nosuch'" in out
+
+
+def test_targets_not_started_because_of_ctrl_c_are_interrupted_not_skipped(
+    tmp_path: Path,
+) -> None:
+    from opskit.fleet import _Fleet
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET)
+    playbook = load_playbook(path)
+    engine = _Fleet(
+        playbook,
+        playbook.select_targets(["tokyo", "seoul"]),
+        RunOptions(clock=FakeClock(), handle_sigint=False),
+        FleetOptions(),
+        EventBus(Redactor()),
+    )
+    engine.interrupt()  # Ctrl-C before any target started (e.g. while the sandbox starts)
+    engine.run()
+    result = engine.outcome(0.0)
+
+    assert verdicts(result) == {"tokyo": "interrupted", "seoul": "interrupted"}
+    assert result.exit_code == 130
+
+
+def test_a_fleet_whose_sandbox_cannot_start_still_reports_each_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import opskit.sandbox
+    from opskit.sandbox import SandboxError
+
+    def refuse(*args, **kwargs):
+        raise SandboxError("port 8501 is in use by another program")
+
+    monkeypatch.setattr(opskit.sandbox, "sandbox_for_run", refuse)
+    text = FLEET.replace("{vars: {failures: 0}}", "{sandbox: true, vars: {failures: 0}}")
+    result, events = run(tmp_path, ["tokyo", "seoul"], text=text)
+
+    assert verdicts(result) == {"tokyo": "error", "seoul": "error"}
+    assert result.exit_code == 1
+    assert result.runs[0].error == "not started: port 8501 is in use by another program"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["exit_code"] == 1 and events[-1].kind == "fleet_end"

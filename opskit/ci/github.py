@@ -126,14 +126,17 @@ class GithubReport:
 def github_report(report_dir: Path, *, exit_code: int | None = None) -> GithubReport:
     """Read ``report_dir/report.json``. When a run ended before it wrote one (bad
     input: exit 2), ``exit_code`` stands in for it, so the job still gets its
-    outputs and an annotation."""
+    outputs and an annotation; so it does when the report there says otherwise
+    (an earlier run's report left in the folder must never turn a failure green)."""
     if report_dir.is_file():  # the report.json itself
         report_dir = report_dir.parent
     file = report_dir / "report.json"
     if exit_code is not None and exit_code != 0 and not file.exists():
         return _no_report(report_dir, exit_code)
-    runs = read_report(report_dir)
+    runs = read_report(report_dir)  # checks the file: one clear line when it is broken
     document = json.loads(file.read_text(encoding="utf-8"))
+    if exit_code is not None and document.get("exit_code") != exit_code:
+        return _no_report(report_dir, exit_code)
     fleet = FleetResult.from_dict(document) if document.get("kind") == "fleet" else None
     return GithubReport(runs, fleet, str(report_dir))
 

@@ -156,6 +156,31 @@ def test_bad_input_still_sets_status_and_an_annotation(tmp_path: Path, playbook:
     )
 
 
+def test_an_earlier_runs_report_never_turns_a_failure_green(tmp_path: Path, playbook: Path) -> None:
+    """The action used twice in one job: the second run's bad input must not be read
+    as the first run's pass from the report left in the folder."""
+    code, _, outputs, _ = run_step(tmp_path, {"playbook": "probe.yaml"})
+    assert (code, outputs["status"]) == (0, "passed")
+
+    code, _, outputs, _ = run_step(tmp_path, {"playbook": "probe.yaml", "target": "nope"})
+
+    assert code == 2
+    assert (outputs["status"], outputs["exit-code"]) == ("invalid", "2")
+
+
+def test_github_outputs_trusts_the_exit_code_over_a_stale_report(
+    tmp_path: Path, playbook: Path
+) -> None:
+    from opskit.ci.github import github_report
+
+    code, _, _, _ = run_step(tmp_path, {"playbook": "probe.yaml"})
+    report_dir = tmp_path / "opskit-report"
+    assert code == 0 and (report_dir / "report.json").exists()
+
+    assert github_report(report_dir, exit_code=0).status == "passed"
+    assert github_report(report_dir, exit_code=2).status == "invalid"
+
+
 # -- actionlint ------------------------------------------------------------------------------
 
 
