@@ -31,6 +31,9 @@ from opskit.s3.location import S3Location
 from opskit.s3.remote import object_version, read_body
 
 RELEASES_DIR = RESERVED_DIR + "releases/"
+# Names the newest record whose run passed: pruning never deletes it, so the
+# last good release survives any number of failed syncs after it.
+LAST_GOOD_NAME = RESERVED_DIR + "last-good.json"
 RECORD_FORMAT = "opskit-release/1"
 _FAMILY = "opskit-release/"
 _WRITE_ATTEMPTS = 20
@@ -318,6 +321,34 @@ def set_verdict(
             ContentType="application/json",
             ChecksumAlgorithm="SHA256",
         )
+    if verdict.status == "passed":
+        pointer = key.split(RELEASES_DIR, 1)[0] + LAST_GOOD_NAME
+        with call(f"s3 PutObject s3://{bucket}/{pointer}"):
+            client.put_object(
+                Bucket=bucket,
+                Key=pointer,
+                Body=(json.dumps({"record": key}) + "\n").encode("utf-8"),
+                ContentType="application/json",
+            )
+
+
+def last_good_record(client: Any, location: S3Location, call: Callable[[str], Any]) -> str | None:
+    """The key of the newest record whose run passed, as its verdict named it."""
+    from botocore.exceptions import ClientError
+
+    key = location.prefix + LAST_GOOD_NAME
+    with call(f"s3 GetObject s3://{location.bucket}/{key}"):
+        try:
+            body = read_body(client, location.bucket, key)
+        except ClientError as err:  # no run has passed yet: nothing to protect
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+    try:
+        record = json.loads(body).get("record")
+    except (ValueError, AttributeError):
+        return None
+    return record if isinstance(record, str) else None
 
 
 def prune_records(
@@ -329,6 +360,9 @@ def prune_records(
     Returns the deleted keys."""
     known = record_keys(location, keys)
     old = known[: max(0, len(known) - keep)]
+    if old:  # one GET, only when something is to go: the last good release stays
+        protected = last_good_record(client, location, call)
+        old = [k for k in old if k != protected]
     for start in range(0, len(old), 1000):
         batch = old[start : start + 1000]
         with call(f"s3 DeleteObjects {records_location(location).url} ({len(batch)} keys)"):

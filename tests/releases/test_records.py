@@ -172,3 +172,24 @@ class _Null:
 
 def _call(_what: str) -> _Null:
     return _Null()
+
+
+def test_pruning_never_deletes_the_last_release_that_passed(make_ctx, s3, tmp_path):
+    """After more failed syncs than keep_releases, the last good release is still
+    there to restore: its verdict named it, and pruning leaves that record."""
+    from opskit.releases.records import Verdict, last_good_record, set_verdict
+
+    source = write_tree(tmp_path / "src", TREE)
+    good = sync(make_ctx, source, 1_700_000_000, keep_releases=2)
+    good_key = good.outputs["release_record"].split(f"s3://{BUCKET}/", 1)[1]
+    passed = Verdict("passed", "2023-11-14T22:13:20Z", "run1", "p.yaml", None, None)
+    set_verdict(s3, BUCKET, good_key, passed, _call)
+    assert last_good_record(s3, parse_s3_url(DEST), _call) == good_key
+    for n in range(1, 5):  # four more syncs, whose runs never pass
+        (source / "app.py").write_text(f"print({n})\n")
+        sync(make_ctx, source, 1_700_000_000 + 60 * n, keep_releases=2)
+
+    keys = list_record_keys(s3, parse_s3_url(DEST), _call)
+    assert good_key in keys
+    assert len(keys) == 3  # the newest two, and the last good one
+    assert [r.status for r in read_records(s3, parse_s3_url(DEST), _call)][-1] == "passed"
