@@ -22,7 +22,10 @@ _EXPORTS = {
     "load_playbook": "opskit.playbook",
     "Playbook": "opskit.playbook",
     "run_playbook": "opskit.api",
+    "run_targets": "opskit.api",
     "tail_logs": "opskit.api",
+    "FleetOptions": "opskit.fleet",
+    "FleetResult": "opskit.model",
     "RunOptions": "opskit.model",
     "RunResult": "opskit.model",
     "StepRecord": "opskit.model",
@@ -42,7 +45,10 @@ __all__ = [
     "load_playbook",
     "Playbook",
     "run_playbook",
+    "run_targets",
     "tail_logs",
+    "FleetOptions",
+    "FleetResult",
     "RunOptions",
     "RunResult",
     "StepRecord",
@@ -58,10 +64,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from opskit.api import run_playbook, tail_logs
+    from opskit.api import run_playbook, run_targets, tail_logs
     from opskit.errors import InputError, OpskitError
     from opskit.events import Event, EventBus
-    from opskit.model import RunOptions, RunResult, StepRecord
+    from opskit.fleet import FleetOptions
+    from opskit.model import FleetResult, RunOptions, RunResult, StepRecord
     from opskit.playbook import Playbook, load_playbook
     from opskit.report.files import write_reports
     from opskit.report.jsonlines import JsonLinesReporter

@@ -55,7 +55,7 @@ def run_playbook(
     ``junit.xml`` are written there; under GitHub Actions the Markdown report is
     appended to ``$GITHUB_STEP_SUMMARY`` either way.
     """
-    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    loaded = _load(playbook)
     bus = bus or EventBus(Redactor())
     for reporter in reporters:
         bus.subscribe(reporter)
@@ -80,7 +80,7 @@ def run_targets(
     from opskit.fleet import FleetOptions, run_fleet
     from opskit.report.fleet import write_fleet_reports
 
-    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    loaded = _load(playbook)
     targets = loaded.select_targets(patterns)
     bus = bus or EventBus(Redactor())
     for reporter in reporters:
@@ -99,11 +99,7 @@ def tail_logs(
 ) -> RunResult:
     """Follow a service's task logs (``logs.tail``) with the AWS access and vars of
     the playbook's target. Ctrl-C is how a tail ends, so it ends ``passed``."""
-    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
-    tail_type = step_registry.get("logs.tail")
-    assert tail_type is not None  # a built-in step type
-    step = Step(id="tail", uses="logs.tail", type=tail_type, with_=with_, path=("logs",))
-    tail_only = dataclasses.replace(loaded, steps=(step,), on_failure=())
+    tail_only = _one_step(_load(playbook), "tail", "logs.tail", with_)
     result = run_playbook(tail_only, options, reporters=reporters)
     if result.status == "interrupted":
         result.status = "passed"
@@ -118,12 +114,8 @@ def list_releases(
 ) -> RunResult:
     """The releases recorded under the target's code prefix (``s3.releases``), with
     the AWS access and vars of the playbook's target; the step's outputs hold them."""
-    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
-    list_type = step_registry.get("s3.releases")
-    assert list_type is not None  # a built-in step type
-    with_ = {"destination": destination}
-    step = Step(id="releases", uses="s3.releases", type=list_type, with_=with_, path=("releases",))
-    return run_playbook(dataclasses.replace(loaded, steps=(step,), on_failure=()), options)
+    listing = _one_step(_load(playbook), "releases", "s3.releases", {"destination": destination})
+    return run_playbook(listing, options)
 
 
 def fleet_matrix(
@@ -132,7 +124,7 @@ def fleet_matrix(
     form: MatrixFormat = "github",
 ) -> Any:
     """The CI job matrix of the playbook's targets (``opskit matrix``)."""
-    loaded = playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+    loaded = _load(playbook)
     from opskit.ci.matrix import matrix, select_targets
 
     return matrix(select_targets(loaded, tuple(patterns)), form)
@@ -164,3 +156,16 @@ def write_github_outputs(
     with open(target, "a", encoding="utf-8") as handle:
         handle.write(report.github_output())
     return report
+
+
+def _load(playbook: Playbook | str | os.PathLike[str]) -> Playbook:
+    return playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
+
+
+def _one_step(playbook: Playbook, step_id: str, uses: str, with_: dict[str, Any]) -> Playbook:
+    """The playbook's targets, vars and AWS access around one built-in step: how a
+    command such as ``opskit logs`` reads the same file that deploys."""
+    step_type = step_registry.get(uses)
+    assert step_type is not None  # a built-in step type
+    step = Step(id=step_id, uses=uses, type=step_type, with_=with_, path=(step_id,))
+    return dataclasses.replace(playbook, steps=(step,), on_failure=())

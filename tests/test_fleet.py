@@ -257,3 +257,18 @@ def test_a_fleet_whose_sandbox_cannot_start_still_reports_each_target(
     assert result.runs[0].error == "not started: port 8501 is in use by another program"
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["exit_code"] == 1 and events[-1].kind == "fleet_end"
+
+
+def test_a_fleet_on_a_terminal_refuses_deletes_without_yes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Targets run in parallel and cannot each ask: a delete needs --yes."""
+    import opskit.cli.run as cli_run
+
+    monkeypatch.setattr(cli_run, "_interactive", lambda: True)
+    refuse = cli_run._confirmation(yes=False, fleet=True)
+    assert refuse is not None and refuse("Delete 3 object(s)?") is False
+    assert cli_run._confirmation(yes=False, fleet=False) is cli_run._ask
+    assert cli_run._confirmation(yes=True, fleet=True) is None
+    monkeypatch.setattr(cli_run, "_interactive", lambda: False)
+    assert cli_run._confirmation(yes=False, fleet=True) is None  # CI: the guards apply

@@ -124,8 +124,7 @@ def run(
         only=only,
         yes=yes,
         debug=state.debug,
-        # a fleet never prompts (targets run in parallel); the delete guards still apply
-        ask=_ask if (not yes and not fleet and _interactive()) else None,
+        ask=_confirmation(yes=yes, fleet=fleet),
     )
     if fleet:
         fleet_result = run_targets(
@@ -260,6 +259,20 @@ def releases(
 
 def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirmation(*, yes: bool, fleet: bool) -> Any:
+    """Who answers a step's "Delete N objects?": nobody with --yes or without a
+    terminal (CI: the delete guards still apply); the person at the terminal for
+    one run; for a fleet on a terminal, a refusal (its targets run in parallel and
+    cannot each ask): the step fails saying to run with --yes."""
+    if yes or not _interactive():
+        return None
+    return _refuse if fleet else _ask
+
+
+def _refuse(prompt: str) -> bool:
+    return False
 
 
 def _ask(prompt: str) -> bool:
