@@ -35,23 +35,25 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from streamlit_app import (  # benchmarks/ is the script's folder
+    LOCAL_APP_ENV,
+    start_streamlit,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "opskit" / "stack" / "src" / "chatbot_app.py"
 QUESTION = "How do I redeploy the service?"
 EXPECT = "new ECS deployment"
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 BROWSER_SCRIPT = r"""
 import json, sys, time
@@ -97,12 +99,6 @@ with sync_playwright() as p:
     }), flush=True)
     browser.close()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- memory of a process tree ------------------------------------------------------------
@@ -156,43 +152,10 @@ class TreeMemory:
 
 
 def start_app(log: Path, stream_delay: str | None) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true"]
-    command += ["--server.address=127.0.0.1", f"--server.port={port}"]
-    command += ["--server.fileWatcherType=none", "--browser.gatherUsageStats=false"]
-    env = {**os.environ, "CHATBOT_MODEL_PROVIDER": "local", "AWS_REGION": "us-east-1"}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env = dict(LOCAL_APP_ENV)
     if stream_delay is not None:
         env["CHATBOT_LOCAL_STREAM_DELAY"] = stream_delay
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=APP.parent,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text())
-        with contextlib.suppress(OSError), HTTP.open(f"{url}/_stcore/health", timeout=2):
-            return process, url
-        time.sleep(0.2)
-    raise RuntimeError(f"the app did not start: {log.read_text()}")
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-        return
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+    return start_streamlit(sys.executable, APP, log, env=env, timeout=60)
 
 
 # --- the two clients ---------------------------------------------------------------------

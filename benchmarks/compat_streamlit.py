@@ -15,29 +15,23 @@ Markdown table for docs/streamlit.md. Exit 1 if any check failed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from streamlit_app import (  # benchmarks/ is the script's folder
+    LOCAL_APP_ENV,
+    start_streamlit,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_APP = ROOT / "opskit" / "stack" / "src" / "chatbot_app.py"
 ECHO_APP = ROOT / "tests" / "streamlit" / "apps" / "main.py"
 DIGEST = "c0ffee" + "0" * 58
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def venv_for(version: str, cache: Path) -> Path:
@@ -60,50 +54,8 @@ def venv_for(version: str, cache: Path) -> Path:
 def start(
     python: Path, script: Path, log: Path, base_path: str = ""
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [str(python), "-m", "streamlit", "run", str(script)]
-    command += ["--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}"]
-    command += ["--server.fileWatcherType=none", "--browser.gatherUsageStats=false"]
-    if base_path:
-        command.append(f"--server.baseUrlPath={base_path}")
-    env = {
-        **os.environ,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "CHATBOT_MODEL_PROVIDER": "local",
-        "CHATBOT_LOCAL_STREAM_DELAY": "0.002",
-        "CHATBOT_RELEASE_DIGEST": DIGEST,
-        "AWS_REGION": "us-east-1",
-    }
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=script.parent,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{script.name} exited: {log.read_text()[-2000:]}")
-        with contextlib.suppress(OSError), HTTP.open(f"{url}/_stcore/health", timeout=2):
-            return process, url
-        time.sleep(0.2)
-    stop(process)
-    raise RuntimeError(f"{script.name} did not start: {log.read_text()[-2000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    env = {**LOCAL_APP_ENV, "CHATBOT_LOCAL_STREAM_DELAY": "0.002", "CHATBOT_RELEASE_DIGEST": DIGEST}
+    return start_streamlit(python, script, log, env=env, base_path=base_path)
 
 
 def playbook(bundled_url: str, echo_url: str) -> dict:

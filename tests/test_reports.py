@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.cli import main
+from tests.cli_helpers import run_cli
 
 SECRET = "hunter2-super-secret"
 AWS_KEY = "AKIAABCDEFGHIJKLMNOP"
@@ -27,13 +27,6 @@ on_failure:
 
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code), out, err
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.cli import main
+from tests.cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,13 +23,6 @@ targets:
 steps:
   - {id: probe, uses: http.probe, with: {url: "http://127.0.0.1:1/"}}
 """
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code), out, err
 
 
 @pytest.fixture

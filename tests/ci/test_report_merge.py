@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.cli import main
+from tests.cli_helpers import run_cli
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
 
@@ -26,13 +26,6 @@ steps:
 on_failure:
   - {id: diag, uses: test.echo, with: {value: "line one\\nline two"}}
 """
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code), out, err
 
 
 @pytest.fixture
