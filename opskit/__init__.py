@@ -7,16 +7,17 @@ The library API, for programs that drive opskit from Python::
     result = run_playbook("playbooks/redeploy.yaml", RunOptions(target="sandbox"))
     print(result.status, result.exit_code)
 
+The front door is the one table below: each name and the module it comes from.
 Names are imported on first use, so ``import opskit`` (and the CLI's start-up)
-stays cheap.
+stays cheap. Reporters and report writers are in ``opskit.report``.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-__version__ = "0.1.0"
+from opskit.version import __version__
 
 _EXPORTS = {
     "load_playbook": "opskit.playbook",
@@ -24,57 +25,21 @@ _EXPORTS = {
     "run_playbook": "opskit.api",
     "run_targets": "opskit.api",
     "tail_logs": "opskit.api",
+    "list_releases": "opskit.api",
+    "LogTail": "opskit.api",
+    "TailedLine": "opskit.api",
     "FleetOptions": "opskit.fleet",
-    "FleetResult": "opskit.model",
     "RunOptions": "opskit.model",
     "RunResult": "opskit.model",
+    "FleetResult": "opskit.model",
     "StepRecord": "opskit.model",
     "EventBus": "opskit.events",
     "Event": "opskit.events",
-    "TerminalReporter": "opskit.report.terminal",
-    "JsonLinesReporter": "opskit.report.jsonlines",
-    "write_reports": "opskit.report.files",
-    "render_markdown": "opskit.report.markdown",
-    "render_junit": "opskit.report.junit",
     "OpskitError": "opskit.errors",
     "InputError": "opskit.errors",
 }
 
-__all__ = [
-    "__version__",
-    "load_playbook",
-    "Playbook",
-    "run_playbook",
-    "run_targets",
-    "tail_logs",
-    "FleetOptions",
-    "FleetResult",
-    "RunOptions",
-    "RunResult",
-    "StepRecord",
-    "EventBus",
-    "Event",
-    "TerminalReporter",
-    "JsonLinesReporter",
-    "write_reports",
-    "render_markdown",
-    "render_junit",
-    "OpskitError",
-    "InputError",
-]
-
-if TYPE_CHECKING:
-    from opskit.api import run_playbook, run_targets, tail_logs
-    from opskit.errors import InputError, OpskitError
-    from opskit.events import Event, EventBus
-    from opskit.fleet import FleetOptions
-    from opskit.model import FleetResult, RunOptions, RunResult, StepRecord
-    from opskit.playbook import Playbook, load_playbook
-    from opskit.report.files import write_reports
-    from opskit.report.jsonlines import JsonLinesReporter
-    from opskit.report.junit import render_junit
-    from opskit.report.markdown import render_markdown
-    from opskit.report.terminal import TerminalReporter
+__all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,16 +7,18 @@ redaction, the same reports, the same result. Nothing here prints.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit import steps as step_registry
-from opskit.errors import InputError
-from opskit.events import EventBus, Subscriber
-from opskit.model import RunOptions, RunResult
+from opskit.errors import Cancelled, InputError, StepError
+from opskit.events import Event, EventBus, Subscriber
+from opskit.model import RunOptions, RunResult, StepRecord
 from opskit.playbook import Playbook, Step, load_playbook
 from opskit.redact import Redactor
 from opskit.report import write_reports
@@ -27,8 +29,11 @@ if TYPE_CHECKING:  # imported where used: `opskit run` of one target starts with
     from opskit.ci.matrix import MatrixFormat
     from opskit.fleet import FleetOptions
     from opskit.model import FleetResult
+    from opskit.steps.s3_releases import ReleasesOutputs
 
 __all__ = [
+    "LogTail",
+    "TailedLine",
     "fleet_matrix",
     "list_releases",
     "merge_run_reports",
@@ -38,13 +43,16 @@ __all__ = [
     "write_github_outputs",
 ]
 
+PathLike = str | os.PathLike[str]
+
 
 def run_playbook(
-    playbook: Playbook | str | os.PathLike[str],
+    playbook: Playbook | PathLike,
     options: RunOptions | None = None,
     *,
     reporters: Iterable[Subscriber] = (),
-    report_dir: str | os.PathLike[str] | None = None,
+    report_dir: PathLike | None = None,
+    step_summary: PathLike | None = None,
     bus: EventBus | None = None,
 ) -> RunResult:
     """Run a playbook (a path or a loaded ``Playbook``) and return its result.
@@ -52,31 +60,33 @@ def run_playbook(
     A failed step is a result, not an exception; a bad playbook raises
     ``InputError`` (exit 2 at the CLI). ``reporters`` receive every event,
     redacted. With ``report_dir``, ``report.json``, ``report.md`` and
-    ``junit.xml`` are written there; under GitHub Actions the Markdown report is
-    appended to ``$GITHUB_STEP_SUMMARY`` either way.
+    ``junit.xml`` are written there; with ``step_summary`` (the CLI passes
+    ``$GITHUB_STEP_SUMMARY``), the Markdown report is appended to that file.
     """
     loaded = _load(playbook)
     bus = bus or EventBus(Redactor())
     for reporter in reporters:
         bus.subscribe(reporter)
     result = Runner(loaded, options or RunOptions(), bus).run()
-    write_reports(result, Path(report_dir) if report_dir is not None else None, bus.redactor)
+    write_reports(result, _path(report_dir), bus.redactor, step_summary=_path(step_summary))
     return result
 
 
 def run_targets(
-    playbook: Playbook | str | os.PathLike[str],
+    playbook: Playbook | PathLike,
     patterns: Sequence[str],
     options: RunOptions | None = None,
     fleet: FleetOptions | None = None,
     *,
     reporters: Iterable[Subscriber] = (),
-    report_dir: str | os.PathLike[str] | None = None,
+    report_dir: PathLike | None = None,
+    step_summary: PathLike | None = None,
     bus: EventBus | None = None,
 ) -> FleetResult:
     """Run a playbook on every target that ``patterns`` name (names or globs, in
     their order) as one fleet: ``--parallel``, ``--canary``, ``--max-failures``.
-    The reports cover every target; the exit code is the worst target's."""
+    The reports cover every target; the exit code is the worst target's.
+    ``report_dir`` and ``step_summary`` as for ``run_playbook``."""
     from opskit.fleet import FleetOptions, run_fleet
     from opskit.report.fleet import write_fleet_reports
 
@@ -86,40 +96,98 @@ def run_targets(
     for reporter in reporters:
         bus.subscribe(reporter)
     result = run_fleet(loaded, targets, options or RunOptions(), fleet or FleetOptions(), bus)
-    write_fleet_reports(result, Path(report_dir) if report_dir is not None else None, bus.redactor)
+    write_fleet_reports(result, _path(report_dir), bus.redactor, step_summary=_path(step_summary))
     return result
 
 
+@dataclass(frozen=True)
+class TailedLine:
+    """One log line as ``opskit logs`` shows it: whose task, NEW or OLD, when."""
+
+    stream: str
+    task_id: str
+    age: str  # NEW | OLD
+    timestamp: int  # epoch ms, as the container's log driver stamped it
+    text: str
+
+
+@dataclass
+class LogTail:
+    """What a tail read: the streams, and the lines (the newest ``keep_lines``)."""
+
+    streams: list[str] = field(default_factory=list)
+    lines: collections.deque[TailedLine] = field(default_factory=collections.deque)
+    lines_read: int = 0
+
+
 def tail_logs(
-    playbook: Playbook | str | os.PathLike[str],
+    playbook: Playbook | PathLike,
     options: RunOptions | None = None,
     *,
     with_: dict[str, Any],
     reporters: Iterable[Subscriber] = (),
-) -> RunResult:
+    keep_lines: int = 10_000,
+) -> LogTail:
     """Follow a service's task logs (``logs.tail``) with the AWS access and vars of
-    the playbook's target. Ctrl-C is how a tail ends, so it ends ``passed``."""
+    the playbook's target, until ``duration`` or Ctrl-C (how a tail ends, so not an
+    error). ``reporters`` see each line as it arrives; the tail keeps the newest
+    ``keep_lines`` of them. Raises ``InputError`` for bad input and ``StepError``
+    when the logs cannot be read."""
+    tail = LogTail(lines=collections.deque(maxlen=keep_lines))
+
+    def keep(event: Event) -> None:
+        if event.kind == "log":
+            data = event.data
+            tail.lines.append(
+                TailedLine(
+                    str(data.get("stream", "")),
+                    str(data.get("task_id", "")),
+                    str(data.get("age", "")),
+                    int(data.get("timestamp") or 0),
+                    event.message,
+                )
+            )
+
     tail_only = _one_step(_load(playbook), "tail", "logs.tail", with_)
-    result = run_playbook(tail_only, options, reporters=reporters)
-    if result.status == "interrupted":
-        result.status = "passed"
-    return result
+    result = run_playbook(tail_only, options, reporters=[*reporters, keep])
+    record = _only_record(result, interrupted_ok=True)
+    tail.streams = list(record.outputs.get("streams") or [])
+    tail.lines_read = int(record.outputs.get("lines_read") or 0)
+    return tail
 
 
 def list_releases(
-    playbook: Playbook | str | os.PathLike[str],
+    playbook: Playbook | PathLike,
     options: RunOptions | None = None,
     *,
     destination: str = "s3://{{ vars.bucket }}/src/",
-) -> RunResult:
+) -> ReleasesOutputs:
     """The releases recorded under the target's code prefix (``s3.releases``), with
-    the AWS access and vars of the playbook's target; the step's outputs hold them."""
+    the AWS access and vars of the playbook's target: the records newest first,
+    the live digest and the last good one. Raises ``InputError`` for bad input and
+    ``StepError`` when the bucket cannot be read."""
+    from opskit.steps.s3_releases import ReleasesOutputs
+
     listing = _one_step(_load(playbook), "releases", "s3.releases", {"destination": destination})
-    return run_playbook(listing, options)
+    record = _only_record(run_playbook(listing, options))
+    return ReleasesOutputs(**record.outputs)
+
+
+def _only_record(result: RunResult, *, interrupted_ok: bool = False) -> StepRecord:
+    """The one step's record of a one-step run, or its failure as an exception
+    (already redacted, as the run recorded it)."""
+    record = result.steps[0] if result.steps else None
+    if result.status == "invalid":
+        raise InputError(result.error or (record.summary if record else "invalid input"))
+    if result.status == "interrupted" and not interrupted_ok:
+        raise Cancelled(result.error or "interrupted")
+    if record is None or record.status in ("failed", "error") or result.error:
+        raise StepError(result.error or (record.summary if record else result.status))
+    return record
 
 
 def fleet_matrix(
-    playbook: Playbook | str | os.PathLike[str],
+    playbook: Playbook | PathLike,
     patterns: Iterable[str] = (),
     form: MatrixFormat = "github",
 ) -> Any:
@@ -130,14 +198,16 @@ def fleet_matrix(
     return matrix(select_targets(loaded, tuple(patterns)), form)
 
 
-def merge_run_reports(paths: Iterable[Path], report_dir: Path | None) -> FleetResult:
+def merge_run_reports(
+    paths: Iterable[Path], report_dir: PathLike | None, step_summary: PathLike | None = None
+) -> FleetResult:
     """Merge the reports of a CI matrix's jobs into one fleet report written to
-    ``report_dir`` (and ``$GITHUB_STEP_SUMMARY``); its exit code is the worst."""
+    ``report_dir`` (and appended to ``step_summary``); its exit code is the worst."""
     from opskit.report.fleet import write_fleet_reports
     from opskit.report.merge import merge_reports
 
     fleet = merge_reports(paths)
-    write_fleet_reports(fleet, report_dir)
+    write_fleet_reports(fleet, _path(report_dir), step_summary=_path(step_summary))
     return fleet
 
 
@@ -158,7 +228,11 @@ def write_github_outputs(
     return report
 
 
-def _load(playbook: Playbook | str | os.PathLike[str]) -> Playbook:
+def _path(value: PathLike | None) -> Path | None:
+    return Path(value) if value is not None else None
+
+
+def _load(playbook: Playbook | PathLike) -> Playbook:
     return playbook if isinstance(playbook, Playbook) else load_playbook(Path(playbook))
 
 

@@ -56,11 +56,19 @@ class AwsAccess:
 
     def _new_session(self) -> Any:
         import boto3
+        import botocore.session
         from botocore.exceptions import BotoCoreError
 
         s = self.settings
+        core = botocore.session.get_session()
+        # botocore's public hook for response parsing (aws-cli sets its own
+        # timestamp parser the same way): see parse_timestamp.
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=parse_timestamp
+        )
         try:
             return boto3.Session(
+                botocore_session=core,
                 profile_name=s.profile,
                 region_name=s.region,
                 aws_access_key_id=s.access_key_id,
@@ -118,6 +126,24 @@ class AwsAccess:
         """Turn any AWS failure inside the block into one clear ``StepError`` line."""
         with aws_errors(f"target {self.target!r}: {description}"):
             yield
+
+
+def parse_timestamp(value: Any) -> Any:
+    """botocore parses every timestamp with dateutil, about 0.1 ms each: more than
+    half the client-side cost of a 2,000-key S3 listing. ISO 8601 as S3 writes it
+    (``2026-12-04T19:20:39.000Z``) parses with ``datetime.fromisoformat`` to an
+    equal aware UTC datetime; anything else (and every non-string, e.g. the JSON
+    protocols' epoch numbers) goes to botocore's own parser."""
+    from datetime import datetime, timezone
+
+    from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
+
+    if isinstance(value, str) and value.endswith("Z") and "T" in value:
+        try:
+            return datetime.fromisoformat(value[:-1] + "+00:00").astimezone(timezone.utc)
+        except ValueError:
+            pass
+    return DEFAULT_TIMESTAMP_PARSER(value)
 
 
 @contextmanager

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from opskit import __version__, templating
+from opskit import templating
 from opskit.errors import InputError
 from opskit.playbook import Playbook, Target
+from opskit.version import __version__
 from opskit.yamlload import load_yaml
 
 STACK_DIR = Path(__file__).resolve().parent / "stack" / "src"

@@ -6,7 +6,7 @@ raises them and never calls ``sys.exit``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 EXIT_OK = 0
 EXIT_STEP_FAILED = 1
@@ -39,25 +39,32 @@ class InputError(OpskitError):
         return self.message
 
 
-class StepFailed(OpskitError):
-    """A check said no (the release is not what it should be). Exit 1.
+class StepProblem(OpskitError):
+    """What a step raises when it does not pass; never raised itself, only its three
+    kinds, which a report and an on-call engineer treat differently.
 
     ``summary`` is the one line; ``detail`` the multi-line evidence that goes into
-    reports (stopped reasons, log context, mismatching keys); ``outputs`` whatever
-    the step learned before failing, so later ``on_failure`` steps can use it.
+    reports (stopped reasons, log context, mismatching keys); ``outputs`` the
+    step's declared outputs as far as it learned them before it stopped (an
+    instance of its outputs dataclass, or ``None``), so ``on_failure`` steps can
+    use them.
     """
 
     status: Literal["failed", "error"] = "failed"
 
-    def __init__(self, summary: str, *, detail: str = "", outputs: dict | None = None):
+    def __init__(self, summary: str, *, detail: str = "", outputs: Any = None):
         self.summary = summary
         self.detail = detail
-        self.outputs = dict(outputs or {})
+        self.outputs = outputs
         super().__init__(summary)
 
 
-class StepError(StepFailed):
-    """The step could not measure (AWS error, permission, network). Exit 1.
+class StepFailed(StepProblem):
+    """A check said no: the release is not what it should be. Exit 1."""
+
+
+class StepError(StepProblem):
+    """The step could not check (AWS error, permission, network). Exit 1.
 
     Kept apart from ``StepFailed`` as Argo Rollouts keeps Error apart from Failed:
     an on-call engineer acts differently on "the check said no" and "the check
@@ -67,8 +74,10 @@ class StepError(StepFailed):
     status = "error"
 
 
-class StepTimeout(StepFailed):
-    """The step's deadline passed; ``summary`` carries the last known state."""
+class StepTimeout(StepProblem):
+    """The step ran out of time before it could say yes or no; ``summary`` carries
+    the last known state. Reported as failed: a release that did not prove itself
+    within its time is not live."""
 
 
 class Cancelled(OpskitError):

@@ -32,7 +32,7 @@ from opskit.errors import OpskitError
 from opskit.events import EventBus, EventKind
 from opskit.model import FleetResult, RunOptions, RunResult, RunStatus
 from opskit.playbook import Playbook, Target
-from opskit.runner import Runner
+from opskit.runner import Runner, run_sandbox
 from opskit.watchdog import on_sigint
 
 __all__ = ["FleetOptions", "run_fleet"]
@@ -254,13 +254,7 @@ def _shared_sandbox(
     if not services:
         yield
         return
-    from opskit.sandbox import sandbox_for_run
-
-    with sandbox_for_run(
-        lambda message: bus.emit("info", message),
-        app_port=options.sandbox_app_port,
-        services=services,
-    ):
+    with run_sandbox(bus, options, services):
         yield
 
 

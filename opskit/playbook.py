@@ -20,7 +20,7 @@ from opskit import steps as step_registry
 from opskit import templating
 from opskit.aws import AwsSettings
 from opskit.errors import InputError
-from opskit.inputs import Input, type_name
+from opskit.inputs import Input, InvalidInput, type_name
 from opskit.steps.base import StepType
 from opskit.yamlload import Located, format_path, load_yaml
 
@@ -373,6 +373,11 @@ class _Checker:
             raise self.fail((*path, "with"), f"expected a mapping, got {type_name(with_raw)}")
         with_checked = self.mapping(with_raw, (*path, "with"), step_type.specs)
         self.templates(with_raw, (*path, "with"), earlier)
+        if not templating.has_template(dict(with_raw)):
+            try:  # the rules between inputs too, when nothing is left to render
+                step_type.coerce_inputs(with_raw)
+            except InvalidInput as err:
+                raise self.fail((*path, "with", err.name), str(err)) from None
         self.templates(checked.get("when"), (*path, "when"), earlier)
         if isinstance(checked.get("when"), str) and not templating.is_template(checked["when"]):
             try:

@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,18 @@ from opskit import context as ctxmod
 from opskit import templating
 from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import Deadline
-from opskit.errors import Cancelled, InputError, OpskitError, StepFailed, StepTimeout
+from opskit.errors import Cancelled, InputError, OpskitError, StepProblem, StepTimeout
 from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
-from opskit.steps.base import InvalidInput, StepContext, StepResult
+from opskit.steps.base import (
+    InvalidInput,
+    RunEnd,
+    StepContext,
+    StepResult,
+    StepType,
+    UndeclaredOutputs,
+)
 from opskit.watchdog import Abandoned, on_sigint, run_watched
 
 __all__ = ["Runner"]
@@ -37,6 +44,21 @@ __all__ = ["Runner"]
 # How long a step may overrun its own deadline before the runner stops waiting
 # for it: wait loops honour the deadline themselves; this catches a blocking call.
 TIMEOUT_GRACE = 5.0
+
+
+@contextlib.contextmanager
+def run_sandbox(bus: EventBus, options: RunOptions, services: int) -> Iterator[tuple[Any, bool]]:
+    """The engine's one way to the sandbox: ``(info, started)`` of the sandbox with
+    at least ``services`` services that a run (or a fleet, for all its targets)
+    uses; started here unless one is up, stopped when its last user ends."""
+    from opskit import sandbox as sandbox_mod
+
+    with sandbox_mod.sandbox_for_run(
+        lambda message: bus.emit("info", message),
+        app_port=options.sandbox_app_port,
+        services=services,
+    ) as found:
+        yield found
 
 
 class Runner:
@@ -94,7 +116,7 @@ class Runner:
                 if stopped and result.error is None and self.playbook.on_failure:
                     self._run_steps(self.playbook.on_failure, "on_failure", None, aws, context)
                 result.status = self._status()
-                self._record_verdict(aws)  # while a sandbox started for the run is still up
+                self._finish_steps(aws)  # while a sandbox started for the run is still up
         except KeyboardInterrupt:
             self.interrupts = max(self.interrupts, 2)
             result.error = result.error or "aborted by a second Ctrl-C"
@@ -122,18 +144,22 @@ class Runner:
             return self.outcome
         return "failed" if self.result.failed_step is not None else "passed"
 
-    def _record_verdict(self, aws: AwsAccess) -> None:
-        """The run's verdict on the release record its ``s3.sync`` wrote, so "the
-        last release that passed" is a fact in the bucket (``opskit.releases``)."""
-        if not any(step.uses == "s3.sync" for step in self.result.steps):
-            return  # no release was synced (and opskit.releases is not imported)
-        from opskit.releases.verdict import pending_verdict, record_verdict
-
-        pending = pending_verdict(self.result)
-        if pending is None:
-            return
-        for kind, message in record_verdict(aws, pending):
-            self.bus.emit("warning" if kind == "warning" else "info", message)
+    def _finish_steps(self, aws: AwsAccess) -> None:
+        """The run's last phase: each step whose type has a ``finish`` hears how the
+        run ended (``s3.sync`` writes the verdict on its release record, so "the
+        last release that passed" is a fact in the bucket). A hook that cannot do
+        its part is a warning: the run's own result stands."""
+        types = {step.id: step.type for step in self.playbook.steps}
+        for record in self.result.steps:
+            step_type = types[record.id]
+            if step_type.finish is None or not record.outputs:
+                continue
+            try:
+                messages = step_type.finish(RunEnd(aws, self.result, record))
+            except OpskitError as err:
+                messages = [("warning", f"{record.id}: {err}")]
+            for kind, message in messages:
+                self.bus.emit("warning" if kind == "warning" else "info", message, record.id)
 
     def _finish(self) -> None:
         result = self.result
@@ -163,14 +189,8 @@ class Runner:
     def _aws(self, stack: contextlib.ExitStack) -> tuple[AwsAccess, dict[str, Any] | None]:
         if not self.target.sandbox:
             return AwsAccess(self.target.name, self.target.aws), None
-        from opskit import sandbox as sandbox_mod
-
         info, started = stack.enter_context(
-            sandbox_mod.sandbox_for_run(
-                lambda message: self.bus.emit("info", message),
-                app_port=self.options.sandbox_app_port,
-                services=self.target.sandbox_services,
-            )
+            run_sandbox(self.bus, self.options, self.target.sandbox_services)
         )
         settings = AwsSettings(
             region=info.region,
@@ -245,11 +265,10 @@ class Runner:
                 self._run_one(step, record, aws, context)
                 if self.outcome == "invalid":
                     return
-            context["steps"][step.id] = {
-                "status": record.status,
-                "outputs": record.outputs,
-                "uses": step.uses,
-            }
+            outputs = record.outputs
+            if self.options.dry_run:  # null: not known in this run, so a template skips
+                outputs = {name: value for name, value in outputs.items() if value is not None}
+            context["steps"][step.id] = {"status": record.status, "outputs": outputs}
 
     def _run_one(
         self, step: Step, record: StepRecord, aws: AwsAccess, context: dict[str, Any]
@@ -305,8 +324,8 @@ class Runner:
         for attempt in range(1, step.retries + 2):
             record.attempts = attempt
             outcome = self._attempt(step, action, inputs, aws, context, deadline)
-            self._record(record, outcome)
-            retryable = isinstance(outcome, StepFailed) and not self.interrupts
+            self._record(step.type, record, outcome)
+            retryable = isinstance(outcome, StepProblem) and not self.interrupts
             if not retryable or attempt > step.retries or deadline.expired():
                 return
             self.bus.emit(
@@ -387,20 +406,32 @@ class Runner:
         finally:
             self._current_cancel = None
 
-    def _record(self, record: StepRecord, outcome: StepResult | BaseException) -> None:
+    def _record(
+        self, step_type: StepType, record: StepRecord, outcome: StepResult | BaseException
+    ) -> None:
         if isinstance(outcome, StepResult):
-            record.status, record.summary = outcome.status, outcome.summary
-            record.outputs, record.detail = dict(outcome.outputs), outcome.detail
-        elif isinstance(outcome, Cancelled):
+            try:
+                outputs = step_type.outputs_dict(outcome.outputs)
+            except UndeclaredOutputs as err:
+                outcome = err
+            else:
+                record.status, record.summary = outcome.status, outcome.summary
+                record.outputs, record.detail = outputs, outcome.detail
+                return
+        if isinstance(outcome, Cancelled):
             record.status, record.summary = "failed", f"interrupted: {outcome}"
             record.detail = getattr(outcome, "detail", "") or ""
-        elif isinstance(outcome, StepFailed):
+        elif isinstance(outcome, StepProblem):
             record.status, record.summary, record.detail = (
                 outcome.status,
                 outcome.summary,
                 outcome.detail,
             )
-            record.outputs = dict(outcome.outputs)
+            if outcome.outputs is not None:
+                try:
+                    record.outputs = step_type.outputs_dict(outcome.outputs)
+                except UndeclaredOutputs as err:
+                    self._record(step_type, record, err)
         elif isinstance(outcome, InputError):
             raise outcome
         elif isinstance(outcome, Exception):

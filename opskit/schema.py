@@ -87,10 +87,17 @@ def playbook_schema() -> dict[str, Any]:
             "on_failure": {"type": "array", "items": {"$ref": "#/$defs/step"}},
         },
     )
+    # What each step type's steps.ID.outputs holds: not part of a playbook, but
+    # published from the same declaration as `opskit steps` prints.
+    outputs = {}
+    for name in names:
+        step_type = step_registry.get(name)
+        assert step_type is not None
+        outputs[name] = step_type.output_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://opskit.dev/schema/playbook.json",
         "title": "opskit playbook",
         **top,
-        "$defs": {"step": step, "target": target},
+        "$defs": {"step": step, "target": target, "outputs": outputs},
     }

@@ -9,7 +9,7 @@ from typing import Any
 
 from opskit.clock import poll_until
 from opskit.errors import StepFailed
-from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.steps.base import StepContext, StepResult, StepType, output, param
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +38,33 @@ class LeakInputs:
     text: str = param("t", "string", required=True)
 
 
+@dataclass(frozen=True, kw_only=True)
+class EchoOutputs:
+    value: Any = output("the value", "any")
+    type: str = output("its Python type", "string")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallsOutputs:
+    calls: int = output("calls so far", "integer")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoOutputs:
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenOutputs:
+    token: str | None = output("t", "string")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeakOutputs:
+    echo: str = output("e", "string")
+    nested: list[Any] = output("n", "list")
+
+
 CALLS: dict[str, int] = {}
 
 
@@ -46,7 +73,7 @@ def _echo(ctx: StepContext, inputs: EchoInputs) -> StepResult:
     return StepResult(
         "ok",
         f"echoed {inputs.value!r}",
-        {"value": inputs.value, "type": type(inputs.value).__name__},
+        EchoOutputs(value=inputs.value, type=type(inputs.value).__name__),
     )
 
 
@@ -57,9 +84,11 @@ def _flaky(ctx: StepContext, inputs: FlakyInputs) -> StepResult:
         raise StepFailed(
             f"failure {CALLS[key]} of {key}",
             detail="the flaky detail",
-            outputs={"calls": CALLS[key]},
+            outputs=CallsOutputs(calls=CALLS[key]),
         )
-    return StepResult("changed", f"{key} worked on call {CALLS[key]}", {"calls": CALLS[key]})
+    return StepResult(
+        "changed", f"{key} worked on call {CALLS[key]}", CallsOutputs(calls=CALLS[key])
+    )
 
 
 def _wait(ctx: StepContext, inputs: WaitInputs) -> StepResult:
@@ -73,16 +102,23 @@ def _wait(ctx: StepContext, inputs: WaitInputs) -> StepResult:
         cancel=ctx.cancel,
         describe=lambda: "still waiting for nothing",
     )
-    return StepResult("ok", "never")
+    return StepResult("ok", "never", NoOutputs())
 
 
 def _mutate(ctx: StepContext, inputs: NoInputs) -> StepResult:
     CALLS["mutate"] = CALLS.get("mutate", 0) + 1
-    return StepResult("changed", "mutated", {"token": "t-123"})
+    return StepResult("changed", "mutated", TokenOutputs(token="t-123"))
 
 
 def _plan_mutate(ctx: StepContext, inputs: NoInputs) -> StepResult:
-    return StepResult("ok", "would mutate", {})
+    return StepResult("ok", "would mutate", TokenOutputs(token=None))
+
+
+def _rogue(ctx: StepContext, inputs: EchoInputs) -> StepResult:
+    """A step type with a bug: outputs that are not its declared dataclass."""
+    if inputs.value == "fail":
+        raise StepFailed("failed with stray outputs", outputs={"stray": 1})
+    return StepResult("ok", "returned a stray dict", {"value": inputs.value, "stray": 1})
 
 
 def _leak(ctx: StepContext, inputs: LeakInputs) -> StepResult:
@@ -92,7 +128,7 @@ def _leak(ctx: StepContext, inputs: LeakInputs) -> StepResult:
     raise StepFailed(
         f"summary says {text}",
         detail=f"detail says {text}",
-        outputs={"echo": text, "nested": [{"deep": text}]},
+        outputs=LeakOutputs(echo=text, nested=[{"deep": text}]),
     )
 
 
@@ -101,7 +137,7 @@ TEST_STEPS = [
         "test.echo",
         "Echo a value.",
         EchoInputs,
-        {"value": "the value", "type": "its Python type"},
+        EchoOutputs,
         _echo,
         read_only=True,
     ),
@@ -109,25 +145,26 @@ TEST_STEPS = [
         "test.flaky",
         "Fail N times.",
         FlakyInputs,
-        {"calls": "calls so far"},
+        CallsOutputs,
         _flaky,
     ),
     StepType(
         "test.wait",
         "Wait forever.",
         WaitInputs,
-        {},
+        NoOutputs,
         _wait,
         read_only=True,
     ),
     StepType(
-        "test.mutate", "Change something.", NoInputs, {"token": "t"}, _mutate, plan=_plan_mutate
+        "test.mutate", "Change something.", NoInputs, TokenOutputs, _mutate, plan=_plan_mutate
     ),
+    StepType("test.rogue", "Return undeclared outputs.", EchoInputs, EchoOutputs, _rogue),
     StepType(
         "test.leak",
         "Leak a value everywhere.",
         LeakInputs,
-        {"echo": "e"},
+        LeakOutputs,
         _leak,
     ),
 ]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 import opskit
-from opskit import JsonLinesReporter, RunOptions, run_playbook, tail_logs
+from opskit import InputError, RunOptions, run_playbook, tail_logs
 from opskit.clock import FakeClock
 from opskit.events import EVENT_KINDS, EventBus
 from opskit.model import EXIT_CODES, RunResult
 from opskit.redact import Redactor
-from opskit.report.terminal import TerminalReporter
+from opskit.report import JsonLinesReporter, TerminalReporter
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
 
@@ -109,13 +109,20 @@ steps:
     assert "since" in err and "***" in err
 
 
-def test_tail_logs_reports_bad_input_as_invalid(tmp_path: Path) -> None:
+def test_tail_logs_raises_bad_input(tmp_path: Path) -> None:
     path = write(tmp_path, "steps:\n  - {id: noop, uses: test.echo}\n")
-    result = tail_logs(
-        path, RunOptions(clock=FakeClock(), handle_sigint=False), with_={"cluster": "only-one"}
-    )
-    assert (result.status, result.exit_code) == ("invalid", 2)
-    assert result.error is not None and "give both cluster and service" in result.error
+    with pytest.raises(InputError) as refused:
+        tail_logs(
+            path, RunOptions(clock=FakeClock(), handle_sigint=False), with_={"cluster": "only-one"}
+        )
+    assert str(refused.value) == "logs.tail: give both cluster and service, or neither"
+    assert refused.value.exit_code == 2
+
+
+def test_the_front_door_lists_no_reporter() -> None:
+    assert "TerminalReporter" not in opskit.__all__
+    assert opskit.__all__[0] == "__version__"
+    assert len(set(opskit.__all__)) == len(opskit.__all__)
 
 
 def test_exit_codes_follow_from_the_run_status() -> None:
@@ -151,17 +158,38 @@ def test_the_terminal_shows_every_event_kind() -> None:
         assert stream.tell() > before, f"{kind} printed nothing"
 
 
-def test_tail_logs_stopped_with_ctrl_c_is_passed(aws, aws_endpoint: str, tmp_path: Path) -> None:
-    """Ctrl-C is how a tail ends: for ``tail_logs`` (``opskit logs``) it is exit 0."""
-    import os
-    import signal
-    import threading
+class InterruptedAtSecondSleep(FakeClock):
+    """Plays Ctrl-C after the tail's second read: SIGINT to this process, then the
+    sleep ends as the runner's handler makes it (its cancel event set)."""
 
-    from opskit.clock import Clock
+    def sleep(self, seconds: float, cancel=None) -> None:
+        super().sleep(seconds, cancel)
+        if len(self.sleeps) == 2:
+            import os
+            import signal
 
+            from opskit.errors import Cancelled
+
+            os.kill(os.getpid(), signal.SIGINT)
+            assert cancel is not None and cancel.wait(10), "the runner did not hear Ctrl-C"
+            raise Cancelled("interrupted")
+
+
+def test_tail_logs_stopped_with_ctrl_c_returns_the_lines_it_read(
+    aws, aws_endpoint: str, tmp_path: Path
+) -> None:
+    """Ctrl-C is how a tail ends: for ``tail_logs`` (``opskit logs``) it is no error."""
+    import time
+
+    clock = InterruptedAtSecondSleep(now=time.time())  # Logs refuses events 14 days old
     logs = aws.client("logs")
     logs.create_log_group(logGroupName="/g")
     logs.create_log_stream(logGroupName="/g", logStreamName="s")
+    logs.put_log_events(
+        logGroupName="/g",
+        logStreamName="s",
+        logEvents=[{"timestamp": int(clock.now * 1000) - 1000, "message": "hello"}],
+    )
     path = write(
         tmp_path,
         f"""
@@ -171,16 +199,10 @@ steps:
   - {{id: noop, uses: test.echo}}
 """,
     )
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        result = tail_logs(
-            path,
-            RunOptions(clock=Clock()),
-            with_={"log_group": "/g", "streams": ["s"], "poll_interval": "0.1"},
-        )
-    finally:
-        timer.cancel()
+    tail = tail_logs(
+        path, RunOptions(clock=clock), with_={"log_group": "/g", "streams": ["s"], "since": "5m"}
+    )
 
-    assert (result.status, result.exit_code) == ("passed", 0)
-    assert result.steps[0].summary.startswith("0 lines from 1 stream(s) of /g, stopped after ")
+    assert [(line.stream, line.text) for line in tail.lines] == [("s", "hello")]
+    assert (tail.streams, tail.lines_read) == (["s"], 1)
+    assert clock.sleeps == [2.0, 2.0]

@@ -245,6 +245,30 @@ CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
     ("UTF-16 file", GOOD_STEP.encode("utf-16"), None, "byte 0xff", []),
     ("a directory", A_DIRECTORY, None, "is a directory", []),
     (
+        "contradicting inputs",
+        "steps:\n  - id: up\n    uses: s3.sync\n    with:\n      source: .\n"
+        "      destination: s3://b/src/\n      sse_kms_key_id: alias/app\n",
+        7,
+        "steps[0].with.sse_kms_key_id: needs sse: aws:kms (or aws:kms:dsse)",
+        [],
+    ),
+    (
+        "a bucket root",
+        "steps:\n  - id: up\n    uses: s3.sync\n    with: {source: ., destination: 's3://b/'}\n",
+        4,
+        "steps[0].with.destination: s3://b/ is a bucket root; use a prefix",
+        [],
+    ),
+    (
+        "a bucket root after rendering",
+        "vars: {bucket: b}\nsteps:\n  - id: up\n    uses: s3.sync\n"
+        "    with: {source: ., destination: 's3://{{ vars.bucket }}/'}\n",
+        5,
+        "steps[0].with.destination: s3://b/ is a bucket root; use a prefix (s3://bucket/prefix/) "
+        "or set allow_bucket_root: true (after rendering)",
+        [],
+    ),
+    (
         "var template error",
         "vars:\n  url: '{{ vars.host }}'\n" + GOOD_STEP,
         2,

@@ -239,3 +239,46 @@ steps:
     )
     assert result.exit_code == 1
     assert [s.summary for s in result.steps][1] == "not selected (--from/--only)"
+
+
+def test_a_step_whose_outputs_are_not_its_declared_dataclass_is_an_internal_error(
+    tmp_path: Path,
+) -> None:
+    result, _ = run(
+        """
+steps:
+  - {id: ok, uses: test.rogue, with: {value: 1}}
+""",
+        tmp_path,
+    )
+    assert statuses(result) == {"ok": "error"}
+    assert result.steps[0].summary == (
+        "internal error: UndeclaredOutputs: step type test.rogue returned dict outputs, "
+        "not its declared EchoOutputs"
+    )
+    assert result.steps[0].outputs == {}
+    assert result.exit_code == 1
+
+
+def test_a_failure_with_undeclared_outputs_is_an_internal_error_too(tmp_path: Path) -> None:
+    result, _ = run("steps:\n  - {id: bad, uses: test.rogue, with: {value: fail}}\n", tmp_path)
+    assert result.steps[0].status == "error"
+    assert result.steps[0].summary.startswith(
+        "internal error: UndeclaredOutputs: step type test.rogue returned dict outputs"
+    )
+
+
+def test_every_declared_output_is_in_the_record_even_when_null(tmp_path: Path) -> None:
+    result, _ = run("steps:\n  - {id: change, uses: test.mutate}\n", tmp_path, dry_run=True)
+    assert result.steps[0].outputs == {"token": None}
+
+
+def test_step_errors_kinds_are_siblings_with_their_own_status() -> None:
+    from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
+
+    kinds = (StepFailed, StepError, StepTimeout)
+    assert all(issubclass(kind, StepProblem) for kind in kinds)
+    assert [
+        kind for kind in kinds if any(issubclass(kind, o) for o in kinds if o is not kind)
+    ] == []
+    assert [kind("x").status for kind in kinds] == ["failed", "error", "failed"]

@@ -15,7 +15,7 @@ import traceback
 import click
 
 from opskit.cli import catalog, ci, run, sandbox  # noqa: F401 - registers the commands
-from opskit.cli.group import cli, state
+from opskit.cli.group import State, cli
 from opskit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_STEP_FAILED, OpskitError
 
 __all__ = ["cli", "main"]
@@ -30,9 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     if argv is None:
         gc.freeze()
     args = list(sys.argv[1:] if argv is None else argv)
-    state.debug = "--debug" in args or bool(os.environ.get("OPSKIT_DEBUG"))
+    # read before click parses: a usage error's traceback is shown with --debug too
+    state = State(debug="--debug" in args or bool(os.environ.get("OPSKIT_DEBUG")))
     try:
-        code = cli.main(args=args, prog_name="opskit", standalone_mode=False)
+        code = cli.main(args=args, prog_name="opskit", standalone_mode=False, obj=state)
     except click.exceptions.Exit as exit_:
         code = exit_.exit_code
     except click.UsageError as err:

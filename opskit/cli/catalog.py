@@ -64,8 +64,8 @@ def steps_command(names: tuple[str, ...]) -> int:
             choices = f" [{'|'.join(str(c) for c in spec.choices)}]" if spec.choices else ""
             click.echo(f"    {spec.name:<18} {spec.type:<14} {flags}{choices}. {spec.help}")
         click.echo("  outputs:")
-        for output_name, help_text in step_type.outputs.items():
-            click.echo(f"    {output_name:<18} {help_text}")
+        for out in step_type.output_specs:
+            click.echo(f"    {out.name:<18} {out.type:<14} {out.help}")
     return 0
 
 

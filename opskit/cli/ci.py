@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from opskit.cli.group import cli
+from opskit.cli.group import cli, step_summary
 
 
 @cli.command()
@@ -56,7 +56,7 @@ def report_merge(reports: tuple[Path, ...], report_dir: Path) -> int:
     from opskit.api import merge_run_reports
     from opskit.report.fleet import REPORT_FILES, one_line_reason
 
-    fleet = merge_run_reports(reports, report_dir)
+    fleet = merge_run_reports(reports, report_dir, step_summary())
     for run in fleet.runs:
         reason = "" if run.status == "passed" else f": {one_line_reason(run)}"
         click.echo(f"{run.target}: {run.status}{reason}")

@@ -1,12 +1,15 @@
-"""The click group and the state every command reads (``--debug``)."""
+"""The click group and the state every command reads (``--debug``), carried on
+click's context object (``ctx.obj``), never in a module global."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
-from opskit import __version__
+from opskit.version import __version__
 
 
 @dataclass
@@ -14,15 +17,27 @@ class State:
     debug: bool = False
 
 
-state = State()
+def step_summary() -> Path | None:
+    """GitHub's job summary file, when the command runs in GitHub Actions: the CLI
+    appends its Markdown report there (the library only when asked)."""
+    named = os.environ.get("GITHUB_STEP_SUMMARY")
+    return Path(named) if named else None
+
+
+def debugging() -> bool:
+    """``--debug`` (or ``OPSKIT_DEBUG``) for the command running now."""
+    state = click.get_current_context().find_object(State)
+    return state is not None and state.debug
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="opskit")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Run deployment playbooks that prove, step by step, that a release is live.
 
     Exit codes: 0 all steps passed, 1 a step failed, 2 bad input, 130 interrupted.
     """
+    state = ctx.ensure_object(State)
     state.debug = state.debug or debug

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -11,8 +12,7 @@ from typing import Any
 
 import click
 
-from opskit.cli.group import cli, state
-from opskit.errors import EXIT_STEP_FAILED
+from opskit.cli.group import cli, debugging, step_summary
 
 
 def target_and_vars(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,7 +123,7 @@ def run(
         from_step=from_step,
         only=only,
         yes=yes,
-        debug=state.debug,
+        debug=debugging(),
         ask=_confirmation(yes=yes, fleet=fleet),
     )
     if fleet:
@@ -134,14 +134,18 @@ def run(
             FleetOptions(parallel=parallel or 1, canary=canary or 0, max_failures=max_failures),
             reporters=[_reporter(output, quiet, fleet=True)],
             report_dir=report_dir,
+            step_summary=step_summary(),
         )
         code = fleet_result.exit_code
     else:
-        code = _finish(
-            run_playbook(
-                playbook, options, reporters=[_reporter(output, quiet)], report_dir=report_dir
-            )
+        result = run_playbook(
+            playbook,
+            options,
+            reporters=[_reporter(output, quiet)],
+            report_dir=report_dir,
+            step_summary=step_summary(),
         )
+        code = _finish(result)
     if output == "text" and report_dir is not None:
         click.echo(f"report: {', '.join(str(report_dir / name) for name in REPORT_FILES)}")
     return code
@@ -213,10 +217,9 @@ def logs(
     }
     if duration:
         with_["duration"] = duration
-    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=state.debug)
-    return _finish(
-        tail_logs(playbook, options, with_=with_, reporters=[_reporter(output, quiet=False)])
-    )
+    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=debugging())
+    tail_logs(playbook, options, with_=with_, reporters=[_reporter(output, quiet=False)])
+    return 0
 
 
 @cli.command()
@@ -241,19 +244,14 @@ def releases(
     from opskit.model import RunOptions
     from opskit.releases.table import release_lines
 
-    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=state.debug)
-    result = list_releases(
+    options = RunOptions(target=target, extra_vars=parse_extra_vars(extra_vars), debug=debugging())
+    history = list_releases(
         playbook, options, **({"destination": destination} if destination else {})
     )
-    step = result.steps[0] if result.steps else None
-    if step is None or step.failed or result.error:
-        click.echo(f"opskit: error: {result.error or (step.summary if step else '')}", err=True)
-        return int(result.exit_code) or EXIT_STEP_FAILED
     if output == "json":
-        click.echo(json.dumps(step.outputs, indent=1))
+        click.echo(json.dumps(dataclasses.asdict(history), indent=1))
     else:
-        outputs = step.outputs
-        click.echo("\n".join(release_lines(outputs["releases"], outputs["destination"])))
+        click.echo("\n".join(release_lines(history.releases, history.destination)))
     return 0
 
 

@@ -25,15 +25,19 @@ def positive(value: float) -> float:
 @dataclass(frozen=True, kw_only=True)
 class StreamSelection:
     task_ids: list[str] | None = param(
-        "Task ids or ARNs whose logs to read; default: the ECS step's new_task_ids.",
+        "Task ids or ARNs whose logs to read; default: new_task_ids of the newest earlier "
+        "step that has it (ecs.redeploy).",
         "string_list",
     )
     stream_prefix: str | None = param(
-        "awslogs-stream-prefix of the task definition; default: the ECS step's output.",
+        "awslogs-stream-prefix of the task definition; default: log_stream_prefix of the "
+        "newest earlier step that has it (ecs.redeploy).",
         "string",
     )
     container: str | None = param(
-        "Container name in the stream; default: the ECS step's output.", "string"
+        "Container name in the stream; default: container of the newest earlier step that "
+        "has it (ecs.redeploy).",
+        "string",
     )
     streams: list[str] | None = param(
         "Exact log stream names to read, besides task_ids.", "string_list"

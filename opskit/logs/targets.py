@@ -1,10 +1,12 @@
 """Stream selection -> the exact streams to read, shared by ``logs.wait`` and ``logs.tail``.
 
-Defaults come from the newest earlier ``ecs.*`` step, so a playbook can write
-just ``task_ids: "{{ steps.redeploy.outputs.new_task_ids }}"``: the ECS step
-publishes ``log_stream_prefix``, ``container``, ``started_at``, ``new_task_ids``
-and ``old_task_ids``. The caller hands in that lookup (``earlier``) and a
-``label`` for messages, so this layer knows nothing of steps.
+Defaults come from earlier steps' outputs by one rule: output ``NAME`` of the
+newest earlier step that has it (outputs are declared, so that is the newest
+step whose type declares ``NAME``). ``ecs.redeploy`` declares
+``log_stream_prefix``, ``container``, ``started_at``, ``new_task_ids`` and
+``old_task_ids``, so a playbook can write just ``task_ids: "{{
+steps.redeploy.outputs.new_task_ids }}"``. The caller hands in that lookup
+(``earlier``) and a ``label`` for messages, so this layer knows nothing of steps.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from opskit.logs.selection import StreamSelection
 from opskit.logs.streams import NEW, OLD, StreamTarget, task_id_from_stream
 from opskit.logs.times import parse_since
 
-# name -> the newest earlier ECS step's output of that name, or None
+# name -> the newest earlier step's output of that name, or None
 EarlierOutput = Callable[[str], Any]
 
 

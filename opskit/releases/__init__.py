@@ -10,14 +10,8 @@ puts back by server-side copies of the recorded versions (``restore``).
 
 from __future__ import annotations
 
-from opskit.releases.records import (
-    RECORD_FORMAT,
-    RELEASES_DIR,
-    ReleaseRecord,
-    Verdict,
-    read_records,
-    write_record,
-)
+from opskit.releases.format import RECORD_FORMAT, ReleaseRecord, Verdict
+from opskit.releases.store import RELEASES_DIR, read_records, write_record
 
 __all__ = [
     "RECORD_FORMAT",

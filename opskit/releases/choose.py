@@ -15,7 +15,7 @@ from typing import Any
 
 from opskit.errors import StepFailed
 from opskit.manifest import Manifest
-from opskit.releases.records import ReleaseRecord
+from opskit.releases.format import ReleaseRecord
 from opskit.s3.location import S3Location
 from opskit.s3.remote import list_prefix, read_manifest
 

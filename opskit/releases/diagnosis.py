@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opskit.releases.records import ReleaseRecord
+from opskit.releases.format import ReleaseRecord
 
 REDEPLOY = "opskit run playbooks/redeploy.yaml"
 ROLLBACK = "opskit run playbooks/rollback.yaml"

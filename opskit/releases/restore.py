@@ -18,12 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from opskit.errors import Cancelled, StepFailed
+from opskit.errors import Cancelled, StepError, StepFailed
 from opskit.manifest import Manifest
 from opskit.releases.choose import choose_release, live_manifest
-from opskit.releases.records import ReleaseRecord, read_records
+from opskit.releases.format import ReleaseRecord
+from opskit.releases.store import read_records
 from opskit.releases.versions import ObjectVersion, list_versions, require_versioning
 from opskit.s3 import digests
+from opskit.s3.delete import delete_keys
 from opskit.s3.location import S3Location
 from opskit.s3.plan import check_delete_count
 
@@ -206,16 +208,12 @@ def undo_copies(
     is current again; says what the prefix holds now."""
     if not made:
         return "nothing was changed"
-    failed = []
-    for receipt in made:
-        key = location.key_for(receipt.relative)
-        try:
-            with call(
-                f"s3 DeleteObject s3://{location.bucket}/{key}?versionId={receipt.version_id}"
-            ):
-                client.delete_object(Bucket=location.bucket, Key=key, VersionId=receipt.version_id)
-        except Exception:  # noqa: BLE001 - reported below, the others are still undone
-            failed.append(receipt.relative)
+    versions = {location.key_for(r.relative): r.version_id for r in made}
+    try:
+        done = delete_keys(client, location, list(versions), call, versions=versions)
+        failed = [location.relative(refused.split(": ", 1)[0]) for refused in done.refused]
+    except StepError:
+        failed = [r.relative for r in made]
     if failed:
         return (
             f"the prefix is partly restored: {len(made) - len(failed)} of {len(made)} copies "

@@ -13,13 +13,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from opskit import __version__
 from opskit.durations import format_duration
 from opskit.model import SEVERITY, FleetResult, RunResult, worst_status
 from opskit.redact import Redactor
 from opskit.report.files import REPORT_FILES, redacted, write_report_files
 from opskit.report.junit import render_junit
 from opskit.report.markdown import _HEADLINE, _cell, _row, _section, _when
+from opskit.version import __version__
 
 __all__ = [
     "REPORT_FILES",
@@ -140,15 +140,24 @@ def render_fleet_junit(fleet: FleetResult) -> str:
 
 
 def write_fleet_reports(
-    fleet: FleetResult, directory: Path | None, redactor: Redactor | None = None
+    fleet: FleetResult,
+    directory: Path | None,
+    redactor: Redactor | None = None,
+    *,
+    step_summary: Path | None = None,
 ) -> list[Path]:
-    """The three files (when ``directory``) and ``$GITHUB_STEP_SUMMARY``, as
-    ``write_reports`` does for one target. With ``redactor``, every target's run
-    is redacted first (reports read back from disk are redacted already)."""
+    """The three files (when ``directory``) and the Markdown appended to
+    ``step_summary``, as ``write_reports`` does for one target. With ``redactor``,
+    every target's run is redacted first (reports read back from disk are
+    redacted already)."""
     if redactor is not None:
         fleet = FleetResult(
             fleet.playbook, fleet.name, [redacted(r, redactor) for r in fleet.runs], fleet.duration
         )
     return write_report_files(
-        directory, fleet.as_dict(), render_fleet_markdown(fleet), lambda: render_fleet_junit(fleet)
+        directory,
+        fleet.as_dict(),
+        render_fleet_markdown(fleet),
+        lambda: render_fleet_junit(fleet),
+        step_summary=step_summary,
     )

@@ -6,9 +6,9 @@ import json
 import time
 from typing import Any
 
-from opskit import __version__
 from opskit.durations import format_duration
 from opskit.model import RunResult, RunStatus, StepRecord
+from opskit.version import __version__
 
 _ICON = {"ok": "✅", "changed": "✅", "skipped": "⏭️", "failed": "❌", "error": "❌"}
 _HEADLINE: dict[RunStatus, str] = {
@@ -115,11 +115,15 @@ def _section(record: StepRecord) -> list[str]:
     findings = record.outputs.get("findings")
     if isinstance(findings, list) and findings:  # a step that says what the facts mean
         lines += ["", "**What this means**", ""] + [f"- {_cell(str(f))}" for f in findings]
-    if record.outputs:
+    shown = {  # every declared output is recorded; null means "not in this run"
+        name: value
+        for name, value in record.outputs.items()
+        if name != "findings" and value is not None
+    }
+    if shown:
         lines += ["", "| Output | Value |", "| --- | --- |"]
-        for name, value in record.outputs.items():
-            if name != "findings":
-                lines.append(f"| `{name}` | {_cell(_value(value))} |")
+        for name, value in shown.items():
+            lines.append(f"| `{name}` | {_cell(_value(value))} |")
     if record.detail:
         fence = "````" if "```" in record.detail else "```"
         lines += [

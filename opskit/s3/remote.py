@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from opskit.errors import StepError
@@ -60,47 +59,11 @@ class Listing:
     reserved: list[str] = field(default_factory=list)
 
 
-def _fast_timestamps(client: Any) -> None:
-    """botocore parses every ``LastModified`` with dateutil, about 0.1 ms each: more
-    than half the client-side cost of a 2,000-key listing. ISO 8601 as S3 writes
-    it parses with ``datetime.fromisoformat`` to an equal aware UTC datetime;
-    anything else (and every non-string, e.g. JSON protocols' epoch numbers) still
-    goes to botocore's parser.
-
-    botocore builds a new parser for every response from the factory its
-    endpoint holds (the session's ``response_parser_factory``), so the default is
-    set there. Guarded: a botocore without these attributes keeps its own parser.
-    """
-    from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
-
-    factory = getattr(getattr(client, "_endpoint", None), "_response_parser_factory", None)
-    defaults = getattr(factory, "_defaults", None)
-    if (
-        factory is None
-        or not isinstance(defaults, dict)
-        or getattr(defaults.get("timestamp_parser"), "opskit_fast", False)
-    ):
-        return
-    default = defaults.get("timestamp_parser") or DEFAULT_TIMESTAMP_PARSER
-
-    def parse(value: Any) -> Any:
-        if isinstance(value, str) and value.endswith("Z") and "T" in value:
-            try:
-                return datetime.fromisoformat(value[:-1] + "+00:00").astimezone(timezone.utc)
-            except ValueError:
-                pass
-        return default(value)
-
-    parse.opskit_fast = True  # type: ignore[attr-defined]
-    factory.set_parser_defaults(timestamp_parser=parse)
-
-
 def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -> Listing:
     """Every object under the prefix (ListObjectsV2, paginated). The manifest is
     kept apart and opskit's own ``.opskit/`` objects (release records) are kept
     apart too, in ``reserved``, so no sync, delete or verification ever counts or
     removes them."""
-    _fast_timestamps(client)
     listing = Listing(objects={})
     manifest_key = location.prefix + MANIFEST_NAME
     reserved = location.prefix + RESERVED_DIR

@@ -251,34 +251,6 @@ def describe_transfer_error(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def delete_keys(
-    client: Any, location: S3Location, relatives: Sequence[str], call: Callable[[str], Any]
-) -> int:
-    """Delete keys under the prefix, 1,000 a request; any per-key error fails."""
-    keys = [location.key_for(relative) for relative in relatives]
-    for key in keys:  # a last guard: nothing outside the destination prefix
-        if not key.startswith(location.prefix) or key == location.prefix:
-            raise StepError(f"refusing to delete {key!r}: not under {location.url}")
-    errors: list[str] = []
-    for start in range(0, len(keys), 1000):
-        batch = keys[start : start + 1000]
-        with call(f"s3 DeleteObjects {location.url} ({len(batch)} keys)"):
-            response = client.delete_objects(
-                Bucket=location.bucket,
-                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
-            )
-        errors += [
-            f"{e.get('Key')}: {e.get('Code')} {e.get('Message', '')}".rstrip()
-            for e in response.get("Errors", [])
-        ]
-    if errors:
-        raise StepError(
-            f"could not delete {len(errors)} object(s) under {location.url}: "
-            + "; ".join(errors[:5])
-        )
-    return len(keys)
-
-
 def format_bytes(count: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(count) < 1024 or unit == "GiB":

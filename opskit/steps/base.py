@@ -3,16 +3,19 @@
 A step type is one module that defines ``STEP = StepType(...)``: its inputs as
 one frozen dataclass declared with ``param`` (validated before anything runs,
 published by ``opskit steps`` and ``opskit schema``, handed to ``run`` with
-every default filled in), its outputs, and the functions that run it and plan
-it. A step never prints: it returns a ``StepResult`` (or raises
-``StepFailed``/``StepError``) and reports progress through ``ctx.emit``.
+every default filled in), its outputs as another declared with ``output``
+(what ``steps.ID.outputs.NAME`` reads; the runner refuses anything else), and
+the functions that run it and plan it. A step never prints: it returns a
+``StepResult`` (or raises ``StepFailed``/``StepError``/``StepTimeout``) and
+reports progress through ``ctx.emit``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -23,28 +26,72 @@ from opskit.inputs import Input, InvalidInput, at_least, build_inputs, declared_
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
+    from opskit.model import RunResult, StepRecord
 
 __all__ = [
     "Input",
     "InvalidInput",
+    "Output",
+    "RunEnd",
     "StepContext",
     "StepResult",
     "StepType",
+    "UndeclaredOutputs",
     "at_least",
+    "output",
     "param",
 ]
 
 I = TypeVar("I")  # noqa: E741 - a step type's inputs dataclass
+O = TypeVar("O")  # noqa: E741 - a step type's outputs dataclass
+_OUTPUT = "opskit.output"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One declared output: what ``opskit steps`` lists and the schema publishes."""
+
+    name: str
+    type: str
+    help: str
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = Input(self.name, self.type, "").json_schema()
+        return {"description": self.help, "anyOf": [schema, {"type": "null"}]}
+
+
+def output(help: str, type: str) -> Any:
+    """A field of a step's outputs dataclass. No default, on purpose: every result
+    names every output (``None`` where this run does not know it, e.g. a dry run),
+    so an output can be neither left out nor added without its declaration."""
+    Input("", type, help)  # the same type names as inputs; an unknown one fails here
+    return dataclasses.field(metadata={_OUTPUT: Output("", type, help)})
+
+
+def declared_outputs(outputs_class: type) -> tuple[Output, ...]:
+    specs = []
+    for item in dataclasses.fields(outputs_class):
+        spec = item.metadata.get(_OUTPUT)
+        if spec is None:
+            raise TypeError(f"{outputs_class.__name__}.{item.name}: declare it with output()")
+        specs.append(dataclasses.replace(spec, name=item.name))
+    return tuple(specs)
+
+
+class UndeclaredOutputs(TypeError):
+    """A step handed back outputs that are not its declared outputs dataclass: a bug
+    in the step type, reported as the step's internal error."""
 
 
 @dataclass
 class StepResult:
     """What a step hands back. ``status`` is ``ok``, ``changed`` or ``skipped``;
-    failures are raised as ``StepFailed``/``StepError`` instead."""
+    failures are raised as ``StepFailed``/``StepError``/``StepTimeout`` instead.
+    ``outputs`` is an instance of the step type's outputs dataclass."""
 
     status: Literal["ok", "changed", "skipped"]
     summary: str
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: Any
     detail: str = ""
 
 
@@ -74,16 +121,28 @@ class StepContext:
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.base_dir / candidate
 
-    def earlier_output(self, uses_prefix: str, name: str) -> Any:
-        """The newest earlier step output ``name`` from a step whose type starts with
-        ``uses_prefix`` (e.g. ``logs.wait`` defaulting to the ECS step's stream
-        prefix); ``None`` when there is none."""
+    def earlier_output(self, name: str) -> Any:
+        """Output ``name`` of the newest earlier step that has it, ``None`` when none
+        has. The one rule behind every input documented as "default: the ECS
+        step's X": outputs are declared, so a step has output ``X`` exactly when its
+        type declares it (``ecs.redeploy`` declares ``new_task_ids``, which
+        ``logs.wait`` reads), whatever the step is called; a step that failed
+        before it learned its outputs has none."""
         for record in reversed(list(self.steps.values())):
-            if str(record.get("uses", "")).startswith(uses_prefix):
-                outputs = record.get("outputs") or {}
-                if name in outputs:
-                    return outputs[name]
+            outputs = record.get("outputs") or {}
+            if name in outputs:
+                return outputs[name]
         return None
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """What a step's ``finish`` sees in the run's last phase: the run's result, its
+    status final, and the step's own record (its outputs as recorded)."""
+
+    aws: AwsAccess
+    result: RunResult
+    record: StepRecord
 
 
 @dataclass(frozen=True)
@@ -91,24 +150,53 @@ class StepType(Generic[I]):
     """A step type: declared once, validated and documented from the same data.
 
     ``inputs`` is the step's inputs dataclass (fields made with ``param``); ``run``
-    and ``plan`` receive an instance of it. ``plan`` is called instead of ``run``
-    under ``--dry-run``; it may only make read calls and returns what it would
-    change. A step with ``read_only=True`` changes nothing, so ``run`` itself
-    serves as its dry run.
+    and ``plan`` receive an instance of it. ``outputs`` is its outputs dataclass
+    (fields made with ``output``); every result carries an instance of it.
+    ``plan`` is called instead of ``run`` under ``--dry-run``; it may only make
+    read calls and returns what it would change. A step with ``read_only=True``
+    changes nothing, so ``run`` itself serves as its dry run. ``finish``, when
+    set, takes part in the run's last phase, after every step and
+    ``on_failure`` and before a sandbox started for the run stops (``s3.sync``
+    writes the run's verdict on its release record there); it returns
+    ``(event kind, message)`` pairs to show.
     """
 
     name: str
     summary: str
     inputs: type[I]
-    outputs: Mapping[str, str]
+    outputs: type[Any]
     run: Callable[[StepContext, I], StepResult]
     plan: Callable[[StepContext, I], StepResult] | None = None
     read_only: bool = False
+    finish: Callable[[RunEnd], list[tuple[str, str]]] | None = None
 
     @cached_property
     def specs(self) -> tuple[Input, ...]:
         """The declared inputs, in order (for the loader, ``opskit steps`` and the schema)."""
         return declared_inputs(self.inputs)
+
+    @cached_property
+    def output_specs(self) -> tuple[Output, ...]:
+        """The declared outputs, in order (for ``opskit steps``, the schema, the runner)."""
+        return declared_outputs(self.outputs)
+
+    def outputs_dict(self, outputs: Any) -> dict[str, Any]:
+        """``outputs`` as the record keeps them (``steps.ID.outputs``): every declared
+        name. Raises ``UndeclaredOutputs`` for anything but the declared dataclass."""
+        if type(outputs) is not self.outputs:
+            raise UndeclaredOutputs(
+                f"step type {self.name} returned {type(outputs).__name__} outputs, "
+                f"not its declared {self.outputs.__name__}"
+            )
+        return {spec.name: getattr(outputs, spec.name) for spec in self.output_specs}
+
+    def output_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [o.name for o in self.output_specs],
+            "properties": {o.name: o.json_schema() for o in self.output_specs},
+        }
 
     def input(self, name: str) -> Input | None:
         return next((i for i in self.specs if i.name == name), None)

@@ -22,7 +22,7 @@ from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition
 from opskit.ecs.taskdef import LogTarget, container_log_targets, describe_task_definition
 from opskit.errors import StepError
-from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,18 +43,28 @@ class DescribeInputs:
         check=at_least(0),
     )
     deployment_id: str | None = param(
-        "mark tasks of this deployment as NEW (default: the earlier ecs.redeploy step's)",
+        "mark tasks of this deployment as NEW (default: the deployment_id of the newest "
+        "earlier step that has one, e.g. ecs.redeploy)",
         "string",
     )
 
 
-OUTPUTS = {
-    "events": "recent service events, newest first: {created_at, message}",
-    "deployments": "the service's deployments: id, status, task_definition, rollout_state, counts",
-    "stopped_tasks": "recently stopped tasks: task_id, started_by, stopped_reason, stop_code, "
-    "containers (name, exit_code, reason)",
-    "running_tasks": "tasks with desired status RUNNING: task_id, started_by, last_status",
-}
+@dataclass(frozen=True, kw_only=True)
+class DescribeOutputs:
+    events: list[dict[str, Any]] = output(
+        "recent service events, newest first: {created_at, message}", "list"
+    )
+    deployments: list[dict[str, Any]] = output(
+        "the service's deployments: id, status, task_definition, rollout_state, counts", "list"
+    )
+    stopped_tasks: list[dict[str, Any]] = output(
+        "recently stopped tasks: task_id, started_by, stopped_reason, stop_code, "
+        "containers (name, exit_code, reason)",
+        "list",
+    )
+    running_tasks: list[dict[str, Any]] = output(
+        "tasks with desired status RUNNING: task_id, started_by, last_status", "list"
+    )
 
 
 def _newest_first(tasks: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -84,7 +94,7 @@ def _age(task: dict[str, Any], deployment_id: str | None) -> str:
 
 def run(ctx: StepContext, inputs: DescribeInputs) -> StepResult:
     cluster, name = inputs.cluster, inputs.service
-    deployment_id = inputs.deployment_id or ctx.earlier_output("ecs.redeploy", "deployment_id")
+    deployment_id = inputs.deployment_id or ctx.earlier_output("deployment_id")
     record = describe_service(ctx.aws, cluster, name)
     running = _newest_first(list_service_tasks(ctx.aws, cluster, name, "RUNNING"), "startedAt")
     stopped = _newest_first(list_service_tasks(ctx.aws, cluster, name, "STOPPED"), "stoppedAt")
@@ -130,12 +140,12 @@ def run(ctx: StepContext, inputs: DescribeInputs) -> StepResult:
     lines.append("recent events (newest first):" if events else "recent events: none")
     lines.extend(f"  {event_summary(e)['created_at']} {e.get('message', '')}" for e in events)
 
-    outputs = {
-        "events": [event_summary(e) for e in events],
-        "deployments": [deployment_summary(d) for d in deployments],
-        "stopped_tasks": [task_summary(t) for t in stopped],
-        "running_tasks": [task_summary(t) for t in running],
-    }
+    outputs = DescribeOutputs(
+        events=[event_summary(e) for e in events],
+        deployments=[deployment_summary(d) for d in deployments],
+        stopped_tasks=[task_summary(t) for t in stopped],
+        running_tasks=[task_summary(t) for t in running],
+    )
     primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
     summary = (
         f"{name}: {len(deployments)} deployment(s), PRIMARY {primary.get('id', '-')} "
@@ -149,7 +159,7 @@ STEP = StepType(
     name="ecs.describe",
     summary="Describe an ECS service: deployments, events, running and stopped tasks with reasons",
     inputs=DescribeInputs,
-    outputs=OUTPUTS,
+    outputs=DescribeOutputs,
     run=run,
     read_only=True,
 )

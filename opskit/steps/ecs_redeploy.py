@@ -9,6 +9,7 @@ rollout state and tasks decide the verdict.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
-from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 
 def _check_image(value: Any) -> Any:
@@ -94,17 +95,38 @@ class RedeployInputs:
     )
 
 
-OUTPUTS = {
-    "deployment_id": "the id of the deployment this step created (ecs-svc/...)",
-    "started_at": "when that deployment was created, ISO 8601 UTC",
-    "new_task_ids": "ids of the RUNNING tasks started by that deployment",
-    "old_task_ids": "ids of the tasks that ran before the deployment",
-    "task_definition": "the task definition ARN deployed",
-    "previous_task_definition": "the service's task definition ARN before the step",
-    "log_group": "awslogs group of the essential container",
-    "log_stream_prefix": "awslogs stream prefix (streams are PREFIX/CONTAINER/TASK_ID)",
-    "container": "name of the essential container (the CONTAINER in stream names)",
-}
+@dataclass(frozen=True, kw_only=True)
+class RedeployOutputs:
+    deployment_id: str | None = output(
+        "the id of the deployment this step created (ecs-svc/...); null in a dry run", "string"
+    )
+    started_at: str | None = output(
+        "when that deployment was created, ISO 8601 UTC; null in a dry run", "string"
+    )
+    new_task_ids: list[str] | None = output(
+        "ids of the RUNNING tasks started by that deployment; null in a dry run", "string_list"
+    )
+    old_task_ids: list[str] = output(
+        "ids of the tasks that ran before the deployment", "string_list"
+    )
+    task_definition: str = output(
+        "the task definition ARN deployed ('' in a dry run that would register one)", "string"
+    )
+    previous_task_definition: str = output(
+        "the service's task definition ARN before the step", "string"
+    )
+    log_group: str = output("awslogs group of the essential container", "string")
+    log_stream_prefix: str = output(
+        "awslogs stream prefix (streams are PREFIX/CONTAINER/TASK_ID)", "string"
+    )
+    container: str = output(
+        "name of the essential container (the CONTAINER in stream names)", "string"
+    )
+    rollback_deployment_id: str | None = output(
+        "the deployment that rolled the service back after a failure (rollback: true, or "
+        "ECS's circuit breaker); null when there was none",
+        "string",
+    )
 
 
 @dataclass(frozen=True)
@@ -174,18 +196,31 @@ def _log_outputs(definition: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _outputs(
+    p: Plan, definition: dict[str, Any], started: StartedDeployment | None
+) -> RedeployOutputs:
+    """What is known once the deployment started (or, in a dry run, would start)."""
+    return RedeployOutputs(
+        deployment_id=started.deployment_id if started else None,
+        started_at=started.started_at if started else None,
+        new_task_ids=[] if started else None,
+        old_task_ids=[task_id_of(t.get("taskArn", "")) for t in p.old_tasks],
+        task_definition=started.task_definition
+        if started
+        else ("" if p.changes else p.base.get("taskDefinitionArn", "")),
+        previous_task_definition=p.previous,
+        rollback_deployment_id=None,
+        **_log_outputs(definition),
+    )
+
+
 def plan(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     """Dry run: describe the service and say what would change; no write call."""
     p = _make_plan(ctx, inputs)
     actions = p.actions(inputs)
     for line in actions:
         ctx.emit("info", f"would {line}")
-    outputs = {
-        "task_definition": p.base.get("taskDefinitionArn", "") if not p.changes else "",
-        "previous_task_definition": p.previous,
-        "old_task_ids": [task_id_of(t.get("taskArn", "")) for t in p.old_tasks],
-        **_log_outputs(p.base),
-    }
+    outputs = _outputs(p, p.base, None)
     update = next(line for line in actions if line.startswith("update "))
     detail = "\n".join(f"would {line}" for line in actions)
     return StepResult("changed", f"would {update}", outputs, detail)
@@ -213,28 +248,20 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
         f"{short_task_definition(started.task_definition)} on {cluster}/{name}",
         deployment_id=started.deployment_id,
     )
-    outputs: dict[str, Any] = {
-        "deployment_id": started.deployment_id,
-        "started_at": started.started_at,
-        "new_task_ids": [],
-        "old_task_ids": [task_id_of(t.get("taskArn", "")) for t in p.old_tasks],
-        "task_definition": started.task_definition,
-        "previous_task_definition": p.previous,
-        **_log_outputs(definition),
-    }
+    outputs = _outputs(p, definition, started)
     if not inputs.wait:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
     watch = _watch(ctx, inputs, started, p.service)
     verdict = _follow(ctx, inputs, watch, outputs, what="deployment")
     if verdict.outcome == SUCCEEDED:
-        outputs["new_task_ids"] = watch.new_task_ids()
-        return _success(verdict, outputs)
+        return _success(verdict, dataclasses.replace(outputs, new_task_ids=watch.new_task_ids()))
     detail = describe_stopped_tasks(
         ctx.aws, list(verdict.failed_tasks), container_log_targets(definition), inputs.log_lines
     )
     summary = verdict.summary
     if inputs.rollback:
-        note = _roll_back(ctx, inputs, verdict, outputs)
+        note, rollback_id = _roll_back(ctx, inputs, verdict, outputs)
+        outputs = dataclasses.replace(outputs, rollback_deployment_id=rollback_id)
         summary += f"; {note}"
         detail = "\n".join(part for part in (detail, note) if part)
     raise StepFailed(summary, detail=detail or verdict.state, outputs=outputs)
@@ -256,7 +283,7 @@ def _follow(
     ctx: StepContext,
     inputs: RedeployInputs,
     watch: DeploymentWatch,
-    outputs: dict[str, Any],
+    outputs: RedeployOutputs | None,
     *,
     what: str,
 ) -> Verdict:
@@ -266,7 +293,8 @@ def _follow(
             watch, inputs.poll_interval, clock=ctx.clock, deadline=ctx.deadline, cancel=ctx.cancel
         )
     except StepTimeout:
-        outputs["new_task_ids"] = watch.new_task_ids()
+        if outputs is not None:
+            outputs = dataclasses.replace(outputs, new_task_ids=watch.new_task_ids())
         raise StepTimeout(
             f"{what} {watch.deployment_id} did not finish before the step's timeout: "
             f"{watch.state()}",
@@ -286,19 +314,19 @@ def _follow(
         ) from None
 
 
-def _success(verdict: Verdict, outputs: dict[str, Any]) -> StepResult:
-    new, old = outputs["new_task_ids"], outputs["old_task_ids"]
+def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
+    new, old = outputs.new_task_ids or [], outputs.old_task_ids
     summary = (
-        f"{verdict.summary} ({short_task_definition(outputs['task_definition'])}): "
+        f"{verdict.summary} ({short_task_definition(outputs.task_definition)}): "
         f"{plural(len(new), 'new task')} running"
     )
     if old:
         summary += f", {plural(len(old), 'old task')} replaced"
     detail = "\n".join(
         [
-            f"deployment: {outputs['deployment_id']} (started {outputs['started_at']})",
-            f"task definition: {outputs['task_definition']}",
-            f"previous task definition: {outputs['previous_task_definition']}",
+            f"deployment: {outputs.deployment_id} (started {outputs.started_at})",
+            f"task definition: {outputs.task_definition}",
+            f"previous task definition: {outputs.previous_task_definition}",
             f"new tasks: {', '.join(new) or '-'}",
             f"old tasks: {', '.join(old) or '-'}",
         ]
@@ -307,23 +335,25 @@ def _success(verdict: Verdict, outputs: dict[str, Any]) -> StepResult:
 
 
 def _roll_back(
-    ctx: StepContext, inputs: RedeployInputs, verdict: Verdict, outputs: dict[str, Any]
-) -> str:
-    """Return the service to the previous task definition and wait; says what happened.
+    ctx: StepContext, inputs: RedeployInputs, verdict: Verdict, outputs: RedeployOutputs
+) -> tuple[str, str | None]:
+    """Return the service to the previous task definition and wait; says what happened,
+    and which deployment rolled back (``None`` when none did).
 
     When ECS's circuit breaker already rolled back to it, wait for that
     deployment instead of sending a second update.
     """
     cluster, name = inputs.cluster, inputs.service
-    previous = outputs["previous_task_definition"]
+    previous = outputs.previous_task_definition
     short = short_task_definition(previous)
     replaced_by = verdict.replaced_by
     if replaced_by is not None and replaced_by.get("taskDefinition") != previous:
-        return f"no rollback: deployment {replaced_by.get('id')} took over the service"
+        return f"no rollback: deployment {replaced_by.get('id')} took over the service", None
     if ctx.cancel.is_set():
-        return "no rollback: the run was interrupted"
-    if replaced_by is None and previous == outputs["task_definition"]:
-        return f"no rollback: the previous task definition {short} is the one that failed"
+        return "no rollback: the run was interrupted", None
+    if replaced_by is None and previous == outputs.task_definition:
+        return f"no rollback: the previous task definition {short} is the one that failed", None
+    deployment_id: str | None = None
     try:
         if replaced_by is not None:
             deployment_id = replaced_by["id"]
@@ -336,26 +366,25 @@ def _roll_back(
                 ctx.aws, cluster, name, before=before, task_definition=previous, force=True
             )
             deployment_id, seen = started.deployment_id, before
-        outputs["rollback_deployment_id"] = deployment_id
         watch = DeploymentWatch(
             ctx.aws, cluster, name, deployment_id, inputs.max_failed_tasks, ctx.emit,
             seen_event_ids={e.get("id", "") for e in seen.get("events") or []},
         )  # fmt: skip
-        result = _follow(ctx, inputs, watch, {}, what="rollback deployment")
+        result = _follow(ctx, inputs, watch, None, what="rollback deployment")
     except StepTimeout as err:
-        return f"rollback to {short} not finished: {err.summary}"
-    except StepFailed as err:  # an AWS error while rolling back
-        return f"rollback to {short} failed: {err.summary}"
+        return f"rollback to {short} not finished: {err.summary}", deployment_id
+    except (StepError, StepFailed) as err:  # AWS failed, or ECS started no deployment
+        return f"rollback to {short} failed: {err.summary}", deployment_id
     if result.outcome == SUCCEEDED:
-        return f"rolled back to {short} (deployment {deployment_id} COMPLETED)"
-    return f"rollback to {short} failed too: {result.summary}"
+        return f"rolled back to {short} (deployment {deployment_id} COMPLETED)", deployment_id
+    return f"rollback to {short} failed too: {result.summary}", deployment_id
 
 
 STEP = StepType(
     name="ecs.redeploy",
     summary="Force an ECS deployment and track THAT deployment until its new tasks took over",
     inputs=RedeployInputs,
-    outputs=OUTPUTS,
+    outputs=RedeployOutputs,
     run=run,
     plan=plan,
 )

@@ -20,7 +20,7 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import StepFailed, StepTimeout
-from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 BODY_LIMIT = 1 << 20  # read at most 1 MiB of a body: enough for any marker
 MAX_BACKOFF = 10.0
@@ -77,11 +77,11 @@ class ProbeInputs:
     verify_tls: bool = param("Verify TLS certificates.", "boolean", default=True)
 
 
-OUTPUTS = {
-    "status": "HTTP status of the last attempt (null when no answer).",
-    "latency_ms": "Latency of the last attempt in milliseconds.",
-    "attempts": "Number of requests made.",
-}
+@dataclass(frozen=True, kw_only=True)
+class ProbeOutputs:
+    status: int | None = output("HTTP status of the last attempt (null when no answer).", "integer")
+    latency_ms: float | None = output("Latency of the last attempt in milliseconds.", "number")
+    attempts: int = output("Number of requests made.", "integer")
 
 
 @dataclass
@@ -168,13 +168,13 @@ def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
     state = {"attempts": 0, "failures": 0, "streak": 0, "delay": base_interval}
     last: list[Attempt] = []
 
-    def outputs() -> dict[str, Any]:
+    def outputs() -> ProbeOutputs:
         a = last[-1] if last else None
-        return {
-            "status": a.status if a else None,
-            "latency_ms": round(a.latency_ms, 1) if a else None,
-            "attempts": state["attempts"],
-        }
+        return ProbeOutputs(
+            status=a.status if a else None,
+            latency_ms=round(a.latency_ms, 1) if a else None,
+            attempts=int(state["attempts"]),
+        )
 
     def attempt() -> Attempt | None:
         remaining = ctx.deadline.remaining()
@@ -242,7 +242,7 @@ def plan(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
     return StepResult(
         "ok",
         f"would probe {inputs.url}; {now}",
-        {"status": result.status, "latency_ms": round(result.latency_ms, 1), "attempts": 1},
+        ProbeOutputs(status=result.status, latency_ms=round(result.latency_ms, 1), attempts=1),
     )
 
 
@@ -250,7 +250,7 @@ STEP = StepType(
     name="http.probe",
     summary="Request a URL until it answers the expected status and body.",
     inputs=ProbeInputs,
-    outputs=OUTPUTS,
+    outputs=ProbeOutputs,
     run=run,
     plan=plan,
     read_only=True,

@@ -19,7 +19,7 @@ from opskit.logs.service_tasks import service_streams
 from opskit.logs.streams import StreamTarget
 from opskit.logs.targets import EarlierOutput, check_since, ecs_task_ids, resolve_targets
 from opskit.logs.times import iso_ms, parse_since
-from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.steps.base import StepContext, StepResult, StepType, output, param
 
 SERVICE_REFRESH_SECONDS = 15.0  # pick up tasks that a deployment starts meanwhile
 
@@ -43,6 +43,12 @@ class TailInputs(StreamSelection):
     )
     follow: bool = param("Keep reading new lines; false reads once.", "boolean", default=True)
     poll_interval: float = param("Time between reads.", "duration", default=2.0, check=positive)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TailOutputs:
+    lines_read: int = output("number of log lines printed", "integer")
+    streams: list[str] = output("the exact stream names read", "string_list")
 
 
 @dataclass
@@ -95,7 +101,7 @@ def _service_targets(
 
 
 def _earlier(ctx: StepContext) -> EarlierOutput:
-    return lambda name: ctx.earlier_output("ecs.", name)
+    return ctx.earlier_output
 
 
 def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
@@ -112,7 +118,7 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
         log_group = log_group or group
     if inputs.task_ids or inputs.streams or not (cluster and service):
         targets += resolve_targets(inputs, _earlier(ctx), label=ctx.uses)
-    log_group = log_group or ctx.earlier_output("ecs.", "log_group")
+    log_group = log_group or ctx.earlier_output("log_group")
     if not log_group:
         raise InputError(
             f"{ctx.uses}: log_group is needed (no task definition or ECS step names it)"
@@ -162,7 +168,7 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
     return StepResult(
         "ok",
         f"{reader.lines_read} lines from {len(watch.targets)} stream(s) of {log_group}, {ending}",
-        outputs={"lines_read": reader.lines_read, "streams": list(watch.targets)},
+        TailOutputs(lines_read=reader.lines_read, streams=list(watch.targets)),
     )
 
 
@@ -171,10 +177,7 @@ STEP = StepType(
     summary="Print the CloudWatch logs of a service's running tasks (or given tasks), "
     "labelled NEW/OLD, for a while or until Ctrl-C.",
     inputs=TailInputs,
-    outputs={
-        "lines_read": "number of log lines printed",
-        "streams": "the exact stream names read",
-    },
+    outputs=TailOutputs,
     run=tail,
     read_only=True,
 )

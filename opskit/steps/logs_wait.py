@@ -31,7 +31,7 @@ from opskit.logs.selection import StreamSelection, emit_line, positive
 from opskit.logs.streams import StreamTarget, short_id
 from opskit.logs.targets import check_since, resolve_since, resolve_targets
 from opskit.logs.times import iso_ms
-from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 LINES_AFTER = 20  # a traceback's frames and its exception line
 RECENT_LINES_KEPT = 200  # per stream, for the context of a failure
@@ -42,7 +42,8 @@ class WaitInputs(StreamSelection):
     log_group: str = param("CloudWatch Logs group, e.g. /ecs/chatbot.", "string", required=True)
     since: str | None = param(
         "Read events from this time: a duration ago (10m) or an ISO 8601 time; "
-        "default: the ECS step's started_at, else the run's start.",
+        "default: started_at of the newest earlier step that has it (ecs.redeploy), else "
+        "the run's start.",
         "string",
         check=check_since,
     )
@@ -68,6 +69,18 @@ class WaitInputs(StreamSelection):
     context_lines: int = param(
         "Lines before a failure to include.", "integer", default=5, check=at_least(0)
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitOutputs:
+    matched: dict[str, dict[str, str]] = output(
+        "pattern -> task id -> the line that matched", "object"
+    )
+    first_failure: dict[str, Any] | None = output(
+        "task_id, timestamp, line and context of the first failure (or null)", "object"
+    )
+    lines_read: int = output("number of log lines read", "integer")
+    streams: list[str] = output("the exact stream names read", "string_list")
 
 
 @dataclass
@@ -125,13 +138,13 @@ class _Watch:
             parts.append("these streams never appeared: " + ", ".join(self.reader.missing))
         return "; ".join(parts) or "waiting for the first read"
 
-    def outputs(self, first_failure: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "matched": self.tracker.matched_output(),
-            "first_failure": first_failure,
-            "lines_read": self.reader.lines_read,
-            "streams": list(self.targets),
-        }
+    def outputs(self, first_failure: dict[str, Any] | None = None) -> WaitOutputs:
+        return WaitOutputs(
+            matched=self.tracker.matched_output(),
+            first_failure=first_failure,
+            lines_read=self.reader.lines_read,
+            streams=list(self.targets),
+        )
 
     def failed(self, pattern: Pattern, target: StreamTarget, line: LogLine) -> StepFailed:
         context = self.context_before(line)
@@ -205,13 +218,10 @@ def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
     if not success and not failure:
         raise InputError(f"{ctx.uses}: give success patterns, failure patterns, or both")
 
-    def earlier(name: str) -> Any:
-        return ctx.earlier_output("ecs.", name)
-
-    targets = resolve_targets(inputs, earlier, label=ctx.uses)
+    targets = resolve_targets(inputs, ctx.earlier_output, label=ctx.uses)
     since_ms = resolve_since(
         inputs.since,
-        earlier,
+        ctx.earlier_output,
         now=ctx.clock.time(),
         run_started_at=ctx.run_started_at,
         label=ctx.uses,
@@ -264,12 +274,7 @@ STEP = StepType(
     summary="Wait for success markers in the given tasks' CloudWatch logs; "
     "fail on any failure marker.",
     inputs=WaitInputs,
-    outputs={
-        "matched": "pattern -> task id -> the line that matched",
-        "first_failure": "task_id, timestamp, line and context of the first failure (or null)",
-        "lines_read": "number of log lines read",
-        "streams": "the exact stream names read",
-    },
+    outputs=WaitOutputs,
     run=run,
     read_only=True,
 )

@@ -20,9 +20,9 @@ from opskit.logs.targets import check_since
 from opskit.logs.times import parse_since
 from opskit.releases.choose import live_manifest
 from opskit.releases.diagnosis import Facts, findings
-from opskit.releases.records import read_records
+from opskit.releases.store import read_records
 from opskit.s3.location import checked_destination, parse_s3_url
-from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.steps.base import StepContext, StepResult, StepType, output, param
 
 DIGEST_LINE = re.compile(r"code digest ([0-9a-f]{64}) verified")
 
@@ -49,11 +49,15 @@ class DiagnoseInputs:
     )
 
 
-OUTPUTS = {
-    "findings": "what the facts mean, one sentence each, with the command to run next",
-    "running_digests": "task id -> the code digest it logged (null when none was found)",
-    "live_digest": "the current manifest's digest",
-}
+@dataclass(frozen=True, kw_only=True)
+class DiagnoseOutputs:
+    findings: list[str] = output(
+        "what the facts mean, one sentence each, with the command to run next", "string_list"
+    )
+    running_digests: dict[str, str | None] = output(
+        "task id -> the code digest it logged (null when none was found)", "object"
+    )
+    live_digest: str = output("the current manifest's digest ('' when there is none)", "string")
 
 
 def _running_digests(ctx: StepContext, inputs: DiagnoseInputs) -> dict[str, str | None]:
@@ -102,11 +106,9 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
     said = findings(facts)
     for finding in said:
         ctx.emit("info", f"- {finding}")
-    outputs = {
-        "findings": said,
-        "running_digests": running,
-        "live_digest": facts.live_digest or "",
-    }
+    outputs = DiagnoseOutputs(
+        findings=said, running_digests=running, live_digest=facts.live_digest or ""
+    )
     detail = "What this means:\n" + "\n".join(f"- {f}" for f in said)
     return StepResult("ok", said[0], outputs, detail)
 
@@ -116,7 +118,7 @@ STEP = StepType(
     summary="Say what the first-look facts mean: running code vs the synced release, the "
     "release's verdict, the bucket and script checks; with the command to run next.",
     inputs=DiagnoseInputs,
-    outputs=OUTPUTS,
+    outputs=DiagnoseOutputs,
     run=run,
     read_only=True,
 )

@@ -8,12 +8,13 @@ library behind ``opskit releases`` and the releases part of ``diagnose.yaml``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from opskit.releases.choose import live_manifest
-from opskit.releases.records import read_records
+from opskit.releases.store import read_records
 from opskit.releases.table import release_lines
 from opskit.s3.location import checked_destination, parse_s3_url
-from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.steps.base import StepContext, StepResult, StepType, output, param
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,13 +25,18 @@ class ReleasesInputs:
     )  # fmt: skip
 
 
-OUTPUTS = {
-    "releases": "the records, newest first: name, digest, synced_at, files, bytes, who, "
-    "target, verdict, deployment_id, live, problem",
-    "destination": "the s3://bucket/prefix/ listed",
-    "live_digest": "digest of the current manifest ('' when there is none)",
-    "last_good": "digest of the newest release whose run passed ('' when none did)",
-}
+@dataclass(frozen=True, kw_only=True)
+class ReleasesOutputs:
+    releases: list[dict[str, Any]] = output(
+        "the records, newest first: name, digest, synced_at, files, bytes, who, "
+        "target, verdict, deployment_id, live, problem",
+        "list",
+    )
+    destination: str = output("the s3://bucket/prefix/ listed", "string")
+    live_digest: str = output("digest of the current manifest ('' when there is none)", "string")
+    last_good: str = output(
+        "digest of the newest release whose run passed ('' when none did)", "string"
+    )
 
 
 def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
@@ -52,12 +58,9 @@ def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
         + ("" if recorded or not live_digest else " (not a recorded release)")
         + f"; last good {last_good[:12] or 'none'}"
     )
-    outputs = {
-        "destination": location.url,
-        "releases": releases,
-        "live_digest": live_digest,
-        "last_good": last_good,
-    }
+    outputs = ReleasesOutputs(
+        releases=releases, destination=location.url, live_digest=live_digest, last_good=last_good
+    )
     return StepResult("ok", summary, outputs, "\n".join(lines))
 
 
@@ -66,7 +69,7 @@ STEP = StepType(
     summary="List the releases recorded under s3://bucket/prefix/ (newest first) with their "
     "verdicts, and which one is live.",
     inputs=ReleasesInputs,
-    outputs=OUTPUTS,
+    outputs=ReleasesOutputs,
     run=run,
     read_only=True,
 )

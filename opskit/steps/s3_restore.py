@@ -12,21 +12,23 @@ carry ``s3.sync``'s names, so the steps after it read ``digest`` the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from opskit import __version__
-from opskit.errors import InputError, StepFailed
+from opskit.errors import StepFailed
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from opskit.releases.choose import check_release
 from opskit.releases.restore import RestorePlan, copy_versions, plan_restore
 from opskit.s3.check import Expected, mismatched_keys, verify_remote
+from opskit.s3.delete import delete_keys
 from opskit.s3.location import checked_destination, parse_s3_url
 from opskit.s3.plan import parse_max_delete
 from opskit.s3.remote import write_manifest
-from opskit.s3.transfer import delete_keys, format_bytes
-from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
-from opskit.steps.s3_sync import DEFAULT_MAX_DELETE, MAX_DELETE_SCHEMA
+from opskit.s3.transfer import format_bytes
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
+from opskit.steps.s3_sync import DEFAULT_MAX_DELETE, MAX_DELETE_SCHEMA, check_prefix
+from opskit.version import __version__
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,26 +57,30 @@ class RestoreInputs:
     allow_bucket_root: bool = param("Allow a destination with no prefix.", "boolean", default=False)
     concurrency: int = param("Parallel copies.", "integer", default=16, check=at_least(1))
 
+    def __post_init__(self) -> None:
+        check_prefix(self.destination, self.allow_bucket_root)
 
-OUTPUTS = {
-    "digest": "tree digest of the restored release (now the manifest's digest)",
-    "release": "name of the release record restored (<UTC time>-<digest12>)",
-    "restored": "number of objects copied from their recorded versions",
-    "deleted": "number of objects deleted (not in the release)",
-    "unchanged": "number of objects that already held the release's content",
-    "manifest_key": "key of the manifest made current",
-    "planned_copies": "dry run: relative paths that would be copied",
-    "planned_deletes": "dry run: relative paths that would be deleted",
-}
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreOutputs:
+    digest: str = output(
+        "tree digest of the restored release (now the manifest's digest)", "string"
+    )
+    release: str = output("name of the release record restored (<UTC time>-<digest12>)", "string")
+    restored: int = output("number of objects copied from their recorded versions", "integer")
+    deleted: int = output("number of objects deleted (not in the release)", "integer")
+    unchanged: int = output("number of objects that already held the release's content", "integer")
+    manifest_key: str = output("key of the manifest made current", "string")
+    planned_copies: list[str] | None = output(
+        "dry run: relative paths that would be copied (null in a real run)", "string_list"
+    )
+    planned_deletes: list[str] | None = output(
+        "dry run: relative paths that would be deleted (null in a real run)", "string_list"
+    )
 
 
 def _plan(ctx: StepContext, inputs: RestoreInputs) -> tuple[RestorePlan, Any]:
     location = parse_s3_url(inputs.destination)
-    if location.is_bucket_root and not inputs.allow_bucket_root:
-        raise InputError(
-            f"destination {location.url} is a bucket root; restore a prefix "
-            "(s3://bucket/prefix/) or set allow_bucket_root: true"
-        )
     client = ctx.aws.client("s3")
     plan = plan_restore(client, location, inputs.release, inputs.max_delete, ctx.aws.call)
     record = plan.record
@@ -87,15 +93,17 @@ def _plan(ctx: StepContext, inputs: RestoreInputs) -> tuple[RestorePlan, Any]:
     return plan, client
 
 
-def _outputs(plan: RestorePlan) -> dict[str, Any]:
-    return {
-        "digest": plan.digest,
-        "release": plan.record.name,
-        "restored": 0,
-        "deleted": 0,
-        "unchanged": len(plan.unchanged),
-        "manifest_key": plan.location.prefix + MANIFEST_NAME,
-    }
+def _outputs(plan: RestorePlan, *, restored: int = 0, deleted: int = 0) -> RestoreOutputs:
+    return RestoreOutputs(
+        digest=plan.digest,
+        release=plan.record.name,
+        restored=restored,
+        deleted=deleted,
+        unchanged=len(plan.unchanged),
+        manifest_key=plan.location.prefix + MANIFEST_NAME,
+        planned_copies=None,
+        planned_deletes=None,
+    )
 
 
 def plan(ctx: StepContext, inputs: RestoreInputs) -> StepResult:
@@ -113,10 +121,11 @@ def plan(ctx: StepContext, inputs: RestoreInputs) -> StepResult:
         + (" is already the live manifest" if live else " would become the live manifest")
     )
     changes = bool(restore.copies or restore.deletes or not live)
-    outputs = _outputs(restore) | {
-        "planned_copies": [c.relative for c in restore.copies],
-        "planned_deletes": list(restore.deletes),
-    }
+    outputs = dataclasses.replace(
+        _outputs(restore),
+        planned_copies=[c.relative for c in restore.copies],
+        planned_deletes=list(restore.deletes),
+    )
     return StepResult("changed" if changes else "ok", summary, outputs)
 
 
@@ -130,16 +139,19 @@ def run(ctx: StepContext, inputs: RestoreInputs) -> StepResult:
             f"deleting {len(restore.deletes)} object(s) under {location.url} was not "
             "confirmed; nothing was changed (run with --yes to confirm)"
         )
-    outputs = _outputs(restore)
     receipts = {}
     if restore.copies:
         receipts = copy_versions(
             client, restore, ctx.aws.call, concurrency=inputs.concurrency, cancel=ctx.cancel
         )
-        outputs["restored"] = len(receipts)
         ctx.emit("info", f"copied {len(receipts)} object(s) from their recorded versions")
+    deleted = 0
     if restore.deletes:
-        outputs["deleted"] = delete_keys(client, location, restore.deletes, ctx.aws.call)
+        keys = [location.key_for(relative) for relative in restore.deletes]
+        done = delete_keys(client, location, keys, ctx.aws.call)
+        done.raise_refused(location)
+        deleted = len(done.keys)
+    outputs = _outputs(restore, restored=len(receipts), deleted=deleted)
     manifest = _current_manifest(restore, receipts)
     if restore.copies or restore.deletes:
         expected = {e.path: Expected(e.size, e.etag or "") for e in manifest.files}
@@ -154,10 +166,10 @@ def run(ctx: StepContext, inputs: RestoreInputs) -> StepResult:
             )
     wrote = restore.live_digest != restore.digest or bool(restore.copies or restore.deletes)
     if wrote:
-        write_manifest(client, location.bucket, outputs["manifest_key"], manifest, ctx.aws.call)
+        write_manifest(client, location.bucket, outputs.manifest_key, manifest, ctx.aws.call)
     summary = (
         f"restored release {restore.digest[:12]} ({inputs.release}): copied "
-        f"{outputs['restored']}, deleted {outputs['deleted']}, unchanged {outputs['unchanged']} "
+        f"{outputs.restored}, deleted {outputs.deleted}, unchanged {outputs.unchanged} "
         f"({format_bytes(sum(c.size for c in restore.copies))})"
     )
     ctx.emit("info", summary)
@@ -183,7 +195,7 @@ STEP = StepType(
     summary="Make s3://bucket/prefix/ hold a recorded release again (last_good, previous or a "
     "digest) by server-side copies of its object versions; verified like s3.sync.",
     inputs=RestoreInputs,
-    outputs=OUTPUTS,
+    outputs=RestoreOutputs,
     run=run,
     plan=plan,
 )

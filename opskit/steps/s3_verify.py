@@ -31,7 +31,7 @@ from opskit.s3.location import (
 )
 from opskit.s3.plan import hash_files, scan_source
 from opskit.s3.remote import Judge, Listing, RemoteObject, list_prefix, read_body, read_manifest
-from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.steps.base import StepContext, StepResult, StepType, output, param
 
 
 def _text_assertions(value: Any) -> dict[str, list[str]]:
@@ -78,11 +78,13 @@ class VerifyInputs:
     )
 
 
-OUTPUTS = {
-    "mismatches": "list of 'key: problem' lines (empty when the prefix matches)",
-    "checked": "number of objects compared",
-    "digest": "tree digest of the reference (local tree or manifest)",
-}
+@dataclass(frozen=True, kw_only=True)
+class VerifyOutputs:
+    mismatches: list[str] = output(
+        "list of 'key: problem' lines (empty when the prefix matches)", "string_list"
+    )
+    checked: int = output("number of objects compared", "integer")
+    digest: str = output("tree digest of the reference (local tree or manifest)", "string")
 
 
 def run(ctx: StepContext, inputs: VerifyInputs) -> StepResult:
@@ -98,7 +100,7 @@ def run(ctx: StepContext, inputs: VerifyInputs) -> StepResult:
         mismatches, checked, digest = _against_manifest(ctx, client, location, listing)
         reference = "its manifest"
     mismatches += _text_checks(ctx, client, location, inputs)
-    outputs = {"mismatches": mismatches, "checked": checked, "digest": digest}
+    outputs = VerifyOutputs(mismatches=mismatches, checked=checked, digest=digest)
     if mismatches:
         count, shown = mismatched_keys(mismatches)
         raise StepFailed(
@@ -274,7 +276,7 @@ STEP = StepType(
     summary="Check that s3://bucket/prefix/ matches a local folder or its manifest, "
     "and that named objects contain (or not) given text.",
     inputs=VerifyInputs,
-    outputs=OUTPUTS,
+    outputs=VerifyOutputs,
     run=run,
     read_only=True,
 )

@@ -21,9 +21,9 @@ from typing import Any
 
 from opskit.clock import Deadline
 from opskit.durations import format_duration
-from opskit.errors import StepError, StepFailed, StepTimeout
+from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
 from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
-from opskit.steps.base import StepContext, StepResult, StepType, param
+from opskit.steps.base import StepContext, StepResult, StepType, output, param
 from opskit.streamlit import (
     Node,
     Page,
@@ -146,13 +146,20 @@ class SessionInputs:
     )
 
 
-OUTPUTS = {
-    "streamlit_version": "The server's Streamlit version, as its session reported it.",
-    "answers": "Per question: question, answer (the text as rendered), first_text_ms, total_ms.",
-    "exceptions": "Exceptions shown on the page: type and message.",
-    "errors": "Error alerts (st.error) shown on the page, as text.",
-    "page_text": "The page's text after the last answer.",
-}
+@dataclass(frozen=True, kw_only=True)
+class SessionOutputs:
+    streamlit_version: str | None = output(
+        "The server's Streamlit version, as its session reported it (null in a dry run).",
+        "string",
+    )
+    answers: list[dict[str, Any]] = output(
+        "Per question: question, answer (the text as rendered), first_text_ms, total_ms.", "list"
+    )
+    exceptions: list[dict[str, str]] = output(
+        "Exceptions shown on the page: type and message.", "list"
+    )
+    errors: list[str] = output("Error alerts (st.error) shown on the page, as text.", "string_list")
+    page_text: str = output("The page's text after the last answer ('' in a dry run).", "string")
 
 
 @dataclass
@@ -165,15 +172,15 @@ class Transcript:
     answers: list[dict[str, Any]] = field(default_factory=list)
     page: Page | None = None
 
-    def outputs(self) -> dict[str, Any]:
+    def outputs(self) -> SessionOutputs:
         page = self.page or Page()
-        return {
-            "streamlit_version": self.version or None,
-            "answers": self.answers,
-            "exceptions": [{"type": e.type, "message": e.message} for e in page.exceptions()],
-            "errors": page.errors(),
-            "page_text": page.text(),
-        }
+        return SessionOutputs(
+            streamlit_version=self.version or None,
+            answers=self.answers,
+            exceptions=[{"type": e.type, "message": e.message} for e in page.exceptions()],
+            errors=page.errors(),
+            page_text=page.text(),
+        )
 
     def detail(self) -> str:
         lines = [f"Streamlit {self.version or '(unknown version)'} at {self.url}"]
@@ -295,7 +302,7 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
     started = ctx.clock.monotonic()
     asking: str | None = None  # the question waited for, for a timeout's message
 
-    def fail(summary: str, kind: type[StepFailed] = StepFailed) -> StepFailed:
+    def fail(summary: str, kind: type[StepProblem] = StepFailed) -> StepProblem:
         return kind(summary, detail=transcript.detail(), outputs=transcript.outputs())
 
     try:
@@ -346,7 +353,7 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
             f"(the script was still running; {chars} chars of answer so far)",
             StepTimeout,
         ) from None
-    except StepFailed as err:
+    except StepProblem as err:
         if not err.detail:
             raise fail(err.summary, type(err)) from None
         raise
@@ -408,14 +415,17 @@ def plan(ctx: StepContext, inputs: SessionInputs) -> StepResult:
         )
     if inputs.expect_page:
         parts.append("expect the page to show " + ", ".join(repr(p) for p in inputs.expect_page))
-    return StepResult("ok", "; ".join(parts) + " (dry run: nothing sent)")
+    outputs = SessionOutputs(
+        streamlit_version=None, answers=[], exceptions=[], errors=[], page_text=""
+    )
+    return StepResult("ok", "; ".join(parts) + " (dry run: nothing sent)", outputs)
 
 
 STEP = StepType(
     name="streamlit.session",
     summary="A synthetic user: open the app over its websocket, ask questions, judge the page.",
     inputs=SessionInputs,
-    outputs=OUTPUTS,
+    outputs=SessionOutputs,
     run=run,
     plan=plan,
 )

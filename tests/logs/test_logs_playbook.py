@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from opskit.events import Event, EventBus
 from opskit.logs.times import iso_ms
 from opskit.playbook import parse_playbook
 from opskit.redact import Redactor
-from opskit.steps.base import StepResult, StepType
+from opskit.steps.base import StepResult, StepType, output
 from tests.engine_steps import NoInputs
 
 NEW = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
@@ -25,19 +26,33 @@ OLD = "0ddba11cafe44d7e8f9a0b1c2d3e4f50"
 STARTED = int(time.time() * 1000) - 10_000
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeployedOutputs:
+    new_task_ids: list[str] = output("new", "string_list")
+    old_task_ids: list[str] = output("old", "string_list")
+    log_stream_prefix: str = output("prefix", "string")
+    container: str = output("container", "string")
+    started_at: str = output("started", "string")
+    log_group: str = output("group", "string")
+
+
 def _deployed(ctx: Any, inputs: dict[str, Any]) -> StepResult:
-    outputs = {
-        "new_task_ids": [f"arn:aws:ecs:us-east-1:123456789012:task/chatbot/{NEW}"],
-        "old_task_ids": [OLD],
-        "log_stream_prefix": "ecs",
-        "container": "app",
-        "started_at": iso_ms(STARTED),
-        "log_group": "/ecs/chatbot",
-    }
+    outputs = DeployedOutputs(
+        new_task_ids=[f"arn:aws:ecs:us-east-1:123456789012:task/chatbot/{NEW}"],
+        old_task_ids=[OLD],
+        log_stream_prefix="ecs",
+        container="app",
+        started_at=iso_ms(STARTED),
+        log_group="/ecs/chatbot",
+    )
     return StepResult("changed", "deployed", outputs)
 
 
-FAKE_ECS = StepType("ecs.fake", "stands in for ecs.redeploy", NoInputs, {}, _deployed)
+# Named unlike any ECS step on purpose: logs.wait's defaults come from the newest
+# earlier step that declares the output, whatever its type is called.
+FAKE_ECS = StepType(
+    "fake.deploy", "stands in for ecs.redeploy", NoInputs, DeployedOutputs, _deployed
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +69,7 @@ targets:
   local: {{aws: {{region: us-east-1, endpoint_url: "{endpoint}"}}}}
 steps:
   - id: redeploy
-    uses: ecs.fake
+    uses: fake.deploy
   - id: logs
     uses: logs.wait
     timeout: 20s

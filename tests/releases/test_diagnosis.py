@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opskit.manifest import Manifest, ManifestEntry
 from opskit.releases.diagnosis import Facts, findings
-from opskit.releases.records import ReleaseRecord, Verdict
+from opskit.releases.format import ReleaseRecord, Verdict
 
 A = Manifest([ManifestEntry("app.py", 1, "a" * 64)])
 B = Manifest([ManifestEntry("app.py", 1, "b" * 64)])

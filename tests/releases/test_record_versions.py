@@ -1,7 +1,8 @@
-"""How s3.sync knows the object versions a release record needs, without asking
-the bucket when it can (moto's server on loopback): S3's answer to each upload
-carries the new version's id only when versioning is on, and the current
-manifest already records the versions of the objects it vouches for."""
+"""How s3.sync knows the object versions a release record needs (moto's server on
+loopback): it asks the bucket for its versioning once per sync; then S3's answer
+to each upload carries the new version's id, and the current manifest already
+records the versions of the objects it vouches for, so the prefix's versions
+are listed only when versioning was turned on since the last sync."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from opskit.clock import FakeClock
 from opskit.errors import StepFailed
 from opskit.manifest import MANIFEST_NAME, Manifest
-from opskit.releases.records import parse_record
+from opskit.releases.format import parse_record
 from opskit.steps.s3_restore import STEP as RESTORE
 from opskit.steps.s3_sync import STEP as SYNC
 from tests.steps.s3_helpers import BUCKET, DEST, OperationLog, write_tree
@@ -46,7 +47,7 @@ def logged_sync(make_ctx, s3, source: Path, at: float, **extra):
 
 
 def record_of(s3, result):
-    key = result.outputs["release_record"].removeprefix(f"s3://{BUCKET}/")
+    key = result.outputs.release_record.removeprefix(f"s3://{BUCKET}/")
     return parse_record(key, s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
 
@@ -74,7 +75,7 @@ def test_uploads_to_a_versioned_bucket_record_the_versions_s3_answered_without_a
 
     result, operations = logged_sync(make_ctx, s3, source, 1_700_000_000)
 
-    assert "GetBucketVersioning" not in operations
+    assert operations.count("GetBucketVersioning") == 1
     assert "ListObjectVersions" not in operations
     record = record_of(s3, result)
     assert record.versioned
@@ -92,7 +93,7 @@ def test_a_no_op_on_a_versioned_bucket_is_the_listing_the_manifest_and_the_recor
 
     again, operations = logged_sync(make_ctx, s3, source, 1_700_000_060)
 
-    assert operations == ["ListObjectsV2", "GetObject", "PutObject"]
+    assert operations == ["ListObjectsV2", "GetObject", "GetBucketVersioning", "PutObject"]
     assert record_of(s3, again).manifest.files == record_of(s3, first).manifest.files
 
 
@@ -103,12 +104,13 @@ def test_an_unversioned_bucket_records_no_versions_and_its_release_is_refused_by
 
     result, operations = logged_sync(make_ctx, s3, source, 1_700_000_000)
 
-    assert "GetBucketVersioning" not in operations
+    assert operations.count("GetBucketVersioning") == 1
+    assert "ListObjectVersions" not in operations
     record = record_of(s3, result)
     assert not record.versioned
     assert all(e.version_id is None for e in record.manifest.files)
     versioning_on(s3)  # too late for this release
-    digest = result.outputs["digest"][:12]
+    digest = result.outputs.digest[:12]
     with pytest.raises(StepFailed) as refused:
         RESTORE.run(make_ctx(), RESTORE.coerce_inputs({"destination": DEST, "release": digest}))
     assert str(refused.value) == (
@@ -118,7 +120,7 @@ def test_an_unversioned_bucket_records_no_versions_and_its_release_is_refused_by
     )
 
 
-def test_versioning_turned_on_later_is_learnt_from_the_record_put_and_recorded_once(
+def test_versioning_turned_on_later_lists_the_versions_once_and_records_them(
     make_ctx, s3, tmp_path
 ):
     source = write_tree(tmp_path / "src", A)
@@ -127,31 +129,31 @@ def test_versioning_turned_on_later_is_learnt_from_the_record_put_and_recorded_o
 
     learnt, operations = logged_sync(make_ctx, s3, source, 1_700_000_060)
 
-    # the record's answer carries a version: the objects' versions are listed, and
-    # the manifest and the same record are written again with them
+    # the bucket says versioning is on and the manifest names no version: the
+    # objects' versions are listed once, then the manifest and the record written
     assert operations == [
         "ListObjectsV2",
         "GetObject",
-        "PutObject",
+        "GetBucketVersioning",
         "ListObjectVersions",
         "PutObject",
         "PutObject",
     ]
-    assert learnt.status == "changed"  # the manifest now records the versions
+    assert learnt.status == "ok"  # nothing uploaded or deleted: the release is the same
     record = record_of(s3, learnt)
     assert record.versioned
     versions = {e.path: e.version_id for e in record.manifest.files}
     assert versions == current_versions(s3) and all(versions.values())
     assert current_manifest(s3).files == record.manifest.files
     again, operations = logged_sync(make_ctx, s3, source, 1_700_000_120)
-    assert operations == ["ListObjectsV2", "GetObject", "PutObject"]
+    assert operations == ["ListObjectsV2", "GetObject", "GetBucketVersioning", "PutObject"]
     assert again.status == "ok"
     # restorable: app.py from its version from before versioning (S3's "null" version)
     (source / "app.py").write_text("print('B')\n")
     sync(make_ctx, source, 1_700_000_180)
-    given = {"destination": DEST, "release": learnt.outputs["digest"][:12]}
+    given = {"destination": DEST, "release": learnt.outputs.digest[:12]}
     restored = RESTORE.run(make_ctx(), RESTORE.coerce_inputs(given))
-    assert restored.outputs["restored"] == 1
+    assert restored.outputs.restored == 1
     assert s3.get_object(Bucket=BUCKET, Key="src/app.py")["Body"].read() == b"print('A')\n"
 
 
@@ -165,7 +167,7 @@ def test_versioning_turned_on_later_with_an_edit_lists_the_older_objects_version
 
     result, operations = logged_sync(make_ctx, s3, source, 1_700_000_060)
 
-    assert "GetBucketVersioning" not in operations
+    assert operations.count("GetBucketVersioning") == 1
     assert operations.count("ListObjectVersions") == 1  # core/x.py predates versioning
     record = record_of(s3, result)
     assert record.versioned
@@ -183,6 +185,7 @@ def test_pruning_reads_the_records_from_the_syncs_own_listing(make_ctx, s3, tmp_
     assert operations == [
         "ListObjectsV2",
         "GetObject",
+        "GetBucketVersioning",
         "PutObject",
         "GetObject",
         "DeleteObjects",

@@ -10,14 +10,8 @@ import pytest
 
 from opskit.clock import FakeClock
 from opskit.manifest import MANIFEST_NAME, Manifest
-from opskit.releases.records import (
-    Origin,
-    list_record_keys,
-    origin_from_env,
-    parse_record,
-    read_records,
-    write_record,
-)
+from opskit.releases.format import Origin, origin_from_env, parse_record
+from opskit.releases.store import list_record_keys, read_records, write_record
 from opskit.s3.location import parse_s3_url
 from opskit.stack.entrypoint import Settings, download_release
 from opskit.steps.s3_sync import STEP as SYNC
@@ -50,9 +44,9 @@ def test_a_verified_sync_keeps_its_manifest_as_a_release_record_with_versions(
 
     result = sync(make_ctx, source, 1_700_000_000.25)
 
-    digest = result.outputs["digest"]
+    digest = result.outputs.digest
     key = f"src/.opskit/releases/20231114T221320.250Z-{digest[:12]}.json"
-    assert result.outputs["release_record"] == f"s3://{BUCKET}/{key}"
+    assert result.outputs.release_record == f"s3://{BUCKET}/{key}"
     record = parse_record(key, s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     assert record.problem is None
     assert record.digest == digest
@@ -132,9 +126,9 @@ def test_delete_verification_and_s3_verify_never_count_or_remove_records(make_ct
     result = sync(make_ctx, source, 1_700_000_060, max_delete=1)
     verified = VERIFY.run(make_ctx(), VERIFY.coerce_inputs({"destination": DEST}))
 
-    assert result.outputs["deleted"] == 1  # core/x.py only
+    assert result.outputs.deleted == 1  # core/x.py only
     assert len(list_record_keys(s3, parse_s3_url(DEST), _call)) == 2
-    assert verified.outputs["checked"] == 1 and verified.outputs["mismatches"] == []
+    assert verified.outputs.checked == 1 and verified.outputs.mismatches == []
 
 
 def test_the_container_downloads_none_of_the_records(make_ctx, s3, tmp_path, monkeypatch):
@@ -177,11 +171,12 @@ def _call(_what: str) -> _Null:
 def test_pruning_never_deletes_the_last_release_that_passed(make_ctx, s3, tmp_path):
     """After more failed syncs than keep_releases, the last good release is still
     there to restore: its verdict named it, and pruning leaves that record."""
-    from opskit.releases.records import Verdict, last_good_record, set_verdict
+    from opskit.releases.format import Verdict
+    from opskit.releases.store import last_good_record, set_verdict
 
     source = write_tree(tmp_path / "src", TREE)
     good = sync(make_ctx, source, 1_700_000_000, keep_releases=2)
-    good_key = good.outputs["release_record"].split(f"s3://{BUCKET}/", 1)[1]
+    good_key = good.outputs.release_record.split(f"s3://{BUCKET}/", 1)[1]
     passed = Verdict("passed", "2023-11-14T22:13:20Z", "run1", "p.yaml", None, None)
     set_verdict(s3, BUCKET, good_key, passed, _call)
     assert last_good_record(s3, parse_s3_url(DEST), _call) == good_key
@@ -193,3 +188,52 @@ def test_pruning_never_deletes_the_last_release_that_passed(make_ctx, s3, tmp_pa
     assert good_key in keys
     assert len(keys) == 3  # the newest two, and the last good one
     assert [r.status for r in read_records(s3, parse_s3_url(DEST), _call)][-1] == "passed"
+
+
+class RefuseDeletes:
+    """Plays S3 refusing some keys of a DeleteObjects (an object lock, a bucket
+    policy): the answer is 200 and the refusals are in its ``Errors`` list, in the
+    shape botocore's S3 model gives (``Key``, ``Code``, ``Message``)."""
+
+    def __init__(self, client, refuse):
+        self.refuse = refuse
+        self.events = client.meta.events
+        self.events.register("before-parameter-build.s3.DeleteObjects", self.keep_back)
+        self.events.register("after-call.s3.DeleteObjects", self.answer)
+        self.kept: list[str] = []
+
+    def keep_back(self, params, **_):
+        objects = params["Delete"]["Objects"]
+        self.kept = [o["Key"] for o in objects if self.refuse(o["Key"])]
+        params["Delete"]["Objects"] = [o for o in objects if o["Key"] not in self.kept]
+
+    def answer(self, parsed, **_):
+        parsed.setdefault("Errors", []).extend(
+            {"Key": key, "Code": "AccessDenied", "Message": "Access Denied"} for key in self.kept
+        )
+
+    def close(self):
+        self.events.unregister("before-parameter-build.s3.DeleteObjects", self.keep_back)
+        self.events.unregister("after-call.s3.DeleteObjects", self.answer)
+
+
+def test_pruning_reports_only_the_records_s3_deleted_and_warns_of_the_refused(
+    make_ctx, s3, tmp_path
+):
+    source = write_tree(tmp_path / "src", TREE)
+    for n in range(3):
+        sync(make_ctx, source, 1_700_000_000 + 60 * n)
+    oldest = list_record_keys(s3, parse_s3_url(DEST), _call)[0]
+    ctx = make_ctx(clock=FakeClock(now=1_700_000_180))
+    refusing = RefuseDeletes(ctx.aws.client("s3"), lambda key: key == oldest)
+    try:
+        given = {"source": str(source), "destination": DEST, "keep_releases": 1}
+        SYNC.run(ctx, SYNC.coerce_inputs(given))
+    finally:
+        refusing.close()
+
+    assert make_ctx.messages("info")[-2] == "pruned 2 release record(s) beyond 1"
+    assert make_ctx.messages("warning") == [
+        f"S3 refused to prune 1 old release record(s): {oldest}: AccessDenied Access Denied"
+    ]
+    assert oldest in list_record_keys(s3, parse_s3_url(DEST), _call)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from opskit import RunOptions, run_playbook
-from opskit.releases.records import read_records
+from opskit.releases.store import read_records
 from opskit.s3.location import parse_s3_url
 from tests.releases.test_records import TREE, _call
 from tests.steps.s3_helpers import BUCKET, DEST, write_tree

@@ -88,15 +88,22 @@ def test_multipart_etag_with_an_unguessable_part_size_is_unknown_never_equal(aws
     assert judge.same(local, file_sha256(root / "a"), remote) == Verdict(False, "unknown")
 
 
-def test_listing_timestamps_parse_without_dateutil_to_the_same_instant(aws, setup):
-    from botocore.utils import parse_timestamp
+def test_listing_timestamps_parse_without_dateutil_to_the_same_instant(aws, setup, monkeypatch):
+    import botocore.parsers
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    from opskit.aws import parse_timestamp
 
     client, _ = setup
     client.put_object(Bucket="bkt", Key="p/a", Body=b"x")
-    list_prefix(client, LOCATION, aws.call)
-    parser = client._endpoint._response_parser_factory._defaults["timestamp_parser"]
-    assert parser.opskit_fast
+    slow: list[object] = []
+    monkeypatch.setattr(
+        botocore.parsers, "DEFAULT_TIMESTAMP_PARSER", lambda v: slow.append(v) or botocore_parse(v)
+    )
+    listed = list_prefix(client, LOCATION, aws.call)
+    assert list(listed.objects) == ["a"]
+    assert slow == []  # S3's ISO 8601 timestamps never reached dateutil
     stamped = client.list_objects_v2(Bucket="bkt", Prefix="p/")["Contents"][0]["LastModified"]
     assert stamped == client.head_object(Bucket="bkt", Key="p/a")["LastModified"]
     for text in ("2026-11-24T03:35:00.000Z", "2026-11-24T03:35:00Z", "1700000000"):
-        assert parser(text) == parse_timestamp(text)
+        assert parse_timestamp(text) == botocore_parse(text)

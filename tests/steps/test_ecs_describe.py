@@ -41,7 +41,7 @@ def test_describe_reports_deployments_tasks_stopped_reasons_and_events(crashed, 
     result = STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE}))
 
     assert result.status == "ok"
-    outputs = result.outputs
+    outputs = vars(result.outputs)
     assert [(d["id"], d["status"], d["failed_tasks"]) for d in outputs["deployments"]] == [
         (new_id, "PRIMARY", 1),
         (old_id, "ACTIVE", 0),

@@ -57,15 +57,15 @@ def test_redeploy_tracks_its_deployment_until_the_new_task_took_over(stack, call
 
     deployment = stack.primary()
     assert result.status == "changed"
-    assert result.outputs["deployment_id"] == deployment["id"]
-    assert result.outputs["new_task_ids"] == [started["task"].id]
-    assert result.outputs["old_task_ids"] == [old_task.id]
-    assert result.outputs["task_definition"].endswith(f"task-definition/{FAMILY}:1")
-    assert result.outputs["previous_task_definition"] == result.outputs["task_definition"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", result.outputs["started_at"])
-    assert result.outputs["log_group"] == LOG_GROUP
-    assert result.outputs["log_stream_prefix"] == "ecs"
-    assert result.outputs["container"] == "app"
+    assert result.outputs.deployment_id == deployment["id"]
+    assert result.outputs.new_task_ids == [started["task"].id]
+    assert result.outputs.old_task_ids == [old_task.id]
+    assert result.outputs.task_definition.endswith(f"task-definition/{FAMILY}:1")
+    assert result.outputs.previous_task_definition == result.outputs.task_definition
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", result.outputs.started_at)
+    assert result.outputs.log_group == LOG_GROUP
+    assert result.outputs.log_stream_prefix == "ecs"
+    assert result.outputs.container == "app"
     assert result.summary == (
         f"deployment {deployment['id']} COMPLETED ({FAMILY}:1): 1 new task running, "
         "1 old task replaced"
@@ -95,7 +95,7 @@ def test_a_failed_rollout_state_fails_with_its_reason(stack, make_ctx):
 
     deployment_id = stack.primary()["id"]
     assert caught.value.summary == f"deployment {deployment_id} FAILED: tasks failed to start"
-    assert caught.value.outputs["deployment_id"] == deployment_id
+    assert caught.value.outputs.deployment_id == deployment_id
 
 
 def test_a_circuit_breaker_rollback_of_a_forced_redeploy_is_a_failure(stack, make_ctx):
@@ -108,7 +108,7 @@ def test_a_circuit_breaker_rollback_of_a_forced_redeploy_is_a_failure(stack, mak
     with pytest.raises(StepFailed) as caught:
         run(make_ctx, clock)
 
-    tracked = caught.value.outputs["deployment_id"]
+    tracked = caught.value.outputs.deployment_id
     assert tracked != rollback["id"]
     assert caught.value.summary.startswith(
         f"deployment {tracked} was rolled back: deployment {rollback['id']} ({FAMILY}:1) "
@@ -137,7 +137,7 @@ def test_a_crash_loop_fails_at_the_second_stop_with_reasons_exit_codes_and_logs(
         run(make_ctx, clock)
 
     failure = caught.value
-    deployment_id = failure.outputs["deployment_id"]
+    deployment_id = failure.outputs.deployment_id
     assert failure.summary == (
         f"2 tasks of deployment {deployment_id} stopped (max_failed_tasks 2): "
         "the new tasks keep crashing"
@@ -165,13 +165,13 @@ def test_a_deployment_that_never_stabilises_times_out_with_its_last_state(stack,
     with pytest.raises(StepTimeout) as caught:
         run(make_ctx, clock, timeout=30.0)
 
-    deployment_id = caught.value.outputs["deployment_id"]
+    deployment_id = caught.value.outputs.deployment_id
     assert caught.value.summary == (
         f"deployment {deployment_id} did not finish before the step's timeout: "
         f"deployment {deployment_id} IN_PROGRESS: running 1/1, pending 0, 1 old running "
         "(new task RUNNING, 1 old task draining)"
     )
-    assert caught.value.outputs["new_task_ids"] == [stack.tasks(deployment_id)[0].id]
+    assert caught.value.outputs.new_task_ids == [stack.tasks(deployment_id)[0].id]
     assert sum(clock.sleeps) == 30.0
 
 
@@ -183,14 +183,14 @@ def test_a_new_image_registers_a_revision_and_deploys_it(stack, calls, make_ctx,
         environment={"FEATURE": "on", "APP_ENV": None},
     )  # fmt: skip
 
-    assert result.outputs["task_definition"].endswith(f"{FAMILY}:2")
-    assert result.outputs["previous_task_definition"].endswith(f"{FAMILY}:1")
+    assert result.outputs.task_definition.endswith(f"{FAMILY}:2")
+    assert result.outputs.previous_task_definition.endswith(f"{FAMILY}:1")
     definition = aws.client("ecs").describe_task_definition(taskDefinition=f"{FAMILY}:2")
     container = definition["taskDefinition"]["containerDefinitions"][0]
     assert container["image"] == "public.ecr.aws/chatbot/app:2"
     assert container["environment"] == [{"name": "FEATURE", "value": "on"}]
     assert container["logConfiguration"]["options"]["awslogs-group"] == LOG_GROUP
-    assert stack.primary()["taskDefinition"] == result.outputs["task_definition"]
+    assert stack.primary()["taskDefinition"] == result.outputs.task_definition
     assert (
         f"registered {FAMILY}:2 from {FAMILY}:1: image app=public.ecr.aws/chatbot/app:2, "
         "env app.APP_ENV removed, env app.FEATURE set"
@@ -210,7 +210,7 @@ def test_rollback_returns_to_the_previous_task_definition_and_waits_for_it(stack
     with pytest.raises(StepFailed) as caught:
         run(make_ctx, clock, image="public.ecr.aws/chatbot/app:broken", rollback=True)
 
-    rollback_id = caught.value.outputs["rollback_deployment_id"]
+    rollback_id = caught.value.outputs.rollback_deployment_id
     assert caught.value.summary.endswith(
         f"the new tasks keep crashing; rolled back to {FAMILY}:1 (deployment {rollback_id} "
         "COMPLETED)"
@@ -334,7 +334,7 @@ def test_ctrl_c_stops_waiting_with_the_current_state_and_sends_nothing_more(stac
 def test_without_wait_it_returns_the_new_deployment_at_once(stack, make_ctx):
     clock = ScriptedClock()
     result = run(make_ctx, clock, wait=False)
-    assert result.outputs["deployment_id"] == stack.primary()["id"]
+    assert result.outputs.deployment_id == stack.primary()["id"]
     assert clock.sleeps == []
 
 
@@ -347,9 +347,9 @@ def test_a_deployment_renamed_in_place_counts_only_its_own_tasks(aws, make_ctx):
         result = run(make_ctx, clock)
     finally:
         EcsDriver.uninstall()
-    deployment_id = result.outputs["deployment_id"]
+    deployment_id = result.outputs.deployment_id
     assert stack.deployments[0]["id"] == deployment_id
-    assert result.outputs["new_task_ids"] == [stack.tasks(deployment_id)[0].id]
+    assert result.outputs.new_task_ids == [stack.tasks(deployment_id)[0].id]
     assert len(clock.sleeps) == 2
     assert make_ctx.messages("progress") == [
         f"deployment {deployment_id} COMPLETED: running 1/1, pending 0, 1 old running: "
@@ -435,8 +435,8 @@ def test_task_definition_previous_deploys_the_revision_before_the_running_one(st
 
     result = run(make_ctx, ScriptedClock(script=[stack.roll_out]), task_definition="previous")
 
-    assert result.outputs["task_definition"].endswith(f"{FAMILY}:2")
-    assert result.outputs["previous_task_definition"].endswith(f"{FAMILY}:3")
+    assert result.outputs.task_definition.endswith(f"{FAMILY}:2")
+    assert result.outputs.previous_task_definition.endswith(f"{FAMILY}:3")
     assert stack.primary()["taskDefinition"].endswith(f"{FAMILY}:2")
 
 

@@ -66,8 +66,8 @@ def test_200_with_the_body_marker_passes(server, make_ctx) -> None:
     script.responses = [(200, "ok", 0)]
     result = STEP.run(make_ctx(clock=FakeClock()), inputs(url + "/health", expect_body="ok"))
     assert result.status == "ok"
-    assert result.outputs["status"] == 200
-    assert result.outputs["attempts"] == 1
+    assert result.outputs.status == 200
+    assert result.outputs.attempts == 1
     assert "body contains 'ok'" in result.summary
 
 
@@ -76,9 +76,9 @@ def test_500_then_200_retries_with_backoff(server, make_ctx) -> None:
     script.responses = [(500, "boom", 0), (500, "boom", 0), (200, "ok", 0)]
     clock = FakeClock()
     result = STEP.run(make_ctx(clock=clock), inputs(url, interval=1.0))
-    assert result.outputs == {
+    assert vars(result.outputs) == {
         "status": 200,
-        "latency_ms": result.outputs["latency_ms"],
+        "latency_ms": result.outputs.latency_ms,
         "attempts": 3,
     }
     assert clock.sleeps == [1.0, 2.0]
@@ -91,7 +91,7 @@ def test_wrong_body_fails_at_timeout_and_says_why(server, make_ctx) -> None:
         STEP.run(make_ctx(clock=FakeClock(), timeout=20), inputs(url, expect_body="ok"))
     assert "body does not contain 'ok'" in failure.value.summary
     assert "'error: script failed'" in failure.value.summary
-    assert failure.value.outputs["status"] == 200
+    assert failure.value.outputs.status == 200
 
 
 def test_too_slow_counts_as_failure(server, make_ctx) -> None:
@@ -107,26 +107,26 @@ def test_connection_refused_is_reported_in_words(make_ctx) -> None:
     with pytest.raises(StepTimeout) as failure:
         STEP.run(make_ctx(clock=FakeClock(), timeout=5), inputs(url))
     assert "connection refused" in failure.value.summary
-    assert failure.value.outputs["status"] is None
+    assert failure.value.outputs.status is None
 
 
 def test_redirect_is_followed_by_default_and_can_be_refused(server, make_ctx) -> None:
     url, script = server
     script.responses = [(200, "new page", 0)]
     result = STEP.run(make_ctx(clock=FakeClock()), inputs(url + "/old", expect_body="new page"))
-    assert result.outputs["status"] == 200
+    assert result.outputs.status == 200
     result = STEP.run(
         make_ctx(clock=FakeClock()),
         inputs(url + "/old", follow_redirects=False, expect_status=[302]),
     )
-    assert result.outputs["status"] == 302
+    assert result.outputs.status == 302
 
 
 def test_consecutive_successes_reset_on_a_failure(server, make_ctx) -> None:
     url, script = server
     script.responses = [(200, "ok", 0), (503, "", 0), (200, "ok", 0), (200, "ok", 0)]
     result = STEP.run(make_ctx(clock=FakeClock()), inputs(url, consecutive=2))
-    assert result.outputs["attempts"] == 4
+    assert result.outputs.attempts == 4
 
 
 def test_failure_limit_fails_early(server, make_ctx) -> None:
@@ -134,7 +134,7 @@ def test_failure_limit_fails_early(server, make_ctx) -> None:
     script.responses = [(500, "", 0)]
     with pytest.raises(StepFailed) as failure:
         STEP.run(make_ctx(clock=FakeClock(), timeout=600), inputs(url, failure_limit=2))
-    assert failure.value.outputs["attempts"] == 3
+    assert failure.value.outputs.attempts == 3
     assert "failure_limit 2" in failure.value.summary
 
 

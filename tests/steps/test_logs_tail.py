@@ -86,7 +86,7 @@ def test_ctrl_c_ends_the_tail_ok_with_what_was_read(logs: Any, make_ctx: Any) ->
     )
     writer.join()
 
-    assert result.outputs["lines_read"] == 2
+    assert result.outputs.lines_read == 2
     assert result.summary.startswith(f"2 lines from 1 stream(s) of {GROUP}, stopped after ")
     assert [m for _, _, m in shown(make_ctx)] == ["first", "second"]
 

@@ -115,12 +115,12 @@ def test_passes_when_every_task_logs_every_marker(logs: Logs, make_ctx: Any) -> 
         result = STEP.run(make_ctx(clock=Clock()), inputs(task_ids=[NEW_1, NEW_2]))
 
     assert result.status == "ok"
-    assert result.outputs["matched"] == {
+    assert result.outputs.matched == {
         MARKERS[0]: {NEW_1: MARKERS[0], NEW_2: MARKERS[0]},
         MARKERS[1]: {NEW_1: f"{MARKERS[1]} in 42 ms", NEW_2: MARKERS[1]},
     }
-    assert result.outputs["first_failure"] is None
-    assert result.outputs["lines_read"] == 6
+    assert result.outputs.first_failure is None
+    assert result.outputs.lines_read == 6
     assert result.summary == "2 pattern(s) matched in 2 task(s) (1a2b3c4d, 9f8e7d6c), 6 lines read"
     # which line matched each pattern, per task, is the step's detail (the report)
     assert f"{MARKERS[1]!r} ← task 1a2b3c4d at " in result.detail
@@ -139,7 +139,7 @@ def test_any_task_passes_when_one_task_logs_every_marker(logs: Logs, make_ctx: A
             make_ctx(clock=Clock()), inputs(task_ids=[NEW_1, NEW_2], require="any_task")
         )
 
-    assert result.outputs["matched"] == {m: {NEW_2: m} for m in MARKERS}
+    assert result.outputs.matched == {m: {NEW_2: m} for m in MARKERS}
 
 
 def test_every_task_times_out_naming_the_silent_task(logs: Logs, make_ctx: Any) -> None:
@@ -156,7 +156,7 @@ def test_every_task_times_out_naming_the_silent_task(logs: Logs, make_ctx: Any) 
         "timed out after 30.0s (3 lines read): these patterns never matched: "
         f"in task 9f8e7d6c: {MARKERS[1]!r}"
     )
-    assert caught.value.outputs["matched"][MARKERS[0]] == {NEW_1: MARKERS[0], NEW_2: MARKERS[0]}
+    assert caught.value.outputs.matched[MARKERS[0]] == {NEW_1: MARKERS[0], NEW_2: MARKERS[0]}
 
 
 def test_failure_in_the_new_task_fails_at_once_with_context(logs: Logs, make_ctx: Any) -> None:
@@ -189,7 +189,7 @@ def test_failure_in_the_new_task_fails_at_once_with_context(logs: Logs, make_ctx
         f'  {iso_ms(base + 3)}    File "/app/src/core/aws_clients.py", line 40, in check',
         f"  {iso_ms(base + 4)}  {crash[3]}",
     ]
-    first = err.outputs["first_failure"]
+    first = err.outputs.first_failure
     assert first["task_id"] == NEW_1
     assert first["timestamp"] == iso_ms(base + 2)
     assert first["line"] == "Traceback (most recent call last):"
@@ -226,7 +226,7 @@ def test_waits_for_a_stream_that_appears_late(logs: Logs, make_ctx: Any) -> None
     with Writer([(0.5, task_starts)]):
         result = STEP.run(make_ctx(clock=Clock()), inputs())
 
-    assert result.outputs["matched"] == {m: {NEW_1: m} for m in MARKERS}
+    assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
     assert f"waiting for stream {stream_of(NEW_1)} to appear" in make_ctx.messages("progress")
     assert f"stream {stream_of(NEW_1)} appeared" in make_ctx.messages("info")
 
@@ -244,7 +244,7 @@ def test_sees_a_marker_that_arrives_late_with_an_earlier_timestamp(
     with Writer(script):
         result = STEP.run(make_ctx(clock=Clock()), inputs())
 
-    assert result.outputs["matched"][MARKERS[1]] == {NEW_1: MARKERS[1]}
+    assert result.outputs.matched[MARKERS[1]] == {NEW_1: MARKERS[1]}
 
 
 def test_reads_more_than_ten_thousand_events_to_the_end(logs: Logs, make_ctx: Any) -> None:
@@ -257,8 +257,8 @@ def test_reads_more_than_ten_thousand_events_to_the_end(logs: Logs, make_ctx: An
 
     result = STEP.run(make_ctx(clock=FakeClock()), inputs())
 
-    assert result.outputs["lines_read"] == 12_002
-    assert result.outputs["matched"] == {m: {NEW_1: m} for m in MARKERS}
+    assert result.outputs.lines_read == 12_002
+    assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
 
 
 def test_missing_log_group_is_a_clear_error(aws: Any, make_ctx: Any) -> None:
@@ -307,7 +307,7 @@ def test_defaults_come_from_the_ecs_step_and_skip_older_markers(logs: Logs, make
         )
 
     assert f"in task 1a2b3c4d: {MARKERS[0]!r}" in str(caught.value)
-    assert caught.value.outputs["matched"] == {MARKERS[1]: {NEW_1: MARKERS[1]}}
+    assert caught.value.outputs.matched == {MARKERS[1]: {NEW_1: MARKERS[1]}}
 
 
 def test_regular_expression_markers(logs: Logs, make_ctx: Any) -> None:
@@ -319,7 +319,7 @@ def test_regular_expression_markers(logs: Logs, make_ctx: Any) -> None:
         inputs(success=[r"re:code digest [0-9a-f]{8} verified"], failure=["re:Error\\b"]),
     )
 
-    assert result.outputs["matched"] == {
+    assert result.outputs.matched == {
         r"re:code digest [0-9a-f]{8} verified": {NEW_1: "code digest 3f2a9c01 verified"}
     }
 

@@ -10,7 +10,8 @@ from opskit.clock import FakeClock
 from opskit.errors import StepFailed
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from opskit.releases.choose import choose_release
-from opskit.releases.records import ReleaseRecord, Verdict, set_verdict
+from opskit.releases.format import ReleaseRecord, Verdict
+from opskit.releases.store import set_verdict
 from opskit.steps.s3_restore import STEP
 from opskit.steps.s3_sync import STEP as SYNC
 from opskit.steps.s3_verify import STEP as VERIFY
@@ -31,7 +32,7 @@ def sync(make_ctx, source: Path, files: dict[str, str], at: float, status: str) 
             path.unlink()
     write_tree(source, files)
     given = {"source": str(source), "destination": DEST, "delete": True, "max_delete": "100%"}
-    outputs = SYNC.run(make_ctx(clock=FakeClock(now=at)), SYNC.coerce_inputs(given)).outputs
+    outputs = vars(SYNC.run(make_ctx(clock=FakeClock(now=at)), SYNC.coerce_inputs(given)).outputs)
     key = outputs["release_record"].removeprefix(f"s3://{BUCKET}/")
     verdict = Verdict(status=status, recorded_at="2023-11-14T22:20:00Z", deployment_id="ecs-svc/1")
     set_verdict(make_ctx().aws.client("s3"), BUCKET, key, verdict, _call)
@@ -69,12 +70,12 @@ def test_restore_last_good_copies_its_versions_back_and_makes_its_manifest_curre
     result = STEP.run(make_ctx(), inputs())
 
     assert result.status == "changed"
-    assert result.outputs["digest"] == a["digest"]
-    assert (result.outputs["restored"], result.outputs["deleted"]) == (
+    assert result.outputs.digest == a["digest"]
+    assert (result.outputs.restored, result.outputs.deleted) == (
         2,
         1,
     )  # app.py, old.py; new.py
-    assert result.outputs["unchanged"] == 1
+    assert result.outputs.unchanged == 1
     assert tree(s3) == {k: v.encode() for k, v in A.items()}
     manifest = Manifest.from_json(
         s3.get_object(Bucket=BUCKET, Key=f"src/{MANIFEST_NAME}")["Body"].read()
@@ -83,7 +84,7 @@ def test_restore_last_good_copies_its_versions_back_and_makes_its_manifest_curre
     head = s3.head_object(Bucket=BUCKET, Key="src/app.py")
     assert manifest.by_path()["app.py"].version_id == head["VersionId"]
     verified = VERIFY.run(make_ctx(), VERIFY.coerce_inputs({"destination": DEST}))
-    assert verified.outputs["mismatches"] == []
+    assert verified.outputs.mismatches == []
 
 
 def test_a_restore_to_the_tree_already_there_copies_nothing(make_ctx, s3, releases):
@@ -94,7 +95,7 @@ def test_a_restore_to_the_tree_already_there_copies_nothing(make_ctx, s3, releas
     oplog.close()
 
     assert again.status == "ok"
-    assert (again.outputs["restored"], again.outputs["deleted"]) == (0, 0)
+    assert (again.outputs.restored, again.outputs.deleted) == (0, 0)
     assert "CopyObject" not in oplog.operations and "PutObject" not in oplog.operations
 
 
@@ -103,7 +104,7 @@ def test_previous_is_the_release_before_the_live_one(make_ctx, s3, releases):
 
     result = STEP.plan(make_ctx(), inputs(release="previous"))
 
-    assert result.outputs["digest"] == a["digest"]
+    assert result.outputs.digest == a["digest"]
 
 
 def test_dry_run_lists_every_copy_and_delete_and_makes_only_read_calls(make_ctx, s3, releases):
@@ -118,8 +119,8 @@ def test_dry_run_lists_every_copy_and_delete_and_makes_only_read_calls(make_ctx,
         "GetBucketVersioning", "ListObjectsV2", "GetObject", "ListObjectVersions",
     }  # fmt: skip
     assert remote_keys(s3, records=True) == before
-    assert planned.outputs["planned_copies"] == ["app.py", "old.py"]
-    assert planned.outputs["planned_deletes"] == ["new.py"]
+    assert planned.outputs.planned_copies == ["app.py", "old.py"]
+    assert planned.outputs.planned_deletes == ["new.py"]
     infos = make_ctx.messages("info")
     assert [m.split(" from version ")[0] for m in infos if m.startswith("would copy")] == [
         f"would copy {DEST}app.py",
@@ -127,7 +128,7 @@ def test_dry_run_lists_every_copy_and_delete_and_makes_only_read_calls(make_ctx,
     ]
     assert f"would delete {DEST}new.py" in infos
     done = STEP.run(make_ctx(), inputs())
-    assert (done.outputs["restored"], done.outputs["deleted"]) == (2, 1)
+    assert (done.outputs.restored, done.outputs.deleted) == (2, 1)
 
 
 def test_a_bucket_without_versioning_is_refused_with_the_command_that_fixes_it(make_ctx, aws):

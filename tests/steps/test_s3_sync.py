@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import opskit.s3.digests
-import opskit.steps.s3_sync as s3_sync
+import opskit.s3.sync as s3_sync
 from opskit.clock import FakeClock
 from opskit.errors import InputError, StepError, StepFailed
+from opskit.inputs import InvalidInput
 from opskit.manifest import MANIFEST_NAME, Manifest, file_sha256
 from opskit.s3.transfer import PART_SIZE
 from opskit.steps.s3_sync import STEP, SyncInputs
@@ -58,9 +58,9 @@ def test_first_sync_uploads_every_file_with_a_checksum_and_writes_the_manifest(
     result = STEP.run(ctx, inputs(source))
 
     assert result.status == "changed"
-    assert result.outputs["uploaded"] == 5
-    assert result.outputs["unchanged"] == 0
-    assert result.outputs["bytes"] == sum(len(v) for v in TREE.values())
+    assert result.outputs.uploaded == 5
+    assert result.outputs.unchanged == 0
+    assert result.outputs.bytes == sum(len(v) for v in TREE.values())
     keys = remote_keys(s3)
     assert set(keys) == {f"src/{p}" for p in TREE} | {f"src/{MANIFEST_NAME}"}
     assert keys["src/core/aws_clients.py"] == b"CLIENTS = {}\n"
@@ -71,8 +71,8 @@ def test_first_sync_uploads_every_file_with_a_checksum_and_writes_the_manifest(
         "image/svg+xml"
     )
     manifest = Manifest.from_json(keys[f"src/{MANIFEST_NAME}"])
-    assert result.outputs["digest"] == manifest.digest
-    assert result.outputs["manifest_key"] == f"src/{MANIFEST_NAME}"
+    assert result.outputs.digest == manifest.digest
+    assert result.outputs.manifest_key == f"src/{MANIFEST_NAME}"
     assert [e.path for e in manifest.files] == sorted(TREE)
     entry = manifest.by_path()["core/aws_clients.py"]
     assert entry.sha256 == file_sha256(source / "core/aws_clients.py")
@@ -136,11 +136,11 @@ def test_summary_is_one_info_line_and_progress_is_reported(make_ctx, s3, source)
     infos = make_ctx.messages("info")
     assert infos == [result.summary]
     assert result.summary.startswith("uploaded 5, deleted 0, unchanged 0 (")
-    assert result.outputs["digest"][:12] in result.summary
+    assert result.outputs.digest[:12] in result.summary
     progress = [e for e in make_ctx.events if e.kind == "progress"]
     assert progress, "no progress event"
     assert progress[-1].data["files_done"] == 5
-    assert progress[-1].data["bytes_done"] == result.outputs["bytes"]
+    assert progress[-1].data["bytes_done"] == result.outputs.bytes
     assert "5/5 files" in progress[-1].message
 
 
@@ -155,11 +155,12 @@ def test_no_op_resync_uploads_nothing_and_hashes_nothing(make_ctx, s3, source, m
     oplog.close()
 
     assert result.status == "ok"
-    assert (result.outputs["uploaded"], result.outputs["unchanged"]) == (0, 5)
+    assert (result.outputs.uploaded, result.outputs.unchanged) == (0, 5)
     assert hashed == []
     # one listing of the tree (the release records with it, for pruning), the
-    # manifest, no HEAD; then the one request a release history costs: its record
-    assert oplog.operations == ["ListObjectsV2", "GetObject", "PutObject"]
+    # manifest, no HEAD; the bucket's versioning, asked once; then the one request a
+    # release history costs: its record
+    assert oplog.operations == ["ListObjectsV2", "GetObject", "GetBucketVersioning", "PutObject"]
     assert "5 by manifest" in result.detail
 
 
@@ -171,7 +172,7 @@ def test_sync_uploads_nothing_when_only_mtimes_changed(make_ctx, s3, source):
 
     result = STEP.run(make_ctx(), inputs(source))
 
-    assert (result.outputs["uploaded"], result.outputs["unchanged"]) == (0, 5)
+    assert (result.outputs.uploaded, result.outputs.unchanged) == (0, 5)
 
 
 def test_same_size_edit_with_old_mtime_restored_is_uploaded(make_ctx, s3, source):
@@ -180,7 +181,7 @@ def test_same_size_edit_with_old_mtime_restored_is_uploaded(make_ctx, s3, source
 
     result = STEP.run(make_ctx(), inputs(source))
 
-    assert result.outputs["uploaded"] == 1
+    assert result.outputs.uploaded == 1
     assert remote_keys(s3)["src/core/aws_clients.py"] == b"CLIENTS = []\n"
 
 
@@ -190,7 +191,7 @@ def test_object_changed_by_another_tool_is_detected_without_a_manifest_match(mak
 
     result = STEP.run(make_ctx(), inputs(source))
 
-    assert result.outputs["uploaded"] == 1
+    assert result.outputs.uploaded == 1
     assert remote_keys(s3)["src/requirements.txt"] == b"streamlit\n"
 
 
@@ -212,7 +213,7 @@ def test_objects_uploaded_by_another_tool_with_equal_content_are_not_reuploaded(
 
     result = STEP.run(make_ctx(), inputs(source))
 
-    assert (result.outputs["uploaded"], result.outputs["unchanged"]) == (0, 6)
+    assert (result.outputs.uploaded, result.outputs.unchanged) == (0, 6)
     assert "by md5" in result.detail
     # the default client checksum (CRC) is stored, but not a SHA-256: the multipart
     # ETag is recomputed locally
@@ -227,7 +228,7 @@ def test_delete_removes_only_extra_keys_under_the_prefix_and_keeps_excluded_ones
 
     result = STEP.run(make_ctx(), inputs(source, delete=True, exclude=["*.pyc"], max_delete="100%"))
 
-    assert result.outputs["deleted"] == 2
+    assert result.outputs.deleted == 2
     keys = set(remote_keys(s3))
     assert "src/old.py" not in keys and "src/core/gone.py" not in keys
     assert {"src/keep.pyc", "src-old/x.py", "other.txt", f"src/{MANIFEST_NAME}"} <= keys
@@ -238,14 +239,14 @@ def test_exclude_leaves_pycache_and_pyc_out(make_ctx, s3, source):
 
     result = STEP.run(make_ctx(), inputs(source, exclude=["**/__pycache__/**", "*.pyc"]))
 
-    assert result.outputs["uploaded"] == 5
+    assert result.outputs.uploaded == 5
     assert not any("pyc" in key for key in remote_keys(s3))
 
 
 def test_include_limits_the_sync_to_matching_files(make_ctx, s3, source):
     result = STEP.run(make_ctx(), inputs(source, include=["*.py"]))
 
-    assert result.outputs["uploaded"] == 3
+    assert result.outputs.uploaded == 3
     assert all(k.endswith((".py", MANIFEST_NAME)) for k in remote_keys(s3))
 
 
@@ -285,7 +286,7 @@ def test_default_guard_is_half_of_the_prefix(make_ctx, s3, tmp_path):
 
     result = STEP.run(make_ctx(), inputs(source, delete=True))
 
-    assert result.outputs["deleted"] == 1
+    assert result.outputs.deleted == 1
 
 
 def test_unconfirmed_delete_changes_nothing(make_ctx, s3, source):
@@ -310,11 +311,6 @@ def test_unconfirmed_delete_changes_nothing(make_ctx, s3, source):
             "source {tmp}/empty has no files to sync (after exclude/include); "
             "check source, exclude and include",
         ),
-        (
-            "root",
-            "destination s3://chatbot-code/ is a bucket root; sync into a prefix "
-            "(s3://bucket/prefix/) or set allow_bucket_root: true",
-        ),
         ("dotdot", ""),
     ],
 )
@@ -323,14 +319,13 @@ def test_bad_input_is_refused_with_one_line(make_ctx, s3, tmp_path, case, messag
     (tmp_path / "ok").mkdir()
     (tmp_path / "ok" / "a.py").write_text("x")
     given = {
-        "missing": inputs(tmp_path / "nope"),
-        "empty": inputs(tmp_path / "empty", delete=True),
-        "root": replace(inputs(tmp_path / "ok"), destination="s3://chatbot-code/"),
-        "dotdot": replace(inputs(tmp_path / "ok"), destination="s3://chatbot-code/src/../etc/"),
+        "missing": lambda: inputs(tmp_path / "nope"),
+        "empty": lambda: inputs(tmp_path / "empty", delete=True),
+        "dotdot": lambda: inputs(tmp_path / "ok", destination="s3://chatbot-code/src/../etc/"),
     }[case]
 
-    with pytest.raises(InputError) as failure:
-        STEP.run(make_ctx(), given)
+    with pytest.raises((InputError, InvalidInput)) as failure:
+        STEP.run(make_ctx(), given())
 
     expected = message.format(tmp=tmp_path)
     if case == "dotdot":
@@ -340,10 +335,42 @@ def test_bad_input_is_refused_with_one_line(make_ctx, s3, tmp_path, case, messag
     assert remote_keys(s3) == {}
 
 
+@pytest.mark.parametrize(
+    ("given", "name", "message"),
+    [
+        (
+            {"destination": "s3://chatbot-code/"},
+            "destination",
+            "s3://chatbot-code/ is a bucket root; use a prefix (s3://bucket/prefix/) or set "
+            "allow_bucket_root: true",
+        ),
+        (
+            {"sse_kms_key_id": "alias/app"},
+            "sse_kms_key_id",
+            "needs sse: aws:kms (or aws:kms:dsse)",
+        ),
+        (
+            {"sse": "AES256", "sse_kms_key_id": "alias/app"},
+            "sse_kms_key_id",
+            "needs sse: aws:kms (or aws:kms:dsse)",
+        ),
+    ],
+)
+def test_inputs_that_contradict_each_other_are_refused_before_any_file_is_hashed(
+    tmp_path, monkeypatch, given, name, message
+):
+    hashed = []
+    monkeypatch.setattr(opskit.s3.digests, "file_sha256", lambda p: hashed.append(p))
+    with pytest.raises(InvalidInput) as refused:
+        inputs(tmp_path, **given)
+    assert (refused.value.name, str(refused.value)) == (name, message)
+    assert hashed == []
+
+
 def test_bucket_root_is_allowed_when_asked(make_ctx, s3, source):
     given = inputs(source, allow_bucket_root=True, destination=f"s3://{BUCKET}")
     result = STEP.run(make_ctx(), given)
-    assert result.outputs["manifest_key"] == MANIFEST_NAME
+    assert result.outputs.manifest_key == MANIFEST_NAME
     assert "core/aws_clients.py" in remote_keys(s3)
 
 
@@ -387,14 +414,14 @@ def test_symlinks_are_skipped_by_default_and_never_followed_outside(make_ctx, s3
 
     ctx = make_ctx()
     result = STEP.run(ctx, inputs(source))
-    assert result.outputs["uploaded"] == 2
+    assert result.outputs.uploaded == 2
     assert make_ctx.messages("warning") == [
         f"skipped 2 symlink(s) in {source}: lib_alias, link_in.py "
         "(set follow_symlinks: true to follow those that stay inside the source)"
     ]
 
     result = STEP.run(make_ctx(), inputs(source, follow_symlinks=True))
-    assert result.outputs["uploaded"] == 2  # link_in.py and lib_alias/util.py
+    assert result.outputs.uploaded == 2  # link_in.py and lib_alias/util.py
     assert {"src/link_in.py", "src/lib_alias/util.py"} <= set(remote_keys(s3))
 
     (source / "leak").symlink_to(outside / "id_rsa")
@@ -427,20 +454,20 @@ def test_dry_run_lists_the_exact_plan_and_makes_only_read_calls(make_ctx, s3, so
 
     assert set(oplog.operations) <= {"ListObjectsV2", "GetObject", "HeadObject"}
     assert remote_keys(s3) == before
-    assert result.outputs["planned_uploads"] == ["new.py", "requirements.txt"]
-    assert result.outputs["planned_deletes"] == ["stale.py"]
+    assert result.outputs.planned_uploads == ["new.py", "requirements.txt"]
+    assert result.outputs.planned_deletes == ["stale.py"]
     assert make_ctx.messages("info") == [
         f"would upload {DEST}new.py",
         f"would upload {DEST}requirements.txt",
         f"would delete {DEST}stale.py",
         result.summary,
-        f"would record release {result.outputs['digest'][:12]} under {DEST}.opskit/releases/",
+        f"would record release {result.outputs.digest[:12]} under {DEST}.opskit/releases/",
     ]
     assert result.summary.startswith("would upload 2, delete 1, unchanged 4 (11 B) digest ")
 
     real = STEP.run(make_ctx(), inputs(source, delete=True))
-    assert (real.outputs["uploaded"], real.outputs["deleted"]) == (2, 1)
-    assert real.outputs["digest"] == result.outputs["digest"]
+    assert (real.outputs.uploaded, real.outputs.deleted) == (2, 1)
+    assert real.outputs.digest == result.outputs.digest
 
 
 def test_object_altered_before_verification_fails_the_step_naming_it(
@@ -515,9 +542,9 @@ def test_sync_through_faults_finishes_verifies_and_loses_nothing(make_ctx, aws_e
     assert all(
         outcomes[kind] > 0 for kind in ("slowdown", "error500", "cut_request", "cut_response")
     ), outcomes
-    assert (result.outputs["uploaded"], result.outputs["deleted"]) == (41, 1)
+    assert (result.outputs.uploaded, result.outputs.deleted) == (41, 1)
     stored = remote_keys(direct.client("s3"))
     expected = {f"src/{k}": v.encode() if isinstance(v, str) else v for k, v in files.items()}
     manifest = Manifest.from_json(stored.pop(f"src/{MANIFEST_NAME}"))
     assert stored == expected
-    assert manifest.digest == result.outputs["digest"]
+    assert manifest.digest == result.outputs.digest

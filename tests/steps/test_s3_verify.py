@@ -28,10 +28,10 @@ def test_manifest_mode_passes_on_a_synced_prefix(make_ctx, synced):
     _, _, sync_result = synced
     result = VERIFY.run(make_ctx(), VERIFY.coerce_inputs({"destination": DEST}))
     assert result.status == "ok"
-    assert result.outputs == {
+    assert vars(result.outputs) == {
         "mismatches": [],
         "checked": 2,
-        "digest": sync_result.outputs["digest"],
+        "digest": sync_result.outputs.digest,
     }
     assert result.summary.startswith(f"{DEST} matches its manifest: 2 objects, digest ")
 
@@ -41,8 +41,8 @@ def test_source_mode_passes_and_reports_the_same_digest(make_ctx, synced):
     result = VERIFY.run(
         make_ctx(), VERIFY.coerce_inputs({"destination": DEST, "source": str(source)})
     )
-    assert result.outputs["mismatches"] == []
-    assert result.outputs["digest"] == sync_result.outputs["digest"]
+    assert result.outputs.mismatches == []
+    assert result.outputs.digest == sync_result.outputs.digest
 
 
 @pytest.mark.parametrize("mode", ["manifest", "source"])
@@ -61,7 +61,7 @@ def test_altered_missing_and_extra_objects_are_named(make_ctx, synced, mode):
         f"{DEST} does not match {reference}: 3 key(s): chatbot_app.py, core/aws_clients.py, "
         "extra.py"
     )
-    mismatches = failure.value.outputs["mismatches"]
+    mismatches = failure.value.outputs.mismatches
     assert "chatbot_app.py: missing" in mismatches
     assert any(m.startswith("core/aws_clients.py: content differs") for m in mismatches)
 
@@ -72,7 +72,7 @@ def test_contains_and_not_contains_read_the_named_objects(make_ctx, synced):
         "contains": {"core/aws_clients.py": ["invoke_model"], "chatbot_app.py": "streamlit"},
         "not_contains": {"core/aws_clients.py": ["list_foundation_models"]},
     }
-    assert VERIFY.run(make_ctx(), VERIFY.coerce_inputs(given)).outputs["mismatches"] == []
+    assert VERIFY.run(make_ctx(), VERIFY.coerce_inputs(given)).outputs.mismatches == []
 
     given = {
         "destination": DEST,
@@ -81,7 +81,7 @@ def test_contains_and_not_contains_read_the_named_objects(make_ctx, synced):
     }
     with pytest.raises(StepFailed) as failure:
         VERIFY.run(make_ctx(), VERIFY.coerce_inputs(given))
-    assert failure.value.outputs["mismatches"] == [
+    assert failure.value.outputs.mismatches == [
         "chatbot_app.py: contains 'streamlit'",
         "core/aws_clients.py: does not contain 'list_foundation_models'",
         "gone.py: missing (needed by contains/not_contains)",
@@ -109,7 +109,7 @@ def test_object_rewritten_with_same_content_still_verifies(make_ctx, synced):
         ChecksumAlgorithm="CRC32",
     )
     result = VERIFY.run(make_ctx(), VERIFY.coerce_inputs({"destination": DEST}))
-    assert result.outputs["mismatches"] == []
+    assert result.outputs.mismatches == []
 
 
 def test_contains_must_be_a_mapping_of_lists():

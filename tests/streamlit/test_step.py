@@ -50,7 +50,7 @@ def test_the_bundled_app_answers_a_faq_question_on_a_page_that_shows_its_release
     )
 
     assert result.status == "ok"
-    outputs = result.outputs
+    outputs = vars(result.outputs)
     assert outputs["streamlit_version"].startswith("1.")
     (answer,) = outputs["answers"]
     assert answer["question"] == question
@@ -84,7 +84,7 @@ def test_a_release_the_page_does_not_show_fails_naming_the_pattern(
         expect_page=["release 000000000000"],
     )
     assert err.summary.startswith("the page lacks 'release 000000000000': ")
-    assert err.outputs["answers"][0]["question"] == "hello"
+    assert err.outputs.answers[0]["question"] == "hello"
 
 
 def test_an_answer_without_the_expected_words_fails_quoting_it(
@@ -128,7 +128,7 @@ def test_a_healthy_chat_app_under_a_base_path_passes(
         ask=["first?", {"question": "second?", "expect": ["You asked second?"]}],
         expect_page=["release test-1", "re:Echo app"],
     )
-    answers = result.outputs["answers"]
+    answers = result.outputs.answers
     # Each answer is that run's new text only, not the earlier turn redrawn.
     assert [a["answer"] for a in answers] == [
         "You asked first?. The answer is 42.",
@@ -148,7 +148,7 @@ def test_a_question_that_raises_fails_with_the_exception(
     assert err.summary == (
         '"anything": the page shows an exception: RuntimeError: the answer path is broken'
     )
-    assert err.outputs["exceptions"] == [
+    assert err.outputs.exceptions == [
         {"type": "RuntimeError", "message": "the answer path is broken"}
     ]
     assert "Exceptions on the page:\n  RuntimeError: the answer path is broken" in err.detail
@@ -162,7 +162,7 @@ def test_an_error_alert_fails_with_its_text_unless_errors_are_allowed(
     assert err.summary == (
         '"How?": the page shows an error: Nova Micro failed: unexpected AttributeError'
     )
-    assert err.outputs["errors"] == ["Nova Micro failed: unexpected AttributeError"]
+    assert err.outputs.errors == ["Nova Micro failed: unexpected AttributeError"]
     assert "Errors on the page:\n  Nova Micro failed: unexpected AttributeError" in err.detail
 
     allowed = run_step(make_ctx, url=url, ask=["How?"], allow_errors=True)
@@ -176,7 +176,7 @@ def test_a_slow_stream_passes_with_timings_that_span_it(
     result = run_step(
         make_ctx, url=streamlit_servers.app("slow"), ask=[{"question": "go", "expect": ["word19"]}]
     )
-    (answer,) = result.outputs["answers"]
+    (answer,) = result.outputs.answers
     assert answer["answer"] == " ".join(f"word{i}" for i in range(20))
     # The app sleeps 0.12 s after each of its 20 words: the run lasts at least
     # 2.4 s, and the first word came before at least 19 of those sleeps.
@@ -192,7 +192,7 @@ def test_a_run_that_shows_no_answer_fails(
 ) -> None:
     err = failure(make_ctx, StepFailed, url=streamlit_servers.app("silent"), ask=["anyone?"])
     assert err.summary == ('"anyone?": no answer: the run finished and the page shows nothing new')
-    assert err.outputs["answers"][0]["answer"] == ""
+    assert err.outputs.answers[0]["answer"] == ""
 
 
 def test_a_page_without_a_chat_input_fails_clearly(
@@ -200,7 +200,7 @@ def test_a_page_without_a_chat_input_fails_clearly(
 ) -> None:
     err = failure(make_ctx, StepFailed, url=streamlit_servers.app("no_chat_input"), ask=["hi"])
     assert err.summary == 'no chat input on the page to ask "hi" (chat inputs: none)'
-    assert "This page has no chat input." in err.outputs["page_text"]
+    assert "This page has no chat input." in err.outputs.page_text
 
 
 def test_the_chat_input_is_chosen_by_placeholder_or_key(
@@ -213,9 +213,9 @@ def test_the_chat_input_is_chosen_by_placeholder_or_key(
         "name the one to ask in with placeholder or key"
     )
     by_placeholder = run_step(make_ctx, url=url, ask=["hi"], placeholder="Ask sales")
-    assert by_placeholder.outputs["answers"][0]["answer"] == "sales answers: hi"
+    assert by_placeholder.outputs.answers[0]["answer"] == "sales answers: hi"
     by_key = run_step(make_ctx, url=url, ask=["hi"], key="support")
-    assert by_key.outputs["answers"][0]["answer"] == "support answers: hi"
+    assert by_key.outputs.answers[0]["answer"] == "support answers: hi"
     err = failure(make_ctx, StepFailed, url=url, ask=["hi"], key="billing")
     assert err.summary == (
         "no chat input with key 'billing' on the page to ask \"hi\" "
@@ -232,7 +232,7 @@ def test_a_script_that_raises_at_load_fails_before_any_question(
     assert err.summary == (
         "before any question: the page shows an exception: ValueError: settings are missing"
     )
-    assert err.outputs["answers"] == []
+    assert err.outputs.answers == []
 
 
 def test_a_script_that_does_not_compile_fails_before_any_question(
@@ -240,7 +240,7 @@ def test_a_script_that_does_not_compile_fails_before_any_question(
 ) -> None:
     err = failure(make_ctx, StepFailed, url=streamlit_servers.syntax_error.url, ask=["hi"])
     assert err.summary.startswith("before any question: the page shows an exception: SyntaxError")
-    assert err.outputs["exceptions"][0]["type"] == "SyntaxError"
+    assert err.outputs.exceptions[0]["type"] == "SyntaxError"
 
 
 def test_an_answer_that_never_finishes_fails_at_the_timeout_naming_the_question(
@@ -260,7 +260,7 @@ def test_an_answer_that_never_finishes_fails_at_the_timeout_naming_the_question(
         r"(8|9|10|11) chars of answer so far\)$",
         summary,
     ), summary
-    (answer,) = info.value.outputs["answers"]
+    (answer,) = info.value.outputs.answers
     assert answer["answer"].startswith("thinking") and answer["total_ms"] is None
 
 
@@ -272,16 +272,16 @@ def test_a_page_that_never_finishes_loading_fails_at_the_timeout(
     assert re.fullmatch(
         r"timed out after 1\.\d+s: the page did not finish loading", info.value.summary
     ), info.value.summary
-    assert info.value.outputs["answers"] == []
+    assert info.value.outputs.answers == []
 
 
 def test_cached_message_references_are_resolved(
     streamlit_servers: Servers, make_ctx: ContextFactory
 ) -> None:
     result = run_step(make_ctx, url=streamlit_servers.app("big_page"), ask=["one", "two"])
-    page = result.outputs["page_text"]
+    page = result.outputs.page_text
     assert page.startswith("big block start lorem ipsum") and "big block end" in page
-    assert result.outputs["answers"][1]["answer"] == "answer to two"
+    assert result.outputs.answers[1]["answer"] == "answer to two"
 
 
 def test_a_dry_run_says_what_it_would_ask_and_sends_nothing(make_ctx: ContextFactory) -> None:

@@ -1,0 +1,213 @@
+"""The release record's format: the manifest of a verified sync, with who, where and how it went.
+
+A record is the manifest document (``opskit-manifest/1``, each file with its
+``version_id`` when the bucket has versioning) plus a ``release`` section::
+
+    "release": {"format": "opskit-release/1", "name": "20261124T031000.123Z-3f9a...",
+                "synced_at": "2026-11-24T03:10:00Z", "by": "ana@laptop",
+                "ci_url": "https://github.com/o/r/actions/runs/42", "target": "production",
+                "versioned": true,
+                "verdict": {"status": "passed", "deployment_id": "ecs-svc/...", ...}}
+
+Names sort by time, so a listing is the history. This module reads and writes
+the document; ``opskit.releases.store`` keeps it in the bucket.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from opskit.manifest import Manifest
+
+RECORD_FORMAT = "opskit-release/1"
+_FAMILY = "opskit-release/"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who synced: a person (``user@host``) or a CI run (its URL)."""
+
+    by: str
+    ci_url: str | None = None
+
+    @property
+    def who(self) -> str:
+        return self.ci_url or self.by
+
+
+def origin_from_env(env: Mapping[str, str] | None = None) -> Origin:
+    """The person or CI run behind this process (GitHub Actions, GitLab CI)."""
+    env = os.environ if env is None else env
+    ci_url = None
+    names = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    server, repo, run = (env.get(n) for n in names)
+    if server and repo and run:
+        ci_url = f"{server.rstrip('/')}/{repo}/actions/runs/{run}"
+    elif env.get("CI_PIPELINE_URL"):
+        ci_url = env["CI_PIPELINE_URL"]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        user = env.get("USER") or "unknown"
+    return Origin(f"{user}@{socket.gethostname()}", ci_url)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the run that synced a release ended."""
+
+    status: str  # passed | failed | interrupted | error | partial (--from/--only)
+    recorded_at: str
+    run_id: str = ""
+    playbook: str = ""
+    deployment_id: str | None = None
+    failed_step: str | None = None
+
+
+@dataclass
+class ReleaseRecord:
+    key: str
+    name: str
+    manifest: Manifest | None  # None when the record cannot be read (see ``problem``)
+    synced_at: str = ""
+    by: str = ""
+    ci_url: str | None = None
+    target: str = ""
+    versioned: bool = False
+    verdict: Verdict | None = None
+    problem: str | None = None
+    document: dict[str, Any] | None = None
+
+    @property
+    def digest(self) -> str:
+        if self.manifest is not None:
+            return self.manifest.digest
+        return _digest_from_name(self.name)
+
+    @property
+    def who(self) -> str:
+        return self.ci_url or self.by
+
+    @property
+    def files(self) -> int:
+        return len(self.manifest.files) if self.manifest else 0
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.manifest.files) if self.manifest else 0
+
+    @property
+    def status(self) -> str:
+        """The verdict's status; ``unknown`` while (or if) no verdict was recorded."""
+        return self.verdict.status if self.verdict else "unknown"
+
+    def summary(self) -> dict[str, Any]:
+        """The record as data (``opskit releases --output json``, step outputs)."""
+        return {
+            "name": self.name,
+            "key": self.key,
+            "digest": self.digest,
+            "synced_at": self.synced_at,
+            "files": self.files,
+            "bytes": self.size,
+            "who": self.who,
+            "target": self.target,
+            "versioned": self.versioned,
+            "verdict": self.status,
+            "deployment_id": self.verdict.deployment_id if self.verdict else None,
+            "playbook": self.verdict.playbook if self.verdict else "",
+            "problem": self.problem,
+        }
+
+
+def _digest_from_name(name: str) -> str:
+    _, _, tail = name.rpartition("-")
+    return tail
+
+
+def record_name(epoch: float, digest: str) -> str:
+    millis = int(round(epoch * 1000))
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(millis // 1000))
+    return f"{stamp}.{millis % 1000:03d}Z-{digest[:12]}"
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def parse_record(key: str, body: bytes | str) -> ReleaseRecord:
+    """A record; one that cannot be read (or is from a newer opskit) says why in
+    ``problem`` and is never chosen for a restore."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return ReleaseRecord(key, name, None, problem=f"not valid JSON: {err}")
+    section = document.get("release") if isinstance(document, dict) else None
+    if not isinstance(section, dict):
+        return ReleaseRecord(key, name, None, problem="no release section")
+    kind = str(section.get("format", ""))
+    if kind != RECORD_FORMAT:
+        if kind.startswith(_FAMILY):
+            problem = (
+                f"written in {kind}, a newer format than this opskit reads ({RECORD_FORMAT}); "
+                "upgrade opskit to read it"
+            )
+        else:
+            problem = f"unknown record format {kind or '(none)'!r}"
+        return ReleaseRecord(key, name, None, problem=problem, document=document)
+    try:
+        manifest = Manifest.from_json(json.dumps(document))
+    except ValueError as err:
+        return ReleaseRecord(key, name, None, problem=str(err), document=document)
+    verdict = None
+    if isinstance(section.get("verdict"), dict):
+        fields = {k: section["verdict"].get(k) for k in Verdict.__dataclass_fields__}
+        if fields.get("status"):
+            verdict = Verdict(**{k: v for k, v in fields.items() if v is not None})
+    return ReleaseRecord(
+        key=key,
+        name=name,
+        manifest=manifest,
+        synced_at=str(section.get("synced_at", "")),
+        by=str(section.get("by", "")),
+        ci_url=section.get("ci_url") or None,
+        target=str(section.get("target", "")),
+        versioned=bool(section.get("versioned")),
+        verdict=verdict,
+        document=document,
+    )
+
+
+def record_document(
+    manifest: Manifest, name: str, *, origin: Origin, target: str, now: float
+) -> str:
+    """A new record of ``manifest``, as the JSON text stored. ``versioned`` says
+    that every file's version id is recorded, which restoring it by copy needs."""
+    section = {
+        "format": RECORD_FORMAT,
+        "name": name,
+        "synced_at": _iso(now),
+        "by": origin.by,
+        "ci_url": origin.ci_url,
+        "target": target,
+        "versioned": bool(manifest.files) and all(e.version_id for e in manifest.files),
+        "verdict": None,
+    }
+    return json.dumps({**json.loads(manifest.to_json()), "release": section}, indent=1) + "\n"
+
+
+def with_verdict(record: ReleaseRecord, verdict: Verdict) -> str:
+    """``record``'s document with ``verdict`` written on it, as the JSON text stored."""
+    if record.document is None or record.problem:
+        raise ValueError(f"{record.key}: {record.problem}")
+    document = dict(record.document)
+    document["release"] = {**document["release"], "verdict": asdict(verdict)}
+    return json.dumps(document, indent=1) + "\n"

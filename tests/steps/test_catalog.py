@@ -1,0 +1,67 @@
+"""Every step type's contract, read from its one declaration: `opskit steps` and
+`opskit schema` list exactly the outputs the step's dataclass declares."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from opskit import steps as registry
+from opskit.cli import main
+
+NAMES = registry.names()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_the_catalog_has_every_bundled_step_type() -> None:
+    assert NAMES == [
+        "ecs.describe",
+        "ecs.redeploy",
+        "http.probe",
+        "logs.tail",
+        "logs.wait",
+        "release.diagnose",
+        "s3.releases",
+        "s3.restore",
+        "s3.sync",
+        "s3.verify",
+        "streamlit.session",
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_steps_prints_each_declared_output_with_its_type(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    step_type = registry.get(name)
+    assert step_type is not None
+    fields = [f.name for f in dataclasses.fields(step_type.outputs)]
+    printed = run_cli(capsys, "steps", name).split("  outputs:\n", 1)[1].splitlines()
+    assert [line.split()[:2] for line in printed] == [
+        [spec.name, spec.type] for spec in step_type.output_specs
+    ]
+    assert [spec.name for spec in step_type.output_specs] == fields
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_schema_publishes_the_same_outputs(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    step_type = registry.get(name)
+    assert step_type is not None
+    published = json.loads(run_cli(capsys, "schema"))["$defs"]["outputs"][name]
+    assert list(published["properties"]) == [spec.name for spec in step_type.output_specs]
+    assert published["required"] == list(published["properties"])
+
+
+def test_ecs_redeploy_declares_the_rollback_it_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    printed = run_cli(capsys, "steps", "ecs.redeploy")
+    assert "    rollback_deployment_id string" in printed
