@@ -62,7 +62,7 @@ def steps_command(names: tuple[str, ...]) -> int:
                 )
             )
             choices = f" [{'|'.join(str(c) for c in spec.choices)}]" if spec.choices else ""
-            click.echo(f"    {spec.name:<18} {spec.type:<14} {flags}{choices}. {spec.help}")
+            click.echo(f"    {spec.name:<18} {spec.type_name:<14} {flags}{choices}. {spec.help}")
         click.echo("  outputs:")
         for output_name, help_text in step_type.outputs.items():
             click.echo(f"    {output_name:<18} {help_text}")

@@ -34,10 +34,10 @@ from opskit.s3.check import (
 from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import S3Location, checked_destination, parse_s3_url
 from opskit.s3.plan import (
+    MAX_DELETE,
     SyncPlan,
     build_plan,
     check_delete_limit,
-    parse_max_delete,
     read_local,
     read_remote,
 )
@@ -55,12 +55,6 @@ from opskit.steps.base import StepContext, StepResult, StepType, at_least, param
 
 DEFAULT_MAX_DELETE = "50%"
 SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
-MAX_DELETE_SCHEMA = {
-    "oneOf": [
-        {"type": "integer", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
-    ]
-}
 
 
 def _concurrency(value: int) -> int:
@@ -89,10 +83,8 @@ class SyncInputs:
     max_delete: int | str = param(
         "Most objects a run may delete: a count (100) or a share of the objects "
         "under the prefix ('50%').",
-        "any",
+        MAX_DELETE,
         default=DEFAULT_MAX_DELETE,
-        check=parse_max_delete,
-        schema=MAX_DELETE_SCHEMA,
     )
     allow_bucket_root: bool = param("Allow a destination with no prefix.", "boolean", default=False)
     follow_symlinks: bool = param(
