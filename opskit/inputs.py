@@ -7,9 +7,16 @@ Schema (``opskit schema``) and fills in defaults, so after ``build_inputs`` ever
 declared input is present and a misspelt name is a type error, not a KeyError
 at 3 a.m. (cfgv's ``Optional(key, check, default)`` + ``apply_defaults``).
 
+An input's type is a type name (``"string"``, ``"duration"``, ...) or a shape
+(``Map``, ``Array``, ``MapOf``, ``OneOf``, ... from ``opskit.shapes``, re-exported
+here) for a nested value such as ``ask``'s questions: the shape coerces the
+value, fills the defaults of its nested fields, raises a ``ShapeError`` that says
+where inside the value it went wrong, and gives the JSON Schema, so the loader
+and the schema cannot disagree.
+
 This module sits below the steps and the domain packages so that both can
 declare inputs (``opskit.logs`` shares the stream-selection inputs of
-``logs.wait`` and ``logs.tail``).
+``logs.wait`` and ``logs.tail``; ``opskit.s3.plan`` declares ``max_delete``).
 """
 
 from __future__ import annotations
@@ -20,54 +27,86 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from opskit.durations import parse_duration
+from opskit.shapes import (
+    Array,
+    Checked,
+    Keep,
+    Map,
+    MapOf,
+    OneOf,
+    Optional,
+    Percentage,
+    Required,
+    Scalar,
+    Shape,
+    ShapeError,
+    Text,
+    apply_check,
+    holds,
+    shape_of,
+    shown,
+    type_name,
+    unknown_message,
+)
 
-# The input types a step can declare, with the JSON Schema each one publishes.
-_JSON_TYPES: dict[str, dict[str, Any]] = {
-    "string": {"type": "string"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "boolean": {"type": "boolean"},
-    "duration": {
-        "oneOf": [
-            {"type": "number", "minimum": 0},
-            {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h)?)+\s*$"},
-        ]
-    },
-    "string_list": {"type": "array", "items": {"type": "string"}},
-    "string_or_list": {
-        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
-    },
-    "object": {"type": "object"},
-    "list": {"type": "array"},
-    "any": {},
-}
+__all__ = [
+    "Array",
+    "Checked",
+    "Input",
+    "InvalidInput",
+    "Map",
+    "MapOf",
+    "OneOf",
+    "Optional",
+    "Percentage",
+    "Required",
+    "Scalar",
+    "Shape",
+    "ShapeError",
+    "Text",
+    "at_least",
+    "build_inputs",
+    "declared_inputs",
+    "param",
+    "shown",
+    "type_name",
+    "unknown_message",
+]
 
 
 @dataclass(frozen=True)
 class Input:
-    """One declared input of a step type.
+    """One declared input of a step type (or a key of the playbook).
 
-    ``check`` normalises a rendered value (or raises ``ValueError`` with a message
-    for the user) for the cases a type name cannot say, like ``max_delete``'s
-    "a count or a percentage".
+    ``type`` is a type name or a shape. ``check`` normalises a coerced value (or
+    raises ``ValueError`` with a message for the user) for rules a shape cannot
+    say, like a URL's scheme.
     """
 
     name: str
-    type: str
+    type: str | Shape
     help: str
     required: bool = False
     default: Any = None
     choices: tuple[Any, ...] = ()
     check: Callable[[Any], Any] | None = None
-    schema: dict[str, Any] | None = None  # overrides the JSON Schema of ``type``
 
     def __post_init__(self) -> None:
-        if self.type not in _JSON_TYPES:
-            raise TypeError(f"input {self.name}: unknown type {self.type!r}")
+        try:
+            shape_of(self.type)
+        except TypeError as err:
+            raise TypeError(f"input {self.name}: {err}") from None
+
+    @property
+    def shape(self) -> Shape:
+        return shape_of(self.type)
+
+    @property
+    def type_name(self) -> str:
+        return self.shape.label
 
     def json_schema(self) -> dict[str, Any]:
-        schema = dict(self.schema if self.schema is not None else _JSON_TYPES[self.type])
+        schema = dict(self.shape.json_schema())
         if self.help:
             schema["description"] = self.help
         if self.choices:
@@ -76,71 +115,18 @@ class Input:
             schema["default"] = self.default
         return schema
 
-    def coerce(self, value: Any) -> Any:
-        """Check a rendered value against the declared type; return the normalised value."""
-        value = _coerce_type(self.type, value)
+    def coerce(self, value: Any, keep: Keep = None) -> Any:
+        """Check a rendered value against the declared type; return the normalised
+        value. Raises ``ShapeError``, whose ``path`` is where inside the value.
+        With ``keep``, what it keeps is let through, and rules that need the
+        whole value (``choices``, ``check``) wait until nothing is kept."""
+        value = self.shape.coerce(value, keep)
+        if holds(value, keep):
+            return value
         if self.choices and value not in self.choices:
             options = ", ".join(repr(c) for c in self.choices)
-            raise ValueError(f"expected one of {options}, got {value!r}")
-        if self.check is not None:
-            value = self.check(value)
-        return value
-
-
-def _coerce_type(kind: str, value: Any) -> Any:
-    def wrong(expected: str) -> ValueError:
-        return ValueError(f"expected {expected}, got {type_name(value)} {value!r}")
-
-    if kind == "string":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise wrong("a string")
-        return str(value)
-    if kind == "integer":
-        if isinstance(value, bool):
-            raise wrong("an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        raise wrong("an integer")
-    if kind == "number":
-        if isinstance(value, bool):
-            raise wrong("a number")
-        if isinstance(value, (int, float)):
-            return value
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise wrong("a number") from None
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise wrong("true or false")
-    if kind == "duration":
-        return parse_duration(value)
-    if kind == "string_list":
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, (list, tuple)) and all(
-            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value
-        ):
-            return [str(v) for v in value]
-        raise wrong("a list of strings")
-    if kind == "string_or_list":
-        if isinstance(value, str):
-            return value
-        return _coerce_type("string_list", value)
-    if kind == "object":
-        if not isinstance(value, Mapping):
-            raise wrong("a mapping")
-        return dict(value)
-    if kind == "list":
-        if not isinstance(value, (list, tuple)):
-            raise wrong("a list")
-        return list(value)
-    return value
+            raise ShapeError(f"expected one of {options}, got {value!r}")
+        return value if self.check is None else apply_check(self.check, value)
 
 
 def at_least(minimum: int) -> Callable[[Any], Any]:
@@ -154,23 +140,13 @@ def at_least(minimum: int) -> Callable[[Any], Any]:
     return check
 
 
-def type_name(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        list: "list",
-        dict: "mapping",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
 class InvalidInput(ValueError):
-    """A value that does not fit its declared input; ``name`` says which."""
+    """A value that does not fit its declared input; ``name`` says which, ``path``
+    where inside its value (``(1, "expect")``)."""
 
-    def __init__(self, name: str, message: str):
+    def __init__(self, name: str, message: str, path: tuple[Any, ...] = ()):
         self.name = name
+        self.path = tuple(path)
         super().__init__(message)
 
 
@@ -180,19 +156,18 @@ T = TypeVar("T")
 
 def param(
     help: str,
-    type: str,
+    type: str | Shape,
     *,
     required: bool = False,
     default: Any = None,
     choices: tuple[Any, ...] = (),
     check: Callable[[Any], Any] | None = None,
-    schema: dict[str, Any] | None = None,
 ) -> Any:
-    """A field of a step's inputs dataclass, declared once: ``help`` and ``type`` for
-    ``opskit steps``/``opskit schema``, ``default`` as the field's default (a list or
-    mapping default is copied for each instance), ``check`` for rules a type name
-    cannot say. The field name is the input's name."""
-    spec = Input("", type, help, required, default, choices, check, schema)
+    """A field of a step's inputs dataclass, declared once: ``help`` and ``type`` (a
+    type name or a shape) for ``opskit steps``/``opskit schema``, ``default`` as the
+    field's default (a list or mapping default is copied for each instance),
+    ``check`` for rules a shape cannot say. The field name is the input's name."""
+    spec = Input("", type, help, required, default, choices, check)
     metadata = {_SPEC: spec}
     if required:
         return dataclasses.field(metadata=metadata)
@@ -214,7 +189,8 @@ def declared_inputs(inputs_class: type) -> tuple[Input, ...]:
 
 def build_inputs(inputs_class: type[T], given: Mapping[str, Any]) -> T:
     """The typed inputs a step runs with: each given value coerced, declared defaults
-    filled in (``None`` means "not given"). Raises ``InvalidInput`` naming the input."""
+    filled in (``None`` means "not given"). Raises ``InvalidInput`` naming the input
+    and the path inside it."""
     values: dict[str, Any] = {}
     for spec in declared_inputs(inputs_class):
         value = given.get(spec.name)
@@ -226,6 +202,6 @@ def build_inputs(inputs_class: type[T], given: Mapping[str, Any]) -> T:
             continue
         try:
             values[spec.name] = spec.coerce(value)
-        except ValueError as err:
-            raise InvalidInput(spec.name, str(err)) from None
+        except ShapeError as err:
+            raise InvalidInput(spec.name, err.message, err.path) from None
     return inputs_class(**values)

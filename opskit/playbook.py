@@ -8,7 +8,6 @@ re-checks a dict. Every error says ``file:line: path: message``.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,17 @@ from opskit import steps as step_registry
 from opskit import templating
 from opskit.aws import AwsSettings
 from opskit.errors import InputError
-from opskit.inputs import Input, InvalidInput, type_name
+from opskit.inputs import (
+    Input,
+    InvalidInput,
+    Map,
+    OneOf,
+    Required,
+    Scalar,
+    ShapeError,
+    type_name,
+    unknown_message,
+)
 from opskit.steps.base import StepType
 from opskit.yamlload import Located, format_path, load_yaml
 
@@ -42,25 +51,19 @@ TOP_LEVEL = (
     Input("steps", "list", "The steps, run in order.", required=True),
     Input("on_failure", "list", "Steps run after a failure or interrupt (diagnostics)."),
 )
+# ``sandbox:`` is false, true (one service) or {services: N} (a fleet on a laptop).
+SANDBOX = OneOf(
+    Scalar("boolean"),
+    Map(Required("services", Scalar("integer", minimum=1), "Services the sandbox hosts.")),
+    expected="true, false or {services: N}",
+)
 TARGET_KEYS = (
     Input("description", "string", "What this target is."),
     Input(
         "sandbox",
-        "any",
+        SANDBOX,
         "Run against the embedded local stack (moto + local ECS agent): true, or "
         "{services: N} for a sandbox that hosts N services (a fleet on a laptop).",
-        check=lambda value: _sandbox_services(value),
-        schema={
-            "oneOf": [
-                {"type": "boolean"},
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["services"],
-                    "properties": {"services": {"type": "integer", "minimum": 1}},
-                },
-            ]
-        },
     ),
     Input("aws", "object", "AWS access: region, profile, endpoint_url."),
     Input("vars", "object", "Variables for this target."),
@@ -175,17 +178,6 @@ class Playbook:
         return self.targets[name]
 
 
-def _sandbox_services(value: Any) -> int:
-    """``sandbox:`` as a count of services: ``false`` 0, ``true`` 1, ``{services: N}`` N."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, Mapping) and set(value) == {"services"}:
-        count = value["services"]
-        if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
-            return count
-    raise ValueError(f"expected true, false or {{services: N}} with N >= 1, got {value!r}")
-
-
 def display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -229,7 +221,7 @@ class _Checker:
         known = {f.name: f for f in fields}
         for key in value:
             if key not in known:
-                raise self.fail((*path, key), _unknown("key", key, known))
+                raise self.fail((*path, key), unknown_message("key", key, known))
         for f in fields:
             if f.required and f.name not in value:
                 raise self.fail(path, f"missing required key {f.name!r}")
@@ -239,13 +231,17 @@ class _Checker:
         return checked
 
     def typed(self, raw: Any, path: tuple[Any, ...], spec: Input) -> Any:
+        """The value checked against its declaration, an error naming the line of
+        the nested key at fault. A value with templates inside is checked around
+        them and kept as written: the runner checks it again after rendering."""
         self.templates(raw, path)
-        if templating.has_template(raw):
-            return raw
         try:
+            if templating.has_template(raw):
+                spec.coerce(raw, keep=templating.is_template)
+                return raw
             return spec.coerce(raw)
-        except ValueError as err:
-            raise self.fail(path, str(err)) from None
+        except ShapeError as err:
+            raise self.fail((*path, *err.path), err.message) from None
 
     def templates(
         self, value: Any, path: tuple[Any, ...], step_ids: set[str] | None = None
@@ -332,10 +328,13 @@ class _Checker:
             raw = {}
         checked = self.mapping(raw, path, TARGET_KEYS)
         aws = self.mapping(checked.get("aws") or {}, (*path, "aws"), AWS_KEYS)
+        sandbox = checked.get("sandbox", False)
+        if templating.has_template(sandbox):  # a target is never rendered
+            raise self.fail((*path, "sandbox"), f"expected {SANDBOX.expected}, not a template")
         return Target(
             name=str(name),
-            sandbox=checked.get("sandbox", 0) > 0,
-            sandbox_services=max(1, checked.get("sandbox", 0)),
+            sandbox=bool(sandbox),
+            sandbox_services=sandbox["services"] if isinstance(sandbox, dict) else 1,
             aws=AwsSettings(**{k: v for k, v in aws.items()}),
             vars=dict(checked.get("vars") or {}),
             description=str(checked.get("description") or ""),
@@ -367,17 +366,19 @@ class _Checker:
         uses = checked["uses"]
         step_type = step_registry.get(uses)
         if step_type is None:
-            raise self.fail((*path, "uses"), _unknown("step type", uses, step_registry.names()))
+            raise self.fail(
+                (*path, "uses"), unknown_message("step type", uses, step_registry.names())
+            )
         with_raw = checked.get("with") or {}
         if not isinstance(with_raw, Mapping):
             raise self.fail((*path, "with"), f"expected a mapping, got {type_name(with_raw)}")
-        with_checked = self.mapping(with_raw, (*path, "with"), step_type.specs)
+        self.mapping(with_raw, (*path, "with"), step_type.specs)
         self.templates(with_raw, (*path, "with"), earlier)
         if not templating.has_template(dict(with_raw)):
             try:  # the rules between inputs too, when nothing is left to render
                 step_type.coerce_inputs(with_raw)
             except InvalidInput as err:
-                raise self.fail((*path, "with", err.name), str(err)) from None
+                raise self.fail((*path, "with", err.name, *err.path), str(err)) from None
         self.templates(checked.get("when"), (*path, "when"), earlier)
         if isinstance(checked.get("when"), str) and not templating.is_template(checked["when"]):
             try:
@@ -391,7 +392,7 @@ class _Checker:
             id=step_id,
             uses=uses,
             type=step_type,
-            with_=with_checked,
+            with_=dict(with_raw),  # as written: the runner renders it, then coerces it
             path=path,
             name=checked.get("name"),
             when=checked.get("when"),
@@ -413,10 +414,3 @@ _JINJA_GLOBALS = {
     "false",
     "none",
 }
-
-
-def _unknown(what: str, name: Any, known: Any) -> str:
-    known = sorted(str(k) for k in known)
-    close = difflib.get_close_matches(str(name), known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {what} {name!r}{hint}; known: {', '.join(known)}"

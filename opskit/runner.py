@@ -360,7 +360,7 @@ class Runner:
         try:
             return step.type.coerce_inputs(rendered)
         except InvalidInput as err:
-            path = (*step.path, "with", err.name)
+            path = (*step.path, "with", err.name, *err.path)
             raise self.playbook.error(path, f"{err} (after rendering)") from None
 
     def _attempt(

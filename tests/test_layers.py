@@ -33,6 +33,7 @@ LAYERS = {
     "clock": 5,
     "events": 5,
     "inputs": 5,
+    "shapes": 5,
     "errors": 5,
     "durations": 5,
     "redact": 5,

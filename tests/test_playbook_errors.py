@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opskit.cli import main
+from opskit.playbook import load_playbook
 
 GOOD_STEP = """\
 steps:
@@ -30,8 +31,41 @@ BOMB = (
 A_DIRECTORY = "<bad.yaml is a directory>"
 LATIN_1 = ("name: caf\xe9\n" + GOOD_STEP).encode("latin-1")
 
+CHAT = """\
+vars: {words: [deploy, {any: thing}]}
+steps:
+  - id: chat
+    uses: streamlit.session
+    with:
+      url: http://127.0.0.1:9/
+      ask:
+        - Hello?
+"""
+SYNC = """\
+vars: {share: 150%}
+steps:
+  - id: upload
+    uses: s3.sync
+    with:
+      source: src
+      destination: s3://chatbot-code/src/
+"""
+REDEPLOY = """\
+steps:
+  - id: deploy
+    uses: ecs.redeploy
+    with:
+      cluster: chatbot
+      service: chatbot
+"""
+
+
+class Exactly(str):
+    """The whole message after ``file:line: ``, not a fragment of it."""
+
+
 # (case id, playbook text (or bytes, or A_DIRECTORY), expected line, fragment of
-# the message, extra CLI args)
+# the message (or Exactly the message), extra CLI args)
 CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
     ("syntax error", "steps: [\n  - id: a\n", 2, "YAML syntax error", []),
     ("tab indentation", "steps:\n\t- id: a\n", 2, "tab character", []),
@@ -249,7 +283,7 @@ CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
         "steps:\n  - id: up\n    uses: s3.sync\n    with:\n      source: .\n"
         "      destination: s3://b/src/\n      sse_kms_key_id: alias/app\n",
         7,
-        "steps[0].with.sse_kms_key_id: needs sse: aws:kms (or aws:kms:dsse)",
+        Exactly("steps[0].with.sse_kms_key_id: needs sse: aws:kms (or aws:kms:dsse)"),
         [],
     ),
     (
@@ -264,8 +298,105 @@ CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
         "vars: {bucket: b}\nsteps:\n  - id: up\n    uses: s3.sync\n"
         "    with: {source: ., destination: 's3://{{ vars.bucket }}/'}\n",
         5,
-        "steps[0].with.destination: s3://b/ is a bucket root; use a prefix (s3://bucket/prefix/) "
-        "or set allow_bucket_root: true (after rendering)",
+        Exactly(
+            "steps[0].with.destination: s3://b/ is a bucket root; use a prefix "
+            "(s3://bucket/prefix/) or set allow_bucket_root: true (after rendering)"
+        ),
+        [],
+    ),
+    (
+        "wrong type deep inside a question",
+        CHAT + "        - question: How do I redeploy?\n          expect: {text: ECS}\n",
+        10,
+        Exactly(
+            "steps[0].with.ask[1].expect: expected a pattern or a list of them, "
+            "got mapping {'text': 'ECS'}"
+        ),
+        [],
+    ),
+    (
+        "unknown key inside a question",
+        CHAT + "        - question: How?\n          forbidd: [Traceback]\n",
+        10,
+        Exactly(
+            "steps[0].with.ask[1].forbidd: unknown key 'forbidd' (did you mean 'forbid'?); "
+            "known: expect, forbid, question"
+        ),
+        [],
+    ),
+    (
+        "a template inside a question, a wrong type beside it",
+        CHAT + "        - question: '{{ vars.words[0] }}?'\n          expect: 5\n",
+        10,
+        Exactly("steps[0].with.ask[1].expect: expected a pattern or a list of them, got integer 5"),
+        [],
+    ),
+    (
+        "a question that renders to a wrong type",
+        CHAT + "        - question: How?\n          expect: '{{ vars.words }}'\n",
+        10,
+        Exactly(
+            "steps[0].with.ask[1].expect[1]: expected a pattern, got mapping {'any': 'thing'} "
+            "(after rendering)"
+        ),
+        [],
+    ),
+    (
+        "a sandbox of no services",
+        "targets:\n  laptop:\n    sandbox:\n      services: 0\n" + GOOD_STEP,
+        4,
+        Exactly("targets.laptop.sandbox.services: expected 1 or more, got 0"),
+        [],
+    ),
+    (
+        "a sandbox that is a template",
+        "targets:\n  laptop:\n    sandbox: '{{ vars.n }}'\n" + GOOD_STEP,
+        3,
+        Exactly("targets.laptop.sandbox: expected true, false or {services: N}, not a template"),
+        [],
+    ),
+    (
+        "max_delete over 100%",
+        SYNC + "      max_delete: 150%\n",
+        8,
+        Exactly("steps[0].with.max_delete: expected a percentage from 0% to 100%, got '150%'"),
+        [],
+    ),
+    (
+        "max_delete that renders over 100%",
+        SYNC + "      max_delete: '{{ vars.share }}'\n",
+        8,
+        Exactly(
+            "steps[0].with.max_delete: expected a percentage from 0% to 100%, got '150%' "
+            "(after rendering)"
+        ),
+        [],
+    ),
+    (
+        "max_delete neither a count nor a percentage",
+        SYNC + "      max_delete: lots\n",
+        8,
+        Exactly(
+            "steps[0].with.max_delete: expected a count like 100 or a percentage like '50%', "
+            "got string 'lots'"
+        ),
+        [],
+    ),
+    (
+        "an image mapping with a value that is no image",
+        REDEPLOY + "      image:\n        app: public.ecr.aws/chatbot/app:2\n        sidecar: 5\n",
+        9,
+        Exactly("steps[0].with.image.sidecar: expected an image, got integer 5"),
+        [],
+    ),
+    (
+        "an image that is neither an image nor a mapping",
+        REDEPLOY + "      image: [public.ecr.aws/chatbot/app:2]\n",
+        7,
+        Exactly(
+            "steps[0].with.image: expected an image, or a mapping of container name to image, "
+            "got list ['public.ecr.aws/chatbot/app:2']"
+        ),
         [],
     ),
     (
@@ -306,6 +437,8 @@ def test_malformed_playbook_exits_2_with_file_line_and_no_traceback(
     prefix = f"bad.yaml:{line}: " if line else "bad.yaml:"
     assert prefix in message
     assert fragment in message
+    if isinstance(fragment, Exactly):
+        assert message == f"opskit: error: {prefix}{fragment}"
     assert len(err.strip().splitlines()) == 1
 
 
@@ -382,3 +515,19 @@ def test_validate_reports_every_file(
     assert exit_info.value.code == 2
     assert "ok.yaml: ok (1 steps)" in out
     assert "bad.yaml:5: steps[0].timeout: expected a duration" in err
+
+
+def test_templates_inside_nested_values_wait_for_rendering(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        CHAT
+        + "        - {question: '{{ vars.words[0] }}?', expect: '{{ vars.words[:1] }}'}\n"
+        + "  - id: deploy\n    uses: ecs.redeploy\n"
+        + "    with: {cluster: c, service: s, image: {app: '{{ vars.image }}'}}\n"
+    )
+    chat, deploy = load_playbook(path).steps
+    assert chat.with_["ask"][1] == {
+        "question": "{{ vars.words[0] }}?",
+        "expect": "{{ vars.words[:1] }}",
+    }
+    assert deploy.with_["image"] == {"app": "{{ vars.image }}"}

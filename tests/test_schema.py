@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from opskit.cli import main
 
@@ -91,3 +92,68 @@ def test_the_printed_schema_refuses_what_the_loader_refuses(
 def test_a_template_may_stand_for_any_input(capsys: pytest.CaptureFixture[str]) -> None:
     step = {**PROBE, "with": {"url": "x", "consecutive": "{{ vars.n }}"}}
     assert errors(capsys, {"steps": [step]}) == []
+
+
+def nested(uses: str, with_: dict[str, Any]) -> dict[str, Any]:
+    return {"steps": [{"id": "step", "uses": uses, "with": with_}]}
+
+
+CHAT = {"url": "http://127.0.0.1/"}
+SYNC = {"source": "src", "destination": "s3://chatbot-code/src/"}
+REDEPLOY = {"cluster": "chatbot", "service": "chatbot"}
+
+
+@pytest.mark.parametrize(
+    ("document", "path", "message"),
+    [
+        (
+            nested("streamlit.session", {**CHAT, "ask": [{"question": "How?", "expectt": ["x"]}]}),
+            ["steps", 0, "with", "ask", 0],
+            "{'question': 'How?', 'expectt': ['x']} is not valid under any of the given schemas",
+        ),
+        (
+            nested(
+                "streamlit.session", {**CHAT, "ask": ["Hi", {"question": "How?", "expect": {}}]}
+            ),
+            ["steps", 0, "with", "ask", 1],
+            "{'question': 'How?', 'expect': {}} is not valid under any of the given schemas",
+        ),
+        (
+            nested("s3.sync", {**SYNC, "max_delete": "150%"}),
+            ["steps", 0, "with", "max_delete"],
+            "'150%' is not valid under any of the given schemas",
+        ),
+        (
+            nested("ecs.redeploy", {**REDEPLOY, "image": {"app": 5}}),
+            ["steps", 0, "with", "image"],
+            "{'app': 5} is not valid under any of the given schemas",
+        ),
+        (
+            {"targets": {"laptop": {"sandbox": {"services": 0}}}, "steps": [PROBE]},
+            ["targets", "laptop", "sandbox", "services"],
+            "0 is less than the minimum of 1",
+        ),
+    ],
+    ids=[
+        "unknown key in a question",
+        "a question's expect is a mapping",
+        "max_delete over 100%",
+        "an image mapping with a non-string value",
+        "a sandbox of no services",
+    ],
+)
+def test_the_printed_schema_refuses_bad_nested_values_where_they_are(
+    capsys: pytest.CaptureFixture[str], document: dict[str, Any], path: list[Any], message: str
+) -> None:
+    validator = Draft202012Validator(printed_schema(capsys))
+    found = best_match(validator.iter_errors(document))
+    assert found is not None
+    assert (list(found.absolute_path), found.message) == (path, message)
+
+
+def test_a_template_may_stand_for_a_nested_value(capsys: pytest.CaptureFixture[str]) -> None:
+    ask = [{"question": "{{ vars.question }}", "expect": "{{ vars.words }}"}, "{{ vars.more }}"]
+    deploy = {"id": "deploy", "uses": "ecs.redeploy"}
+    document = nested("streamlit.session", {**CHAT, "ask": ask})
+    document["steps"].append({**deploy, "with": {**REDEPLOY, "image": {"app": "{{ vars.image }}"}}})
+    assert errors(capsys, document) == []

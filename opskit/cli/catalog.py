@@ -62,7 +62,7 @@ def steps_command(names: tuple[str, ...]) -> int:
                 )
             )
             choices = f" [{'|'.join(str(c) for c in spec.choices)}]" if spec.choices else ""
-            click.echo(f"    {spec.name:<18} {spec.type:<14} {flags}{choices}. {spec.help}")
+            click.echo(f"    {spec.name:<18} {spec.type_name:<14} {flags}{choices}. {spec.help}")
         click.echo("  outputs:")
         for out in step_type.output_specs:
             click.echo(f"    {out.name:<18} {out.type:<14} {out.help}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit.errors import InputError, StepFailed
+from opskit.inputs import OneOf, Percentage, Scalar
 from opskit.manifest import Manifest, ManifestEntry
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import LocalFile, PathFilter, TreeScan, scan_tree
@@ -227,6 +228,14 @@ def build_plan(
     return plan
 
 
+# ``max_delete``: the most a run may delete, a count or a share of the objects there.
+MAX_DELETE = OneOf(
+    Scalar("integer", minimum=0),
+    Percentage(),
+    expected="a count like 100 or a percentage like '50%'",
+)
+
+
 def check_delete_limit(plan: SyncPlan, max_delete: int | str) -> None:
     """Refuse a plan that deletes more than ``max_delete`` (a count or ``"N%"`` of
     the objects now under the prefix)."""
@@ -255,25 +264,3 @@ def check_delete_count(
             f"refusing to delete {count} objects under {location.url}, more than "
             f"max_delete {max_delete}; set max_delete: {count} if that is intended"
         )
-
-
-def parse_max_delete(value: Any) -> int | str:
-    """``Input.check``: a count (``100``) or a percentage (``"50%"``)."""
-    if isinstance(value, bool):
-        raise ValueError("max_delete must be a count like 100 or a percentage like '50%'")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("max_delete must not be negative")
-        return value
-    text = str(value).strip()
-    if text.endswith("%"):
-        try:
-            number = float(text[:-1])
-        except ValueError:
-            number = -1
-        if not 0 <= number <= 100:
-            raise ValueError(f"max_delete {text!r}: a percentage must be between 0% and 100%")
-        return text
-    if text.isdigit():
-        return int(text)
-    raise ValueError(f"max_delete {value!r}: expected a count like 100 or a percentage like '50%'")

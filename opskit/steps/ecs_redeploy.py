@@ -30,15 +30,14 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
+from opskit.inputs import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
-
-def _check_image(value: Any) -> Any:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
-        return {str(k): v for k, v in value.items()}
-    raise ValueError("expected an image, or a mapping of container name to image")
+IMAGE = OneOf(
+    Text(expected="an image"),
+    MapOf(Text(expected="an image"), min_items=1),
+    expected="an image, or a mapping of container name to image",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,14 +59,7 @@ class RedeployInputs:
     image: str | dict[str, str] | None = param(
         "register a new revision with this image: one image for the essential container, "
         "or a mapping of container name to image",
-        "any",
-        check=_check_image,
-        schema={
-            "oneOf": [
-                {"type": "string"},
-                {"type": "object", "additionalProperties": {"type": "string"}},
-            ]
-        },
+        IMAGE,
     )
     environment: dict[str, Any] | None = param(
         "register a new revision with these environment variables (NAME: value, null "

@@ -20,21 +20,18 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import StepFailed, StepTimeout
+from opskit.inputs import Array, Scalar
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 BODY_LIMIT = 1 << 20  # read at most 1 MiB of a body: enough for any marker
 MAX_BACKOFF = 10.0
 
-
-def _check_status(value: Any) -> list[int]:
-    values = value if isinstance(value, list) else [value]
-    try:
-        statuses = [int(v) for v in values]
-    except (TypeError, ValueError):
-        raise ValueError(f"expected an HTTP status or a list of them, got {value!r}") from None
-    if not statuses or any(not 100 <= s <= 599 for s in statuses):
-        raise ValueError(f"expected HTTP statuses between 100 and 599, got {value!r}")
-    return statuses
+STATUSES = Array(
+    Scalar("integer", minimum=100, maximum=599),
+    min_items=1,
+    single=True,
+    expected="an HTTP status or a list of them",
+)
 
 
 def _check_regex(value: Any) -> str:
@@ -52,10 +49,8 @@ class ProbeInputs:
     headers: dict[str, str] | None = param("Extra request headers.", "object")
     expect_status: list[int] = param(
         "Expected status code, or a list of them.",
-        "any",
+        STATUSES,
         default=[200],
-        check=_check_status,
-        schema={"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
     )
     expect_body: str | None = param("A substring the body must contain.", "string")
     expect_regex: str | None = param(

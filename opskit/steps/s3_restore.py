@@ -23,11 +23,11 @@ from opskit.releases.restore import RestorePlan, copy_versions, plan_restore
 from opskit.s3.check import Expected, mismatched_keys, verify_remote
 from opskit.s3.delete import delete_keys
 from opskit.s3.location import checked_destination, parse_s3_url
-from opskit.s3.plan import parse_max_delete
+from opskit.s3.plan import MAX_DELETE
 from opskit.s3.remote import write_manifest
 from opskit.s3.transfer import format_bytes
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
-from opskit.steps.s3_sync import DEFAULT_MAX_DELETE, MAX_DELETE_SCHEMA, check_prefix
+from opskit.steps.s3_sync import DEFAULT_MAX_DELETE, check_prefix
 from opskit.version import __version__
 
 
@@ -49,10 +49,8 @@ class RestoreInputs:
     max_delete: int | str = param(
         "Most objects a restore may delete: a count or a share ('50%') of the objects "
         "under the prefix.",
-        "any",
+        MAX_DELETE,
         default=DEFAULT_MAX_DELETE,
-        check=parse_max_delete,
-        schema=MAX_DELETE_SCHEMA,
     )
     allow_bucket_root: bool = param("Allow a destination with no prefix.", "boolean", default=False)
     concurrency: int = param("Parallel copies.", "integer", default=16, check=at_least(1))

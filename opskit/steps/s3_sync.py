@@ -15,7 +15,7 @@ from opskit.releases.format import origin_from_env
 from opskit.releases.verdict import record_verdict, verdict_of
 from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import checked_destination, parse_s3_url
-from opskit.s3.plan import SyncPlan, parse_max_delete
+from opskit.s3.plan import MAX_DELETE, SyncPlan
 from opskit.s3.sync import SyncRequest, apply_sync, plan_sync
 from opskit.s3.transfer import PART_SIZE, UploadOptions, format_bytes
 from opskit.steps.base import (
@@ -31,12 +31,6 @@ from opskit.steps.base import (
 
 DEFAULT_MAX_DELETE = "50%"
 SSE_CHOICES = ("AES256", "aws:kms", "aws:kms:dsse")
-MAX_DELETE_SCHEMA = {
-    "oneOf": [
-        {"type": "integer", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
-    ]
-}
 
 
 def _concurrency(value: int) -> int:
@@ -65,10 +59,8 @@ class SyncInputs:
     max_delete: int | str = param(
         "Most objects a run may delete: a count (100) or a share of the objects "
         "under the prefix ('50%').",
-        "any",
+        MAX_DELETE,
         default=DEFAULT_MAX_DELETE,
-        check=parse_max_delete,
-        schema=MAX_DELETE_SCHEMA,
     )
     allow_bucket_root: bool = param("Allow a destination with no prefix.", "boolean", default=False)
     follow_symlinks: bool = param(

@@ -15,13 +15,13 @@ refused connection, a 403 from an auth proxy, a server that is not Streamlit).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.clock import Deadline
 from opskit.durations import format_duration
 from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
+from opskit.inputs import Array, Checked, Map, OneOf, Optional, Required, Text
 from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
 from opskit.streamlit import (
@@ -37,7 +37,6 @@ from opskit.streamlit import (
 DEFAULT_TIMEOUT = 120.0  # when the playbook sets none: an answer that never ends must fail
 LIVE_EVERY = 0.25  # seconds between live updates of a streaming answer
 ANSWER_IN_DETAIL = 4000  # characters of each answer kept in the transcript
-QUESTION_KEYS = ("question", "expect", "forbid")
 
 
 @dataclass(frozen=True)
@@ -54,60 +53,35 @@ def _check_url(value: str) -> str:
     return value
 
 
-def _check_questions(value: Any) -> list[Question]:
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(
-            f"expected a list of questions, got {type(value).__name__} {value!r}: "
-            'write ask: ["How do I ...?"] or a list of {question, expect, forbid}'
-        )
-    return [_question(entry, index) for index, entry in enumerate(value, 1)]
+# A pattern, or a list of them; each ``re:...`` compiled now, so a bad one fails the load.
+PATTERNS = Array(
+    Checked(Text(expected="a pattern"), Pattern.parse),
+    single=True,
+    expected="a pattern or a list of them",
+)
+QUESTIONS = Array(
+    OneOf(
+        Text(expected="a question"),
+        Map(
+            Required("question", Text(), "What the user types into the chat input."),
+            Optional("expect", PATTERNS, "Patterns the answer must hold.", default=[]),
+            Optional("forbid", PATTERNS, "Patterns the answer must not hold.", default=[]),
+        ),
+        expected="a question, or a mapping with question, expect, forbid",
+    ),
+    expected="a list of questions",
+    hint='write ask: ["How do I ...?"] or a list of {question, expect, forbid}',
+)
 
 
-def _question(entry: Any, index: int) -> Question:
-    where = f"question {index}"
-    if isinstance(entry, Question):
-        return entry
-    if isinstance(entry, str):
-        entry = {"question": entry}
-    if not isinstance(entry, Mapping):
-        raise ValueError(f"{where}: expected a string or a mapping, got {entry!r}")
-    unknown = [key for key in entry if key not in QUESTION_KEYS]
-    if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(QUESTION_KEYS)})")
-    text = entry.get("question")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{where}: 'question' must be a non-empty string, got {text!r}")
-    patterns: dict[str, tuple[Pattern, ...]] = {}
-    for key in ("expect", "forbid"):
-        given = entry.get(key) or []
-        given = [given] if isinstance(given, str) else given
-        if not isinstance(given, (list, tuple)) or not all(isinstance(p, str) for p in given):
-            raise ValueError(f"{where}: {key!r} must be a pattern or a list of them")
-        try:
-            patterns[key] = tuple(parse_patterns(given))
-        except ValueError as err:
-            raise ValueError(f"{where}: {key}: {err}") from None
-    return Question(text.strip(), patterns["expect"], patterns["forbid"])
-
-
-_QUESTION_SCHEMA = {
-    "type": "array",
-    "items": {
-        "oneOf": [
-            {"type": "string"},
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["question"],
-                "properties": {
-                    "question": {"type": "string"},
-                    "expect": {"type": "array", "items": {"type": "string"}},
-                    "forbid": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        ]
-    },
-}
+def _questions(entries: list[Any]) -> list[Question]:
+    """The checked ``ask`` entries as ``Question`` values (a string is a bare question)."""
+    return [
+        Question(entry.strip())
+        if isinstance(entry, str)
+        else Question(entry["question"].strip(), tuple(entry["expect"]), tuple(entry["forbid"]))
+        for entry in entries
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,10 +96,9 @@ class SessionInputs:
         "Questions typed into the chat input, in order: a string, or a mapping with "
         "question, expect (patterns the answer must hold) and forbid (patterns it must "
         "not). Patterns are substrings, or regular expressions written re:...",
-        "any",
+        QUESTIONS,
         default=[],
-        check=_check_questions,
-        schema=_QUESTION_SCHEMA,
+        check=_questions,
     )
     expect_page: list[str] = param(
         "Patterns the page must show after the last answer (e.g. the release digest).",

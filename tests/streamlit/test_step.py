@@ -405,23 +405,25 @@ BAD_INPUT = [
     ({"url": "127.0.0.1:8501"}, "with.url: expected an http:// or https:// URL of the app"),
     (
         {"url": "http://127.0.0.1:1", "ask": "How do I redeploy?"},
-        "with.ask: expected a list of questions, got str 'How do I redeploy?'",
+        "with.ask: expected a list of questions, got string 'How do I redeploy?': "
+        'write ask: ["How do I ...?"] or a list of {question, expect, forbid}',
     ),
     (
         {"url": "http://127.0.0.1:1", "ask": {"question": "How?"}},
-        "with.ask: expected a list of questions, got dict",
+        "with.ask: expected a list of questions, got mapping {'question': 'How?'}",
     ),
     (
         {"url": "http://127.0.0.1:1", "ask": [{"question": "How?", "expected": ["x"]}]},
-        "with.ask: question 1: unknown key 'expected' (known: question, expect, forbid)",
+        "with.ask[0].expected: unknown key 'expected' (did you mean 'expect'?); "
+        "known: expect, forbid, question",
     ),
     (
         {"url": "http://127.0.0.1:1", "ask": ["ok", {"question": "How?", "forbid": ["re:("]}]},
-        "with.ask: question 2: forbid: invalid regular expression 're:('",
+        "with.ask[1].forbid[0]: invalid regular expression 're:('",
     ),
     (
         {"url": "http://127.0.0.1:1", "ask": [{"expect": ["x"]}]},
-        "with.ask: question 1: 'question' must be a non-empty string, got None",
+        "with.ask[0]: missing required key 'question'",
     ),
 ]
 
