@@ -48,10 +48,10 @@ class SyncRequest:
     location: S3Location
     path_filter: PathFilter
     upload: UploadOptions
-    delete: bool = False
-    follow_symlinks: bool = False
-    max_delete: int | str = "50%"
-    keep_releases: int = 50  # release records kept; 0 writes none
+    delete: bool
+    follow_symlinks: bool
+    max_delete: int | str
+    keep_releases: int  # release records kept; 0 writes none
 
     @property
     def manifest_key(self) -> str:
