@@ -50,6 +50,10 @@ def steps_command(names: tuple[str, ...]) -> int:
         if index:
             click.echo("")
         click.echo(click.style(step_type.name, bold=True) + f"  {step_type.summary}")
+        rows = [(s.name, s.type_name) for s in step_type.specs]
+        rows += [(o.name, o.type) for o in step_type.output_specs]
+        name_width = max(18, *(len(n) for n, _ in rows))
+        type_width = max(14, *(len(t) for _, t in rows))
         click.echo("  inputs:")
         for spec in step_type.specs:
             flags = (
@@ -62,10 +66,13 @@ def steps_command(names: tuple[str, ...]) -> int:
                 )
             )
             choices = f" [{'|'.join(str(c) for c in spec.choices)}]" if spec.choices else ""
-            click.echo(f"    {spec.name:<18} {spec.type_name:<14} {flags}{choices}. {spec.help}")
+            click.echo(
+                f"    {spec.name:<{name_width}} {spec.type_name:<{type_width}} "
+                f"{flags}{choices}. {spec.help}"
+            )
         click.echo("  outputs:")
         for out in step_type.output_specs:
-            click.echo(f"    {out.name:<18} {out.type:<14} {out.help}")
+            click.echo(f"    {out.name:<{name_width}} {out.type:<{type_width}} {out.help}")
     return 0
 
 

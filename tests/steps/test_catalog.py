@@ -63,5 +63,7 @@ def test_the_schema_publishes_the_same_outputs(
 
 
 def test_ecs_redeploy_declares_the_rollback_it_reports(capsys: pytest.CaptureFixture[str]) -> None:
-    printed = run_cli(capsys, "steps", "ecs.redeploy")
-    assert "    rollback_deployment_id string" in printed
+    printed = run_cli(capsys, "steps", "ecs.redeploy").splitlines()
+    (line,) = [line for line in printed if line.split()[:1] == ["rollback_deployment_id"]]
+    assert line.split()[1] == "string"
+    assert line.index("string") == printed[-2].index("string")  # the outputs' type column
