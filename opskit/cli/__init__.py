@@ -25,10 +25,16 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: the one boundary from exceptions to exit codes."""
     # What exists now (interpreter, click, opskit.cli) lives as long as the process:
     # exempting it from the cyclic GC spares each collection a scan of it (about
-    # 30 ms over a no-op s3.sync run). Later objects are collected as usual. Only
-    # for the console script: a caller's process (tests) keeps its normal GC.
+    # 30 ms over a no-op s3.sync run). Later objects are collected, less often: a
+    # run's objects mostly live until its end (botocore's service models, a
+    # listing, the plan), so with the default threshold (700 allocations) the
+    # collector scans them again and again. 700 → 50,000 took a no-op s3.sync of
+    # 2,000 files from ~260 collections (1 full) to ~2 (0 full), ~9 % less CPU; a
+    # long run still collects its cycles. Only for the console script: a
+    # caller's process (tests) keeps its normal GC.
     if argv is None:
         gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
     args = list(sys.argv[1:] if argv is None else argv)
     # read before click parses: a usage error's traceback is shown with --debug too
     state = State(debug="--debug" in args or bool(os.environ.get("OPSKIT_DEBUG")))
