@@ -1,14 +1,19 @@
-"""Uploads through boto3's transfer manager, deletes in batches, live progress.
+"""Uploads, deletes in batches, live progress.
 
 Every upload asks S3 to check a SHA-256 of the body, so S3 rejects a body
-corrupted on the way. A single-part upload sends the SHA-256 the plan was made
-with (``ChecksumSHA256``): botocore then does not read and hash the body a
-second time, and S3 refuses a body that is not the planned content. A multipart
-upload asks for per-part SHA-256s (``ChecksumAlgorithm``): S3 accepts a
-full-object SHA-256 only as a composite of parts, which is checked after the
-upload (``opskit.s3.check``). The transfer manager does not hand back
-S3's answer, so a botocore event hook records, per key, the ETag and checksum S3
-returned (``Receipt``): the verification pass and the manifest use them.
+corrupted on the way. A single-part upload is one ``PutObject`` that sends the
+SHA-256 the plan was made with (``ChecksumSHA256``): botocore then does not read
+and hash the body a second time, and S3 refuses a body that is not the planned
+content. S3's answer to it is the upload's ``Receipt`` (ETag, checksum, version).
+A multipart upload goes through boto3's transfer manager with per-part SHA-256s
+(``ChecksumAlgorithm``): S3 accepts a full-object SHA-256 only as a composite of
+parts, which is checked after the upload (``opskit.s3.check``). The transfer
+manager does not hand back S3's answer, so a botocore event hook records it.
+
+Single-part uploads do not go through the transfer manager: for a small file its
+machinery (a future, a coordinator, submission and I/O tasks, progress callbacks
+per read, all kept until the end) cost more client CPU than the request itself,
+and that CPU is taken from the server when both share a machine.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import mimetypes
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +81,8 @@ class Receipt:
 
 
 class ReceiptRecorder:
-    """Records S3's answers to PutObject and CompleteMultipartUpload on a client,
-    while used as a context manager."""
+    """Records S3's answers to CompleteMultipartUpload (and PutObject, should the
+    transfer manager send one) on a client, while used as a context manager."""
 
     _OPERATIONS = ("PutObject", "CompleteMultipartUpload")
 
@@ -184,9 +190,102 @@ def upload_files(
     """Upload ``files`` under the prefix; returns S3's receipt per key.
 
     ``sha256`` maps each relative path to the hex SHA-256 the plan was made with.
+    Files under ``options.part_size`` are one ``PutObject`` each, ``options.concurrency``
+    at a time; larger ones are multipart uploads through the transfer manager.
 
     Raises ``StepError`` naming every key that failed after botocore's retries.
     """
+    single = [local for local in files if local.size < options.part_size]
+    multipart = [local for local in files if local.size >= options.part_size]
+    failures: list[str] = []
+    receipts: dict[str, Receipt] = {}
+    if single:
+        receipts.update(
+            _put_objects(client, location, single, sha256, options, progress, cancel, failures)
+        )
+    if multipart:
+        receipts.update(
+            _upload_multipart(
+                client, location, multipart, sha256, options, progress, cancel, failures
+            )
+        )
+    progress.report(force=True)
+    if failures:
+        raise StepError(
+            f"target {target!r}: {len(failures)} upload(s) to {location.url} failed: "
+            + "; ".join(failures[:5])
+            + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
+        )
+    return receipts
+
+
+def _put_objects(
+    client: Any,
+    location: S3Location,
+    files: Sequence[LocalFile],
+    sha256: dict[str, str],
+    options: UploadOptions,
+    progress: Progress,
+    cancel: threading.Event,
+    failures: list[str],
+) -> dict[str, Receipt]:
+    """One ``PutObject`` per file from a pool of threads; S3's answers as receipts.
+    The body is the open file, so botocore can rewind it for a retry."""
+    receipts: dict[str, Receipt] = {}
+    lock = threading.Lock()
+    remaining = len(files)
+    all_done = threading.Event()
+    skipped = threading.Event()  # a file was not sent because of Ctrl-C
+
+    def put(local: LocalFile) -> None:
+        nonlocal remaining
+        try:
+            if cancel.is_set():
+                skipped.set()
+                return
+            key = location.key_for(local.relative)
+            extra = options.extra_args(local, sha256[local.relative])
+            with open(local.path, "rb") as body:
+                answer = client.put_object(Bucket=location.bucket, Key=key, Body=body, **extra)
+            receipt = Receipt(
+                key, answer.get("ETag", ""), answer.get("ChecksumSHA256"), object_version(answer)
+            )
+            progress.add_bytes(local.size)
+            progress.file_done()
+            with lock:
+                receipts[key] = receipt
+        except Exception as err:  # noqa: BLE001 - reported per key by the caller
+            with lock:
+                failures.append(f"{local.relative}: {describe_transfer_error(err)}")
+        finally:
+            with lock:
+                remaining -= 1
+                if not remaining:
+                    all_done.set()
+
+    with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(files)))) as pool:
+        for local in files:
+            pool.submit(put, local)
+        while not all_done.wait(0.05) and not cancel.is_set():
+            progress.report()
+        if skipped.is_set() or not all_done.is_set():
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise Cancelled("interrupted during upload")
+    return receipts
+
+
+def _upload_multipart(
+    client: Any,
+    location: S3Location,
+    files: Sequence[LocalFile],
+    sha256: dict[str, str],
+    options: UploadOptions,
+    progress: Progress,
+    cancel: threading.Event,
+    failures: list[str],
+) -> dict[str, Receipt]:
+    """Multipart uploads through boto3's transfer manager; S3's answers to
+    ``CompleteMultipartUpload`` as receipts."""
     from boto3.s3.transfer import TransferConfig
     from s3transfer.manager import TransferManager
     from s3transfer.subscribers import BaseSubscriber
@@ -204,7 +303,6 @@ def upload_files(
         max_concurrency=options.concurrency,
         use_threads=True,
     )
-    failures: list[str] = []
     with ReceiptRecorder(client) as recorder, TransferManager(client, config) as manager:
         futures = [
             (
@@ -227,15 +325,8 @@ def upload_files(
                 progress.report()
             try:
                 future.result()
-            except Exception as err:  # noqa: BLE001 - reported per key below
+            except Exception as err:  # noqa: BLE001 - reported per key by the caller
                 failures.append(f"{local.relative}: {describe_transfer_error(err)}")
-    progress.report(force=True)
-    if failures:
-        raise StepError(
-            f"target {target!r}: {len(failures)} upload(s) to {location.url} failed: "
-            + "; ".join(failures[:5])
-            + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
-        )
     return dict(recorder.receipts)
 
 
