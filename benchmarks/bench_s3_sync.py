@@ -6,6 +6,7 @@ One command from a clean checkout::
     python benchmarks/bench_s3_sync.py --small    # 2,000 small files only
     python benchmarks/bench_s3_sync.py --cases no-op --tools opskit,aws --repeat 5
     python benchmarks/bench_s3_sync.py --cases first --tools opskit,aws --first-repeat 5
+    python benchmarks/bench_s3_sync.py --small --cases touch,edits --resync-repeat 5
 
 opskit runs as a user runs it: ``opskit run`` on a generated playbook (CLI,
 engine and report included); ``--opskit-via step`` calls the step directly in
@@ -337,6 +338,47 @@ def first_uploads(moto: Moto, s3, tools: list, source: Path, peers: Path, args) 
     return results
 
 
+def resyncs(moto: Moto, s3, case: str, tools: list, source: Path, small_files, peers, caught, args):
+    """One re-sync case, ``--repeat`` (no-op) or ``--resync-repeat`` (touch, edits)
+    rounds: each round changes the tree as the case says (a new touch, or 10 new
+    same-size edits, which flip the same byte back and forth) and runs every tool,
+    in an order rotated each round. The median is kept; edits caught is the worst
+    round's count."""
+    rounds = args.repeat if case == "no-op re-sync" else args.resync_repeat
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
+    counts: dict[str, list[tuple[int, int]]] = {tool: [] for tool in tools}
+    caught_by_round: dict[str, list[int]] = {tool: [] for tool in tools}
+    for round_ in range(rounds):
+        if case == "touch every file":
+            touch_all(source)
+        edited = edit_ten(small_files) if case == "10 same-size edits" else []
+        shift = round_ % len(tools)
+        for tool in tools[shift:] + tools[:shift]:
+            bucket = f"bench-{tool}"
+            argv, env = command(tool, source, bucket, moto.url, peers, args.opskit_via)
+            elapsed, uploaded, requests = run_once(moto, argv, env, bucket, f"{tool} in '{case}'")
+            times[tool].append(elapsed)
+            counts[tool].append((uploaded, requests))
+            if edited:
+                caught_by_round[tool].append(
+                    sum(remote_equals(s3, bucket, source, p) for p in edited)
+                )
+    results = {}
+    for tool in tools:
+        shown = ", ".join(f"{t:.2f}" for t in times[tool])
+        uploaded = ", ".join(str(u) for u, _ in counts[tool])
+        requests = ", ".join(str(r) for _, r in counts[tool])
+        print(
+            f"{case:>20} {tool:>7}: {shown} s, {uploaded} uploaded, {requests} requests",
+            flush=True,
+        )
+        median = sorted(times[tool])[len(times[tool]) // 2]
+        results[(case, tool)] = (median, max(u for u, _ in counts[tool]))
+        if caught_by_round[tool]:
+            caught[tool] = min(caught_by_round[tool])
+    return results
+
+
 def empty_bucket(s3, bucket: str) -> None:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
@@ -364,6 +406,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="time the no-op case N times; the median is shown"
+    )
+    parser.add_argument(
+        "--resync-repeat",
+        type=int,
+        default=1,
+        help="time the touch and edits cases N times each (the tree changed again before "
+        "each round, tools interleaved); the median is shown",
     )
     parser.add_argument(
         "--first-repeat",
@@ -404,30 +453,10 @@ def main() -> None:
             s3.create_bucket(Bucket=f"bench-{tool}")
         results.update(first_uploads(moto, s3, tools, source, peers, args))
         for case in CASES[1:]:
-            if case not in cases:
-                continue
-            if case == "touch every file":
-                touch_all(source)
-            edited = edit_ten(small_files) if case == "10 same-size edits" else []
-            runs = args.repeat if case == "no-op re-sync" else 1
-            for tool in tools:
-                bucket = f"bench-{tool}"
-                argv, env = command(tool, source, bucket, moto.url, peers, args.opskit_via)
-                times = []
-                for _ in range(runs):
-                    elapsed, uploaded, requests = run_once(
-                        moto, argv, env, bucket, f"{tool} in '{case}'"
-                    )
-                    times.append(elapsed)
-                elapsed = sorted(times)[len(times) // 2]
-                results[(case, tool)] = (elapsed, uploaded)
-                shown = ", ".join(f"{t:.2f}" for t in times)
-                print(
-                    f"{case:>20} {tool:>7}: {shown} s, {uploaded} uploaded, {requests} requests",
-                    flush=True,
+            if case in cases:
+                results.update(
+                    resyncs(moto, s3, case, tools, source, small_files, peers, caught, args)
                 )
-                if edited:
-                    caught[tool] = sum(remote_equals(s3, bucket, source, p) for p in edited)
     finally:
         moto.stop()
     print_table(tools, [c for c in CASES if c in cases], results, caught, args)
@@ -441,6 +470,8 @@ def print_table(tools, cases, results, caught, args) -> None:
     )
     via = "opskit run" if args.opskit_via == "cli" else "the step called directly"
     repeat = f", no-op: median of {args.repeat}" if args.repeat > 1 else ""
+    if args.resync_repeat > 1:
+        repeat += f", touch and edits: median of {args.resync_repeat}"
     if args.first_repeat > 1:
         repeat += f", first upload: median of {args.first_repeat}"
     print(
