@@ -79,9 +79,9 @@ class Manifest:
     def by_path(self) -> dict[str, ManifestEntry]:
         return {entry.path: entry for entry in self.files}
 
-    def to_json(self) -> str:
+    def document(self) -> dict[str, Any]:
         files = sorted(self.files, key=lambda e: e.path.encode("utf-8"))
-        document: dict[str, Any] = {
+        return {
             "format": FORMAT,
             "generator": self.generator,
             "created_at": self.created_at,
@@ -93,7 +93,9 @@ class Manifest:
                 for e in files
             ],
         }
-        return json.dumps(document, indent=1, sort_keys=False) + "\n"
+
+    def to_json(self) -> str:
+        return document_json(self.document())
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
@@ -123,3 +125,19 @@ class Manifest:
         if document.get("digest") != manifest.digest:
             raise ValueError("manifest digest does not match its file list")
         return manifest
+
+
+def document_json(document: dict[str, Any]) -> str:
+    """A manifest (or a release record, which holds one) as stored: a top-level key
+    a line and one file entry a line, readable in a diff and in ``aws s3 cp -``.
+    Written by hand from ``json.dumps`` pieces: with ``indent=`` json uses its
+    pure-Python encoder (~35 ms for 2,000 files, a sync writes two such documents);
+    without it, its C encoder (~3 ms)."""
+    lines = []
+    for key, value in document.items():
+        if key == "files" and isinstance(value, list):
+            entries = ",\n".join(f"  {json.dumps(entry)}" for entry in value)
+            lines.append(f' "files": [\n{entries}\n ]' if value else ' "files": []')
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"

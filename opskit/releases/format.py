@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from opskit.manifest import Manifest
+from opskit.manifest import Manifest, document_json
 
 RECORD_FORMAT = "opskit-release/1"
 _FAMILY = "opskit-release/"
@@ -201,7 +201,7 @@ def record_document(
         "versioned": bool(manifest.files) and all(e.version_id for e in manifest.files),
         "verdict": None,
     }
-    return json.dumps({**json.loads(manifest.to_json()), "release": section}, indent=1) + "\n"
+    return document_json({**manifest.document(), "release": section})
 
 
 def with_verdict(record: ReleaseRecord, verdict: Verdict) -> str:
@@ -210,4 +210,4 @@ def with_verdict(record: ReleaseRecord, verdict: Verdict) -> str:
         raise ValueError(f"{record.key}: {record.problem}")
     document = dict(record.document)
     document["release"] = {**document["release"], "verdict": asdict(verdict)}
-    return json.dumps(document, indent=1) + "\n"
+    return document_json(document)
