@@ -21,6 +21,7 @@ from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import Clock, Deadline, FakeClock
 from opskit.events import Event
 from opskit.steps.base import StepContext
+from tests.cli_helpers import Cli
 
 REGION = "us-east-1"
 _real_connect = socket.socket.connect
@@ -51,9 +52,9 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
     return _real_connect_ex(self, address)
 
 
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("home")
+def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """Fake AWS credentials, no profiles or config files, caches and state under
+    ``home``, and no socket connection but to loopback."""
     for name in (
         "AWS_PROFILE",
         "AWS_DEFAULT_PROFILE",
@@ -77,7 +78,22 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))
     yield
+
+
+@pytest.fixture(scope="module")
+def module_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same isolation for a module-scoped fixture (a shared sandbox), which
+    pytest sets up before any test's own; yields that module's home."""
+    home = tmp_path_factory.mktemp("module-home")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, home)
+        yield home
 
 
 def free_port() -> int:
@@ -88,13 +104,17 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """moto's own HTTP server on loopback for the whole session; yields its URL."""
-    from moto.server import ThreadedMotoServer
+    """moto's own HTTP server on loopback for the whole session; yields its URL.
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    Started as the sandbox starts it (``MotoSide``): the one way tests start moto.
+    moto keeps its records in process-wide state, which this server shares with
+    an in-process sandbox; ``aws_endpoint`` resets it for each test.
+    """
+    from opskit.sandbox.server import MotoSide
+
+    server = MotoSide()
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    yield server.endpoint_url
     server.stop()
 
 
@@ -176,3 +196,9 @@ def engine_steps() -> Iterator[None]:
     yield
     for step_type in TEST_STEPS:
         registry.unregister(step_type.name)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``opskit`` commands run in this process through ``main`` (``tests/cli_helpers``)."""
+    return Cli(capsys)

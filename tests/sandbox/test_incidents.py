@@ -1,6 +1,7 @@
 """The incident's lies, replayed end to end against a running sandbox with the
-real stack (issue 7, tests 2, 3 and 5): `opskit run` in its own process, as CI
-runs it, and AWS only through the sandbox's moto server on loopback.
+real stack (issue 7, tests 2, 3 and 5): `opskit run` as CI runs it (through the
+CLI's one boundary, in process), and AWS only through the sandbox's moto server
+on loopback.
 
 - A release whose client manager makes the incident's health-check call fails
   the redeploy, quoting the line and naming the task; a Streamlit server on the
@@ -33,7 +34,8 @@ import yaml
 from opskit.sandbox import SandboxInfo
 from opskit.sandbox.core import STACK_DIR
 from opskit.sandbox.ports import free_port
-from tests.sandbox.sandbox_helpers import client, opskit_run, running_task_ids, wait_for
+from tests.cli_helpers import Cli
+from tests.sandbox.sandbox_helpers import client, running_task_ids, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REDEPLOY = ROOT / "playbooks" / "redeploy.yaml"
@@ -80,10 +82,19 @@ def _replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def _deployment_ids(info: SandboxInfo) -> list[str]:
+def _deployments(info: SandboxInfo) -> list[dict[str, Any]]:
     ecs = client(info, "ecs")
-    service = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0]
-    return [d["id"] for d in service["deployments"]]
+    return ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0][
+        "deployments"
+    ]
+
+
+def _deployment_ids(info: SandboxInfo) -> list[str]:
+    return [d["id"] for d in _deployments(info)]
+
+
+def _primary_id(info: SandboxInfo) -> str:
+    return next(d["id"] for d in _deployments(info) if d["status"] == "PRIMARY")
 
 
 def _stream_messages(info: SandboxInfo, task_id: str) -> list[dict[str, Any]]:
@@ -135,14 +146,14 @@ def _iso_ms(value: str) -> int:
 
 
 def test_the_incident_fails_the_redeploy_quoting_the_line_and_naming_the_task(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
     source = _copy_stack(tmp_path / "src")
     _replace_once(source / "core" / "aws_clients.py", GOOD_ROW, BAD_ROW)
     _replace_once(source / "chatbot_app.py", GOOD_BACKEND, BAD_BACKEND)
 
-    result = opskit_run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
+    result = cli.run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -239,7 +250,7 @@ def test_a_streamlit_server_on_the_broken_script_still_answers_a_plain_probe(
 
 
 def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
     old_digest = _digest_logged_by(sandbox, old_task)
@@ -248,7 +259,7 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
     with open(source / "core" / "markers.py", "a") as module:
         module.write("# release 2\n")
 
-    upload = opskit_run(
+    upload = cli.run(
         REDEPLOY, "--only", "upload", "-e", f"source={source}", "--report", str(tmp_path / "up")
     )
 
@@ -262,7 +273,7 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
     assert running_task_ids(sandbox) == [old_task]
     assert _deployment_ids(sandbox) == deployments
 
-    verify = opskit_run(VERIFY, "--report", str(tmp_path / "verify"))
+    verify = cli.run(VERIFY, "--report", str(tmp_path / "verify"))
 
     output = verify.stdout + verify.stderr
     assert verify.returncode == 1, output
@@ -285,10 +296,10 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
 
 
 def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
-    (old_deployment,) = _deployment_ids(sandbox)
+    old_deployment = _primary_id(sandbox)
     logs = client(sandbox, "logs")
     old_stream = f"ecs/chatbot/{old_task}"
     marker_lines = [
@@ -311,7 +322,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
 
     def inject_once_the_deployment_starts() -> None:
         while not run_over.is_set():
-            if _deployment_ids(sandbox) != [old_deployment]:
+            if _primary_id(sandbox) != old_deployment:
                 injected_during.append(int(time.time() * 1000))
                 put_failure_lines()
                 return
@@ -321,7 +332,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
     injector.start()
 
     try:
-        result = opskit_run(REDEPLOY, "--report", str(tmp_path / "report"))
+        result = cli.run(REDEPLOY, "--report", str(tmp_path / "report"))
     finally:
         run_over.set()
         injector.join(timeout=30)
@@ -349,7 +360,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
 
     # Control: the redeploy's failure patterns, read on the old task's stream
     # from the deployment's start, do catch the lines put there during it.
-    control = opskit_run(
+    control = cli.run(
         TASK_LOGS, "-e", f"task_ids={old_task}", "-e", f"since={redeploy['started_at']}"
     )
     assert control.returncode == 1, control.stdout + control.stderr
