@@ -137,8 +137,10 @@ class ContextFactory:
     """Builds ``StepContext``s for calling a step's ``run``/``plan`` directly.
 
     The clock is a ``FakeClock`` unless a test passes another: a unit test that
-    forgets the clock must not silently sleep. A test that races a real thread
-    (a writer putting log lines while the step polls) asks for ``clock=Clock()``.
+    forgets the clock must not silently sleep. What changes while a step waits
+    (log lines arriving, an ECS rollout, Ctrl-C) is played by a
+    ``tests.clocks.ScriptedClock`` at the step's sleeps; only a test that waits
+    on a real server's own pace (a Streamlit app's) asks for ``clock=Clock()``.
     """
 
     aws: AwsAccess | None
