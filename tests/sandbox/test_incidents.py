@@ -159,31 +159,37 @@ def test_the_incident_fails_the_redeploy_quoting_the_line_and_naming_the_task(
     assert result.returncode == 1, output
     report, steps = _report(tmp_path / "report")
     assert report["exit_code"] == 1
-    failed = [step_id for step_id, step in steps.items() if step["status"] == "failed"]
-    assert failed in (["redeploy"], ["logs"]), failed
-    step = steps[failed[0]]
+    # The preflight fails, so the new tasks exit before they serve: the deployment
+    # never completes and ecs.redeploy fails on its stopped tasks.
+    assert {step_id: step["status"] for step_id, step in steps.items()} == {
+        "upload": "changed",
+        "redeploy": "failed",
+        "logs": "skipped",
+        "probe": "skipped",
+        "chat": "skipped",
+    }
+    step = steps["redeploy"]
     failure_text = f"{step['summary']}\n{step['detail']}"
     assert INCIDENT_LINE in failure_text
     assert INCIDENT_LINE in output
     assert INCIDENT_LINE in (tmp_path / "report" / "report.md").read_text()
 
-    # The new task's id: the redeploy step's outputs when it still ran, else the
-    # failure text, which names each stopped task before its last log lines.
-    deployment_id = steps["redeploy"]["outputs"]["deployment_id"]
-    assert steps["redeploy"]["outputs"]["old_task_ids"] == [old_task]
-    named = steps["redeploy"]["outputs"]["new_task_ids"] or re.findall(
-        r"^task ([0-9a-f]{32}) ", failure_text, re.MULTILINE
-    )
+    # No new task ever ran; the failure text names each stopped task before its
+    # last log lines.
+    deployment_id = step["outputs"]["deployment_id"]
+    assert step["outputs"]["old_task_ids"] == [old_task]
+    assert step["outputs"]["new_task_ids"] == []
+    named = re.findall(r"^task ([0-9a-f]{32}) ", failure_text, re.MULTILINE)
     assert named and old_task not in named, failure_text
     described = client(sandbox, "ecs").describe_tasks(cluster="chatbot", tasks=named)["tasks"]
     assert {task["startedBy"] for task in described} == {deployment_id}
     new_task = named[0]
     assert new_task in output
-    # The quoted line is that task's own, read back from its log stream.
+    # The quoted line is that task's own, read back from its log stream, and the
+    # block for that task quotes it.
     assert any(INCIDENT_LINE in e["message"] for e in _stream_messages(sandbox, new_task))
-    if failed == ["redeploy"]:  # the block for that task quotes its line
-        block = failure_text.split(f"task {new_task} ", 1)[1].split("\ntask ", 1)[0]
-        assert INCIDENT_LINE in block
+    block = failure_text.split(f"task {new_task} ", 1)[1].split("\ntask ", 1)[0]
+    assert INCIDENT_LINE in block
 
 
 def test_a_streamlit_server_on_the_broken_script_still_answers_a_plain_probe(
