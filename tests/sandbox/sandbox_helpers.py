@@ -3,10 +3,12 @@ and a sandbox shared by a module's tests, put back as new before each of them.""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,13 +39,30 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
 
 
 def client(info: SandboxInfo, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=info.endpoint_url,
-        region_name=info.region,
-        aws_access_key_id=info.access_key_id,
-        aws_secret_access_key=info.secret_access_key,
+    """A boto3 client on the sandbox's endpoint, one per service and sandbox (tests
+    poll through it, and making a client costs more than most calls)."""
+    return _client(
+        info.endpoint_url, info.region, info.access_key_id, info.secret_access_key, service
     )
+
+
+_clients_lock = threading.Lock()
+
+
+@functools.cache
+def _client_unlocked(endpoint_url: str, region: str, key: str, secret: str, service: str) -> Any:
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+    )
+
+
+def _client(*args: str) -> Any:
+    with _clients_lock:  # boto3 builds clients unsafely across threads; calls are safe
+        return _client_unlocked(*args)
 
 
 def port_is_closed(port: int) -> bool:
