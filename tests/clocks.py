@@ -8,6 +8,9 @@ speed.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,3 +28,28 @@ class ScriptedClock(FakeClock):
         super().sleep(seconds, cancel)
         if self.script:
             self.script.pop(0)()
+
+
+@dataclass
+class CtrlCClock(FakeClock):
+    """A ``FakeClock`` on which the user presses Ctrl-C once ``asleep`` steps are
+    sleeping (a fleet's targets, each in its own thread): SIGINT to this process,
+    as a terminal sends it. Those sleeps return once the run's handler has
+    cancelled their step (then ``FakeClock.sleep`` raises ``Cancelled``)."""
+
+    asleep: int = 1
+    pressed: bool = False
+    _sleepers: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sleep(self, seconds: float, cancel: Any = None) -> None:
+        with self._lock:
+            self._sleepers += 1
+            waits = self._sleepers <= self.asleep
+            press = self._sleepers == self.asleep
+        if press:
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+        if waits:
+            assert cancel is not None and cancel.wait(30), "the run never saw the Ctrl-C"
+        super().sleep(seconds, cancel)

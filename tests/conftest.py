@@ -54,7 +54,8 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
 
 def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     """Fake AWS credentials, no profiles or config files, caches and state under
-    ``home``, and no socket connection but to loopback."""
+    ``home``, sandbox ports chosen by the OS, and no socket connection but to
+    loopback."""
     for name in (
         "AWS_PROFILE",
         "AWS_DEFAULT_PROFILE",
@@ -76,6 +77,9 @@ def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    # A run that starts its own sandbox takes free ports, never 8501: a developer's
+    # sandbox may hold it, and parallel test workers would race for it.
+    monkeypatch.setenv("OPSKIT_SANDBOX_APP_PORT", "0")
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
 

@@ -16,6 +16,7 @@ from opskit.events import EVENT_KINDS, EventBus
 from opskit.redact import Redactor
 from opskit.report.terminal import TerminalReporter
 from tests.cli_helpers import Cli
+from tests.clocks import CtrlCClock
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
 
@@ -221,12 +222,6 @@ def test_the_terminal_shows_every_event_kind() -> None:
 
 def test_tail_logs_stopped_with_ctrl_c_is_passed(aws, aws_endpoint: str, tmp_path: Path) -> None:
     """Ctrl-C is how a tail ends: for ``tail_logs`` (``opskit logs``) it is exit 0."""
-    import os
-    import signal
-    import threading
-
-    from opskit.clock import Clock
-
     logs = aws.client("logs")
     logs.create_log_group(logGroupName="/g")
     logs.create_log_stream(logGroupName="/g", logStreamName="s")
@@ -239,16 +234,14 @@ steps:
   - {{id: noop, uses: test.echo}}
 """,
     )
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        result = tail_logs(
-            path,
-            RunOptions(clock=Clock()),
-            with_={"log_group": "/g", "streams": ["s"], "poll_interval": "0.1"},
-        )
-    finally:
-        timer.cancel()
+    clock = CtrlCClock()
+
+    result = tail_logs(
+        path,
+        RunOptions(clock=clock),
+        with_={"log_group": "/g", "streams": ["s"], "poll_interval": "0.1"},
+    )
 
     assert (result.status, result.exit_code) == ("passed", 0)
-    assert result.steps[0].summary.startswith("0 lines from 1 stream(s) of /g, stopped after ")
+    assert clock.pressed
+    assert result.steps[0].summary == "0 lines from 1 stream(s) of /g, stopped after 0ms"
