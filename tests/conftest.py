@@ -240,3 +240,23 @@ def engine_steps() -> Iterator[None]:
 def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """``opskit`` commands run in this process through ``main`` (``tests/cli_helpers``)."""
     return Cli(capsys)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that start a sandbox with the real stack run first, each module's
+    tests together and in their order: with parallel workers (pytest-xdist hands
+    out whole files), the longest files start early instead of ending the run
+    alone on one worker."""
+    module_of = {id(item): item.nodeid.split("::", 1)[0] for item in items}
+    heavy = {module_of[id(item)] for item in items if "module_sandbox" in item.fixturenames}
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(module_of[id(item)], index)
+    order = {id(item): index for index, item in enumerate(items)}
+    items.sort(
+        key=lambda item: (
+            module_of[id(item)] not in heavy,
+            first_seen[module_of[id(item)]],
+            order[id(item)],
+        )
+    )

@@ -61,7 +61,7 @@ def sandbox(module_sandbox: SharedSandbox, monkeypatch: pytest.MonkeyPatch) -> S
     """The module's sandbox, as new: the bundled app synced and running on every
     service, no Bedrock fault. Runs read playbooks from the repository root, as
     CI runs them."""
-    if module_sandbox.background:
+    if module_sandbox.state_file is not None:
         monkeypatch.setenv(STATE_ENV, str(module_sandbox.state_file))
         clear_faults()
     restore(module_sandbox.info, module_sandbox.fresh)

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 
 from opskit.manifest import MANIFEST_NAME, Manifest
-from opskit.sandbox import SandboxInfo, sandbox_for_run, state_path
+from opskit.sandbox import SandboxInfo, sandbox_for_run
 from opskit.sandbox.core import STACK_DIR
 from opskit.sandbox.server import seed_bucket
 
@@ -156,9 +156,8 @@ class SharedSandbox:
 
     info: SandboxInfo
     fresh: dict[str, FreshCode]
-    # A background sandbox (`opskit sandbox up`): runs find it through its state file.
-    background: bool = False
-    state_file: Path = field(default_factory=state_path)
+    # A background sandbox's (`opskit sandbox up`): runs find it through this file.
+    state_file: Path | None = None
 
 
 @dataclass(frozen=True)

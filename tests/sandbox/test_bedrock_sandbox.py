@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from opskit.sandbox import SandboxInfo, down, up
+from opskit.sandbox import SandboxInfo, down, state_path, up
 from opskit.sandbox.state import bedrock_faults_path
 from tests.cli_helpers import Cli
 from tests.sandbox.sandbox_helpers import (
@@ -38,7 +38,7 @@ def module_sandbox(module_environment: Path) -> Iterator[SharedSandbox]:
     """A background sandbox (its own process, found through its state file)."""
     info = up(app_port=0)
     try:
-        yield SharedSandbox(info, fresh_code(info), background=True)
+        yield SharedSandbox(info, fresh_code(info), state_file=state_path())
     finally:
         down()
 
