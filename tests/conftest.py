@@ -7,6 +7,7 @@ cache dir, and any socket connection to a non-loopback address raises.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 import urllib.request
@@ -260,3 +261,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             order[id(item)],
         )
     )
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for ``-n auto`` (pyproject's addopts). The suite, or folders of it:
+    one more than the cores (on CI's two, three), since about a third of its time
+    is spent waiting for the sandbox's task processes to start. Test files or
+    tests named on the command line run in this process, without workers."""
+    if any(not Path(arg.split("::", 1)[0]).is_dir() for arg in config.args):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min((cores or 1) + 1, 8)
