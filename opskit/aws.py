@@ -37,6 +37,22 @@ class AwsSettings:
     secret_access_key: str | None = None
 
 
+_loader_lock = threading.Lock()
+_loaders: dict[Any, Any] = {}
+
+
+def _shared_loader(core: Any) -> Any:
+    """One botocore data loader for every target of the process: each loader
+    parses the service models it is asked for (~80 ms of CPU for S3, ECS and
+    Logs), and a fleet's targets, or the runs of one process, ask for the same
+    ones. Keyed by the data path, which the environment may set."""
+    key = core.get_config_variable("data_path")
+    with _loader_lock:
+        if key not in _loaders:
+            _loaders[key] = core.get_component("data_loader")
+        return _loaders[key]
+
+
 class AwsAccess:
     """Clients for one target, created on first use and cached (thread-safe)."""
 
@@ -67,15 +83,17 @@ class AwsAccess:
             timestamp_parser=parse_timestamp
         )
         try:
-            return boto3.Session(
+            session = boto3.Session(
                 botocore_session=core,
                 profile_name=s.profile,
                 region_name=s.region,
                 aws_access_key_id=s.access_key_id,
                 aws_secret_access_key=s.secret_access_key,
             )
+            core.register_component("data_loader", _shared_loader(core))
         except BotoCoreError as err:
             raise StepError(f"target {self.target!r}: {err}") from None
+        return session
 
     def client(self, service: str) -> Any:
         """A cached client; raises ``StepError`` (never returns ``None``)."""

@@ -7,6 +7,7 @@ cache dir, and any socket connection to a non-loopback address raises.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 import urllib.request
@@ -21,6 +22,7 @@ from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import Clock, Deadline, FakeClock
 from opskit.events import Event
 from opskit.steps.base import StepContext
+from tests.cli_helpers import Cli
 
 REGION = "us-east-1"
 _real_connect = socket.socket.connect
@@ -51,9 +53,10 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
     return _real_connect_ex(self, address)
 
 
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("home")
+def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """Fake AWS credentials, no profiles or config files, caches and state under
+    ``home``, sandbox ports chosen by the OS, and no socket connection but to
+    loopback."""
     for name in (
         "AWS_PROFILE",
         "AWS_DEFAULT_PROFILE",
@@ -75,9 +78,27 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    # A run that starts its own sandbox takes free ports, never 8501: a developer's
+    # sandbox may hold it, and parallel test workers would race for it.
+    monkeypatch.setenv("OPSKIT_SANDBOX_APP_PORT", "0")
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))
     yield
+
+
+@pytest.fixture(scope="module")
+def module_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same isolation for a module-scoped fixture (a shared sandbox), which
+    pytest sets up before any test's own; yields that module's home."""
+    home = tmp_path_factory.mktemp("module-home")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, home)
+        yield home
 
 
 def free_port() -> int:
@@ -88,13 +109,17 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """moto's own HTTP server on loopback for the whole session; yields its URL."""
-    from moto.server import ThreadedMotoServer
+    """moto's own HTTP server on loopback for the whole session; yields its URL.
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    Started as the sandbox starts it (``MotoSide``): the one way tests start moto.
+    moto keeps its records in process-wide state, which this server shares with
+    an in-process sandbox; ``aws_endpoint`` resets it for each test.
+    """
+    from opskit.sandbox.server import MotoSide
+
+    server = MotoSide()
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    yield server.endpoint_url
     server.stop()
 
 
@@ -117,8 +142,10 @@ class ContextFactory:
     """Builds ``StepContext``s for calling a step's ``run``/``plan`` directly.
 
     The clock is a ``FakeClock`` unless a test passes another: a unit test that
-    forgets the clock must not silently sleep. A test that races a real thread
-    (a writer putting log lines while the step polls) asks for ``clock=Clock()``.
+    forgets the clock must not silently sleep. What changes while a step waits
+    (log lines arriving, an ECS rollout, Ctrl-C) is played by a
+    ``tests.clocks.ScriptedClock`` at the step's sleeps; only a test that waits
+    on a real server's own pace (a Streamlit app's) asks for ``clock=Clock()``.
     """
 
     aws: AwsAccess | None
@@ -176,3 +203,40 @@ def engine_steps() -> Iterator[None]:
     yield
     for step_type in TEST_STEPS:
         registry.unregister(step_type.name)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``opskit`` commands run in this process through ``main`` (``tests/cli_helpers``)."""
+    return Cli(capsys)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that start a sandbox with the real stack run first, each module's
+    tests together and in their order: with parallel workers (pytest-xdist hands
+    out whole files), the longest files start early instead of ending the run
+    alone on one worker."""
+    module_of = {id(item): item.nodeid.split("::", 1)[0] for item in items}
+    heavy = {module_of[id(item)] for item in items if "module_sandbox" in item.fixturenames}
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(module_of[id(item)], index)
+    order = {id(item): index for index, item in enumerate(items)}
+    items.sort(
+        key=lambda item: (
+            module_of[id(item)] not in heavy,
+            first_seen[module_of[id(item)]],
+            order[id(item)],
+        )
+    )
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for ``-n auto`` (pyproject's addopts). The suite, or folders of it:
+    one more than the cores (on CI's two, three), since about a third of its time
+    is spent waiting for the sandbox's task processes to start. Test files or
+    tests named on the command line run in this process, without workers."""
+    if any(not Path(arg.split("::", 1)[0]).is_dir() for arg in config.args):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min((cores or 1) + 1, 8)

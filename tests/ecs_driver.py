@@ -10,18 +10,16 @@ stopped reasons and exit codes); this driver only decides *what happens*:
   exited``, exit code 1) or drained;
 - rollout states: ``COMPLETED``, ``FAILED``, a circuit-breaker rollback.
 
-``ScriptedClock`` runs one scenario move at each poll's sleep, so a test plays
+``tests.clocks.ScriptedClock`` runs one scenario move at each poll's sleep, so a test plays
 a whole rollout with no real waiting. Only real API shapes reach the step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from opskit.clock import FakeClock
 from opskit.ecs.names import stream_name
 from opskit.sandbox.moto_ecs import EcsRecords
 from opskit.sandbox.server import default_network
@@ -66,18 +64,6 @@ def register(ecs: Any, image: str = IMAGE, **extra: Any) -> str:
         **extra,
     )
     return response["taskDefinition"]["taskDefinitionArn"]
-
-
-@dataclass
-class ScriptedClock(FakeClock):
-    """A ``FakeClock`` whose every sleep plays the next scenario move first."""
-
-    script: list[Callable[[], None]] = field(default_factory=list)
-
-    def sleep(self, seconds: float, cancel: Any = None) -> None:
-        super().sleep(seconds, cancel)
-        if self.script:
-            self.script.pop(0)()
 
 
 class CallRecorder:

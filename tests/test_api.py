@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,9 @@ import opskit
 from opskit import InputError, RunOptions, run_playbook, tail_logs
 from opskit.clock import FakeClock
 from opskit.events import EVENT_KINDS, EventBus
-from opskit.model import EXIT_CODES, RunResult
 from opskit.redact import Redactor
 from opskit.report import JsonLinesReporter, TerminalReporter
+from tests.cli_helpers import Cli
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
 
@@ -125,20 +126,87 @@ def test_the_front_door_lists_no_reporter() -> None:
     assert len(set(opskit.__all__)) == len(opskit.__all__)
 
 
-def test_exit_codes_follow_from_the_run_status() -> None:
-    result = RunResult("p.yaml", "p", "t", False, "id", 0.0)
-    seen = {}
-    for status in EXIT_CODES:
-        result.status = status
-        seen[status] = result.exit_code
-    assert seen == {
-        "passed": 0,
-        "skipped": 0,
-        "failed": 1,
-        "error": 1,
-        "invalid": 2,
-        "interrupted": 130,
-    }
+RUN_ENDINGS = [
+    # (the playbook's steps, how the run ends, the exit code README documents for it)
+    ("  - {id: say, uses: test.echo}", "passed", 0),
+    ("  - {id: check, uses: test.flaky, with: {key: exit-1, failures: 1}}", "failed", 1),
+    ("  - {id: hold, uses: test.wait, with: {interrupt: true}}", "interrupted", 130),
+]
+
+
+@pytest.mark.parametrize(("steps", "status", "code"), RUN_ENDINGS, ids=[e[1] for e in RUN_ENDINGS])
+def test_each_way_a_run_ends_is_its_exit_code_in_the_last_line_and_the_report(
+    cli: Cli, tmp_path: Path, steps: str, status: str, code: int
+) -> None:
+    path = write(tmp_path, f"steps:\n{steps}\n")
+
+    result = cli.run(path, "--report", str(tmp_path / "out"))
+
+    assert result.returncode == code
+    *_, closing, reports = result.stdout.splitlines()
+    assert re.fullmatch(rf"{status.upper()} in \d+(ms|\.\ds) \(exit {code}\)", closing), closing
+    assert reports.startswith(f"report: {tmp_path / 'out' / 'report.json'}, ")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["status"], report["exit_code"]) == (status, code)
+
+
+def test_a_run_that_cannot_start_is_an_error_with_exit_1(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import opskit.sandbox
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise opskit.sandbox.SandboxError("port 8501 is in use by another program")
+
+    monkeypatch.setattr(opskit.sandbox, "sandbox_for_run", refuse)
+    path = write(
+        tmp_path, "targets: {local: {sandbox: true}}\nsteps:\n  - {id: say, uses: test.echo}\n"
+    )
+
+    result = cli.run(path, "--report", str(tmp_path / "out"))
+
+    assert result.returncode == 1
+    assert re.fullmatch(r"ERROR in \d+ms \(exit 1\)", result.stdout.splitlines()[-2])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["status"], report["exit_code"]) == ("error", 1)
+    assert report["error"] == "port 8501 is in use by another program"
+
+
+def test_a_playbook_that_does_not_load_is_exit_2_with_one_line(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "steps:\n  - {id: check, uses: test.flaky, with: {key: k, failures: many}}\n"
+    )
+
+    result = cli.run(path)
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"opskit: error: {path}:2: steps[0].with.failures: expected an integer, got string 'many'\n"
+    )
+
+
+def test_a_fleet_target_that_never_started_is_skipped_with_exit_0(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+targets:
+  broken: {vars: {failures: 1}}
+  tokyo: {vars: {failures: 0}}
+steps:
+  - id: deploy
+    uses: test.flaky
+    with: {key: "{{ target.name }}", failures: "{{ vars.failures }}"}
+""",
+    )
+
+    result = cli.run(
+        path, "-t", "broken", "-t", "tokyo", "--canary", "1", "--report", str(tmp_path)
+    )
+
+    assert result.returncode == 1  # the fleet: as bad as its worst target
+    report = json.loads((tmp_path / "report.json").read_text())
+    ends = {t["target"]: (t["status"], t["exit_code"]) for t in report["targets"]}
+    assert ends == {"broken": ("failed", 1), "tokyo": ("skipped", 0)}
 
 
 def test_an_unknown_event_kind_is_an_error_not_a_silent_drop() -> None:

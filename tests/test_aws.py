@@ -64,3 +64,22 @@ def test_clients_are_created_once_and_never_none(aws_endpoint) -> None:
     config = first.meta.config
     assert config.retries["mode"] == "standard"
     assert config.connect_timeout == 10 and config.read_timeout == 60
+
+
+def test_targets_of_one_process_share_the_parsed_service_models(monkeypatch) -> None:
+    """A fleet's targets each have their own session; none parses botocore's JSON
+    models again once one target has (about 80 ms of CPU each)."""
+    import botocore.loaders
+
+    from opskit.aws import AwsAccess, AwsSettings
+
+    AwsAccess("first", AwsSettings(region="us-east-1")).client("s3")
+    read: list[str] = []
+    real = botocore.loaders.JSONFileLoader.load_file
+    monkeypatch.setattr(
+        botocore.loaders.JSONFileLoader,
+        "load_file",
+        lambda self, path: read.append(path) or real(self, path),
+    )
+    AwsAccess("second", AwsSettings(region="eu-west-1")).client("s3")
+    assert read == []

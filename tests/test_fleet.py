@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
 from pathlib import Path
 
 import pytest
 
 from opskit import RunOptions
 from opskit.api import run_targets
-from opskit.clock import Clock, FakeClock
+from opskit.clock import FakeClock
 from opskit.errors import InputError
 from opskit.events import Event, EventBus
 from opskit.fleet import FleetOptions
 from opskit.playbook import load_playbook
 from opskit.redact import Redactor
+from tests.clocks import CtrlCClock
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
 
@@ -163,19 +161,17 @@ on_failure:
 def test_ctrl_c_stops_every_target_and_the_report_is_still_written(tmp_path: Path) -> None:
     path = tmp_path / "fleet.yaml"
     path.write_text(WAITING)
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        result = run_targets(
-            path,
-            ["a", "b"],
-            RunOptions(clock=Clock()),
-            FleetOptions(parallel=2),
-            report_dir=tmp_path / "out",
-        )
-    finally:
-        timer.cancel()
+    clock = CtrlCClock(asleep=2)  # both targets are waiting when Ctrl-C comes
 
+    result = run_targets(
+        path,
+        ["a", "b"],
+        RunOptions(clock=clock),
+        FleetOptions(parallel=2),
+        report_dir=tmp_path / "out",
+    )
+
+    assert clock.pressed
     assert verdicts(result) == {"a": "interrupted", "b": "interrupted"}
     assert result.exit_code == 130
     assert [r.on_failure[0].status for r in result.runs] == ["ok", "ok"]

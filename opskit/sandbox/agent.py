@@ -1,6 +1,6 @@
 """The local ECS agent that plays Fargate for one service.
 
-Driven only by what the service's records say, polled every ~0.5 s from
+Driven only by what the service's records say, polled every ~0.1 s from
 moto's backend in process, it does what the ECS scheduler does for a rolling
 update (minimum healthy 100 %, maximum 200 %, circuit breaker with rollback):
 
@@ -46,7 +46,7 @@ class Agent:
         launcher: Launcher,
         shipper: LogShipper,
         *,
-        interval: float = 0.5,
+        interval: float = 0.1,
         failure_threshold: int = 3,
         health_timeout: float = 120.0,
         on_tasks_changed: Callable[[list[int]], None] | None = None,

@@ -59,6 +59,7 @@ class MotoSide:
         # ThreadedMotoServer.start() waits forever if its bind fails: check first.
         check_port_free(self.port, "the AWS endpoint (moto)")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        _list_moto_modules_once()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
@@ -110,6 +111,25 @@ class MotoSide:
                 deploymentController={"type": "ECS"},
                 networkConfiguration=network,
             )
+
+
+def _list_moto_modules_once() -> None:
+    """moto 5's server lists its own package directory on every request to find
+    the service a host names (``backends.list_of_moto_modules``: a listdir and an
+    isdir per entry, about a third of a small request's time); the listing never
+    changes while it runs, so read it once."""
+    from moto import backends
+
+    listing = getattr(backends, "list_of_moto_modules", None)
+    if listing is None or getattr(listing, "opskit_listed_once", False):
+        return
+    modules = tuple(listing())
+
+    def listed_once() -> tuple[str, ...]:
+        return modules
+
+    listed_once.opskit_listed_once = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = listed_once
 
 
 def service_names(index: int) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 
 from opskit import RunOptions, RunResult, run_playbook
 from opskit import steps as registry
-from opskit.clock import Clock
+from opskit.clock import FakeClock
 from opskit.errors import InputError
 from opskit.events import Event, EventBus
 from opskit.logs.times import iso_ms
@@ -81,7 +81,7 @@ steps:
     events: list[Event] = []
     bus = EventBus(Redactor())
     bus.subscribe(events.append)
-    options = RunOptions(target="local", clock=Clock(), handle_sigint=False)
+    options = RunOptions(target="local", clock=FakeClock(), handle_sigint=False)
     return run_playbook(parse_playbook(text, str(path), path), options, bus=bus), events
 
 

@@ -1,5 +1,11 @@
 """Sandbox fixtures: free ports and a stand-in entrypoint (fast, no Streamlit)
-for the agent's behaviour; the real stack where the product itself is tested."""
+for the agent's behaviour; the real stack where the product itself is tested.
+
+A module's tests share one sandbox with the real stack (``module_sandbox``, in
+this process, so that ``opskit run`` called in process uses it); ``sandbox``
+puts it back as new before each test, so no test depends on the one before.
+A module that needs more services overrides ``sandbox_services``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from opskit.sandbox import Sandbox, SandboxInfo, down, up
+from opskit.sandbox import Sandbox, SandboxInfo
+from opskit.sandbox.bedrock.control import clear_faults
 from opskit.sandbox.ports import free_port
+from opskit.sandbox.state import STATE_ENV
+from tests.sandbox.sandbox_helpers import (
+    ROOT,
+    SharedSandbox,
+    fresh_code,
+    restore,
+    sandbox_in_this_process,
+)
 
 STANDIN = Path(__file__).with_name("standin_entrypoint.py")
 
@@ -30,11 +45,25 @@ def standin_sandbox(app_source: Path) -> Iterator[Sandbox]:
     sandbox.stop()
 
 
+@pytest.fixture(scope="module")
+def sandbox_services() -> int:
+    return 1
+
+
+@pytest.fixture(scope="module")
+def module_sandbox(module_environment: Path, sandbox_services: int) -> Iterator[SharedSandbox]:
+    with sandbox_in_this_process(sandbox_services) as info:
+        yield SharedSandbox(info, fresh_code(info))
+
+
 @pytest.fixture
-def sandbox() -> Iterator[SandboxInfo]:
-    """A running sandbox with the real stack on free ports, found by ``opskit run``."""
-    info = up(app_port=free_port())
-    try:
-        yield info
-    finally:
-        down()
+def sandbox(module_sandbox: SharedSandbox, monkeypatch: pytest.MonkeyPatch) -> SandboxInfo:
+    """The module's sandbox, as new: the bundled app synced and running on every
+    service, no Bedrock fault. Runs read playbooks from the repository root, as
+    CI runs them."""
+    if module_sandbox.state_file is not None:
+        monkeypatch.setenv(STATE_ENV, str(module_sandbox.state_file))
+        clear_faults()
+    restore(module_sandbox.info, module_sandbox.fresh)
+    monkeypatch.chdir(ROOT)
+    return module_sandbox.info

@@ -1,7 +1,8 @@
 """The incident's symptom, replayed end to end (issue 11, test 2): a release whose
 answer path is broken passes the sync, the deployment, the log markers and the
 script health check; only a question asked as a user asks it shows that every
-answer fails. ``opskit run`` in its own process, against a running sandbox.
+answer fails. ``opskit run`` (in process, through the CLI's one boundary)
+against a running sandbox.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit.sandbox import SandboxInfo
-from tests.sandbox.sandbox_helpers import opskit_run
+from tests.cli_helpers import Cli
 
 ROOT = Path(__file__).resolve().parents[2]
 REDEPLOY = ROOT / "playbooks" / "redeploy.yaml"
@@ -43,7 +44,7 @@ def _steps(report_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_a_release_whose_answers_fail_fails_the_redeploy_at_the_session_step(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     source = tmp_path / "src"
     shutil.copytree(STACK_SRC, source, ignore=shutil.ignore_patterns("__pycache__"))
@@ -51,7 +52,7 @@ def test_a_release_whose_answers_fail_fails_the_redeploy_at_the_session_step(
         with open(source / "core" / name, "a") as module:
             module.write(BROKEN_STREAM.format(responder=responder))
 
-    result = opskit_run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
+    result = cli.run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output

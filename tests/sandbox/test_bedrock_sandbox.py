@@ -1,52 +1,51 @@
 """The sandbox serves Bedrock Runtime to the app's tasks (issue 15, tests 1, 3 and 4),
-end to end: `opskit run` and `opskit sandbox fault` in their own processes, as
-an on-call engineer runs them, against a background sandbox with the real stack.
+end to end: `opskit run` and `opskit sandbox fault` as an on-call engineer runs
+them (through the CLI's one boundary, in process), against a background sandbox
+(`opskit sandbox up`: faults are switched on one) with the real stack, shared by
+the module's tests.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from opskit.sandbox import SandboxInfo
-from opskit.sandbox.core import STACK_DIR
+from opskit.sandbox import SandboxInfo, down, state_path, up
 from opskit.sandbox.state import bedrock_faults_path
-from tests.sandbox.sandbox_helpers import ROOT, client, opskit_run, wait_for
+from tests.cli_helpers import Cli
+from tests.sandbox.sandbox_helpers import (
+    ROOT,
+    SharedSandbox,
+    bedrock_calls,
+    client,
+    fresh_code,
+    stack_copy,
+    wait_for,
+)
 
 REDEPLOY = ROOT / "playbooks" / "redeploy.yaml"
 ASK = Path(__file__).with_name("playbooks") / "ask.yaml"
 MICRO = "amazon.nova-micro-v1:0"
 PRO = "amazon.nova-pro-v1:0"
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
 
 
-def opskit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opskit", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1"},
-        cwd=ROOT,
-    )
+@pytest.fixture(scope="module")
+def module_sandbox(module_environment: Path) -> Iterator[SharedSandbox]:
+    """A background sandbox (its own process, found through its state file)."""
+    info = up(app_port=0)
+    try:
+        yield SharedSandbox(info, fresh_code(info), state_file=state_path())
+    finally:
+        down()
 
 
 def report(report_dir: Path) -> dict[str, dict[str, Any]]:
     document = json.loads((report_dir / "report.json").read_text())
     return {step["id"]: step for step in document["steps"]}
-
-
-def endpoint_calls(info: SandboxInfo) -> list[dict[str, Any]]:
-    with HTTP.open(f"{info.bedrock_endpoint_url}/opskit-api/calls", timeout=5) as response:
-        return json.loads(response.read())["calls"]
 
 
 def task_lines(info: SandboxInfo, task_id: str) -> list[str]:
@@ -57,9 +56,11 @@ def task_lines(info: SandboxInfo, task_id: str) -> list[str]:
 
 
 def test_the_redeploy_passes_with_the_app_on_its_bedrock_path(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
-    result = opskit_run(REDEPLOY, "--report", str(tmp_path / "report"))
+    calls_before = len(bedrock_calls(sandbox))
+
+    result = cli.run(REDEPLOY, "--report", str(tmp_path / "report"))
 
     assert result.returncode == 0, result.stdout + result.stderr
     steps = report(tmp_path / "report")
@@ -69,7 +70,9 @@ def test_the_redeploy_passes_with_the_app_on_its_bedrock_path(
     page = steps["chat"]["outputs"]["page_text"]
     assert f"Bedrock · {MICRO}" in page and f"Bedrock · {PRO}" in page
     assert "Local responder" not in page
-    served = {(c["operation"], c["model_id"], c["status"]) for c in endpoint_calls(sandbox)}
+    served = {
+        (c["operation"], c["model_id"], c["status"]) for c in bedrock_calls(sandbox)[calls_before:]
+    }
     assert {("ConverseStream", MICRO, 200), ("ConverseStream", PRO, 200)} <= served
     # ... and the new task logged them with source Bedrock.
     lines = wait_for(
@@ -112,18 +115,18 @@ FAULTS = [
 
 
 def test_each_fault_switched_on_while_the_sandbox_runs_is_judged_by_the_synthetic_user(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     for index, (fault, code, verdict) in enumerate(FAULTS):
-        switched = opskit("sandbox", "fault", "bedrock", *fault)
+        switched = cli("sandbox", "fault", "bedrock", *fault)
         assert switched.returncode == 0, switched.stdout + switched.stderr
         assert switched.stdout.startswith("Bedrock fault set: "), switched.stdout
-        status = opskit("sandbox", "status").stdout
+        status = cli("sandbox", "status").stdout
         assert f"Bedrock:       {sandbox.bedrock_endpoint_url}" in status
         assert "faults:        none" not in status, status
-        calls_before = len(endpoint_calls(sandbox)) if fault[-1] != "unavailable" else None
+        calls_before = len(bedrock_calls(sandbox)) if fault[-1] != "unavailable" else None
 
-        result = opskit_run(ASK, "--report", str(tmp_path / str(index)))
+        result = cli.run(ASK, "--report", str(tmp_path / str(index)))
 
         output = result.stdout + result.stderr
         assert result.returncode == code, (fault, output)
@@ -135,7 +138,7 @@ def test_each_fault_switched_on_while_the_sandbox_runs_is_judged_by_the_syntheti
         if fault[1] == "throttled":  # botocore's retries got the answer
             micro_calls = [
                 (c["status"], c["error"])
-                for c in endpoint_calls(sandbox)[calls_before:]
+                for c in bedrock_calls(sandbox)[calls_before:]
                 if c["model_id"] == MICRO
             ]
             assert micro_calls == [(429, "ThrottlingException")] * 2 + [(200, "")]
@@ -145,9 +148,9 @@ def test_each_fault_switched_on_while_the_sandbox_runs_is_judged_by_the_syntheti
             assert "Local responder (no Bedrock)" in page
             assert "Bedrock · " not in page
 
-        cleared = opskit("sandbox", "fault", "clear")
+        cleared = cli("sandbox", "fault", "clear")
         assert cleared.returncode == 0 and "Bedrock faults cleared" in cleared.stdout
-    assert "faults:        none" in opskit("sandbox", "status").stdout
+    assert "faults:        none" in cli("sandbox", "status").stdout
     assert json.loads(bedrock_faults_path().read_text()) == {"faults": []}
 
 
@@ -179,14 +182,14 @@ def _replace_once(path: Path, old: str, new: str) -> None:
 
 
 def test_the_incidents_none_client_fails_the_redeploy_quoting_the_error(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
-    source = tmp_path / "src"
-    shutil.copytree(STACK_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
+    calls_before = len(bedrock_calls(sandbox))
+    source = stack_copy(tmp_path / "src")
     _replace_once(source / "core" / "aws_clients.py", GOOD_ROW, BAD_ROW)
     _replace_once(source / "core" / "aws_clients.py", GOOD_FAILURE, BAD_FAILURE)
 
-    result = opskit_run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
+    result = cli.run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -209,7 +212,7 @@ def test_the_incidents_none_client_fails_the_redeploy_quoting_the_error(
         "the new task's traceback",
     )
     assert any(line.startswith("Traceback") for line in lines)
-    assert endpoint_calls(sandbox) == []  # the None client never reached Bedrock
+    assert bedrock_calls(sandbox)[calls_before:] == []  # the None client never reached Bedrock
 
 
 @pytest.mark.parametrize(
@@ -250,9 +253,9 @@ def test_the_incidents_none_client_fails_the_redeploy_quoting_the_error(
     ],
 )
 def test_a_fault_command_that_cannot_work_says_why_in_one_line(
-    args: list[str], code: int, message: str
+    cli: Cli, args: list[str], code: int, message: str
 ) -> None:
-    result = opskit("sandbox", "fault", *args)
+    result = cli("sandbox", "fault", *args)
 
     assert result.returncode == code
     assert result.stderr.strip() == message

@@ -1,42 +1,34 @@
 """playbooks/fleet.yaml end to end: three sandbox services, one target each, run as
-CI runs it (`opskit run` in its own process) — all pass; then one service gets a
-release that crashes, with and without a canary (issue 13, test 2)."""
+CI runs it (`opskit run`, through the CLI's one boundary, in process) — all pass;
+then one service gets a release that crashes, with and without a canary (issue 13,
+test 2). The module's sandbox has the three services (``sandbox_services``)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from opskit.sandbox import SandboxInfo, down, up
-from opskit.sandbox.core import STACK_DIR
-from opskit.sandbox.ports import free_port
-from tests.sandbox.sandbox_helpers import opskit_run
+from opskit.sandbox import SandboxInfo
+from tests.cli_helpers import Cli
+from tests.sandbox.sandbox_helpers import stack_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "playbooks" / "fleet.yaml"
 
 
 @pytest.fixture(scope="module")
-def fleet_sandbox() -> Iterator[SandboxInfo]:
-    info = up(app_port=free_port(), services=3)
-    try:
-        yield info
-    finally:
-        down()
+def sandbox_services() -> int:
+    return 3
 
 
 @pytest.fixture
 def broken_fleet(tmp_path: Path) -> Path:
     """fleet.yaml whose sandbox-2 target deploys a release that crashes at start."""
-    source = tmp_path / "broken-src"
-    shutil.copytree(STACK_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(source / "core" / "backend.py", "a") as module:
-        module.write("\ndef broken(:\n")
+    source = stack_copy(tmp_path / "broken-src", broken=True)
     playbook = yaml.safe_load(FLEET.read_text())
     playbook["targets"]["sandbox-2"]["vars"]["source"] = str(source)
     path = tmp_path / "fleet.yaml"
@@ -51,9 +43,9 @@ def targets_of(report_dir: Path) -> dict[str, dict]:
 
 
 def test_fleet_of_three_services_passes_in_parallel(
-    fleet_sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
-    result = opskit_run(FLEET, "-t", "sandbox-*", "--parallel", "3", "--report", str(tmp_path))
+    result = cli.run(FLEET, "-t", "sandbox-*", "--parallel", "3", "--report", str(tmp_path))
 
     assert result.returncode == 0, result.stdout + result.stderr
     runs = targets_of(tmp_path)
@@ -62,17 +54,36 @@ def test_fleet_of_three_services_passes_in_parallel(
         "sandbox-2": "passed",
         "sandbox-3": "passed",
     }
-    # each service has its own tasks and app: three deployments, three different URLs
+    # each service has its own tasks and app: three deployments, each target its own URL
     deployments = {r["steps"][1]["outputs"]["deployment_id"] for r in runs.values()}
-    urls = {r["steps"][3]["summary"].split("/_stcore")[0] for r in runs.values()}
-    assert len(deployments) == 3 and len(urls) == 3
-    assert "[sandbox-2] ✓ ok chat" in result.stdout or "[sandbox-2] + ok chat" in result.stdout
+    assert len(deployments) == 3
+    probed = {t: r["steps"][3]["summary"].split("/_stcore")[0] for t, r in runs.items()}
+    app_urls = [s["app_url"] for s in sandbox.service_list()]
+    assert probed == {f"sandbox-{n}": url for n, url in enumerate(app_urls, start=1)}
+    # what the user reads: each target's synthetic user saw its new release, and the verdicts
+    release = runs["sandbox-1"]["steps"][0]["outputs"]["digest"][:12]
+    lines = result.stdout.splitlines()
+    chat = [line for line in lines if " ok chat " in line]
+    numbers = re.compile(r"\d+(\.\d+)?(ms|s| s| chars)\b")
+    assert sorted(numbers.sub("N", line) for line in chat) == [
+        f"[{target}] ✓ ok chat N  asked 1 question: N in N (first text N); "
+        f"no exception, no error; the page shows 'release {release}'"
+        for target in ("sandbox-1", "sandbox-2", "sandbox-3")
+    ]
+    assert lines[-5:-2] == [
+        "✓ passed      sandbox-1",
+        "✓ passed      sandbox-2",
+        "✓ passed      sandbox-3",
+    ]
+    assert numbers.sub("N", lines[-2]) == "PASSED in N (exit 0)"
+    reports = ", ".join(str(tmp_path / name) for name in ("report.json", "report.md", "junit.xml"))
+    assert lines[-1] == f"report: {reports}"
 
 
 def test_a_broken_canary_stops_the_fleet_before_the_healthy_targets_start(
-    fleet_sandbox: SandboxInfo, broken_fleet: Path, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, broken_fleet: Path, tmp_path: Path
 ) -> None:
-    result = opskit_run(
+    result = cli.run(
         broken_fleet,
         *("-t", "sandbox-2", "-t", "sandbox-1", "-t", "sandbox-3"),
         *("--canary", "1", "--parallel", "3", "--report", str(tmp_path)),
@@ -95,11 +106,9 @@ def test_a_broken_canary_stops_the_fleet_before_the_healthy_targets_start(
 
 
 def test_without_a_canary_the_healthy_services_pass_and_the_broken_one_fails(
-    fleet_sandbox: SandboxInfo, broken_fleet: Path, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, broken_fleet: Path, tmp_path: Path
 ) -> None:
-    result = opskit_run(
-        broken_fleet, "-t", "sandbox-*", "--parallel", "3", "--report", str(tmp_path)
-    )
+    result = cli.run(broken_fleet, "-t", "sandbox-*", "--parallel", "3", "--report", str(tmp_path))
 
     assert result.returncode == 1, result.stdout + result.stderr
     runs = targets_of(tmp_path)

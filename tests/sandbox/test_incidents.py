@@ -1,6 +1,7 @@
 """The incident's lies, replayed end to end against a running sandbox with the
-real stack (issue 7, tests 2, 3 and 5): `opskit run` in its own process, as CI
-runs it, and AWS only through the sandbox's moto server on loopback.
+real stack (issue 7, tests 2, 3 and 5): `opskit run` as CI runs it (through the
+CLI's one boundary, in process), and AWS only through the sandbox's moto server
+on loopback.
 
 - A release whose client manager makes the incident's health-check call fails
   the redeploy, quoting the line and naming the task; a Streamlit server on the
@@ -33,7 +34,8 @@ import yaml
 from opskit.sandbox import SandboxInfo
 from opskit.sandbox.core import STACK_DIR
 from opskit.sandbox.ports import free_port
-from tests.sandbox.sandbox_helpers import client, opskit_run, running_task_ids, wait_for
+from tests.cli_helpers import Cli
+from tests.sandbox.sandbox_helpers import client, running_task_ids, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REDEPLOY = ROOT / "playbooks" / "redeploy.yaml"
@@ -80,10 +82,19 @@ def _replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def _deployment_ids(info: SandboxInfo) -> list[str]:
+def _deployments(info: SandboxInfo) -> list[dict[str, Any]]:
     ecs = client(info, "ecs")
-    service = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0]
-    return [d["id"] for d in service["deployments"]]
+    return ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0][
+        "deployments"
+    ]
+
+
+def _deployment_ids(info: SandboxInfo) -> list[str]:
+    return [d["id"] for d in _deployments(info)]
+
+
+def _primary_id(info: SandboxInfo) -> str:
+    return next(d["id"] for d in _deployments(info) if d["status"] == "PRIMARY")
 
 
 def _stream_messages(info: SandboxInfo, task_id: str) -> list[dict[str, Any]]:
@@ -135,44 +146,50 @@ def _iso_ms(value: str) -> int:
 
 
 def test_the_incident_fails_the_redeploy_quoting_the_line_and_naming_the_task(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
     source = _copy_stack(tmp_path / "src")
     _replace_once(source / "core" / "aws_clients.py", GOOD_ROW, BAD_ROW)
     _replace_once(source / "chatbot_app.py", GOOD_BACKEND, BAD_BACKEND)
 
-    result = opskit_run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
+    result = cli.run(REDEPLOY, "-e", f"source={source}", "--report", str(tmp_path / "report"))
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     report, steps = _report(tmp_path / "report")
     assert report["exit_code"] == 1
-    failed = [step_id for step_id, step in steps.items() if step["status"] == "failed"]
-    assert failed in (["redeploy"], ["logs"]), failed
-    step = steps[failed[0]]
+    # The preflight fails, so the new tasks exit before they serve: the deployment
+    # never completes and ecs.redeploy fails on its stopped tasks.
+    assert {step_id: step["status"] for step_id, step in steps.items()} == {
+        "upload": "changed",
+        "redeploy": "failed",
+        "logs": "skipped",
+        "probe": "skipped",
+        "chat": "skipped",
+    }
+    step = steps["redeploy"]
     failure_text = f"{step['summary']}\n{step['detail']}"
     assert INCIDENT_LINE in failure_text
     assert INCIDENT_LINE in output
     assert INCIDENT_LINE in (tmp_path / "report" / "report.md").read_text()
 
-    # The new task's id: the redeploy step's outputs when it still ran, else the
-    # failure text, which names each stopped task before its last log lines.
-    deployment_id = steps["redeploy"]["outputs"]["deployment_id"]
-    assert steps["redeploy"]["outputs"]["old_task_ids"] == [old_task]
-    named = steps["redeploy"]["outputs"]["new_task_ids"] or re.findall(
-        r"^task ([0-9a-f]{32}) ", failure_text, re.MULTILINE
-    )
+    # No new task ever ran; the failure text names each stopped task before its
+    # last log lines.
+    deployment_id = step["outputs"]["deployment_id"]
+    assert step["outputs"]["old_task_ids"] == [old_task]
+    assert step["outputs"]["new_task_ids"] == []
+    named = re.findall(r"^task ([0-9a-f]{32}) ", failure_text, re.MULTILINE)
     assert named and old_task not in named, failure_text
     described = client(sandbox, "ecs").describe_tasks(cluster="chatbot", tasks=named)["tasks"]
     assert {task["startedBy"] for task in described} == {deployment_id}
     new_task = named[0]
     assert new_task in output
-    # The quoted line is that task's own, read back from its log stream.
+    # The quoted line is that task's own, read back from its log stream, and the
+    # block for that task quotes it.
     assert any(INCIDENT_LINE in e["message"] for e in _stream_messages(sandbox, new_task))
-    if failed == ["redeploy"]:  # the block for that task quotes its line
-        block = failure_text.split(f"task {new_task} ", 1)[1].split("\ntask ", 1)[0]
-        assert INCIDENT_LINE in block
+    block = failure_text.split(f"task {new_task} ", 1)[1].split("\ntask ", 1)[0]
+    assert INCIDENT_LINE in block
 
 
 def test_a_streamlit_server_on_the_broken_script_still_answers_a_plain_probe(
@@ -239,7 +256,7 @@ def test_a_streamlit_server_on_the_broken_script_still_answers_a_plain_probe(
 
 
 def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
     old_digest = _digest_logged_by(sandbox, old_task)
@@ -248,7 +265,7 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
     with open(source / "core" / "markers.py", "a") as module:
         module.write("# release 2\n")
 
-    upload = opskit_run(
+    upload = cli.run(
         REDEPLOY, "--only", "upload", "-e", f"source={source}", "--report", str(tmp_path / "up")
     )
 
@@ -262,7 +279,7 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
     assert running_task_ids(sandbox) == [old_task]
     assert _deployment_ids(sandbox) == deployments
 
-    verify = opskit_run(VERIFY, "--report", str(tmp_path / "verify"))
+    verify = cli.run(VERIFY, "--report", str(tmp_path / "verify"))
 
     output = verify.stdout + verify.stderr
     assert verify.returncode == 1, output
@@ -285,10 +302,10 @@ def test_synced_code_without_a_deployment_fails_verify_naming_the_running_digest
 
 
 def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
-    (old_deployment,) = _deployment_ids(sandbox)
+    old_deployment = _primary_id(sandbox)
     logs = client(sandbox, "logs")
     old_stream = f"ecs/chatbot/{old_task}"
     marker_lines = [
@@ -311,7 +328,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
 
     def inject_once_the_deployment_starts() -> None:
         while not run_over.is_set():
-            if _deployment_ids(sandbox) != [old_deployment]:
+            if _primary_id(sandbox) != old_deployment:
                 injected_during.append(int(time.time() * 1000))
                 put_failure_lines()
                 return
@@ -321,7 +338,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
     injector.start()
 
     try:
-        result = opskit_run(REDEPLOY, "--report", str(tmp_path / "report"))
+        result = cli.run(REDEPLOY, "--report", str(tmp_path / "report"))
     finally:
         run_over.set()
         injector.join(timeout=30)
@@ -349,7 +366,7 @@ def test_failure_lines_in_the_old_tasks_stream_do_not_fail_a_healthy_redeploy(
 
     # Control: the redeploy's failure patterns, read on the old task's stream
     # from the deployment's start, do catch the lines put there during it.
-    control = opskit_run(
+    control = cli.run(
         TASK_LOGS, "-e", f"task_ids={old_task}", "-e", f"since={redeploy['started_at']}"
     )
     assert control.returncode == 1, control.stdout + control.stderr

@@ -1,17 +1,16 @@
 """The redeploy playbook end to end against a running sandbox with the real
-stack: `opskit run` in its own process, as CI runs it."""
+stack: `opskit run` as CI runs it (through the CLI's one boundary, in process)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from opskit.sandbox import SandboxInfo
-from opskit.sandbox.core import STACK_DIR
-from tests.sandbox.sandbox_helpers import client, opskit_run, running_task_ids, wait_for
+from tests.cli_helpers import Cli
+from tests.sandbox.sandbox_helpers import client, running_task_ids, stack_copy, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "redeploy.yaml"
@@ -24,11 +23,11 @@ def _primary(info: SandboxInfo) -> dict[str, Any]:
 
 
 def test_redeploy_passes_and_the_report_names_the_new_task(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
 
-    result = opskit_run(PLAYBOOK, "--report", str(tmp_path / "report"))
+    result = cli.run(PLAYBOOK, "--report", str(tmp_path / "report"))
 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "report" / "report.json").read_text())
@@ -45,16 +44,13 @@ def test_redeploy_passes_and_the_report_names_the_new_task(
 
 
 def test_a_crashing_release_fails_the_run_and_the_old_task_keeps_serving(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
     (old_task,) = running_task_ids(sandbox)
     old_deployment = _primary(sandbox)["id"]
-    source = tmp_path / "src"
-    shutil.copytree(STACK_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(source / "core" / "backend.py", "a") as module:
-        module.write("\ndef broken(:\n")
+    source = stack_copy(tmp_path / "src", broken=True)
 
-    result = opskit_run(PLAYBOOK, "-e", f"source={source}")
+    result = cli.run(PLAYBOOK, "-e", f"source={source}")
 
     assert result.returncode == 1, result.stdout + result.stderr
     output = result.stdout + result.stderr

@@ -1,5 +1,6 @@
 """Releases and rollback end to end in the sandbox, with the real stack, each
-command in its own process as on-call runs it (one sandbox for the whole story):
+command as on-call runs it (through the CLI's one boundary, in process; one
+sandbox for the whole story):
 release A passes → release B crashes at start and fails (the old task keeps
 serving) → `opskit releases` shows A passed and B failed → rollback.yaml restores
 A by copy and proves it live → diagnose.yaml says the live digest is A's; then a
@@ -8,15 +9,11 @@ sync without a redeploy, which diagnose.yaml says in words."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from opskit.sandbox import SandboxInfo
-from opskit.sandbox.core import STACK_DIR
-from tests.sandbox.sandbox_helpers import ROOT, opskit_run, running_task_ids, wait_for
+from tests.cli_helpers import Cli
+from tests.sandbox.sandbox_helpers import ROOT, running_task_ids, stack_copy, wait_for
 
 PLAYBOOKS = ROOT / "playbooks"
 
@@ -26,38 +23,23 @@ def report(path: Path) -> dict:
     return {s["id"]: s for s in document["steps"]} | {"_status": document["status"]}
 
 
-def opskit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opskit", *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"}, cwd=ROOT,
-    )  # fmt: skip
-
-
-def broken_copy(tmp_path: Path) -> Path:
-    source = tmp_path / "broken"
-    shutil.copytree(STACK_DIR / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(source / "core" / "backend.py", "a") as module:
-        module.write("\ndef broken(:\n")
-    return source
-
-
 def test_rollback_brings_the_last_good_release_back_and_diagnose_says_what_runs(
-    sandbox: SandboxInfo, tmp_path: Path
+    sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
-    good = opskit_run(PLAYBOOKS / "redeploy.yaml", "--report", str(tmp_path / "a"))
+    good = cli.run(PLAYBOOKS / "redeploy.yaml", "--report", str(tmp_path / "a"))
     assert good.returncode == 0, good.stdout + good.stderr
     digest_a = report(tmp_path / "a")["upload"]["outputs"]["digest"]
     (task_a,) = running_task_ids(sandbox)
 
-    source_b = broken_copy(tmp_path)
-    bad = opskit_run(
+    source_b = stack_copy(tmp_path / "broken", broken=True)
+    bad = cli.run(
         PLAYBOOKS / "redeploy.yaml", "-e", f"source={source_b}", "--report", str(tmp_path / "b")
     )
     assert bad.returncode == 1, bad.stdout + bad.stderr
     digest_b = report(tmp_path / "b")["upload"]["outputs"]["digest"]
     wait_for(lambda: running_task_ids(sandbox) == [task_a], "the old task alone serving again", 90)
 
-    listed = opskit("releases", str(PLAYBOOKS / "redeploy.yaml"), "--output", "json")
+    listed = cli("releases", str(PLAYBOOKS / "redeploy.yaml"), "--output", "json")
     assert listed.returncode == 0, listed.stderr
     history = json.loads(listed.stdout)["releases"]
     assert [(r["digest"], r["verdict"], r["live"]) for r in history] == [
@@ -65,10 +47,10 @@ def test_rollback_brings_the_last_good_release_back_and_diagnose_says_what_runs(
         (digest_a, "passed", False),
     ]
     assert history[0]["deployment_id"].startswith("ecs-svc/")
-    table = opskit("releases", str(PLAYBOOKS / "redeploy.yaml")).stdout
+    table = cli("releases", str(PLAYBOOKS / "redeploy.yaml")).stdout
     assert f"{digest_b[:12]}" in table and "failed" in table and "<- live" in table
 
-    rollback = opskit_run(PLAYBOOKS / "rollback.yaml", "--report", str(tmp_path / "r"))
+    rollback = cli.run(PLAYBOOKS / "rollback.yaml", "--report", str(tmp_path / "r"))
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
     steps = report(tmp_path / "r")
     assert steps["restore"]["outputs"]["digest"] == digest_a
@@ -78,7 +60,7 @@ def test_rollback_brings_the_last_good_release_back_and_diagnose_says_what_runs(
     assert f"code digest {digest_a} verified" in matched and new_task in matched
     assert running_task_ids(sandbox) == [new_task]
 
-    diagnosed = opskit_run(PLAYBOOKS / "diagnose.yaml", "--report", str(tmp_path / "d"))
+    diagnosed = cli.run(PLAYBOOKS / "diagnose.yaml", "--report", str(tmp_path / "d"))
     assert diagnosed.returncode == 0, diagnosed.stdout + diagnosed.stderr
     found = report(tmp_path / "d")["what_this_means"]["outputs"]
     assert found["running_digests"] == {new_task: digest_a}
@@ -88,9 +70,9 @@ def test_rollback_brings_the_last_good_release_back_and_diagnose_says_what_runs(
     assert "What this means:" in (tmp_path / "d" / "report.md").read_text()
 
     # a sync without a redeploy: the bucket says B, the running task still runs A
-    synced = opskit_run(PLAYBOOKS / "redeploy.yaml", "--only", "upload", "-e", f"source={source_b}")
+    synced = cli.run(PLAYBOOKS / "redeploy.yaml", "--only", "upload", "-e", f"source={source_b}")
     assert synced.returncode == 0, synced.stdout + synced.stderr
-    again = opskit_run(PLAYBOOKS / "diagnose.yaml", "--report", str(tmp_path / "d2"))
+    again = cli.run(PLAYBOOKS / "diagnose.yaml", "--report", str(tmp_path / "d2"))
     assert again.returncode == 0, again.stdout + again.stderr
     said = report(tmp_path / "d2")["what_this_means"]["outputs"]["findings"]
     assert any(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from opskit.errors import StepError
@@ -84,5 +87,36 @@ def test_describe_of_a_missing_service_is_one_line(aws, make_ctx):
     assert str(caught.value) == "target 'test': ECS service 'gone' in cluster 'chatbot' not found"
 
 
-def test_describe_is_read_only_so_dry_run_runs_it():
-    assert STEP.read_only is True and STEP.plan is None
+def test_a_dry_run_runs_describe_and_shows_the_rollout_as_it_is(
+    crashed, aws_endpoint, tmp_path, cli
+):
+    """ecs.describe only reads, so ``--dry-run`` runs it: the on-call engineer sees
+    the crashed rollout, and nothing in it changes."""
+    driver, task = crashed
+    before = (driver.deployments, driver.tasks())
+    path = tmp_path / "diagnose.yaml"
+    path.write_text(
+        f"""
+name: diagnose
+targets:
+  here: {{aws: {{region: us-east-1, endpoint_url: "{aws_endpoint}"}}}}
+steps:
+  - {{id: describe, uses: ecs.describe, with: {{cluster: {CLUSTER}, service: {SERVICE}}}}}
+"""
+    )
+
+    result = cli.run(path, "--dry-run", "--report", str(tmp_path / "out"))
+
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = [re.sub(r"\b\d+(ms|\.\ds)\b", "T", line) for line in result.stdout.splitlines()]
+    assert lines[:4] == [
+        f"opskit run {path} · diagnose · target here · dry run",
+        "▶ describe ecs.describe",
+        f"✓ ok describe T  chatbot: 2 deployment(s), PRIMARY {driver.primary()['id']} "
+        "IN_PROGRESS; 1 running, 1 recently stopped task(s)",
+        "PASSED in T (exit 0)",
+    ]
+    (step,) = json.loads((tmp_path / "out" / "report.json").read_text())["steps"]
+    assert step["status"] == "ok"
+    assert [t["task_id"] for t in step["outputs"]["stopped_tasks"]] == [task.id]
+    assert (driver.deployments, driver.tasks()) == before

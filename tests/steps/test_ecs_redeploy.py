@@ -13,6 +13,7 @@ import pytest
 
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
 from opskit.steps.ecs_redeploy import STEP
+from tests.clocks import ScriptedClock
 from tests.ecs_driver import (
     CLUSTER,
     CRASH_REASON,
@@ -21,7 +22,6 @@ from tests.ecs_driver import (
     SERVICE,
     CallRecorder,
     EcsDriver,
-    ScriptedClock,
     build_stack,
 )
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from opskit.clock import Clock, FakeClock
+from opskit.clock import FakeClock
 from opskit.errors import InputError
 from opskit.steps.logs_tail import STEP, tail
+from tests.clocks import ScriptedClock
 
 GROUP = "/ecs/chatbot"
 NEW = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
@@ -71,23 +72,17 @@ def test_ctrl_c_ends_the_tail_ok_with_what_was_read(logs: Any, make_ctx: Any) ->
     stream = f"ecs/app/{NEW}"
     put(logs, stream, "first")
     cancel = threading.Event()
+    # a line arrives while it tails, then the user presses Ctrl-C
+    clock = ScriptedClock(script=[lambda: put(logs, stream, "second"), lambda: None, cancel.set])
 
-    def later() -> None:
-        time.sleep(0.3)
-        put(logs, stream, "second")
-        time.sleep(0.4)
-        cancel.set()
-
-    writer = threading.Thread(target=later)
-    writer.start()
     result = tail(
-        make_ctx(cancel=cancel, clock=Clock()),
+        make_ctx(cancel=cancel, clock=clock),
         STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "poll_interval": 0.1}),
     )
-    writer.join()
 
+    assert clock.sleeps == [0.1, 0.1, 0.1]
     assert result.outputs.lines_read == 2
-    assert result.summary.startswith(f"2 lines from 1 stream(s) of {GROUP}, stopped after ")
+    assert result.summary == f"2 lines from 1 stream(s) of {GROUP}, stopped after 300ms"
     assert [m for _, _, m in shown(make_ctx)] == ["first", "second"]
 
 

@@ -1,19 +1,19 @@
-"""logs.wait against moto's server, with a writer thread putting events while it runs."""
+"""logs.wait against moto's server. Lines that arrive while it waits are put by a
+``ScriptedClock``, one batch at each of the step's sleeps between two reads."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from opskit.clock import Clock, FakeClock
+from opskit.clock import FakeClock
 from opskit.errors import InputError, StepError, StepFailed, StepTimeout
 from opskit.logs.times import iso_ms
 from opskit.steps.base import InvalidInput
 from opskit.steps.logs_wait import STEP
+from tests.clocks import ScriptedClock
 
 GROUP = "/ecs/chatbot"
 PREFIX = "ecs"
@@ -53,32 +53,6 @@ class Logs:
         )
 
 
-class Writer(threading.Thread):
-    """Runs ``(delay_seconds, action)`` pairs while the step under test is reading."""
-
-    def __init__(self, script: list[tuple[float, Callable[[], None]]]):
-        super().__init__(daemon=True)
-        self.script = script
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        start = time.monotonic()
-        try:
-            for delay, action in self.script:
-                time.sleep(max(0.0, start + delay - time.monotonic()))
-                action()
-        except BaseException as err:  # noqa: BLE001 - reported by the test
-            self.error = err
-
-    def __enter__(self) -> Writer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.join(timeout=30)
-        assert self.error is None, self.error
-
-
 @pytest.fixture
 def logs(aws: Any) -> Logs:
     return Logs(aws.client("logs"))
@@ -106,14 +80,17 @@ def log_events(make_ctx: Any) -> list[Any]:
 def test_passes_when_every_task_logs_every_marker(logs: Logs, make_ctx: Any) -> None:
     logs.stream(NEW_1)
     logs.stream(NEW_2)
-    script = [
-        (0.2, lambda: logs.put(NEW_1, "starting", MARKERS[0])),
-        (0.4, lambda: logs.put(NEW_2, "starting", MARKERS[0], MARKERS[1])),
-        (0.6, lambda: logs.put(NEW_1, f"{MARKERS[1]} in 42 ms")),
-    ]
-    with Writer(script):
-        result = STEP.run(make_ctx(clock=Clock()), inputs(task_ids=[NEW_1, NEW_2]))
+    clock = ScriptedClock(
+        script=[
+            lambda: logs.put(NEW_1, "starting", MARKERS[0]),
+            lambda: logs.put(NEW_2, "starting", MARKERS[0], MARKERS[1]),
+            lambda: logs.put(NEW_1, f"{MARKERS[1]} in 42 ms"),
+        ]
+    )
 
+    result = STEP.run(make_ctx(clock=clock), inputs(task_ids=[NEW_1, NEW_2]))
+
+    assert clock.sleeps == [0.1, 0.1, 0.1]  # a read after each batch, then it passed
     assert result.status == "ok"
     assert result.outputs.matched == {
         MARKERS[0]: {NEW_1: MARKERS[0], NEW_2: MARKERS[0]},
@@ -134,11 +111,11 @@ def test_passes_when_every_task_logs_every_marker(logs: Logs, make_ctx: Any) -> 
 def test_any_task_passes_when_one_task_logs_every_marker(logs: Logs, make_ctx: Any) -> None:
     logs.stream(NEW_1)
     logs.stream(NEW_2)
-    with Writer([(0.3, lambda: logs.put(NEW_2, *MARKERS))]):
-        result = STEP.run(
-            make_ctx(clock=Clock()), inputs(task_ids=[NEW_1, NEW_2], require="any_task")
-        )
+    clock = ScriptedClock(script=[lambda: logs.put(NEW_2, *MARKERS)])
 
+    result = STEP.run(make_ctx(clock=clock), inputs(task_ids=[NEW_1, NEW_2], require="any_task"))
+
+    assert clock.sleeps == [0.1]
     assert result.outputs.matched == {m: {NEW_2: m} for m in MARKERS}
 
 
@@ -168,10 +145,11 @@ def test_failure_in_the_new_task_fails_at_once_with_context(logs: Logs, make_ctx
         '  File "/app/src/core/aws_clients.py", line 40, in check',
         "AttributeError: 'BedrockRuntime' object has no attribute 'list_foundation_models'",
     ]
-    writer = Writer([(0.3, lambda: logs.put(NEW_1, "starting", *crash, ts=base))])
-    with writer, pytest.raises(StepFailed) as caught:
-        STEP.run(make_ctx(clock=Clock()), inputs(context_lines=2))
+    clock = ScriptedClock(script=[lambda: logs.put(NEW_1, "starting", *crash, ts=base)])
+    with pytest.raises(StepFailed) as caught:
+        STEP.run(make_ctx(clock=clock), inputs(context_lines=2))
 
+    assert clock.sleeps == [0.1]  # failed at the first read that saw the traceback
     err = caught.value
     assert type(err) is StepFailed
     # the traceback's first line matched; its last line, read in the same poll,
@@ -202,18 +180,21 @@ def test_failure_text_only_in_the_old_task_does_not_fail(logs: Logs, make_ctx: A
     logs.stream(OLD)
     logs.stream(NEW_1)
     old_error = "AttributeError: 'BedrockRuntime' object has no attribute 'list_foundation_models'"
-    script = [
-        (0.1, lambda: logs.put(OLD, "Traceback (most recent call last):", old_error)),
-        (0.3, lambda: logs.put(NEW_1, *MARKERS)),
-        (0.4, lambda: logs.put(OLD, "NameError: name 'x' is not defined")),
-    ]
+    clock = ScriptedClock(
+        script=[
+            lambda: logs.put(OLD, "Traceback (most recent call last):", old_error),
+            lambda: logs.put(OLD, "NameError: name 'x' is not defined"),
+            lambda: logs.put(NEW_1, *MARKERS),
+        ]
+    )
     ctx = make_ctx(
-        clock=Clock(),
+        clock=clock,
         steps={"redeploy": {"uses": "ecs.redeploy", "outputs": {"old_task_ids": [OLD]}}},
     )
-    with Writer(script):
-        result = STEP.run(ctx, inputs())
 
+    result = STEP.run(ctx, inputs())
+
+    assert clock.sleeps == [0.1, 0.1, 0.1]  # it read on while the old task logged errors
     assert result.status == "ok"
     assert {e.data["stream"] for e in log_events(make_ctx)} == {stream_of(NEW_1)}
 
@@ -223,9 +204,11 @@ def test_waits_for_a_stream_that_appears_late(logs: Logs, make_ctx: Any) -> None
         logs.stream(NEW_1)
         logs.put(NEW_1, *MARKERS)
 
-    with Writer([(0.5, task_starts)]):
-        result = STEP.run(make_ctx(clock=Clock()), inputs())
+    clock = ScriptedClock(script=[lambda: None, task_starts])
 
+    result = STEP.run(make_ctx(clock=clock), inputs())
+
+    assert clock.sleeps == [0.1, 0.1]
     assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
     assert f"waiting for stream {stream_of(NEW_1)} to appear" in make_ctx.messages("progress")
     assert f"stream {stream_of(NEW_1)} appeared" in make_ctx.messages("info")
@@ -236,14 +219,17 @@ def test_sees_a_marker_that_arrives_late_with_an_earlier_timestamp(
 ) -> None:
     logs.stream(NEW_1)
     base = now_ms()
-    script = [
-        (0.1, lambda: logs.put(NEW_1, "ready", MARKERS[0], ts=base)),
-        # shipped late: stamped 20 s before the lines already read
-        (0.5, lambda: logs.put(NEW_1, MARKERS[1], ts=base - 20_000)),
-    ]
-    with Writer(script):
-        result = STEP.run(make_ctx(clock=Clock()), inputs())
+    clock = ScriptedClock(
+        script=[
+            lambda: logs.put(NEW_1, "ready", MARKERS[0], ts=base),
+            # shipped late: stamped 20 s before the lines already read
+            lambda: logs.put(NEW_1, MARKERS[1], ts=base - 20_000),
+        ]
+    )
 
+    result = STEP.run(make_ctx(clock=clock), inputs())
+
+    assert clock.sleeps == [0.1, 0.1]
     assert result.outputs.matched[MARKERS[1]] == {NEW_1: MARKERS[1]}
 
 

@@ -1,4 +1,5 @@
-"""Starts answering and never finishes (it stays stoppable: each loop calls Streamlit)."""
+"""Starts answering and never finishes: the answer so far stays "thinking..." (it
+stays stoppable: each loop calls Streamlit)."""
 
 import time
 
@@ -8,8 +9,6 @@ question = st.chat_input("Ask")
 if question:
     with st.chat_message("assistant"):
         shown = st.empty()
-        tick = 0
         while True:
-            tick += 1
-            shown.markdown(f"thinking {'.' * (tick % 4)}")
+            shown.markdown("thinking...")
             time.sleep(0.1)
