@@ -8,8 +8,8 @@ declared input is present and a misspelt name is a type error, not a KeyError
 at 3 a.m. (cfgv's ``Optional(key, check, default)`` + ``apply_defaults``).
 
 An input's type is a type name (``"string"``, ``"duration"``, ...) or a shape
-(``Map``, ``Array``, ``MapOf``, ``OneOf``, ... from ``opskit.shapes``, re-exported
-here) for a nested value such as ``ask``'s questions: the shape coerces the
+(``Map``, ``Array``, ``MapOf``, ``OneOf``, ... from ``opskit.shapes``) for a
+nested value such as ``ask``'s questions: the shape coerces the
 value, fills the defaults of its nested fields, raises a ``ShapeError`` that says
 where inside the value it went wrong, and gives the JSON Schema, so the loader
 and the schema cannot disagree.
@@ -28,49 +28,21 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from opskit.shapes import (
-    Array,
-    Checked,
     Keep,
-    Map,
-    MapOf,
-    OneOf,
-    Optional,
-    Percentage,
-    Required,
-    Scalar,
     Shape,
     ShapeError,
-    Text,
     apply_check,
     holds,
     shape_of,
-    shown,
-    type_name,
-    unknown_message,
 )
 
 __all__ = [
-    "Array",
-    "Checked",
     "Input",
     "InvalidInput",
-    "Map",
-    "MapOf",
-    "OneOf",
-    "Optional",
-    "Percentage",
-    "Required",
-    "Scalar",
-    "Shape",
-    "ShapeError",
-    "Text",
     "at_least",
     "build_inputs",
     "declared_inputs",
     "param",
-    "shown",
-    "type_name",
-    "unknown_message",
 ]
 
 

@@ -19,17 +19,8 @@ from opskit import steps as step_registry
 from opskit import templating
 from opskit.aws import AwsSettings
 from opskit.errors import InputError
-from opskit.inputs import (
-    Input,
-    InvalidInput,
-    Map,
-    OneOf,
-    Required,
-    Scalar,
-    ShapeError,
-    type_name,
-    unknown_message,
-)
+from opskit.inputs import Input, InvalidInput
+from opskit.shapes import Map, OneOf, Required, Scalar, ShapeError, type_name, unknown_message
 from opskit.steps.base import StepType
 from opskit.yamlload import Located, format_path, load_yaml
 

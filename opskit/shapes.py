@@ -12,8 +12,8 @@ declaration gives
   loader can name the file and line of the nested key;
 - ``json_schema()``: the fragment ``opskit schema`` publishes.
 
-``opskit.inputs`` names shapes as a step's inputs (``param(help, shape)``) and
-re-exports this vocabulary; this module is its own so each stays small. It sits
+``opskit.inputs`` names shapes as a step's inputs (``param(help, shape)``);
+steps import the vocabulary from here. It sits
 in the base layer with ``opskit.inputs``: it imports nothing above
 ``opskit.durations``, and the loader passes in what a template is (``keep``).
 """

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from opskit.inputs import (
+from opskit.inputs import InvalidInput, build_inputs, param
+from opskit.shapes import (
     Array,
-    InvalidInput,
     Map,
     MapOf,
     OneOf,
@@ -20,8 +20,6 @@ from opskit.inputs import (
     Scalar,
     ShapeError,
     Text,
-    build_inputs,
-    param,
 )
 
 QUESTION = Map(

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from opskit.errors import InputError, StepFailed
-from opskit.inputs import OneOf, Percentage, Scalar
 from opskit.manifest import Manifest, ManifestEntry
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import LocalFile, PathFilter, TreeScan, scan_tree
 from opskit.s3.location import S3Location
 from opskit.s3.remote import Judge, Listing, list_prefix, read_manifest
+from opskit.shapes import OneOf, Percentage, Scalar
 
 
 @dataclass

@@ -30,7 +30,7 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
-from opskit.inputs import MapOf, OneOf, Text
+from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 IMAGE = OneOf(

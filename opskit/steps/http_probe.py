@@ -20,7 +20,7 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import StepFailed, StepTimeout
-from opskit.inputs import Array, Scalar
+from opskit.shapes import Array, Scalar
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 BODY_LIMIT = 1 << 20  # read at most 1 MiB of a body: enough for any marker

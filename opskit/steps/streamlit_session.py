@@ -21,8 +21,8 @@ from typing import Any
 from opskit.clock import Deadline
 from opskit.durations import format_duration
 from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
-from opskit.inputs import Array, Checked, Map, OneOf, Optional, Required, Text
 from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
+from opskit.shapes import Array, Checked, Map, OneOf, Optional, Required, Text
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
 from opskit.streamlit import (
     Node,
