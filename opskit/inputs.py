@@ -150,11 +150,18 @@ def param(
 
 def declared_inputs(inputs_class: type) -> tuple[Input, ...]:
     """The ``Input`` declarations of an inputs dataclass, in field order."""
+    return declared(inputs_class, _SPEC, "param()")
+
+
+def declared(cls: type, key: str, maker: str) -> tuple[Any, ...]:
+    """The declarations a dataclass's fields carry under ``key`` (inputs' ``param``,
+    outputs' ``output``), each named after its field, in field order; a field made
+    without ``maker`` is a bug in the step type."""
     specs = []
-    for item in dataclasses.fields(inputs_class):
-        spec = item.metadata.get(_SPEC)
+    for item in dataclasses.fields(cls):
+        spec = item.metadata.get(key)
         if spec is None:
-            raise TypeError(f"{inputs_class.__name__}.{item.name}: declare it with param()")
+            raise TypeError(f"{cls.__name__}.{item.name}: declare it with {maker}")
         specs.append(dataclasses.replace(spec, name=item.name))
     return tuple(specs)
 

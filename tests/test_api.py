@@ -274,3 +274,27 @@ steps:
     assert [(line.stream, line.text) for line in tail.lines] == [("s", "hello")]
     assert (tail.streams, tail.lines_read) == (["s"], 1)
     assert clock.sleeps == [2.0, 2.0]
+
+
+def test_the_job_summary_is_written_only_when_the_caller_asks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opskit.cli import main
+
+    path = write(tmp_path, "name: summary\nsteps:\n  - {id: say, uses: test.echo}\n")
+    environment = tmp_path / "from-env.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(environment))
+    options = RunOptions(clock=FakeClock(), handle_sigint=False)
+
+    run_playbook(path, options)
+    assert not environment.exists()  # the library never reads it from the environment
+
+    asked = tmp_path / "asked.md"
+    run_playbook(path, options, step_summary=asked)
+    assert asked.read_text().startswith("# summary: ✅ passed\n")
+    assert not environment.exists()
+
+    with pytest.raises(SystemExit):  # the CLI passes $GITHUB_STEP_SUMMARY
+        main(["run", str(path)])
+    capsys.readouterr()
+    assert environment.read_text().startswith("# summary: ✅ passed\n")

@@ -38,6 +38,7 @@ from opskit.s3.location import S3Location
 from opskit.s3.plan import SyncPlan, build_plan, check_delete_limit, read_local, read_remote
 from opskit.s3.remote import same_manifest, write_manifest
 from opskit.s3.transfer import Progress, Receipt, UploadOptions, upload_files
+from opskit.version import __version__
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,6 @@ def _versioned_manifest(
     from S3's answers to the uploads and the old manifest; only when some are
     still unknown (versioning turned on since the last sync) is the prefix's
     ``ListObjectVersions`` read."""
-    from opskit.version import __version__
-
     generator = f"opskit {__version__}"
     try:
         versioning = bucket_versioning(client, location.bucket, call)

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from opskit.clock import Clock, Deadline
 from opskit.events import Emit
-from opskit.inputs import Input, InvalidInput, at_least, build_inputs, declared_inputs, param
+from opskit.inputs import (
+    Input,
+    InvalidInput,
+    at_least,
+    build_inputs,
+    declared,
+    declared_inputs,
+    param,
+)
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -69,13 +77,7 @@ def output(help: str, type: str) -> Any:
 
 
 def declared_outputs(outputs_class: type) -> tuple[Output, ...]:
-    specs = []
-    for item in dataclasses.fields(outputs_class):
-        spec = item.metadata.get(_OUTPUT)
-        if spec is None:
-            raise TypeError(f"{outputs_class.__name__}.{item.name}: declare it with output()")
-        specs.append(dataclasses.replace(spec, name=item.name))
-    return tuple(specs)
+    return declared(outputs_class, _OUTPUT, "output()")
 
 
 class UndeclaredOutputs(TypeError):

@@ -195,3 +195,28 @@ def test_pruning_reads_the_records_from_the_syncs_own_listing(make_ctx, s3, tmp_
         "20231114T221520.000",
         "20231114T221620.000",
     ]
+
+
+def test_a_sync_that_may_not_read_the_versioning_warns_and_pins_no_versions(
+    make_ctx, s3, tmp_path, monkeypatch
+):
+    import opskit.s3.sync
+    from opskit.errors import StepError
+
+    versioning_on(s3)
+
+    def denied(client, bucket, call):
+        raise StepError(f"target 'test': s3 GetBucketVersioning {bucket}: access denied")
+
+    monkeypatch.setattr(opskit.s3.sync, "bucket_versioning", denied)
+    source = write_tree(tmp_path / "src", A)
+
+    result = sync(make_ctx, source, 1_700_000_000)
+
+    assert make_ctx.messages("warning") == [
+        f"target 'test': s3 GetBucketVersioning {BUCKET}: access denied; "
+        "the release record will not pin object versions"
+    ]
+    record = record_of(s3, result)
+    assert not record.versioned
+    assert all(e.version_id is None for e in record.manifest.files)
