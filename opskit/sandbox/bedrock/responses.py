@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -136,9 +136,14 @@ def send_stream(
     events: Iterator[tuple[str, dict[str, Any]]],
     *,
     invoke: bool,
-) -> str:
-    """Send ``events`` as one chunked event-stream response; return the error
-    event's code if the stream ended with one."""
+    record: Callable[[str], None],
+) -> None:
+    """Send ``events`` as one chunked event-stream response.
+
+    ``record`` gets the error event's code ('' for none) just before the frame
+    that ends the stream for the client is written: a client that reads the end
+    and then asks the endpoint what it served finds this call there.
+    """
     headers = {"Content-Type": eventstream.CONTENT_TYPE, "Transfer-Encoding": "chunked"}
     if invoke:
         headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
@@ -148,6 +153,7 @@ def send_stream(
         if event_type.endswith("Exception"):
             message = eventstream.exception(event_type, document)
             error = event_type
+            record(error)
         elif invoke:  # Nova's own stream JSON, as the bytes of a `chunk` event
             # Nova's last chunk carries Bedrock's invocation metrics beside its metadata.
             metrics = document.get(INVOCATION_METRICS)
@@ -161,8 +167,9 @@ def send_stream(
             message = eventstream.event(event_type, {**document, "p": _pad(index)})
         handler.wfile.write(f"{len(message):x}\r\n".encode("ascii") + message + b"\r\n")
         handler.wfile.flush()
+    if not error:
+        record(error)
     handler.wfile.write(b"0\r\n\r\n")
-    return error
 
 
 def _pad(index: int) -> str:

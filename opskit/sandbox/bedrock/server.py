@@ -251,8 +251,12 @@ class BedrockEndpoint:
         answer = Answer.of(self._answers.answer(model, prompt.messages), prompt)
         if operation.endswith("Stream"):
             events = self._events(answer, fault, started, nova=nova)
-            error = send_stream(handler, events, invoke=nova)
-            self._record(operation, model_id, 200, error)
+            send_stream(
+                handler,
+                events,
+                invoke=nova,
+                record=lambda error: self._record(operation, model_id, 200, error),
+            )
             return
         self._wait_first_token(fault)
         if fault is not None and fault.kind == "stream_error":
