@@ -185,7 +185,8 @@ CASES = [
         [deployment(running=1)],
         [stopped(MINE, "Scaling activity initiated by (deployment ecs-svc/999)")] * 2,
         WAITING,
-        "new task RUNNING, waiting for ECS to report the rollout COMPLETED",
+        "new task RUNNING, waiting for ECS to report the rollout COMPLETED; 2 tasks scaled in "
+        "by ECS",
         id="scale-in-is-not-a-failure",
     ),
 ]

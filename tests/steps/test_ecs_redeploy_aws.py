@@ -51,7 +51,7 @@ def run(make_ctx, scripted, *, timeout=600.0, cancel=None, **inputs):
 
 
 def plan(make_ctx, **inputs):
-    ctx = make_ctx(clock=clock())
+    ctx = make_ctx(clock=clock(), timeout=600.0)
     return STEP.plan(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, **inputs}))
 
 
