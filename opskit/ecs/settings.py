@@ -100,13 +100,11 @@ def wait_limit(clock: Clock, deadline: Deadline, config: RolloutConfig) -> WaitL
     remaining = deadline.remaining()
     if remaining is None:
         seconds = DEFAULT_WAIT + config.bake_seconds
-        parts = minutes(DEFAULT_WAIT)
+        why = "set timeout: to wait longer"
         if config.bake_seconds:
-            parts += f", plus ECS's bake time {minutes(config.bake_seconds)}"
-        within = (
-            f"within the step's default wait of {minutes(seconds)} ({parts}; set timeout: "
-            "to wait longer)"
-        )
+            bake = minutes(config.bake_seconds)
+            why = f"{minutes(DEFAULT_WAIT)}, plus ECS's bake time {bake}; {why}"
+        within = f"within the step's default wait of {minutes(seconds)} ({why})"
         return WaitLimit(Deadline.after(clock, seconds), within)
     warning = ""
     if config.bake_seconds and remaining < config.bake_seconds + ROLLOUT_MARGIN:

@@ -102,6 +102,33 @@ def test_a_deployment_never_seen_fails_after_the_grace_and_is_never_rolled_back(
     assert scripted.sleeps == [5.0] * 6
 
 
+def test_the_rollback_deployment_gets_the_same_grace(stack, calls, make_ctx):
+    def second_crash_then_a_stale_read_after_the_rollback():
+        stack.start_tasks()
+        stack.crash()
+        stack.stale_reads_after_update(1)  # the rollback's UpdateService, next
+
+    scripted = clock(
+        lambda: (stack.start_tasks(), stack.crash()),
+        second_crash_then_a_stale_read_after_the_rollback,
+        stack.roll_out,  # the rollback deployment, once it is visible
+    )
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted, image="public.ecr.aws/chatbot/app:broken", rollback=True)
+
+    rollback_id = caught.value.outputs.rollback_deployment_id
+    assert caught.value.summary.endswith(
+        f"the new tasks keep crashing; rolled back to {FAMILY}:1 (deployment {rollback_id} "
+        "COMPLETED)"
+    )
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService", "UpdateService"]
+    assert (
+        f"deployment {rollback_id} not visible yet in DescribeServices (ECS is eventually "
+        "consistent): read 1 of at least 2, over at least 30s (9m50s left)"
+    ) in make_ctx.messages("progress")
+
+
 def test_a_listed_task_that_describe_tasks_does_not_find_yet_is_never_counted_as_gone(
     stack, make_ctx
 ):
@@ -417,6 +444,19 @@ def test_task_definition_previous_with_no_active_revision_left_refuses_naming_th
         f"(skipped {FAMILY}:2, INACTIVE; {FAMILY}:1, INACTIVE)"
     )
     assert calls.writes == writes_before
+
+
+def test_task_definition_previous_skips_a_deleted_revision(stack, make_ctx, aws):
+    put_service_on_revision_3(aws, stack)
+    stack.deregister(2)
+    aws.client("ecs").delete_task_definitions(taskDefinitions=[f"{FAMILY}:2"])
+
+    result = plan(make_ctx, task_definition="previous")
+
+    assert f"task_definition: previous is {FAMILY}:1 (skipped {FAMILY}:2, deleted)" in (
+        make_ctx.messages("info")
+    )
+    assert result.outputs.task_definition.endswith(f"{FAMILY}:1")
 
 
 def test_ctrl_c_while_not_visible_sends_nothing_more(stack, calls, make_ctx):
