@@ -70,7 +70,8 @@ class RedeployInputs:
     wait: bool = param("wait until the deployment completes", "boolean", default=True)
     poll_interval: float = param("time between polls while waiting", "duration", default=5.0)
     max_failed_tasks: int = param(
-        "fail once this many tasks of the new deployment have stopped",
+        "fail once this many tasks of the new deployment have crashed (Spot reclaims, "
+        "scale-ins and ELB health-check replacements do not count)",
         "integer",
         default=2,
         check=at_least(1),
