@@ -8,7 +8,11 @@ stopped reasons and exit codes); this driver only decides *what happens*:
 
 - tasks started for a deployment, crashed (``Essential container in task
   exited``, exit code 1) or drained;
-- rollout states: ``COMPLETED``, ``FAILED``, a circuit-breaker rollback.
+- rollout states: ``COMPLETED``, ``FAILED``, a circuit-breaker rollback;
+- what ECS documents and moto does not show: reads right after ``UpdateService``
+  that do not show it yet, listed tasks that ``DescribeTasks`` does not find yet,
+  tasks left PROVISIONING/PENDING, placement-failure events, Spot reclaims and
+  ELB health-check replacements, a service's ``deploymentConfiguration``.
 
 ``tests.clocks.ScriptedClock`` runs one scenario move at each poll's sleep, so a test plays
 a whole rollout with no real waiting. Only real API shapes reach the step.
@@ -16,6 +20,8 @@ a whole rollout with no real waiting. Only real API shapes reach the step.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -23,6 +29,7 @@ from typing import Any
 from opskit.ecs.names import stream_name
 from opskit.sandbox.moto_ecs import EcsRecords
 from opskit.sandbox.server import default_network
+from tests.clocks import ScriptedClock
 
 REGION = "us-east-1"
 CLUSTER = "chatbot"
@@ -33,6 +40,32 @@ LOG_GROUP = "/ecs/chatbot"
 STREAM_PREFIX = "ecs"
 IMAGE = "public.ecr.aws/chatbot/app:1"
 CRASH_REASON = "Essential container in task exited"
+# ECS's words, as the Amazon ECS developer guide gives them.
+SPOT_REASON = "Your Spot Task was interrupted."
+TARGET_GROUP = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/chatbot/6d0ecf831eec9f09"
+)
+ELB_REASON = f"Task failed ELB health checks in (target-group {TARGET_GROUP})"
+NO_CAPACITY = (
+    "was unable to place a task. Reason: Capacity is unavailable at this time. Please try "
+    "again later or in a different availability zone."
+)
+NO_INSTANCE = (
+    "was unable to place a task because no container instance met all of its requirements. "
+    "The closest matching container-instance 5c3e2b1a has insufficient memory available."
+)
+
+
+def clock(*moves: Callable[[], Any]) -> ScriptedClock:
+    """A ``ScriptedClock`` that starts at the real time, so that the records' real
+    ``createdAt`` (a deployment's, a task's) and the clock's time agree: what
+    happens at a move is stamped with ``at(clock)``."""
+    return ScriptedClock(now=time.time(), script=list(moves))
+
+
+def at(scripted: ScriptedClock, offset: float = 0.0) -> datetime:
+    """The clock's time (plus ``offset`` seconds) as a record's timestamp."""
+    return datetime.fromtimestamp(scripted.now + offset, tz=timezone.utc)
 
 
 def container_definition(image: str = IMAGE, name: str = CONTAINER) -> dict[str, Any]:
@@ -126,14 +159,16 @@ class EcsDriver:
 
     # --- playing --------------------------------------------------------------------
 
-    def _count(self, deployment_id: str, running: int = 0, failed: int = 0) -> None:
+    def _count(
+        self, deployment_id: str, running: int = 0, failed: int = 0, pending: int = 0
+    ) -> None:
         """Add to one deployment's counts; the others keep theirs."""
         counts = {
             d["id"]: (d["runningCount"], d["pendingCount"], d["failedTasks"])
             for d in self.deployments
         }
         was = counts[deployment_id]
-        counts[deployment_id] = (was[0] + running, was[1], was[2] + failed)
+        counts[deployment_id] = (was[0] + running, was[1] + pending, was[2] + failed)
         self.records.set_counts(counts)
 
     def start_tasks(self, deployment_id: str | None = None, count: int | None = None) -> list[Task]:
@@ -217,6 +252,72 @@ class EcsDriver:
         )
         return self.deployment(rollback)
 
+    def configure(self, **deployment_configuration: Any) -> None:
+        """The service's ``deploymentConfiguration`` (``strategy``,
+        ``bakeTimeInMinutes``, ``alarms``, ...) as DescribeServices will show it."""
+        self.records.set_deployment_configuration(deployment_configuration)
+
+    def stale_reads_after_update(self, reads: int) -> None:
+        """The step's ``UpdateService`` is followed by ``reads`` DescribeServices
+        that do not show it yet (ECS's API is eventually consistent)."""
+        self.records.stale_reads_after_update(reads)
+
+    def hide(self, tasks: list[Task], reads: int = 1) -> None:
+        """ListTasks lists these tasks, but their next ``reads`` DescribeTasks
+        answer ``MISSING`` (not visible yet)."""
+        self.records.hide_tasks([t.id for t in tasks], reads)
+
+    def start_stuck(self, status: str = "PROVISIONING", created_at: datetime | None = None) -> Task:
+        """A task of the PRIMARY deployment that stays PROVISIONING (or PENDING)."""
+        deployment = self.primary()
+        task_id = self.records.create_task(
+            deployment["id"], deployment["taskDefinition"], created_at=created_at
+        )
+        if status == "PENDING":
+            self.records.task_pending(task_id)
+        self._count(deployment["id"], pending=1)
+        return Task(task_id)
+
+    def unable_to_place(self, created_at: datetime, message: str = NO_CAPACITY) -> None:
+        """ECS's service scheduler could not place a task of the service."""
+        self.records.add_event(message, created_at=created_at)
+
+    def reclaim(self, deployment_id: str | None = None) -> Task:
+        """Fargate Spot takes one running task of the deployment back. ECS does not
+        count it in ``failedTasks`` (that counts tasks that cannot launch, never
+        reach RUNNING, or fail health checks) and starts a replacement."""
+        deployment = self.deployment(deployment_id)
+        task = self.tasks(deployment["id"])[0]
+        self.records.task_stopping(task.id, SPOT_REASON, "SpotInterruption")
+        self.records.task_stopped(task.id, None, None, None)
+        self._count(deployment["id"], running=-1)
+        self.records.add_event(f"has stopped 1 running tasks: (task {task.id}).")
+        return task
+
+    def fail_elb_health_checks(self, deployment_id: str | None = None) -> Task:
+        """The load balancer finds one running task unhealthy: ECS stops it and
+        counts it in ``failedTasks`` (it failed a defined health check)."""
+        deployment = self.deployment(deployment_id)
+        task = self.tasks(deployment["id"])[0]
+        self.records.task_stopping(task.id, ELB_REASON, "ServiceSchedulerInitiated")
+        self.records.task_stopped(task.id, None, None, None)
+        self._count(deployment["id"], running=-1, failed=1)
+        self.records.add_event(f"has stopped 1 running tasks: (task {task.id}).")
+        return task
+
+    def complete_leaving_old_task(self) -> None:
+        """ECS's deployment record runs ahead of its tasks: COMPLETED, the old
+        deployment gone from the list, while the old task is still RUNNING."""
+        primary = self.primary()
+        for deployment in self.deployments:
+            if deployment["id"] != primary["id"]:
+                self.records.remove_deployment(deployment["id"])
+        self._count(primary["id"])
+        self.complete()
+
+    def deregister(self, revision: int) -> None:
+        self.aws.client("ecs").deregister_task_definition(taskDefinition=f"{FAMILY}:{revision}")
+
     def put_logs(self, task: Task, lines: list[str], container: str = CONTAINER) -> None:
         logs = self.aws.client("logs")
         stream = stream_name(STREAM_PREFIX, container, task.id)
@@ -230,10 +331,17 @@ class EcsDriver:
 
 
 def build_stack(
-    aws: Any, *, desired: int = 1, controller: str = "ECS", aws_like_update: bool = True
+    aws: Any,
+    *,
+    desired: int = 1,
+    controller: str = "ECS",
+    aws_like_update: bool = True,
+    **deployment_configuration: Any,
 ) -> EcsDriver:
     """Cluster, task definition, log group and a settled service with ``desired``
-    old tasks RUNNING (deployment COMPLETED); returns its installed driver."""
+    old tasks RUNNING (deployment COMPLETED); returns its installed driver.
+    ``deployment_configuration`` (``strategy=``, ``bakeTimeInMinutes=``, ...) is
+    the service's, as DescribeServices shows it."""
     ecs = aws.client("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
     aws.client("logs").create_log_group(logGroupName=LOG_GROUP)
@@ -249,6 +357,8 @@ def build_stack(
     )
     driver = EcsDriver(aws)
     driver.install(aws_like_update)
+    if deployment_configuration:
+        driver.configure(**deployment_configuration)
     if controller == "ECS":
         (first,) = driver.deployments
         # moto counts the tasks it never starts as pending

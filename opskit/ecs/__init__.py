@@ -6,7 +6,12 @@ Kept apart as ecspresso keeps deploy, wait and verify apart, each usable alone:
 - ``taskdef``: a new revision with image/environment changes; awslogs options;
 - ``deploy``: ``update_service`` and the id of the deployment it created;
 - ``watch``: the verdict over one described deployment (pure, no AWS);
-- ``wait``: the poll loop that feeds ``watch`` and emits progress;
+- ``wait``: the poll loop that feeds ``watch``, remembers what it must across
+  polls (seen once, reads since the update, placement failures) and emits progress;
+- ``settings``: the service's ``deploymentConfiguration`` (strategy, bake time,
+  alarms) and the step's own time limit;
+- ``stops``, ``placement``: ECS's own words as data (stops that are not
+  crashes, events that say a task cannot be placed), pure;
 - ``failure``: the evidence of stopped tasks (reasons, exit codes, last log lines).
 
 Everything reads only the shapes the real ECS API returns, so it behaves the

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from opskit.ecs.describe import ecs_call, iso_utc
+from opskit.ecs.describe import ecs_call, epoch, iso_utc
 from opskit.errors import StepError, StepFailed
 
 if TYPE_CHECKING:
@@ -28,6 +27,7 @@ class StartedDeployment:
     started_at: str  # ISO 8601 UTC, from the deployment's createdAt
     task_definition: str
     service: dict[str, Any]  # the update_service response's service record
+    created_at: float = 0.0  # the deployment's createdAt, epoch seconds
 
 
 def check_controller(service: dict[str, Any], cluster: str, name: str) -> None:
@@ -40,15 +40,6 @@ def check_controller(service: dict[str, Any], cluster: str, name: str) -> None:
         )
 
 
-def _created(deployment: dict[str, Any]) -> float:
-    value = deployment.get("createdAt")
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.timestamp()
-    return float(value or 0)
-
-
 def created_deployment(before_ids: set[str], service: dict[str, Any]) -> dict[str, Any] | None:
     """The deployment that the update created: the PRIMARY one whose id was not
     there before the call, else the newest new one; ``None`` when nothing is new
@@ -58,7 +49,7 @@ def created_deployment(before_ids: set[str], service: dict[str, Any]) -> dict[st
     if primary:
         return primary[0]
     if fresh:
-        return max(fresh, key=_created)
+        return max(fresh, key=lambda d: epoch(d.get("createdAt")))
     return None
 
 
@@ -89,9 +80,11 @@ def start_deployment(
             f"update_service on ECS service {service!r} started no new deployment: "
             "the running tasks keep the code they started with (set force: true)"
         )
+    created = deployment.get("createdAt") or time.time()
     return StartedDeployment(
         deployment_id=deployment["id"],
-        started_at=iso_utc(deployment.get("createdAt") or time.time()),
+        started_at=iso_utc(created),
         task_definition=deployment.get("taskDefinition") or record.get("taskDefinition", ""),
         service=record,
+        created_at=epoch(created),
     )

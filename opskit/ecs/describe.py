@@ -9,6 +9,7 @@ step outputs and reports.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,9 @@ def iso_utc(value: Any) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _epoch(value: Any) -> float:
+def epoch(value: Any) -> float:
+    """A record's timestamp (a datetime, naive means UTC, or epoch seconds) as epoch
+    seconds; 0.0 when it has none."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
@@ -98,13 +101,31 @@ def describe_service(aws: AwsAccess, cluster: str, service: str) -> dict[str, An
     return record
 
 
+@dataclass(frozen=True)
+class TaskRead:
+    """One read of a service's tasks: ``tasks`` described; ``not_visible`` the ARNs
+    that ListTasks listed and DescribeTasks answered with a ``MISSING`` failure."""
+
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    not_visible: list[str] = field(default_factory=list)
+
+
 def list_service_tasks(
     aws: AwsAccess, cluster: str, service: str, desired_status: str
 ) -> list[dict[str, Any]]:
-    """The service's tasks with the given desired status (RUNNING or STOPPED), described.
+    """The service's tasks with the given desired status (RUNNING or STOPPED), described;
+    a task DescribeTasks does not find yet is left out (``read_service_tasks`` names it)."""
+    return read_service_tasks(aws, cluster, service, desired_status).tasks
+
+
+def read_service_tasks(aws: AwsAccess, cluster: str, service: str, desired_status: str) -> TaskRead:
+    """The service's tasks with the given desired status (RUNNING or STOPPED).
 
     AWS keeps STOPPED tasks listed for about an hour. ``group`` (``service:NAME``)
-    guards against a backend that ignores the ``serviceName`` filter.
+    guards against a backend that ignores the ``serviceName`` filter. The ECS API
+    is eventually consistent: DescribeTasks right after ListTasks may answer a
+    listed task with a ``MISSING`` failure ("API failure reasons", Amazon ECS
+    developer guide). Such a task is not visible yet: neither stopped nor gone.
     """
     ecs = aws.client("ecs")
     service = service.rsplit("/", 1)[-1]  # ListTasks filters by name, not ARN
@@ -121,6 +142,7 @@ def list_service_tasks(
         except ClientError as err:
             raise StepError(not_found_message(aws, err, cluster, service, "ListTasks")) from None
     tasks: list[dict[str, Any]] = []
+    not_visible: list[str] = []
     for start in range(0, len(arns), DESCRIBE_TASKS_BATCH):
         batch = arns[start : start + DESCRIBE_TASKS_BATCH]
         response = ecs_call(
@@ -128,13 +150,19 @@ def list_service_tasks(
             cluster=cluster, tasks=batch,
         )  # fmt: skip
         tasks.extend(response.get("tasks") or [])
+        not_visible.extend(
+            str(f.get("arn", ""))
+            for f in response.get("failures") or []
+            if f.get("reason") == "MISSING" and f.get("arn")
+        )
     group = f"service:{service}"
-    return [
+    mine = [
         t
         for t in tasks
         if t.get("desiredStatus", desired_status) == desired_status
         and not (str(t.get("group", "")).startswith("service:") and t.get("group") != group)
     ]
+    return TaskRead(mine, not_visible)
 
 
 def started_by(tasks: Iterable[dict[str, Any]], deployment_id: str) -> list[dict[str, Any]]:
@@ -145,7 +173,7 @@ def started_by(tasks: Iterable[dict[str, Any]], deployment_id: str) -> list[dict
 def events_after(service: dict[str, Any], seen_ids: set[str]) -> list[dict[str, Any]]:
     """Service events not in ``seen_ids``, oldest first (ECS lists newest first)."""
     fresh = [e for e in service.get("events") or [] if e.get("id") not in seen_ids]
-    return sorted(fresh, key=lambda e: _epoch(e.get("createdAt")))
+    return sorted(fresh, key=lambda e: epoch(e.get("createdAt")))
 
 
 def event_summary(event: dict[str, Any]) -> dict[str, Any]:

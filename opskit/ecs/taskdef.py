@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from opskit.aws import describe_client_error
+from opskit.aws import describe_client_error, error_code
 from opskit.ecs.names import stream_name
 from opskit.errors import StepError
 
@@ -94,17 +94,85 @@ def describe_task_definition(aws: AwsAccess, name: str) -> dict[str, Any]:
 
 
 def previous_revision(current: str) -> str:
-    """``family:N-1`` for the task definition ``current`` (an ARN or ``family:N``):
-    what ``task_definition: previous`` deploys. ``StepError`` when N is 1."""
-    family, _, revision = current.rsplit("/", 1)[-1].rpartition(":")
-    if not family or not revision.isdigit():
-        raise StepError(f"cannot tell the revision of task definition {current!r}")
-    if int(revision) <= 1:
+    """``family:N-1`` for the task definition ``current`` (an ARN or ``family:N``).
+    ``StepError`` when N is 1."""
+    family, revision = _family_revision(current)
+    if revision <= 1:
         raise StepError(
             f"task_definition: previous: the service runs {family}:{revision}, the first "
             "revision; there is no previous one to deploy"
         )
-    return f"{family}:{int(revision) - 1}"
+    return f"{family}:{revision - 1}"
+
+
+def _family_revision(arn: str) -> tuple[str, int]:
+    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    if not family or not revision.isdigit():
+        raise StepError(f"cannot tell the revision of task definition {arn!r}")
+    return family, int(revision)
+
+
+@dataclass(frozen=True)
+class PreviousRevision:
+    """What ``task_definition: previous`` chose, and the revisions it passed over."""
+
+    definition: dict[str, Any]
+    skipped: tuple[tuple[str, str], ...]  # (family:revision, status)
+
+    def describe(self) -> str:
+        """``task_definition: previous is chatbot:5 (skipped chatbot:6, INACTIVE)``."""
+        chosen = f"{self.definition.get('family')}:{self.definition.get('revision')}"
+        text = f"task_definition: previous is {chosen}"
+        return text + (f" (skipped {skipped_text(self.skipped)})" if self.skipped else "")
+
+
+def skipped_text(skipped: tuple[tuple[str, str], ...]) -> str:
+    return "; ".join(f"{name}, {status}" for name, status in skipped)
+
+
+def previous_active_revision(aws: AwsAccess, current: str) -> PreviousRevision:
+    """The newest ACTIVE revision of ``current``'s family below it: what
+    ``task_definition: previous`` deploys.
+
+    A deregistered revision is INACTIVE (then DELETE_IN_PROGRESS and gone once
+    deleted): ECS still describes it and can still run it, so only its status
+    says it was withdrawn. Revisions are described from N-1 down (DescribeTaskDefinition
+    on each): the common case is one call, the description that the step needs
+    anyway. A revision ECS cannot describe any more ("Unable to describe task
+    definition.", a ``ClientException``) was deleted. ``StepError`` naming the
+    skipped revisions when none below N is ACTIVE.
+    """
+    from botocore.exceptions import ClientError
+
+    family, revision = _family_revision(current)
+    previous_revision(current)  # the first revision has no previous one
+    skipped: list[tuple[str, str]] = []
+    ecs = aws.client("ecs")
+    for number in range(revision - 1, 0, -1):
+        name = f"{family}:{number}"
+        with aws.call(f"ecs DescribeTaskDefinition {name}"):
+            try:
+                response = ecs.describe_task_definition(taskDefinition=name, include=["TAGS"])
+            except ClientError as err:
+                if error_code(err) != "ClientException":
+                    raise StepError(
+                        f"target {aws.target!r}: task definition {name!r}: "
+                        f"{describe_client_error(err)}"
+                    ) from None
+                skipped.append((name, "deleted"))
+                continue
+        definition = dict(response["taskDefinition"])
+        status = str(definition.get("status") or "ACTIVE")
+        if status != "ACTIVE":
+            skipped.append((name, status))
+            continue
+        if response.get("tags"):
+            definition["tags"] = response["tags"]
+        return PreviousRevision(definition, tuple(skipped))
+    raise StepError(
+        f"task_definition: previous: no ACTIVE revision of {family} below "
+        f"{family}:{revision} (skipped {skipped_text(tuple(skipped))})"
+    )
 
 
 def essential_container(definition: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,12 @@ Each poll describes the service, emits every new service event once, lists
 the service's RUNNING and STOPPED tasks, and emits a progress line that says in
 words why it is still waiting, with the time left. Time comes from the step's
 clock and deadline (``opskit.clock.poll_until``), so tests never really sleep.
+
+``DeploymentWatch`` keeps what the pure judge must not: whether the deployment
+was seen once and how many reads and seconds since ``UpdateService`` answered
+(the ECS API is eventually consistent), the placement-failure events counted
+for it. A listed task DescribeTasks has not found yet is handed to the judge
+for that poll only: the next read finds it or names it again.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from opskit.clock import Clock, Deadline, poll_until
 from opskit.durations import format_duration
 from opskit.ecs.describe import (
     describe_service,
+    epoch,
     event_summary,
     events_after,
-    list_service_tasks,
+    read_service_tasks,
     started_by,
 )
 from opskit.ecs.names import task_id_of
-from opskit.ecs.watch import WAITING, Observation, Verdict, judge
+from opskit.ecs.placement import PlacementFailures, is_placement_failure
+from opskit.ecs.settings import RolloutConfig
+from opskit.ecs.watch import WAITING, Observation, Verdict, Visibility, judge
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -31,7 +40,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class DeploymentWatch:
-    """The state of following one deployment; ``last`` is the newest verdict."""
+    """The state of following one deployment; ``last`` is the newest verdict.
+
+    Built right after ``UpdateService`` answered (``clock`` then is the start of
+    the grace for a deployment not visible yet); ``created_at`` is the
+    deployment's ``createdAt`` (epoch seconds): only placement failures created
+    after it count. ``seen`` starts True for a deployment already read (ECS's own
+    rollback deployment, taken from a describe)."""
 
     aws: AwsAccess
     cluster: str
@@ -39,23 +54,66 @@ class DeploymentWatch:
     deployment_id: str
     max_failed_tasks: int
     emit: Emit
+    clock: Clock
+    created_at: float = 0.0
+    config: RolloutConfig = field(default_factory=RolloutConfig)
+    seen: bool = False
     seen_event_ids: set[str] = field(default_factory=set)
     last: Verdict | None = None
     running_tasks: list[dict[str, Any]] = field(default_factory=list)
+    reads: int = 0
+    placement_events: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock.monotonic()
 
     def poll(self) -> Verdict:
+        self.reads += 1
+        elapsed = self.clock.monotonic() - self.started
         record = describe_service(self.aws, self.cluster, self.service)
-        for event in events_after(record, self.seen_event_ids):
+        fresh = events_after(record, self.seen_event_ids)
+        for event in fresh:
             self.seen_event_ids.add(event.get("id", ""))
             summary = event_summary(event)
             self.emit("event", summary["message"], created_at=summary["created_at"])
-        running = list_service_tasks(self.aws, self.cluster, self.service, "RUNNING")
-        stopped = list_service_tasks(self.aws, self.cluster, self.service, "STOPPED")
-        self.running_tasks = running
-        self.last = judge(
-            Observation(self.deployment_id, record, running, stopped), self.max_failed_tasks
+        running = read_service_tasks(self.aws, self.cluster, self.service, "RUNNING")
+        stopped = read_service_tasks(self.aws, self.cluster, self.service, "STOPPED")
+        self.running_tasks = running.tasks
+        listed = any(d.get("id") == self.deployment_id for d in record.get("deployments") or [])
+        self.seen = self.seen or listed
+        self._count_placement_failures(fresh, running.tasks)
+        observation = Observation(
+            self.deployment_id,
+            record,
+            running.tasks,
+            stopped.tasks,
+            visibility=Visibility(self.seen, self.reads, elapsed),
+            not_visible_tasks=tuple(running.not_visible),
+            placement=PlacementFailures(tuple(self.placement_events)),
+            now=self.clock.time(),
+            baking=self.config.baking(),
         )
+        self.last = judge(observation, self.max_failed_tasks)
         return self.last
+
+    def _count_placement_failures(
+        self, fresh: list[dict[str, Any]], running: list[dict[str, Any]]
+    ) -> None:
+        """Placement failures count only while the deployment has no RUNNING task,
+        and only those created after it started (events may be read late)."""
+        if any(
+            t.get("startedBy") == self.deployment_id and t.get("lastStatus") == "RUNNING"
+            for t in running
+        ):
+            self.placement_events.clear()
+            return
+        self.placement_events.extend(
+            e
+            for e in fresh
+            if is_placement_failure(str(e.get("message", "")))
+            and epoch(e.get("createdAt")) >= self.created_at
+        )
 
     def new_task_ids(self) -> list[str]:
         """RUNNING tasks that this deployment started."""

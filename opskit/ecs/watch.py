@@ -6,6 +6,10 @@ circuit breaker's threshold or the timeout. Only the tracked deployment counts:
 after a forced redeploy of the same task definition, comparing task
 definitions cannot tell a rollback apart (ecspresso's blind spot), but the
 deployment id can.
+
+What must be remembered across polls (seen once, how many reads since
+``UpdateService``, placement failures so far) is kept by ``wait.DeploymentWatch``
+and handed in with the observation; ``now`` comes from the step's clock.
 """
 
 from __future__ import annotations
@@ -13,25 +17,61 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from opskit.ecs.names import short_task_definition
+from opskit.durations import format_duration
+from opskit.ecs.describe import epoch
+from opskit.ecs.names import short_task_definition, task_id_of
+from opskit.ecs.placement import PlacementFailures
+from opskit.ecs.stops import not_a_crash, replaced_summary
 
 WAITING = "waiting"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 
-# ECS stops old tasks with this reason while a deployment replaces them: not a failure.
-SCALE_IN_REASON = "Scaling activity initiated by"
+# The ECS API is eventually consistent ("Amazon ECS API reference: eventual
+# consistency"): the first DescribeServices after UpdateService may not list the
+# new deployment yet. Until it is seen once, it is "not visible yet"; never seen
+# after BOTH this many reads and this many seconds since UpdateService answered
+# is a failure that says so.
+GRACE_READS = 2
+GRACE_SECONDS = 30.0
+# A task's lastStatus before RUNNING (the task lifecycle, Amazon ECS developer guide).
+STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What the wait loop remembers of reading the deployment: whether any read
+    (this one included) listed it, how many reads there were and how long it has
+    been since ``UpdateService`` answered."""
+
+    seen: bool = True
+    reads: int = 1
+    seconds: float = 0.0
+
+    @property
+    def grace_over(self) -> bool:
+        return self.reads >= GRACE_READS and self.seconds >= GRACE_SECONDS
 
 
 @dataclass(frozen=True)
 class Observation:
     """What one poll saw. ``stopped_tasks`` are the service's STOPPED tasks (any
-    deployment); ``running_tasks`` its tasks with desired status RUNNING."""
+    deployment); ``running_tasks`` its tasks with desired status RUNNING;
+    ``not_visible_tasks`` the ARNs ListTasks listed as RUNNING that DescribeTasks
+    did not find yet; ``placement`` the placement-failure events counted for the
+    deployment; ``now`` the read's time (epoch seconds), for how long a task has
+    been starting; ``baking`` what ECS does after the tasks are healthy
+    (``settings.RolloutConfig.baking``)."""
 
     deployment_id: str
     service: dict[str, Any]
     running_tasks: list[dict[str, Any]] = field(default_factory=list)
     stopped_tasks: list[dict[str, Any]] = field(default_factory=list)
+    visibility: Visibility = field(default_factory=Visibility)
+    not_visible_tasks: tuple[str, ...] = ()
+    placement: PlacementFailures = field(default_factory=PlacementFailures)
+    now: float | None = None
+    baking: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,24 +82,37 @@ class Verdict:
     failed_tasks: tuple[dict[str, Any], ...] = ()
     replaced_by: dict[str, Any] | None = None  # the deployment that took over, if any
     data: dict[str, Any] = field(default_factory=dict)  # counts for progress events
+    replaced_tasks: tuple[dict[str, Any], ...] = ()  # stopped, but not crashes (stops.py)
+    not_visible: bool = False  # the deployment was never seen in DescribeServices
+
+    @property
+    def replaced(self) -> str:
+        """``1 task reclaimed by Spot, replaced`` ('' when no such stop)."""
+        return replaced_summary(self.replaced_tasks)
 
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _stopped_of(deployment_id: str, stopped_tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    mine = [t for t in stopped_tasks if t.get("startedBy") == deployment_id]
+    return sorted(mine, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
+
+
 def failed_tasks_of(
     deployment_id: str, stopped_tasks: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Tasks that the deployment started and that stopped for a reason other than
-    ECS scaling them in, oldest first."""
-    mine = [
-        t
-        for t in stopped_tasks
-        if t.get("startedBy") == deployment_id
-        and not str(t.get("stoppedReason", "")).startswith(SCALE_IN_REASON)
-    ]
-    return sorted(mine, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
+    """Tasks that the deployment started and that stopped for their own reasons (not
+    a Spot reclaim, a scale-in or an ELB health-check replacement), oldest first."""
+    return [t for t in _stopped_of(deployment_id, stopped_tasks) if not_a_crash(t) is None]
+
+
+def replaced_tasks_of(
+    deployment_id: str, stopped_tasks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Tasks that the deployment started and that ECS stopped and replaced."""
+    return [t for t in _stopped_of(deployment_id, stopped_tasks) if not_a_crash(t) is not None]
 
 
 def state_line(deployment: dict[str, Any] | None, deployment_id: str, old_running: int) -> str:
@@ -96,22 +149,84 @@ def old_tasks_alive(deployment_id: str, observation: Observation) -> list[dict[s
     return running + draining
 
 
-def _waiting_reason(desired: int, running: int, pending: int, old_running: int) -> str:
-    single = desired == 1
-    if running < desired:
-        if running == 0 and pending == 0:
+def starting_tasks(deployment_id: str, observation: Observation) -> list[dict[str, Any]]:
+    """Tasks that the deployment started that have not reached RUNNING yet, oldest first."""
+    tasks = [
+        t
+        for t in observation.running_tasks
+        if t.get("startedBy") == deployment_id and t.get("lastStatus") in STARTING
+    ]
+    return sorted(tasks, key=lambda t: epoch(t.get("createdAt")))
+
+
+def _starting_text(task: dict[str, Any], now: float | None) -> str:
+    """``3f2a... PROVISIONING for 1m05s`` (how long from the task's createdAt)."""
+    text = f"{task_id_of(task.get('taskArn', ''))} {task.get('lastStatus')}"
+    created = epoch(task.get("createdAt"))
+    if now is not None and created:
+        text += f" for {format_duration(max(0.0, now - created))}"
+    return text
+
+
+@dataclass(frozen=True)
+class _Progress:
+    desired: int
+    running: int
+    pending: int
+    old_running: int
+    finished: bool  # the record says COMPLETED (or the only deployment, no rollout state)
+    starting: list[dict[str, Any]]
+    now: float | None
+    baking: str
+
+
+def _waiting_reason(p: _Progress) -> str:
+    single = p.desired == 1
+    if p.running < p.desired:
+        if p.starting:
+            texts = [_starting_text(t, p.now) for t in p.starting]
+            if single:
+                return f"new task {texts[0]}"
+            return f"{p.running} of {p.desired} new tasks RUNNING; " + ", ".join(
+                f"task {text}" for text in texts
+            )
+        if p.running == 0 and p.pending == 0:
             return (
                 "waiting for the new task to start"
                 if single
-                else f"waiting for {desired} new tasks to start"
+                else f"waiting for {p.desired} new tasks to start"
             )
         if single:
             return "new task PENDING"
-        return f"{running} of {desired} new tasks RUNNING, {pending} PENDING"
-    started = "new task RUNNING" if single else f"{running} new tasks RUNNING"
-    if old_running:
-        return f"{started}, {plural(old_running, 'old task')} draining"
+        return f"{p.running} of {p.desired} new tasks RUNNING, {p.pending} PENDING"
+    started = "new task RUNNING" if single else f"{p.running} new tasks RUNNING"
+    if p.old_running:
+        return f"{started}, {plural(p.old_running, 'old task')} draining"
+    if p.finished:
+        return started
+    if p.baking:
+        return f"{started}; {p.baking} before it reports COMPLETED"
     return f"{started}, waiting for ECS to report the rollout COMPLETED"
+
+
+def _not_visible(observation: Observation) -> Verdict:
+    """The deployment was never listed yet: the stale state, never "replaced"."""
+    deployment_id = observation.deployment_id
+    seen = observation.visibility
+    state = (
+        f"deployment {deployment_id} not visible yet in DescribeServices "
+        "(ECS is eventually consistent)"
+    )
+    data = _counts(None, 0, 0)
+    if seen.grace_over:
+        summary = (
+            f"deployment {deployment_id} never appeared in DescribeServices: "
+            f"{plural(seen.reads, 'read')} over {format_duration(seen.seconds)} since "
+            "UpdateService answered"
+        )
+        return Verdict(FAILED, summary, state, data=data, not_visible=True)
+    summary = f"read {seen.reads} of at least {GRACE_READS}, over at least {GRACE_SECONDS:g}s"
+    return Verdict(WAITING, summary, state, data=data, not_visible=True)
 
 
 def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
@@ -119,6 +234,8 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     deployment_id = observation.deployment_id
     deployments = observation.service.get("deployments") or []
     mine = next((d for d in deployments if d.get("id") == deployment_id), None)
+    if mine is None and not observation.visibility.seen:
+        return _not_visible(observation)
     others = [d for d in deployments if d.get("id") != deployment_id]
     old_running = max(
         sum(int(d.get("runningCount", 0)) for d in others),
@@ -126,11 +243,17 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     )
     primary = next((d for d in others if d.get("status") == "PRIMARY"), None)
     failed = failed_tasks_of(deployment_id, observation.stopped_tasks)
+    replaced = replaced_tasks_of(deployment_id, observation.stopped_tasks)
     state = state_line(mine, deployment_id, old_running)
     data = _counts(mine, old_running, len(failed))
 
     def verdict(outcome: str, summary: str, **extra: Any) -> Verdict:
-        return Verdict(outcome, summary, state, tuple(failed), data=data, **extra)
+        return Verdict(
+            outcome, summary, state, tuple(failed), data=data, replaced_tasks=tuple(replaced),
+            **extra,
+        )  # fmt: skip
+
+    also = replaced_summary(replaced)
 
     if mine is None:
         summary = f"deployment {deployment_id} disappeared from the service"
@@ -149,12 +272,25 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     if rollout and rollout not in ("IN_PROGRESS", "COMPLETED"):
         summary = f"deployment {deployment_id} {rollout}" + (f": {reason}" if reason else "")
         return verdict(FAILED, summary)
-    stops = max(len(failed), int(mine.get("failedTasks", 0) or 0))
+    # ECS's failedTasks counts health-check replacements too (the Deployment shape's
+    # documentation): take the stops that are not crashes out of it.
+    counter = int(mine.get("failedTasks", 0) or 0) - len(replaced)
+    stops = max(len(failed), counter)
     if stops >= max_failed_tasks:
         summary = (
             f"{plural(stops, 'task')} of deployment {deployment_id} stopped "
             f"(max_failed_tasks {max_failed_tasks}): the new tasks keep crashing"
         )
+        return verdict(FAILED, summary + (f"; {also}" if also else ""))
+    starting = starting_tasks(deployment_id, observation)
+    placement = observation.placement
+    if placement.repeated:
+        summary = (
+            f"ECS could not place the tasks of deployment {deployment_id} "
+            f"({placement.describe()}): {placement.newest}"
+        )
+        for task in starting:
+            summary += f"; task {_starting_text(task, observation.now)}"
         return verdict(FAILED, summary)
     desired = int(mine.get("desiredCount", 0))
     counted = int(mine.get("runningCount", 0))
@@ -162,16 +298,33 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     # COMPLETED and the old count): the evidence is RUNNING tasks it started.
     running = min(counted, len(started_tasks(deployment_id, observation)))
     finished = rollout == "COMPLETED" or (not rollout and not others)
-    if finished and running >= desired and old_running == 0:
+    # A listed task that DescribeTasks does not find yet may be an old one still
+    # running: not gone, so the new deployment has not taken over yet.
+    hidden = len(observation.not_visible_tasks)
+    if finished and running >= desired and old_running == 0 and not hidden:
         return verdict(SUCCEEDED, f"deployment {deployment_id} COMPLETED")
-    why = _waiting_reason(desired, running, int(mine.get("pendingCount", 0)), old_running)
+    why = _waiting_reason(
+        _Progress(
+            desired, running, int(mine.get("pendingCount", 0)), old_running, finished,
+            starting, observation.now, observation.baking,
+        )
+    )  # fmt: skip
     if running < min(counted, desired):
         why += (
             f" (the deployment counts {counted} running, but {running} RUNNING "
             f"task(s) carry its id)"
         )
+    if hidden:
+        why += (
+            f"; {plural(hidden, 'listed task')} not visible yet in DescribeTasks "
+            "(ECS is eventually consistent)"
+        )
     if stops:
         why += f"; {plural(stops, 'new task')} stopped so far (fails at {max_failed_tasks})"
+    if also:
+        why += f"; {also}"
+    if placement.events:
+        why += f"; ECS could not place a task ({placement.describe()} so far)"
     return verdict(WAITING, why)
 
 

@@ -15,7 +15,12 @@ say what ECS would say:
   ``stoppedReason``, ``stopCode`` and the container's ``exitCode``;
 - deployments carry running/pending/failed counts, ``COMPLETED`` or ``FAILED``
   (the circuit breaker's reason), and drained ones leave the list;
-- service events, newest first, worded as ECS words them.
+- service events, newest first, worded as ECS words them;
+- what ECS documents and moto does not show, played when a driver asks: reads
+  right after ``UpdateService`` that do not show it yet (the API is eventually
+  consistent), tasks that ``ListTasks`` lists and ``DescribeTasks`` answers with
+  a ``MISSING`` failure, tasks left PROVISIONING/PENDING, a service's
+  ``deploymentConfiguration`` (strategy, bake time, alarms).
 
 The sandbox's agent, the ECS step tests (``tests/ecs_driver.py``) and the ECS
 benchmark (``benchmarks/ecs_scenarios.py``) decide *when*; this module only
@@ -24,6 +29,7 @@ knows *how* to record it, and nothing else in opskit touches moto's ECS records.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import random
 import threading
@@ -58,6 +64,10 @@ class EcsRecords:
         self.account_id = account_id
         self.lock = threading.RLock()
         self._original_update: Any = None
+        self._stale_after_update = 0  # armed reads for the next UpdateService
+        self._stale_reads = 0  # DescribeServices reads left that answer as before it
+        self._before_update: tuple[list[dict[str, Any]], list[dict[str, Any]], Any] | None = None
+        self._hidden_tasks: dict[str, int] = {}  # task id -> DescribeTasks reads left
 
     # -- setup -------------------------------------------------------------------
 
@@ -84,10 +94,13 @@ class EcsRecords:
         from moto.moto_api import state_manager
 
         state_manager.set_transition("ecs::task", _MANUAL_FOREVER)
+        _answer_missing_tasks()
         backend = self.backend
         if update_service:
             self._original_update = backend.update_service
             backend.update_service = self._update_service
+        backend.describe_services = self._describe_services
+        backend.describe_tasks = self._describe_tasks
         with self.lock:
             service = self.service
             if deployment_configuration is not None:
@@ -105,6 +118,8 @@ class EcsRecords:
         if self._original_update is not None:
             self.backend.__dict__.pop("update_service", None)
             self._original_update = None
+        self.backend.__dict__.pop("describe_services", None)
+        self.backend.__dict__.pop("describe_tasks", None)
 
     def _update_service(self, properties: dict[str, Any]) -> Any:
         cluster = str(properties.get("cluster") or "default").split("/")[-1]
@@ -115,6 +130,8 @@ class EcsRecords:
             service = self.service
             force = bool(properties.pop("force_new_deployment", False))
             before = service.task_definition
+            self._before_update = (list(service.deployments), list(service.events), before)
+            self._stale_reads, self._stale_after_update = self._stale_after_update, 0
             counts = service.running_count, service.pending_count
             result = self._original_update(properties)
             # moto sets runningCount = desiredCount on a scale; the agent keeps counts true.
@@ -210,8 +227,14 @@ class EcsRecords:
 
     # -- tasks ------------------------------------------------------------------
 
-    def create_task(self, deployment_id: str, task_definition: str) -> str:
-        """Record a new PROVISIONING task of the deployment; returns its id."""
+    def create_task(
+        self,
+        deployment_id: str,
+        task_definition: str,
+        created_at: datetime.datetime | None = None,
+    ) -> str:
+        """Record a new PROVISIONING task of the deployment; returns its id.
+        ``created_at`` (default: now) is its ``createdAt``."""
         from moto.ecs.models import Task
 
         with self.lock:
@@ -231,7 +254,7 @@ class EcsRecords:
                 platform_version=PLATFORM_VERSION,
             )
             task.id = uuid.uuid4().hex  # Fargate task ids are 32 hex digits
-            now = _now()
+            now = created_at or _now()
             task.last_status = "PROVISIONING"
             task.created_at = now
             task.cpu = definition.cpu
@@ -249,6 +272,12 @@ class EcsRecords:
             container.health_status = "UNKNOWN"
             backend.tasks.setdefault(self.cluster, {})[task.task_arn] = task
             return str(task.id)
+
+    def task_pending(self, task_id: str) -> None:
+        """PROVISIONING -> PENDING: the task has its network interface, its
+        containers are not running yet (where a task waits for an image pull)."""
+        with self.lock:
+            self._task(task_id).last_status = "PENDING"
 
     def task_running(self, task_id: str) -> None:
         with self.lock:
@@ -396,12 +425,13 @@ class EcsRecords:
             service = self.service
             self._replace(service, [d for d in service.deployments if d["id"] != deployment_id])
 
-    def add_event(self, message: str) -> None:
-        """``message`` without the ``(service NAME)`` prefix, which ECS always adds."""
+    def add_event(self, message: str, created_at: datetime.datetime | None = None) -> None:
+        """``message`` without the ``(service NAME)`` prefix, which ECS always adds;
+        ``created_at`` (default: now, after the newest event) is its ``createdAt``."""
         with self.lock:
             service = self.service
-            created = _now()
-            if service.events and created <= service.events[0]["createdAt"]:
+            created = created_at or _now()
+            if created_at is None and service.events and created <= service.events[0]["createdAt"]:
                 # Distinct times keep the order for readers that sort by createdAt.
                 created = service.events[0]["createdAt"] + datetime.timedelta(milliseconds=1)
             event = {
@@ -410,3 +440,83 @@ class EcsRecords:
                 "message": f"(service {self.service_name}) {message}",
             }
             service.events = [event, *service.events][:_MAX_EVENTS]
+
+    # -- what ECS documents and moto does not show ----------------------------------
+
+    def set_deployment_configuration(self, configuration: dict[str, Any]) -> None:
+        """The service's ``deploymentConfiguration`` as DescribeServices returns it
+        (``strategy``, ``bakeTimeInMinutes``, ``alarms``, ...; moto keeps none)."""
+        with self.lock:
+            self.service.deployment_configuration = copy.deepcopy(configuration)
+
+    def stale_reads_after_update(self, reads: int) -> None:
+        """The next ``UpdateService`` is followed by ``reads`` DescribeServices that
+        answer as before it (its deployments, events and task definition): the ECS
+        API is eventually consistent ("Amazon ECS API reference: eventual
+        consistency"), so a read right after a write may not show it yet."""
+        with self.lock:
+            self._stale_after_update = reads
+
+    def hide_tasks(self, task_ids: list[str], reads: int) -> None:
+        """For their next ``reads`` DescribeTasks, these tasks (still listed by
+        ListTasks) are answered as ECS answers a task it does not find yet: left
+        out of ``tasks``, with a ``failures`` entry of reason ``MISSING``."""
+        with self.lock:
+            self._hidden_tasks.update({task_id: reads for task_id in task_ids})
+
+    def _describe_services(self, cluster: str, names: list[str]) -> Any:
+        from moto.ecs.models import EC2ContainerServiceBackend
+
+        services, failures = EC2ContainerServiceBackend.describe_services(
+            self.backend, cluster, names
+        )
+        with self.lock:
+            if self._stale_reads <= 0 or self._before_update is None:
+                return services, failures
+            if not any(s is self.service for s in services):
+                return services, failures
+            self._stale_reads -= 1
+            stale = copy.copy(self.service)  # the record as it was, without touching it
+            stale.deployments, stale.events, stale.task_definition = self._before_update
+            return [stale if s is self.service else s for s in services], failures
+
+    def _describe_tasks(self, cluster: str, tasks: list[str]) -> Any:
+        from moto.ecs.models import EC2ContainerServiceBackend
+
+        found = EC2ContainerServiceBackend.describe_tasks(self.backend, cluster, tasks)
+        with self.lock:
+            shown = []
+            for task in found:
+                task_id = task_id_of(task.task_arn)
+                if self._hidden_tasks.get(task_id, 0) > 0:
+                    self._hidden_tasks[task_id] -= 1
+                    continue
+                shown.append(task)
+            return shown
+
+
+def _answer_missing_tasks() -> None:
+    """moto's DescribeTasks answers ``failures: []`` whatever it did not find; ECS
+    names each such task with reason ``MISSING`` ("API failure reasons" in the
+    Amazon ECS developer guide). Patched once per process, and truthful for every
+    caller, so it is never undone."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.describe_tasks
+    if getattr(original, "answers_missing", False):
+        return
+
+    def describe_tasks(response: Any) -> Any:
+        result = original(response)
+        body: dict[str, Any] = result.result  # type: ignore[assignment]
+        asked = response._get_param("tasks", [])
+        known = {task_id_of(t.task_arn) for t in body["tasks"]}
+        body["failures"] = [
+            {"arn": str(name), "reason": "MISSING"}
+            for name in asked
+            if task_id_of(str(name)) not in known
+        ]
+        return result
+
+    describe_tasks.answers_missing = True  # type: ignore[attr-defined]
+    EC2ContainerServiceResponse.describe_tasks = describe_tasks  # type: ignore[method-assign,assignment]

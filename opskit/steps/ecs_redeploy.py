@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.deploy import StartedDeployment, check_controller, start_deployment
-from opskit.ecs.describe import describe_service, list_service_tasks
+from opskit.ecs.describe import describe_service, epoch, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition, task_id_of
+from opskit.ecs.settings import RolloutConfig, WaitLimit, check_strategy, wait_limit
 from opskit.ecs.taskdef import (
     Changes,
     apply_changes,
@@ -24,7 +25,7 @@ from opskit.ecs.taskdef import (
     describe_task_definition,
     log_target,
     parse_changes,
-    previous_revision,
+    previous_active_revision,
     register_revision,
 )
 from opskit.ecs.wait import DeploymentWatch, follow
@@ -52,8 +53,8 @@ class RedeployInputs:
     )
     task_definition: str | None = param(
         "deploy this task definition (family, family:revision or ARN) instead of the "
-        "service's current one; 'previous' is the revision before the one the service runs "
-        "(a rollback for code baked into the image)",
+        "service's current one; 'previous' is the newest ACTIVE revision below the one the "
+        "service runs (a rollback for code baked into the image)",
         "string",
     )
     image: str | dict[str, str] | None = param(
@@ -69,7 +70,8 @@ class RedeployInputs:
     wait: bool = param("wait until the deployment completes", "boolean", default=True)
     poll_interval: float = param("time between polls while waiting", "duration", default=5.0)
     max_failed_tasks: int = param(
-        "fail once this many tasks of the new deployment have stopped",
+        "fail once this many tasks of the new deployment have crashed (Spot reclaims, "
+        "scale-ins and ELB health-check replacements do not count)",
         "integer",
         default=2,
         check=at_least(1),
@@ -130,6 +132,7 @@ class Plan:
     base: dict[str, Any]  # the task definition the deployment starts from
     changes: Changes
     old_tasks: list[dict[str, Any]]
+    config: RolloutConfig  # the service's deploymentConfiguration, as far as it matters
 
     @property
     def update_task_definition(self) -> str | None:
@@ -156,18 +159,23 @@ class Plan:
 
 
 def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
+    """Read calls only, the same for ``run`` and ``plan``: every refusal comes
+    before any write, and the dry run says what the run would."""
     cluster, name = inputs.cluster, inputs.service
     record = describe_service(ctx.aws, cluster, name)
     check_controller(record, cluster, name)
+    config = RolloutConfig.of(record)
+    check_strategy(config, cluster, name)
     previous = record.get("taskDefinition", "")
-    wanted = inputs.task_definition
-    if wanted == "previous":
-        wanted = previous_revision(previous)
-    base = describe_task_definition(ctx.aws, wanted or previous)
+    if inputs.task_definition == "previous":
+        chosen = previous_active_revision(ctx.aws, previous)
+        ctx.emit("info", chosen.describe())
+        base = chosen.definition
+    else:
+        base = describe_task_definition(ctx.aws, inputs.task_definition or previous)
     changes = parse_changes(base, inputs.image, inputs.environment)
-    plan = Plan(
-        record, previous, base, changes, list_service_tasks(ctx.aws, cluster, name, "RUNNING")
-    )
+    tasks = list_service_tasks(ctx.aws, cluster, name, "RUNNING")
+    plan = Plan(record, previous, base, changes, tasks, config)
     if not inputs.force and not changes and plan.update_task_definition is None:
         raise StepFailed(
             f"nothing to deploy on ECS service {name!r}: force is false and the task "
@@ -206,9 +214,19 @@ def _outputs(
     )
 
 
+def _wait_limit(ctx: StepContext, inputs: RedeployInputs, p: Plan) -> WaitLimit:
+    """The step's own limit (the playbook's ``timeout:``, or a default that counts
+    ECS's bake time); warns, before any write, when the timeout cannot cover it."""
+    limit = wait_limit(ctx.clock, ctx.deadline, p.config)
+    if inputs.wait and limit.warning:
+        ctx.emit("warning", limit.warning)
+    return limit
+
+
 def plan(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     """Dry run: describe the service and say what would change; no write call."""
     p = _make_plan(ctx, inputs)
+    _wait_limit(ctx, inputs, p)
     actions = p.actions(inputs)
     for line in actions:
         ctx.emit("info", f"would {line}")
@@ -221,6 +239,7 @@ def plan(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
 def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     cluster, name = inputs.cluster, inputs.service
     p = _make_plan(ctx, inputs)
+    limit = _wait_limit(ctx, inputs, p)
     definition = p.base
     update_to = p.update_task_definition
     if p.changes:
@@ -243,8 +262,8 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     outputs = _outputs(p, definition, started)
     if not inputs.wait:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
-    watch = _watch(ctx, inputs, started, p.service)
-    verdict = _follow(ctx, inputs, watch, outputs, what="deployment")
+    watch = _watch(ctx, inputs, started, p)
+    verdict = _follow(ctx, inputs, watch, outputs, limit, what="deployment")
     if verdict.outcome == SUCCEEDED:
         return _success(verdict, dataclasses.replace(outputs, new_task_ids=watch.new_task_ids()))
     detail = describe_stopped_tasks(
@@ -252,7 +271,7 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     )
     summary = verdict.summary
     if inputs.rollback:
-        note, rollback_id = _roll_back(ctx, inputs, verdict, outputs)
+        note, rollback_id = _roll_back(ctx, inputs, verdict, outputs, limit, p.config)
         outputs = dataclasses.replace(outputs, rollback_deployment_id=rollback_id)
         summary += f"; {note}"
         detail = "\n".join(part for part in (detail, note) if part)
@@ -260,14 +279,15 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
 
 
 def _watch(
-    ctx: StepContext, inputs: RedeployInputs, started: StartedDeployment, before: dict[str, Any]
+    ctx: StepContext, inputs: RedeployInputs, started: StartedDeployment, p: Plan
 ) -> DeploymentWatch:
     # Events already on the service belong to earlier deployments: show only new ones.
-    seen = {e.get("id", "") for e in before.get("events") or []}
+    seen = {e.get("id", "") for e in p.service.get("events") or []}
     seen |= {e.get("id", "") for e in started.service.get("events") or []}
     return DeploymentWatch(
         ctx.aws, inputs.cluster, inputs.service, started.deployment_id,
-        inputs.max_failed_tasks, ctx.emit, seen_event_ids=seen,
+        inputs.max_failed_tasks, ctx.emit, ctx.clock, created_at=started.created_at,
+        config=p.config, seen_event_ids=seen,
     )  # fmt: skip
 
 
@@ -276,20 +296,21 @@ def _follow(
     inputs: RedeployInputs,
     watch: DeploymentWatch,
     outputs: RedeployOutputs | None,
+    limit: WaitLimit,
     *,
     what: str,
 ) -> Verdict:
     """Follow ``watch``; a timeout or Ctrl-C carries the last known state."""
     try:
         return follow(
-            watch, inputs.poll_interval, clock=ctx.clock, deadline=ctx.deadline, cancel=ctx.cancel
-        )
+            watch, inputs.poll_interval, clock=ctx.clock, deadline=limit.deadline,
+            cancel=ctx.cancel,
+        )  # fmt: skip
     except StepTimeout:
         if outputs is not None:
             outputs = dataclasses.replace(outputs, new_task_ids=watch.new_task_ids())
         raise StepTimeout(
-            f"{what} {watch.deployment_id} did not finish before the step's timeout: "
-            f"{watch.state()}",
+            f"{what} {watch.deployment_id} did not finish {limit.within}: {watch.state()}",
             detail=watch.state(),
             outputs=outputs,
         ) from None
@@ -314,6 +335,8 @@ def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
     )
     if old:
         summary += f", {plural(len(old), 'old task')} replaced"
+    if verdict.replaced:
+        summary += f"; {verdict.replaced}"
     detail = "\n".join(
         [
             f"deployment: {outputs.deployment_id} (started {outputs.started_at})",
@@ -327,18 +350,26 @@ def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
 
 
 def _roll_back(
-    ctx: StepContext, inputs: RedeployInputs, verdict: Verdict, outputs: RedeployOutputs
+    ctx: StepContext,
+    inputs: RedeployInputs,
+    verdict: Verdict,
+    outputs: RedeployOutputs,
+    limit: WaitLimit,
+    config: RolloutConfig,
 ) -> tuple[str, str | None]:
     """Return the service to the previous task definition and wait; says what happened,
     and which deployment rolled back (``None`` when none did).
 
     When ECS's circuit breaker already rolled back to it, wait for that
-    deployment instead of sending a second update.
+    deployment instead of sending a second update. Never from a deployment that
+    no read ever showed: a stale read is not evidence that it failed.
     """
     cluster, name = inputs.cluster, inputs.service
     previous = outputs.previous_task_definition
     short = short_task_definition(previous)
     replaced_by = verdict.replaced_by
+    if verdict.not_visible:
+        return "no rollback: ECS never showed that deployment, so nothing says it failed", None
     if replaced_by is not None and replaced_by.get("taskDefinition") != previous:
         return f"no rollback: deployment {replaced_by.get('id')} took over the service", None
     if ctx.cancel.is_set():
@@ -351,6 +382,7 @@ def _roll_back(
             deployment_id = replaced_by["id"]
             ctx.emit("warning", f"ECS is rolling back to {short} ({deployment_id}); waiting")
             seen: dict[str, Any] = {}
+            created, read_once = epoch(replaced_by.get("createdAt")), True
         else:
             ctx.emit("warning", f"rolling back ECS service {name!r} to {short}")
             before = describe_service(ctx.aws, cluster, name)
@@ -358,11 +390,13 @@ def _roll_back(
                 ctx.aws, cluster, name, before=before, task_definition=previous, force=True
             )
             deployment_id, seen = started.deployment_id, before
+            created, read_once = started.created_at, False
         watch = DeploymentWatch(
             ctx.aws, cluster, name, deployment_id, inputs.max_failed_tasks, ctx.emit,
+            ctx.clock, created_at=created, config=config, seen=read_once,
             seen_event_ids={e.get("id", "") for e in seen.get("events") or []},
         )  # fmt: skip
-        result = _follow(ctx, inputs, watch, None, what="rollback deployment")
+        result = _follow(ctx, inputs, watch, None, limit, what="rollback deployment")
     except StepTimeout as err:
         return f"rollback to {short} not finished: {err.summary}", deployment_id
     except (StepError, StepFailed) as err:  # AWS failed, or ECS started no deployment

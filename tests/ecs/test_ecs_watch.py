@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from opskit.ecs.watch import FAILED, SUCCEEDED, WAITING, Observation, judge
+from opskit.ecs.placement import PlacementFailures
+from opskit.ecs.watch import FAILED, SUCCEEDED, WAITING, Observation, Visibility, judge
 
 MINE = "ecs-svc/111"
 OLD = "ecs-svc/100"
@@ -185,7 +186,8 @@ CASES = [
         [deployment(running=1)],
         [stopped(MINE, "Scaling activity initiated by (deployment ecs-svc/999)")] * 2,
         WAITING,
-        "new task RUNNING, waiting for ECS to report the rollout COMPLETED",
+        "new task RUNNING, waiting for ECS to report the rollout COMPLETED; 2 tasks scaled in "
+        "by ECS",
         id="scale-in-is-not-a-failure",
     ),
 ]
@@ -238,3 +240,142 @@ def test_old_tasks_still_listed_keep_it_waiting_even_when_no_old_deployment_is()
     tasks = [*running_tasks((mine,)), old_task]
     result = verdict(mine, running=tasks, stops=[draining])
     assert (result.outcome, result.summary) == (WAITING, "new task RUNNING, 2 old tasks draining")
+
+
+# --- what the wait loop remembers, handed to the judge ----------------------------
+
+
+def observe(*deployments, seen=True, reads=1, seconds=0.0, **extra):
+    service = {"deployments": list(deployments)}
+    running = extra.pop("running", running_tasks(deployments))
+    stops = extra.pop("stops", [])
+    return judge(
+        Observation(
+            MINE, service, running, stops, visibility=Visibility(seen, reads, seconds), **extra
+        ),
+        2,
+    )
+
+
+def test_a_deployment_never_seen_is_not_visible_yet_and_another_primary_is_the_stale_state():
+    stale = deployment(OLD, "PRIMARY", "COMPLETED", running=1, task_definition=TD1)
+    result = observe(stale, seen=False, reads=1, seconds=0.0)
+    assert (result.outcome, result.state, result.summary, result.replaced_by) == (
+        WAITING,
+        f"deployment {MINE} not visible yet in DescribeServices (ECS is eventually consistent)",
+        "read 1 of at least 2, over at least 30s",
+        None,
+    )
+    assert result.not_visible
+
+
+@pytest.mark.parametrize(
+    ("reads", "seconds", "outcome"),
+    [(1, 45.0, WAITING), (6, 29.9, WAITING), (2, 30.0, FAILED)],
+)
+def test_never_seen_fails_only_once_both_reads_and_seconds_have_passed(reads, seconds, outcome):
+    result = observe(
+        deployment(OLD, "PRIMARY", "COMPLETED"), seen=False, reads=reads, seconds=seconds
+    )
+    assert result.outcome == outcome
+    if outcome == FAILED:
+        assert result.summary == (
+            f"deployment {MINE} never appeared in DescribeServices: 2 reads over 30.0s since "
+            "UpdateService answered"
+        )
+        assert result.not_visible
+
+
+def test_once_seen_a_missing_deployment_disappeared_as_before():
+    result = observe(deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1), seen=True)
+    assert result.summary.startswith(f"deployment {MINE} disappeared from the service")
+    assert not result.not_visible
+
+
+def test_a_listed_task_not_found_yet_keeps_a_completed_deployment_waiting():
+    mine = deployment(rollout="COMPLETED", running=1)
+    result = observe(mine, not_visible_tasks=("arn:aws:ecs:us-east-1:1:task/c/old",))
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "new task RUNNING; 1 listed task not visible yet in DescribeTasks (ECS is eventually "
+        "consistent)",
+    )
+
+
+def starting(task_id: str, status: str, created: float) -> dict:
+    return {
+        "taskArn": f"arn:aws:ecs:us-east-1:1:task/c/{task_id}",
+        "startedBy": MINE,
+        "lastStatus": status,
+        "desiredStatus": "RUNNING",
+        "createdAt": created,
+    }
+
+
+def test_starting_tasks_are_named_with_their_status_and_age():
+    mine = deployment(desired=2, pending=2)
+    tasks = [starting("b", "PENDING", 1_000.0), starting("a", "PROVISIONING", 900.0)]
+    result = observe(mine, deployment(OLD, "ACTIVE", running=2), running=tasks, now=1_065.0)
+    assert result.summary == (
+        "0 of 2 new tasks RUNNING; task a PROVISIONING for 2m45s, task b PENDING for 1m05s"
+    )
+
+
+def test_repeated_placement_failures_fail_quoting_the_newest_and_naming_starting_tasks():
+    events = PlacementFailures(
+        tuple({"createdAt": 1_000.0 + s, "message": f"unable #{s:g}"} for s in (0, 20, 40))
+    )
+    result = observe(
+        deployment(pending=1),
+        running=[starting("a", "PROVISIONING", 990.0)],
+        placement=events,
+        now=1_050.0,
+    )
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"ECS could not place the tasks of deployment {MINE} (3 placement failures over "
+        "40.0s): unable #40; task a PROVISIONING for 1m00s",
+    )
+
+
+def test_a_single_placement_failure_is_said_while_waiting():
+    events = PlacementFailures(({"createdAt": 1_000.0, "message": "unable"},))
+    result = observe(deployment(), placement=events)
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "waiting for the new task to start; ECS could not place a task (1 placement failure "
+        "so far)",
+    )
+
+
+def test_reclaims_are_not_counted_even_through_the_failed_tasks_counter():
+    spot = stopped(MINE, "Your Spot Task was interrupted.") | {"stopCode": "SpotInterruption"}
+    result = observe(deployment(failed=2, running=1), stops=[spot, spot])
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "new task RUNNING, waiting for ECS to report the rollout COMPLETED; 2 tasks reclaimed "
+        "by Spot, replaced",
+    )
+    assert result.failed_tasks == ()
+    assert result.replaced == "2 tasks reclaimed by Spot, replaced"
+
+
+def test_a_container_health_check_failure_is_still_a_crash():
+    unhealthy = stopped(MINE, "Task failed container health checks")
+    result = observe(deployment(), stops=[unhealthy, unhealthy])
+    assert result.outcome == FAILED
+
+
+@pytest.mark.parametrize(
+    ("baking", "summary"),
+    [
+        ("", "new task RUNNING, waiting for ECS to report the rollout COMPLETED"),
+        (
+            "ECS bakes for 5m (alarms a)",
+            "new task RUNNING; ECS bakes for 5m (alarms a) before it reports COMPLETED",
+        ),
+    ],
+)
+def test_healthy_tasks_in_progress_say_what_ecs_is_baking(baking, summary):
+    result = observe(deployment(running=1), baking=baking)
+    assert (result.outcome, result.summary) == (WAITING, summary)

@@ -1,0 +1,70 @@
+"""Which stopped tasks are not crashes: ECS's own stop codes and reasons, as data.
+
+Pure. A task that Fargate Spot reclaimed, that ECS scaled in, or that the load
+balancer found unhealthy was stopped by ECS and replaced; it says nothing about
+whether the new code crashes, so it is not counted towards ``max_failed_tasks``.
+The words are ECS's ("Stopped tasks error codes" and "Why is my Amazon ECS task
+stopped?" in the Amazon ECS documentation):
+
+- ``stopCode: SpotInterruption`` (``stoppedReason`` "Your Spot Task was
+  interrupted."): Fargate Spot took the capacity back;
+- ``stoppedReason`` "Scaling activity initiated by (deployment ecs-svc/...)"
+  (``stopCode: ServiceSchedulerInitiated``): the scheduler scaled the task in;
+- ``stoppedReason`` "Task failed ELB health checks in (target-group ...)": the
+  load balancer's health check replaced it. ECS's deployment circuit breaker
+  still counts these, and ``watch.judge`` reports its FAILED state within one poll.
+
+``ServiceSchedulerInitiated`` alone is not enough: ECS gives the same code to a
+task that failed its container health check, which is the new code failing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NotACrash:
+    """One kind of stop that ECS makes for a reason other than the task's code."""
+
+    kind: str
+    said: str  # what a summary says happened, after "1 task"
+    stop_code: str = ""  # matches when the task's stopCode is this
+    reason_prefix: str = ""  # matches when the task's stoppedReason starts with this
+
+    def matches(self, task: dict[str, Any]) -> bool:
+        if self.stop_code and task.get("stopCode") == self.stop_code:
+            return True
+        reason = str(task.get("stoppedReason") or "")
+        return bool(self.reason_prefix) and reason.startswith(self.reason_prefix)
+
+
+NOT_CRASHES = (
+    NotACrash("spot", "reclaimed by Spot, replaced", stop_code="SpotInterruption"),
+    NotACrash("scale-in", "scaled in by ECS", reason_prefix="Scaling activity initiated by"),
+    NotACrash(
+        "elb-health",
+        "failed ELB health checks, replaced",
+        reason_prefix="Task failed ELB health checks",
+    ),
+)
+
+
+def not_a_crash(task: dict[str, Any]) -> NotACrash | None:
+    """The kind of stop when ECS stopped the task for a reason other than its code."""
+    return next((kind for kind in NOT_CRASHES if kind.matches(task)), None)
+
+
+def replaced_summary(tasks: Iterable[dict[str, Any]]) -> str:
+    """``1 task reclaimed by Spot, replaced; 2 tasks failed ELB health checks,
+    replaced`` for the stops that are not crashes ('' when there are none)."""
+    counts = Counter(kind for kind in map(not_a_crash, tasks) if kind is not None)
+    parts = []
+    for kind in NOT_CRASHES:
+        if counts[kind]:
+            noun = "task" if counts[kind] == 1 else "tasks"
+            parts.append(f"{counts[kind]} {noun} {kind.said}")
+    return "; ".join(parts)

@@ -1,0 +1,467 @@
+"""ecs.redeploy under ECS's documented behaviour, played by ``ecs_driver`` on moto.
+
+Eventual consistency (a read right after a write may not show it), placement
+failures, stops that are not crashes (Spot reclaims, ELB health-check
+replacements), deployment strategies and bake time, and ``task_definition:
+previous`` over deregistered revisions. Each scenario runs on a scripted clock
+that starts at the real time (``ecs_driver.clock``), so the records' timestamps
+and the step's clock agree and nothing waits for real.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
+from opskit.steps.ecs_redeploy import STEP
+from tests.ecs_driver import (
+    CLUSTER,
+    FAMILY,
+    NO_CAPACITY,
+    NO_INSTANCE,
+    SERVICE,
+    CallRecorder,
+    EcsDriver,
+    at,
+    build_stack,
+    clock,
+    register,
+)
+
+ALARMS = {"alarmNames": ["chatbot-5xx", "chatbot-latency"], "enable": True, "rollback": True}
+
+
+@pytest.fixture
+def stack(aws):
+    driver = build_stack(aws)
+    yield driver
+    EcsDriver.uninstall()
+
+
+@pytest.fixture
+def calls(aws):
+    return CallRecorder(aws.client("ecs"))
+
+
+def run(make_ctx, scripted, *, timeout=600.0, cancel=None, **inputs):
+    ctx = make_ctx(clock=scripted, timeout=timeout, cancel=cancel)
+    return STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, **inputs}))
+
+
+def plan(make_ctx, **inputs):
+    ctx = make_ctx(clock=clock(), timeout=600.0)
+    return STEP.plan(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, **inputs}))
+
+
+# --- 1. eventual consistency ------------------------------------------------------
+
+
+def test_a_stale_first_read_then_a_healthy_rollout_passes_with_one_update_and_no_rollback(
+    stack, calls, make_ctx
+):
+    # A new image, so that a wrong verdict would have a previous revision to roll back to.
+    stack.stale_reads_after_update(1)
+    scripted = clock(stack.start_tasks, lambda: (stack.drain_old(), stack.complete()))
+
+    result = run(make_ctx, scripted, image="public.ecr.aws/chatbot/app:2", rollback=True)
+
+    deployment_id = stack.primary()["id"]
+    assert result.outputs.deployment_id == deployment_id
+    assert result.outputs.rollback_deployment_id is None
+    assert result.summary == (
+        f"deployment {deployment_id} COMPLETED ({FAMILY}:2): 1 new task running, "
+        "1 old task replaced"
+    )
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService"]
+    assert make_ctx.messages("warning") == []
+    assert make_ctx.messages("progress")[0] == (
+        f"deployment {deployment_id} not visible yet in DescribeServices (ECS is eventually "
+        "consistent): read 1 of at least 2, over at least 30s (10m00s left)"
+    )
+
+
+def test_a_deployment_never_seen_fails_after_the_grace_and_is_never_rolled_back(
+    stack, calls, make_ctx
+):
+    stack.stale_reads_after_update(1000)
+    scripted = clock()
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted, image="public.ecr.aws/chatbot/app:2", rollback=True)
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"deployment {deployment_id} never appeared in DescribeServices: 7 reads over 30.0s "
+        "since UpdateService answered; no rollback: ECS never showed that deployment, so "
+        "nothing says it failed"
+    )
+    assert caught.value.outputs.rollback_deployment_id is None
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService"]
+    assert scripted.sleeps == [5.0] * 6
+
+
+def test_the_rollback_deployment_gets_the_same_grace(stack, calls, make_ctx):
+    def second_crash_then_a_stale_read_after_the_rollback():
+        stack.start_tasks()
+        stack.crash()
+        stack.stale_reads_after_update(1)  # the rollback's UpdateService, next
+
+    scripted = clock(
+        lambda: (stack.start_tasks(), stack.crash()),
+        second_crash_then_a_stale_read_after_the_rollback,
+        stack.roll_out,  # the rollback deployment, once it is visible
+    )
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted, image="public.ecr.aws/chatbot/app:broken", rollback=True)
+
+    rollback_id = caught.value.outputs.rollback_deployment_id
+    assert caught.value.summary.endswith(
+        f"the new tasks keep crashing; rolled back to {FAMILY}:1 (deployment {rollback_id} "
+        "COMPLETED)"
+    )
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService", "UpdateService"]
+    assert (
+        f"deployment {rollback_id} not visible yet in DescribeServices (ECS is eventually "
+        "consistent): read 1 of at least 2, over at least 30s (9m50s left)"
+    ) in make_ctx.messages("progress")
+
+
+def test_a_listed_task_that_describe_tasks_does_not_find_yet_is_never_counted_as_gone(
+    stack, make_ctx
+):
+    old_task = stack.tasks()[0]
+
+    def record_ahead_of_its_tasks():
+        stack.start_tasks()
+        stack.complete_leaving_old_task()  # COMPLETED, old task still RUNNING...
+        stack.hide([old_task], reads=1)  # ...and not found by the next DescribeTasks
+
+    scripted = clock(record_ahead_of_its_tasks, stack.drain_old)
+
+    result = run(make_ctx, scripted)
+
+    assert len(scripted.sleeps) == 2  # not at the read that could not see the old task
+    assert result.outputs.old_task_ids == [old_task.id]
+    progress = make_ctx.messages("progress")
+    assert progress[1] == (
+        f"deployment {result.outputs.deployment_id} COMPLETED: running 1/1, pending 0: new "
+        "task RUNNING; 1 listed task not visible yet in DescribeTasks (ECS is eventually "
+        "consistent) (9m55s left)"
+    )
+
+
+def test_a_new_task_not_found_yet_by_describe_tasks_is_neither_stopped_nor_gone(stack, make_ctx):
+    def start_hidden():
+        stack.hide(stack.start_tasks(), reads=1)
+
+    scripted = clock(start_hidden, lambda: (stack.drain_old(), stack.complete()))
+
+    result = run(make_ctx, scripted, max_failed_tasks=1)
+
+    assert result.outputs.new_task_ids == [stack.tasks(result.outputs.deployment_id)[0].id]
+    assert "1 listed task not visible yet in DescribeTasks" in make_ctx.messages("progress")[1]
+
+
+# --- 2. placement failures -----------------------------------------------------------
+
+
+def test_repeated_placement_failures_fail_well_inside_the_timeout_quoting_the_event(
+    stack, make_ctx
+):
+    stuck = {}
+    scripted = clock()
+    scripted.script = [
+        lambda: (
+            stuck.update(task=stack.start_stuck(created_at=at(scripted))),
+            stack.unable_to_place(at(scripted)),
+        ),
+        lambda: stack.unable_to_place(at(scripted)),
+        lambda: stack.unable_to_place(at(scripted)),
+        stack.roll_out,  # never reached
+    ]
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"ECS could not place the tasks of deployment {deployment_id} (3 placement failures "
+        f"over 10.0s): (service chatbot) {NO_CAPACITY}; task {stuck['task'].id} "
+        "PROVISIONING for 10.0s"
+    )
+    assert len(scripted.sleeps) == 3
+
+
+def test_placement_failures_a_minute_apart_fail_at_the_second(stack, make_ctx):
+    scripted = clock()
+    first = {}
+    scripted.script = [
+        lambda: (first.update(at=at(scripted)), stack.unable_to_place(first["at"], NO_INSTANCE)),
+        lambda: stack.unable_to_place(at(scripted, 55.0), NO_INSTANCE),  # 60s after the first
+    ]
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    assert caught.value.summary.endswith(
+        f"(2 placement failures over 1m00s): (service chatbot) {NO_INSTANCE}"
+    )
+
+
+def test_placement_failures_from_before_the_deployment_do_not_count(stack, make_ctx):
+    # Read late (eventual consistency): new to the step, but stamped an hour ago.
+    scripted = clock()
+    scripted.script = [
+        lambda: [stack.unable_to_place(at(scripted, -3600.0 + s)) for s in (0.0, 10.0, 70.0)],
+        stack.roll_out,
+    ]
+
+    result = run(make_ctx, scripted)
+
+    assert result.summary.startswith(f"deployment {result.outputs.deployment_id} COMPLETED")
+    assert len(make_ctx.messages("event")) == 3 + 2  # shown, not counted
+
+
+def test_a_task_stuck_pending_is_named_with_its_status_in_progress_and_at_the_timeout(
+    stack, make_ctx
+):
+    stuck = {}
+    scripted = clock()
+    scripted.script = [lambda: stuck.update(task=stack.start_stuck("PENDING", at(scripted, -20.0)))]
+
+    with pytest.raises(StepTimeout) as caught:
+        run(make_ctx, scripted, timeout=30.0)
+
+    deployment_id = caught.value.outputs.deployment_id
+    task_id = stuck["task"].id
+    assert make_ctx.messages("progress")[1] == (
+        f"deployment {deployment_id} IN_PROGRESS: running 0/1, pending 1, 1 old running: new "
+        f"task {task_id} PENDING for 20.0s (25.0s left)"
+    )
+    assert caught.value.summary == (
+        f"deployment {deployment_id} did not finish before the step's timeout: deployment "
+        f"{deployment_id} IN_PROGRESS: running 0/1, pending 1, 1 old running (new task "
+        f"{task_id} PENDING for 45.0s)"
+    )
+
+
+# --- 3. stops that are not crashes ---------------------------------------------------
+
+
+def test_two_spot_reclaims_during_a_healthy_rollout_pass_and_are_named(stack, calls, make_ctx):
+    scripted = clock(
+        stack.start_tasks,
+        stack.reclaim,
+        stack.start_tasks,
+        stack.reclaim,
+        stack.start_tasks,
+        lambda: (stack.drain_old(), stack.complete()),
+    )
+
+    result = run(make_ctx, scripted)  # max_failed_tasks 2: two crashes would fail it
+
+    deployment_id = result.outputs.deployment_id
+    assert result.summary == (
+        f"deployment {deployment_id} COMPLETED ({FAMILY}:1): 1 new task running, 1 old task "
+        "replaced; 2 tasks reclaimed by Spot, replaced"
+    )
+    assert "1 task reclaimed by Spot, replaced" in make_ctx.messages("progress")[2]
+    assert calls.writes == ["UpdateService"]
+
+
+def test_elb_health_check_replacements_do_not_count_even_through_failed_tasks(stack, make_ctx):
+    scripted = clock(
+        stack.start_tasks,
+        stack.fail_elb_health_checks,
+        stack.start_tasks,
+        stack.fail_elb_health_checks,
+        stack.start_tasks,
+        lambda: (stack.drain_old(), stack.complete()),
+    )
+
+    result = run(make_ctx, scripted)
+
+    assert stack.primary()["failedTasks"] == 2  # what ECS counted; opskit does not
+    assert result.summary.endswith("; 2 tasks failed ELB health checks, replaced")
+
+
+def test_a_crash_still_counts_beside_a_reclaim(stack, make_ctx):
+    scripted = clock(
+        stack.start_tasks,
+        stack.reclaim,
+        stack.start_tasks,
+        stack.crash,
+        stack.start_tasks,
+        stack.crash,
+    )
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    assert caught.value.summary == (
+        f"2 tasks of deployment {caught.value.outputs.deployment_id} stopped "
+        "(max_failed_tasks 2): the new tasks keep crashing; 1 task reclaimed by Spot, replaced"
+    )
+
+
+# --- 4. strategies, bake time and alarms ---------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["BLUE_GREEN", "LINEAR", "CANARY"])
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_a_service_with_another_strategy_is_refused_before_any_write(
+    aws, make_ctx, strategy, dry_run
+):
+    build_stack(aws, strategy=strategy, bakeTimeInMinutes=5)
+    calls = CallRecorder(aws.client("ecs"))
+    try:
+        with pytest.raises(StepError) as caught:
+            if dry_run:
+                plan(make_ctx)
+            else:
+                run(make_ctx, clock(), rollback=True)
+    finally:
+        EcsDriver.uninstall()
+    assert str(caught.value) == (
+        f"ECS service 'chatbot' in cluster 'chatbot' uses the {strategy} deployment strategy: "
+        "opskit does not track it yet (ecs.redeploy follows ROLLING deployments only)"
+    )
+    assert calls.writes == []
+
+
+def test_bake_time_and_alarms_are_said_while_ecs_bakes(aws, make_ctx):
+    stack = build_stack(aws, strategy="ROLLING", bakeTimeInMinutes=5, alarms=ALARMS)
+    try:
+        scripted = clock(stack.start_tasks, stack.drain_old, stack.complete)
+        result = run(make_ctx, scripted)
+    finally:
+        EcsDriver.uninstall()
+
+    assert make_ctx.messages("progress")[2] == (
+        f"deployment {result.outputs.deployment_id} IN_PROGRESS: running 1/1, pending 0: new "
+        "task RUNNING; ECS bakes for 5m (alarms chatbot-5xx, chatbot-latency) before it "
+        "reports COMPLETED (9m50s left)"
+    )
+
+
+def test_alarms_without_a_bake_time_say_ecs_chooses_it(aws, make_ctx):
+    stack = build_stack(aws, alarms=ALARMS)
+    try:
+        scripted = clock(stack.start_tasks, stack.drain_old, stack.complete)
+        run(make_ctx, scripted)
+    finally:
+        EcsDriver.uninstall()
+
+    assert make_ctx.messages("progress")[2].endswith(
+        "new task RUNNING; ECS watches alarms chatbot-5xx, chatbot-latency for a bake time it "
+        "computes from them before it reports COMPLETED (9m50s left)"
+    )
+
+
+def test_without_a_timeout_the_step_waits_a_default_plus_the_bake_time(aws, make_ctx):
+    stack = build_stack(aws, bakeTimeInMinutes=5)
+    cancel = threading.Event()
+    # Today's step would wait for ever: give up (Ctrl-C) after an hour of polls.
+    scripted = clock(stack.start_tasks, *[lambda: None] * 58, cancel.set)
+    try:
+        with pytest.raises(StepTimeout) as caught:
+            run(make_ctx, scripted, timeout=None, cancel=cancel, poll_interval="60s")
+    finally:
+        EcsDriver.uninstall()
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"deployment {deployment_id} did not finish within the step's default wait of 35m "
+        "(30m, plus ECS's bake time 5m; set timeout: to wait longer): deployment "
+        f"{deployment_id} IN_PROGRESS: running 1/1, pending 0, 1 old running (new task "
+        "RUNNING, 1 old task draining)"
+    )
+    assert sum(scripted.sleeps) == 35 * 60
+
+
+def test_a_timeout_shorter_than_the_bake_time_warns_before_the_update(aws, make_ctx):
+    stack = build_stack(aws, bakeTimeInMinutes=15, alarms=ALARMS)
+    try:
+        with pytest.raises(StepTimeout):
+            run(make_ctx, clock(stack.start_tasks), timeout=600.0, poll_interval="60s")
+        dry = plan(make_ctx)
+    finally:
+        EcsDriver.uninstall()
+
+    warning = (
+        "the step's timeout (10m00s) is shorter than ECS's bake time (15m) plus 5m for the "
+        "rollout: the deployment cannot reach COMPLETED in time (raise timeout:)"
+    )
+    kinds = [(e.kind, e.message) for e in make_ctx.events]
+    assert kinds.index(("warning", warning)) < next(
+        i for i, (kind, message) in enumerate(kinds) if message.startswith("deployment ")
+    )
+    assert make_ctx.messages("warning") == [warning, warning]  # the dry run says it too
+    assert dry.status == "changed"
+
+
+# --- 5. task_definition: previous ----------------------------------------------------
+
+
+def put_service_on_revision_3(aws, stack):
+    ecs = aws.client("ecs")
+    register(ecs, "public.ecr.aws/chatbot/app:2")
+    register(ecs, "public.ecr.aws/chatbot/app:3")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=f"{FAMILY}:3")
+    stack.roll_out()
+
+
+def test_task_definition_previous_skips_inactive_revisions_and_says_which(stack, make_ctx, aws):
+    put_service_on_revision_3(aws, stack)
+    stack.deregister(2)
+
+    dry = plan(make_ctx, task_definition="previous")
+    result = run(make_ctx, clock(stack.roll_out), task_definition="previous")
+
+    chosen = f"task_definition: previous is {FAMILY}:1 (skipped {FAMILY}:2, INACTIVE)"
+    assert make_ctx.messages("info").count(chosen) == 2  # dry run and run
+    assert dry.outputs.task_definition.endswith(f"{FAMILY}:1")
+    assert result.outputs.task_definition.endswith(f"{FAMILY}:1")
+    assert stack.primary()["taskDefinition"].endswith(f"{FAMILY}:1")
+
+
+def test_task_definition_previous_with_no_active_revision_left_refuses_naming_them(
+    stack, calls, make_ctx, aws
+):
+    put_service_on_revision_3(aws, stack)
+    stack.deregister(2)
+    stack.deregister(1)
+    writes_before = list(calls.writes)
+
+    with pytest.raises(StepError) as refused:
+        run(make_ctx, clock(), task_definition="previous")
+
+    assert str(refused.value) == (
+        f"task_definition: previous: no ACTIVE revision of {FAMILY} below {FAMILY}:3 "
+        f"(skipped {FAMILY}:2, INACTIVE; {FAMILY}:1, INACTIVE)"
+    )
+    assert calls.writes == writes_before
+
+
+def test_task_definition_previous_skips_a_deleted_revision(stack, make_ctx, aws):
+    put_service_on_revision_3(aws, stack)
+    stack.deregister(2)
+    aws.client("ecs").delete_task_definitions(taskDefinitions=[f"{FAMILY}:2"])
+
+    result = plan(make_ctx, task_definition="previous")
+
+    assert f"task_definition: previous is {FAMILY}:1 (skipped {FAMILY}:2, deleted)" in (
+        make_ctx.messages("info")
+    )
+    assert result.outputs.task_definition.endswith(f"{FAMILY}:1")
+
+
+def test_ctrl_c_while_not_visible_sends_nothing_more(stack, calls, make_ctx):
+    stack.stale_reads_after_update(1000)
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        run(make_ctx, clock(cancel.set), cancel=cancel, rollback=True, image="repo/app:2")
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService"]
