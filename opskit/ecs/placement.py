@@ -7,8 +7,12 @@ would otherwise wait out the step's timeout with "waiting for the new task to
 start". ``wait.DeploymentWatch`` collects the events below that were created
 after the deployment started, while it has no RUNNING task; ``watch.judge``
 fails it once they repeat (``FAIL_AT_EVENTS`` of them, or the first and the
-newest ``FAIL_AFTER_SECONDS`` apart by the events' own timestamps), quoting the
-newest one.
+newest ``FAIL_AFTER_SECONDS`` apart by the events' own timestamps), or once
+``FAIL_AFTER_SECONDS`` have passed on the step's clock since the first was read
+with still no task placed, quoting the newest one. The last rule is there
+because ECS does not always repeat itself: the same page says that a repeated
+service event message is left out until its cause is resolved or six hours
+pass, so a single event can be all the evidence there will be.
 
 The wordings are those of "Amazon ECS service event messages" (Amazon ECS
 developer guide). Every placement failure of the scheduler starts
@@ -58,6 +62,7 @@ class PlacementFailures:
     """Placement-failure events counted for one deployment, oldest first."""
 
     events: tuple[dict[str, Any], ...] = ()
+    waited: float = 0.0  # seconds on the step's clock since the first one was read
 
     @property
     def span(self) -> float:
@@ -68,8 +73,12 @@ class PlacementFailures:
     @property
     def repeated(self) -> bool:
         """The scheduler keeps failing: the deployment will get no task."""
-        return len(self.events) >= FAIL_AT_EVENTS or (
-            len(self.events) > 1 and self.span >= FAIL_AFTER_SECONDS
+        if not self.events:
+            return False
+        return (
+            len(self.events) >= FAIL_AT_EVENTS
+            or self.span >= FAIL_AFTER_SECONDS
+            or self.waited >= FAIL_AFTER_SECONDS
         )
 
     @property
@@ -80,6 +89,8 @@ class PlacementFailures:
         """``3 placement failures over 40.0s``."""
         count = len(self.events)
         noun = "placement failure" if count == 1 else "placement failures"
+        if self.waited > self.span:
+            return f"{count} {noun}, no task placed for {format_duration(self.waited)}"
         if count == 1:
             return f"1 {noun}"
         return f"{count} {noun} over {format_duration(self.span)}"

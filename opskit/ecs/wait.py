@@ -63,6 +63,7 @@ class DeploymentWatch:
     running_tasks: list[dict[str, Any]] = field(default_factory=list)
     reads: int = 0
     placement_events: list[dict[str, Any]] = field(default_factory=list)
+    placement_first_read: float | None = None  # the step's clock when the first was read
     started: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -90,7 +91,7 @@ class DeploymentWatch:
             stopped.tasks,
             visibility=Visibility(self.seen, self.reads, elapsed),
             not_visible_tasks=tuple(running.not_visible),
-            placement=PlacementFailures(tuple(self.placement_events)),
+            placement=PlacementFailures(tuple(self.placement_events), self._placement_wait()),
             now=self.clock.time(),
             baking=self.config.baking(),
         )
@@ -107,6 +108,7 @@ class DeploymentWatch:
             for t in running
         ):
             self.placement_events.clear()
+            self.placement_first_read = None
             return
         self.placement_events.extend(
             e
@@ -114,6 +116,13 @@ class DeploymentWatch:
             if is_placement_failure(str(e.get("message", "")))
             and epoch(e.get("createdAt")) >= self.created_at
         )
+        if self.placement_events and self.placement_first_read is None:
+            self.placement_first_read = self.clock.monotonic()
+
+    def _placement_wait(self) -> float:
+        if self.placement_first_read is None:
+            return 0.0
+        return self.clock.monotonic() - self.placement_first_read
 
     def new_task_ids(self) -> list[str]:
         """RUNNING tasks that this deployment started."""

@@ -112,6 +112,26 @@ def test_placement_failures_repeat_at_three_events_or_sixty_seconds(offsets, rep
     assert (failures.repeated, failures.describe()) == (repeated, described)
 
 
+@pytest.mark.parametrize(
+    ("waited", "repeated", "described"),
+    [
+        (59.0, False, "1 placement failure, no task placed for 59.0s"),
+        (60.0, True, "1 placement failure, no task placed for 1m00s"),
+    ],
+)
+def test_one_placement_failure_counts_after_sixty_seconds_on_the_steps_clock(
+    waited, repeated, described
+):
+    # ECS leaves a repeated event message out until its cause is resolved or six
+    # hours pass: one event may be all there is.
+    failures = PlacementFailures((event(0.0),), waited=waited)
+    assert (failures.repeated, failures.describe()) == (repeated, described)
+
+
+def test_time_waited_alone_is_no_placement_failure():
+    assert not PlacementFailures((), waited=600.0).repeated
+
+
 def test_the_newest_placement_failure_is_quoted():
     failures = PlacementFailures((event(0, "first"), event(5, "newest")))
     assert failures.newest == "newest"

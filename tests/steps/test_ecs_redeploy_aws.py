@@ -211,6 +211,39 @@ def test_placement_failures_a_minute_apart_fail_at_the_second(stack, make_ctx):
     )
 
 
+def test_a_placement_failure_ecs_does_not_repeat_fails_a_minute_after_it_was_read(
+    stack, make_ctx
+):
+    # ECS leaves a repeated event message out until its cause is resolved or six
+    # hours pass: the step cannot count on three.
+    scripted = clock()
+    scripted.script = [lambda: stack.unable_to_place(at(scripted))]
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"ECS could not place the tasks of deployment {deployment_id} (1 placement failure, "
+        f"no task placed for 1m00s): (service chatbot) {NO_CAPACITY}"
+    )
+    # read at the second poll (5 s in), failed at the poll 60 s after it
+    assert len(scripted.sleeps) == 13
+
+
+def test_a_placement_failure_then_a_placed_task_is_no_failure(stack, make_ctx):
+    scripted = clock()
+    scripted.script = [
+        lambda: stack.unable_to_place(at(scripted)),
+        *[lambda: None] * 10,
+        stack.roll_out,  # placed 55 s after the event was read
+    ]
+
+    result = run(make_ctx, scripted)
+
+    assert result.summary.startswith(f"deployment {result.outputs.deployment_id} COMPLETED")
+
+
 def test_placement_failures_from_before_the_deployment_do_not_count(stack, make_ctx):
     # Read late (eventual consistency): new to the step, but stamped an hour ago.
     scripted = clock()
