@@ -211,9 +211,7 @@ def test_placement_failures_a_minute_apart_fail_at_the_second(stack, make_ctx):
     )
 
 
-def test_a_placement_failure_ecs_does_not_repeat_fails_a_minute_after_it_was_read(
-    stack, make_ctx
-):
+def test_a_placement_failure_ecs_does_not_repeat_fails_a_minute_after_it_was_read(stack, make_ctx):
     # ECS leaves a repeated event message out until its cause is resolved or six
     # hours pass: the step cannot count on three.
     scripted = clock()
