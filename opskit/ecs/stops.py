@@ -10,6 +10,8 @@ stopped?" in the Amazon ECS documentation):
   interrupted."): Fargate Spot took the capacity back;
 - ``stoppedReason`` "Scaling activity initiated by (deployment ecs-svc/...)"
   (``stopCode: ServiceSchedulerInitiated``): the scheduler scaled the task in;
+- ``stopCode: TerminationNotice``: AWS retired the task's host (Fargate task
+  retirement for maintenance, an EC2 Spot interruption notice);
 - ``stoppedReason`` "Task failed ELB health checks in (target-group ...)": the
   load balancer's health check replaced it. ECS's deployment circuit breaker
   still counts these, and ``watch.judge`` reports its FAILED state within one poll.
@@ -44,6 +46,7 @@ class NotACrash:
 
 NOT_CRASHES = (
     NotACrash("spot", "reclaimed by Spot, replaced", stop_code="SpotInterruption"),
+    NotACrash("retired", "retired by AWS, replaced", stop_code="TerminationNotice"),
     NotACrash("scale-in", "scaled in by ECS", reason_prefix="Scaling activity initiated by"),
     NotACrash(
         "elb-health",

@@ -26,6 +26,12 @@ def stopped(reason: str, code: str) -> dict:
         (stopped("Your Spot Task was interrupted.", "SpotInterruption"), "spot"),
         (
             stopped(
+                "Task stopped because the underlying host is being retired", "TerminationNotice"
+            ),
+            "retired",
+        ),
+        (
+            stopped(
                 "Scaling activity initiated by (deployment ecs-svc/5361780928581526137)",
                 "ServiceSchedulerInitiated",
             ),
