@@ -1,4 +1,5 @@
-"""``opskit validate``, ``opskit steps`` and ``opskit schema``: what a playbook may say."""
+"""``opskit validate``, ``opskit steps``, ``opskit schema`` and ``opskit iam``: what a
+playbook may say, and the IAM permissions it needs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import click
 
 from opskit.cli.group import cli
+from opskit.cli.run import target_and_vars
 from opskit.errors import OpskitError
 
 
@@ -82,4 +84,33 @@ def schema() -> int:
     from opskit.schema import playbook_schema
 
     click.echo(json.dumps(playbook_schema(), indent=2))
+    return 0
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@target_and_vars
+@click.option(
+    "--vars-file",
+    "vars_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML file of variables. Repeatable.",
+)
+def iam(
+    playbook: Path, target: str | None, extra_vars: tuple[str, ...], vars_files: tuple[Path, ...]
+) -> int:
+    """Print the least-privilege IAM policy PLAYBOOK needs on a target (JSON on stdout;
+    notes on stderr say where a resource had to be a wildcard). Calls nothing on AWS."""
+    from opskit.api import iam_policy
+    from opskit.context import parse_extra_vars
+    from opskit.model import RunOptions
+
+    options = RunOptions(
+        target=target, extra_vars=parse_extra_vars(extra_vars), vars_files=vars_files
+    )
+    policy = iam_policy(playbook, options)
+    click.echo(json.dumps(policy.document, indent=2))
+    for note in policy.notes:
+        click.echo(f"note: {note}", err=True)
     return 0

@@ -92,6 +92,24 @@ class SandboxInfo:
         )
 
 
+def planned_info(services: int = 1, app_port: int = DEFAULT_APP_PORT) -> SandboxInfo:
+    """A sandbox's info before it starts: its names, region and app URLs on the
+    default ports (a started one may take others); no endpoint or keys yet."""
+    listed = [
+        {**service_names(index), "app_url": f"http://127.0.0.1:{app_port + index - 1}"}
+        for index in range(1, services + 1)
+    ]
+    return SandboxInfo(
+        endpoint_url="",
+        app_url=listed[0]["app_url"],
+        region=REGION,
+        access_key_id="",
+        secret_access_key="",
+        pid=None,
+        services=listed,
+    )
+
+
 class Sandbox:
     """Start, use, stop. ``entrypoint``/``app_source`` default to the bundled
     stack; tests swap in a small stand-in to exercise the agent quickly.
