@@ -67,13 +67,22 @@ def _element(statement: Mapping[str, Any], name: str, value: str, ignore_case: b
     return False
 
 
+def arn_matches(pattern: str, arn: str) -> bool:
+    """``ArnEquals``/``ArnLike`` (the same operator): each of the six colon-separated
+    parts matched on its own, with wildcards ("Condition operators", IAM User Guide)."""
+    wanted, actual = pattern.split(":", 5), arn.split(":", 5)
+    return len(wanted) == len(actual) == 6 and all(map(matches, wanted, actual))
+
+
 def _compare(operator: str, wanted: str, actual: str) -> bool | None:
-    if operator in ("StringEquals", "ArnEquals"):
+    if operator == "StringEquals":
         return actual == wanted
     if operator == "StringEqualsIgnoreCase":
         return actual.lower() == wanted.lower()
-    if operator in ("StringLike", "ArnLike"):
+    if operator == "StringLike":
         return matches(wanted, actual)
+    if operator in ("ArnEquals", "ArnLike"):
+        return arn_matches(wanted, actual)
     if operator == "Bool":
         return actual.lower() == wanted.lower()
     return None

@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.iam.evaluate import evaluate
@@ -63,6 +63,7 @@ class Decided:
     action: str
     resource: str
     outcome: str  # allowed | implicit deny | explicit deny
+    context: Mapping[str, str] = field(default_factory=dict)  # the request's condition keys
 
 
 def denied_message(principal: str, check: Check, outcome: str, *, quoted: bool) -> str:
@@ -197,7 +198,14 @@ def _authorize(
     for check in checks(request, _next_revision(request.account, request.region)):
         decision = evaluate(policies, check.action, check.resource, check.context)
         enforcement.record(
-            Decided(principal, operation, check.action, check.resource, decision.outcome)
+            Decided(
+                principal,
+                operation,
+                check.action,
+                check.resource,
+                decision.outcome,
+                dict(check.context),
+            )  # fmt: skip
         )
         if not decision.allowed:
             _deny(request, principal, check, decision.outcome)
