@@ -16,6 +16,7 @@ groups) is named by the declaration's documented wildcard.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,9 @@ class _Planner:
             self.notes.append(f"step {step.id}: skipped on this target (its when: is false)")
             return []
         inputs = self._inputs(step)
-        return permissions.grants(inputs, self.scope, step.id)
+        values = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
+        self.notes += [f"step {step.id}: {text}" for text in permissions.remarks_for(values)]
+        return permissions.grants(values, self.scope, step.id)
 
     def _may_run(self, step: Step) -> bool:
         if step.when is None:
@@ -194,10 +197,6 @@ def playbook_policy(playbook: Playbook, options: RunOptions) -> PlaybookPolicy:
             raise playbook.error(("targets", target.name, "aws", "region"), str(err)) from None
         context["target"]["region"] = region
     notes: list[str] = []
-    if region is None:
-        notes.append(f"target {target.name} names no aws.region: the ARNs use * for the region")
-    if scope.account == UNKNOWN:
-        notes.append(f"target {target.name} names no AWS account: the ARNs use * for the account")
     scope = Scope(
         region=region or UNKNOWN,
         account=scope.account,
@@ -218,9 +217,9 @@ def playbook_policy(playbook: Playbook, options: RunOptions) -> PlaybookPolicy:
         notes.append("no step of this playbook calls AWS on this target: it needs no permission")
     else:
         if region is None:
-            notes.insert(0, f"target {target.name} names no aws.region: ARNs use * for it")
+            notes.insert(0, f"target {target.name} names no aws.region: the ARNs use * for it")
         if scope.account == UNKNOWN:
-            notes.insert(0, f"target {target.name} names no AWS account: ARNs use * for it")
+            notes.insert(0, f"target {target.name} names no account_id: the ARNs use * for it")
     return PlaybookPolicy(document, list(dict.fromkeys(notes)), target.name)
 
 

@@ -11,6 +11,7 @@ import click
 from opskit.cli.group import cli
 from opskit.cli.run import target_and_vars
 from opskit.errors import OpskitError
+from opskit.iam.needs import Permissions
 
 
 @cli.command()
@@ -72,10 +73,26 @@ def steps_command(names: tuple[str, ...]) -> int:
                 f"    {spec.name:<{name_width}} {spec.type_name:<{type_width}} "
                 f"{flags}{choices}. {spec.help}"
             )
+        _echo_permissions(step_type.permissions)
         click.echo("  outputs:")
         for out in step_type.output_specs:
             click.echo(f"    {out.name:<{name_width}} {out.type:<{type_width}} {out.help}")
     return 0
+
+
+def _echo_permissions(permissions: Permissions | None) -> None:
+    """The IAM actions of the step's code paths, when they apply (docs/iam.md)."""
+    if permissions is None:
+        click.echo("  permissions: not declared")
+        return
+    if not permissions.needs:
+        click.echo("  permissions: none (it calls no AWS API)")
+        return
+    click.echo("  permissions (opskit iam, docs/iam.md):")
+    width = max(len(need.action) for need in permissions.needs)
+    for need in permissions.needs:
+        when = f" [{need.when.text}]" if need.when.text else ""
+        click.echo(f"    {need.action:<{width}}  {need.why}{when}")
 
 
 @cli.command()

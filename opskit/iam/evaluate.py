@@ -97,6 +97,9 @@ _NEGATED = {
 }
 
 
+_KNOWN = {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike", "Bool"}
+
+
 def _condition(operator: str, key: str, wanted: Any, context: Context) -> bool | None:
     """One ``operator: {key: wanted}`` pair against the request; ``None`` when the
     operator is not one this module knows."""
@@ -108,6 +111,8 @@ def _condition(operator: str, key: str, wanted: Any, context: Context) -> bool |
     wanted_values = _listed(wanted)
     if operator == "Null":
         return (not present) == (wanted_values[0].lower() == "true")
+    if _NEGATED.get(operator, operator) not in _KNOWN:
+        return None
     if not present:
         if if_exists:
             return True

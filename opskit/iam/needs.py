@@ -49,14 +49,14 @@ class ResourceSpec(Protocol):
 
     def describe(self) -> str: ...
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved: ...
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved: ...
 
 
 @dataclass(frozen=True)
 class When:
     """A condition on the step's inputs under which a need applies."""
 
-    test: Callable[[Any], bool]
+    test: Callable[[Mapping[str, Any]], bool]  # on the step's input values, by name
     text: str  # how docs and ``opskit steps`` say it, e.g. "delete: true"
     inputs: tuple[str, ...] = ()
 
@@ -66,13 +66,13 @@ ALWAYS = When(lambda _: True, "")
 
 def flag(name: str, text: str | None = None) -> When:
     """The need applies when input ``name`` is set (true, non-zero, non-empty)."""
-    return When(lambda inputs: bool(getattr(inputs, name)), text or f"{name}: true", (name,))
+    return When(lambda values: bool(values[name]), text or f"{name}: true", (name,))
 
 
 def any_of(*names: str) -> When:
     """The need applies when any of the inputs is set."""
     return When(
-        lambda inputs: any(getattr(inputs, n) for n in names),
+        lambda values: any(values[n] for n in names),
         " or ".join(names) + " set",
         names,
     )
@@ -80,7 +80,7 @@ def any_of(*names: str) -> When:
 
 def all_of(*names: str, text: str) -> When:
     """The need applies when every one of the inputs is set."""
-    return When(lambda inputs: all(getattr(inputs, n) for n in names), text, names)
+    return When(lambda values: all(values[n] for n in names), text, names)
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,15 @@ class Need:
     on: ResourceSpec
     why: str  # the code path that calls it
     when: When = ALWAYS
+
+
+@dataclass(frozen=True)
+class Remark:
+    """Something a policy reader must know when the inputs take a path that needs
+    no statement (or one the policy cannot state); ``opskit iam`` prints it."""
+
+    text: str
+    when: When
 
 
 @dataclass(frozen=True)
@@ -108,8 +117,9 @@ class Permissions:
     """A step type's needs (``StepType.permissions``). ``NO_AWS`` for a step that
     calls no AWS API."""
 
-    def __init__(self, *needs: Need):
+    def __init__(self, *needs: Need, remarks: tuple[Remark, ...] = ()):
         self.needs = needs
+        self.remarks = remarks
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -118,15 +128,19 @@ class Permissions:
 
     @property
     def input_names(self) -> set[str]:
-        return {name for need in self.needs for name in (*need.on.inputs, *need.when.inputs)}
+        found = {name for need in self.needs for name in (*need.on.inputs, *need.when.inputs)}
+        return found | {name for remark in self.remarks for name in remark.when.inputs}
 
-    def grants(self, inputs: Any, scope: Scope, step: str = "") -> list[Grant]:
-        """The grants these inputs switch on."""
+    def grants(self, values: Mapping[str, Any], scope: Scope, step: str = "") -> list[Grant]:
+        """The grants a step's input values (by name, defaults filled in) switch on."""
         return [
-            Grant(need.action, need.on.resolve(inputs, scope), step)
+            Grant(need.action, need.on.resolve(values, scope), step)
             for need in self.needs
-            if need.when.test(inputs)
+            if need.when.test(values)
         ]
+
+    def remarks_for(self, values: Mapping[str, Any]) -> list[str]:
+        return [remark.text for remark in self.remarks if remark.when.test(values)]
 
 
 NO_AWS = Permissions()
@@ -151,8 +165,8 @@ class S3Bucket:
         where = f"the bucket of `{self.input}`"
         return where + (", listing under its prefix only (s3:prefix)" if self.listing else "")
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        location = parse_s3_url(getattr(inputs, self.input))
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        location = parse_s3_url(values[self.input])
         condition: dict[str, dict[str, list[str]]] = {}
         if self.listing and location.prefix:
             condition = {"StringLike": {"s3:prefix": [location.prefix + "*"]}}
@@ -171,10 +185,10 @@ class S3Objects:
         return (self.input,)
 
     def describe(self) -> str:
-        return f"objects under `{self.input}`" + (f"{self.under}" if self.under else "")
+        return f"objects under `{self.input}`" + (f" in {self.under}" if self.under else "")
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        location = parse_s3_url(getattr(inputs, self.input))
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        location = parse_s3_url(values[self.input])
         arn = scope.s3_objects(location.bucket, location.prefix + self.under)
         return Resolved((arn,), "S3Objects")
 
@@ -191,8 +205,8 @@ class EcsService:
     def describe(self) -> str:
         return f"the service `{self.service}` in `{self.cluster}`"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        cluster, service = getattr(inputs, self.cluster), getattr(inputs, self.service)
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        cluster, service = values[self.cluster], values[self.service]
         return Resolved((scope.ecs_service(cluster, service),), "EcsService")
 
 
@@ -207,8 +221,8 @@ class EcsTasks:
     def describe(self) -> str:
         return f"the tasks of `{self.cluster}`"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        return Resolved((scope.ecs_tasks(getattr(inputs, self.cluster)),), "EcsTasks")
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        return Resolved((scope.ecs_tasks(values[self.cluster]),), "EcsTasks")
 
 
 @dataclass(frozen=True)
@@ -225,8 +239,8 @@ class EcsTaskList:
     def describe(self) -> str:
         return f"`*` with ecs:cluster `{self.cluster}`"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        cluster = scope.ecs_cluster(getattr(inputs, self.cluster))
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        cluster = scope.ecs_cluster(values[self.cluster])
         return Resolved(("*",), "EcsListTasks", {"ArnEquals": {"ecs:cluster": [cluster]}})
 
 
@@ -240,7 +254,7 @@ class Everything:
     def describe(self) -> str:
         return "`*` (no resource-level permission)"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
         return Resolved(("*",), self.kind)
 
 
@@ -254,7 +268,7 @@ class AllLogGroups:
     def describe(self) -> str:
         return "every log group of the region (a listing of names)"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
         return Resolved((scope.all_log_groups(),), "LogsDescribeGroups")
 
 
@@ -289,12 +303,12 @@ class LogGroup:
             return f"the log group `{self.input}` (default: the service's)"
         return f"the log group `{self.input}`"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        named = getattr(inputs, self.input) if self.input else None
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        named = values[self.input] if self.input else None
         if named:
             return Resolved((scope.log_group(named),), "LogsGroup")
-        cluster = getattr(inputs, self.cluster) if self.cluster else None
-        service = getattr(inputs, self.service) if self.service else None
+        cluster = values[self.cluster] if self.cluster else None
+        service = values[self.service] if self.service else None
         groups = _task_log_groups(scope, cluster, service)
         if groups:
             return Resolved(tuple(scope.log_group(g) for g in groups), "LogsGroup")
@@ -321,11 +335,9 @@ class PassedRoles:
     def describe(self) -> str:
         return "the task and execution roles of the service's task definition"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
         condition = {"StringEquals": {"iam:PassedToService": [ECS_TASKS_SERVICE]}}
-        definition = scope.task_definition(
-            getattr(inputs, self.cluster), getattr(inputs, self.service)
-        )
+        definition = scope.task_definition(values[self.cluster], values[self.service])
         roles = [
             str(definition[key])
             for key in ("taskRoleArn", "executionRoleArn")
@@ -357,10 +369,8 @@ class NewTaskDefinition:
     def describe(self) -> str:
         return "the revision registered (ecs:CreateAction RegisterTaskDefinition)"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        definition = scope.task_definition(
-            getattr(inputs, self.cluster), getattr(inputs, self.service)
-        )
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        definition = scope.task_definition(values[self.cluster], values[self.service])
         family = str((definition or {}).get("family") or UNKNOWN)
         condition = {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}
         note = None
@@ -386,8 +396,8 @@ class KmsKey:
     def describe(self) -> str:
         return f"the KMS key `{self.input}`"
 
-    def resolve(self, inputs: Any, scope: Scope) -> Resolved:
-        key = str(getattr(inputs, self.input))
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        key = str(values[self.input])
         alias = key.split(":", 5)[-1] if key.startswith("arn:") else key
         if alias.startswith("alias/"):
             return Resolved(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opskit.errors import StepFailed
-from opskit.iam.needs import KmsKey, Need, Permissions, S3Bucket, S3Objects, flag
+from opskit.iam.needs import KmsKey, Need, Permissions, Remark, S3Bucket, S3Objects, When, flag
 from opskit.releases.format import origin_from_env
 from opskit.releases.store import RELEASES_DIR
 from opskit.releases.verdict import record_verdict, verdict_of
@@ -293,6 +293,17 @@ PERMISSIONS = Permissions(
         KmsKey("sse_kms_key_id"),
         "multipart uploads; HEAD with checksum mode of objects under that key",
         flag("sse_kms_key_id", "sse_kms_key_id set"),
+    ),
+    remarks=(
+        Remark(
+            "sse: aws:kms without sse_kms_key_id uses the AWS managed key aws/s3, whose key "
+            "policy lets S3 use it for the account's principals: no KMS statement is needed",
+            When(
+                lambda v: v["sse"] in ("aws:kms", "aws:kms:dsse") and not v["sse_kms_key_id"],
+                "sse: aws:kms without sse_kms_key_id",
+                ("sse", "sse_kms_key_id"),
+            ),
+        ),
     ),
 )
 
