@@ -21,10 +21,11 @@ kept (``decisions``): which principal asked for which action on what.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,16 +182,17 @@ def _authorize(
 
     path = response.raw_path
     query = urllib.parse.urlparse(response.uri).query
-    iam_request = iam_request_cls(
-        account_id=response.current_account,
-        method=response.method,
-        path=path + ("?" + query if query else ""),
-        data=response.data,
-        body=response.raw_body,
-        headers=response.headers,
-        action=response._get_action(),
-    )
-    iam_request.check_signature()  # an unknown key or a bad signature: moto's own errors
+    with _json_errors("x-amz-target" in {k.lower() for k in dict(response.headers)}):
+        iam_request = iam_request_cls(
+            account_id=response.current_account,
+            method=response.method,
+            path=path + ("?" + query if query else ""),
+            data=response.data,
+            body=response.raw_body,
+            headers=response.headers,
+            action=response._get_action(),
+        )
+        iam_request.check_signature()  # an unknown key, a bad signature: refused
     request = _request_of(response, iam_request, resource)
     principal = iam_request._access_key.arn
     policies = [IAMPolicy(p)._policy_json for p in iam_request._access_key.collect_policies()]
@@ -209,6 +211,29 @@ def _authorize(
         )
         if not decision.allowed:
             _deny(request, principal, check, decision.outcome)
+
+
+# What a JSON protocol service (ECS, Logs) answers for a key or signature it does
+# not accept; moto answers in XML, which a JSON client cannot read.
+_JSON_CODES = {
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+}
+
+
+@contextlib.contextmanager
+def _json_errors(json_protocol: bool) -> Iterator[None]:
+    from moto.core.exceptions import JsonRESTError
+
+    try:
+        yield
+    except JsonRESTError:
+        raise
+    except Exception as err:
+        code = getattr(err, "error_type", None)
+        if not json_protocol or code not in _JSON_CODES:
+            raise
+        raise JsonRESTError(_JSON_CODES[code], str(getattr(err, "message", ""))) from None
 
 
 def _deny(request: Request, principal: str, check: Check, outcome: str) -> None:
