@@ -279,3 +279,27 @@ def test_a_step_type_that_declares_nothing_is_refused(
         "test.undeclared does not declare "
         "the IAM permissions it needs\n"
     )
+
+
+def test_a_revision_of_a_named_family_is_tagged_in_that_family(cli: Cli, tmp_path: Path) -> None:
+    path = write_playbook(
+        tmp_path,
+        [
+            {
+                "id": "release",
+                "uses": "ecs.redeploy",
+                "with": {
+                    "cluster": "web",
+                    "service": "api",
+                    "task_definition": "arn:aws:ecs:eu-west-1:1:task-definition/api-v2:7",
+                    "image": "repo/api:2",
+                },
+            }
+        ],
+    )
+
+    document, notes = policy(cli, str(path), "-t", "prod")
+
+    tagged = next(s for s in document["Statement"] if s["Sid"] == "EcsTagOnCreate")
+    assert tagged["Resource"] == ["arn:aws:ecs:eu-west-1:*:task-definition/api-v2:*"]
+    assert not [note for note in notes if "ecs:TagResource" in note]

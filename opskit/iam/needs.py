@@ -357,21 +357,27 @@ class PassedRoles:
 @dataclass(frozen=True)
 class NewTaskDefinition:
     """The revision a step registers: ``ecs:TagResource`` on it, only as part of
-    ``RegisterTaskDefinition`` (``ecs:CreateAction``), for the tags it copies."""
+    ``RegisterTaskDefinition`` (``ecs:CreateAction``), for the tags it copies. Its
+    family is the one ``task_definition`` names, else the service's."""
 
     cluster: str = "cluster"
     service: str = "service"
+    task_definition: str = "task_definition"
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return (self.cluster, self.service)
+        return (self.cluster, self.service, self.task_definition)
 
     def describe(self) -> str:
         return "the revision registered (ecs:CreateAction RegisterTaskDefinition)"
 
     def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
-        definition = scope.task_definition(values[self.cluster], values[self.service])
-        family = str((definition or {}).get("family") or UNKNOWN)
+        named = str(values[self.task_definition] or "")
+        if named and named != "previous":
+            family = named.rsplit("/", 1)[-1].split(":", 1)[0]
+        else:
+            definition = scope.task_definition(values[self.cluster], values[self.service])
+            family = str((definition or {}).get("family") or UNKNOWN)
         condition = {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}
         note = None
         if family == UNKNOWN:
