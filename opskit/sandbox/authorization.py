@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opskit.iam.needs import ECS_TASKS_SERVICE
+from opskit.iam.resources import ECS_TASKS_SERVICE
 
 
 @dataclass(frozen=True)

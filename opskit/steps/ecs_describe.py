@@ -22,17 +22,8 @@ from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition
 from opskit.ecs.taskdef import LogTarget, container_log_targets, describe_task_definition
 from opskit.errors import StepError
-from opskit.iam.needs import (
-    EcsService,
-    EcsTaskList,
-    EcsTasks,
-    Everything,
-    LogGroup,
-    Need,
-    Permissions,
-    all_of,
-    flag,
-)
+from opskit.iam.needs import Need, Permissions, all_of, flag
+from opskit.iam.resources import EcsService, EcsTaskList, EcsTasks, Everything, LogGroup
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 

@@ -30,18 +30,15 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
-from opskit.iam.needs import (
+from opskit.iam.needs import Need, Permissions, any_of, flag
+from opskit.iam.resources import (
     EcsService,
     EcsTaskList,
     EcsTasks,
     Everything,
     LogGroup,
-    Need,
     NewTaskDefinition,
     PassedRoles,
-    Permissions,
-    any_of,
-    flag,
 )
 from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param

@@ -13,16 +13,14 @@ from dataclasses import dataclass, field
 from opskit.clock import Deadline, poll_until
 from opskit.durations import format_duration
 from opskit.errors import Cancelled, InputError, StepTimeout
-from opskit.iam.needs import (
+from opskit.iam.needs import Need, Permissions, all_of
+from opskit.iam.resources import (
     AllLogGroups,
     EcsService,
     EcsTaskList,
     EcsTasks,
     Everything,
     LogGroup,
-    Need,
-    Permissions,
-    all_of,
 )
 from opskit.logs.reader import LogReader
 from opskit.logs.selection import StreamSelection, emit_line, positive

@@ -17,7 +17,8 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import InputError, StepFailed, StepTimeout
-from opskit.iam.needs import AllLogGroups, LogGroup, Need, Permissions
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import AllLogGroups, LogGroup
 from opskit.logs.patterns import (
     ANY_TASK,
     EVERY_TASK,

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.describe import describe_service, list_service_tasks
-from opskit.iam.needs import (
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import (
     EcsService,
     EcsTaskList,
     EcsTasks,
     Everything,
     LogGroup,
-    Need,
-    Permissions,
     S3Bucket,
     S3Objects,
 )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from opskit.iam.needs import Need, Permissions, S3Bucket, S3Objects
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import S3Bucket, S3Objects
 from opskit.releases.choose import live_manifest
 from opskit.releases.store import read_records
 from opskit.releases.table import release_lines

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.errors import StepFailed
-from opskit.iam.needs import Need, Permissions, S3Bucket, S3Objects
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import S3Bucket, S3Objects
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from opskit.releases.choose import check_release
 from opskit.releases.restore import RestorePlan, copy_versions, plan_restore

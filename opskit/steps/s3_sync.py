@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opskit.errors import StepFailed
-from opskit.iam.needs import KmsKey, Need, Permissions, Remark, S3Bucket, S3Objects, When, flag
+from opskit.iam.needs import Need, Permissions, Remark, When, flag
+from opskit.iam.resources import KmsKey, S3Bucket, S3Objects
 from opskit.releases.format import origin_from_env
 from opskit.releases.store import RELEASES_DIR
 from opskit.releases.verdict import record_verdict, verdict_of

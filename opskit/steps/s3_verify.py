@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.errors import InputError, StepFailed
-from opskit.iam.needs import Need, Permissions, S3Bucket, S3Objects
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import S3Bucket, S3Objects
 from opskit.manifest import MANIFEST_NAME
 from opskit.s3.check import mismatched_keys
 from opskit.s3.hash_cache import HashCache
