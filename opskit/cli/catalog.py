@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from opskit.cli.group import cli
 from opskit.cli.run import target_and_vars
 from opskit.errors import OpskitError
-from opskit.iam.needs import Permissions
+
+if TYPE_CHECKING:
+    from opskit.iam.needs import Permissions
 
 
 @cli.command()
