@@ -29,12 +29,14 @@ if TYPE_CHECKING:  # imported where used: `opskit run` of one target starts with
     from opskit.ci.matrix import MatrixFormat
     from opskit.fleet import FleetOptions
     from opskit.model import FleetResult
+    from opskit.permissions import PlaybookPolicy
     from opskit.steps.s3_releases import ReleasesOutputs
 
 __all__ = [
     "LogTail",
     "TailedLine",
     "fleet_matrix",
+    "iam_policy",
     "list_releases",
     "merge_run_reports",
     "run_playbook",
@@ -184,6 +186,16 @@ def _only_record(result: RunResult, *, interrupted_ok: bool = False) -> StepReco
     if record is None or record.status in ("failed", "error") or result.error:
         raise StepError(result.error or (record.summary if record else result.status))
     return record
+
+
+def iam_policy(playbook: Playbook | PathLike, options: RunOptions | None = None) -> PlaybookPolicy:
+    """The least-privilege IAM policy the playbook's steps need on ``options.target``
+    (``opskit iam``), its inputs rendered with the run's vars (``extra_vars``,
+    ``vars_files``): the policy document, and notes where a resource is a
+    wildcard. Calls nothing on AWS. Raises ``InputError`` for bad input."""
+    from opskit.permissions import playbook_policy
+
+    return playbook_policy(_load(playbook), options or RunOptions())
 
 
 def fleet_matrix(

@@ -61,6 +61,15 @@ def run_sandbox(bus: EventBus, options: RunOptions, services: int) -> Iterator[t
         yield found
 
 
+def known_sandbox(services: int) -> dict[str, Any]:
+    """What a sandbox target is before a sandbox starts (its region, account, names
+    and task definitions), without starting one: how ``opskit iam`` renders a
+    sandbox target. See ``opskit.sandbox.known_before_start``."""
+    from opskit import sandbox as sandbox_mod
+
+    return sandbox_mod.known_before_start(services)
+
+
 class Runner:
     def __init__(self, playbook: Playbook, options: RunOptions, bus: EventBus):
         self.playbook = playbook

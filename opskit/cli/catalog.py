@@ -1,14 +1,20 @@
-"""``opskit validate``, ``opskit steps`` and ``opskit schema``: what a playbook may say."""
+"""``opskit validate``, ``opskit steps``, ``opskit schema`` and ``opskit iam``: what a
+playbook may say, and the IAM permissions it needs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from opskit.cli.group import cli
+from opskit.cli.run import target_and_vars
 from opskit.errors import OpskitError
+
+if TYPE_CHECKING:
+    from opskit.iam.needs import Permissions
 
 
 @cli.command()
@@ -70,10 +76,26 @@ def steps_command(names: tuple[str, ...]) -> int:
                 f"    {spec.name:<{name_width}} {spec.type_name:<{type_width}} "
                 f"{flags}{choices}. {spec.help}"
             )
+        _echo_permissions(step_type.permissions)
         click.echo("  outputs:")
         for out in step_type.output_specs:
             click.echo(f"    {out.name:<{name_width}} {out.type:<{type_width}} {out.help}")
     return 0
+
+
+def _echo_permissions(permissions: Permissions | None) -> None:
+    """The IAM actions of the step's code paths, when they apply (docs/iam.md)."""
+    if permissions is None:
+        click.echo("  permissions: not declared")
+        return
+    if not permissions.needs:
+        click.echo("  permissions: none (it calls no AWS API)")
+        return
+    click.echo("  permissions (opskit iam, docs/iam.md):")
+    width = max(len(need.action) for need in permissions.needs)
+    for need in permissions.needs:
+        when = f" [{need.when.text}]" if need.when.text else ""
+        click.echo(f"    {need.action:<{width}}  {need.why}{when}")
 
 
 @cli.command()
@@ -82,4 +104,33 @@ def schema() -> int:
     from opskit.schema import playbook_schema
 
     click.echo(json.dumps(playbook_schema(), indent=2))
+    return 0
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@target_and_vars
+@click.option(
+    "--vars-file",
+    "vars_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML file of variables. Repeatable.",
+)
+def iam(
+    playbook: Path, target: str | None, extra_vars: tuple[str, ...], vars_files: tuple[Path, ...]
+) -> int:
+    """Print the least-privilege IAM policy PLAYBOOK needs on a target (JSON on stdout;
+    notes on stderr say where a resource had to be a wildcard). Calls nothing on AWS."""
+    from opskit.api import iam_policy
+    from opskit.context import parse_extra_vars
+    from opskit.model import RunOptions
+
+    options = RunOptions(
+        target=target, extra_vars=parse_extra_vars(extra_vars), vars_files=vars_files
+    )
+    policy = iam_policy(playbook, options)
+    click.echo(json.dumps(policy.document, indent=2))
+    for note in policy.notes:
+        click.echo(f"note: {note}", err=True)
     return 0

@@ -13,6 +13,7 @@ The runner and the CLI use only this module's names::
         ...   # that one, else the one this process runs for another run, else a new one
         info.template_context()                # what templates read as opskit.sandbox
     up(app_port=8501, services=3) / down() / status()
+    known_before_start(services=3)             # its names, region and account (`opskit iam`)
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from opskit.sandbox.core import DEFAULT_APP_PORT, Sandbox, SandboxInfo
+from opskit.sandbox.core import DEFAULT_APP_PORT, Sandbox, SandboxInfo, planned_info
 from opskit.sandbox.daemon import down, pid_alive, status, up
 from opskit.sandbox.errors import SandboxError
+from opskit.sandbox.moto_ecs import ACCOUNT_ID
 from opskit.sandbox.ports import free_port, port_free
+from opskit.sandbox.server import task_definition
 from opskit.sandbox.state import read_state, remove_state, state_path
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "SandboxInfo",
     "down",
     "find_running",
+    "known_before_start",
     "sandbox_for_run",
     "state_path",
     "status",
@@ -58,6 +63,23 @@ def find_running() -> SandboxInfo | None:
         remove_state(only_pid=info.pid)
         return None
     return info
+
+
+def known_before_start(services: int = 1) -> dict[str, Any]:
+    """What a sandbox is before one starts, for ``opskit iam``: its ``region`` and
+    ``account`` (fixed), ``template_context`` (what templates read as
+    ``opskit.sandbox``; the URLs name the default ports) and ``task_definitions``
+    (each service's, keyed ``cluster/service``, as the sandbox registers them)."""
+    info = planned_info(services)
+    return {
+        "region": info.region,
+        "account": ACCOUNT_ID,
+        "template_context": info.template_context(),
+        "task_definitions": {
+            f"{names['cluster']}/{names['service']}": task_definition(names)
+            for names in info.service_list()
+        },
+    }
 
 
 def _answers(endpoint_url: str) -> bool:

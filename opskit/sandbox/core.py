@@ -20,6 +20,7 @@ from typing import Any
 
 from opskit.sandbox.agent import Agent
 from opskit.sandbox.bedrock import BedrockEndpoint, delay_from_env
+from opskit.sandbox.enforcement import Credentials, Decided, Enforcement, create_operator
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.moto_ecs import EcsRecords
 from opskit.sandbox.proxy import TcpProxy
@@ -36,6 +37,9 @@ from opskit.sandbox.server import (
 from opskit.sandbox.service import ServiceSide
 
 DEFAULT_APP_PORT = 8501
+# Whether a sandbox authorizes requests as AWS would (``enforcement.py``). Off for
+# now: a later release makes the sandbox refuse foreign credentials by default.
+ENFORCE_IAM = False
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 _one_per_process = threading.Lock()
 
@@ -55,6 +59,9 @@ class SandboxInfo:
     bedrock_faults_file: str = ""  # where `opskit sandbox fault` sets its faults
     # Each service's names, code prefix and app URL; the first is ``names``/``app_url``.
     services: list[dict[str, str]] = field(default_factory=list)
+    # Whether it authorizes requests as AWS does (``access_key_id`` is then the key
+    # of its own IAM user, which may do anything; other users get their policies).
+    iam_enforced: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,7 +96,26 @@ class SandboxInfo:
             bedrock_endpoint_url=str(document.get("bedrock_endpoint_url") or ""),
             bedrock_faults_file=str(document.get("bedrock_faults_file") or ""),
             services=[dict(s) for s in document.get("services") or []],
+            iam_enforced=bool(document.get("iam_enforced", False)),
         )
+
+
+def planned_info(services: int = 1, app_port: int = DEFAULT_APP_PORT) -> SandboxInfo:
+    """A sandbox's info before it starts: its names, region and app URLs on the
+    default ports (a started one may take others); no endpoint or keys yet."""
+    listed = [
+        {**service_names(index), "app_url": f"http://127.0.0.1:{app_port + index - 1}"}
+        for index in range(1, services + 1)
+    ]
+    return SandboxInfo(
+        endpoint_url="",
+        app_url=listed[0]["app_url"],
+        region=REGION,
+        access_key_id="",
+        secret_access_key="",
+        pid=None,
+        services=listed,
+    )
 
 
 class Sandbox:
@@ -98,7 +124,10 @@ class Sandbox:
 
     ``services``: how many ECS services (``service_names``), each with its own
     tasks, log group, code prefix and app URL, on ports ``app_port``,
-    ``app_port + 1``, ... (all free ports when ``app_port`` is 0)."""
+    ``app_port + 1``, ... (all free ports when ``app_port`` is 0).
+
+    ``enforce_iam``: authorize every request as AWS would, on the caller's IAM
+    policies (``enforcement.py``); the sandbox's own user may do anything."""
 
     def __init__(
         self,
@@ -113,6 +142,7 @@ class Sandbox:
         bedrock_delay: float | None = None,
         bedrock_faults_file: Path | None = None,
         services: int = 1,
+        enforce_iam: bool = ENFORCE_IAM,
     ):
         if services < 1:
             raise SandboxError(f"a sandbox runs at least one service, not {services}")
@@ -137,6 +167,7 @@ class Sandbox:
         ]
         self._on_tasks_changed = on_tasks_changed
         self._owns_process_lock = False
+        self.enforcement = Enforcement() if enforce_iam else None
 
     # The first service, by the names a one-service sandbox always had.
     @property
@@ -156,13 +187,18 @@ class Sandbox:
             endpoint_url=self.moto.endpoint_url,
             app_url=self.services[0].app_url,
             region=REGION,
-            access_key_id=ACCESS_KEY_ID,
-            secret_access_key=SECRET_ACCESS_KEY,
+            access_key_id=self.moto.credentials.access_key_id,
+            secret_access_key=self.moto.credentials.secret_access_key,
             pid=pid,
             bedrock_endpoint_url=self.bedrock.endpoint_url,
             bedrock_faults_file=str(self.bedrock.faults_file or ""),
             services=[service.describe() for service in self.services],
+            iam_enforced=self.enforcement is not None,
         )
+
+    def authorizations(self) -> list[Decided]:
+        """Every authorization decided since enforcement began, oldest first."""
+        return self.enforcement.decisions if self.enforcement is not None else []
 
     def task_pids(self) -> list[int]:
         return [pid for service in self.services for pid in service.task_pids()]
@@ -178,6 +214,11 @@ class Sandbox:
                 service.proxy.start()
             _reset_moto()
             self.moto.start()
+            # Its own user first, while moto still lets any key through; then,
+            # when asked, AWS's authorization of every request from here on.
+            self.moto.use_credentials(create_operator(self.moto.client("iam")))
+            if self.enforcement is not None:
+                self.enforcement.start()
             self.bedrock.start()
             self.moto.create_resources(self.app_source, [s.names for s in self.services])
             for service in self.services:
@@ -194,6 +235,8 @@ class Sandbox:
             service.stop()
         self.bedrock.stop()
         self.moto.stop()
+        if self.enforcement is not None:
+            self.enforcement.stop()  # moto's setting is process-wide: put it back
         if self._owns_process_lock:
             self._owns_process_lock = False
             _reset_moto()
@@ -209,6 +252,7 @@ class Sandbox:
             port=port,
             endpoint_url=self.moto.endpoint_url,
             bedrock_endpoint_url=self.bedrock.endpoint_url,
+            credentials=self.moto.credentials,
         )
 
     def _wait_ready(self, timeout: float) -> None:
@@ -235,18 +279,25 @@ class Sandbox:
 
 
 def task_environment(
-    container: dict[str, str], *, port: int, endpoint_url: str, bedrock_endpoint_url: str = ""
+    container: dict[str, str],
+    *,
+    port: int,
+    endpoint_url: str,
+    bedrock_endpoint_url: str = "",
+    credentials: Credentials | None = None,
 ) -> dict[str, str]:
     """A task process's environment: what Fargate gives every task, then the task
-    definition's container environment, then what only the local platform decides."""
+    definition's container environment, then what only the local platform decides.
+    ``credentials`` play the task role's (the sandbox's own user's)."""
+    credentials = credentials or Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY)
     env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
     env.update(
         {
             # Fargate's part: the AWS endpoint and the task role's credentials.
             "AWS_ENDPOINT_URL": endpoint_url,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
             "AWS_EC2_METADATA_DISABLED": "true",
             "STREAMLIT_SERVER_HEADLESS": "true",
             "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",

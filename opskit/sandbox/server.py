@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry, file_sha256
+from opskit.sandbox.enforcement import Credentials
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.ports import check_port_free
 
 STACK_DIR = Path(__file__).resolve().parent.parent / "stack"
 TASK_DEFINITION_TEMPLATE = STACK_DIR / "task-definition.json.j2"
 REGION = "us-east-1"
-ACCESS_KEY_ID = "opskit-sandbox"  # moto takes any key; these only ever reach loopback
+# The keys the sandbox signs with until it has created its own IAM user (moto takes
+# any key while it does not enforce IAM); they only ever reach loopback.
+ACCESS_KEY_ID = "opskit-sandbox"
 SECRET_ACCESS_KEY = "opskit-sandbox-secret"
 CODE_PREFIX = "src/"
 IMAGE = "opskit-sandbox/chatbot:local"
@@ -48,6 +51,12 @@ class MotoSide:
         self.port = port
         self._server: Any = None
         self._clients: dict[str, Any] = {}
+        self.credentials = Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+
+    def use_credentials(self, credentials: Credentials) -> None:
+        """Sign every later call with ``credentials`` (the sandbox's own IAM user)."""
+        self.credentials = credentials
+        self._clients.clear()
 
     @property
     def endpoint_url(self) -> str:
@@ -77,8 +86,8 @@ class MotoSide:
                 service,
                 endpoint_url=self.endpoint_url,
                 region_name=REGION,
-                aws_access_key_id=ACCESS_KEY_ID,
-                aws_secret_access_key=SECRET_ACCESS_KEY,
+                aws_access_key_id=self.credentials.access_key_id,
+                aws_secret_access_key=self.credentials.secret_access_key,
             )
         return self._clients[service]
 

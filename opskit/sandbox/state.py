@@ -3,7 +3,8 @@ running sandbox.
 
 ``$OPSKIT_SANDBOX_STATE`` if set, else ``$XDG_STATE_HOME/opskit/sandbox.json``
 (``~/.local/state/opskit/sandbox.json`` by default). Written atomically (a
-reader never sees half a file) and only once the sandbox is ready.
+reader never sees half a file) and only once the sandbox is ready; readable by
+its owner only (mode 0600): it holds the keys of the sandbox's own IAM user.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ def write_state(document: dict[str, Any]) -> Path:
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()  # a crashed writer's leftover: the mode is set only on creation
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(document, indent=1, sort_keys=True) + "\n")
     os.replace(temporary, path)
     return path
 

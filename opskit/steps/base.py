@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from opskit.clock import Clock, Deadline
 from opskit.events import Emit
+from opskit.iam.needs import Permissions
 from opskit.inputs import (
     Input,
     InvalidInput,
@@ -160,7 +161,10 @@ class StepType(Generic[I]):
     set, takes part in the run's last phase, after every step and
     ``on_failure`` and before a sandbox started for the run stops (``s3.sync``
     writes the run's verdict on its release record there); it returns
-    ``(event kind, message)`` pairs to show.
+    ``(event kind, message)`` pairs to show. ``permissions`` declares the IAM
+    actions its code paths call, on which resources and when (``opskit iam``,
+    ``opskit steps`` and docs/iam.md read it); ``NO_AWS`` for a step that calls
+    no AWS API, ``None`` only for a step type that has not declared them.
     """
 
     name: str
@@ -171,6 +175,7 @@ class StepType(Generic[I]):
     plan: Callable[[StepContext, I], StepResult] | None = None
     read_only: bool = False
     finish: Callable[[RunEnd], list[tuple[str, str]]] | None = None
+    permissions: Permissions | None = None
 
     @cached_property
     def specs(self) -> tuple[Input, ...]:

@@ -22,6 +22,8 @@ from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition
 from opskit.ecs.taskdef import LogTarget, container_log_targets, describe_task_definition
 from opskit.errors import StepError
+from opskit.iam.needs import Need, Permissions, all_of, flag
+from opskit.iam.resources import EcsService, EcsTaskList, EcsTasks, Everything, LogGroup
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
 
@@ -155,6 +157,25 @@ def run(ctx: StepContext, inputs: DescribeInputs) -> StepResult:
     return StepResult("ok", summary, outputs, "\n".join(lines))
 
 
+PERMISSIONS = Permissions(
+    Need("ecs:DescribeServices", EcsService(), "the service's deployments and events"),
+    Need("ecs:ListTasks", EcsTaskList(), "the running and stopped tasks"),
+    Need("ecs:DescribeTasks", EcsTasks(), "the running and stopped tasks"),
+    Need(
+        "ecs:DescribeTaskDefinition",
+        Everything("EcsTaskDefinitions"),
+        "where the stopped tasks' logs are (awslogs)",
+        flag("stopped_tasks", "stopped_tasks above 0"),
+    ),
+    Need(
+        "logs:GetLogEvents",
+        LogGroup(None, "cluster", "service"),
+        "the last lines of each stopped task",
+        all_of("stopped_tasks", "log_lines", text="stopped_tasks and log_lines above 0"),
+    ),
+)
+
+
 STEP = StepType(
     name="ecs.describe",
     summary="Describe an ECS service: deployments, events, running and stopped tasks with reasons",
@@ -162,4 +183,5 @@ STEP = StepType(
     outputs=DescribeOutputs,
     run=run,
     read_only=True,
+    permissions=PERMISSIONS,
 )

@@ -31,6 +31,16 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.wait import DeploymentWatch, follow
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
+from opskit.iam.needs import Need, Permissions, any_of, flag
+from opskit.iam.resources import (
+    EcsService,
+    EcsTaskList,
+    EcsTasks,
+    Everything,
+    LogGroup,
+    NewTaskDefinition,
+    PassedRoles,
+)
 from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
@@ -406,6 +416,43 @@ def _roll_back(
     return f"rollback to {short} failed too: {result.summary}", deployment_id
 
 
+# RegisterTaskDefinition passes the revision's task and execution roles to ECS
+# (iam:PassRole) and, when the revision copies tags, tags it as it is created
+# (ecs:TagResource with ecs:CreateAction, "Grant permission to tag resources on
+# creation", Amazon ECS Developer Guide). Rollback sends UpdateService again.
+PERMISSIONS = Permissions(
+    Need("ecs:DescribeServices", EcsService(), "the service record; each poll; rollback"),
+    Need("ecs:DescribeTaskDefinition", Everything("EcsTaskDefinitions"), "the revision deployed"),
+    Need("ecs:ListTasks", EcsTaskList(), "the old tasks; the new and stopped ones while waiting"),
+    Need("ecs:DescribeTasks", EcsTasks(), "the old tasks; the new and stopped ones while waiting"),
+    Need("ecs:UpdateService", EcsService(), "start the deployment; rollback: true goes back"),
+    Need(
+        "ecs:RegisterTaskDefinition",
+        Everything("EcsTaskDefinitions"),
+        "register the new revision",
+        any_of("image", "environment"),
+    ),
+    Need(
+        "iam:PassRole",
+        PassedRoles(),
+        "the new revision's task and execution roles",
+        any_of("image", "environment"),
+    ),
+    Need(
+        "ecs:TagResource",
+        NewTaskDefinition(),
+        "the tags copied into the new revision",
+        any_of("image", "environment"),
+    ),
+    Need(
+        "logs:GetLogEvents",
+        LogGroup(None, "cluster", "service"),
+        "the last lines of the stopped tasks of a failed deployment",
+        flag("log_lines", "log_lines above 0"),
+    ),
+)
+
+
 STEP = StepType(
     name="ecs.redeploy",
     summary="Force an ECS deployment and track THAT deployment until its new tasks took over",
@@ -413,4 +460,5 @@ STEP = StepType(
     outputs=RedeployOutputs,
     run=run,
     plan=plan,
+    permissions=PERMISSIONS,
 )

@@ -20,6 +20,7 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import StepFailed, StepTimeout
+from opskit.iam.needs import NO_AWS
 from opskit.shapes import Array, Scalar
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
@@ -241,6 +242,9 @@ def plan(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
     )
 
 
+PERMISSIONS = NO_AWS  # HTTP only
+
+
 STEP = StepType(
     name="http.probe",
     summary="Request a URL until it answers the expected status and body.",
@@ -249,4 +253,5 @@ STEP = StepType(
     run=run,
     plan=plan,
     read_only=True,
+    permissions=PERMISSIONS,
 )

@@ -13,6 +13,15 @@ from dataclasses import dataclass, field
 from opskit.clock import Deadline, poll_until
 from opskit.durations import format_duration
 from opskit.errors import Cancelled, InputError, StepTimeout
+from opskit.iam.needs import Need, Permissions, all_of
+from opskit.iam.resources import (
+    AllLogGroups,
+    EcsService,
+    EcsTaskList,
+    EcsTasks,
+    Everything,
+    LogGroup,
+)
 from opskit.logs.reader import LogReader
 from opskit.logs.selection import StreamSelection, emit_line, positive
 from opskit.logs.service_tasks import service_streams
@@ -172,6 +181,23 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
     )
 
 
+SERVICE = all_of("cluster", "service", text="cluster and service set")
+PERMISSIONS = Permissions(
+    Need("ecs:DescribeServices", EcsService(), "the service's PRIMARY deployment", SERVICE),
+    Need("ecs:ListTasks", EcsTaskList(), "the service's running tasks", SERVICE),
+    Need("ecs:DescribeTasks", EcsTasks(), "the service's running tasks", SERVICE),
+    Need(
+        "ecs:DescribeTaskDefinition",
+        Everything("EcsTaskDefinitions"),
+        "the tasks' awslogs settings",
+        SERVICE,
+    ),
+    Need("logs:DescribeLogGroups", AllLogGroups(), "the log group must exist"),
+    Need("logs:GetLogEvents", LogGroup("log_group", "cluster", "service"), "has a stream appeared"),
+    Need("logs:FilterLogEvents", LogGroup("log_group", "cluster", "service"), "read the streams"),
+)
+
+
 STEP = StepType(
     name="logs.tail",
     summary="Print the CloudWatch logs of a service's running tasks (or given tasks), "
@@ -180,4 +206,5 @@ STEP = StepType(
     outputs=TailOutputs,
     run=tail,
     read_only=True,
+    permissions=PERMISSIONS,
 )

@@ -17,6 +17,8 @@ from typing import Any
 from opskit.clock import poll_until
 from opskit.durations import format_duration
 from opskit.errors import InputError, StepFailed, StepTimeout
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import AllLogGroups, LogGroup
 from opskit.logs.patterns import (
     ANY_TASK,
     EVERY_TASK,
@@ -269,6 +271,13 @@ def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
         ) from None
 
 
+PERMISSIONS = Permissions(
+    Need("logs:DescribeLogGroups", AllLogGroups(), "the log group must exist"),
+    Need("logs:GetLogEvents", LogGroup(), "has each stream appeared yet"),
+    Need("logs:FilterLogEvents", LogGroup(), "read the streams"),
+)
+
+
 STEP = StepType(
     name="logs.wait",
     summary="Wait for success markers in the given tasks' CloudWatch logs; "
@@ -277,4 +286,5 @@ STEP = StepType(
     outputs=WaitOutputs,
     run=run,
     read_only=True,
+    permissions=PERMISSIONS,
 )

@@ -14,6 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.describe import describe_service, list_service_tasks
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import (
+    EcsService,
+    EcsTaskList,
+    EcsTasks,
+    Everything,
+    LogGroup,
+    S3Bucket,
+    S3Objects,
+)
 from opskit.logs.reader import LogReader
 from opskit.logs.service_tasks import service_streams
 from opskit.logs.targets import check_since
@@ -113,6 +123,30 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
     return StepResult("ok", said[0], outputs, detail)
 
 
+PERMISSIONS = Permissions(
+    Need("ecs:DescribeServices", EcsService(), "the service's deployments"),
+    Need("ecs:ListTasks", EcsTaskList(), "the running and stopped tasks"),
+    Need("ecs:DescribeTasks", EcsTasks(), "the running and stopped tasks"),
+    Need(
+        "ecs:DescribeTaskDefinition",
+        Everything("EcsTaskDefinitions"),
+        "the running tasks' awslogs settings",
+    ),
+    Need(
+        "logs:GetLogEvents",
+        LogGroup(None, "cluster", "service"),
+        "does each running task's stream exist yet",
+    ),
+    Need(
+        "logs:FilterLogEvents",
+        LogGroup(None, "cluster", "service"),
+        "the running tasks' code digest lines",
+    ),
+    Need("s3:ListBucket", S3Bucket(listing=True), "list the release records and the prefix"),
+    Need("s3:GetObject", S3Objects(), "read the release records and the manifest"),
+)
+
+
 STEP = StepType(
     name="release.diagnose",
     summary="Say what the first-look facts mean: running code vs the synced release, the "
@@ -121,4 +155,5 @@ STEP = StepType(
     outputs=DiagnoseOutputs,
     run=run,
     read_only=True,
+    permissions=PERMISSIONS,
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import S3Bucket, S3Objects
 from opskit.releases.choose import live_manifest
 from opskit.releases.store import read_records
 from opskit.releases.table import release_lines
@@ -64,6 +66,12 @@ def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
     return StepResult("ok", summary, outputs, "\n".join(lines))
 
 
+PERMISSIONS = Permissions(
+    Need("s3:ListBucket", S3Bucket(listing=True), "list the release records and the prefix"),
+    Need("s3:GetObject", S3Objects(), "read the release records and the manifest"),
+)
+
+
 STEP = StepType(
     name="s3.releases",
     summary="List the releases recorded under s3://bucket/prefix/ (newest first) with their "
@@ -72,4 +80,5 @@ STEP = StepType(
     outputs=ReleasesOutputs,
     run=run,
     read_only=True,
+    permissions=PERMISSIONS,
 )

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.errors import StepFailed
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import S3Bucket, S3Objects
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from opskit.releases.choose import check_release
 from opskit.releases.restore import RestorePlan, copy_versions, plan_restore
@@ -188,6 +190,29 @@ def _current_manifest(restore: RestorePlan, receipts: dict[str, Any]) -> Manifes
     return Manifest(entries, generator=f"opskit {__version__} (restored {restore.record.name})")
 
 
+# CopyObject of a recorded version reads it with s3:GetObjectVersion (a source
+# with a versionId) and writes the key with s3:PutObject (CopyObject, S3 API
+# Reference); undoing a failed restore deletes the versions it made.
+PERMISSIONS = Permissions(
+    Need("s3:GetBucketVersioning", S3Bucket(), "the bucket must keep versions"),
+    Need(
+        "s3:ListBucket",
+        S3Bucket(listing=True),
+        "list the release records and the prefix; verify after the copies",
+    ),
+    Need("s3:GetObject", S3Objects(), "read the release records and the manifest"),
+    Need("s3:ListBucketVersions", S3Bucket(listing=True), "which recorded versions still exist"),
+    Need("s3:GetObjectVersion", S3Objects(), "copy a recorded version (the copy's source)"),
+    Need("s3:PutObject", S3Objects(), "copy over the key; write the manifest"),
+    Need("s3:DeleteObject", S3Objects(), "delete keys the release does not have"),
+    Need(
+        "s3:DeleteObjectVersion",
+        S3Objects(),
+        "a copy failed: delete the versions this restore made",
+    ),
+)
+
+
 STEP = StepType(
     name="s3.restore",
     summary="Make s3://bucket/prefix/ hold a recorded release again (last_good, previous or a "
@@ -196,4 +221,5 @@ STEP = StepType(
     outputs=RestoreOutputs,
     run=run,
     plan=plan,
+    permissions=PERMISSIONS,
 )

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opskit.errors import StepFailed
+from opskit.iam.needs import Need, Permissions, Remark, When, flag
+from opskit.iam.resources import KmsKey, S3Bucket, S3Objects
 from opskit.releases.format import origin_from_env
+from opskit.releases.store import RELEASES_DIR
 from opskit.releases.verdict import record_verdict, verdict_of
 from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import checked_destination, parse_s3_url
@@ -248,6 +251,64 @@ def finish(end: RunEnd) -> list[tuple[str, str]]:
     return record_verdict(end.aws, str(url), verdict_of(end.result))
 
 
+# What each code path calls (docs/iam.md, `opskit iam`): the plan and the
+# verification list the prefix and read the manifest; a HEAD (which needs
+# s3:GetObject) settles an object whose stored checksum or part size decides.
+PERMISSIONS = Permissions(
+    Need("s3:ListBucket", S3Bucket(listing=True), "list the prefix: the plan, the verification"),
+    Need(
+        "s3:GetObject",
+        S3Objects(),
+        "read the manifest and release records; HEAD objects whose checksum decides",
+    ),
+    Need(
+        "s3:PutObject",
+        S3Objects(),
+        "upload files, write the manifest, the release record and its verdict",
+    ),
+    Need("s3:AbortMultipartUpload", S3Objects(), "abort a failed upload of a file of 8 MiB+"),
+    Need("s3:DeleteObject", S3Objects(), "delete keys not in the source", flag("delete")),
+    Need(
+        "s3:DeleteObject",
+        S3Objects(under=RELEASES_DIR),
+        "prune release records beyond keep_releases",
+        flag("keep_releases", "keep_releases above 0"),
+    ),
+    Need("s3:GetBucketVersioning", S3Bucket(), "does the bucket keep versions (pinned in records)"),
+    Need(
+        "s3:ListBucketVersions",
+        S3Bucket(listing=True),
+        "read versions the manifest does not pin yet (versioning turned on since)",
+    ),
+    # SSE-KMS with a customer key ("Protecting data with server-side encryption
+    # using AWS KMS keys", S3 User Guide): GenerateDataKey for every upload;
+    # Decrypt for multipart uploads and for a HEAD with checksum mode.
+    Need(
+        "kms:GenerateDataKey",
+        KmsKey("sse_kms_key_id"),
+        "upload with that key",
+        flag("sse_kms_key_id", "sse_kms_key_id set"),
+    ),
+    Need(
+        "kms:Decrypt",
+        KmsKey("sse_kms_key_id"),
+        "multipart uploads; HEAD with checksum mode of objects under that key",
+        flag("sse_kms_key_id", "sse_kms_key_id set"),
+    ),
+    remarks=(
+        Remark(
+            "sse: aws:kms without sse_kms_key_id uses the AWS managed key aws/s3, whose key "
+            "policy lets S3 use it for the account's principals: no KMS statement is needed",
+            When(
+                lambda v: v["sse"] in ("aws:kms", "aws:kms:dsse") and not v["sse_kms_key_id"],
+                "sse: aws:kms without sse_kms_key_id",
+                ("sse", "sse_kms_key_id"),
+            ),
+        ),
+    ),
+)
+
+
 STEP = StepType(
     name="s3.sync",
     summary="Sync a local folder to s3://bucket/prefix/ by content (SHA-256), verify, "
@@ -257,4 +318,5 @@ STEP = StepType(
     run=run,
     plan=plan,
     finish=finish,
+    permissions=PERMISSIONS,
 )

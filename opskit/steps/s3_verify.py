@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.errors import InputError, StepFailed
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import S3Bucket, S3Objects
 from opskit.manifest import MANIFEST_NAME
 from opskit.s3.check import mismatched_keys
 from opskit.s3.hash_cache import HashCache
@@ -271,6 +273,18 @@ def _read_text(ctx: StepContext, client: Any, bucket: str, key: str) -> str | No
     return body.decode("utf-8", errors="replace")
 
 
+# HeadObject (an object's stored checksum) needs s3:GetObject, as GetObject does.
+PERMISSIONS = Permissions(
+    Need("s3:ListBucket", S3Bucket(listing=True), "list the prefix"),
+    Need(
+        "s3:GetObject",
+        S3Objects(),
+        "read the manifest; HEAD or download objects to learn their SHA-256; "
+        "read the objects contains/not_contains name",
+    ),
+)
+
+
 STEP = StepType(
     name="s3.verify",
     summary="Check that s3://bucket/prefix/ matches a local folder or its manifest, "
@@ -279,4 +293,5 @@ STEP = StepType(
     outputs=VerifyOutputs,
     run=run,
     read_only=True,
+    permissions=PERMISSIONS,
 )

@@ -21,6 +21,7 @@ from typing import Any
 from opskit.clock import Deadline
 from opskit.durations import format_duration
 from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
+from opskit.iam.needs import NO_AWS
 from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
 from opskit.shapes import Array, Checked, Map, OneOf, Optional, Required, Text
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
@@ -394,6 +395,9 @@ def plan(ctx: StepContext, inputs: SessionInputs) -> StepResult:
     return StepResult("ok", "; ".join(parts) + " (dry run: nothing sent)", outputs)
 
 
+PERMISSIONS = NO_AWS  # a websocket to the app only
+
+
 STEP = StepType(
     name="streamlit.session",
     summary="A synthetic user: open the app over its websocket, ask questions, judge the page.",
@@ -401,4 +405,5 @@ STEP = StepType(
     outputs=SessionOutputs,
     run=run,
     plan=plan,
+    permissions=PERMISSIONS,
 )

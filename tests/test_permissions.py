@@ -1,0 +1,305 @@
+"""`opskit iam`: the policy a playbook's steps need on a target, from their rendered
+inputs and their types' declarations; nothing called on AWS."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from opskit import steps as registry
+from opskit.steps.base import StepType
+from tests.cli_helpers import Cli
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = sorted((ROOT / "playbooks").glob("*.yaml"))
+SANDBOX_ACCOUNT = "123456789012"
+
+
+def write_playbook(tmp_path: Path, steps: list[dict[str, Any]], **targets: Any) -> Path:
+    document = {
+        "name": "iam test",
+        "targets": targets or {"prod": {"aws": {"region": "eu-west-1"}}},
+        "steps": steps,
+    }
+    path = tmp_path / "playbook.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def line_of(path: Path, text: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
+def policy(cli: Cli, *args: str) -> tuple[dict[str, Any], list[str]]:
+    result = cli("iam", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr.splitlines()
+
+
+def statements(document: dict[str, Any]) -> list[tuple[str, list[str], list[str], Any]]:
+    return [
+        (s["Sid"], s["Action"], s["Resource"], s.get("Condition")) for s in document["Statement"]
+    ]
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_every_bundled_playbook_has_a_policy_for_each_of_its_targets(cli: Cli, path: Path) -> None:
+    targets = yaml.safe_load(path.read_text(encoding="utf-8"))["targets"]
+    for target in targets:
+        document, _ = policy(cli, str(path), "-t", target)
+        assert document["Version"] == "2012-10-17"
+        if (path.name, target) == ("verify.yaml", "local"):
+            assert document["Statement"] == []  # HTTP checks only
+        else:
+            assert document["Statement"], (path.name, target)
+
+
+def test_the_redeploy_policy_is_the_one_docs_iam_md_shows(cli: Cli) -> None:
+    docs = (ROOT / "docs" / "iam.md").read_text(encoding="utf-8")
+    shown, notes = re.search(
+        r"\$ opskit iam playbooks/redeploy.yaml -t production\n```\n\n```json\n(.*?)\n```"
+        r"\n\n```\n(.*?)\n```",
+        docs,
+        re.DOTALL,
+    ).groups()  # type: ignore[union-attr]
+
+    result = cli("iam", str(ROOT / "playbooks" / "redeploy.yaml"), "-t", "production")
+
+    assert result.stdout == shown + "\n"
+    assert result.stderr == notes + "\n"
+
+
+def test_the_options_of_a_step_switch_its_statements_on(cli: Cli, tmp_path: Path) -> None:
+    path = write_playbook(
+        tmp_path,
+        [
+            {
+                "id": "upload",
+                "uses": "s3.sync",
+                "with": {
+                    "source": ".",
+                    "destination": "s3://code/app/",
+                    "sse": "aws:kms",
+                    "sse_kms_key_id": "alias/deploy",
+                },
+            },
+            {
+                "id": "release",
+                "uses": "ecs.redeploy",
+                "with": {"cluster": "web", "service": "api", "image": "repo/api:2", "log_lines": 0},
+            },
+        ],
+        prod={"aws": {"region": "eu-west-1"}},
+    )
+
+    document, notes = policy(cli, str(path), "-t", "prod")
+
+    ecs = "arn:aws:ecs:eu-west-1:*"
+    assert statements(document) == [
+        ("EcsListTasks", ["ecs:ListTasks"], ["*"],
+         {"ArnEquals": {"ecs:cluster": [f"{ecs}:cluster/web"]}}),
+        ("EcsService", ["ecs:DescribeServices", "ecs:UpdateService"], [f"{ecs}:service/web/api"],
+         None),
+        ("EcsTagOnCreate", ["ecs:TagResource"], [f"{ecs}:task-definition/*:*"],
+         {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}),
+        ("EcsTaskDefinitions", ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+         ["*"], None),
+        ("EcsTasks", ["ecs:DescribeTasks"], [f"{ecs}:task/web/*"], None),
+        ("IamPassRole", ["iam:PassRole"], ["arn:aws:iam::*:role/*"],
+         {"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com"]}}),
+        ("KmsKey", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:eu-west-1:*:key/*"],
+         {"ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/deploy"]}}),
+        ("S3Bucket", ["s3:GetBucketVersioning"], ["arn:aws:s3:::code"], None),
+        ("S3Bucket2", ["s3:ListBucket", "s3:ListBucketVersions"], ["arn:aws:s3:::code"],
+         {"StringLike": {"s3:prefix": ["app/*"]}}),
+        ("S3Objects", ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+         ["arn:aws:s3:::code/app/*"], None),
+        # no delete: true, so deletes only to prune old release records
+        ("S3Objects2", ["s3:DeleteObject"], ["arn:aws:s3:::code/app/.opskit/releases/*"], None),
+    ]  # fmt: skip
+    assert notes == [
+        "note: target prod names no account_id: the ARNs use * for it",
+        "note: iam:PassRole (step release): the roles come from the service's task definition "
+        "(taskRoleArn, executionRoleArn), read at run time: narrow the resource to those two",
+        "note: ecs:TagResource (step release): the family comes from the service's task "
+        "definition, read at run time: narrow the resource to task-definition/FAMILY:*",
+    ]
+
+
+def test_a_sandbox_target_names_what_the_sandbox_registers(cli: Cli, tmp_path: Path) -> None:
+    path = write_playbook(
+        tmp_path,
+        [
+            {
+                "id": "release",
+                "uses": "ecs.redeploy",
+                "with": {"cluster": "chatbot", "service": "chatbot", "environment": {"A": "1"}},
+            }
+        ],
+        sandbox={"sandbox": True},
+    )
+
+    document, notes = policy(cli, str(path))
+
+    found = {s["Sid"]: s["Resource"] for s in document["Statement"]}
+    assert found["IamPassRole"] == [
+        f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/chatbot-task",
+        f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/ecsTaskExecutionRole",
+    ]
+    assert found["EcsTagOnCreate"] == [
+        f"arn:aws:ecs:us-east-1:{SANDBOX_ACCOUNT}:task-definition/chatbot:*"
+    ]
+    assert found["LogsGroup"] == [
+        f"arn:aws:logs:us-east-1:{SANDBOX_ACCOUNT}:log-group:/ecs/chatbot:*"
+    ]
+    assert notes == []
+
+
+def test_an_input_read_from_an_earlier_step_is_a_wildcard_with_a_note(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = write_playbook(
+        tmp_path,
+        [
+            {"id": "code", "uses": "s3.releases", "with": {"destination": "s3://a/src/"}},
+            {
+                "id": "check",
+                "uses": "s3.verify",
+                "with": {"destination": "s3://{{ steps.code.outputs.live_digest }}/src/"},
+            },
+        ],
+    )
+
+    document, notes = policy(cli, str(path), "-t", "prod")
+
+    # the wildcard covers the known bucket: one resource each
+    assert [s["Resource"] for s in document["Statement"]] == [
+        ["arn:aws:s3:::*"],
+        ["arn:aws:s3:::*/src/*"],
+    ]
+    assert notes[1:] == [
+        "note: step check: input destination reads an earlier step's output, unknown before "
+        "the run: rendered with * in its place"
+    ]
+
+
+def test_vars_come_as_a_run_takes_them(cli: Cli, tmp_path: Path) -> None:
+    path = write_playbook(
+        tmp_path,
+        [{"id": "list", "uses": "s3.releases", "with": {"destination": "s3://{{ vars.bucket }}/"}}],
+        prod={"aws": {"region": "eu-west-1"}, "vars": {"bucket": "from-target"}},
+    )
+    (tmp_path / "vars.yaml").write_text("bucket: from-file\n")
+
+    def bucket(*args: str) -> str:
+        document, _ = policy(cli, str(path), "-t", "prod", *args)
+        return document["Statement"][0]["Resource"][0]
+
+    assert bucket() == "arn:aws:s3:::from-target"
+    assert bucket("--vars-file", str(tmp_path / "vars.yaml")) == "arn:aws:s3:::from-file"
+    args = ("--vars-file", str(tmp_path / "vars.yaml"), "-e", "bucket=from-e")
+    assert bucket(*args) == "arn:aws:s3:::from-e"
+
+
+def test_a_step_whose_when_is_false_needs_nothing(cli: Cli) -> None:
+    document, notes = policy(cli, str(ROOT / "playbooks" / "verify.yaml"), "-t", "local")
+
+    assert document == {"Version": "2012-10-17", "Statement": []}
+    assert notes == [
+        "note: step code: skipped on this target (its when: is false)",
+        "note: step service: skipped on this target (its when: is false)",
+        "note: step running_code: skipped on this target (its when: is false)",
+        "note: no step of this playbook calls AWS on this target: it needs no permission",
+    ]
+
+
+@pytest.fixture
+def undeclared() -> Iterator[str]:
+    declared = registry.get("s3.releases")
+    assert isinstance(declared, StepType)
+    registry.register(dataclasses.replace(declared, name="test.undeclared", permissions=None))
+    yield "test.undeclared"
+    registry.unregister("test.undeclared")
+
+
+BAD_INPUT = [
+    (["-t", "staging"], "opskit: error: unknown target 'staging'; this playbook has: prod"),
+    (["-t", "prod", "-e", "nothing"], "opskit: error: -e expects key=value, got 'nothing'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_2(
+    cli: Cli, tmp_path: Path, args: list[str], message: str
+) -> None:
+    path = write_playbook(tmp_path, [{"id": "x", "uses": "s3.releases",
+                                      "with": {"destination": "s3://b/src/"}}])  # fmt: skip
+
+    result = cli("iam", str(path), *args)
+
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
+
+
+def test_an_undefined_var_names_its_line(cli: Cli, tmp_path: Path) -> None:
+    path = write_playbook(
+        tmp_path,
+        [{"id": "x", "uses": "s3.releases", "with": {"destination": "s3://{{ vars.nope }}/"}}],
+    )
+
+    result = cli("iam", str(path), "-t", "prod")
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"opskit: error: {path}:{line_of(path, 'vars.nope')}: steps[0].with.destination: "
+        "undefined variable vars.nope "
+        "(defined: none; set it with -e)\n"
+    )
+
+
+def test_a_step_type_that_declares_nothing_is_refused(
+    cli: Cli, tmp_path: Path, undeclared: str
+) -> None:
+    path = write_playbook(
+        tmp_path, [{"id": "x", "uses": undeclared, "with": {"destination": "s3://b/src/"}}]
+    )
+
+    result = cli("iam", str(path), "-t", "prod")
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"opskit: error: {path}:{line_of(path, undeclared)}: steps[0].uses: step type "
+        "test.undeclared does not declare "
+        "the IAM permissions it needs\n"
+    )
+
+
+def test_a_revision_of_a_named_family_is_tagged_in_that_family(cli: Cli, tmp_path: Path) -> None:
+    path = write_playbook(
+        tmp_path,
+        [
+            {
+                "id": "release",
+                "uses": "ecs.redeploy",
+                "with": {
+                    "cluster": "web",
+                    "service": "api",
+                    "task_definition": "arn:aws:ecs:eu-west-1:1:task-definition/api-v2:7",
+                    "image": "repo/api:2",
+                },
+            }
+        ],
+    )
+
+    document, notes = policy(cli, str(path), "-t", "prod")
+
+    tagged = next(s for s in document["Statement"] if s["Sid"] == "EcsTagOnCreate")
+    assert tagged["Resource"] == ["arn:aws:ecs:eu-west-1:*:task-definition/api-v2:*"]
+    assert not [note for note in notes if "ecs:TagResource" in note]
