@@ -17,7 +17,9 @@ The front forwards each request to moto unchanged, unless its quota for that
 second is used up (then it answers as AWS does), and can put empty pages that
 carry a ``nextToken`` before moto's own. It measures seconds on the test's
 clock, so a reader that paces itself on that clock is judged as AWS would judge
-it, and no test waits for real time. It records every request it saw.
+it, and no test waits for real time. It records every request it saw. A test
+may also make an API throttled whatever the rate (a busy account), or queue a
+one-off fault (a 503 ServiceUnavailableException).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ TARGET_PREFIX = "Logs_20140328."
 AWS_QUOTAS = {"FilterLogEvents": 5, "GetLogEvents": 10, "DescribeLogGroups": 10}
 THROTTLED_BODY = {"__type": "ThrottlingException", "message": "Rate exceeded"}
 EMPTY_TOKEN = "front-empty"
+FAULT_MESSAGE = "The service cannot complete the request."  # ServiceUnavailableException's doc
 
 
 @dataclass
@@ -62,8 +65,10 @@ class LogsFront:
     clock: Clock
     quotas: dict[str, int] = field(default_factory=lambda: dict(AWS_QUOTAS))
     used_by_others: dict[str, int] = field(default_factory=dict)  # per second, same quota
-    throttle_all: bool = False  # persistent throttling: every read is refused
+    throttling: set[str] = field(default_factory=set)  # APIs throttled whatever the rate
+    faults: list[tuple[str, int, str]] = field(default_factory=list)  # (API, status, code), once
     empty_pages: int = 0  # empty FilterLogEvents pages (with a token) before moto's
+    page_size: int | None = None  # events per FilterLogEvents page (AWS: up to 10,000)
     seen: list[Seen] = field(default_factory=list)
     _url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,9 +101,18 @@ class LogsFront:
                 if s.operation == operation and not s.throttled and now - 1 < s.at <= now
             ]
             room = self.quotas.get(operation, 1_000_000) - self.used_by_others.get(operation, 0)
-            throttled = self.throttle_all or len(recent) >= room
-            self.seen.append(Seen(operation, now, throttled, params))
+            throttled = operation in self.throttling or len(recent) >= room
+            self.seen.append(Seen(operation, now, throttled, dict(params)))
             return throttled
+
+    def fault(self, operation: str) -> tuple[int, str] | None:
+        """The next one-off fault queued for ``operation``: (HTTP status, error code)."""
+        with self._lock:
+            for index, (api, status, code) in enumerate(self.faults):
+                if api == operation:
+                    del self.faults[index]
+                    return status, code
+            return None
 
     @contextmanager
     def running(self) -> Iterator[LogsFront]:
@@ -118,11 +132,19 @@ class LogsFront:
                 if operation and front.decide(operation, params):
                     self.answer(400, json.dumps(THROTTLED_BODY).encode())
                     return
+                fault = front.fault(operation) if operation else None
+                if fault is not None:
+                    status, code = fault
+                    error = {"__type": code, "message": FAULT_MESSAGE}
+                    self.answer(status, json.dumps(error).encode())
+                    return
                 if operation == "FilterLogEvents":
                     page = front.empty_page(params)
                     if page is not None:
                         self.answer(200, json.dumps(page).encode())
                         return
+                    if front.page_size and "limit" not in params:
+                        params["limit"] = front.page_size
                     body = json.dumps(params).encode()
                 status, headers, answer = front.forward(self.path, self.headers, body)
                 self.answer(status, answer, headers.get("Content-Type"))

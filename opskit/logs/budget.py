@@ -20,7 +20,8 @@ endpoint.
 
 The budget never sleeps: ``request`` says "go" or "wait this long", and the
 reader ends its poll and carries on at the next one, on the step's clock (so a
-test's ``FakeClock`` plays it).
+test's ``FakeClock`` plays it). A reader told to wait keeps its place, first
+come first served, so a fleet's targets each get their turn.
 
 When AWS throttles anyway (the account is busier than this process), every
 reader of that endpoint backs off together, with jitter, instead of botocore
@@ -45,6 +46,10 @@ FIRST_BACKOFF = 2.0
 MOST_BACKOFF = 30.0
 
 
+LATE = 0.25  # seconds: a kept place still holds this late (a real sleep wakes late)
+OTHER_CLOCK = 120.0  # a place or backoff this far ahead was counted on another clock
+
+
 @dataclass(frozen=True)
 class Wait:
     """Do not send this request now; try again in ``seconds``."""
@@ -56,7 +61,8 @@ class Wait:
 
 @dataclass
 class _Api:
-    granted: list[float] = field(default_factory=list)  # times of the last requests sent
+    slots: list[float] = field(default_factory=list)  # send times given, in order; later ones kept
+    kept: dict[int, float] = field(default_factory=dict)  # requester -> its place (a slot)
     backoff_until: float = 0.0
     in_a_row: int = 0  # throttled answers since the last answered request
     cause: str = ""
@@ -80,21 +86,46 @@ class LogsBudget:
         self._apis: dict[str, _Api] = {}
         self._lock = threading.Lock()
 
-    def request(self, api: str, now: float) -> Wait | None:
-        """``None``: send it (counted from ``now``); else how long to wait."""
+    def request(self, api: str, now: float, who: int | None = None) -> Wait | None:
+        """``None``: send it now (counted from ``now``); else how long to wait.
+
+        With ``who`` (the requester's id) a request that must wait keeps its
+        place: the slot it is told to come back at is kept for it, first come
+        first served, so readers that share the budget each get their turn
+        (without it, those served come back as those waiting do, and may win
+        every time). Without ``who`` nothing is kept (a probe that can wait for
+        the next poll)."""
         with self._lock:
             state = self._apis.setdefault(api, _Api())
-            if state.backoff_until - now > MOST_BACKOFF:  # set on another clock (tests)
-                state.backoff_until = 0.0
+            if max([state.backoff_until, *state.slots]) - now > OTHER_CLOCK:
+                self._apis[api] = state = _Api()
             if now < state.backoff_until:
                 return Wait(state.backoff_until - now, throttled=True, cause=state.cause)
-            # Requests stamped later than now were counted on another clock.
-            state.granted = [t for t in state.granted if now - WINDOW < t <= now]
+            state.slots = [t for t in state.slots if t > now - WINDOW]
+            state.kept = {k: t for k, t in state.kept.items() if t > now - WINDOW}
+            if who is not None and who in state.kept:
+                place = state.kept.pop(who)
+                if now < place:
+                    state.kept[who] = place
+                    return Wait(place - now)
+                if now <= place + LATE:
+                    return None  # its slot is counted already
+                state.slots.remove(place)  # too late for it: queue again
             allowed = self.per_second.get(api)
-            if allowed is not None and len(state.granted) >= allowed:
-                return Wait(min(state.granted) + WINDOW - now)
-            state.granted.append(now)
-            return None
+            if allowed is None:
+                return None
+            # In order (never before a kept place), and at most ``allowed`` in any
+            # second: a slot is at least WINDOW after the one ``allowed`` before it.
+            slot = max([now, *state.slots[-1:]])
+            if len(state.slots) >= allowed:
+                slot = max(slot, state.slots[-allowed] + WINDOW)
+            if slot <= now:
+                state.slots.append(now)
+                return None
+            if who is not None:
+                state.slots.append(slot)
+                state.kept[who] = slot
+            return Wait(slot - now)
 
     def throttled(self, api: str, now: float, cause: str) -> float:
         """AWS throttled a request: every reader of this endpoint backs off.

@@ -129,12 +129,16 @@ class LogsCaller:
     notes: list[Note] = field(default_factory=list)
     _transient_in_a_row: int = 0
 
-    def send(self, api: str, method: str, what: str, **params: Any) -> dict[str, Any]:
-        """The answer; raises ``Deferred``, ``NotFound`` or ``StepError``."""
+    def send(
+        self, api: str, method: str, what: str, *, keep_place: bool = True, **params: Any
+    ) -> dict[str, Any]:
+        """The answer; raises ``Deferred``, ``NotFound`` or ``StepError``.
+        ``keep_place``: when the budget says wait, keep this reader's turn."""
         from botocore.exceptions import ClientError, HTTPClientError
         from botocore.exceptions import ConnectionError as DroppedConnection
 
-        wait = self.budget.request(api, self.clock.monotonic())
+        who = id(self) if keep_place else None
+        wait = self.budget.request(api, self.clock.monotonic(), who)
         if wait is not None:
             if wait.throttled:
                 self.throttling.held += 1

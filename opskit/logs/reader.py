@@ -105,6 +105,7 @@ class _Batch:
 
     streams: list[_Stream]
     request: dict[str, Any]
+    newest_before: list[int | None]  # each stream's newest timestamp when the pass began
     tokens: set[str] = field(default_factory=set)
 
 
@@ -235,6 +236,7 @@ class LogReader:
                     "GetLogEvents",
                     "get_log_events",
                     f"logs GetLogEvents {self.log_group} {stream.name}",
+                    keep_place=False,  # a probe that must wait waits for the next poll
                     logGroupName=self.log_group,
                     logStreamName=stream.name,
                     limit=1,
@@ -266,7 +268,7 @@ class LogReader:
             "logStreamNames": [s.name for s in streams],
             "startTime": min(s.start for s in streams),
         }
-        return _Batch(streams, request)
+        return _Batch(streams, request, [s.newest for s in streams])
 
     def _read(self, lines: list[LogLine]) -> bool:
         """Read queued pages into ``lines``; True when the queue is empty."""
@@ -302,7 +304,7 @@ class LogReader:
                 batch.request["nextToken"] = token
                 continue
             self._queue.pop(0)
-            self._advance_windows(batch.streams)
+            self._advance_windows(batch)
         return True
 
     def _accept(self, by_name: dict[str, _Stream], event: dict[str, Any]) -> LogLine | None:
@@ -326,16 +328,21 @@ class LogReader:
             stream.newest = line.timestamp
         return line
 
-    def _advance_windows(self, batch: list[_Stream]) -> None:
-        for stream in batch:
+    def _advance_windows(self, batch: _Batch) -> None:
+        """Move each window to ``overlap_ms`` before the newest event read BEFORE
+        this pass began. Anchoring on what the pass itself read would let a pass
+        that spans polls (the page cap, the budget, a backoff) move the window
+        past an event that became readable, late, after its range was paged."""
+        for stream in batch.streams:
             stream.state = "live"
-        if sum(s.count for s in batch) <= self.full_reread_events:
+        if sum(s.count for s in batch.streams) <= self.full_reread_events:
             return  # cheap: keep re-reading from since
-        newest = max((s.newest for s in batch if s.newest is not None), default=None)
-        for stream in batch:
-            anchor = stream.newest if stream.newest is not None else newest
+        known = [n for n in batch.newest_before if n is not None]
+        newest = max(known, default=None)
+        for stream, before in zip(batch.streams, batch.newest_before, strict=True):
+            anchor = before if before is not None else newest
             if anchor is None:
-                continue
+                continue  # the first pass: the next one moves it
             stream.start = max(stream.start, self.since_ms, anchor - self.overlap_ms)
             if stream.seen and min(stream.seen.values()) < stream.start:
                 stream.seen = {k: ts for k, ts in stream.seen.items() if ts >= stream.start}
