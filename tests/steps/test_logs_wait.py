@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import FakeClock
 from opskit.errors import InputError, StepError, StepFailed, StepTimeout
+from opskit.logs.budget import LogsBudget, reset_budgets
 from opskit.logs.times import iso_ms
 from opskit.steps.base import InvalidInput
 from opskit.steps.logs_wait import STEP
 from tests.clocks import ScriptedClock
+from tests.conftest import REGION
+from tests.logs_front import LogsFront
 
 GROUP = "/ecs/chatbot"
 PREFIX = "ecs"
@@ -357,3 +362,142 @@ def test_invalid_regular_expression_is_rejected_before_running() -> None:
     assert spec is not None
     with pytest.raises(ValueError, match=r"invalid regular expression 're:\(': "):
         spec.coerce(["re:("])
+
+
+# -- CloudWatch Logs' quotas and late delivery (tests/logs_front.py plays AWS) ------
+
+START = iso_ms(int(FakeClock().now * 1000))  # when each test's clock starts
+THROTTLED = "FilterLogEvents (ThrottlingException: Rate exceeded)"
+
+
+@pytest.fixture
+def front(aws_endpoint: str, make_ctx: Any) -> Iterator[LogsFront]:
+    """The quota front on moto; the step reads through it, on the front's clock
+    (each test gives its own: ``front.clock = clock``). Backoffs are 70 % of
+    their ceiling (a jitter the test can predict)."""
+    reset_budgets(lambda: LogsBudget(jitter=lambda: 0.4))
+    with LogsFront(aws_endpoint, FakeClock()).running() as running:
+        make_ctx.aws = AwsAccess("test", AwsSettings(region=REGION, endpoint_url=running.url))
+        yield running
+
+
+def warnings(make_ctx: Any) -> list[str]:
+    return make_ctx.messages("warning")
+
+
+def test_a_healthy_wait_passes_against_an_endpoint_that_allows_five_requests_a_second(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    """AWS's FilterLogEvents quota (5 a second), 3 of them used by the rest of the
+    account, and 13 empty pages before the lines, as AWS may answer: today's
+    reader sent the 14 requests of one read back to back and was throttled."""
+    front.empty_pages = 13
+    front.used_by_others = {"FilterLogEvents": 3}
+    logs.stream(NEW_1)
+    logs.stream(NEW_2)
+    base = now_ms()
+    for task_id in (NEW_1, NEW_2):
+        logs.put(task_id, *[f"pip line {i}" for i in range(200)], ts=base)
+    clock = ScriptedClock(
+        script=[
+            lambda: logs.put(NEW_1, MARKERS[0], ts=base + 1000),
+            lambda: logs.put(NEW_2, *MARKERS, ts=base + 2000),
+            lambda: logs.put(NEW_1, MARKERS[1], ts=base + 3000),
+        ]
+    )
+    front.clock = clock
+
+    result = STEP.run(make_ctx(clock=clock), inputs(task_ids=[NEW_1, NEW_2], poll_interval=2.0))
+
+    assert result.summary == (
+        "2 pattern(s) matched in 2 task(s) (1a2b3c4d, 9f8e7d6c), 404 lines read"
+    )
+    assert clock.sleeps == [2.0] * 6  # one read: 14 pages, 2 per poll
+    assert front.throttled() == 0
+    assert front.busiest_second("FilterLogEvents") == 2
+    assert front.counts() == {"DescribeLogGroups": 1, "GetLogEvents": 2, "FilterLogEvents": 14}
+    assert warnings(make_ctx) == []
+
+
+def test_persistent_throttling_is_named_when_the_wait_times_out(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    front.throttling.add("FilterLogEvents")
+    logs.stream(NEW_1)
+    clock = FakeClock()
+    front.clock = clock
+
+    with pytest.raises(StepTimeout) as caught:
+        STEP.run(make_ctx(clock=clock, timeout=60), inputs())
+
+    # Backoffs of 1.4, 2.8, 5.6, 11.2, 21 and 21 s: six requests, then the deadline.
+    assert str(caught.value) == (
+        f"timed out after 1m00s while CloudWatch Logs was throttling {THROTTLED} since "
+        f"{START}, 6 of 8 requests throttled, 1 more held back; 0 lines read; these "
+        f"patterns never matched: in task 1a2b3c4d: {MARKERS[0]!r}, {MARKERS[1]!r}"
+    )
+    assert warnings(make_ctx) == [f"CloudWatch Logs is throttling {THROTTLED}; backing off 1.4 s"]
+    assert front.counts()["FilterLogEvents"] == 6  # botocore did not retry any of them
+
+
+def test_a_stretch_of_throttling_is_one_warning_and_one_line_when_it_ends(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    front.throttling.add("FilterLogEvents")  # someone else is using the account's quota
+    logs.stream(NEW_1)
+    logs.put(NEW_1, *MARKERS)
+    clock = ScriptedClock(script=[lambda: None, front.throttling.clear])
+    front.clock = clock
+
+    result = STEP.run(make_ctx(clock=clock), inputs())
+
+    assert result.status == "ok"
+    assert clock.sleeps == [pytest.approx(1.4), pytest.approx(2.8)]  # the backoffs
+    assert warnings(make_ctx) == [f"CloudWatch Logs is throttling {THROTTLED}; backing off 1.4 s"]
+    assert (
+        "CloudWatch Logs answers FilterLogEvents again "
+        f"(2 request(s) throttled or held back since {START})"
+    ) in make_ctx.messages("info")
+
+
+def test_a_marker_15_s_late_is_found_while_each_read_takes_two_polls(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    """Past full_reread_events (1,200 lines), each read 4 pages (2 polls), the
+    endpoint at AWS's 5 a second with 3 used by others: the marker that arrives
+    15 s late, stamped before lines already read, still counts."""
+    front.empty_pages = 3
+    front.used_by_others = {"FilterLogEvents": 3}
+    logs.stream(NEW_1)
+    base = now_ms() - 10_000
+    logs.put(NEW_1, *[f"request {i} ok" for i in range(1200)], MARKERS[0], ts=base - 1200)
+    newest = base + 1  # MARKERS[0]
+
+    def arrives_late() -> None:
+        logs.put(NEW_1, MARKERS[1], ts=newest - 15_000)
+        logs.put(NEW_1, "request 1200 ok", ts=newest + 20_000)
+
+    # reads end at the 2nd, 4th and 6th poll: the late marker arrives after the 5th
+    clock = ScriptedClock(script=[lambda: None] * 4 + [arrives_late])
+    front.clock = clock
+
+    result = STEP.run(make_ctx(clock=clock), inputs(poll_interval=2.0))
+
+    assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
+    assert clock.sleeps == [2.0] * 5
+    assert front.throttled() == 0
+
+
+def test_a_marker_15_s_late_is_found_past_full_reread_events(logs: Logs, make_ctx: Any) -> None:
+    """moto's single pages, no quota: today's reader got this right too."""
+    logs.stream(NEW_1)
+    base = now_ms() - 10_000
+    logs.put(NEW_1, *[f"request {i} ok" for i in range(1200)], MARKERS[0], ts=base - 1200)
+    clock = ScriptedClock(
+        script=[lambda: None, lambda: logs.put(NEW_1, MARKERS[1], ts=base + 1 - 15_000)]
+    )
+
+    result = STEP.run(make_ctx(clock=clock), inputs())
+
+    assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
+    assert result.outputs.lines_read == 1202
