@@ -35,13 +35,14 @@ Why this shape (FilterLogEvents on exact names, plus a GetLogEvents probe):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.aws import aws_errors
-from opskit.clock import Clock
+from opskit.clock import Clock, Deadline
 from opskit.errors import StepError
 from opskit.logs.budget import LogsBudget, shared_budget
 from opskit.logs.calls import Deferred, LogsCaller, Note, NotFound, Throttling
@@ -172,7 +173,7 @@ class LogReader:
         """Every stream exists and was read to the end at least once."""
         return all(s.state == "live" for s in self._streams.values())
 
-    def check_group(self, cancel: Any = None) -> None:
+    def check_group(self, cancel: threading.Event | None = None) -> None:
         """Raise ``StepError`` when the log group does not exist: a typo or a wrong
         target must not look like "no marker yet" until the timeout. ``poll``
         checks on its own; this waits for the budget on the reader's clock."""
@@ -352,8 +353,8 @@ def read_through(
     poll: Callable[[], PollResult],
     *,
     clock: Clock,
-    deadline: Any,
-    cancel: Any,
+    deadline: Deadline,
+    cancel: threading.Event | None,
     interval: float,
 ) -> PollResult:
     """Poll until one poll completes what the earlier ones began (a one-off read:

@@ -100,3 +100,13 @@ def test_one_budget_per_region_and_endpoint() -> None:
 
     assert shared_budget(tokyo) is shared_budget(tokyo_again)
     assert shared_budget(tokyo) is not shared_budget(seoul)
+
+
+def test_time_a_second_back_is_another_clock_and_the_budget_starts_afresh() -> None:
+    """One process, one clock, in use; but each test brings a new FakeClock."""
+    budget = LogsBudget()
+    for _ in range(2):
+        budget.request("FilterLogEvents", 500.0)
+    budget.throttled("FilterLogEvents", 500.0, "ThrottlingException: Rate exceeded")
+
+    assert budget.request("FilterLogEvents", 498.9) is None
