@@ -9,7 +9,7 @@ and the call, never a botocore traceback and never a ``None`` client.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,11 +95,17 @@ class AwsAccess:
             raise StepError(f"target {self.target!r}: {err}") from None
         return session
 
-    def client(self, service: str) -> Any:
-        """A cached client; raises ``StepError`` (never returns ``None``)."""
+    def client(self, service: str, *, retries: Mapping[str, Any] | None = None) -> Any:
+        """A cached client; raises ``StepError`` (never returns ``None``).
+
+        ``retries`` replaces the retry configuration (botocore ``Config(retries=...)``)
+        for this client, cached apart from the default one: the log reader makes
+        one attempt per request and handles throttling itself
+        (``opskit.logs.calls``)."""
         session = self.session
+        key = service if retries is None else f"{service} {sorted(retries.items())}"
         with self._lock:
-            existing = self._clients.get(service)
+            existing = self._clients.get(key)
             if existing is not None:
                 return existing
             from botocore.config import Config
@@ -111,6 +117,8 @@ class AwsAccess:
                 retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
                 max_pool_connections=64,
             )
+            if retries is not None:
+                config = config.merge(Config(retries=dict(retries)))
             kwargs: dict[str, Any] = {"config": config}
             if self.settings.endpoint_url:
                 kwargs["endpoint_url"] = self.settings.endpoint_url
@@ -120,7 +128,7 @@ class AwsAccess:
                 raise StepError(
                     f"target {self.target!r}: cannot create the {service} client: {err}"
                 ) from None
-            self._clients[service] = created
+            self._clients[key] = created
             return created
 
     @property

@@ -91,6 +91,17 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     yield
 
 
+@pytest.fixture(autouse=True)
+def fresh_logs_budgets() -> Iterator[None]:
+    """The process's CloudWatch Logs budgets (``opskit.logs.budget``) counted on
+    the last test's clock: each test starts with none spent."""
+    from opskit.logs.budget import reset_budgets
+
+    reset_budgets()
+    yield
+    reset_budgets()
+
+
 @pytest.fixture(scope="module")
 def module_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The same isolation for a module-scoped fixture (a shared sandbox), which

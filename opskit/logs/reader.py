@@ -1,4 +1,4 @@
-"""An exact, incremental reader of named CloudWatch Logs streams.
+"""An exact, incremental reader of named CloudWatch Logs streams, within the quotas.
 
 Why this shape (FilterLogEvents on exact names, plus a GetLogEvents probe):
 
@@ -15,28 +15,40 @@ Why this shape (FilterLogEvents on exact names, plus a GetLogEvents probe):
   missing stream per poll and none once it exists; it is never DescribeLogStreams
   discovery, whose timestamps are eventually consistent.
 - Pagination is followed until ``nextToken`` is absent (AWS may return empty pages
-  that still carry a token), so more than 10,000 events in the window are read.
+  that still carry a token), so more than 10,000 events in the window are read;
+  but one poll sends at most ``max_pages`` FilterLogEvents requests and carries on
+  from the ``nextToken`` at the next poll. Every request goes through the
+  process's budget (``opskit.logs.budget``); when it says wait, or AWS throttles,
+  the poll ends there and ``PollResult.wait`` says when to come back.
 - Each event is kept once, by ``eventId`` (or stream, timestamp, ingestion time
   and message when there is none).
 - CloudWatch can deliver an event whose timestamp is earlier than events already
   read. While a batch of streams holds few events (``full_reread_events``), every
-  poll re-reads from ``since``: nothing is missed however late it arrives. Past
-  that, every poll re-reads an overlap window of ``overlap_ms`` before the newest
-  timestamp seen, so events up to that late are still seen, at a bounded cost.
-  The first read of a stream that just appeared always starts at ``since``.
+  pass re-reads from ``since``: nothing is missed however late it arrives. Past
+  that, every pass re-reads an overlap window of ``overlap_ms`` before the newest
+  timestamp seen in the stream, so an event at most that much older than the
+  newest event already read when it becomes readable is still seen. A window
+  moves only when a pass has read its batch to the end, so a poll cut short (the
+  page cap, the budget, throttling) delays a late event but never loses it. The
+  first read of a stream that just appeared always starts at ``since``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from opskit.aws import aws_errors, error_code
+from opskit.aws import aws_errors
+from opskit.clock import Clock, Deadline
 from opskit.errors import StepError
+from opskit.logs.budget import LogsBudget, shared_budget
+from opskit.logs.calls import Deferred, LogsCaller, Note, NotFound, Throttling
 
 MAX_STREAM_NAMES = 100  # FilterLogEvents' limit on logStreamNames
+MAX_PAGES_PER_POLL = 2  # FilterLogEvents requests per poll; the budget's 2 per second
 OVERLAP_MS = 30_000
 FULL_REREAD_EVENTS = 1_000
 
@@ -66,11 +78,15 @@ class LogLine:
 
 @dataclass
 class PollResult:
-    """What one poll found: new lines in timestamp order, and the streams still missing."""
+    """What one poll found: new lines in timestamp order, the streams still
+    missing, and whether it read all there was to read."""
 
     lines: list[LogLine]
     missing: list[str]
     appeared: list[str]
+    notes: list[Note] = field(default_factory=list)  # throttling began or ended, ...
+    wait: float | None = None  # come back after this long (budget, backoff), not at the usual pace
+    complete: bool = True  # False: the page cap, the budget or throttling cut it short
 
 
 @dataclass
@@ -81,17 +97,26 @@ class _Stream:
     newest: int | None = None
     count: int = 0
     seen: dict[EventKey, int] = field(default_factory=dict)
+    probed: int = 0  # when it was last probed (a counter): the longest-waiting goes first
 
 
-class _NotFound(Exception):
-    """ResourceNotFoundException, kept apart from other AWS errors."""
+@dataclass
+class _Batch:
+    """Up to 100 streams read together, from one start time, page by page."""
+
+    streams: list[_Stream]
+    request: dict[str, Any]
+    newest_before: list[int | None]  # each stream's newest timestamp when the pass began
+    tokens: set[str] = field(default_factory=set)
 
 
 class LogReader:
     """Reads the named streams of one log group from ``since_ms`` on, each event once.
 
     ``call(what)`` is a context manager that turns AWS errors into one clear
-    ``StepError`` (``ctx.aws.call``); ``calls`` counts the API requests made.
+    ``StepError`` (``ctx.aws.call``); ``clock`` is the step's (the budget counts
+    on it); ``budget`` defaults to the process's for the client's endpoint.
+    ``calls`` counts the API requests sent, ``throttling`` what AWS refused.
     """
 
     def __init__(
@@ -103,20 +128,35 @@ class LogReader:
         *,
         call: Callable[[str], AbstractContextManager[Any]] = aws_errors,
         target: str = "",
+        clock: Clock | None = None,
+        budget: LogsBudget | None = None,
         overlap_ms: int = OVERLAP_MS,
         full_reread_events: int = FULL_REREAD_EVENTS,
+        max_pages: int = MAX_PAGES_PER_POLL,
     ):
-        self.client = client
         self.log_group = log_group
         self.since_ms = since_ms
         self.target = target
         self.overlap_ms = overlap_ms
         self.full_reread_events = full_reread_events
-        self.calls = 0
+        self.max_pages = max_pages
+        self.clock = clock or Clock()
         self.lines_read = 0
-        self._call = call
+        self._caller = LogsCaller(client, budget or shared_budget(client), self.clock, call)
         self._streams: dict[str, _Stream] = {}
+        self._queue: list[_Batch] = []  # this pass's batches still to read; the head may be paging
+        self._group_known = False
+        self._group_token: str | None = None
+        self._probes = 0
         self.add_streams(streams)
+
+    @property
+    def calls(self) -> int:
+        return self._caller.throttling.requests
+
+    @property
+    def throttling(self) -> Throttling:
+        return self._caller.throttling
 
     def add_streams(self, names: Iterable[str]) -> None:
         """Start reading more streams (a tail picks up tasks that started since)."""
@@ -128,82 +168,145 @@ class LogReader:
     def missing(self) -> list[str]:
         return [s.name for s in self._streams.values() if s.state == "pending"]
 
-    def check_group(self) -> None:
+    @property
+    def all_read(self) -> bool:
+        """Every stream exists and was read to the end at least once."""
+        return all(s.state == "live" for s in self._streams.values())
+
+    def check_group(self, cancel: threading.Event | None = None) -> None:
         """Raise ``StepError`` when the log group does not exist: a typo or a wrong
-        target must not look like "no marker yet" until the timeout."""
-        with self._call(f"logs DescribeLogGroups {self.log_group}"):
-            paginator = self.client.get_paginator("describe_log_groups")
-            for page in paginator.paginate(logGroupNamePrefix=self.log_group):
-                self.calls += 1
-                if any(g.get("logGroupName") == self.log_group for g in page["logGroups"]):
-                    return
+        target must not look like "no marker yet" until the timeout. ``poll``
+        checks on its own; this waits for the budget on the reader's clock."""
+        while not self._group_known:
+            try:
+                self._check_group()
+            except Deferred as deferred:
+                self.clock.sleep(deferred.seconds, cancel)
+
+    def poll(self) -> PollResult:
+        lines: list[LogLine] = []
+        appeared: list[str] = []
+        wait: float | None = None
+        complete = False
+        try:
+            if not self._group_known:
+                self._check_group()
+            probed_all = self._probe_missing(appeared)
+            self._plan()
+            complete = self._read(lines) and probed_all
+        except Deferred as deferred:
+            wait = deferred.seconds
+        lines.sort(key=lambda line: line.timestamp)  # stable: keeps API order on ties
+        self.lines_read += len(lines)
+        return PollResult(
+            lines=lines,
+            missing=self.missing,
+            appeared=appeared,
+            notes=self._caller.take_notes(),
+            wait=wait,
+            complete=complete,
+        )
+
+    def _check_group(self) -> None:
+        what = f"logs DescribeLogGroups {self.log_group}"
+        while True:
+            request: dict[str, Any] = {"logGroupNamePrefix": self.log_group}
+            if self._group_token:
+                request["nextToken"] = self._group_token
+            page = self._caller.send("DescribeLogGroups", "describe_log_groups", what, **request)
+            if any(g.get("logGroupName") == self.log_group for g in page.get("logGroups", [])):
+                self._group_known, self._group_token = True, None
+                return
+            token = page.get("nextToken")
+            if not token or token == self._group_token:
+                break
+            self._group_token = token
+        self._group_token = None
         where = f" (target {self.target!r})" if self.target else ""
         raise StepError(f"log group {self.log_group} does not exist{where}")
 
-    def poll(self) -> PollResult:
-        appeared = self._probe_missing()
-        lines: list[LogLine] = []
-        fresh = [s for s in self._streams.values() if s.state == "fresh"]
-        live = [s for s in self._streams.values() if s.state == "live"]
-        for batch in _chunks(fresh, MAX_STREAM_NAMES):
-            lines += self._read_batch(batch)
-        for batch in _chunks(live, MAX_STREAM_NAMES):
-            lines += self._read_batch(batch)
-        lines.sort(key=lambda line: line.timestamp)  # stable: keeps API order on ties
-        self.lines_read += len(lines)
-        return PollResult(lines=lines, missing=self.missing, appeared=appeared)
-
-    def _probe_missing(self) -> list[str]:
-        appeared = []
-        for stream in self._streams.values():
-            if stream.state != "pending":
-                continue
+    def _probe_missing(self, appeared: list[str]) -> bool:
+        """Probe the streams not known to exist, longest-waiting first; False when
+        the budget stopped it (the rest wait for the next poll, reading goes on)."""
+        pending = [s for s in self._streams.values() if s.state == "pending"]
+        for stream in sorted(pending, key=lambda s: s.probed):
+            self._probes += 1
+            stream.probed = self._probes
             try:
-                self._request(
+                self._caller.send(
+                    "GetLogEvents",
                     "get_log_events",
                     f"logs GetLogEvents {self.log_group} {stream.name}",
+                    keep_place=False,  # a probe that must wait waits for the next poll
                     logGroupName=self.log_group,
                     logStreamName=stream.name,
                     limit=1,
                     startFromHead=True,
                 )
-            except _NotFound:
+            except NotFound:
                 continue
+            except Deferred:
+                return False
             stream.state = "fresh"
             appeared.append(stream.name)
-        return appeared
+        return True
 
-    def _read_batch(self, batch: list[_Stream]) -> list[LogLine]:
-        by_name = {s.name: s for s in batch}
-        request: dict[str, Any] = {
+    def _plan(self) -> None:
+        """Queue the streams that just appeared (read at once, from ``since``) and,
+        once the previous pass is read to the end, a new pass over the others."""
+        queued = {id(s) for batch in self._queue for s in batch.streams}
+        fresh = [s for s in self._streams.values() if s.state == "fresh" and id(s) not in queued]
+        batches = list(_chunks(fresh, MAX_STREAM_NAMES))
+        if not self._queue:
+            live = [s for s in self._streams.values() if s.state == "live"]
+            batches += _chunks(live, MAX_STREAM_NAMES)
+        at = 1 if self._queue and "nextToken" in self._queue[0].request else 0
+        self._queue[at:at] = [self._batch(streams) for streams in batches]
+
+    def _batch(self, streams: list[_Stream]) -> _Batch:
+        request = {
             "logGroupName": self.log_group,
-            "logStreamNames": list(by_name),
-            "startTime": min(s.start for s in batch),
+            "logStreamNames": [s.name for s in streams],
+            "startTime": min(s.start for s in streams),
         }
-        found: list[LogLine] = []
-        tokens: set[str] = set()
-        try:
-            while True:
-                page = self._request(
-                    "filter_log_events", f"logs FilterLogEvents {self.log_group}", **request
+        return _Batch(streams, request, [s.newest for s in streams])
+
+    def _read(self, lines: list[LogLine]) -> bool:
+        """Read queued pages into ``lines``; True when the queue is empty."""
+        pages = 0
+        while self._queue:
+            if pages >= self.max_pages:
+                return False
+            batch = self._queue[0]
+            pages += 1
+            try:
+                page = self._caller.send(
+                    "FilterLogEvents",
+                    "filter_log_events",
+                    f"logs FilterLogEvents {self.log_group}",
+                    **batch.request,
                 )
-                for event in page.get("events", []):
-                    line = self._accept(by_name, event)
-                    if line is not None:
-                        found.append(line)
-                token = page.get("nextToken")
-                if not token or token in tokens:
-                    break
-                tokens.add(token)
-                request["nextToken"] = token
-        except _NotFound:
-            # A stream was deleted, or the group: tell the two apart, then wait again.
-            self.check_group()
-            for stream in batch:
-                stream.state = "pending"
-            return found
-        self._advance_windows(batch)
-        return found
+            except NotFound:
+                # A stream was deleted, or the group: the next poll checks the
+                # group first (a clear error if it is gone), then probes again.
+                self._queue.pop(0)
+                self._group_known = False
+                for stream in batch.streams:
+                    stream.state = "pending"
+                return False
+            by_name = {s.name: s for s in batch.streams}
+            for event in page.get("events", []):
+                line = self._accept(by_name, event)
+                if line is not None:
+                    lines.append(line)
+            token = page.get("nextToken")
+            if token and token not in batch.tokens:
+                batch.tokens.add(token)
+                batch.request["nextToken"] = token
+                continue
+            self._queue.pop(0)
+            self._advance_windows(batch)
+        return True
 
     def _accept(self, by_name: dict[str, _Stream], event: dict[str, Any]) -> LogLine | None:
         stream = by_name.get(event.get("logStreamName", ""))
@@ -226,31 +329,45 @@ class LogReader:
             stream.newest = line.timestamp
         return line
 
-    def _advance_windows(self, batch: list[_Stream]) -> None:
-        for stream in batch:
+    def _advance_windows(self, batch: _Batch) -> None:
+        """Move each window to ``overlap_ms`` before the newest event read BEFORE
+        this pass began. Anchoring on what the pass itself read would let a pass
+        that spans polls (the page cap, the budget, a backoff) move the window
+        past an event that became readable, late, after its range was paged."""
+        for stream in batch.streams:
             stream.state = "live"
-        if sum(s.count for s in batch) <= self.full_reread_events:
+        if sum(s.count for s in batch.streams) <= self.full_reread_events:
             return  # cheap: keep re-reading from since
-        newest = max((s.newest for s in batch if s.newest is not None), default=None)
-        for stream in batch:
-            anchor = stream.newest if stream.newest is not None else newest
+        known = [n for n in batch.newest_before if n is not None]
+        newest = max(known, default=None)
+        for stream, before in zip(batch.streams, batch.newest_before, strict=True):
+            anchor = before if before is not None else newest
             if anchor is None:
-                continue
+                continue  # the first pass: the next one moves it
             stream.start = max(stream.start, self.since_ms, anchor - self.overlap_ms)
             if stream.seen and min(stream.seen.values()) < stream.start:
                 stream.seen = {k: ts for k, ts in stream.seen.items() if ts >= stream.start}
 
-    def _request(self, operation: str, what: str, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
 
-        self.calls += 1
-        with self._call(what):
-            try:
-                return getattr(self.client, operation)(**params)
-            except ClientError as err:
-                if error_code(err) == "ResourceNotFoundException":
-                    raise _NotFound(str(err)) from None
-                raise
+def read_through(
+    poll: Callable[[], PollResult],
+    *,
+    clock: Clock,
+    deadline: Deadline,
+    cancel: threading.Event | None,
+    interval: float,
+) -> PollResult:
+    """Poll until one poll completes what the earlier ones began (a one-off read:
+    ``logs.tail`` with ``follow: false``, ``release.diagnose``), waiting on
+    ``clock`` as the budget or a backoff says, else ``interval``. Returns the
+    last poll's result; ``complete`` is False when ``deadline`` came first."""
+    while True:
+        result = poll()
+        remaining = deadline.remaining()
+        if result.complete or (remaining is not None and remaining <= 0):
+            return result
+        pause = result.wait if result.wait is not None else interval
+        clock.sleep(pause if remaining is None else min(pause, remaining), cancel)
 
 
 def _chunks(items: list[_Stream], size: int) -> Iterator[list[_Stream]]:

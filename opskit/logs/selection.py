@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from opskit.events import Emit
 from opskit.inputs import param
+from opskit.logs.calls import Note
 from opskit.logs.reader import LogLine
 from opskit.logs.streams import StreamTarget
 
@@ -56,3 +57,9 @@ def emit_line(emit: Emit, target: StreamTarget, line: LogLine) -> None:
         timestamp=line.timestamp,
         stream=line.stream,
     )
+
+
+def emit_notes(emit: Emit, notes: list[Note]) -> None:
+    """What the reader has to say (throttling began or ended), as events."""
+    for note in notes:
+        emit(note.kind, note.message)

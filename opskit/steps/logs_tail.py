@@ -22,8 +22,9 @@ from opskit.iam.resources import (
     Everything,
     LogGroup,
 )
-from opskit.logs.reader import LogReader
-from opskit.logs.selection import StreamSelection, emit_line, positive
+from opskit.logs.calls import logs_client
+from opskit.logs.reader import LogReader, PollResult, read_through
+from opskit.logs.selection import StreamSelection, emit_line, emit_notes, positive
 from opskit.logs.service_tasks import service_streams
 from opskit.logs.streams import StreamTarget
 from opskit.logs.targets import EarlierOutput, check_since, ecs_task_ids, resolve_targets
@@ -68,22 +69,34 @@ class _Tail:
     cluster: str | None
     service: str | None
     refreshed_at: float
+    poll_interval: float
     announced: set[str] = field(default_factory=set)
+    wait: float | None = None  # what the last poll said: come back sooner or later
+
+    def next_poll(self) -> float:
+        """The poll interval, unless the budget or a backoff says otherwise."""
+        return self.poll_interval if self.wait is None else self.wait
 
     def check(self) -> None:
+        """One read for ``poll_until``: a tail never ends by itself."""
+        self.read()
+
+    def read(self) -> PollResult:
         if self.cluster and self.service:
             now = self.ctx.clock.monotonic()
             if now - self.refreshed_at >= SERVICE_REFRESH_SECONDS:
                 self.refreshed_at = now
                 self.add(_service_targets(self.ctx, self.cluster, self.service)[1])
         result = self.reader.poll()
+        self.wait = result.wait
+        emit_notes(self.ctx.emit, result.notes)
         for name in result.missing:
             if name not in self.announced:
                 self.announced.add(name)
                 self.ctx.emit("progress", f"waiting for stream {name} to appear", stream=name)
         for line in result.lines:
             emit_line(self.ctx.emit, self.targets[line.stream], line)
-        return None
+        return result
 
     def add(self, targets: list[StreamTarget]) -> None:
         fresh = [t for t in targets if t.stream not in self.targets]
@@ -140,22 +153,38 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
         raise InputError(f"{ctx.uses}: {err}") from None
 
     reader = LogReader(
-        ctx.aws.client("logs"),
+        logs_client(ctx.aws),
         str(log_group),
         [],
         since_ms,
         call=ctx.aws.call,
         target=ctx.aws.target,
+        clock=ctx.clock,
     )
-    reader.check_group()
-    watch = _Tail(ctx, reader, {}, cluster, service, refreshed_at=ctx.clock.monotonic())
+    watch = _Tail(
+        ctx,
+        reader,
+        {},
+        cluster,
+        service,
+        refreshed_at=ctx.clock.monotonic(),
+        poll_interval=inputs.poll_interval,
+    )
     watch.add(list({t.stream: t for t in targets}.values()))
     ctx.emit("info", f"tailing {len(targets)} stream(s) of {log_group} since {iso_ms(since_ms)}")
 
     started = ctx.clock.monotonic()
     ending = "read once"
     if not inputs.follow:
-        watch.check()
+        last = read_through(
+            watch.read,
+            clock=ctx.clock,
+            deadline=ctx.deadline,
+            cancel=ctx.cancel,
+            interval=inputs.poll_interval,
+        )
+        if not last.complete:
+            ending = "read in part: the step's timeout came first"
     else:
         deadline = ctx.deadline
         if inputs.duration is not None:
@@ -167,16 +196,21 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
                 watch.check,
                 clock=ctx.clock,
                 deadline=deadline,
-                interval=inputs.poll_interval,
+                interval=watch.next_poll,
                 cancel=ctx.cancel,
             )
         except StepTimeout:
             ending = f"for {format_duration(ctx.clock.monotonic() - started)}"
         except Cancelled:
             ending = f"stopped after {format_duration(ctx.clock.monotonic() - started)}"
+    summary = (
+        f"{reader.lines_read} lines from {len(watch.targets)} stream(s) of {log_group}, {ending}"
+    )
+    if reader.throttling.throttled or reader.throttling.held:
+        summary += f"; CloudWatch Logs throttled {reader.throttling.describe()}"
     return StepResult(
         "ok",
-        f"{reader.lines_read} lines from {len(watch.targets)} stream(s) of {log_group}, {ending}",
+        summary,
         TailOutputs(lines_read=reader.lines_read, streams=list(watch.targets)),
     )
 

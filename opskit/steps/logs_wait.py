@@ -19,6 +19,7 @@ from opskit.durations import format_duration
 from opskit.errors import InputError, StepFailed, StepTimeout
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import AllLogGroups, LogGroup
+from opskit.logs.calls import logs_client
 from opskit.logs.patterns import (
     ANY_TASK,
     EVERY_TASK,
@@ -29,7 +30,7 @@ from opskit.logs.patterns import (
     parse_patterns,
 )
 from opskit.logs.reader import LogLine, LogReader
-from opskit.logs.selection import StreamSelection, emit_line, positive
+from opskit.logs.selection import StreamSelection, emit_line, emit_notes, positive
 from opskit.logs.streams import StreamTarget, short_id
 from opskit.logs.targets import check_since, resolve_since, resolve_targets
 from opskit.logs.times import iso_ms
@@ -95,11 +96,19 @@ class _Watch:
     tracker: SuccessTracker
     failure: list[Pattern]
     context_lines: int
+    poll_interval: float
     announced: set[str] = field(default_factory=set)
     recent: dict[str, deque[LogLine]] = field(default_factory=dict)
+    wait: float | None = None  # what the last poll said: come back sooner or later
+
+    def next_poll(self) -> float:
+        """The poll interval, unless the budget or a backoff says otherwise."""
+        return self.poll_interval if self.wait is None else self.wait
 
     def check(self) -> StepResult | None:
         result = self.reader.poll()
+        self.wait = result.wait
+        emit_notes(self.ctx.emit, result.notes)
         for name in result.appeared:
             if name in self.announced:
                 self.ctx.emit("info", f"stream {name} appeared", stream=name)
@@ -126,7 +135,7 @@ class _Watch:
             raise self.failed(*failed)
         if self.tracker.patterns and self.tracker.satisfied():
             return self.passed()
-        if not self.tracker.patterns and not result.missing:
+        if not self.tracker.patterns and self.reader.all_read:
             return self.passed()
         self.ctx.emit("progress", self.waiting_for(), lines_read=self.reader.lines_read)
         return None
@@ -139,6 +148,19 @@ class _Watch:
         if self.reader.missing:
             parts.append("these streams never appeared: " + ", ".join(self.reader.missing))
         return "; ".join(parts) or "waiting for the first read"
+
+    def timed_out(self, waited: str) -> str:
+        """The step's own timeout message: when CloudWatch Logs was throttling the
+        reads, that comes first (the patterns did not match because they could not
+        be read), with how many requests and since when."""
+        read = f"{self.reader.lines_read} lines read"
+        throttling = self.reader.throttling
+        if throttling.mostly():
+            return (
+                f"timed out after {waited} while CloudWatch Logs was throttling "
+                f"{throttling.describe()}; {read}; {self.waiting_for()}"
+            )
+        return f"timed out after {waited} ({read}): {self.waiting_for()}"
 
     def outputs(self, first_failure: dict[str, Any] | None = None) -> WaitOutputs:
         return WaitOutputs(
@@ -230,14 +252,14 @@ def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
     )
     log_group = inputs.log_group
     reader = LogReader(
-        ctx.aws.client("logs"),
+        logs_client(ctx.aws),
         log_group,
         [t.stream for t in targets],
         since_ms,
         call=ctx.aws.call,
         target=ctx.aws.target,
+        clock=ctx.clock,
     )
-    reader.check_group()
     task_ids = list(dict.fromkeys(t.task_id for t in targets))
     watch = _Watch(
         ctx=ctx,
@@ -246,6 +268,7 @@ def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
         tracker=SuccessTracker(success, task_ids, inputs.require),
         failure=failure,
         context_lines=inputs.context_lines,
+        poll_interval=inputs.poll_interval,
     )
     ctx.emit(
         "info",
@@ -258,14 +281,14 @@ def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
             watch.check,
             clock=ctx.clock,
             deadline=ctx.deadline,
-            interval=inputs.poll_interval,
+            interval=watch.next_poll,
             cancel=ctx.cancel,
             describe=watch.waiting_for,
         )
     except StepTimeout:
         waited = format_duration(ctx.clock.monotonic() - started)
         raise StepTimeout(
-            f"timed out after {waited} ({reader.lines_read} lines read): {watch.waiting_for()}",
+            watch.timed_out(waited),
             detail="\n".join(watch.tracker.evidence()),
             outputs=watch.outputs(),
         ) from None

@@ -24,7 +24,8 @@ from opskit.iam.resources import (
     S3Bucket,
     S3Objects,
 )
-from opskit.logs.reader import LogReader
+from opskit.logs.calls import logs_client
+from opskit.logs.reader import LogLine, LogReader, PollResult, read_through
 from opskit.logs.service_tasks import service_streams
 from opskit.logs.targets import check_since
 from opskit.logs.times import parse_since
@@ -77,11 +78,20 @@ def _running_digests(ctx: StepContext, inputs: DiagnoseInputs) -> dict[str, str 
         return digests
     since = parse_since(inputs.lookback, ctx.clock.time())
     reader = LogReader(
-        ctx.aws.client("logs"), found.log_group, [t.stream for t in found.targets], since,
-        call=ctx.aws.call, target=ctx.aws.target,
+        logs_client(ctx.aws), found.log_group, [t.stream for t in found.targets], since,
+        call=ctx.aws.call, target=ctx.aws.target, clock=ctx.clock,
     )  # fmt: skip
+    lines: list[LogLine] = []
+
+    def poll() -> PollResult:
+        result = reader.poll()
+        lines.extend(result.lines)
+        return result
+
+    # One whole read, a few pages per poll within the process's Logs budget.
+    read_through(poll, clock=ctx.clock, deadline=ctx.deadline, cancel=ctx.cancel, interval=1.0)
     by_stream = {t.stream: t.task_id for t in found.targets}
-    for line in reader.poll().lines:  # oldest first: the last digest logged wins
+    for line in sorted(lines, key=lambda line: line.timestamp):  # the last digest logged wins
         match = DIGEST_LINE.search(line.message)
         if match:
             digests[by_stream[line.stream]] = match.group(1)

@@ -15,11 +15,13 @@ from opskit import steps as registry
 from opskit.clock import FakeClock
 from opskit.errors import InputError
 from opskit.events import Event, EventBus
+from opskit.logs.budget import LogsBudget, reset_budgets
 from opskit.logs.times import iso_ms
 from opskit.playbook import parse_playbook
 from opskit.redact import Redactor
 from opskit.steps.base import StepResult, StepType, output
 from tests.engine_steps import NoInputs
+from tests.logs_front import LogsFront
 
 NEW = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
 OLD = "0ddba11cafe44d7e8f9a0b1c2d3e4f50"
@@ -62,7 +64,9 @@ def fake_ecs() -> Iterator[None]:
     registry.unregister(FAKE_ECS.name)
 
 
-def run(tmp_path: Path, endpoint: str, logs_step: str) -> tuple[RunResult, list[Event]]:
+def run(
+    tmp_path: Path, endpoint: str, logs_step: str, clock: FakeClock | None = None
+) -> tuple[RunResult, list[Event]]:
     text = f"""
 name: logs
 targets:
@@ -81,7 +85,7 @@ steps:
     events: list[Event] = []
     bus = EventBus(Redactor())
     bus.subscribe(events.append)
-    options = RunOptions(target="local", clock=FakeClock(), handle_sigint=False)
+    options = RunOptions(target="local", clock=clock or FakeClock(), handle_sigint=False)
     return run_playbook(parse_playbook(text, str(path), path), options, bus=bus), events
 
 
@@ -120,3 +124,39 @@ def test_playbook_rejects_a_bad_regex_before_running(aws_endpoint: str, tmp_path
         f"{tmp_path / 'playbook.yaml'}:13: steps[1].with.success: invalid regular expression "
         "'re:(unclosed': missing ), unterminated subpattern at position 0"
     )
+
+
+def test_persistent_throttling_is_what_the_run_reports_not_a_step_that_did_not_stop(
+    aws: Any, aws_endpoint: str, tmp_path: Path
+) -> None:
+    """Today botocore retried each throttled request, sleeping for real past the
+    step's timeout, and the run said "logs.wait did not stop within its timeout"."""
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="/ecs/chatbot")
+    logs.create_log_stream(logGroupName="/ecs/chatbot", logStreamName=f"ecs/app/{NEW}")
+    reset_budgets(lambda: LogsBudget(jitter=lambda: 0.4))
+    clock = FakeClock()
+    front = LogsFront(aws_endpoint, clock, throttling={"FilterLogEvents"})
+
+    with front.running():
+        result, events = run(
+            tmp_path,
+            front.url,
+            '      log_group: "{{ steps.redeploy.outputs.log_group }}"\n      success: ["ready"]',
+            clock,
+        )
+
+    logs_step = result.steps[1]
+    assert (result.exit_code, logs_step.status) == (1, "failed")
+    since = iso_ms(int(FakeClock().now * 1000))
+    # Backoffs of 1.4, 2.8, 5.6 and 11.2 s, then the step's 20 s were up.
+    assert logs_step.summary == (
+        "timed out after 20.0s while CloudWatch Logs was throttling FilterLogEvents "
+        f"(ThrottlingException: Rate exceeded) since {since}, 4 of 6 requests throttled, "
+        "1 more held back; 0 lines read; these patterns never matched: in task 1a2b3c4d: "
+        "'ready'"
+    )
+    assert [e.message for e in events if e.kind == "warning"] == [
+        "CloudWatch Logs is throttling FilterLogEvents (ThrottlingException: Rate exceeded); "
+        "backing off 1.4 s"
+    ]

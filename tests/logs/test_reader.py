@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from opskit.clock import FakeClock
 from opskit.errors import StepError
-from opskit.logs.reader import LogReader
+from opskit.logs.budget import LogsBudget
+from opskit.logs.reader import LogReader, PollResult
 
 GROUP = "/ecs/chatbot"
 
@@ -32,6 +34,13 @@ def put(client: Any, stream: str, *messages: str, ts: int) -> None:
 
 def texts(result: Any) -> list[str]:
     return [line.text for line in result.lines]
+
+
+def paced(reader: LogReader, clock: FakeClock) -> PollResult:
+    """A poll, then a second passes: the pace of logs.wait's default."""
+    result = reader.poll()
+    clock.now += 1.0
+    return result
 
 
 class AwsLikeLogs:
@@ -62,11 +71,12 @@ def test_reads_only_the_named_streams_and_each_event_once(client: Any) -> None:
     base = now_ms()
     put(client, "ecs/app/new", "one", "two", ts=base)
     put(client, "ecs/app/old", "Traceback", ts=base)
-    reader = LogReader(client, GROUP, ["ecs/app/new"], base - 1000)
+    clock = FakeClock()
+    reader = LogReader(client, GROUP, ["ecs/app/new"], base - 1000, clock=clock)
 
-    first = reader.poll()
+    first = paced(reader, clock)
     put(client, "ecs/app/new", "three", ts=base + 5)
-    second = reader.poll()
+    second = paced(reader, clock)
 
     assert texts(first) == ["one", "two"]
     assert texts(second) == ["three"]
@@ -80,12 +90,13 @@ def test_never_names_a_missing_stream_and_reads_it_from_since_once_it_appears(
     client.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/a")
     base = now_ms()
     put(client, "ecs/app/a", "a1", ts=base)
-    reader = LogReader(aws_like, GROUP, ["ecs/app/a", "ecs/app/b"], base - 60_000)
+    clock = FakeClock()
+    reader = LogReader(aws_like, GROUP, ["ecs/app/a", "ecs/app/b"], base - 60_000, clock=clock)
 
-    first = reader.poll()
+    first = paced(reader, clock)
     client.create_log_stream(logGroupName=GROUP, logStreamName="ecs/app/b")
     put(client, "ecs/app/b", "b1 stamped before a1", ts=base - 30_000)
-    second = reader.poll()
+    second = paced(reader, clock)
 
     assert texts(first) == ["a1"]
     assert first.missing == ["ecs/app/b"]
@@ -98,27 +109,36 @@ def test_late_event_is_seen_while_the_window_is_small(client: Any) -> None:
     client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
     base = now_ms()
     put(client, "s/c/t", "newest", ts=base)
-    reader = LogReader(client, GROUP, ["s/c/t"], base - 3_600_000)
-    reader.poll()
+    clock = FakeClock()
+    reader = LogReader(client, GROUP, ["s/c/t"], base - 3_600_000, clock=clock)
+    paced(reader, clock)
 
     put(client, "s/c/t", "stamped ten minutes earlier", ts=base - 600_000)
 
-    assert texts(reader.poll()) == ["stamped ten minutes earlier"]
+    assert texts(paced(reader, clock)) == ["stamped ten minutes earlier"]
 
 
 def test_late_event_within_the_overlap_is_seen_when_the_window_is_large(client: Any) -> None:
     client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
     base = now_ms()
     put(client, "s/c/t", *[f"line {i}" for i in range(50)], ts=base)
+    clock = FakeClock()
     reader = LogReader(
-        client, GROUP, ["s/c/t"], base - 3_600_000, overlap_ms=30_000, full_reread_events=10
+        client,
+        GROUP,
+        ["s/c/t"],
+        base - 3_600_000,
+        clock=clock,
+        overlap_ms=30_000,
+        full_reread_events=10,
     )
-    assert len(reader.poll().lines) == 50
+    assert len(paced(reader, clock).lines) == 50
+    assert paced(reader, clock).lines == []  # a pass anchored on the newest line: window moves
 
     put(client, "s/c/t", "20 s late", ts=base - 20_000)
     put(client, "s/c/t", "15 min late, beyond the overlap", ts=base - 900_000)
 
-    assert texts(reader.poll()) == ["20 s late"]
+    assert texts(paced(reader, clock)) == ["20 s late"]
 
 
 def test_follows_pagination_past_ten_thousand_events(client: Any) -> None:
@@ -127,14 +147,15 @@ def test_follows_pagination_past_ten_thousand_events(client: Any) -> None:
     base = now_ms() - 60_000
     for chunk in range(3):
         put(client, "s/c/t", *[f"e{chunk}-{i}" for i in range(4000)], ts=base + chunk * 4000)
-    reader = LogReader(aws_like, GROUP, ["s/c/t"], base)
+    clock = FakeClock()
+    reader = LogReader(aws_like, GROUP, ["s/c/t"], base, clock=clock)
 
-    result = reader.poll()
+    result = paced(reader, clock)
 
     assert len(result.lines) == 12_000
     assert len({line.event_id for line in result.lines}) == 12_000
     assert aws_like.filter_calls == 2  # moto pages at 10,000 events
-    assert reader.poll().lines == []
+    assert paced(reader, clock).lines == []
 
 
 def test_batches_stream_names_by_one_hundred(client: Any) -> None:
@@ -145,7 +166,8 @@ def test_batches_stream_names_by_one_hundred(client: Any) -> None:
     for name in names:
         client.create_log_stream(logGroupName=GROUP, logStreamName=name)
         put(client, name, f"hello from {name}", ts=base)
-    reader = LogReader(aws_like, GROUP, names, base - 1000)
+    # Probing 101 new streams takes 101 GetLogEvents: unlimited here, paced below.
+    reader = LogReader(aws_like, GROUP, names, base - 1000, budget=LogsBudget(per_second={}))
 
     result = reader.poll()
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import FakeClock
 from opskit.errors import InputError
+from opskit.logs.budget import LogsBudget, reset_budgets
+from opskit.logs.times import iso_ms
 from opskit.steps.logs_tail import STEP, tail
 from tests.clocks import ScriptedClock
+from tests.conftest import REGION
+from tests.logs_front import LogsFront
 
 GROUP = "/ecs/chatbot"
 NEW = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
@@ -77,12 +83,12 @@ def test_ctrl_c_ends_the_tail_ok_with_what_was_read(logs: Any, make_ctx: Any) ->
 
     result = tail(
         make_ctx(cancel=cancel, clock=clock),
-        STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "poll_interval": 0.1}),
+        STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "poll_interval": 1.0}),
     )
 
-    assert clock.sleeps == [0.1, 0.1, 0.1]
+    assert clock.sleeps == [1.0, 1.0, 1.0]
     assert result.outputs.lines_read == 2
-    assert result.summary == f"2 lines from 1 stream(s) of {GROUP}, stopped after 300ms"
+    assert result.summary == f"2 lines from 1 stream(s) of {GROUP}, stopped after 3.0s"
     assert [m for _, _, m in shown(make_ctx)] == ["first", "second"]
 
 
@@ -139,3 +145,59 @@ def test_tails_the_running_tasks_of_a_service_labelled_new_and_old(
 def test_cluster_without_service_is_bad_input(make_ctx: Any) -> None:
     with pytest.raises(InputError, match="^logs.tail: give both cluster and service, or neither$"):
         STEP.run(make_ctx(uses="logs.tail"), STEP.coerce_inputs({"cluster": "chatbot"}))
+
+
+@pytest.fixture
+def front(aws_endpoint: str, make_ctx: Any) -> Iterator[LogsFront]:
+    """The quota front on moto (tests/logs_front.py); the step reads through it.
+    Backoffs are 70 % of their ceiling."""
+    reset_budgets(lambda: LogsBudget(jitter=lambda: 0.4))
+    with LogsFront(aws_endpoint, FakeClock()).running() as running:
+        make_ctx.aws = AwsAccess("test", AwsSettings(region=REGION, endpoint_url=running.url))
+        yield running
+
+
+def test_reading_once_goes_to_the_end_of_a_read_that_takes_two_polls(
+    logs: Any, front: LogsFront, make_ctx: Any
+) -> None:
+    """What diagnose.yaml does (follow: false). AWS answered with empty pages
+    first and allows 5 requests a second, 3 of them used by the rest of the
+    account: today's one poll sent the 4 requests back to back and was throttled."""
+    front.empty_pages = 3
+    front.used_by_others = {"FilterLogEvents": 3}
+    stream = f"ecs/app/{NEW}"
+    put(logs, stream, "starting", "ready")
+    clock = FakeClock()
+    front.clock = clock
+
+    result = STEP.run(
+        make_ctx(clock=clock),
+        STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "follow": False}),
+    )
+
+    assert result.summary == f"2 lines from 1 stream(s) of {GROUP}, read once"
+    assert clock.sleeps == [2.0]  # 2 pages, the poll interval, 2 pages
+    assert front.throttled() == 0
+
+
+def test_a_tail_says_when_cloudwatch_logs_throttled_it(
+    logs: Any, front: LogsFront, make_ctx: Any
+) -> None:
+    front.throttling.add("FilterLogEvents")
+    stream = f"ecs/app/{NEW}"
+    put(logs, stream, "starting")
+    clock = FakeClock()
+    front.clock = clock
+
+    result = STEP.run(
+        make_ctx(clock=clock, timeout=None),
+        STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "duration": "30s"}),
+    )
+
+    since = iso_ms(int(FakeClock().now * 1000))
+    assert result.status == "ok"
+    assert result.summary == (
+        f"0 lines from 1 stream(s) of {GROUP}, for 30.0s; CloudWatch Logs throttled "
+        f"FilterLogEvents (ThrottlingException: Rate exceeded) since {since}, 5 of 7 "
+        "requests throttled, 1 more held back"
+    )

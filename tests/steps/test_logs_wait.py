@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import FakeClock
 from opskit.errors import InputError, StepError, StepFailed, StepTimeout
+from opskit.logs.budget import LogsBudget, reset_budgets
 from opskit.logs.times import iso_ms
 from opskit.steps.base import InvalidInput
 from opskit.steps.logs_wait import STEP
 from tests.clocks import ScriptedClock
+from tests.conftest import REGION
+from tests.logs_front import LogsFront
 
 GROUP = "/ecs/chatbot"
 PREFIX = "ecs"
@@ -67,7 +72,7 @@ def inputs(**overrides: Any) -> Any:
         "since": iso_ms(now_ms() - 60_000),
         "success": MARKERS,
         "failure": FAILURES,
-        "poll_interval": 0.1,
+        "poll_interval": 1.0,  # within the budget: 2 FilterLogEvents a second
     }
     base.update(overrides)
     return STEP.coerce_inputs(base)
@@ -90,7 +95,7 @@ def test_passes_when_every_task_logs_every_marker(logs: Logs, make_ctx: Any) -> 
 
     result = STEP.run(make_ctx(clock=clock), inputs(task_ids=[NEW_1, NEW_2]))
 
-    assert clock.sleeps == [0.1, 0.1, 0.1]  # a read after each batch, then it passed
+    assert clock.sleeps == [1.0, 1.0, 1.0]  # a read after each batch, then it passed
     assert result.status == "ok"
     assert result.outputs.matched == {
         MARKERS[0]: {NEW_1: MARKERS[0], NEW_2: MARKERS[0]},
@@ -115,7 +120,7 @@ def test_any_task_passes_when_one_task_logs_every_marker(logs: Logs, make_ctx: A
 
     result = STEP.run(make_ctx(clock=clock), inputs(task_ids=[NEW_1, NEW_2], require="any_task"))
 
-    assert clock.sleeps == [0.1]
+    assert clock.sleeps == [1.0]
     assert result.outputs.matched == {m: {NEW_2: m} for m in MARKERS}
 
 
@@ -149,7 +154,7 @@ def test_failure_in_the_new_task_fails_at_once_with_context(logs: Logs, make_ctx
     with pytest.raises(StepFailed) as caught:
         STEP.run(make_ctx(clock=clock), inputs(context_lines=2))
 
-    assert clock.sleeps == [0.1]  # failed at the first read that saw the traceback
+    assert clock.sleeps == [1.0]  # failed at the first read that saw the traceback
     err = caught.value
     assert type(err) is StepFailed
     # the traceback's first line matched; its last line, read in the same poll,
@@ -194,7 +199,7 @@ def test_failure_text_only_in_the_old_task_does_not_fail(logs: Logs, make_ctx: A
 
     result = STEP.run(ctx, inputs())
 
-    assert clock.sleeps == [0.1, 0.1, 0.1]  # it read on while the old task logged errors
+    assert clock.sleeps == [1.0, 1.0, 1.0]  # it read on while the old task logged errors
     assert result.status == "ok"
     assert {e.data["stream"] for e in log_events(make_ctx)} == {stream_of(NEW_1)}
 
@@ -208,7 +213,7 @@ def test_waits_for_a_stream_that_appears_late(logs: Logs, make_ctx: Any) -> None
 
     result = STEP.run(make_ctx(clock=clock), inputs())
 
-    assert clock.sleeps == [0.1, 0.1]
+    assert clock.sleeps == [1.0, 1.0]
     assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
     assert f"waiting for stream {stream_of(NEW_1)} to appear" in make_ctx.messages("progress")
     assert f"stream {stream_of(NEW_1)} appeared" in make_ctx.messages("info")
@@ -229,7 +234,7 @@ def test_sees_a_marker_that_arrives_late_with_an_earlier_timestamp(
 
     result = STEP.run(make_ctx(clock=clock), inputs())
 
-    assert clock.sleeps == [0.1, 0.1]
+    assert clock.sleeps == [1.0, 1.0]
     assert result.outputs.matched[MARKERS[1]] == {NEW_1: MARKERS[1]}
 
 
@@ -357,3 +362,142 @@ def test_invalid_regular_expression_is_rejected_before_running() -> None:
     assert spec is not None
     with pytest.raises(ValueError, match=r"invalid regular expression 're:\(': "):
         spec.coerce(["re:("])
+
+
+# -- CloudWatch Logs' quotas and late delivery (tests/logs_front.py plays AWS) ------
+
+START = iso_ms(int(FakeClock().now * 1000))  # when each test's clock starts
+THROTTLED = "FilterLogEvents (ThrottlingException: Rate exceeded)"
+
+
+@pytest.fixture
+def front(aws_endpoint: str, make_ctx: Any) -> Iterator[LogsFront]:
+    """The quota front on moto; the step reads through it, on the front's clock
+    (each test gives its own: ``front.clock = clock``). Backoffs are 70 % of
+    their ceiling (a jitter the test can predict)."""
+    reset_budgets(lambda: LogsBudget(jitter=lambda: 0.4))
+    with LogsFront(aws_endpoint, FakeClock()).running() as running:
+        make_ctx.aws = AwsAccess("test", AwsSettings(region=REGION, endpoint_url=running.url))
+        yield running
+
+
+def warnings(make_ctx: Any) -> list[str]:
+    return make_ctx.messages("warning")
+
+
+def test_a_healthy_wait_passes_against_an_endpoint_that_allows_five_requests_a_second(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    """AWS's FilterLogEvents quota (5 a second), 3 of them used by the rest of the
+    account, and 13 empty pages before the lines, as AWS may answer: today's
+    reader sent the 14 requests of one read back to back and was throttled."""
+    front.empty_pages = 13
+    front.used_by_others = {"FilterLogEvents": 3}
+    logs.stream(NEW_1)
+    logs.stream(NEW_2)
+    base = now_ms()
+    for task_id in (NEW_1, NEW_2):
+        logs.put(task_id, *[f"pip line {i}" for i in range(200)], ts=base)
+    clock = ScriptedClock(
+        script=[
+            lambda: logs.put(NEW_1, MARKERS[0], ts=base + 1000),
+            lambda: logs.put(NEW_2, *MARKERS, ts=base + 2000),
+            lambda: logs.put(NEW_1, MARKERS[1], ts=base + 3000),
+        ]
+    )
+    front.clock = clock
+
+    result = STEP.run(make_ctx(clock=clock), inputs(task_ids=[NEW_1, NEW_2], poll_interval=2.0))
+
+    assert result.summary == (
+        "2 pattern(s) matched in 2 task(s) (1a2b3c4d, 9f8e7d6c), 404 lines read"
+    )
+    assert clock.sleeps == [2.0] * 6  # one read: 14 pages, 2 per poll
+    assert front.throttled() == 0
+    assert front.busiest_second("FilterLogEvents") == 2
+    assert front.counts() == {"DescribeLogGroups": 1, "GetLogEvents": 2, "FilterLogEvents": 14}
+    assert warnings(make_ctx) == []
+
+
+def test_persistent_throttling_is_named_when_the_wait_times_out(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    front.throttling.add("FilterLogEvents")
+    logs.stream(NEW_1)
+    clock = FakeClock()
+    front.clock = clock
+
+    with pytest.raises(StepTimeout) as caught:
+        STEP.run(make_ctx(clock=clock, timeout=60), inputs())
+
+    # Backoffs of 1.4, 2.8, 5.6, 11.2, 21 and 21 s: six requests, then the deadline.
+    assert str(caught.value) == (
+        f"timed out after 1m00s while CloudWatch Logs was throttling {THROTTLED} since "
+        f"{START}, 6 of 8 requests throttled, 1 more held back; 0 lines read; these "
+        f"patterns never matched: in task 1a2b3c4d: {MARKERS[0]!r}, {MARKERS[1]!r}"
+    )
+    assert warnings(make_ctx) == [f"CloudWatch Logs is throttling {THROTTLED}; backing off 1.4 s"]
+    assert front.counts()["FilterLogEvents"] == 6  # botocore did not retry any of them
+
+
+def test_a_stretch_of_throttling_is_one_warning_and_one_line_when_it_ends(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    front.throttling.add("FilterLogEvents")  # someone else is using the account's quota
+    logs.stream(NEW_1)
+    logs.put(NEW_1, *MARKERS)
+    clock = ScriptedClock(script=[lambda: None, front.throttling.clear])
+    front.clock = clock
+
+    result = STEP.run(make_ctx(clock=clock), inputs())
+
+    assert result.status == "ok"
+    assert clock.sleeps == [pytest.approx(1.4), pytest.approx(2.8)]  # the backoffs
+    assert warnings(make_ctx) == [f"CloudWatch Logs is throttling {THROTTLED}; backing off 1.4 s"]
+    assert (
+        "CloudWatch Logs answers FilterLogEvents again "
+        f"(2 request(s) throttled or held back since {START})"
+    ) in make_ctx.messages("info")
+
+
+def test_a_marker_15_s_late_is_found_while_each_read_takes_two_polls(
+    logs: Logs, front: LogsFront, make_ctx: Any
+) -> None:
+    """Past full_reread_events (1,200 lines), each read 4 pages (2 polls), the
+    endpoint at AWS's 5 a second with 3 used by others: the marker that arrives
+    15 s late, stamped before lines already read, still counts."""
+    front.empty_pages = 3
+    front.used_by_others = {"FilterLogEvents": 3}
+    logs.stream(NEW_1)
+    base = now_ms() - 10_000
+    logs.put(NEW_1, *[f"request {i} ok" for i in range(1200)], MARKERS[0], ts=base - 1200)
+    newest = base + 1  # MARKERS[0]
+
+    def arrives_late() -> None:
+        logs.put(NEW_1, MARKERS[1], ts=newest - 15_000)
+        logs.put(NEW_1, "request 1200 ok", ts=newest + 20_000)
+
+    # reads end at the 2nd, 4th and 6th poll: the late marker arrives after the 5th
+    clock = ScriptedClock(script=[lambda: None] * 4 + [arrives_late])
+    front.clock = clock
+
+    result = STEP.run(make_ctx(clock=clock), inputs(poll_interval=2.0))
+
+    assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
+    assert clock.sleeps == [2.0] * 5
+    assert front.throttled() == 0
+
+
+def test_a_marker_15_s_late_is_found_past_full_reread_events(logs: Logs, make_ctx: Any) -> None:
+    """moto's single pages, no quota: today's reader got this right too."""
+    logs.stream(NEW_1)
+    base = now_ms() - 10_000
+    logs.put(NEW_1, *[f"request {i} ok" for i in range(1200)], MARKERS[0], ts=base - 1200)
+    clock = ScriptedClock(
+        script=[lambda: None, lambda: logs.put(NEW_1, MARKERS[1], ts=base + 1 - 15_000)]
+    )
+
+    result = STEP.run(make_ctx(clock=clock), inputs())
+
+    assert result.outputs.matched == {m: {NEW_1: m} for m in MARKERS}
+    assert result.outputs.lines_read == 1202
