@@ -13,6 +13,8 @@ The runner and the CLI use only this module's names::
         ...   # that one, else the one this process runs for another run, else a new one
         info.template_context()                # what templates read as opskit.sandbox
     up(app_port=8501, services=3) / down() / status()
+    in_process()                               # the Sandbox a run of this process started
+                                               # (its aws_faults, for drills and tests)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "SandboxInfo",
     "down",
     "find_running",
+    "in_process",
     "sandbox_for_run",
     "state_path",
     "status",
@@ -100,6 +103,14 @@ class _Shared:
 
 
 _shared = _Shared()
+
+
+def in_process() -> Sandbox | None:
+    """The sandbox that ``sandbox_for_run`` started in this process and that runs
+    still use, if any: its ``aws_faults`` switch the AWS behaviours it plays while
+    runs use it (``opskit sandbox fault`` does the same for a background one)."""
+    with _shared.lock:
+        return _shared.sandbox
 
 
 def _check_services(info: SandboxInfo, services: int, where: str) -> None:
