@@ -1,4 +1,5 @@
-"""``opskit sandbox``: the embedded local stack, and its Bedrock endpoint's faults."""
+"""``opskit sandbox``: the embedded local stack, and the faults it plays (its Bedrock
+endpoint's, and the AWS behaviours of ECS and CloudWatch Logs that moto does not show)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def sandbox_status() -> int:
 
 
 def _print_sandbox(info: Any) -> None:
+    from opskit.sandbox.aws_faults.control import aws_status_lines
     from opskit.sandbox.bedrock.control import status_lines
 
     click.echo(f"  AWS endpoint:  {info.endpoint_url}  (region {info.region})")
@@ -88,13 +90,14 @@ def _print_sandbox(info: Any) -> None:
                 f"    {service['service']:<12} {service['app_url']}  logs {service['log_group']}"
                 f"  code s3://{service['bucket']}/{service['code_prefix']}"
             )
-    for label, value in status_lines(info):
+    for label, value in [*status_lines(info), *aws_status_lines(info)]:
         click.echo(f"  {label + ':' if label else '':<14} {value}")
 
 
 @sandbox.group("fault")
 def sandbox_fault() -> None:
-    """Switch faults of the sandbox's Bedrock endpoint on and off while it runs."""
+    """Switch faults on and off while the sandbox runs: its Bedrock endpoint's, and
+    the AWS behaviours of ECS and CloudWatch Logs that moto does not show."""
 
 
 @sandbox_fault.command("bedrock")
@@ -118,11 +121,61 @@ def sandbox_fault_bedrock(
     return 0
 
 
+@sandbox_fault.command("ecs")
+@click.argument("kind", metavar="KIND")
+@click.option(
+    "--calls",
+    type=int,
+    help="stale_reads: stale answers after each change (1); placement: attempts that "
+    "fail (default: all); spot: tasks reclaimed (1).",
+)
+def sandbox_fault_ecs(kind: str, calls: int | None) -> int:
+    """Switch ECS's fault KIND on: what the ECS API and scheduler do on AWS and moto does not.
+
+    KIND: stale_reads (DescribeServices shows the service as before an
+    UpdateService, DescribeTasks answers a new task MISSING), placement (no task
+    starts: "Capacity is unavailable at this time"), spot (new tasks reclaimed
+    once RUNNING: SpotInterruption).
+    """
+    from opskit.sandbox.aws_faults.control import set_aws_fault
+
+    click.echo("\n".join(set_aws_fault("ecs", kind, calls=calls).lines()))
+    return 0
+
+
+@sandbox_fault.command("logs")
+@click.argument("kind", metavar="KIND")
+@click.option("--rate", type=float, help="throttle: FilterLogEvents requests a second (5).")
+@click.option("--always", is_flag=True, help="throttle: every read request throttled.")
+@click.option("--seconds", type=float, help="late: seconds before a line is readable.")
+@click.option("--match", multiple=True, help="late: only lines holding TEXT (repeatable).")
+def sandbox_fault_logs(
+    kind: str, rate: float | None, always: bool, seconds: float | None, match: tuple[str, ...]
+) -> int:
+    """Switch CloudWatch Logs' fault KIND on.
+
+    KIND: throttle (ThrottlingException "Rate exceeded" above the read quotas:
+    FilterLogEvents 5 a second), late (the tasks' lines readable --seconds late,
+    with their original timestamps).
+    """
+    from opskit.sandbox.aws_faults.control import set_aws_fault
+
+    change = set_aws_fault("logs", kind, rate=rate, always=always, seconds=seconds, match=match)
+    click.echo("\n".join(change.lines()))
+    return 0
+
+
 @sandbox_fault.command("clear")
-@click.argument("model", required=False)
-def sandbox_fault_clear(model: str | None) -> int:
-    """Clear every fault, or MODEL's only."""
+@click.argument("target", metavar="[MODEL|ecs|logs]", required=False)
+def sandbox_fault_clear(target: str | None) -> int:
+    """Clear every fault, or MODEL's only, or ECS's or CloudWatch Logs' only."""
+    from opskit.sandbox.aws_faults.control import clear_aws_faults
     from opskit.sandbox.bedrock.control import clear_faults
 
-    click.echo("\n".join(clear_faults(model).lines()))
+    lines = []
+    if target is None or target not in ("ecs", "logs"):
+        lines += clear_faults(target).lines()
+    if target is None or target in ("ecs", "logs"):
+        lines += clear_aws_faults(target).lines()
+    click.echo("\n".join(lines))
     return 0

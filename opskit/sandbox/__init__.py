@@ -14,6 +14,8 @@ The runner and the CLI use only this module's names::
         info.template_context()                # what templates read as opskit.sandbox
     up(app_port=8501, services=3) / down() / status()
     known_before_start(services=3)             # its names, region and account (`opskit iam`)
+    in_process()                               # the Sandbox a run of this process started
+                                               # (its aws_faults, for drills and tests)
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "down",
     "find_running",
     "known_before_start",
+    "in_process",
     "sandbox_for_run",
     "state_path",
     "status",
@@ -122,6 +125,14 @@ class _Shared:
 
 
 _shared = _Shared()
+
+
+def in_process() -> Sandbox | None:
+    """The sandbox that ``sandbox_for_run`` started in this process and that runs
+    still use, if any: its ``aws_faults`` switch the AWS behaviours it plays while
+    runs use it (``opskit sandbox fault`` does the same for a background one)."""
+    with _shared.lock:
+        return _shared.sandbox
 
 
 def _check_services(info: SandboxInfo, services: int, where: str) -> None:

@@ -17,6 +17,11 @@ update (minimum healthy 100 %, maximum 200 %, circuit breaker with rollback):
   still serving;
 - nothing else restarts anything: without a new deployment the old task
   keeps running the code it downloaded when it started.
+
+Under the AWS faults in force (``aws_faults``): no task is placed while
+placement fails (ECS's capacity event says why), a task that Spot reclaims is
+stopped as Spot stops it once it is RUNNING (and replaced like any stopped
+task), and each task that starts is announced to the stale-reads play.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from opskit.sandbox.aws_faults.board import AwsFaultBoard
+from opskit.sandbox.aws_faults.ecs_play import SPOT_REASON, SPOT_STOP_CODE, Placement
 from opskit.sandbox.moto_ecs import CIRCUIT_BREAKER_REASON, EcsRecords
 from opskit.sandbox.tasks import LogShipper, TaskProcess
 
@@ -50,8 +57,11 @@ class Agent:
         failure_threshold: int = 3,
         health_timeout: float = 120.0,
         on_tasks_changed: Callable[[list[int]], None] | None = None,
+        faults: AwsFaultBoard | None = None,
     ):
         self.records = records
+        self._faults = faults
+        self._placement = Placement(faults, records.add_event)
         self._launch = launcher
         self._shipper = shipper
         self.interval = interval
@@ -154,6 +164,8 @@ class Agent:
             if task.check_health():
                 task.healthy = True
                 self.records.task_healthy(task.task_id)
+                if self._faults is not None and self._faults.spot_reclaims():
+                    self._stop_task(task, SPOT_REASON, SPOT_STOP_CODE)
             elif time.monotonic() - task.started_at > self.health_timeout:
                 # As an ALB target that never passes: ECS stops the task and counts a failure.
                 self._failures[task.deployment_id] += 1
@@ -185,8 +197,10 @@ class Agent:
         if primary["rolloutState"] == "FAILED":
             return  # no rollback target: the circuit breaker stopped trying
         live = [t for t in self._of(primary["id"]) if t.stop_reason is None]
-        for _ in range(primary["desiredCount"] - len(live)):
-            self._start_task(primary)
+        missing = primary["desiredCount"] - len(live)
+        if missing > 0 and self._placement.places():
+            for _ in range(missing):
+                self._start_task(primary)
         for task in live[primary["desiredCount"] :]:  # scaled in
             self._stop_task(
                 task,
@@ -197,6 +211,8 @@ class Agent:
     def _start_task(self, deployment: dict[str, Any]) -> None:
         deployment_id = deployment["id"]
         task_id = self.records.create_task(deployment_id, deployment["taskDefinition"])
+        if self._faults is not None:
+            self._faults.task_started(task_id)
         environment = self.records.container_environment(deployment["taskDefinition"])
         try:
             task = self._launch(task_id, deployment_id, environment)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from opskit.sandbox.agent import Agent
+from opskit.sandbox.aws_faults.board import AwsFaultBoard
+from opskit.sandbox.aws_faults.middleware import FaultMiddleware
 from opskit.sandbox.bedrock import BedrockEndpoint, delay_from_env
 from opskit.sandbox.enforcement import Credentials, Decided, Enforcement, create_operator
 from opskit.sandbox.errors import SandboxError
@@ -57,6 +59,7 @@ class SandboxInfo:
     names: dict[str, str] = field(default_factory=lambda: dict(NAMES))
     bedrock_endpoint_url: str = ""  # the Bedrock Runtime endpoint the tasks call
     bedrock_faults_file: str = ""  # where `opskit sandbox fault` sets its faults
+    aws_faults_file: str = ""  # where `opskit sandbox fault ecs|logs` sets the AWS faults
     # Each service's names, code prefix and app URL; the first is ``names``/``app_url``.
     services: list[dict[str, str]] = field(default_factory=list)
     # Whether it authorizes requests as AWS does (``access_key_id`` is then the key
@@ -95,6 +98,7 @@ class SandboxInfo:
             names=dict(document.get("names") or NAMES),
             bedrock_endpoint_url=str(document.get("bedrock_endpoint_url") or ""),
             bedrock_faults_file=str(document.get("bedrock_faults_file") or ""),
+            aws_faults_file=str(document.get("aws_faults_file") or ""),
             services=[dict(s) for s in document.get("services") or []],
             iam_enforced=bool(document.get("iam_enforced", False)),
         )
@@ -122,6 +126,11 @@ class Sandbox:
     """Start, use, stop. ``entrypoint``/``app_source`` default to the bundled
     stack; tests swap in a small stand-in to exercise the agent quickly.
 
+    ``aws_faults`` holds the AWS behaviours it plays (stale ECS reads, placement
+    failures, Spot reclaims, CloudWatch Logs throttling and late lines):
+    ``sandbox.aws_faults.set(make_aws_fault("ecs", "spot", calls=2))``; with
+    ``aws_faults_file`` the file (``opskit sandbox fault ecs|logs``) sets them.
+
     ``services``: how many ECS services (``service_names``), each with its own
     tasks, log group, code prefix and app URL, on ports ``app_port``,
     ``app_port + 1``, ... (all free ports when ``app_port`` is 0).
@@ -141,6 +150,7 @@ class Sandbox:
         on_tasks_changed: Any = None,
         bedrock_delay: float | None = None,
         bedrock_faults_file: Path | None = None,
+        aws_faults_file: Path | None = None,
         services: int = 1,
         enforce_iam: bool = ENFORCE_IAM,
     ):
@@ -153,6 +163,7 @@ class Sandbox:
             delay=delay_from_env() if bedrock_delay is None else bedrock_delay,
             faults_file=bedrock_faults_file,
         )
+        self.aws_faults = AwsFaultBoard(aws_faults_file)
         self.services = [
             ServiceSide(
                 service_names(index),
@@ -162,6 +173,7 @@ class Sandbox:
                 failure_threshold=failure_threshold,
                 health_timeout=health_timeout,
                 on_tasks_changed=self._tasks_changed,
+                faults=self.aws_faults,
             )
             for index in range(1, services + 1)
         ]
@@ -192,6 +204,7 @@ class Sandbox:
             pid=pid,
             bedrock_endpoint_url=self.bedrock.endpoint_url,
             bedrock_faults_file=str(self.bedrock.faults_file or ""),
+            aws_faults_file=str(self.aws_faults.faults_file or ""),
             services=[service.describe() for service in self.services],
             iam_enforced=self.enforcement is not None,
         )
@@ -213,12 +226,16 @@ class Sandbox:
             for service in self.services:
                 service.proxy.start()
             _reset_moto()
+            self.aws_faults.start()
             self.moto.start()
             # Its own user first, while moto still lets any key through; then,
             # when asked, AWS's authorization of every request from here on.
             self.moto.use_credentials(create_operator(self.moto.client("iam")))
             if self.enforcement is not None:
                 self.enforcement.start()
+            self.moto.wrap_app(
+                lambda app: FaultMiddleware(app, self.aws_faults, self._service_snapshot)
+            )
             self.bedrock.start()
             self.moto.create_resources(self.app_source, [s.names for s in self.services])
             for service in self.services:
@@ -237,10 +254,18 @@ class Sandbox:
         self.moto.stop()
         if self.enforcement is not None:
             self.enforcement.stop()  # moto's setting is process-wide: put it back
+        self.aws_faults.stop()
         if self._owns_process_lock:
             self._owns_process_lock = False
             _reset_moto()
             _one_per_process.release()
+
+    def _service_snapshot(self, cluster: str, service: str) -> dict[str, Any] | None:
+        """What a stale read of one of its services answers (``None``: not its service)."""
+        for side in self.services:
+            if (side.names["cluster"], side.names["service"]) == (cluster, service):
+                return side.records.snapshot()
+        return None
 
     def _tasks_changed(self) -> None:
         if self._on_tasks_changed is not None:

@@ -23,6 +23,7 @@ from opskit.sandbox.core import DEFAULT_APP_PORT, Sandbox, SandboxInfo
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.ports import check_port_free
 from opskit.sandbox.state import (
+    aws_faults_path,
     bedrock_faults_path,
     log_path,
     read_state,
@@ -194,6 +195,7 @@ def run_foreground(
         aws_port=aws_port,
         on_tasks_changed=publish,
         bedrock_faults_file=bedrock_faults_path(),
+        aws_faults_file=aws_faults_path(),
         services=services,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()

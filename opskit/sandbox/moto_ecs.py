@@ -199,6 +199,22 @@ class EcsRecords:
         with self.lock:
             return [dict(d) for d in self.service.deployments]
 
+    def snapshot(self) -> dict[str, Any]:
+        """Copies of the service fields that an update or its rollout changes, as
+        recorded now (API names, Python values): what a stale read answers."""
+        with self.lock:
+            service = self.service
+            configuration = getattr(service, "deployment_configuration", None)
+            return {
+                "taskDefinition": service.task_definition,
+                "desiredCount": service.desired_count,
+                "runningCount": service.running_count,
+                "pendingCount": service.pending_count,
+                "deployments": [dict(d) for d in service.deployments],
+                "events": [dict(e) for e in service.events],
+                "deploymentConfiguration": copy.deepcopy(configuration),
+            }
+
     def task_ids(
         self, deployment_id: str | None = None, desired_status: str = "RUNNING"
     ) -> list[str]:

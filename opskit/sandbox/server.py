@@ -73,6 +73,13 @@ class MotoSide:
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
 
+    def wrap_app(self, middleware: Any) -> None:
+        """Put ``middleware(app)`` in front of moto's WSGI app (after ``start``).
+        werkzeug's request handler reads its server's ``app`` for each request, and
+        ``ThreadedMotoServer`` keeps that server as ``_server`` (moto 5)."""
+        werkzeug_server = self._server._server
+        werkzeug_server.app = middleware(werkzeug_server.app)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()

@@ -14,6 +14,7 @@ from typing import Any
 
 from opskit.ecs.names import stream_name, task_id_of
 from opskit.sandbox.agent import Agent
+from opskit.sandbox.aws_faults.board import AwsFaultBoard
 from opskit.sandbox.moto_ecs import EcsRecords
 from opskit.sandbox.ports import free_port
 from opskit.sandbox.proxy import TcpProxy
@@ -35,8 +36,10 @@ class ServiceSide:
         failure_threshold: int,
         health_timeout: float,
         on_tasks_changed: Callable[[], None],
+        faults: AwsFaultBoard | None = None,
     ):
         self.names = names
+        self.faults = faults
         self.records = EcsRecords(cluster=names["cluster"], service=names["service"], region=REGION)
         self.proxy = TcpProxy(app_port, self.serving_port)
         self.agent: Agent | None = None
@@ -58,7 +61,7 @@ class ServiceSide:
     def start(self, logs_client: Any) -> None:
         """After its resources exist: take over its records, ship its logs, start its agent."""
         self.records.install(DEPLOYMENT_CONFIGURATION)
-        self.shipper = LogShipper(logs_client, self.names["log_group"])
+        self.shipper = LogShipper(logs_client, self.names["log_group"], faults=self.faults)
         self.shipper.start()
         self.agent = Agent(
             self.records,
@@ -67,6 +70,7 @@ class ServiceSide:
             failure_threshold=self._failure_threshold,
             health_timeout=self._health_timeout,
             on_tasks_changed=lambda _pids: self._on_tasks_changed(),
+            faults=self.faults,
         )
         self.agent.start()
 

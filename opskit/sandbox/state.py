@@ -39,6 +39,13 @@ def bedrock_faults_path() -> Path:
     return path.with_name(path.stem + "-bedrock-faults.json")
 
 
+def aws_faults_path() -> Path:
+    """The AWS faults (ECS, CloudWatch Logs) of a background sandbox, next to the state
+    file (``opskit sandbox fault ecs|logs`` writes it; the sandbox re-reads it on change)."""
+    path = state_path()
+    return path.with_name(path.stem + "-aws-faults.json")
+
+
 def read_state() -> dict[str, Any] | None:
     """The recorded state, or ``None`` when there is no (readable) file."""
     try:

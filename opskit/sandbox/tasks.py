@@ -4,7 +4,9 @@ Each task runs in its own process group (the entrypoint and the Streamlit
 server it starts), so stopping a task stops everything it started. Every
 stdout/stderr line becomes a CloudWatch Logs event in the stream
 ``PREFIX/CONTAINER/TASK_ID`` (created before the process starts), sent in
-batches every ~0.2 s like the awslogs driver's non-blocking mode.
+batches every ~0.2 s like the awslogs driver's non-blocking mode. Under the
+``late`` fault a line is held back its seconds and then sent with the timestamp
+it was written at, as CloudWatch delivers a late event.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from opskit.sandbox.aws_faults.board import AwsFaultBoard
+
 log = logging.getLogger("opskit.sandbox")
 
 HEALTH_PATH = "/_stcore/health"
@@ -36,11 +40,21 @@ _MAX_BATCH = 5000  # put_log_events takes up to 10,000 events / 1 MiB
 class LogShipper:
     """One thread that batches lines of every task into ``put_log_events``."""
 
-    def __init__(self, logs_client: Any, log_group: str, interval: float = 0.2):
+    def __init__(
+        self,
+        logs_client: Any,
+        log_group: str,
+        interval: float = 0.2,
+        *,
+        faults: AwsFaultBoard | None = None,
+    ):
         self._client = logs_client
         self._group = log_group
         self._interval = interval
-        self._queue: queue.Queue[tuple[str, int, str]] = queue.Queue()
+        self._faults = faults
+        # (stream, timestamp in epoch ms, text, when it was written on the faults' clock)
+        self._queue: queue.Queue[tuple[str, int, str, float]] = queue.Queue()
+        self._held: list[tuple[float, str, int, str]] = []  # (due, stream, timestamp, text)
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sandbox-logs", daemon=True)
@@ -52,18 +66,30 @@ class LogShipper:
         self._client.create_log_stream(logGroupName=self._group, logStreamName=stream)
 
     def line(self, stream: str, text: str) -> None:
-        self._queue.put((stream, int(time.time() * 1000), text))
+        written = self._faults.clock() if self._faults is not None else 0.0
+        self._queue.put((stream, int(time.time() * 1000), text, written))
 
-    def flush(self) -> None:
+    def flush(self, *, held_too: bool = False) -> None:
         """Send everything queued so far (called before a task is recorded STOPPED,
-        so its last lines are readable when the record says it stopped)."""
+        so its last lines are readable when the record says it stopped), except
+        the lines the ``late`` fault holds back until they are due (``held_too``:
+        those as well, as the sandbox stops)."""
         with self._send_lock:
             batches: dict[str, list[tuple[int, str]]] = defaultdict(list)
             while True:
                 try:
-                    stream, timestamp, text = self._queue.get_nowait()
+                    stream, timestamp, text, written = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                delay = self._faults.late_delay(text) if self._faults is not None else None
+                if delay is None:
+                    batches[stream].append((timestamp, text))
+                else:
+                    self._held.append((written + delay, stream, timestamp, text))
+            now = self._faults.clock() if self._faults is not None else 0.0
+            due = [h for h in self._held if held_too or h[0] <= now]
+            self._held = [h for h in self._held if h not in due]
+            for _, stream, timestamp, text in due:
                 batches[stream].append((timestamp, text))
             for stream, lines in batches.items():
                 lines.sort(key=lambda item: item[0])
@@ -82,7 +108,7 @@ class LogShipper:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.flush()
-        self.flush()
+        self.flush(held_too=True)
 
     def stop(self) -> None:
         self._stop.set()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from opskit.sandbox import Sandbox, SandboxInfo
+from opskit.sandbox import Sandbox, SandboxInfo, in_process
+from opskit.sandbox.aws_faults.control import clear_aws_faults
 from opskit.sandbox.bedrock.control import clear_faults
 from opskit.sandbox.ports import free_port
 from opskit.sandbox.state import STATE_ENV
@@ -59,11 +60,15 @@ def module_sandbox(module_environment: Path, sandbox_services: int) -> Iterator[
 @pytest.fixture
 def sandbox(module_sandbox: SharedSandbox, monkeypatch: pytest.MonkeyPatch) -> SandboxInfo:
     """The module's sandbox, as new: the bundled app synced and running on every
-    service, no Bedrock fault. Runs read playbooks from the repository root, as
-    CI runs them."""
+    service, no fault (Bedrock's, ECS's, CloudWatch Logs'). Runs read playbooks
+    from the repository root, as CI runs them."""
     if module_sandbox.state_file is not None:
         monkeypatch.setenv(STATE_ENV, str(module_sandbox.state_file))
         clear_faults()
+        clear_aws_faults()
+    running_here = in_process()
+    if running_here is not None:
+        running_here.aws_faults.clear()
     restore(module_sandbox.info, module_sandbox.fresh)
     monkeypatch.chdir(ROOT)
     return module_sandbox.info

@@ -21,9 +21,6 @@ editing the file.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,13 +28,10 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from opskit.sandbox.bedrock.models import ALL_MODELS, known_names, resolve_fault_target
+from opskit.sandbox.faultfile import FaultInvalid, FaultsFile
 
 FaultKind = Literal["access_denied", "throttled", "slow_first_token", "stream_error", "unavailable"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-
-
-class FaultInvalid(ValueError):
-    """A fault that cannot be set; ``str()`` says which part and why."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,64 +202,20 @@ class FaultBoard:
             self._on_change()
 
 
-class FaultFile:
-    """The faults of a running sandbox as a JSON file: ``{"faults": [...]}``."""
+class FaultFile(FaultsFile[Fault]):
+    """The faults of a running sandbox's Bedrock endpoint: ``{"faults": [...]}``,
+    one fault per model."""
 
     def __init__(self, path: Path):
-        self.path = path
-
-    def read(self) -> list[Fault]:
-        """The faults in the file (none when it is missing); ``FaultInvalid`` on a
-        file that cannot be used, naming it."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        try:
-            document = json.loads(text) if text.strip() else {"faults": []}
-        except ValueError as err:
-            raise FaultInvalid(f"{self.path}: not valid JSON ({err})") from None
-        items = document.get("faults") if isinstance(document, dict) else None
-        if not isinstance(items, list):
-            raise FaultInvalid(f'{self.path}: expected {{"faults": [...]}}')
-        faults: dict[str, Fault] = {}
-        for index, item in enumerate(items):
-            try:
-                fault = fault_from_json(item)
-            except FaultInvalid as err:
-                raise FaultInvalid(f"{self.path}: faults[{index}]: {err}") from None
-            faults[fault.model] = fault
-        return list(faults.values())
-
-    def write(self, faults: list[Fault]) -> None:
-        """Atomically: the endpoint never reads half a file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"faults": [fault.to_json() for fault in faults]}
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        os.replace(temporary, self.path)
-
-    def set(self, fault: Fault) -> list[Fault]:
-        faults = [f for f in self.read() if f.model != fault.model] + [fault]
-        self.write(faults)
-        return faults
+        super().__init__(path, parse=fault_from_json, to_json=Fault.to_json, key=_model_of)
 
     def clear(self, model: str | None = None) -> list[Fault]:
-        faults = [] if model is None else [f for f in self.read() if f.model != model]
-        self.write(faults)
-        return faults
+        """Clear one model's fault (its canonical id or ``all``), or every fault."""
+        return self.retain(None if model is None else lambda fault: fault.model != model)
 
-    def version(self) -> tuple[int, int, int] | None:
-        """Changes whenever the file is replaced or edited; ``None`` when missing."""
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
-    def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+def _model_of(fault: Fault) -> str:
+    return fault.model
 
 
 def _count(number: int, noun: str) -> str:

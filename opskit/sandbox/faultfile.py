@@ -1,0 +1,99 @@
+"""A running sandbox's faults as a JSON file, ``{"faults": [...]}``.
+
+``opskit sandbox fault ...`` writes it from another process; the sandbox re-reads
+it when it changes (a stat tells: inode, mtime, size), so faults switch while it
+runs, and editing the file by hand works too. Bedrock's faults and AWS's (ECS,
+CloudWatch Logs) each have one such file next to the state file; what a fault is
+belongs to each (``parse``/``to_json``/``key``), the file mechanics are here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+F = TypeVar("F")
+
+
+class FaultInvalid(ValueError):
+    """A fault that cannot be set; ``str()`` says which part and why."""
+
+
+class FaultsFile(Generic[F]):
+    """Read, write and watch one faults file. One fault per ``key``: the latest wins."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        parse: Callable[[Any], F],
+        to_json: Callable[[F], dict[str, Any]],
+        key: Callable[[F], str],
+    ):
+        self.path = path
+        self._parse = parse
+        self._to_json = to_json
+        self._key = key
+
+    def read(self) -> list[F]:
+        """The faults in the file (none when it is missing); ``FaultInvalid`` on a
+        file that cannot be used, naming it."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        try:
+            document = json.loads(text) if text.strip() else {"faults": []}
+        except ValueError as err:
+            raise FaultInvalid(f"{self.path}: not valid JSON ({err})") from None
+        items = document.get("faults") if isinstance(document, dict) else None
+        if not isinstance(items, list):
+            raise FaultInvalid(f'{self.path}: expected {{"faults": [...]}}')
+        faults: dict[str, F] = {}
+        for index, item in enumerate(items):
+            try:
+                fault = self._parse(item)
+            except FaultInvalid as err:
+                raise FaultInvalid(f"{self.path}: faults[{index}]: {err}") from None
+            faults[self._key(fault)] = fault
+        return list(faults.values())
+
+    def write(self, faults: list[F]) -> None:
+        """Atomically: the sandbox never reads half a file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"faults": [self._to_json(fault) for fault in faults]}
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def set(self, fault: F) -> list[F]:
+        """Add ``fault`` (replacing the one with its key); every fault afterwards."""
+        faults = [f for f in self.read() if self._key(f) != self._key(fault)] + [fault]
+        self.write(faults)
+        return faults
+
+    def retain(self, keep: Callable[[F], bool] | None) -> list[F]:
+        """Remove every fault but those ``keep`` accepts (``None``: every fault,
+        even from a file that cannot be read); the faults left."""
+        faults = [f for f in self.read() if keep(f)] if keep is not None else []
+        self.write(faults)
+        return faults
+
+    def version(self) -> tuple[int, int, int] | None:
+        """Changes whenever the file is replaced or edited; ``None`` when missing."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+__all__ = ["FaultInvalid", "FaultsFile"]
