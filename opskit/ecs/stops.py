@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from opskit.ecs.names import task_id_of
+
 
 @dataclass(frozen=True)
 class NotACrash:
@@ -71,3 +73,17 @@ def replaced_summary(tasks: Iterable[dict[str, Any]]) -> str:
             noun = "task" if counts[kind] == 1 else "tasks"
             parts.append(f"{counts[kind]} {noun} {kind.said}")
     return "; ".join(parts)
+
+
+def replaced_lines(tasks: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per such stop, naming the task, for a result's detail (the
+    summary only counts them)."""
+    lines = []
+    for task in tasks:
+        kind = not_a_crash(task)
+        if kind is None:
+            continue
+        reason = str(task.get("stoppedReason") or "")
+        code = f" [{task['stopCode']}]" if task.get("stopCode") else ""
+        lines.append(f"task {task_id_of(str(task.get('taskArn', '')))} {kind.said}: {reason}{code}")
+    return lines

@@ -18,6 +18,7 @@ from opskit.ecs.describe import describe_service, epoch, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.settings import RolloutConfig, WaitLimit, check_strategy, wait_limit
+from opskit.ecs.stops import replaced_lines
 from opskit.ecs.taskdef import (
     Changes,
     apply_changes,
@@ -354,6 +355,7 @@ def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
             f"previous task definition: {outputs.previous_task_definition}",
             f"new tasks: {', '.join(new) or '-'}",
             f"old tasks: {', '.join(old) or '-'}",
+            *replaced_lines(verdict.replaced_tasks),
         ]
     )
     return StepResult("changed", summary, outputs, detail)

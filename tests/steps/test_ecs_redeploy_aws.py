@@ -21,6 +21,7 @@ from tests.ecs_driver import (
     FAMILY,
     NO_CAPACITY,
     NO_INSTANCE,
+    SPOT_REASON,
     SERVICE,
     CallRecorder,
     EcsDriver,
@@ -283,11 +284,12 @@ def test_a_task_stuck_pending_is_named_with_its_status_in_progress_and_at_the_ti
 
 
 def test_two_spot_reclaims_during_a_healthy_rollout_pass_and_are_named(stack, calls, make_ctx):
+    reclaimed = []
     scripted = clock(
         stack.start_tasks,
-        stack.reclaim,
+        lambda: reclaimed.append(stack.reclaim()),
         stack.start_tasks,
-        stack.reclaim,
+        lambda: reclaimed.append(stack.reclaim()),
         stack.start_tasks,
         lambda: (stack.drain_old(), stack.complete()),
     )
@@ -299,6 +301,10 @@ def test_two_spot_reclaims_during_a_healthy_rollout_pass_and_are_named(stack, ca
         f"deployment {deployment_id} COMPLETED ({FAMILY}:1): 1 new task running, 1 old task "
         "replaced; 2 tasks reclaimed by Spot, replaced"
     )
+    assert result.detail.splitlines()[-2:] == [
+        f"task {task.id} reclaimed by Spot, replaced: {SPOT_REASON} [SpotInterruption]"
+        for task in reclaimed
+    ]
     assert "1 task reclaimed by Spot, replaced" in make_ctx.messages("progress")[2]
     assert calls.writes == ["UpdateService"]
 
