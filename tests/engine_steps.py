@@ -132,6 +132,7 @@ def _leak(ctx: StepContext, inputs: LeakInputs) -> StepResult:
     )
 
 
+# None calls AWS: the engine's tests need no credentials (StepType.uses_aws).
 TEST_STEPS = [
     StepType(
         "test.echo",
@@ -140,6 +141,7 @@ TEST_STEPS = [
         EchoOutputs,
         _echo,
         read_only=True,
+        uses_aws=False,
     ),
     StepType(
         "test.flaky",
@@ -147,6 +149,7 @@ TEST_STEPS = [
         FlakyInputs,
         CallsOutputs,
         _flaky,
+        uses_aws=False,
     ),
     StepType(
         "test.wait",
@@ -155,16 +158,31 @@ TEST_STEPS = [
         NoOutputs,
         _wait,
         read_only=True,
+        uses_aws=False,
     ),
     StepType(
-        "test.mutate", "Change something.", NoInputs, TokenOutputs, _mutate, plan=_plan_mutate
+        "test.mutate",
+        "Change something.",
+        NoInputs,
+        TokenOutputs,
+        _mutate,
+        plan=_plan_mutate,
+        uses_aws=False,
     ),
-    StepType("test.rogue", "Return undeclared outputs.", EchoInputs, EchoOutputs, _rogue),
+    StepType(
+        "test.rogue",
+        "Return undeclared outputs.",
+        EchoInputs,
+        EchoOutputs,
+        _rogue,
+        uses_aws=False,
+    ),
     StepType(
         "test.leak",
         "Leak a value everywhere.",
         LeakInputs,
         LeakOutputs,
         _leak,
+        uses_aws=False,
     ),
 ]

@@ -13,7 +13,10 @@ def list_buckets(access: AwsAccess) -> None:
         access.client("s3").list_buckets()
 
 
-def test_unknown_profile_names_the_target_and_the_profile() -> None:
+def test_unknown_profile_names_the_target_and_the_profile(monkeypatch) -> None:
+    """The target's profile is used (the environment names no credentials) and missing."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     access = AwsAccess("production", AwsSettings(profile="nope", region="eu-west-1"))
     with pytest.raises(StepError) as failure:
         list_buckets(access)

@@ -160,7 +160,9 @@ class StepType(Generic[I]):
     set, takes part in the run's last phase, after every step and
     ``on_failure`` and before a sandbox started for the run stops (``s3.sync``
     writes the run's verdict on its release record there); it returns
-    ``(event kind, message)`` pairs to show.
+    ``(event kind, message)`` pairs to show. ``uses_aws=False`` says that no path
+    of the type calls AWS: a run whose steps are all such types asks for no
+    caller identity and needs no credentials.
     """
 
     name: str
@@ -171,6 +173,7 @@ class StepType(Generic[I]):
     plan: Callable[[StepContext, I], StepResult] | None = None
     read_only: bool = False
     finish: Callable[[RunEnd], list[tuple[str, str]]] | None = None
+    uses_aws: bool = True
 
     @cached_property
     def specs(self) -> tuple[Input, ...]:

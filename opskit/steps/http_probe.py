@@ -249,4 +249,5 @@ STEP = StepType(
     run=run,
     plan=plan,
     read_only=True,
+    uses_aws=False,
 )

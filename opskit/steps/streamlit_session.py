@@ -401,4 +401,5 @@ STEP = StepType(
     outputs=SessionOutputs,
     run=run,
     plan=plan,
+    uses_aws=False,
 )
