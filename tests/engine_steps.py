@@ -1,4 +1,4 @@
-"""Test-only step types for exercising the engine without AWS."""
+"""Test-only step types for exercising the engine: all but ``test.buckets`` without AWS."""
 
 from __future__ import annotations
 
@@ -65,7 +65,20 @@ class LeakOutputs:
     nested: list[Any] = output("n", "list")
 
 
+@dataclass(frozen=True, kw_only=True)
+class BucketsOutputs:
+    buckets: list[str] = output("the bucket names", "string_list")
+
+
 CALLS: dict[str, int] = {}
+
+
+def _buckets(ctx: StepContext, inputs: NoInputs) -> StepResult:
+    """A step that calls AWS (``s3 ListBuckets``): what a run's identity is for."""
+    CALLS["buckets"] = CALLS.get("buckets", 0) + 1
+    with ctx.aws.call("s3 ListBuckets"):
+        names = [b["Name"] for b in ctx.aws.client("s3").list_buckets()["Buckets"]]
+    return StepResult("ok", f"{len(names)} bucket(s)", BucketsOutputs(buckets=names))
 
 
 def _echo(ctx: StepContext, inputs: EchoInputs) -> StepResult:
@@ -132,8 +145,12 @@ def _leak(ctx: StepContext, inputs: LeakInputs) -> StepResult:
     )
 
 
-# None calls AWS: the engine's tests need no credentials (StepType.uses_aws).
+# None but test.buckets calls AWS: the engine's tests need no credentials
+# (StepType.uses_aws).
 TEST_STEPS = [
+    StepType(
+        "test.buckets", "List the buckets.", NoInputs, BucketsOutputs, _buckets, read_only=True
+    ),
     StepType(
         "test.echo",
         "Echo a value.",
