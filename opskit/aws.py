@@ -210,7 +210,9 @@ class AwsAccess:
             )
             core.register_component("data_loader", _shared_loader(core))
         except BotoCoreError as err:
-            raise StepError(f"target {self.target!r}: {err}") from None
+            named = environment_credentials(os.environ)
+            hint = f" (named by {named})" if named in _PROFILE_VARIABLES else ""
+            raise StepError(f"target {self.target!r}: {err}{hint}") from None
         self._core = core
         return session
 

@@ -140,8 +140,34 @@ def render_aws_settings(
             raise playbook.error(path, str(err)) from None
         except ShapeError as err:
             raise playbook.error(path, f"{err.message} (after rendering)") from None
-        rendered[spec.name] = None if value == "" else value
+        rendered[spec.name] = value
     return dataclasses.replace(target.aws, **rendered)
+
+
+def calls_aws(playbook: Playbook, selected: set[str] | None, context: Mapping[str, Any]) -> bool:
+    """Whether a step the run may run calls AWS (so the run says whom it acts as):
+    a selected step, or an ``on_failure`` step, whose type does, unless its
+    ``when`` is already false (``verify.yaml``'s ``local`` target runs only HTTP
+    checks and needs no credentials)."""
+    steps = [s for s in playbook.steps if selected is None or s.id in selected]
+    for step in (*steps, *playbook.on_failure):
+        if not step.type.uses_aws:
+            continue
+        try:
+            if step.when is None or templating.evaluate_condition(step.when, context):
+                return True
+        except templating.TemplateProblem:  # it reads earlier steps: it may run
+            return True
+    return False
+
+
+def reads_steps(value: Any) -> bool:
+    """Whether a template inside ``value`` reads ``steps`` (known only as the run goes)."""
+    return any(
+        ref.root == "steps"
+        for _, text in _templates(value, ())
+        for ref in templating.references(text)
+    )
 
 
 def check_var_references(

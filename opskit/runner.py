@@ -26,14 +26,7 @@ from opskit import context as ctxmod
 from opskit import templating
 from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import Deadline
-from opskit.errors import (
-    Cancelled,
-    InputError,
-    OpskitError,
-    StepError,
-    StepProblem,
-    StepTimeout,
-)
+from opskit.errors import Cancelled, InputError, OpskitError, StepError, StepProblem, StepTimeout
 from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
@@ -122,7 +115,7 @@ class Runner:
                 context = self._context(sandbox)
                 aws = self._access(context, sandbox_settings)
                 self._check_inputs(selected, context)
-                if self._calls_aws(selected, context):
+                if ctxmod.calls_aws(self.playbook, selected, context):
                     self._identify(aws)
                 self._run_steps(self.playbook.steps, "main", selected, aws, context)
                 stopped = result.failed_step is not None or self.interrupts > 0
@@ -269,7 +262,8 @@ class Runner:
         ``when`` is not false, rendered and checked as the step will get them.
         Raises ``InputError`` naming the file and line."""
         for step in self.playbook.steps:
-            if selected is not None and step.id not in selected or _reads_steps(step.with_):
+            left_out = selected is not None and step.id not in selected
+            if left_out or ctxmod.reads_steps(step.with_):
                 continue
             try:
                 if step.when is not None and not templating.evaluate_condition(step.when, context):
@@ -277,22 +271,6 @@ class Runner:
                 self._inputs(step, context)
             except templating.TemplateProblem:  # its when reads earlier steps
                 continue
-
-    def _calls_aws(self, selected: set[str] | None, context: dict[str, Any]) -> bool:
-        """Whether a step this run may run calls AWS: a selected step or an
-        ``on_failure`` step whose type does, unless its ``when`` is already false
-        (``verify.yaml``'s ``local`` target runs only HTTP checks, with no
-        credentials)."""
-        steps = [s for s in self.playbook.steps if selected is None or s.id in selected]
-        for step in (*steps, *self.playbook.on_failure):
-            if not step.type.uses_aws:
-                continue
-            try:
-                if step.when is None or templating.evaluate_condition(step.when, context):
-                    return True
-            except templating.TemplateProblem:  # it reads earlier steps: it may run
-                return True
-        return False
 
     def _identify(self, aws: AwsAccess) -> None:
         """Say which account, principal and region the run acts as (one
@@ -528,14 +506,3 @@ class Runner:
         if self.options.yes or self.options.ask is None:
             return True
         return self.options.ask(prompt)
-
-
-def _reads_steps(value: Any) -> bool:
-    """Whether a template inside ``value`` reads ``steps`` (known only as the run goes)."""
-    if isinstance(value, dict):
-        return any(_reads_steps(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_reads_steps(v) for v in value)
-    return templating.is_template(value) and any(
-        ref.root == "steps" for ref in templating.references(value)
-    )

@@ -323,3 +323,15 @@ def test_a_retry_setting_that_is_no_number_is_one_line(monkeypatch, aws_endpoint
         "target 't': cannot create the s3 client: AWS_MAX_ATTEMPTS (or the profile's "
         "max_attempts) is not a whole number: invalid literal for int() with base 10: 'many'"
     )
+
+
+def test_a_missing_profile_named_by_aws_profile_says_where_it_was_named(monkeypatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_PROFILE", "ops")
+    access = AwsAccess("production", AwsSettings(profile="prod", region="eu-west-1"))
+    with pytest.raises(StepError) as failure:
+        access.caller_identity()
+    assert str(failure.value) == (
+        "target 'production': The config profile (ops) could not be found (named by AWS_PROFILE)"
+    )
