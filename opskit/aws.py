@@ -36,8 +36,9 @@ READ_TIMEOUT = 60
 RETRY_MODE = "standard"
 TOTAL_MAX_ATTEMPTS = 9
 
-# The variables by which the environment names credentials, in the order botocore's
-# default chain reads them (botocore/credentials.py, create_credential_resolver):
+# The variables by which the environment names credentials, in about the order
+# botocore's default chain reads them (botocore/credentials.py,
+# create_credential_resolver; a profile's role_arn goes before a web identity):
 # access keys (what aws-actions/configure-aws-credentials exports after GitHub's
 # OIDC), a web identity token with its role (EKS, other OIDC setups), a profile
 # (AWS_DEFAULT_PROFILE is botocore's older name and wins over AWS_PROFILE there),
@@ -77,7 +78,6 @@ class CredentialChoice:
 
     profile: str | None
     source: str
-    from_environment: bool = False
 
 
 def environment_credentials(environ: Mapping[str, str]) -> str | None:
@@ -104,7 +104,7 @@ def choose_credentials(settings: AwsSettings, environ: Mapping[str, str]) -> Cre
             source = f"the environment ({named}={environ[named]})"
         if settings.profile and settings.profile != environ.get(named):
             source += f"; the target's profile {settings.profile!r} is not used"
-        return CredentialChoice(None, source, from_environment=True)
+        return CredentialChoice(None, source)
     if settings.profile:
         return CredentialChoice(settings.profile, f"the target's profile {settings.profile!r}")
     return CredentialChoice(None, "boto3's default chain")

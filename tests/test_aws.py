@@ -144,7 +144,6 @@ def test_a_target_profile_is_used_only_when_the_environment_names_no_credentials
     assert choose_credentials(target, {"AWS_PROFILE": "ops"}) == CredentialChoice(
         None,
         "the environment (AWS_PROFILE=ops); the target's profile 'prod' is not used",
-        from_environment=True,
     )
     assert choose_credentials(target, {"AWS_PROFILE": "prod"}).source == (
         "the environment (AWS_PROFILE=prod)"
@@ -334,4 +333,27 @@ def test_a_missing_profile_named_by_aws_profile_says_where_it_was_named(monkeypa
         access.caller_identity()
     assert str(failure.value) == (
         "target 'production': The config profile (ops) could not be found (named by AWS_PROFILE)"
+    )
+
+
+def test_an_expired_token_at_the_identity_call_is_one_line_naming_the_target(
+    aws_endpoint: str,
+) -> None:
+    """STS's own error code and message (botocore's model of GetCallerIdentity has no
+    modelled errors; AWS answers ExpiredToken with HTTP 403)."""
+    from botocore.stub import Stubber
+
+    access = AwsAccess("production", AwsSettings(region="us-east-1", endpoint_url=aws_endpoint))
+    with Stubber(access.client("sts")) as stub:
+        stub.add_client_error(
+            "get_caller_identity",
+            "ExpiredToken",
+            "The security token included in the request is expired",
+            403,
+        )
+        with pytest.raises(StepError) as failure:
+            access.caller_identity()
+    assert str(failure.value) == (
+        "target 'production': sts GetCallerIdentity: ExpiredToken: "
+        "The security token included in the request is expired"
     )
