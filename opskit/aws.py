@@ -4,10 +4,16 @@ Every AWS call in opskit goes through ``AwsAccess.client`` and is wrapped in
 ``AwsAccess.call`` (or ``aws_errors``), so a missing credential, an unknown
 profile or region, or an access denied becomes one line that names the target
 and the call, never a botocore traceback and never a ``None`` client.
+
+Credentials: the environment overrides a target's ``profile`` (``choose_credentials``),
+so a CI job's role (GitHub's OIDC) or an on-call engineer's ``AWS_PROFILE`` is used
+with a playbook whose target names the profile of somebody's laptop; every run
+says which account and principal it acts as (``AwsAccess.caller_identity``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,26 +21,134 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.errors import StepError
+from opskit.model import Identity
 
 # Generous read timeout: ECS and Logs answer in well under a second, but a large
 # S3 part on a slow link must not be cut off. Standard retry mode retries
 # throttling, 5xx and dropped connections with backoff (botocore's own logic).
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
-MAX_ATTEMPTS = 8
+# Unless the user sets their own (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS, the profile's
+# retry_mode/max_attempts): standard mode, 9 attempts in all, i.e. the 8 retries
+# opskit has always asked for (a Config's ``max_attempts`` counts retries, while
+# AWS_MAX_ATTEMPTS and ``total_max_attempts`` count attempts: botocore's
+# "Retries" guide).
+RETRY_MODE = "standard"
+TOTAL_MAX_ATTEMPTS = 9
+
+# The variables by which the environment names credentials, in about the order
+# botocore's default chain reads them (botocore/credentials.py,
+# create_credential_resolver; a profile's role_arn goes before a web identity):
+# access keys (what aws-actions/configure-aws-credentials exports after GitHub's
+# OIDC), a web identity token with its role (EKS, other OIDC setups), a profile
+# (AWS_DEFAULT_PROFILE is botocore's older name and wins over AWS_PROFILE there),
+# and the ECS/EKS container credentials endpoint. A target's explicit ``profile``
+# would make botocore skip the first two and fail on a machine without that profile.
+ENVIRONMENT_CREDENTIALS: tuple[tuple[str, ...], ...] = (
+    ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"),
+    ("AWS_DEFAULT_PROFILE",),
+    ("AWS_PROFILE",),
+    ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",),
+    ("AWS_CONTAINER_CREDENTIALS_FULL_URI",),
+)
+_PROFILE_VARIABLES = ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
 
 
 @dataclass(frozen=True)
 class AwsSettings:
-    """What a target's ``aws:`` block says; ``None`` leaves it to boto3's usual
-    chain (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``, config files)."""
+    """What a target's ``aws:`` block says, rendered; ``None`` leaves it to boto3's
+    usual chain (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``, config files)."""
 
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
+    # The account the credentials must be in (12 digits): a run in another
+    # account stops before any step.
+    account_id: str | None = None
     # Only the sandbox sets these: its moto server takes any key.
     access_key_id: str | None = None
     secret_access_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CredentialChoice:
+    """The profile the session is given (``None``: boto3's default chain) and where
+    the credentials come from, in words for the run's identity line."""
+
+    profile: str | None
+    source: str
+
+
+def environment_credentials(environ: Mapping[str, str]) -> str | None:
+    """The first variable by which ``environ`` names credentials (all of a group set
+    and non-empty), or ``None``."""
+    for group in ENVIRONMENT_CREDENTIALS:
+        if all(environ.get(name) for name in group):
+            return group[0]
+    return None
+
+
+def choose_credentials(settings: AwsSettings, environ: Mapping[str, str]) -> CredentialChoice:
+    """Whose credentials a target's session uses. Keys given by the sandbox win;
+    then credentials the environment names (``ENVIRONMENT_CREDENTIALS``) win over
+    the target's ``profile``: the session gets no profile and boto3's default
+    chain finds them (``AWS_PROFILE``'s profile included); then the target's
+    ``profile``; else boto3's default chain."""
+    if settings.access_key_id:
+        return CredentialChoice(None, "the sandbox")
+    named = environment_credentials(environ)
+    if named is not None:
+        source = f"the environment ({named})"
+        if named in _PROFILE_VARIABLES:
+            source = f"the environment ({named}={environ[named]})"
+        if settings.profile and settings.profile != environ.get(named):
+            source += f"; the target's profile {settings.profile!r} is not used"
+        return CredentialChoice(None, source)
+    if settings.profile:
+        return CredentialChoice(settings.profile, f"the target's profile {settings.profile!r}")
+    return CredentialChoice(None, "boto3's default chain")
+
+
+def _user_setting(core: Any, name: str) -> Any:
+    """A setting as the user gave it (the session, the environment, the profile),
+    ``None`` when they did not: botocore's own lookup for the variable without its
+    default (which differs between botocore versions: ``retry_mode`` defaults to
+    legacy before 1.36)."""
+    from botocore.configprovider import ConfigChainFactory
+
+    config_name, env_vars, _default, convert = core.session_var_map[name]
+    chain = ConfigChainFactory(session=core).create_config_chain(
+        instance_name=name,
+        env_var_names=env_vars,
+        config_property_names=config_name,
+        conversion_func=convert,
+    )
+    return chain.provide()
+
+
+def client_config(core: Any) -> Any:
+    """The botocore ``Config`` of every client: timeouts, a pool for parallel
+    uploads, and retries as the user set them, else standard mode with
+    ``TOTAL_MAX_ATTEMPTS``. ``core`` is the target's botocore session (its
+    profile's ``retry_mode``/``max_attempts`` are read from it)."""
+    from botocore.config import Config
+
+    try:
+        attempts = _user_setting(core, "max_attempts")
+    except ValueError as err:
+        raise ValueError(
+            f"AWS_MAX_ATTEMPTS (or the profile's max_attempts) is not a whole number: {err}"
+        ) from None
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={
+            "mode": _user_setting(core, "retry_mode") or RETRY_MODE,
+            "total_max_attempts": attempts or TOTAL_MAX_ATTEMPTS,
+        },
+        max_pool_connections=64,
+    )
 
 
 _loader_lock = threading.Lock()
@@ -60,6 +174,8 @@ class AwsAccess:
         self.target = target
         self.settings = settings or AwsSettings()
         self._session: Any = None
+        self._core: Any = None  # the botocore session under it
+        self._credentials: CredentialChoice | None = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -76,6 +192,8 @@ class AwsAccess:
         from botocore.exceptions import BotoCoreError
 
         s = self.settings
+        # Read when the session is made, as botocore reads the same variables.
+        self._credentials = choose_credentials(s, os.environ)
         core = botocore.session.get_session()
         # botocore's public hook for response parsing (aws-cli sets its own
         # timestamp parser the same way): see parse_timestamp.
@@ -85,15 +203,25 @@ class AwsAccess:
         try:
             session = boto3.Session(
                 botocore_session=core,
-                profile_name=s.profile,
+                profile_name=self._credentials.profile,
                 region_name=s.region,
                 aws_access_key_id=s.access_key_id,
                 aws_secret_access_key=s.secret_access_key,
             )
             core.register_component("data_loader", _shared_loader(core))
         except BotoCoreError as err:
-            raise StepError(f"target {self.target!r}: {err}") from None
+            named = environment_credentials(os.environ)
+            hint = f" (named by {named})" if named in _PROFILE_VARIABLES else ""
+            raise StepError(f"target {self.target!r}: {err}{hint}") from None
+        self._core = core
         return session
+
+    @property
+    def credentials(self) -> CredentialChoice:
+        """Whose credentials the session uses (``choose_credentials``)."""
+        self.session  # noqa: B018 - made with the session, from the same environment
+        assert self._credentials is not None
+        return self._credentials
 
     def client(self, service: str, *, retries: Mapping[str, Any] | None = None) -> Any:
         """A cached client; raises ``StepError`` (never returns ``None``).
@@ -108,23 +236,20 @@ class AwsAccess:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
-            from botocore.config import Config
             from botocore.exceptions import BotoCoreError
 
-            config = Config(
-                connect_timeout=CONNECT_TIMEOUT,
-                read_timeout=READ_TIMEOUT,
-                retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-                max_pool_connections=64,
-            )
-            if retries is not None:
-                config = config.merge(Config(retries=dict(retries)))
-            kwargs: dict[str, Any] = {"config": config}
+            kwargs: dict[str, Any] = {}
             if self.settings.endpoint_url:
                 kwargs["endpoint_url"] = self.settings.endpoint_url
             try:
+                config = client_config(self._core)
+                if retries is not None:
+                    from botocore.config import Config
+
+                    config = config.merge(Config(retries=dict(retries)))
+                kwargs["config"] = config
                 created = session.client(service, **kwargs)
-            except BotoCoreError as err:
+            except (BotoCoreError, ValueError) as err:
                 raise StepError(
                     f"target {self.target!r}: cannot create the {service} client: {err}"
                 ) from None
@@ -133,7 +258,32 @@ class AwsAccess:
 
     @property
     def region(self) -> str | None:
-        return self.session.region_name
+        with aws_errors(f"target {self.target!r}"):
+            return self.session.region_name
+
+    @property
+    def profile(self) -> str | None:
+        """The profile the session reads (the target's or ``AWS_PROFILE``'s), if any."""
+        with aws_errors(f"target {self.target!r}"):
+            self.session  # noqa: B018 - makes the botocore session
+            return self._core.profile
+
+    def caller_identity(self) -> Identity:
+        """Who the credentials are (``sts:GetCallerIdentity``, which needs no
+        permission: IAM's docs for the call), where, and where they came from.
+        Raises ``StepError`` naming the target when it cannot be asked."""
+        with self.call("sts GetCallerIdentity"):
+            answer = self.client("sts").get_caller_identity()
+            method = getattr(self.session.get_credentials(), "method", None)
+        source = self.credentials.source
+        if source == "boto3's default chain" and method:
+            source += f" ({method})"  # botocore's name of the provider that answered
+        return Identity(
+            account=str(answer["Account"]),
+            arn=str(answer["Arn"]),
+            region=self.region,
+            credentials=source,
+        )
 
     def secret_values(self) -> list[str]:
         """Credential values to redact from every output."""

@@ -8,14 +8,17 @@ lazy vars), so a target can set ``url: "{{ opskit.sandbox.app_url }}"``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from opskit import templating
+from opskit.aws import AwsSettings
 from opskit.errors import InputError
-from opskit.playbook import Playbook, Target
+from opskit.playbook import AWS_KEYS, Playbook, Target
+from opskit.shapes import ShapeError
 from opskit.version import __version__
 from opskit.yamlload import load_yaml
 
@@ -59,11 +62,11 @@ def base_context(
     return {
         "vars": {},
         "steps": {},
-        "target": {
+        "target": {  # the runner sets region and profile again once the aws: block is rendered
             "name": target.name,
             "sandbox": target.sandbox,
             "region": region,
-            "profile": target.aws.profile,
+            "profile": None if templating.is_template(target.aws.profile) else target.aws.profile,
         },
         "env": dict(os.environ),
         "run": dict(run),
@@ -114,6 +117,57 @@ def resolve_vars(
         except templating.TemplateProblem as err:
             raise playbook.error(where[key], str(err)) from None
     return merged
+
+
+def render_aws_settings(
+    playbook: Playbook, target: Target, context: Mapping[str, Any]
+) -> AwsSettings:
+    """The target's ``aws:`` block with its templates rendered (once, when the run
+    starts, with the run's vars): ``region: "{{ vars.region }}"`` lets ``-e
+    region=...`` move a run. An empty value means "not set"; a value that is not a
+    string after rendering, or an ``account_id`` that is not 12 digits, names its
+    line."""
+    rendered: dict[str, Any] = {}
+    for spec in AWS_KEYS:
+        raw = getattr(target.aws, spec.name)
+        if not templating.is_template(raw):
+            continue
+        path = ("targets", target.name, "aws", spec.name)
+        try:
+            value = templating.render(raw, context)
+            value = None if value in (None, "") else spec.coerce(value)
+        except templating.TemplateProblem as err:
+            raise playbook.error(path, str(err)) from None
+        except ShapeError as err:
+            raise playbook.error(path, f"{err.message} (after rendering)") from None
+        rendered[spec.name] = value
+    return dataclasses.replace(target.aws, **rendered)
+
+
+def calls_aws(playbook: Playbook, selected: set[str] | None, context: Mapping[str, Any]) -> bool:
+    """Whether a step the run may run calls AWS (so the run says whom it acts as):
+    a selected step, or an ``on_failure`` step, whose type does, unless its
+    ``when`` is already false (``verify.yaml``'s ``local`` target runs only HTTP
+    checks and needs no credentials)."""
+    steps = [s for s in playbook.steps if selected is None or s.id in selected]
+    for step in (*steps, *playbook.on_failure):
+        if not step.type.uses_aws:
+            continue
+        try:
+            if step.when is None or templating.evaluate_condition(step.when, context):
+                return True
+        except templating.TemplateProblem:  # it reads earlier steps: it may run
+            return True
+    return False
+
+
+def reads_steps(value: Any) -> bool:
+    """Whether a template inside ``value`` reads ``steps`` (known only as the run goes)."""
+    return any(
+        ref.root == "steps"
+        for _, text in _templates(value, ())
+        for ref in templating.references(text)
+    )
 
 
 def check_var_references(

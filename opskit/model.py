@@ -71,6 +71,26 @@ class StepRecord:
         return self.status in ("failed", "error")
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a run acts as: the caller identity of its target's credentials
+    (``sts:GetCallerIdentity``), the region, and where the credentials came from
+    (e.g. "the environment (AWS_ACCESS_KEY_ID)")."""
+
+    account: str
+    arn: str
+    region: str | None
+    credentials: str
+
+    def describe(self) -> str:
+        """The run's identity line, as the terminal and the reports show it."""
+        where = f" in {self.region}" if self.region else " (no region)"
+        return (
+            f"acting as {self.arn} (account {self.account}){where}; "
+            f"credentials from {self.credentials}"
+        )
+
+
 @dataclass
 class RunResult:
     playbook: str
@@ -85,6 +105,7 @@ class RunResult:
     steps: list[StepRecord] = field(default_factory=list)
     on_failure: list[StepRecord] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
+    identity: Identity | None = None  # None: the run asked none (it makes no AWS call)
 
     @property
     def exit_code(self) -> int:
@@ -101,6 +122,8 @@ class RunResult:
         fields = {k: v for k, v in data.items() if k != "exit_code"}
         fields["steps"] = [StepRecord(**s) for s in data.get("steps", [])]
         fields["on_failure"] = [StepRecord(**s) for s in data.get("on_failure", [])]
+        identity = data.get("identity")
+        fields["identity"] = Identity(**identity) if identity else None
         return cls(**fields)
 
     @property

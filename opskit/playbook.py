@@ -59,10 +59,35 @@ TARGET_KEYS = (
     Input("aws", "object", "AWS access: region, profile, endpoint_url."),
     Input("vars", "object", "Variables for this target."),
 )
+
+
+def _account_id(value: str) -> str:
+    if not (len(value) == 12 and value.isascii() and value.isdigit()):
+        raise ValueError(
+            f"expected an AWS account id of 12 digits (quoted, so YAML keeps leading zeros), "
+            f"got {value!r}"
+        )
+    return value
+
+
+# Each may be a template (rendered once when the run starts, with vars, env, target
+# and opskit); an empty value means "not set".
 AWS_KEYS = (
     Input("region", "string", "AWS region, e.g. ap-northeast-1."),
-    Input("profile", "string", "Named profile from ~/.aws/config."),
+    Input(
+        "profile",
+        "string",
+        "Named profile from ~/.aws/config; not used when the environment names "
+        "credentials (AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_PROFILE, ...).",
+    ),
     Input("endpoint_url", "string", "Custom endpoint (e.g. a local emulator)."),
+    Input(
+        "account_id",
+        "string",
+        "The AWS account (12 digits) the credentials must be in; a run in another "
+        "account stops before any step.",
+        check=_account_id,
+    ),
 )
 TARGETS_FILE = (
     Input("targets", "object", "Named environments, as under a playbook's targets.", required=True),
@@ -319,6 +344,13 @@ class _Checker:
             raw = {}
         checked = self.mapping(raw, path, TARGET_KEYS)
         aws = self.mapping(checked.get("aws") or {}, (*path, "aws"), AWS_KEYS)
+        for key, value in aws.items():  # rendered when the run starts, before any step
+            refs = templating.references(value) if templating.is_template(value) else ()
+            if any(ref.root == "steps" for ref in refs):
+                raise self.fail(
+                    (*path, "aws", key),
+                    "is rendered when the run starts, before any step: it cannot read steps",
+                )
         sandbox = checked.get("sandbox", False)
         if templating.has_template(sandbox):  # a target is never rendered
             raise self.fail((*path, "sandbox"), f"expected {SANDBOX.expected}, not a template")
@@ -326,7 +358,7 @@ class _Checker:
             name=str(name),
             sandbox=bool(sandbox),
             sandbox_services=sandbox["services"] if isinstance(sandbox, dict) else 1,
-            aws=AwsSettings(**{k: v for k, v in aws.items()}),
+            aws=AwsSettings(**{k: v for k, v in aws.items() if v != ""}),
             vars=dict(checked.get("vars") or {}),
             description=str(checked.get("description") or ""),
         )

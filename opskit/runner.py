@@ -13,6 +13,7 @@ Either way the caller still writes the report and exits 130.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 import traceback
@@ -25,7 +26,7 @@ from opskit import context as ctxmod
 from opskit import templating
 from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import Deadline
-from opskit.errors import Cancelled, InputError, OpskitError, StepProblem, StepTimeout
+from opskit.errors import Cancelled, InputError, OpskitError, StepError, StepProblem, StepTimeout
 from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
@@ -79,6 +80,7 @@ class Runner:
         self.interrupts = 0
         self.outcome: RunStatus | None = None  # set when the run could not go on
         self._current_cancel: threading.Event | None = None
+        self._file_vars: dict[str, Any] = {}  # --vars-file, read when the run starts
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -118,8 +120,12 @@ class Runner:
                     target=self.target.name,
                     dry_run=self.options.dry_run,
                 )
-                aws, sandbox = self._aws(stack)
-                context = self._context(aws, sandbox)
+                sandbox_settings, sandbox = self._sandbox(stack)
+                context = self._context(sandbox)
+                aws = self._access(context, sandbox_settings)
+                self._check_inputs(selected, context)
+                if ctxmod.calls_aws(self.playbook, selected, context):
+                    self._identify(aws)
                 self._run_steps(self.playbook.steps, "main", selected, aws, context)
                 stopped = result.failed_step is not None or self.interrupts > 0
                 if stopped and result.error is None and self.playbook.on_failure:
@@ -195,9 +201,13 @@ class Runner:
             return set(ids[ids.index(self.options.from_step) :])
         return None
 
-    def _aws(self, stack: contextlib.ExitStack) -> tuple[AwsAccess, dict[str, Any] | None]:
+    def _sandbox(
+        self, stack: contextlib.ExitStack
+    ) -> tuple[AwsSettings | None, dict[str, Any] | None]:
+        """The sandbox's AWS settings and template details when the target is one
+        (started for the run unless one is up); ``(None, None)`` otherwise."""
         if not self.target.sandbox:
-            return AwsAccess(self.target.name, self.target.aws), None
+            return None, None
         info, started = stack.enter_context(
             run_sandbox(self.bus, self.options, self.target.sandbox_services)
         )
@@ -209,13 +219,15 @@ class Runner:
         )
         details = {**info.template_context(), "started_for_run": started}
         self.result.sandbox = details
-        return AwsAccess(self.target.name, settings), details
+        return settings, details
 
-    def _context(self, aws: AwsAccess, sandbox: dict[str, Any] | None) -> dict[str, Any]:
-        region = self.target.aws.region or (sandbox or {}).get("region")
-        if region is None:
-            with contextlib.suppress(Exception):
-                region = aws.region
+    def _context(self, sandbox: dict[str, Any] | None) -> dict[str, Any]:
+        """The templates' context with the run's vars; ``target.region`` is the
+        sandbox's or the target's literal region until ``_access`` knows the one
+        the run acts in."""
+        region = (sandbox or {}).get("region")
+        if region is None and not templating.is_template(self.target.aws.region):
+            region = self.target.aws.region
         run_info = {
             "id": self.result.run_id,
             "started_at": self.result.started_at,
@@ -224,18 +236,65 @@ class Runner:
         context = ctxmod.base_context(
             self.playbook, self.target, run=run_info, sandbox=sandbox, region=region
         )
-        file_vars: dict[str, Any] = {}
         for path in self.options.vars_files:
-            file_vars.update(ctxmod.load_vars_file(Path(path)))
+            self._file_vars.update(ctxmod.load_vars_file(Path(path)))
+        self._resolve_vars(context)
+        return context
+
+    def _resolve_vars(self, context: dict[str, Any]) -> None:
         variables = ctxmod.resolve_vars(
-            self.playbook, self.target, file_vars, self.options.extra_vars, context
+            self.playbook, self.target, self._file_vars, self.options.extra_vars, context
         )
         ctxmod.check_var_references(self.playbook, variables, context)
         self.bus.redactor.add(ctxmod.secret_values(self.playbook.secrets, variables))
+        context["vars"] = variables
+
+    def _access(self, context: dict[str, Any], sandbox: AwsSettings | None) -> AwsAccess:
+        """The target's AWS access, its ``aws:`` block rendered with the run's vars.
+        ``target.region`` and ``target.profile`` become the ones the session uses;
+        vars that read them are rendered again when they changed."""
+        settings = sandbox or ctxmod.render_aws_settings(self.playbook, self.target, context)
+        aws = AwsAccess(self.target.name, settings)
+        acting = dict(context["target"])
+        with contextlib.suppress(OpskitError):  # a run that calls no AWS needs no session
+            acting.update(region=aws.region, profile=aws.profile)
+        if acting != context["target"]:
+            context["target"] = acting
+            self._resolve_vars(context)
         with contextlib.suppress(Exception):
             self.bus.redactor.add(aws.secret_values())
-        context["vars"] = variables
-        return context
+        return aws
+
+    def _check_inputs(self, selected: set[str] | None, context: dict[str, Any]) -> None:
+        """Bad input that the vars already show is found before AWS is asked anything:
+        the inputs of each selected step that reads no earlier step and whose
+        ``when`` is not false, rendered and checked as the step will get them.
+        Raises ``InputError`` naming the file and line."""
+        for step in self.playbook.steps:
+            left_out = selected is not None and step.id not in selected
+            if left_out or ctxmod.reads_steps(step.with_):
+                continue
+            try:
+                if step.when is not None and not templating.evaluate_condition(step.when, context):
+                    continue
+                self._inputs(step, context)
+            except templating.TemplateProblem:  # its when reads earlier steps
+                continue
+
+    def _identify(self, aws: AwsAccess) -> None:
+        """Say which account, principal and region the run acts as (one
+        ``sts:GetCallerIdentity``), before any step; refuse credentials of another
+        account than the target declares. Raises ``StepError``: the run stops."""
+        identity = aws.caller_identity()
+        self.result.identity = identity
+        self.bus.emit("info", identity.describe(), identity=dataclasses.asdict(identity))
+        declared = aws.settings.account_id
+        if declared and identity.account != declared:
+            raise StepError(
+                f"target {self.target.name!r} declares account {declared}, but the "
+                f"credentials are for account {identity.account} ({identity.arn}); "
+                "nothing was changed"
+            )
 
     def _run_steps(
         self,

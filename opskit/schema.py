@@ -78,7 +78,17 @@ def playbook_schema() -> dict[str, Any]:
                 "then": {"properties": {"with": _templatable(step_type.input_schema())}},
             }
         )
-    target = _object(TARGET_KEYS, {"aws": _object(AWS_KEYS)})
+    account = next(f for f in AWS_KEYS if f.name == "account_id")
+    aws = _object(
+        AWS_KEYS,
+        {  # 12 digits, or a template the run renders (the loader checks both)
+            "account_id": {
+                "description": account.help,
+                "anyOf": [{"type": "string", "pattern": "^[0-9]{12}$"}, TEMPLATE],
+            }
+        },
+    )
+    target = _object(TARGET_KEYS, {"aws": aws})
     top = _object(
         TOP_LEVEL,
         {

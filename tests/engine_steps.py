@@ -1,4 +1,4 @@
-"""Test-only step types for exercising the engine without AWS."""
+"""Test-only step types for exercising the engine: all but ``test.buckets`` without AWS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from opskit.clock import poll_until
 from opskit.errors import StepFailed
+from opskit.iam.needs import NO_AWS
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
 
 
@@ -65,7 +66,20 @@ class LeakOutputs:
     nested: list[Any] = output("n", "list")
 
 
+@dataclass(frozen=True, kw_only=True)
+class BucketsOutputs:
+    buckets: list[str] = output("the bucket names", "string_list")
+
+
 CALLS: dict[str, int] = {}
+
+
+def _buckets(ctx: StepContext, inputs: NoInputs) -> StepResult:
+    """A step that calls AWS (``s3 ListBuckets``): what a run's identity is for."""
+    CALLS["buckets"] = CALLS.get("buckets", 0) + 1
+    with ctx.aws.call("s3 ListBuckets"):
+        names = [b["Name"] for b in ctx.aws.client("s3").list_buckets()["Buckets"]]
+    return StepResult("ok", f"{len(names)} bucket(s)", BucketsOutputs(buckets=names))
 
 
 def _echo(ctx: StepContext, inputs: EchoInputs) -> StepResult:
@@ -132,7 +146,12 @@ def _leak(ctx: StepContext, inputs: LeakInputs) -> StepResult:
     )
 
 
+# None but test.buckets calls AWS: the engine's tests need no credentials
+# (they declare NO_AWS: StepType.uses_aws).
 TEST_STEPS = [
+    StepType(
+        "test.buckets", "List the buckets.", NoInputs, BucketsOutputs, _buckets, read_only=True
+    ),
     StepType(
         "test.echo",
         "Echo a value.",
@@ -140,6 +159,7 @@ TEST_STEPS = [
         EchoOutputs,
         _echo,
         read_only=True,
+        permissions=NO_AWS,
     ),
     StepType(
         "test.flaky",
@@ -147,6 +167,7 @@ TEST_STEPS = [
         FlakyInputs,
         CallsOutputs,
         _flaky,
+        permissions=NO_AWS,
     ),
     StepType(
         "test.wait",
@@ -155,16 +176,31 @@ TEST_STEPS = [
         NoOutputs,
         _wait,
         read_only=True,
+        permissions=NO_AWS,
     ),
     StepType(
-        "test.mutate", "Change something.", NoInputs, TokenOutputs, _mutate, plan=_plan_mutate
+        "test.mutate",
+        "Change something.",
+        NoInputs,
+        TokenOutputs,
+        _mutate,
+        plan=_plan_mutate,
+        permissions=NO_AWS,
     ),
-    StepType("test.rogue", "Return undeclared outputs.", EchoInputs, EchoOutputs, _rogue),
+    StepType(
+        "test.rogue",
+        "Return undeclared outputs.",
+        EchoInputs,
+        EchoOutputs,
+        _rogue,
+        permissions=NO_AWS,
+    ),
     StepType(
         "test.leak",
         "Leak a value everywhere.",
         LeakInputs,
         LeakOutputs,
         _leak,
+        permissions=NO_AWS,
     ),
 ]

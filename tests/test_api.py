@@ -110,8 +110,12 @@ steps:
     assert "since" in err and "***" in err
 
 
-def test_tail_logs_raises_bad_input(tmp_path: Path) -> None:
-    path = write(tmp_path, "steps:\n  - {id: noop, uses: test.echo}\n")
+def test_tail_logs_raises_bad_input(tmp_path: Path, aws_endpoint: str) -> None:
+    path = write(
+        tmp_path,
+        f"targets:\n  here: {{aws: {{region: us-east-1, endpoint_url: '{aws_endpoint}'}}}}\n"
+        "steps:\n  - {id: noop, uses: test.echo}\n",
+    )
     with pytest.raises(InputError) as refused:
         tail_logs(
             path, RunOptions(clock=FakeClock(), handle_sigint=False), with_={"cluster": "only-one"}

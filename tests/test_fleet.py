@@ -268,3 +268,40 @@ def test_a_fleet_on_a_terminal_refuses_deletes_without_yes(
     assert cli_run._confirmation(yes=True, fleet=True) is None
     monkeypatch.setattr(cli_run, "_interactive", lambda: False)
     assert cli_run._confirmation(yes=False, fleet=True) is None  # CI: the guards apply
+
+
+def test_each_target_of_a_fleet_says_who_it_acts_as_and_where(
+    tmp_path: Path, aws_endpoint: str
+) -> None:
+    """One sts:GetCallerIdentity per target, each with its own region; one target's
+    declared account refuses that target only."""
+    text = f"""
+name: fleet
+targets:
+  tokyo: {{aws: {{region: ap-northeast-1, endpoint_url: "{aws_endpoint}"}}}}
+  seoul: {{aws: {{region: ap-northeast-2, endpoint_url: "{aws_endpoint}"}}}}
+  other:
+    aws: {{region: us-east-1, endpoint_url: "{aws_endpoint}", account_id: "210987654321"}}
+steps:
+  - {{id: buckets, uses: test.buckets}}
+"""
+    result, events = run(tmp_path, ["tokyo", "seoul", "other"], text, parallel=3)
+
+    assert verdicts(result) == {"tokyo": "passed", "seoul": "passed", "other": "error"}
+    identities = {
+        e.data["target"]: e.data["identity"]["region"] for e in events if "identity" in e.data
+    }
+    assert identities == {
+        "tokyo": "ap-northeast-1",
+        "seoul": "ap-northeast-2",
+        "other": "us-east-1",
+    }
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "AWS: `arn:aws:sts::123456789012:user/moto` (account `123456789012`) in ap-northeast-2; "
+        "credentials from the environment (AWS_ACCESS_KEY_ID)"
+    ) in markdown.splitlines()
+    assert result.runs[2].error == (
+        "target 'other' declares account 210987654321, but the credentials are for account "
+        "123456789012 (arn:aws:sts::123456789012:user/moto); nothing was changed"
+    )

@@ -400,6 +400,36 @@ CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
         [],
     ),
     (
+        "an account id that is not 12 digits",
+        "targets:\n  prod:\n    aws: {account_id: '1234'}\n" + GOOD_STEP,
+        3,
+        Exactly(
+            "targets.prod.aws.account_id: expected an AWS account id of 12 digits "
+            "(quoted, so YAML keeps leading zeros), got '1234'"
+        ),
+        [],
+    ),
+    (
+        "an aws setting that reads a step",
+        "targets:\n  prod:\n    aws: {region: '{{ steps.probe.outputs.status }}'}\n" + GOOD_STEP,
+        3,
+        Exactly(
+            "targets.prod.aws.region: is rendered when the run starts, before any step: "
+            "it cannot read steps"
+        ),
+        [],
+    ),
+    (
+        "an aws setting that reads an undefined var",
+        "targets:\n  prod:\n    aws: {region: '{{ vars.region }}'}\n" + GOOD_STEP,
+        3,
+        Exactly(
+            "targets.prod.aws.region: undefined: 'dict object' has no attribute 'region' "
+            "in '{{ vars.region }}'"
+        ),
+        ["-t", "prod"],
+    ),
+    (
         "var template error",
         "vars:\n  url: '{{ vars.host }}'\n" + GOOD_STEP,
         2,

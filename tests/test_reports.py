@@ -137,3 +137,65 @@ def test_interrupted_run_still_writes_its_report(
     assert report["status"] == "interrupted"
     assert report["steps"][0]["summary"].startswith("interrupted")
     assert "interrupted" in Path("r/report.md").read_text()
+
+
+IDENTITY = (
+    "arn:aws:sts::123456789012:user/moto (account 123456789012) in us-east-1; "
+    "credentials from the environment (AWS_ACCESS_KEY_ID)"
+)
+
+
+def test_the_terminal_and_every_report_say_who_the_run_acted_as(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    aws_endpoint,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("p.yaml").write_text(
+        "name: Buckets\n"
+        f"targets:\n  prod: {{aws: {{region: us-east-1, endpoint_url: '{aws_endpoint}'}}}}\n"
+        "steps:\n  - {id: buckets, uses: test.buckets}\n"
+    )
+    code, out, _ = run_cli(["run", "p.yaml", "--report", "r"], capsys)
+
+    assert code == 0
+    assert out.splitlines()[1] == f"  acting as {IDENTITY}"
+    assert json.loads(Path("r/report.json").read_text())["identity"] == {
+        "account": "123456789012",
+        "arn": "arn:aws:sts::123456789012:user/moto",
+        "region": "us-east-1",
+        "credentials": "the environment (AWS_ACCESS_KEY_ID)",
+    }
+    header = Path("r/report.md").read_text().split("\n\n")[1].splitlines()
+    assert header[3:5] == [
+        "| Target | `prod` |",
+        "| AWS | `arn:aws:sts::123456789012:user/moto` (account `123456789012`) in us-east-1; "
+        "credentials from the environment (AWS_ACCESS_KEY_ID) |",
+    ]
+
+    code, _, _ = run_cli(["report", "merge", "r", "--report", "merged"], capsys)
+    assert code == 0
+    assert (
+        "AWS: `arn:aws:sts::123456789012:user/moto` (account `123456789012`) in us-east-1; "
+        "credentials from the environment (AWS_ACCESS_KEY_ID)"
+    ) in Path("merged/report.md").read_text().splitlines()
+
+
+def test_a_run_that_calls_no_aws_has_no_aws_row(
+    leaky: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(["run", "leaky.yaml", "--report", "r"], capsys)
+    assert "| AWS |" not in Path("r/report.md").read_text()
+    assert json.loads(Path("r/report.json").read_text())["identity"] is None
+
+
+def test_a_report_written_before_identities_still_merges(
+    leaky: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(["run", "leaky.yaml", "--report", "r"], capsys)
+    report = json.loads(Path("r/report.json").read_text())
+    del report["identity"]
+    Path("r/report.json").write_text(json.dumps(report))
+    code, _, err = run_cli(["report", "merge", "r", "--report", "merged"], capsys)
+    assert (code, err) == (1, "")  # the leaky run failed; its report reads as before

@@ -282,3 +282,182 @@ def test_step_errors_kinds_are_siblings_with_their_own_status() -> None:
         kind for kind in kinds if any(issubclass(kind, o) for o in kinds if o is not kind)
     ] == []
     assert [kind("x").status for kind in kinds] == ["failed", "error", "failed"]
+
+
+# -- who the run acts as: one caller identity per run, before any step -------------------
+
+MOTO_USER = "arn:aws:sts::123456789012:user/moto"
+
+
+def aws_playbook(endpoint: str, aws: str = "", steps: str = "", vars_: str = "{}") -> str:
+    """A target on moto's server (``aws`` adds to its aws: block) and steps that call
+    AWS (``test.buckets``) around one that changes something (``test.mutate``)."""
+    return f"""
+vars: {vars_}
+targets:
+  prod:
+    aws: {{endpoint_url: "{endpoint}", region: us-east-1{aws}}}
+steps:
+{
+        steps
+        or '''  - {id: mutate, uses: test.mutate}
+  - {id: buckets, uses: test.buckets}'''
+    }
+"""
+
+
+def identity_lines(events: list[Event]) -> list[str]:
+    return [e.message for e in events if e.kind == "info" and "identity" in e.data]
+
+
+def test_a_run_says_who_it_acts_as_before_any_step(tmp_path: Path, aws_endpoint: str) -> None:
+    result, events = run(aws_playbook(aws_endpoint), tmp_path)
+
+    assert result.status == "passed"
+    line = (
+        f"acting as {MOTO_USER} (account 123456789012) in us-east-1; "
+        "credentials from the environment (AWS_ACCESS_KEY_ID)"
+    )
+    assert [e.kind for e in events][:3] == ["run_start", "info", "step_start"]
+    assert events[1].message == line
+    assert events[1].data["identity"] == {
+        "account": "123456789012",
+        "arn": MOTO_USER,
+        "region": "us-east-1",
+        "credentials": "the environment (AWS_ACCESS_KEY_ID)",
+    }
+    assert result.identity is not None and result.identity.describe() == line
+
+
+def test_a_dry_run_says_who_it_acts_as_too(tmp_path: Path, aws_endpoint: str) -> None:
+    result, events = run(aws_playbook(aws_endpoint), tmp_path, dry_run=True)
+    assert result.status == "passed"
+    assert len(identity_lines(events)) == 1
+    assert "mutate" not in CALLS
+
+
+def test_a_run_whose_steps_call_no_aws_asks_no_identity_and_needs_no_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify.yaml's `local` target: HTTP checks only; its AWS steps' when is false."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result, events = run(
+        """
+vars: {check_release: false}
+steps:
+  - {id: buckets, uses: test.buckets, when: vars.check_release}
+  - {id: echo, uses: test.echo, with: {value: 1}}
+""",
+        tmp_path,
+    )
+    assert (result.status, result.identity, identity_lines(events)) == ("passed", None, [])
+
+
+def test_a_step_left_out_by_only_does_not_ask_for_an_identity(
+    tmp_path: Path, aws_endpoint: str
+) -> None:
+    _, events = run(aws_playbook(aws_endpoint), tmp_path, only=("mutate",))
+    assert identity_lines(events) == []
+
+
+def test_no_credentials_stop_the_run_before_any_step_naming_the_target(
+    tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result, events = run(aws_playbook(aws_endpoint), tmp_path, target="prod")
+
+    assert (result.status, result.exit_code) == ("error", 1)
+    assert result.error == (
+        "target 'prod': sts GetCallerIdentity: no AWS credentials found (set AWS_PROFILE, "
+        "the target's aws.profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    )
+    assert result.steps == [] and "mutate" not in CALLS
+    assert [e.kind for e in events] == ["run_start", "run_end"]
+
+
+def test_a_run_in_another_account_than_the_target_declares_changes_nothing(
+    tmp_path: Path, aws_endpoint: str
+) -> None:
+    result, events = run(
+        aws_playbook(aws_endpoint, aws=', account_id: "210987654321"'), tmp_path, target="prod"
+    )
+
+    assert (result.status, result.exit_code) == ("error", 1)
+    assert result.error == (
+        "target 'prod' declares account 210987654321, but the credentials are for account "
+        f"123456789012 ({MOTO_USER}); nothing was changed"
+    )
+    assert result.steps == [] and CALLS == {}
+    assert len(identity_lines(events)) == 1  # who it is, then why it stops
+
+
+def test_a_run_in_the_declared_account_goes_on(tmp_path: Path, aws_endpoint: str) -> None:
+    result, _ = run(aws_playbook(aws_endpoint, aws=", account_id: '123456789012'"), tmp_path)
+    assert result.status == "passed"
+    assert CALLS == {"mutate": 1, "buckets": 1}
+
+
+def test_the_target_aws_settings_are_rendered_with_the_runs_vars(
+    tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-e region=...` moves the run: the session, the identity line and
+    target.region all follow; a template that renders empty means "not set"."""
+    monkeypatch.setenv("MOTO_URL", aws_endpoint)
+    text = """
+targets:
+  prod:
+    aws:
+      region: "{{ vars.region }}"
+      profile: "{{ vars.profile }}"
+      endpoint_url: "{{ env.MOTO_URL }}"
+      account_id: "{{ vars.account }}"
+    vars: {region: ap-northeast-1, profile: "", account: "123456789012"}
+steps:
+  - {id: buckets, uses: test.buckets}
+  - {id: where, uses: test.echo, with: {value: "{{ target.region }}"}}
+"""
+    result, events = run(text, tmp_path, extra_vars={"region": "eu-west-1"})
+
+    assert result.status == "passed"
+    assert identity_lines(events) == [
+        f"acting as {MOTO_USER} (account 123456789012) in eu-west-1; "
+        "credentials from the environment (AWS_ACCESS_KEY_ID)"
+    ]
+    assert result.steps[1].outputs["value"] == "eu-west-1"
+
+
+def test_a_target_aws_value_that_renders_wrong_is_bad_input_with_its_line(
+    tmp_path: Path, aws_endpoint: str
+) -> None:
+    text = aws_playbook(
+        aws_endpoint, aws=', account_id: "{{ vars.account }}"', vars_="{account: 42}"
+    )
+    result, _ = run(text, tmp_path)
+    assert (result.status, result.exit_code) == ("invalid", 2)
+    assert result.error == (
+        f"{tmp_path / 'playbook.yaml'}:5: targets.prod.aws.account_id: expected an AWS account id "
+        "of 12 digits (quoted, so YAML keeps leading zeros), got '42' (after rendering)"
+    )
+
+
+def test_bad_input_the_vars_show_is_found_before_aws_is_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No credentials and no endpoint: the input error, not an AWS error, and exit 2."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result, _ = run(
+        """
+vars: {n: many}
+steps:
+  - {id: buckets, uses: test.buckets}
+  - {id: flaky, uses: test.flaky, with: {key: k, failures: "{{ vars.n }}"}}
+""",
+        tmp_path,
+    )
+    assert (result.status, result.exit_code) == ("invalid", 2)
+    assert (
+        result.error is not None and "steps[1].with.failures: expected an integer" in result.error
+    )

@@ -18,7 +18,7 @@ from opskit.model import SEVERITY, FleetResult, RunResult, worst_status
 from opskit.redact import Redactor
 from opskit.report.files import REPORT_FILES, redacted, write_report_files
 from opskit.report.junit import render_junit
-from opskit.report.markdown import _HEADLINE, _cell, _row, _section, _when
+from opskit.report.markdown import _HEADLINE, _cell, _row, _section, _when, identity_cell
 from opskit.version import __version__
 
 __all__ = [
@@ -96,6 +96,8 @@ def _target_section(run: RunResult) -> list[str]:
         f"run id `{run.run_id}`{' · sandbox' if run.sandbox else ''}"
         f"{' · dry run' if run.dry_run else ''} · exit {run.exit_code}",
     ]
+    if run.identity:
+        lines += ["", f"AWS: {identity_cell(run.identity)}"]
     if run.error:
         lines += ["", f"**Error:** {_cell(run.error)}"]
     lines += [

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from opskit.durations import format_duration
-from opskit.model import RunResult, RunStatus, StepRecord
+from opskit.model import Identity, RunResult, RunStatus, StepRecord
 from opskit.version import __version__
 
 _ICON = {"ok": "✅", "changed": "✅", "skipped": "⏭️", "failed": "❌", "error": "❌"}
@@ -55,6 +55,16 @@ def _short(key: object) -> str:
     return f"`{text}`" if len(text) <= 80 and "`" not in text else text
 
 
+def identity_cell(identity: Identity) -> str:
+    """Who the run acted as, for a table cell: the principal's ARN, its account,
+    the region and where the credentials came from."""
+    region = f" in {identity.region}" if identity.region else ""
+    return (
+        f"{_cell(_value(identity.arn))} (account {_cell(_value(identity.account))}){region}; "
+        f"credentials from {_cell(identity.credentials)}"
+    )
+
+
 def render_markdown(result: RunResult) -> str:
     failed = result.failed_step
     headline = _HEADLINE[result.status]
@@ -65,6 +75,7 @@ def render_markdown(result: RunResult) -> str:
         "| --- | --- |",
         f"| Playbook | `{result.playbook}` |",
         f"| Target | `{result.target}`{' (sandbox)' if result.sandbox else ''} |",
+        *([f"| AWS | {identity_cell(result.identity)} |"] if result.identity else []),
         f"| Result | {headline}"
         + (f" at step `{failed.id}`" if failed else "")
         + f" (exit {result.exit_code}) |",

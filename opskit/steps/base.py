@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from opskit.clock import Clock, Deadline
 from opskit.events import Emit
-from opskit.iam.needs import Permissions
+from opskit.iam.needs import NO_AWS, Permissions
 from opskit.inputs import (
     Input,
     InvalidInput,
@@ -164,7 +164,9 @@ class StepType(Generic[I]):
     ``(event kind, message)`` pairs to show. ``permissions`` declares the IAM
     actions its code paths call, on which resources and when (``opskit iam``,
     ``opskit steps`` and docs/iam.md read it); ``NO_AWS`` for a step that calls
-    no AWS API, ``None`` only for a step type that has not declared them.
+    no AWS API (a run whose steps are all such types asks for no caller identity
+    and needs no credentials), ``None`` only for a step type that has not
+    declared them (taken to call AWS).
     """
 
     name: str
@@ -176,6 +178,11 @@ class StepType(Generic[I]):
     read_only: bool = False
     finish: Callable[[RunEnd], list[tuple[str, str]]] | None = None
     permissions: Permissions | None = None
+
+    @property
+    def uses_aws(self) -> bool:
+        """Some path of the type may call AWS (an undeclared type is taken to)."""
+        return self.permissions is not NO_AWS
 
     @cached_property
     def specs(self) -> tuple[Input, ...]:

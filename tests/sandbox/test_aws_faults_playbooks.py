@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-import opskit.aws
 from opskit.sandbox import SandboxInfo, in_process
 from opskit.sandbox.aws_faults import AwsFaultBoard, make_aws_fault
 from tests.cli_helpers import Cli, CliResult

@@ -109,8 +109,10 @@ steps:
 
     assert (result.returncode, result.stderr) == (0, "")
     lines = [re.sub(r"\b\d+(ms|\.\ds)\b", "T", line) for line in result.stdout.splitlines()]
-    assert lines[:4] == [
+    assert lines[:5] == [
         f"opskit run {path} · diagnose · target here · dry run",
+        "  acting as arn:aws:sts::123456789012:user/moto (account 123456789012) in us-east-1; "
+        "credentials from the environment (AWS_ACCESS_KEY_ID)",
         "▶ describe ecs.describe",
         f"✓ ok describe T  chatbot: 2 deployment(s), PRIMARY {driver.primary()['id']} "
         "IN_PROGRESS; 1 running, 1 recently stopped task(s)",
