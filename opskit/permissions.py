@@ -27,6 +27,7 @@ from jinja2 import Undefined
 
 from opskit import context as ctxmod
 from opskit import templating
+from opskit.aws import AwsSettings
 from opskit.iam.needs import Grant
 from opskit.iam.policy import policy_document
 from opskit.iam.scope import UNKNOWN, Scope
@@ -47,11 +48,10 @@ class PlaybookPolicy:
     target: str = ""
 
 
-def target_account(target: Target) -> str:
-    """The one place a target's AWS account is read: its ``account_id:`` when the
-    target has one, else ``*`` (an ARN then matches the resource in any account)."""
-    account = getattr(target, "account_id", None)
-    return str(account) if account else UNKNOWN
+def target_account(settings: AwsSettings) -> str:
+    """The one place a target's AWS account is read: its (rendered) ``account_id:``
+    when it has one, else ``*`` (an ARN then matches the resource in any account)."""
+    return settings.account_id or UNKNOWN
 
 
 class _AnyOutput(Mapping[str, Any]):
@@ -164,7 +164,7 @@ class _Planner:
 
 def _scope_and_sandbox(target: Target) -> tuple[Scope, dict[str, Any] | None]:
     if not target.sandbox:
-        return Scope(region=UNKNOWN, account=target_account(target)), None
+        return Scope(region=UNKNOWN, account=UNKNOWN), None
     from opskit.runner import known_sandbox
 
     known = known_sandbox(target.sandbox_services)
@@ -190,16 +190,15 @@ def playbook_policy(playbook: Playbook, options: RunOptions) -> PlaybookPolicy:
     variables = ctxmod.resolve_vars(playbook, target, file_vars, options.extra_vars, context)
     ctxmod.check_var_references(playbook, variables, context)
     context["vars"] = variables
-    if region is not None and templating.is_template(region):
-        try:
-            region = str(templating.render(region, context))
-        except templating.TemplateProblem as err:
-            raise playbook.error(("targets", target.name, "aws", "region"), str(err)) from None
+    account = scope.account
+    if not target.sandbox:  # the aws: block as the run renders it
+        settings = ctxmod.render_aws_settings(playbook, target, context)
+        region, account = settings.region, target_account(settings)
         context["target"]["region"] = region
     notes: list[str] = []
     scope = Scope(
         region=region or UNKNOWN,
-        account=scope.account,
+        account=account,
         partition=_partition(region),
         task_definitions=scope.task_definitions,
     )

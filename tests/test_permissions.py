@@ -303,3 +303,22 @@ def test_a_revision_of_a_named_family_is_tagged_in_that_family(cli: Cli, tmp_pat
     tagged = next(s for s in document["Statement"] if s["Sid"] == "EcsTagOnCreate")
     assert tagged["Resource"] == ["arn:aws:ecs:eu-west-1:*:task-definition/api-v2:*"]
     assert not [note for note in notes if "ecs:TagResource" in note]
+
+
+def test_the_targets_account_id_and_templated_region_name_the_arns(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = write_playbook(
+        tmp_path,
+        [{"id": "svc", "uses": "ecs.describe", "with": {"cluster": "web", "service": "api"}}],
+        prod={
+            "aws": {"region": "{{ vars.region }}", "account_id": "{{ vars.account }}"},
+            "vars": {"region": "eu-west-1", "account": "210987654321"},
+        },
+    )
+
+    document, notes = policy(cli, str(path), "-t", "prod", "-e", "region=ap-south-1")
+
+    resources = {r for s in document["Statement"] for r in s["Resource"]}
+    assert "arn:aws:ecs:ap-south-1:210987654321:service/web/api" in resources
+    assert not any("account_id" in note for note in notes)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from opskit.aws import describe_client_error
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.taskdef import LogTarget
+from opskit.logs.calls import logs_client
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -23,8 +24,11 @@ def tail_log(aws: AwsAccess, target: LogTarget, stream: str, lines: int) -> list
     """The last ``lines`` messages of one log stream; raises ``LogUnavailable``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # One attempt, as the log reader makes: under throttling, the evidence of a
+    # failure says so at once instead of spending botocore's retries (real
+    # sleeps, and more of the account's shared quota) before on_failure goes on.
     try:
-        response = aws.client("logs").get_log_events(
+        response = logs_client(aws).get_log_events(
             logGroupName=target.group, logStreamName=stream, limit=lines, startFromHead=False
         )
     except ClientError as err:

@@ -9,12 +9,10 @@ with one line naming that action. And each statement of the policy is needed:
 the allowed run's own authorizations, as the sandbox decided them, need every
 one but those kept for other paths (named below, with the path).
 
-NOTE (merge): the playbook is ``playbooks/redeploy.yaml`` with its ``production``
-target's ``aws:`` made ``{region: us-east-1}`` (no profile), written to a
-temporary file: its steps are the bundled ones, verbatim. Once targets' ``aws:``
-values may be templates (``{region: "{{ vars.region }}", profile: prod}``) and
-environment credentials override a target's profile, run the bundled file
-itself with ``-e region=us-east-1`` (``_playbook`` goes).
+The bundled file itself, verbatim: its ``production`` target says
+``aws: {region: "{{ vars.region }}", profile: prod}``; ``-e region=us-east-1``
+moves it to the sandbox's region, and the environment's keys take the place of
+the profile, as in the documented CI workflow.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from opskit.iam.evaluate import evaluate
 from opskit.sandbox import Sandbox, SandboxInfo
@@ -47,14 +44,6 @@ def enforcing(module_environment: Path) -> Iterator[Sandbox]:
     sandbox.stop()
 
 
-def _playbook(directory: Path) -> Path:
-    document = yaml.safe_load(BUNDLED.read_text(encoding="utf-8"))
-    document["targets"]["production"]["aws"] = {"region": REGION}
-    path = directory / "redeploy.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def _names(info: SandboxInfo) -> list[str]:
     """``-e`` for the production target: the sandbox's names and app URL."""
     names = {
@@ -64,6 +53,7 @@ def _names(info: SandboxInfo) -> list[str]:
         "log_group": NAMES["log_group"],
         "url": info.app_url,
         "poll_interval": "1s",
+        "region": REGION,
     }
     return [arg for key, value in names.items() for arg in ("-e", f"{key}={value}")]
 
@@ -133,7 +123,7 @@ def test_the_run_fails_naming_the_action_the_policy_lacks(
     enforcing: Sandbox, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     info = enforcing.info()
-    playbook = _playbook(tmp_path)
+    playbook = BUNDLED
     policy = _printed_policy(cli, playbook, info)
     _as_deployer(monkeypatch, info, tmp_path / "home", _without(policy, "ecs:UpdateService"))
 
@@ -156,7 +146,7 @@ def test_the_printed_policy_runs_the_playbook_and_each_statement_is_needed(
     enforcing: Sandbox, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     info = enforcing.info()
-    playbook = _playbook(tmp_path)
+    playbook = BUNDLED
     policy = _printed_policy(cli, playbook, info)
     # The code as the sandbox seeded it (a manifest that pins no versions yet) and a
     # key the source does not have: the sync lists versions and deletes.
