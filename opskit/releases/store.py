@@ -174,13 +174,19 @@ def last_good_record(client: Any, location: S3Location, call: Callable[[str], An
 def prune_records(
     client: Any, location: S3Location, keys: Iterable[str], keep: int, call: Callable[[str], Any]
 ) -> Deleted:
-    """Delete the oldest records beyond the newest ``keep`` of ``keys`` (the records
-    the sync's own listing showed plus the one it wrote: no listing of their own).
-    A record another sync writes meanwhile is counted by the next sync's pruning.
-    The last good record is never deleted."""
+    """Delete the oldest records beyond the newest ``keep`` of ``keys`` (the keys
+    under ``.opskit/`` the sync's own listing showed plus the record it wrote: no
+    listing of their own). A record another sync writes meanwhile is counted by
+    the next sync's pruning. The last good record is never deleted.
+
+    ``last-good.json`` is read only when ``keys`` show it: under a policy that
+    lets the caller list only the prefix (what ``opskit iam`` prints), S3 answers
+    a GET of a missing key with 403, not 404, since the caller may not list the
+    bucket at large, and no passing run would then be a denied sync."""
+    keys = list(keys)
     known = record_keys(location, keys)
     old = known[: max(0, len(known) - keep)]
-    if old:  # one GET, only when something is to go
+    if old and location.prefix + LAST_GOOD_NAME in keys:  # one GET, only when needed
         protected = last_good_record(client, location, call)
         old = [k for k in old if k != protected]
     return delete_keys(client, location, old, call)
