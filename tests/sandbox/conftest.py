@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from opskit.sandbox import Sandbox, SandboxInfo, in_process
+from opskit.sandbox.aws_faults import AwsFaultBoard
 from opskit.sandbox.aws_faults.control import clear_aws_faults
 from opskit.sandbox.bedrock.control import clear_faults
 from opskit.sandbox.ports import free_port
@@ -72,3 +73,12 @@ def sandbox(module_sandbox: SharedSandbox, monkeypatch: pytest.MonkeyPatch) -> S
     restore(module_sandbox.info, module_sandbox.fresh)
     monkeypatch.chdir(ROOT)
     return module_sandbox.info
+
+
+@pytest.fixture
+def faults(sandbox: SandboxInfo) -> AwsFaultBoard:
+    """The AWS faults of the module's sandbox, which runs in this process (as
+    ``opskit sandbox fault`` switches them on a background one)."""
+    running = in_process()
+    assert running is not None, "the module's sandbox runs in this process"
+    return running.aws_faults

@@ -25,6 +25,7 @@ from opskit.manifest import MANIFEST_NAME, Manifest
 from opskit.sandbox import SandboxInfo, sandbox_for_run
 from opskit.sandbox.core import STACK_DIR
 from opskit.sandbox.server import seed_bucket
+from tests.cli_helpers import Cli, CliResult
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -282,3 +283,15 @@ def _delete_versions(s3: Any, bucket: str, objects: list[dict]) -> None:
             Bucket=bucket, Delete={"Objects": objects[start : start + 1000], "Quiet": True}
         )
         assert not answer.get("Errors"), answer["Errors"]
+
+
+PLAYBOOK = ROOT / "playbooks" / "redeploy.yaml"
+
+
+def run_with_report(
+    cli: Cli, report_dir: Path, playbook: Path = PLAYBOOK
+) -> tuple[CliResult, dict[str, dict[str, Any]]]:
+    """``opskit run PLAYBOOK --report DIR`` and its report's steps by id."""
+    result = cli.run(playbook, "--report", str(report_dir))
+    document = json.loads((report_dir / "report.json").read_text())
+    return result, {step["id"]: step for step in document["steps"]}

@@ -7,7 +7,7 @@ is unavailable at this time. Please try again later or in a different
 availability zone."). ECS keeps trying and, per that page, omits a duplicate
 message until the cause is resolved or six hours pass. The sandbox shortens
 both: it tries again every ``RETRY_SECONDS`` and repeats the event every
-``REPEAT_SECONDS`` (six hours played as six seconds) while placement fails; once
+``REPEAT_SECONDS`` (six hours played as two seconds) while placement fails; once
 a task is placed the cause is resolved, so the next failure says so at once.
 
 Spot: a Fargate Spot interruption stops the task with the stop code and reason
@@ -27,7 +27,7 @@ PLACEMENT_EVENT = (
     "Please try again later or in a different availability zone."
 )
 RETRY_SECONDS = 1.0
-REPEAT_SECONDS = 6.0
+REPEAT_SECONDS = 2.0
 SPOT_STOP_CODE = "SpotInterruption"
 SPOT_REASON = "Your Spot Task was interrupted."
 

@@ -1,0 +1,106 @@
+"""The redeploy playbook end to end under each ECS behaviour the sandbox plays
+(issue 19): stale reads, placement failures, Spot reclaims. `opskit run
+playbooks/redeploy.yaml` as CI runs it (through the CLI's one boundary, in
+process), on the module's sandbox with the real stack, with the verdict a user
+should see. (CloudWatch Logs' behaviours: test_aws_faults_logs_playbooks.py.)"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opskit.sandbox import SandboxInfo, in_process
+from opskit.sandbox.aws_faults import AwsFaultBoard, make_aws_fault
+from tests.cli_helpers import Cli
+from tests.sandbox.sandbox_helpers import client, run_with_report, running_task_ids
+
+PLACEMENT_EVENT = (
+    "(service chatbot) was unable to place a task. Reason: Capacity is unavailable at this "
+    "time. Please try again later or in a different availability zone."
+)
+
+
+def _service(info: SandboxInfo) -> dict[str, Any]:
+    ecs = client(info, "ecs")
+    return ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0]
+
+
+def test_a_stale_first_read_then_a_healthy_rollout_passes_with_one_update_and_no_rollback(
+    sandbox: SandboxInfo,
+    faults: AwsFaultBoard,
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    running = in_process()
+    assert running is not None
+    backend = running.records.backend
+    updates: list[dict[str, Any]] = []
+    apply_update = backend.update_service
+
+    def counted(properties: dict[str, Any]) -> Any:
+        updates.append(dict(properties))
+        return apply_update(properties)
+
+    monkeypatch.setattr(backend, "update_service", counted)
+    faults.set(make_aws_fault("ecs", "stale_reads"))
+
+    result, steps = run_with_report(cli, tmp_path / "report")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(updates) == 1
+    assert faults.snapshot()[0]["played"] >= 1  # the first read after the update was stale
+    deployment = steps["redeploy"]["outputs"]["deployment_id"]
+    (record,) = _service(sandbox)["deployments"]
+    assert (record["id"], record["rolloutState"]) == (deployment, "COMPLETED")
+    messages = [e["message"] for e in _service(sandbox)["events"]]
+    assert not [m for m in messages if "rolling back" in m]
+
+
+def test_a_placement_failure_fails_the_redeploy_well_inside_its_timeout_quoting_the_event(
+    sandbox: SandboxInfo, faults: AwsFaultBoard, cli: Cli, tmp_path: Path
+) -> None:
+    (old_task,) = running_task_ids(sandbox)
+    # Capacity comes back after a minute: a redeploy that only waits passes then
+    # (the test ends in about a minute, not at the step's ten-minute timeout).
+    faults.set(make_aws_fault("ecs", "placement", calls=60))
+    started = time.monotonic()
+
+    result, steps = run_with_report(cli, tmp_path / "report")
+
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert elapsed < 45, f"the run took {elapsed:.0f}s"
+    assert steps["redeploy"]["status"] == "failed"
+    assert PLACEMENT_EVENT in steps["redeploy"]["summary"] + steps["redeploy"].get("detail", "")
+    assert running_task_ids(sandbox) == [old_task]  # the old task keeps serving
+
+
+def test_two_spot_reclaims_pass_and_the_summary_names_them(
+    sandbox: SandboxInfo, faults: AwsFaultBoard, cli: Cli, tmp_path: Path
+) -> None:
+    faults.set(make_aws_fault("ecs", "spot", calls=2))
+
+    result, steps = run_with_report(cli, tmp_path / "report")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    deployment = steps["redeploy"]["outputs"]["deployment_id"]
+    ecs = client(sandbox, "ecs")
+    arns = ecs.list_tasks(cluster="chatbot", startedBy=deployment, desiredStatus="STOPPED")
+    reclaimed = [
+        t["taskArn"].rsplit("/", 1)[-1]
+        for t in ecs.describe_tasks(cluster="chatbot", tasks=arns["taskArns"])["tasks"]
+        if t["stopCode"] == "SpotInterruption"
+    ]
+    assert len(reclaimed) == 2
+    assert steps["redeploy"]["summary"].endswith("; 2 tasks reclaimed by Spot, replaced")
+    named = [line for line in steps["redeploy"]["detail"].splitlines() if "Spot" in line]
+    assert sorted(named) == sorted(
+        f"task {task_id} reclaimed by Spot, replaced: Your Spot Task was interrupted. "
+        "[SpotInterruption]"
+        for task_id in reclaimed
+    )
+    assert steps["redeploy"]["outputs"]["new_task_ids"] == running_task_ids(sandbox)
