@@ -340,10 +340,15 @@ class LogReader:
             return  # cheap: keep re-reading from since
         known = [n for n in batch.newest_before if n is not None]
         newest = max(known, default=None)
+        # CloudWatch accepts events stamped up to two hours ahead (a writer's clock
+        # skew; PutLogEvents' rules): one such event must not carry the window past
+        # the correctly stamped lines still to come, so no anchor is later than now.
+        now_ms = int(self.clock.time() * 1000)
         for stream, before in zip(batch.streams, batch.newest_before, strict=True):
             anchor = before if before is not None else newest
             if anchor is None:
                 continue  # the first pass: the next one moves it
+            anchor = min(anchor, now_ms)
             stream.start = max(stream.start, self.since_ms, anchor - self.overlap_ms)
             if stream.seen and min(stream.seen.values()) < stream.start:
                 stream.seen = {k: ts for k, ts in stream.seen.items() if ts >= stream.start}

@@ -122,7 +122,7 @@ def test_late_event_within_the_overlap_is_seen_when_the_window_is_large(client: 
     client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
     base = now_ms()
     put(client, "s/c/t", *[f"line {i}" for i in range(50)], ts=base)
-    clock = FakeClock()
+    clock = FakeClock(now=base / 1000)
     reader = LogReader(
         client,
         GROUP,
@@ -139,6 +139,32 @@ def test_late_event_within_the_overlap_is_seen_when_the_window_is_large(client: 
     put(client, "s/c/t", "15 min late, beyond the overlap", ts=base - 900_000)
 
     assert texts(paced(reader, clock)) == ["20 s late"]
+
+
+def test_an_event_stamped_in_the_future_does_not_carry_the_window_past_later_lines(
+    client: Any,
+) -> None:
+    # CloudWatch accepts events up to two hours ahead (a writer whose clock is off).
+    client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
+    base = now_ms()
+    put(client, "s/c/t", *[f"line {i}" for i in range(50)], ts=base)
+    put(client, "s/c/t", "from a clock an hour fast", ts=base + 3_600_000)
+    clock = FakeClock(now=base / 1000)
+    reader = LogReader(
+        client,
+        GROUP,
+        ["s/c/t"],
+        base - 60_000,
+        clock=clock,
+        overlap_ms=30_000,
+        full_reread_events=10,
+    )
+    assert len(paced(reader, clock).lines) == 51
+    assert paced(reader, clock).lines == []
+
+    put(client, "s/c/t", "the marker, stamped right", ts=base + 5_000)
+
+    assert texts(paced(reader, clock)) == ["the marker, stamped right"]
 
 
 def test_follows_pagination_past_ten_thousand_events(client: Any) -> None:
