@@ -86,10 +86,12 @@ class PlacementFailures:
         return str(self.events[-1].get("message", "")) if self.events else ""
 
     def describe(self) -> str:
-        """``3 placement failures over 40.0s``."""
+        """``3 placement failures over 40.0s``; ``1 placement failure, no task placed
+        for 1m00s`` when the time waited since the first is what decides."""
         count = len(self.events)
         noun = "placement failure" if count == 1 else "placement failures"
-        if self.waited > self.span:
+        by_events = count >= FAIL_AT_EVENTS or self.span >= FAIL_AFTER_SECONDS
+        if self.waited >= FAIL_AFTER_SECONDS and not by_events:
             return f"{count} {noun}, no task placed for {format_duration(self.waited)}"
         if count == 1:
             return f"1 {noun}"

@@ -121,7 +121,7 @@ def test_placement_failures_repeat_at_three_events_or_sixty_seconds(offsets, rep
 @pytest.mark.parametrize(
     ("waited", "repeated", "described"),
     [
-        (59.0, False, "1 placement failure, no task placed for 59.0s"),
+        (59.0, False, "1 placement failure"),
         (60.0, True, "1 placement failure, no task placed for 1m00s"),
     ],
 )
@@ -132,6 +132,11 @@ def test_one_placement_failure_counts_after_sixty_seconds_on_the_steps_clock(
     # hours pass: one event may be all there is.
     failures = PlacementFailures((event(0.0),), waited=waited)
     assert (failures.repeated, failures.describe()) == (repeated, described)
+
+
+def test_three_events_are_said_as_such_whatever_the_time_waited():
+    failures = PlacementFailures(tuple(event(s) for s in (0.0, 2.0, 4.0)), waited=4.5)
+    assert failures.describe() == "3 placement failures over 4.0s"
 
 
 def test_time_waited_alone_is_no_placement_failure():
