@@ -142,7 +142,9 @@ class LogReader:
         self.max_pages = max_pages
         self.clock = clock or Clock()
         self.lines_read = 0
-        self._caller = LogsCaller(client, budget or shared_budget(client), self.clock, call)
+        self._caller = LogsCaller(
+            client, budget or shared_budget(client, self.clock), self.clock, call
+        )
         self._streams: dict[str, _Stream] = {}
         self._queue: list[_Batch] = []  # this pass's batches still to read; the head may be paging
         self._group_known = False

@@ -152,6 +152,26 @@ def test_a_reader_held_back_by_another_readers_throttling_says_so_once(
     )
 
 
+def test_a_reader_on_another_clock_is_not_held_by_this_clocks_backoff(
+    setup: Any, front: LogsFront, clock: FakeClock
+) -> None:
+    """Two tests' clocks (two FakeClocks, the same times) on one endpoint: each
+    counts its own budget, so one's backoff never holds the other."""
+    base = int(time.time() * 1000)
+    put(setup, STREAM, "ready", ts=base)
+    throttled = reader_via(front, clock, [STREAM], base - 60_000)
+    other_clock = FakeClock()
+    other = reader_via(front, other_clock, [STREAM], base - 60_000)
+    front.throttling.add("FilterLogEvents")
+    throttled.poll()
+    front.throttling.clear()
+
+    result = other.poll()
+
+    assert (texts(result), result.wait, result.notes) == (["ready"], None, [])
+    assert front.counts()["FilterLogEvents"] == 2
+
+
 def test_an_event_15_s_late_is_read_although_its_range_was_paged_before_it_arrived(
     setup: Any, front: LogsFront, clock: FakeClock
 ) -> None:
