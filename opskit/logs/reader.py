@@ -25,9 +25,12 @@ Why this shape (FilterLogEvents on exact names, plus a GetLogEvents probe):
 - CloudWatch can deliver an event whose timestamp is earlier than events already
   read. While a batch of streams holds few events (``full_reread_events``), every
   pass re-reads from ``since``: nothing is missed however late it arrives. Past
-  that, every pass re-reads an overlap window of ``overlap_ms`` before the newest
-  timestamp seen in the stream, so an event at most that much older than the
-  newest event already read when it becomes readable is still seen. A window
+  that, every pass re-reads an overlap window of ``overlap_ms`` (2 minutes:
+  events can become readable "seconds to minutes late", DESIGN.md) before the
+  newest timestamp seen in that stream, so an event at most that much older than
+  the newest event already read from its stream when it becomes readable is
+  still seen. A stream with no
+  event read yet stays at ``since``, whatever its batch-mates read. A window
   moves only when a pass has read its batch to the end, so a poll cut short (the
   page cap, the budget, throttling) delays a late event but never loses it. The
   first read of a stream that just appeared always starts at ``since``.
@@ -49,7 +52,7 @@ from opskit.logs.calls import Deferred, LogsCaller, Note, NotFound, Throttling
 
 MAX_STREAM_NAMES = 100  # FilterLogEvents' limit on logStreamNames
 MAX_PAGES_PER_POLL = 2  # FilterLogEvents requests per poll; the budget's 2 per second
-OVERLAP_MS = 30_000
+OVERLAP_MS = 120_000  # how late a marker may be readable and count: bytes per request, no requests
 FULL_REREAD_EVENTS = 1_000
 
 EventKey = tuple[Any, ...]
@@ -340,17 +343,17 @@ class LogReader:
             stream.state = "live"
         if sum(s.count for s in batch.streams) <= self.full_reread_events:
             return  # cheap: keep re-reading from since
-        known = [n for n in batch.newest_before if n is not None]
-        newest = max(known, default=None)
         # CloudWatch accepts events stamped up to two hours ahead (a writer's clock
         # skew; PutLogEvents' rules): one such event must not carry the window past
         # the correctly stamped lines still to come, so no anchor is later than now.
         now_ms = int(self.clock.time() * 1000)
         for stream, before in zip(batch.streams, batch.newest_before, strict=True):
-            anchor = before if before is not None else newest
-            if anchor is None:
-                continue  # the first pass: the next one moves it
-            anchor = min(anchor, now_ms)
+            if before is None:
+                # Nothing of this stream read before the pass: it stays at since,
+                # whatever its batch-mates read (a quiet task's first line may be
+                # stamped long before a busy one's newest).
+                continue
+            anchor = min(before, now_ms)
             stream.start = max(stream.start, self.since_ms, anchor - self.overlap_ms)
             if stream.seen and min(stream.seen.values()) < stream.start:
                 stream.seen = {k: ts for k, ts in stream.seen.items() if ts >= stream.start}
