@@ -46,6 +46,7 @@ from typing import Any
 
 from opskit.aws import aws_errors
 from opskit.clock import Clock, Deadline
+from opskit.durations import format_duration
 from opskit.errors import StepError
 from opskit.logs.budget import LogsBudget, shared_budget
 from opskit.logs.calls import Deferred, LogsCaller, Note, NotFound, Throttling
@@ -54,6 +55,9 @@ MAX_STREAM_NAMES = 100  # FilterLogEvents' limit on logStreamNames
 MAX_PAGES_PER_POLL = 2  # FilterLogEvents requests per poll; the budget's 2 per second
 OVERLAP_MS = 120_000  # how late a marker may be readable and count: bytes per request, no requests
 FULL_REREAD_EVENTS = 1_000
+READ_LIMIT = (
+    60.0  # seconds a one-off read may take (read_through), unless the step's timeout is first
+)
 
 EventKey = tuple[Any, ...]
 
@@ -178,15 +182,21 @@ class LogReader:
         """Every stream exists and was read to the end at least once."""
         return all(s.state == "live" for s in self._streams.values())
 
-    def check_group(self, cancel: threading.Event | None = None) -> None:
-        """Raise ``StepError`` when the log group does not exist: a typo or a wrong
-        target must not look like "no marker yet" until the timeout. ``poll``
-        checks on its own; this waits for the budget on the reader's clock."""
-        while not self._group_known:
-            try:
-                self._check_group()
-            except Deferred as deferred:
-                self.clock.sleep(deferred.seconds, cancel)
+    def unfinished(self, waited: float, *, at_timeout: bool = False) -> str:
+        """Why a read stopped before its end (``read_through``'s limit): throttling
+        first, with the API, counts and since when, as a ``logs.wait`` timeout
+        says it, e.g. ``CloudWatch Logs was throttling FilterLogEvents
+        (ThrottlingException: Rate exceeded) since ..., 25 of 27 requests
+        throttled (stopped after 1m00s)``."""
+        when = format_duration(waited)
+        stopped = (
+            f"stopped at the step's timeout, after {when}"
+            if at_timeout
+            else f"stopped after {when}"
+        )
+        if self.throttling.mostly():
+            return f"CloudWatch Logs was throttling {self.throttling.describe()} ({stopped})"
+        return f"more pages were left to read ({stopped})"
 
     def poll(self) -> PollResult:
         lines: list[LogLine] = []
@@ -366,18 +376,25 @@ def read_through(
     deadline: Deadline,
     cancel: threading.Event | None,
     interval: float,
+    limit: float = READ_LIMIT,
 ) -> PollResult:
     """Poll until one poll completes what the earlier ones began (a one-off read:
     ``logs.tail`` with ``follow: false``, ``release.diagnose``), waiting on
     ``clock`` as the budget or a backoff says, else ``interval``. Returns the
-    last poll's result; ``complete`` is False when ``deadline`` came first."""
+    last poll's result; ``complete`` is False when ``limit`` seconds (on
+    ``clock``) or ``deadline`` came first: under persistent throttling a read
+    never completes, and a step without a timeout must still end
+    (``LogReader.unfinished`` says why)."""
+    stop = Deadline.after(clock, limit)
+    if deadline.at is not None and stop.at is not None:
+        stop = Deadline(clock, min(stop.at, deadline.at))
     while True:
         result = poll()
-        remaining = deadline.remaining()
-        if result.complete or (remaining is not None and remaining <= 0):
+        remaining = stop.remaining() or 0.0
+        if result.complete or remaining <= 0:
             return result
         pause = result.wait if result.wait is not None else interval
-        clock.sleep(pause if remaining is None else min(pause, remaining), cancel)
+        clock.sleep(min(pause, remaining), cancel)
 
 
 def _chunks(items: list[_Stream], size: int) -> Iterator[list[_Stream]]:

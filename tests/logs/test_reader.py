@@ -245,11 +245,11 @@ def test_missing_group_is_one_clear_error(aws: Any) -> None:
     reader = LogReader(aws.client("logs"), "/ecs/nope", ["a/b/c"], 0, target="prod")
 
     with pytest.raises(StepError, match=r"^log group /ecs/nope does not exist \(target 'prod'\)$"):
-        reader.check_group()
+        reader.poll()
 
 
 def test_group_prefix_match_is_not_enough(client: Any) -> None:
     reader = LogReader(client, "/ecs/chat", ["a/b/c"], 0)
 
-    with pytest.raises(StepError, match="log group /ecs/chat does not exist"):
-        reader.check_group()
+    with pytest.raises(StepError, match="^log group /ecs/chat does not exist$"):
+        reader.poll()
