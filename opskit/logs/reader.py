@@ -29,11 +29,11 @@ Why this shape (FilterLogEvents on exact names, plus a GetLogEvents probe):
   events can become readable "seconds to minutes late", DESIGN.md) before the
   newest timestamp seen in that stream, so an event at most that much older than
   the newest event already read from its stream when it becomes readable is
-  still seen. A stream with no
-  event read yet stays at ``since``, whatever its batch-mates read. A window
-  moves only when a pass has read its batch to the end, so a poll cut short (the
-  page cap, the budget, throttling) delays a late event but never loses it. The
-  first read of a stream that just appeared always starts at ``since``.
+  still seen. A stream with no event read yet stays at ``since``, whatever its
+  batch-mates read. A window moves only when a pass has read its batch to the
+  end, so a poll cut short (the page cap, the budget, throttling) delays a late
+  event but never loses it. The first read of a stream that just appeared
+  always starts at ``since``.
 """
 
 from __future__ import annotations
@@ -53,11 +53,9 @@ from opskit.logs.calls import Deferred, LogsCaller, Note, NotFound, Throttling
 
 MAX_STREAM_NAMES = 100  # FilterLogEvents' limit on logStreamNames
 MAX_PAGES_PER_POLL = 2  # FilterLogEvents requests per poll; the budget's 2 per second
-OVERLAP_MS = 120_000  # how late a marker may be readable and count: bytes per request, no requests
+OVERLAP_MS = 120_000  # a line this far behind its stream's newest still counts: bytes, not requests
 FULL_REREAD_EVENTS = 1_000
-READ_LIMIT = (
-    60.0  # seconds a one-off read may take (read_through), unless the step's timeout is first
-)
+READ_LIMIT = 60.0  # seconds a one-off read (read_through) may take, if the step's timeout is later
 
 EventKey = tuple[Any, ...]
 
@@ -385,9 +383,8 @@ def read_through(
     ``clock``) or ``deadline`` came first: under persistent throttling a read
     never completes, and a step without a timeout must still end
     (``LogReader.unfinished`` says why)."""
-    stop = Deadline.after(clock, limit)
-    if deadline.at is not None and stop.at is not None:
-        stop = Deadline(clock, min(stop.at, deadline.at))
+    at = clock.monotonic() + limit
+    stop = Deadline(clock, at if deadline.at is None else min(at, deadline.at))
     while True:
         result = poll()
         remaining = stop.remaining() or 0.0
