@@ -181,8 +181,9 @@ def run_opskit(
     stop: threading.Event,
     result: Result,
 ) -> None:
+    # The first poll checks the group (DescribeLogGroups), as in logs.wait; the
+    # client counts it like every request.
     reader = LogReader(client, GROUP, [NEW_STREAM], since)
-    reader.check_group()  # DescribeLogGroups, counted by the client like every request
     while not stop.is_set():
         polled = reader.poll()
         note_lines(result, [(line.stream, line.message) for line in polled.lines], markers)

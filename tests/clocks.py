@@ -53,3 +53,18 @@ class CtrlCClock(FakeClock):
         if waits:
             assert cancel is not None and cancel.wait(30), "the run never saw the Ctrl-C"
         super().sleep(seconds, cancel)
+
+
+@dataclass
+class LimitedClock(FakeClock):
+    """A ``FakeClock`` that fails the test once the loop under test has slept
+    ``limit`` seconds in all: a wait that would never end fails, with how long
+    it had waited, instead of hanging the suite."""
+
+    limit: float = 3600.0
+
+    def sleep(self, seconds: float, cancel: Any = None) -> None:
+        waited = sum(self.sleeps) + max(0.0, seconds)
+        if waited > self.limit:
+            raise AssertionError(f"still waiting after {waited:.0f} s on the test's clock")
+        super().sleep(seconds, cancel)

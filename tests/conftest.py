@@ -103,8 +103,10 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
 
 @pytest.fixture(autouse=True)
 def fresh_logs_budgets() -> Iterator[None]:
-    """The process's CloudWatch Logs budgets (``opskit.logs.budget``) counted on
-    the last test's clock: each test starts with none spent."""
+    """The process's CloudWatch Logs budgets (``opskit.logs.budget``): a test's
+    FakeClock counts its own, but a test on the real clock (a sandbox run) would
+    leave its backoff (up to 30 s) to the next, and a test may set a jitter it
+    can predict (``reset_budgets(factory)``): each test starts with the default."""
     from opskit.logs.budget import reset_budgets
 
     reset_budgets()

@@ -7,12 +7,16 @@ text, never a reason to lose the rest of the message.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from opskit.aws import describe_client_error
+from opskit.clock import Clock
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.taskdef import LogTarget
-from opskit.logs.calls import logs_client
+from opskit.errors import StepError
+from opskit.logs.budget import shared_budget
+from opskit.logs.calls import Deferred, LogsCaller, NotFound, logs_client
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -20,24 +24,59 @@ if TYPE_CHECKING:
 DEFAULT_LOG_LINES = 10
 
 
-def tail_log(aws: AwsAccess, target: LogTarget, stream: str, lines: int) -> list[str]:
-    """The last ``lines`` messages of one log stream; raises ``LogUnavailable``."""
+def tail_log(
+    aws: AwsAccess, target: LogTarget, stream: str, lines: int, clock: Clock | None = None
+) -> list[str]:
+    """The last ``lines`` messages of one log stream; raises ``LogUnavailable``.
+
+    One attempt, through the process's Logs budget (``clock``: the process's
+    time unless a test gives its own), as the log reader sends: under
+    throttling, the evidence of a failure says so at once instead of spending
+    botocore's retries (real sleeps, more of the account's shared quota) or
+    waiting out a backoff before on_failure goes on. Only the budget's pace (4
+    GetLogEvents a second, so under a second) is waited for: ecs.describe's 5
+    stopped tasks must all show their lines."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    # One attempt, as the log reader makes: under throttling, the evidence of a
-    # failure says so at once instead of spending botocore's retries (real
-    # sleeps, and more of the account's shared quota) before on_failure goes on.
     try:
-        response = logs_client(aws).get_log_events(
-            logGroupName=target.group, logStreamName=stream, limit=lines, startFromHead=False
-        )
+        client = logs_client(aws)
+        clock = clock or Clock()
+        caller = LogsCaller(client, shared_budget(client, clock), clock, call=_as_is)
+        while True:
+            try:
+                response = caller.send(
+                    "GetLogEvents",
+                    "get_log_events",
+                    f"logs GetLogEvents {target.group} {stream}",
+                    logGroupName=target.group,
+                    logStreamName=stream,
+                    limit=lines,
+                    startFromHead=False,
+                )
+                break
+            except Deferred as held:
+                if held.throttled:
+                    raise LogUnavailable(
+                        f"CloudWatch Logs is throttling GetLogEvents ({held.cause})"
+                    ) from None
+                if held.cause:  # a 5xx, a timeout: what botocore would retry
+                    raise LogUnavailable(held.cause) from None
+                clock.sleep(held.seconds)  # the budget's pace: its turn is kept
+    except NotFound as err:
+        raise LogUnavailable(str(err)) from None
     except ClientError as err:
         raise LogUnavailable(describe_client_error(err)) from None
     except BotoCoreError as err:
         raise LogUnavailable(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - a StepError from client creation, say
+    except StepError as err:  # the client could not be made
         raise LogUnavailable(str(err)) from None
     return [str(e.get("message", "")).rstrip("\n") for e in response.get("events") or []]
+
+
+def _as_is(what: str) -> AbstractContextManager[None]:
+    """``LogsCaller``'s ``call``: AWS's errors as they are (the evidence says them
+    in its own words)."""
+    return nullcontext()
 
 
 class LogUnavailable(Exception):

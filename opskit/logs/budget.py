@@ -16,7 +16,7 @@ the console) still has room. It is a rolling window: at most N requests in any
 one second, which is how a per-second quota is judged whatever AWS's own
 accounting. The account cannot be known without a call, so the key is what
 shares a quota as far as the process can tell: the client's Region and
-endpoint.
+endpoint (and the clock's time, which every real clock shares: ``shared_budget``).
 
 The budget never sleeps: ``request`` says "go" or "wait this long", and the
 reader ends its poll and carries on at the next one, on the step's clock (so a
@@ -37,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opskit.clock import Clock
+
 WINDOW = 1.0  # seconds: AWS's quotas are per second
 PER_SECOND = {"FilterLogEvents": 2, "GetLogEvents": 4, "DescribeLogGroups": 2}
 # Backoff after a throttled answer: the n-th in a row waits between half and all
@@ -47,7 +49,6 @@ MOST_BACKOFF = 30.0
 
 
 LATE = 0.25  # seconds: a kept place still holds this late (a real sleep wakes late)
-OTHER_CLOCK = 1.0  # time this far back: counted on another clock (a test's), start afresh
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,16 @@ class _Api:
     backoff_until: float = 0.0
     in_a_row: int = 0  # throttled answers since the last answered request
     cause: str = ""
-    last_seen: float = float("-inf")  # the latest ``now`` a caller gave
 
 
 class LogsBudget:
     """The requests one process may send to one CloudWatch Logs endpoint.
 
     Thread-safe: a fleet's targets read in threads of one process. Times are
-    the callers' clock (``Clock.monotonic``), never the wall clock.
+    the callers' clock (``Clock.monotonic``), never the wall clock, and all
+    callers read the same clock's time: a ``now`` earlier than one already
+    given is a caller that read its clock a moment before another (a thread
+    delayed between the two), never a reason to forget the backoff.
     """
 
     def __init__(
@@ -98,9 +101,6 @@ class LogsBudget:
         the next poll)."""
         with self._lock:
             state = self._apis.setdefault(api, _Api())
-            if now < state.last_seen - OTHER_CLOCK:
-                self._apis[api] = state = _Api()
-            state.last_seen = max(state.last_seen, now)
             if now < state.backoff_until:
                 return Wait(state.backoff_until - now, throttled=True, cause=state.cause)
             state.slots = [t for t in state.slots if t > now - WINDOW]
@@ -147,24 +147,39 @@ class LogsBudget:
             self._apis.setdefault(api, _Api()).in_a_row = 0
 
 
-_budgets: dict[tuple[str | None, str | None], LogsBudget] = {}
+_Key = tuple[str | None, str | None, int | None]
+_budgets: dict[_Key, tuple[Clock | None, LogsBudget]] = {}
 _budgets_lock = threading.Lock()
 _new_budget: Callable[[], LogsBudget] = LogsBudget
 
 
-def shared_budget(client: Any) -> LogsBudget:
-    """The process's budget for the endpoint ``client`` talks to (Region + URL)."""
+def shared_budget(client: Any, clock: Clock) -> LogsBudget:
+    """The process's budget for the endpoint ``client`` talks to (Region + URL),
+    counted on ``clock``'s time.
+
+    A budget compares the times its callers give, so they must all read one
+    time. Every ``Clock`` reads the process's monotonic time: all real runs,
+    steps and fleet targets of the process share one budget per endpoint, which
+    is the point. A clock that keeps its own time (a test's ``FakeClock``) gets
+    budgets of its own: its times never meet another clock's."""
     meta = getattr(client, "meta", None)
-    key = (getattr(meta, "region_name", None), getattr(meta, "endpoint_url", None))
+    own_time = type(clock).monotonic is not Clock.monotonic
+    key = (
+        getattr(meta, "region_name", None),
+        getattr(meta, "endpoint_url", None),
+        id(clock) if own_time else None,
+    )
     with _budgets_lock:
         if key not in _budgets:
-            _budgets[key] = _new_budget()
-        return _budgets[key]
+            # The clock is kept with its budget, so its id is never reused by another.
+            _budgets[key] = (clock if own_time else None, _new_budget())
+        return _budgets[key][1]
 
 
 def reset_budgets(factory: Callable[[], LogsBudget] = LogsBudget) -> None:
-    """Forget every budget; new ones come from ``factory``. For tests: each test
-    starts with a fresh clock, and may want a jitter it can predict."""
+    """Forget every budget; new ones come from ``factory``. For tests: one that
+    wants a jitter it can predict, and the next, which must not inherit a real
+    clock's backoff or the factory."""
     global _new_budget
     with _budgets_lock:
         _budgets.clear()

@@ -66,12 +66,14 @@ def logs_client(aws: AwsAccess) -> Any:
 
 
 class Deferred(Exception):
-    """Not sent, or throttled: this poll stops here; carry on in ``seconds``."""
+    """Not sent, or throttled: this poll stops here; carry on in ``seconds``.
+    ``cause``: the answer that made it wait (none when the budget paced it)."""
 
-    def __init__(self, seconds: float, *, throttled: bool = False):
+    def __init__(self, seconds: float, *, throttled: bool = False, cause: str = ""):
         super().__init__(f"wait {seconds:.1f}s")
         self.seconds = seconds
         self.throttled = throttled
+        self.cause = cause
 
 
 class NotFound(Exception):
@@ -143,7 +145,7 @@ class LogsCaller:
             if wait.throttled:
                 self.throttling.held += 1
                 self._throttled(api, wait.cause, wait.seconds)
-            raise Deferred(wait.seconds, throttled=wait.throttled)
+            raise Deferred(wait.seconds, throttled=wait.throttled, cause=wait.cause)
         self.throttling.requests += 1
         with self.call(what):
             try:
@@ -151,13 +153,13 @@ class LogsCaller:
             except ClientError as err:
                 if error_code(err) == "ResourceNotFoundException":
                     self._answered(api)
-                    raise NotFound(str(err)) from None
+                    raise NotFound(describe_client_error(err)) from None
                 if is_throttling(err):
                     self.throttling.throttled += 1
                     cause = describe_client_error(err)
                     backoff = self.budget.throttled(api, self.clock.monotonic(), cause)
                     self._throttled(api, cause, backoff)
-                    raise Deferred(backoff, throttled=True) from None
+                    raise Deferred(backoff, throttled=True, cause=cause) from None
                 if is_transient(err):
                     self._transient(api, describe_client_error(err))
                 raise
@@ -212,7 +214,7 @@ class LogsCaller:
         if self._transient_in_a_row == 1:
             message = f"CloudWatch Logs {api} failed ({cause}); retrying in {backoff:.1f} s"
             self.notes.append(Note("warning", message))
-        raise Deferred(backoff)
+        raise Deferred(backoff, cause=cause)
 
 
 def is_throttling(err: Any) -> bool:

@@ -25,12 +25,15 @@ Why this shape (FilterLogEvents on exact names, plus a GetLogEvents probe):
 - CloudWatch can deliver an event whose timestamp is earlier than events already
   read. While a batch of streams holds few events (``full_reread_events``), every
   pass re-reads from ``since``: nothing is missed however late it arrives. Past
-  that, every pass re-reads an overlap window of ``overlap_ms`` before the newest
-  timestamp seen in the stream, so an event at most that much older than the
-  newest event already read when it becomes readable is still seen. A window
-  moves only when a pass has read its batch to the end, so a poll cut short (the
-  page cap, the budget, throttling) delays a late event but never loses it. The
-  first read of a stream that just appeared always starts at ``since``.
+  that, every pass re-reads an overlap window of ``overlap_ms`` (2 minutes:
+  events can become readable "seconds to minutes late", DESIGN.md) before the
+  newest timestamp seen in that stream, so an event at most that much older than
+  the newest event already read from its stream when it becomes readable is
+  still seen. A stream with no event read yet stays at ``since``, whatever its
+  batch-mates read. A window moves only when a pass has read its batch to the
+  end, so a poll cut short (the page cap, the budget, throttling) delays a late
+  event but never loses it. The first read of a stream that just appeared
+  always starts at ``since``.
 """
 
 from __future__ import annotations
@@ -43,14 +46,16 @@ from typing import Any
 
 from opskit.aws import aws_errors
 from opskit.clock import Clock, Deadline
+from opskit.durations import format_duration
 from opskit.errors import StepError
 from opskit.logs.budget import LogsBudget, shared_budget
 from opskit.logs.calls import Deferred, LogsCaller, Note, NotFound, Throttling
 
 MAX_STREAM_NAMES = 100  # FilterLogEvents' limit on logStreamNames
 MAX_PAGES_PER_POLL = 2  # FilterLogEvents requests per poll; the budget's 2 per second
-OVERLAP_MS = 30_000
+OVERLAP_MS = 120_000  # a line this far behind its stream's newest still counts: bytes, not requests
 FULL_REREAD_EVENTS = 1_000
+READ_LIMIT = 60.0  # seconds a one-off read (read_through) may take, if the step's timeout is later
 
 EventKey = tuple[Any, ...]
 
@@ -142,7 +147,9 @@ class LogReader:
         self.max_pages = max_pages
         self.clock = clock or Clock()
         self.lines_read = 0
-        self._caller = LogsCaller(client, budget or shared_budget(client), self.clock, call)
+        self._caller = LogsCaller(
+            client, budget or shared_budget(client, self.clock), self.clock, call
+        )
         self._streams: dict[str, _Stream] = {}
         self._queue: list[_Batch] = []  # this pass's batches still to read; the head may be paging
         self._group_known = False
@@ -173,15 +180,21 @@ class LogReader:
         """Every stream exists and was read to the end at least once."""
         return all(s.state == "live" for s in self._streams.values())
 
-    def check_group(self, cancel: threading.Event | None = None) -> None:
-        """Raise ``StepError`` when the log group does not exist: a typo or a wrong
-        target must not look like "no marker yet" until the timeout. ``poll``
-        checks on its own; this waits for the budget on the reader's clock."""
-        while not self._group_known:
-            try:
-                self._check_group()
-            except Deferred as deferred:
-                self.clock.sleep(deferred.seconds, cancel)
+    def unfinished(self, waited: float, *, at_timeout: bool = False) -> str:
+        """Why a read stopped before its end (``read_through``'s limit): throttling
+        first, with the API, counts and since when, as a ``logs.wait`` timeout
+        says it, e.g. ``CloudWatch Logs was throttling FilterLogEvents
+        (ThrottlingException: Rate exceeded) since ..., 25 of 27 requests
+        throttled (stopped after 1m00s)``."""
+        when = format_duration(waited)
+        stopped = (
+            f"stopped at the step's timeout, after {when}"
+            if at_timeout
+            else f"stopped after {when}"
+        )
+        if self.throttling.mostly():
+            return f"CloudWatch Logs was throttling {self.throttling.describe()} ({stopped})"
+        return f"more pages were left to read ({stopped})"
 
     def poll(self) -> PollResult:
         lines: list[LogLine] = []
@@ -338,17 +351,17 @@ class LogReader:
             stream.state = "live"
         if sum(s.count for s in batch.streams) <= self.full_reread_events:
             return  # cheap: keep re-reading from since
-        known = [n for n in batch.newest_before if n is not None]
-        newest = max(known, default=None)
         # CloudWatch accepts events stamped up to two hours ahead (a writer's clock
         # skew; PutLogEvents' rules): one such event must not carry the window past
         # the correctly stamped lines still to come, so no anchor is later than now.
         now_ms = int(self.clock.time() * 1000)
         for stream, before in zip(batch.streams, batch.newest_before, strict=True):
-            anchor = before if before is not None else newest
-            if anchor is None:
-                continue  # the first pass: the next one moves it
-            anchor = min(anchor, now_ms)
+            if before is None:
+                # Nothing of this stream read before the pass: it stays at since,
+                # whatever its batch-mates read (a quiet task's first line may be
+                # stamped long before a busy one's newest).
+                continue
+            anchor = min(before, now_ms)
             stream.start = max(stream.start, self.since_ms, anchor - self.overlap_ms)
             if stream.seen and min(stream.seen.values()) < stream.start:
                 stream.seen = {k: ts for k, ts in stream.seen.items() if ts >= stream.start}
@@ -361,18 +374,24 @@ def read_through(
     deadline: Deadline,
     cancel: threading.Event | None,
     interval: float,
+    limit: float = READ_LIMIT,
 ) -> PollResult:
     """Poll until one poll completes what the earlier ones began (a one-off read:
     ``logs.tail`` with ``follow: false``, ``release.diagnose``), waiting on
     ``clock`` as the budget or a backoff says, else ``interval``. Returns the
-    last poll's result; ``complete`` is False when ``deadline`` came first."""
+    last poll's result; ``complete`` is False when ``limit`` seconds (on
+    ``clock``) or ``deadline`` came first: under persistent throttling a read
+    never completes, and a step without a timeout must still end
+    (``LogReader.unfinished`` says why)."""
+    at = clock.monotonic() + limit
+    stop = Deadline(clock, at if deadline.at is None else min(at, deadline.at))
     while True:
         result = poll()
-        remaining = deadline.remaining()
-        if result.complete or (remaining is not None and remaining <= 0):
+        remaining = stop.remaining() or 0.0
+        if result.complete or remaining <= 0:
             return result
         pause = result.wait if result.wait is not None else interval
-        clock.sleep(pause if remaining is None else min(pause, remaining), cancel)
+        clock.sleep(min(pause, remaining), cancel)
 
 
 def _chunks(items: list[_Stream], size: int) -> Iterator[list[_Stream]]:

@@ -29,6 +29,7 @@ class Facts:
     bucket_mismatches: Sequence[str] = ()
     script_health: str | None = None  # the probe step's status, when it ran
     lookback: str = ""
+    logs_unread: str | None = None  # why the running tasks' logs were not read to the end
 
 
 def _release(records: Sequence[ReleaseRecord], digest: str) -> str:
@@ -83,7 +84,12 @@ def findings(facts: Facts) -> list[str]:
         found.append("no task is running: nothing serves the app; read the stopped tasks above")
     digests = {d for d in facts.running.values() if d}
     unknown = sorted(t for t, d in facts.running.items() if not d)
-    if unknown:
+    if unknown and facts.logs_unread:
+        found.append(
+            f"the code digest of task(s) {', '.join(t[:12] for t in unknown)} is unknown: "
+            f"{facts.logs_unread}; run this again in a few minutes"
+        )
+    elif unknown:
         found.append(
             f"task(s) {', '.join(t[:12] for t in unknown)} logged no code digest in the last "
             f"{facts.lookback or 'window read'}: which code they run cannot be told from here"

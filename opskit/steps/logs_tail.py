@@ -175,6 +175,7 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
 
     started = ctx.clock.monotonic()
     ending = "read once"
+    throttling_said = False  # the ending says it already
     if not inputs.follow:
         last = read_through(
             watch.read,
@@ -184,7 +185,10 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
             interval=inputs.poll_interval,
         )
         if not last.complete:
-            ending = "read in part: the step's timeout came first"
+            waited = ctx.clock.monotonic() - started
+            why = reader.unfinished(waited, at_timeout=ctx.deadline.expired())
+            ending = f"read in part: {why}"
+            throttling_said = reader.throttling.mostly()
     else:
         deadline = ctx.deadline
         if inputs.duration is not None:
@@ -206,7 +210,7 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
     summary = (
         f"{reader.lines_read} lines from {len(watch.targets)} stream(s) of {log_group}, {ending}"
     )
-    if reader.throttling.throttled or reader.throttling.held:
+    if (reader.throttling.throttled or reader.throttling.held) and not throttling_said:
         summary += f"; CloudWatch Logs throttled {reader.throttling.describe()}"
     return StepResult(
         "ok",

@@ -26,6 +26,7 @@ from opskit.iam.resources import (
 )
 from opskit.logs.calls import logs_client
 from opskit.logs.reader import LogLine, LogReader, PollResult, read_through
+from opskit.logs.selection import emit_notes
 from opskit.logs.service_tasks import service_streams
 from opskit.logs.targets import check_since
 from opskit.logs.times import parse_since
@@ -71,11 +72,15 @@ class DiagnoseOutputs:
     live_digest: str = output("the current manifest's digest ('' when there is none)", "string")
 
 
-def _running_digests(ctx: StepContext, inputs: DiagnoseInputs) -> dict[str, str | None]:
+def _running_digests(
+    ctx: StepContext, inputs: DiagnoseInputs
+) -> tuple[dict[str, str | None], str | None]:
+    """Each running task's code digest (None: not found), and why the read of
+    their logs stopped before its end (None: it was read to the end)."""
     found = service_streams(ctx.aws.client("ecs"), ctx.aws.call, inputs.cluster, inputs.service)
     digests: dict[str, str | None] = {t.task_id: None for t in found.targets}
     if not found.targets or not found.log_group:
-        return digests
+        return digests, None
     since = parse_since(inputs.lookback, ctx.clock.time())
     reader = LogReader(
         logs_client(ctx.aws), found.log_group, [t.stream for t in found.targets], since,
@@ -85,17 +90,27 @@ def _running_digests(ctx: StepContext, inputs: DiagnoseInputs) -> dict[str, str 
 
     def poll() -> PollResult:
         result = reader.poll()
+        emit_notes(ctx.emit, result.notes)  # throttling began or ended
         lines.extend(result.lines)
         return result
 
-    # One whole read, a few pages per poll within the process's Logs budget.
-    read_through(poll, clock=ctx.clock, deadline=ctx.deadline, cancel=ctx.cancel, interval=1.0)
+    # One whole read, a few pages per poll within the process's Logs budget; it
+    # gives up after READ_LIMIT (or the step's timeout): persistent throttling
+    # must not hang a read-only playbook that has no timeout.
+    started = ctx.clock.monotonic()
+    last = read_through(
+        poll, clock=ctx.clock, deadline=ctx.deadline, cancel=ctx.cancel, interval=1.0
+    )
+    unread = None
+    if not last.complete:
+        waited = ctx.clock.monotonic() - started
+        unread = reader.unfinished(waited, at_timeout=ctx.deadline.expired())
     by_stream = {t.stream: t.task_id for t in found.targets}
     for line in sorted(lines, key=lambda line: line.timestamp):  # the last digest logged wins
         match = DIGEST_LINE.search(line.message)
         if match:
             digests[by_stream[line.stream]] = match.group(1)
-    return digests
+    return digests, unread
 
 
 def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
@@ -110,7 +125,7 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
         if not str(t.get("stoppedReason") or "").startswith("Scaling activity")
     ]
     stopped.sort(key=lambda t: str(t.get("stoppedAt") or ""), reverse=True)
-    running = _running_digests(ctx, inputs)
+    running, logs_unread = _running_digests(ctx, inputs)
     live = live_manifest(s3, location, ctx.aws.call)
     facts = Facts(
         running=running,
@@ -122,6 +137,7 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
         bucket_mismatches=[str(m) for m in inputs.bucket_mismatches],
         script_health=inputs.script_health,
         lookback=inputs.lookback,
+        logs_unread=logs_unread,
     )
     said = findings(facts)
     for finding in said:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from opskit.clock import Clock, FakeClock
 from opskit.logs.budget import LogsBudget, Wait, shared_budget
 
 
@@ -85,28 +86,54 @@ def test_the_backoff_starts_afresh_after_an_answer_and_never_exceeds_thirty_seco
     assert after == pytest.approx(2.0, abs=0.01)
 
 
+class Meta:
+    def __init__(self, region: str, url: str):
+        self.region_name, self.endpoint_url = region, url
+
+
+class Client:
+    def __init__(self, region: str, url: str):
+        self.meta = Meta(region, url)
+
+
+TOKYO = "https://logs.ap-northeast-1.amazonaws.com"
+
+
 def test_one_budget_per_region_and_endpoint() -> None:
-    class Meta:
-        def __init__(self, region: str, url: str):
-            self.region_name, self.endpoint_url = region, url
-
-    class Client:
-        def __init__(self, region: str, url: str):
-            self.meta = Meta(region, url)
-
-    tokyo: Any = Client("ap-northeast-1", "https://logs.ap-northeast-1.amazonaws.com")
-    tokyo_again: Any = Client("ap-northeast-1", "https://logs.ap-northeast-1.amazonaws.com")
+    tokyo: Any = Client("ap-northeast-1", TOKYO)
+    tokyo_again: Any = Client("ap-northeast-1", TOKYO)
     seoul: Any = Client("ap-northeast-2", "https://logs.ap-northeast-2.amazonaws.com")
+    clock = Clock()
 
-    assert shared_budget(tokyo) is shared_budget(tokyo_again)
-    assert shared_budget(tokyo) is not shared_budget(seoul)
+    assert shared_budget(tokyo, clock) is shared_budget(tokyo_again, clock)
+    assert shared_budget(tokyo, clock) is not shared_budget(seoul, clock)
 
 
-def test_time_a_second_back_is_another_clock_and_the_budget_starts_afresh() -> None:
-    """One process, one clock, in use; but each test brings a new FakeClock."""
-    budget = LogsBudget()
-    for _ in range(2):
-        budget.request("FilterLogEvents", 500.0)
-    budget.throttled("FilterLogEvents", 500.0, "ThrottlingException: Rate exceeded")
+def test_real_clocks_share_one_budget_and_a_test_clock_counts_its_own() -> None:
+    """Each run makes its own ``Clock``, and they all read the process's time:
+    one budget. A ``FakeClock`` tells a time of its own, never compared with
+    another's."""
+    tokyo: Any = Client("ap-northeast-1", TOKYO)
+    first, second = FakeClock(), FakeClock()
 
-    assert budget.request("FilterLogEvents", 498.9) is None
+    assert shared_budget(tokyo, Clock()) is shared_budget(tokyo, Clock())
+    assert shared_budget(tokyo, first) is shared_budget(tokyo, first)
+    assert shared_budget(tokyo, first) is not shared_budget(tokyo, second)
+    assert shared_budget(tokyo, first) is not shared_budget(tokyo, Clock())
+
+
+def test_a_caller_that_read_its_clock_before_a_throttle_still_waits_out_the_backoff() -> None:
+    """Two readers of one process: one read the clock at 100.0 and was delayed
+    (a busy thread) while the other was throttled at 102.0. The backoff holds
+    for both; the budget once took an earlier time for another clock's and
+    forgot it."""
+    budget = LogsBudget(jitter=lambda: 0.4)
+    budget.request("FilterLogEvents", 102.0)
+    backoff = budget.throttled("FilterLogEvents", 102.0, "ThrottlingException: Rate exceeded")
+
+    late = budget.request("FilterLogEvents", 100.0)
+
+    assert backoff == pytest.approx(1.4)
+    assert late == Wait(
+        pytest.approx(3.4), throttled=True, cause="ThrottlingException: Rate exceeded"
+    )

@@ -141,6 +141,46 @@ def test_late_event_within_the_overlap_is_seen_when_the_window_is_large(client: 
     assert texts(paced(reader, clock)) == ["20 s late"]
 
 
+def test_a_marker_90_s_late_is_found_past_the_full_reread_size(client: Any) -> None:
+    """DESIGN: events become readable "seconds to minutes late". With the
+    default overlap (2 minutes) and past the default 1,000 lines re-read from
+    ``since``, a marker stamped 90 s before the newest line read is still read."""
+    client.create_log_stream(logGroupName=GROUP, logStreamName="s/c/t")
+    base = now_ms()
+    put(client, "s/c/t", *[f"line {i}" for i in range(1_001)], ts=base - 1_001)
+    clock = FakeClock(now=base / 1000)
+    reader = LogReader(client, GROUP, ["s/c/t"], base - 3_600_000, clock=clock)
+    assert len(paced(reader, clock).lines) == 1_001
+    assert paced(reader, clock).lines == []  # anchored on the newest line: the window moved
+
+    put(client, "s/c/t", "marker, readable 90 s late", ts=base - 90_000)
+    put(client, "s/c/t", "three minutes late: past the overlap", ts=base - 180_000)
+
+    assert texts(paced(reader, clock)) == ["marker, readable 90 s late"]
+
+
+def test_a_quiet_stream_in_a_busy_batch_keeps_reading_from_since(client: Any) -> None:
+    """A window moves on its own stream's newest line, never on another stream's
+    of the same batch: a task that has logged nothing yet may log a line stamped
+    long before the busy task's newest (its clock, a late delivery)."""
+    for name in ("ecs/app/busy", "ecs/app/quiet"):
+        client.create_log_stream(logGroupName=GROUP, logStreamName=name)
+    base = now_ms()
+    put(client, "ecs/app/busy", *[f"line {i}" for i in range(50)], ts=base)
+    clock = FakeClock(now=base / 1000)
+    since = base - 3_600_000
+    reader = LogReader(
+        client, GROUP, ["ecs/app/busy", "ecs/app/quiet"], since, clock=clock,
+        full_reread_events=10,
+    )  # fmt: skip
+    assert len(paced(reader, clock).lines) == 50
+    assert paced(reader, clock).lines == []  # the busy stream's window moved
+
+    put(client, "ecs/app/quiet", "first line, stamped 30 min ago", ts=base - 1_800_000)
+
+    assert texts(paced(reader, clock)) == ["first line, stamped 30 min ago"]
+
+
 def test_an_event_stamped_in_the_future_does_not_carry_the_window_past_later_lines(
     client: Any,
 ) -> None:
@@ -205,11 +245,11 @@ def test_missing_group_is_one_clear_error(aws: Any) -> None:
     reader = LogReader(aws.client("logs"), "/ecs/nope", ["a/b/c"], 0, target="prod")
 
     with pytest.raises(StepError, match=r"^log group /ecs/nope does not exist \(target 'prod'\)$"):
-        reader.check_group()
+        reader.poll()
 
 
 def test_group_prefix_match_is_not_enough(client: Any) -> None:
     reader = LogReader(client, "/ecs/chat", ["a/b/c"], 0)
 
-    with pytest.raises(StepError, match="log group /ecs/chat does not exist"):
-        reader.check_group()
+    with pytest.raises(StepError, match="^log group /ecs/chat does not exist$"):
+        reader.poll()

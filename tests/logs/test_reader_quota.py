@@ -152,21 +152,42 @@ def test_a_reader_held_back_by_another_readers_throttling_says_so_once(
     )
 
 
+def test_a_reader_on_another_clock_is_not_held_by_this_clocks_backoff(
+    setup: Any, front: LogsFront, clock: FakeClock
+) -> None:
+    """Two tests' clocks (two FakeClocks, the same times) on one endpoint: each
+    counts its own budget, so one's backoff never holds the other."""
+    base = int(time.time() * 1000)
+    put(setup, STREAM, "ready", ts=base)
+    throttled = reader_via(front, clock, [STREAM], base - 60_000)
+    other_clock = FakeClock()
+    other = reader_via(front, other_clock, [STREAM], base - 60_000)
+    front.throttling.add("FilterLogEvents")
+    throttled.poll()
+    front.throttling.clear()
+
+    result = other.poll()
+
+    assert (texts(result), result.wait, result.notes) == (["ready"], None, [])
+    assert front.counts()["FilterLogEvents"] == 2
+
+
 def test_an_event_15_s_late_is_read_although_its_range_was_paged_before_it_arrived(
     setup: Any, front: LogsFront, clock: FakeClock
 ) -> None:
     """A pass that spans polls (2 pages per poll): the late event arrives after its
-    time range was paged, and the rest of the pass reads lines 40 s newer. The
-    next pass re-reads from 30 s before the newest line read when the pass began,
-    so the event counts; a window moved by what the pass itself read would have
-    passed it by."""
+    time range was paged, and the rest of the pass reads lines 40 s newer. With a
+    30 s overlap (shorter than the default 2 minutes, so that 40 s tells the two
+    anchors apart) the next pass re-reads from 30 s before the newest line read
+    when the pass began, so the event counts; a window moved by what the pass
+    itself read would have passed it by."""
     base = int(time.time() * 1000)
     since = base - 120_000
     old = [f"old {i}" for i in range(40)]
     put(setup, STREAM, *old, ts=base - 70_000, step=500)  # 70 s .. 50.5 s ago
     put(setup, STREAM, *[f"recent {i}" for i in range(10)], ts=base - 40_000)
     front.page_size = 20
-    reader = reader_via(front, clock, [STREAM], since, full_reread_events=10)
+    reader = reader_via(front, clock, [STREAM], since, full_reread_events=10, overlap_ms=30_000)
     read: list[str] = []
 
     def poll() -> PollResult:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pytest import approx
 
 from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import FakeClock
@@ -15,7 +16,7 @@ from opskit.errors import InputError
 from opskit.logs.budget import LogsBudget, reset_budgets
 from opskit.logs.times import iso_ms
 from opskit.steps.logs_tail import STEP, tail
-from tests.clocks import ScriptedClock
+from tests.clocks import LimitedClock, ScriptedClock
 from tests.conftest import REGION
 from tests.logs_front import LogsFront
 
@@ -201,3 +202,56 @@ def test_a_tail_says_when_cloudwatch_logs_throttled_it(
         f"FilterLogEvents (ThrottlingException: Rate exceeded) since {since}, 5 of 7 "
         "requests throttled, 1 more held back"
     )
+
+
+def test_reading_once_under_persistent_throttling_stops_after_a_minute_and_says_why(
+    logs: Any, front: LogsFront, make_ctx: Any
+) -> None:
+    """diagnose.yaml's read (follow: false) with no step timeout: CloudWatch Logs
+    throttles every FilterLogEvents. It once polled until a read completed, which
+    never happens; now it stops at the one-off read's limit (1 minute on the
+    step's clock), ends ok with what it read, and says the read is incomplete."""
+    front.throttling.add("FilterLogEvents")
+    stream = f"ecs/app/{NEW}"
+    put(logs, stream, "starting")
+    clock = LimitedClock()
+    front.clock = clock
+
+    result = STEP.run(
+        make_ctx(clock=clock, timeout=None),
+        STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "follow": False}),
+    )
+
+    since = iso_ms(int(FakeClock().now * 1000))
+    assert result.status == "ok"
+    assert result.summary == (
+        f"0 lines from 1 stream(s) of {GROUP}, read in part: CloudWatch Logs was throttling "
+        f"FilterLogEvents (ThrottlingException: Rate exceeded) since {since}, 6 of 8 requests "
+        "throttled, 1 more held back (stopped after 1m00s)"
+    )
+    # backoffs of 70 % of 2, 4, 8, 16, 30 (the most) and 30 s, the last cut at the minute
+    assert clock.sleeps == approx([1.4, 2.8, 5.6, 11.2, 21.0, 18.0])
+    assert front.throttled("FilterLogEvents") == 6
+
+
+def test_reading_once_stops_at_the_steps_timeout_when_it_comes_first(
+    logs: Any, front: LogsFront, make_ctx: Any
+) -> None:
+    front.throttling.add("FilterLogEvents")
+    stream = f"ecs/app/{NEW}"
+    put(logs, stream, "starting")
+    clock = LimitedClock()
+    front.clock = clock
+
+    result = STEP.run(
+        make_ctx(clock=clock, timeout=10.0),
+        STEP.coerce_inputs({"streams": [stream], "log_group": GROUP, "follow": False}),
+    )
+
+    since = iso_ms(int(FakeClock().now * 1000))
+    assert result.summary == (
+        f"0 lines from 1 stream(s) of {GROUP}, read in part: CloudWatch Logs was throttling "
+        f"FilterLogEvents (ThrottlingException: Rate exceeded) since {since}, 4 of 6 requests "
+        "throttled, 1 more held back (stopped at the step's timeout, after 10.0s)"
+    )
+    assert sum(clock.sleeps) == approx(10.0)

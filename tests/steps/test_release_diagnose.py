@@ -1,0 +1,146 @@
+"""release.diagnose's read of the running tasks' code digests, against moto's
+server with CloudWatch Logs behind the quota front (``tests/logs_front.py``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from pytest import approx
+
+from opskit.aws import AwsAccess, AwsSettings
+from opskit.clock import FakeClock
+from opskit.logs.budget import LogsBudget, reset_budgets
+from opskit.logs.times import iso_ms
+from opskit.steps.release_diagnose import STEP
+from tests.clocks import LimitedClock
+from tests.conftest import REGION
+from tests.logs_front import LogsFront
+
+GROUP = "/ecs/chatbot"
+BUCKET = "chatbot-code"
+DIGEST = "3f2a" * 16
+
+
+class LogsBehind(AwsAccess):
+    """moto's server for every service but CloudWatch Logs, which goes through
+    the front (the front plays Logs only)."""
+
+    def __init__(self, moto_url: str, front_url: str):
+        super().__init__("test", AwsSettings(region=REGION, endpoint_url=moto_url))
+        self.front = AwsAccess("test", AwsSettings(region=REGION, endpoint_url=front_url))
+
+    def client(self, service: str, *, retries: Mapping[str, Any] | None = None) -> Any:
+        if service == "logs":
+            return self.front.client(service, retries=retries)
+        return super().client(service, retries=retries)
+
+
+@pytest.fixture
+def clock() -> LimitedClock:
+    reset_budgets(lambda: LogsBudget(jitter=lambda: 0.4))  # backoffs at 70 % of their ceiling
+    return LimitedClock()
+
+
+@pytest.fixture
+def front(aws_endpoint: str, clock: LimitedClock, make_ctx: Any) -> Iterator[LogsFront]:
+    with LogsFront(aws_endpoint, clock).running() as running:
+        make_ctx.aws = LogsBehind(aws_endpoint, running.url)
+        yield running
+
+
+@pytest.fixture
+def task_id(aws: AwsAccess) -> str:
+    """A service with one running task whose awslogs stream holds its code
+    digest line, and an empty code bucket."""
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="chatbot")
+    ecs.register_task_definition(
+        family="chatbot",
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": "chatbot:latest",
+                "memory": 512,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": GROUP, "awslogs-stream-prefix": "ecs"},
+                },
+            }
+        ],
+    )
+    ecs.create_service(cluster="chatbot", serviceName="chatbot", taskDefinition="chatbot")
+    deployment = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0][
+        "deployments"
+    ][0]["id"]
+    task = ecs.run_task(
+        cluster="chatbot", taskDefinition="chatbot", launchType="FARGATE", startedBy=deployment
+    )["tasks"][0]
+    found = task["taskArn"].rsplit("/", 1)[-1]
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName=f"ecs/app/{found}")
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName=f"ecs/app/{found}",
+        logEvents=[
+            {"timestamp": int(time.time() * 1000), "message": f"code digest {DIGEST} verified"}
+        ],
+    )
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    return found
+
+
+def diagnose(make_ctx: Any, clock: FakeClock, timeout: float | None = None) -> Any:
+    inputs = {"cluster": "chatbot", "service": "chatbot", "destination": f"s3://{BUCKET}/src/"}
+    return STEP.run(make_ctx(clock=clock, timeout=timeout), STEP.coerce_inputs(inputs))
+
+
+def test_reads_the_code_digest_each_running_task_logged(
+    task_id: str, front: LogsFront, clock: LimitedClock, make_ctx: Any
+) -> None:
+    result = diagnose(make_ctx, clock)
+
+    assert result.outputs.running_digests == {task_id: DIGEST}
+    assert clock.sleeps == []
+
+
+def test_persistent_throttling_ends_the_read_after_a_minute_and_says_the_digest_is_unknown(
+    task_id: str, front: LogsFront, clock: LimitedClock, make_ctx: Any
+) -> None:
+    """diagnose.yaml gives release.diagnose no timeout: under persistent
+    throttling its read once polled for ever. It stops at the one-off read's
+    limit (a minute on the step's clock) and says why the digest is unknown."""
+    front.throttling.add("FilterLogEvents")
+
+    result = diagnose(make_ctx, clock)
+
+    since = iso_ms(int(FakeClock().now * 1000))
+    assert result.status == "ok"
+    assert result.outputs.running_digests == {task_id: None}
+    assert result.outputs.findings[0] == (
+        f"the code digest of task(s) {task_id[:12]} is unknown: CloudWatch Logs was throttling "
+        f"FilterLogEvents (ThrottlingException: Rate exceeded) since {since}, 6 of 8 requests "
+        "throttled, 1 more held back (stopped after 1m00s); run this again in a few minutes"
+    )
+    assert sum(clock.sleeps) == approx(60.0)
+    assert make_ctx.messages("warning") == [
+        "CloudWatch Logs is throttling FilterLogEvents (ThrottlingException: Rate exceeded); "
+        "backing off 1.4 s"
+    ]
+
+
+def test_the_steps_timeout_ends_the_read_when_it_comes_first(
+    task_id: str, front: LogsFront, clock: LimitedClock, make_ctx: Any
+) -> None:
+    front.throttling.add("FilterLogEvents")
+
+    result = diagnose(make_ctx, clock, timeout=10.0)
+
+    assert result.outputs.findings[0].endswith(
+        "4 of 6 requests throttled, 1 more held back (stopped at the step's timeout, after "
+        "10.0s); run this again in a few minutes"
+    ), result.outputs.findings[0]
+    assert sum(clock.sleeps) == approx(10.0)
