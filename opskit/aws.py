@@ -311,7 +311,8 @@ class AwsAccess:
 
     def caller_identity(self) -> Identity:
         """Who the credentials are (``sts:GetCallerIdentity``, which needs no
-        permission: IAM's docs for the call), where, and where they came from.
+        permission: the STS API reference of the call), where, and where they
+        came from.
         Raises ``StepError`` naming the target when it cannot be asked."""
         with self.call("sts GetCallerIdentity"):
             answer = self.client("sts").get_caller_identity()

@@ -519,6 +519,30 @@ def test_a_profile_this_machine_lacks_gives_way_to_the_environments_credentials(
     assert result.warnings == [warning]
 
 
+def test_a_profile_templated_from_aws_profile_lets_the_environment_choose(
+    tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's way to let an exported AWS_PROFILE win every time."""
+    keys = {"prod": role_keys(aws_endpoint, "111111111111"),
+            "dev": role_keys(aws_endpoint, "222222222222")}  # fmt: skip
+    aws_home(tmp_path, monkeypatch, "", "".join(k.credentials_section(n) for n, k in keys.items()))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    profile = "{{ env.AWS_PROFILE | default('prod') }}"
+    text = aws_playbook(aws_endpoint, aws=f', profile: "{profile}"')
+
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+    on_dev, events = run(text, tmp_path)
+    monkeypatch.delenv("AWS_PROFILE")
+    on_prod, _ = run(text, tmp_path)
+
+    assert [e.kind for e in events if e.kind == "warning"] == []
+    assert [r.identity.arn if r.identity else None for r in (on_dev, on_prod)] == [
+        keys["dev"].arn,
+        keys["prod"].arn,
+    ]
+
+
 def test_a_run_that_calls_no_aws_says_nothing_about_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
