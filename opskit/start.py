@@ -6,11 +6,11 @@ templates' context with the run's vars (playbook < target < ``--vars-file`` <
 settings make, whose region and profile templates then read as
 ``target.region`` and ``target.profile`` (boto3's own lookup: the target's
 region, else ``AWS_DEFAULT_REGION`` or the profile's; boto3 does not read
-``AWS_REGION``).
-``start_run`` makes all of it; the runner goes on to check the inputs and ask
-who the credentials are (``identify``), ``opskit iam`` reads the same context
-and settings and asks AWS nothing. One function, so the policy is always for
-the run that would happen.
+``AWS_REGION``). ``start_run`` makes all of it; the runner goes on to check
+the inputs (``check_inputs``), ask who the credentials are and hold them to the
+target's account (``check_account``); ``opskit iam`` reads the same context and
+settings and asks AWS nothing. One function, so the policy is always for the
+run that would happen.
 """
 
 from __future__ import annotations
