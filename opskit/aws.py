@@ -5,17 +5,21 @@ Every AWS call in opskit goes through ``AwsAccess.client`` and is wrapped in
 profile or region, or an access denied becomes one line that names the target
 and the call, never a botocore traceback and never a ``None`` client.
 
-Credentials: the environment overrides a target's ``profile`` (``choose_credentials``),
-so a CI job's role (GitHub's OIDC) or an on-call engineer's ``AWS_PROFILE`` is used
-with a playbook whose target names the profile of somebody's laptop; every run
-says which account and principal it acts as (``AwsAccess.caller_identity``).
+Credentials (``choose_credentials``): a target's ``profile`` is used when this
+machine has it, whatever the environment names, so ``AWS_PROFILE=dev`` exported in
+a shell never moves the production target onto dev's account; a profile this
+machine lacks gives way to credentials the environment names, so a CI job's role
+(GitHub's OIDC) runs a playbook whose target names the profile of somebody's
+laptop. Either way the run is warned, and says which account and principal it
+acts as (``AwsAccess.caller_identity``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +46,10 @@ TOTAL_MAX_ATTEMPTS = 9
 # access keys (what aws-actions/configure-aws-credentials exports after GitHub's
 # OIDC), a web identity token with its role (EKS, other OIDC setups), a profile
 # (AWS_DEFAULT_PROFILE is botocore's older name and wins over AWS_PROFILE there),
-# and the ECS/EKS container credentials endpoint. A target's explicit ``profile``
-# would make botocore skip the first two and fail on a machine without that profile.
+# and the ECS/EKS container credentials endpoint. A session given a profile skips
+# the first two (create_credential_resolver drops the environment provider and
+# passes disable_env_vars to the web identity one) and fails on a machine without
+# that profile ("The config profile (prod) could not be found").
 ENVIRONMENT_CREDENTIALS: tuple[tuple[str, ...], ...] = (
     ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
     ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"),
@@ -73,11 +79,13 @@ class AwsSettings:
 
 @dataclass(frozen=True)
 class CredentialChoice:
-    """The profile the session is given (``None``: boto3's default chain) and where
-    the credentials come from, in words for the run's identity line."""
+    """The profile the session is given (``None``: boto3's default chain), where
+    the credentials come from, in words for the run's identity line, and what the
+    run warns about when the target and the environment name different ones."""
 
     profile: str | None
     source: str
+    warning: str | None = None
 
 
 def environment_credentials(environ: Mapping[str, str]) -> str | None:
@@ -89,25 +97,52 @@ def environment_credentials(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def choose_credentials(settings: AwsSettings, environ: Mapping[str, str]) -> CredentialChoice:
-    """Whose credentials a target's session uses. Keys given by the sandbox win;
-    then credentials the environment names (``ENVIRONMENT_CREDENTIALS``) win over
-    the target's ``profile``: the session gets no profile and boto3's default
-    chain finds them (``AWS_PROFILE``'s profile included); then the target's
-    ``profile``; else boto3's default chain."""
+def _named_in_words(named: str, environ: Mapping[str, str]) -> str:
+    """``AWS_PROFILE=dev`` for a profile variable (its value says which), else the
+    variable's name (never a key's value)."""
+    return f"{named}={environ[named]}" if named in _PROFILE_VARIABLES else named
+
+
+def choose_credentials(
+    settings: AwsSettings,
+    environ: Mapping[str, str],
+    configured: Collection[str],
+    target: str,
+) -> CredentialChoice:
+    """Whose credentials the session of ``target`` uses; ``configured`` are the
+    profiles of this machine's config and credentials files.
+
+    Keys given by the sandbox win. A target that names no profile uses boto3's
+    default chain (whatever the environment names). A target's ``profile`` that is
+    configured here is used, with a warning when the environment names other
+    credentials. One that is not configured here gives way to credentials the
+    environment names (``ENVIRONMENT_CREDENTIALS``: a CI job's role), with a
+    warning; when the environment names none, the session is given it anyway and
+    botocore says it cannot be found."""
     if settings.access_key_id:
         return CredentialChoice(None, "the sandbox")
     named = environment_credentials(environ)
-    if named is not None:
-        source = f"the environment ({named})"
-        if named in _PROFILE_VARIABLES:
-            source = f"the environment ({named}={environ[named]})"
-        if settings.profile and settings.profile != environ.get(named):
-            source += f"; the target's profile {settings.profile!r} is not used"
-        return CredentialChoice(None, source)
-    if settings.profile:
-        return CredentialChoice(settings.profile, f"the target's profile {settings.profile!r}")
-    return CredentialChoice(None, "boto3's default chain")
+    if settings.profile is None:
+        if named is None:
+            return CredentialChoice(None, "boto3's default chain")
+        return CredentialChoice(None, f"the environment ({_named_in_words(named, environ)})")
+    profile = settings.profile
+    own = CredentialChoice(profile, f"the target's profile {profile!r}")
+    if named is None or (named in _PROFILE_VARIABLES and environ[named] == profile):
+        return own
+    in_words = _named_in_words(named, environ)
+    if profile in configured:
+        return dataclasses.replace(
+            own,
+            warning=f"the environment names credentials ({in_words}); "
+            f"target {target!r} uses its profile {profile!r}",
+        )
+    return CredentialChoice(
+        None,
+        f"the environment ({in_words})",
+        warning=f"target {target!r} names profile {profile!r}, which is not configured "
+        f"here; using the credentials the environment names ({in_words})",
+    )
 
 
 def _user_setting(core: Any, name: str) -> Any:
@@ -192,18 +227,21 @@ class AwsAccess:
         from botocore.exceptions import BotoCoreError
 
         s = self.settings
-        # Read when the session is made, as botocore reads the same variables.
-        self._credentials = choose_credentials(s, os.environ)
         core = botocore.session.get_session()
         # botocore's public hook for response parsing (aws-cli sets its own
         # timestamp parser the same way): see parse_timestamp.
         core.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=parse_timestamp
         )
+        choice: CredentialChoice | None = None
         try:
+            # Read when the session is made, as botocore reads the same variables
+            # and files (available_profiles: the config file's and the credentials
+            # file's, the names botocore's own ProfileNotFound check reads).
+            choice = choose_credentials(s, os.environ, core.available_profiles, self.target)
             session = boto3.Session(
                 botocore_session=core,
-                profile_name=self._credentials.profile,
+                profile_name=choice.profile,
                 region_name=s.region,
                 aws_access_key_id=s.access_key_id,
                 aws_secret_access_key=s.secret_access_key,
@@ -211,14 +249,17 @@ class AwsAccess:
             core.register_component("data_loader", _shared_loader(core))
         except BotoCoreError as err:
             named = environment_credentials(os.environ)
-            hint = f" (named by {named})" if named in _PROFILE_VARIABLES else ""
+            by_environment = choice is not None and choice.profile is None
+            hint = f" (named by {named})" if by_environment and named in _PROFILE_VARIABLES else ""
             raise StepError(f"target {self.target!r}: {err}{hint}") from None
+        self._credentials = choice
         self._core = core
         return session
 
     @property
     def credentials(self) -> CredentialChoice:
-        """Whose credentials the session uses (``choose_credentials``)."""
+        """Whose credentials the session uses, and the warning the run gives about
+        them (``choose_credentials``). Raises ``StepError`` when there is no session."""
         self.session  # noqa: B018 - made with the session, from the same environment
         assert self._credentials is not None
         return self._credentials
@@ -270,7 +311,8 @@ class AwsAccess:
 
     def caller_identity(self) -> Identity:
         """Who the credentials are (``sts:GetCallerIdentity``, which needs no
-        permission: IAM's docs for the call), where, and where they came from.
+        permission: the STS API reference of the call), where, and where they
+        came from.
         Raises ``StepError`` naming the target when it cannot be asked."""
         with self.call("sts GetCallerIdentity"):
             answer = self.client("sts").get_caller_identity()

@@ -32,7 +32,8 @@ from opskit.errors import OpskitError
 from opskit.events import EventBus, EventKind
 from opskit.model import FleetResult, RunOptions, RunResult, RunStatus
 from opskit.playbook import Playbook, Target
-from opskit.runner import Runner, run_sandbox
+from opskit.runner import Runner
+from opskit.start import run_sandbox
 from opskit.watchdog import on_sigint
 
 __all__ = ["FleetOptions", "run_fleet"]

@@ -106,6 +106,8 @@ class RunResult:
     on_failure: list[StepRecord] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
     identity: Identity | None = None  # None: the run asked none (it makes no AWS call)
+    # What the run's start warned about (whose credentials it uses), for the reports.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

@@ -1,11 +1,13 @@
 """``opskit iam``: the least-privilege IAM policy a playbook needs on one target.
 
-Each step's inputs are rendered as ``opskit run`` renders them (the same vars
-and precedence), then its type's declared permissions (``StepType.permissions``)
-say which actions on which resources those inputs switch on; the grants of
-every step, ``on_failure`` included, are merged into one policy. Nothing is
-called on AWS: the region comes from the target (for a sandbox target, from
-what the sandbox is before it starts), the account from ``target_account``.
+The context comes from the run's own start (``opskit.start.start_run``): the
+same vars and precedence, the same rendered ``aws:`` block, and the region the
+run would act in (the target's, else ``AWS_DEFAULT_REGION`` or the profile's,
+as boto3 reads them; for a sandbox target, what the sandbox is before it starts).
+Each step's inputs are rendered with it, then its type's declared permissions
+(``StepType.permissions``) say which actions on which resources those inputs
+switch on; the grants of every step, ``on_failure`` included, are merged into
+one policy. Nothing is called on AWS; the account comes from ``target_account``.
 
 What is not known before the run gets the narrowest honest wildcard, with a
 note: an input that reads an earlier step's output renders with ``*`` in its
@@ -20,19 +22,18 @@ import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Undefined
 
-from opskit import context as ctxmod
 from opskit import templating
 from opskit.aws import AwsSettings
 from opskit.iam.needs import Grant
 from opskit.iam.policy import policy_document
 from opskit.iam.scope import UNKNOWN, Scope
 from opskit.model import RunOptions
-from opskit.playbook import Playbook, Step, Target
+from opskit.playbook import Playbook, Step
+from opskit.start import SandboxSide, known_sandbox, start_run
 from opskit.steps.base import InvalidInput
 
 __all__ = ["PlaybookPolicy", "playbook_policy", "target_account"]
@@ -48,10 +49,11 @@ class PlaybookPolicy:
     target: str = ""
 
 
-def target_account(settings: AwsSettings) -> str:
+def target_account(settings: AwsSettings, otherwise: str = UNKNOWN) -> str:
     """The one place a target's AWS account is read: its (rendered) ``account_id:``
-    when it has one, else ``*`` (an ARN then matches the resource in any account)."""
-    return settings.account_id or UNKNOWN
+    when it has one, else ``otherwise``: the sandbox's account for a sandbox
+    target, ``*`` for others (an ARN then matches the resource in any account)."""
+    return settings.account_id or otherwise
 
 
 class _AnyOutput(Mapping[str, Any]):
@@ -162,47 +164,27 @@ class _Planner:
         return None if _has_undefined(value) else value
 
 
-def _scope_and_sandbox(target: Target) -> tuple[Scope, dict[str, Any] | None]:
-    if not target.sandbox:
-        return Scope(region=UNKNOWN, account=UNKNOWN), None
-    from opskit.runner import known_sandbox
-
-    known = known_sandbox(target.sandbox_services)
-    scope = Scope(
-        region=str(known["region"]),
-        account=str(known["account"]),
-        task_definitions=dict(known["task_definitions"]),
-    )
-    return scope, dict(known["template_context"])
-
-
 def playbook_policy(playbook: Playbook, options: RunOptions) -> PlaybookPolicy:
     """The policy ``playbook`` needs on ``options.target`` with ``options``' vars
     (``-e``, ``--vars-file``). Raises ``InputError`` for bad input, with its line."""
     target = playbook.target(options.target)
-    scope, sandbox = _scope_and_sandbox(target)
-    region = target.aws.region or (scope.region if target.sandbox else None)
+    known = known_sandbox(target.sandbox_services) if target.sandbox else None
+    sandbox = None
+    if known is not None:
+        sandbox = SandboxSide(AwsSettings(region=str(known["region"])), known["template_context"])
     run = {"id": "opskit-iam", "started_at": time.time(), "dry_run": False}
-    context = ctxmod.base_context(playbook, target, run=run, sandbox=sandbox, region=region)
-    file_vars: dict[str, Any] = {}
-    for path in options.vars_files:
-        file_vars.update(ctxmod.load_vars_file(Path(path)))
-    variables = ctxmod.resolve_vars(playbook, target, file_vars, options.extra_vars, context)
-    ctxmod.check_var_references(playbook, variables, context)
-    context["vars"] = variables
-    account = scope.account
-    if not target.sandbox:  # the aws: block as the run renders it
-        settings = ctxmod.render_aws_settings(playbook, target, context)
-        region, account = settings.region, target_account(settings)
-        context["target"]["region"] = region
+    # The run's own start: the same vars, target.region and rendered aws: block.
+    began = start_run(playbook, target, options, run=run, sandbox=sandbox)
+    context = began.context
+    region = context["target"]["region"]
+    account = target_account(began.aws.settings, str(known["account"]) if known else UNKNOWN)
     notes: list[str] = []
     scope = Scope(
         region=region or UNKNOWN,
         account=account,
         partition=_partition(region),
-        task_definitions=scope.task_definitions,
+        task_definitions=dict(known["task_definitions"]) if known else {},
     )
-    context["steps"] = {}
     planner = _Planner(playbook, context, scope, notes)
     grants = [g for step in (*playbook.steps, *playbook.on_failure) for g in planner.grants(step)]
     wildcards: dict[tuple[str, str], list[str]] = {}
@@ -216,7 +198,11 @@ def playbook_policy(playbook: Playbook, options: RunOptions) -> PlaybookPolicy:
         notes.append("no step of this playbook calls AWS on this target: it needs no permission")
     else:
         if region is None:
-            notes.insert(0, f"target {target.name} names no aws.region: the ARNs use * for it")
+            notes.insert(
+                0,
+                f"target {target.name} has no region (aws.region, AWS_DEFAULT_REGION or its "
+                "profile's): the ARNs use * for it",
+            )
         if scope.account == UNKNOWN:
             notes.insert(0, f"target {target.name} names no account_id: the ARNs use * for it")
     return PlaybookPolicy(document, list(dict.fromkeys(notes)), target.name)

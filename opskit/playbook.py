@@ -56,7 +56,7 @@ TARGET_KEYS = (
         "Run against the embedded local stack (moto + local ECS agent): true, or "
         "{services: N} for a sandbox that hosts N services (a fleet on a laptop).",
     ),
-    Input("aws", "object", "AWS access: region, profile, endpoint_url."),
+    Input("aws", "object", "AWS access: region, profile, endpoint_url, account_id."),
     Input("vars", "object", "Variables for this target."),
 )
 
@@ -77,8 +77,10 @@ AWS_KEYS = (
     Input(
         "profile",
         "string",
-        "Named profile from ~/.aws/config; not used when the environment names "
-        "credentials (AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_PROFILE, ...).",
+        "Named profile of ~/.aws/config or ~/.aws/credentials, used wherever this machine "
+        "has it (a warning names credentials the environment also names); where it has "
+        "not, credentials the environment names serve instead (AWS_ACCESS_KEY_ID, "
+        "AWS_WEB_IDENTITY_TOKEN_FILE, AWS_PROFILE, ...), with a warning.",
     ),
     Input("endpoint_url", "string", "Custom endpoint (e.g. a local emulator)."),
     Input(

@@ -2,7 +2,9 @@
 
 The runner owns ``when``, ``timeout``, ``retries``, ``continue_on_error``,
 ``on_failure``, ``--from``/``--only``, ``--dry-run`` and Ctrl-C. Steps know none
-of that: they get a ``StepContext`` with a deadline and a cancel event.
+of that: they get a ``StepContext`` with a deadline and a cancel event. What a
+run knows before its first step (the sandbox, the vars, the target's AWS
+access) comes from ``opskit.start``, which ``opskit iam`` shares.
 
 Ctrl-C: the first sets the running step's cancel event (a wait loop stops at
 once and records its state), skips the remaining steps and runs ``on_failure``
@@ -18,26 +20,18 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from opskit import context as ctxmod
-from opskit import templating
-from opskit.aws import AwsAccess, AwsSettings
+from opskit import start, templating
+from opskit.aws import AwsAccess
 from opskit.clock import Deadline
-from opskit.errors import Cancelled, InputError, OpskitError, StepError, StepProblem, StepTimeout
+from opskit.errors import Cancelled, InputError, OpskitError, StepProblem, StepTimeout
 from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
-from opskit.steps.base import (
-    InvalidInput,
-    RunEnd,
-    StepContext,
-    StepResult,
-    StepType,
-    UndeclaredOutputs,
-)
+from opskit.steps.base import RunEnd, StepContext, StepResult, StepType, UndeclaredOutputs
 from opskit.watchdog import Abandoned, on_sigint, run_watched
 
 __all__ = ["Runner"]
@@ -45,30 +39,6 @@ __all__ = ["Runner"]
 # How long a step may overrun its own deadline before the runner stops waiting
 # for it: wait loops honour the deadline themselves; this catches a blocking call.
 TIMEOUT_GRACE = 5.0
-
-
-@contextlib.contextmanager
-def run_sandbox(bus: EventBus, options: RunOptions, services: int) -> Iterator[tuple[Any, bool]]:
-    """The engine's one way to the sandbox: ``(info, started)`` of the sandbox with
-    at least ``services`` services that a run (or a fleet, for all its targets)
-    uses; started here unless one is up, stopped when its last user ends."""
-    from opskit import sandbox as sandbox_mod
-
-    with sandbox_mod.sandbox_for_run(
-        lambda message: bus.emit("info", message),
-        app_port=options.sandbox_app_port,
-        services=services,
-    ) as found:
-        yield found
-
-
-def known_sandbox(services: int) -> dict[str, Any]:
-    """What a sandbox target is before a sandbox starts (its region, account, names
-    and task definitions), without starting one: how ``opskit iam`` renders a
-    sandbox target. See ``opskit.sandbox.known_before_start``."""
-    from opskit import sandbox as sandbox_mod
-
-    return sandbox_mod.known_before_start(services)
 
 
 class Runner:
@@ -80,7 +50,6 @@ class Runner:
         self.interrupts = 0
         self.outcome: RunStatus | None = None  # set when the run could not go on
         self._current_cancel: threading.Event | None = None
-        self._file_vars: dict[str, Any] = {}  # --vars-file, read when the run starts
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -107,7 +76,7 @@ class Runner:
         started = time.monotonic()
         result = self.result
         try:
-            selected = self._selection()  # a bad --from/--only is this run's bad input
+            selected = start.selected_steps(self.playbook, self.options)
             with (
                 on_sigint(self.interrupt, enabled=self.options.handle_sigint),
                 contextlib.ExitStack() as stack,
@@ -120,10 +89,21 @@ class Runner:
                     target=self.target.name,
                     dry_run=self.options.dry_run,
                 )
-                sandbox_settings, sandbox = self._sandbox(stack)
-                context = self._context(sandbox)
-                aws = self._access(context, sandbox_settings)
-                self._check_inputs(selected, context)
+                run_info = {
+                    "id": result.run_id,
+                    "started_at": result.started_at,
+                    "dry_run": self.options.dry_run,
+                }
+                began = start.start_run(
+                    self.playbook,
+                    self.target,
+                    self.options,
+                    run=run_info,
+                    sandbox=self._sandbox(stack),
+                    redactor=self.bus.redactor,
+                )
+                context, aws = began.context, began.aws
+                start.check_inputs(self.playbook, selected, context, dry_run=self.options.dry_run)
                 if ctxmod.calls_aws(self.playbook, selected, context):
                     self._identify(aws)
                 self._run_steps(self.playbook.steps, "main", selected, aws, context)
@@ -188,113 +168,32 @@ class Runner:
             error=result.error,
         )
 
-    def _selection(self) -> set[str] | None:
-        ids = [s.id for s in self.playbook.steps]
-        for name in [self.options.from_step, *self.options.only]:
-            if name is not None and name not in ids:
-                raise InputError(
-                    f"no step {name!r} in {self.playbook.source}; steps: {', '.join(ids)}"
-                )
-        if self.options.only:
-            return set(self.options.only)
-        if self.options.from_step:
-            return set(ids[ids.index(self.options.from_step) :])
-        return None
-
-    def _sandbox(
-        self, stack: contextlib.ExitStack
-    ) -> tuple[AwsSettings | None, dict[str, Any] | None]:
-        """The sandbox's AWS settings and template details when the target is one
-        (started for the run unless one is up); ``(None, None)`` otherwise."""
+    def _sandbox(self, stack: contextlib.ExitStack) -> start.SandboxSide | None:
+        """The sandbox's side of the run's start when the target is one (started
+        for the run unless one is up); ``None`` otherwise."""
         if not self.target.sandbox:
-            return None, None
-        info, started = stack.enter_context(
-            run_sandbox(self.bus, self.options, self.target.sandbox_services)
+            return None
+        found = stack.enter_context(
+            start.run_sandbox(self.bus, self.options, self.target.sandbox_services)
         )
-        settings = AwsSettings(
-            region=info.region,
-            endpoint_url=info.endpoint_url,
-            access_key_id=info.access_key_id,
-            secret_access_key=info.secret_access_key,
-        )
-        details = {**info.template_context(), "started_for_run": started}
-        self.result.sandbox = details
-        return settings, details
-
-    def _context(self, sandbox: dict[str, Any] | None) -> dict[str, Any]:
-        """The templates' context with the run's vars; ``target.region`` is the
-        sandbox's or the target's literal region until ``_access`` knows the one
-        the run acts in."""
-        region = (sandbox or {}).get("region")
-        if region is None and not templating.is_template(self.target.aws.region):
-            region = self.target.aws.region
-        run_info = {
-            "id": self.result.run_id,
-            "started_at": self.result.started_at,
-            "dry_run": self.options.dry_run,
-        }
-        context = ctxmod.base_context(
-            self.playbook, self.target, run=run_info, sandbox=sandbox, region=region
-        )
-        for path in self.options.vars_files:
-            self._file_vars.update(ctxmod.load_vars_file(Path(path)))
-        self._resolve_vars(context)
-        return context
-
-    def _resolve_vars(self, context: dict[str, Any]) -> None:
-        variables = ctxmod.resolve_vars(
-            self.playbook, self.target, self._file_vars, self.options.extra_vars, context
-        )
-        ctxmod.check_var_references(self.playbook, variables, context)
-        self.bus.redactor.add(ctxmod.secret_values(self.playbook.secrets, variables))
-        context["vars"] = variables
-
-    def _access(self, context: dict[str, Any], sandbox: AwsSettings | None) -> AwsAccess:
-        """The target's AWS access, its ``aws:`` block rendered with the run's vars.
-        ``target.region`` and ``target.profile`` become the ones the session uses;
-        vars that read them are rendered again when they changed."""
-        settings = sandbox or ctxmod.render_aws_settings(self.playbook, self.target, context)
-        aws = AwsAccess(self.target.name, settings)
-        acting = dict(context["target"])
-        with contextlib.suppress(OpskitError):  # a run that calls no AWS needs no session
-            acting.update(region=aws.region, profile=aws.profile)
-        if acting != context["target"]:
-            context["target"] = acting
-            self._resolve_vars(context)
-        with contextlib.suppress(Exception):
-            self.bus.redactor.add(aws.secret_values())
-        return aws
-
-    def _check_inputs(self, selected: set[str] | None, context: dict[str, Any]) -> None:
-        """Bad input that the vars already show is found before AWS is asked anything:
-        the inputs of each selected step that reads no earlier step and whose
-        ``when`` is not false, rendered and checked as the step will get them.
-        Raises ``InputError`` naming the file and line."""
-        for step in self.playbook.steps:
-            left_out = selected is not None and step.id not in selected
-            if left_out or ctxmod.reads_steps(step.with_):
-                continue
-            try:
-                if step.when is not None and not templating.evaluate_condition(step.when, context):
-                    continue
-                self._inputs(step, context)
-            except templating.TemplateProblem:  # its when reads earlier steps
-                continue
+        side = start.sandbox_side(*found)
+        self.result.sandbox = dict(side.details)
+        return side
 
     def _identify(self, aws: AwsAccess) -> None:
-        """Say which account, principal and region the run acts as (one
-        ``sts:GetCallerIdentity``), before any step; refuse credentials of another
-        account than the target declares. Raises ``StepError``: the run stops."""
+        """Say whose credentials the run uses (a warning when the target and the
+        environment name different ones) and which account, principal and region
+        it acts as (one ``sts:GetCallerIdentity``), before any step; refuse
+        credentials of another account than the target declares. Raises
+        ``StepError``: the run stops."""
+        warning = aws.credentials.warning
+        if warning:
+            self.result.warnings.append(warning)
+            self.bus.emit("warning", warning)
         identity = aws.caller_identity()
         self.result.identity = identity
         self.bus.emit("info", identity.describe(), identity=dataclasses.asdict(identity))
-        declared = aws.settings.account_id
-        if declared and identity.account != declared:
-            raise StepError(
-                f"target {self.target.name!r} declares account {declared}, but the "
-                f"credentials are for account {identity.account} ({identity.arn}); "
-                "nothing was changed"
-            )
+        start.check_account(aws, identity)
 
     def _run_steps(
         self,
@@ -383,7 +282,7 @@ class Runner:
                 record.summary = "skipped: this step type has no dry-run plan"
                 return
         try:
-            inputs = self._inputs(step, context)
+            inputs = start.step_inputs(self.playbook, step, context, dry_run=self.options.dry_run)
         except templating.UndefinedStepOutput:
             record.summary = "skipped: needs outputs that a dry run does not produce"
             return
@@ -413,23 +312,6 @@ class Runner:
             event.set()
         self._current_cancel = event
         return event
-
-    def _inputs(self, step: Step, context: dict[str, Any]) -> Any:
-        """The step's typed inputs, rendered and coerced. Under ``--dry-run`` an
-        undefined earlier output is let through as ``UndefinedStepOutput``."""
-        rendered: dict[str, Any] = {}
-        for name, raw in step.with_.items():
-            try:
-                rendered[name] = templating.render(raw, context)
-            except templating.TemplateProblem as err:
-                if self.options.dry_run and isinstance(err, templating.UndefinedStepOutput):
-                    raise
-                raise self.playbook.error((*step.path, "with", name), str(err)) from None
-        try:
-            return step.type.coerce_inputs(rendered)
-        except InvalidInput as err:
-            path = (*step.path, "with", err.name, *err.path)
-            raise self.playbook.error(path, f"{err} (after rendering)") from None
 
     def _attempt(
         self,

@@ -9,6 +9,7 @@ import pytest
 from opskit.aws import AwsAccess, AwsSettings, CredentialChoice, choose_credentials
 from opskit.errors import StepError
 from opskit.model import Identity
+from tests.aws_profiles import RoleKeys, aws_home, role_keys
 
 
 def list_buckets(access: AwsAccess) -> None:
@@ -91,38 +92,139 @@ def test_targets_of_one_process_share_the_parsed_service_models(monkeypatch) -> 
     assert read == []
 
 
-# -- whose credentials: the environment over a target's profile ----------------------
+# -- whose credentials: the target's profile when this machine has it, else the environment --
+
+PROD, DEV, SEOUL = "111111111111", "222222222222", "333333333333"
 
 
 def write_profiles(tmp_path: Path, monkeypatch, config: str, credentials: str = "") -> None:
-    """An AWS config (and credentials) file, as on an engineer's machine."""
-    (tmp_path / "config").write_text(config)
-    (tmp_path / "credentials").write_text(credentials)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    """An engineer's ~/.aws/config and ~/.aws/credentials, in a temporary home."""
+    aws_home(tmp_path, monkeypatch, config, credentials)
+
+
+def profiles_in_accounts(
+    tmp_path: Path, monkeypatch, endpoint: str, **accounts: str
+) -> dict[str, RoleKeys]:
+    """A home whose profiles (name=account) each hold a role's keys in its account."""
+    keys = {name: role_keys(endpoint, account) for name, account in accounts.items()}
+    aws_home(
+        tmp_path,
+        monkeypatch,
+        "".join(f"[profile {name}]\nregion = us-east-1\n" for name in keys),
+        "".join(k.credentials_section(name) for name, k in keys.items()),
+    )
+    return keys
+
+
+def choice(
+    profile: str | None, configured: tuple[str, ...], environ: dict[str, str]
+) -> tuple[str | None, str, str | None]:
+    made = choose_credentials(AwsSettings(profile=profile), environ, configured, "production")
+    return made.profile, made.source, made.warning
+
+
+KEYS = {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s"}
+CONTAINER = {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/build"}
+USES_PROD = "target 'production' uses its profile 'prod'"
+NOT_HERE = "target 'production' names profile 'prod', which is not configured here; "
+
+
+@pytest.mark.parametrize(
+    ("profile", "configured", "environ", "expected"),
+    [
+        (None, (), {}, (None, "boto3's default chain", None)),
+        (None, ("prod",), KEYS, (None, "the environment (AWS_ACCESS_KEY_ID)", None)),
+        ("prod", ("prod",), {}, ("prod", "the target's profile 'prod'", None)),
+        (
+            "prod",
+            ("prod", "dev"),
+            {"AWS_PROFILE": "dev"},
+            (
+                "prod",
+                "the target's profile 'prod'",
+                f"the environment names credentials (AWS_PROFILE=dev); {USES_PROD}",
+            ),
+        ),
+        (
+            "prod",
+            ("prod",),
+            KEYS,
+            (
+                "prod",
+                "the target's profile 'prod'",
+                f"the environment names credentials (AWS_ACCESS_KEY_ID); {USES_PROD}",
+            ),
+        ),
+        (
+            "prod",
+            ("prod",),
+            CONTAINER,
+            (
+                "prod",
+                "the target's profile 'prod'",
+                "the environment names credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI); "
+                + USES_PROD,
+            ),
+        ),
+        ("prod", ("prod",), {"AWS_PROFILE": "prod"}, ("prod", "the target's profile 'prod'", None)),
+        (
+            "prod",
+            ("default",),
+            KEYS,
+            (
+                None,
+                "the environment (AWS_ACCESS_KEY_ID)",
+                NOT_HERE + "using the credentials the environment names (AWS_ACCESS_KEY_ID)",
+            ),
+        ),
+        (
+            "prod",
+            ("dev",),
+            {"AWS_PROFILE": "dev"},
+            (
+                None,
+                "the environment (AWS_PROFILE=dev)",
+                NOT_HERE + "using the credentials the environment names (AWS_PROFILE=dev)",
+            ),
+        ),
+        # nothing else to use: the target's profile, and botocore's clear error
+        ("prod", (), {}, ("prod", "the target's profile 'prod'", None)),
+        ("prod", (), {"AWS_PROFILE": "prod"}, ("prod", "the target's profile 'prod'", None)),
+    ],
+)
+def test_whose_credentials_a_target_uses(
+    profile: str | None,
+    configured: tuple[str, ...],
+    environ: dict[str, str],
+    expected: tuple[str | None, str, str | None],
+) -> None:
+    assert choice(profile, configured, environ) == expected
+
+
+def test_the_sandbox_uses_its_own_keys_whatever_the_target_and_environment_say() -> None:
+    sandbox = AwsSettings(profile="prod", access_key_id="sandbox", secret_access_key="x")
+    made = choose_credentials(sandbox, {"AWS_PROFILE": "ops", **KEYS}, ("prod",), "sandbox")
+    assert made == CredentialChoice(None, "the sandbox")
 
 
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
         ({}, (None, "boto3's default chain")),
-        ({"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s"}, "AWS_ACCESS_KEY_ID"),
+        (KEYS, "AWS_ACCESS_KEY_ID"),
         ({"AWS_ACCESS_KEY_ID": "AKIA1"}, (None, "boto3's default chain")),  # half a pair
         (
             {"AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": "arn:aws:iam::1:role/r"},
             "AWS_WEB_IDENTITY_TOKEN_FILE",
         ),
         ({"AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}, (None, "boto3's default chain")),
-        (
-            {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c"},
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        ),
+        (CONTAINER, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
         (
             {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1/c"},
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         ),
         (
-            {"AWS_PROFILE": "ops", "AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s"},
+            {"AWS_PROFILE": "ops", **KEYS},
             "AWS_ACCESS_KEY_ID",  # botocore's chain reads the keys first
         ),
     ],
@@ -131,28 +233,92 @@ def test_the_environment_names_credentials_by_botocores_variables(
     environ: dict[str, str], expected: object
 ) -> None:
     """Without a target profile: the default chain either way, named for the line."""
-    choice = choose_credentials(AwsSettings(), environ)
+    made = choose_credentials(AwsSettings(), environ, (), "laptop")
     if isinstance(expected, tuple):
-        assert (choice.profile, choice.source) == expected
+        assert (made.profile, made.source, made.warning) == (*expected, None)
     else:
-        assert (choice.profile, choice.source) == (None, f"the environment ({expected})")
+        assert (made.profile, made.source, made.warning) == (
+            None,
+            f"the environment ({expected})",
+            None,
+        )
 
 
-def test_a_target_profile_is_used_only_when_the_environment_names_no_credentials() -> None:
-    target = AwsSettings(profile="prod")
-    assert choose_credentials(target, {}) == CredentialChoice("prod", "the target's profile 'prod'")
-    assert choose_credentials(target, {"AWS_PROFILE": "ops"}) == CredentialChoice(
-        None,
-        "the environment (AWS_PROFILE=ops); the target's profile 'prod' is not used",
+def test_a_targets_profile_configured_here_wins_over_aws_profile(
+    monkeypatch, tmp_path: Path, aws_endpoint: str
+) -> None:
+    """A developer with AWS_PROFILE=dev exported runs the production target: it
+    acts in production's account, and is told that dev is not used."""
+    keys = profiles_in_accounts(tmp_path, monkeypatch, aws_endpoint, prod=PROD, dev=DEV)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+    access = AwsAccess("production", AwsSettings(profile="prod", endpoint_url=aws_endpoint))
+
+    identity = access.caller_identity()
+
+    assert (identity.account, identity.arn, identity.credentials) == (
+        PROD,
+        keys["prod"].arn,
+        "the target's profile 'prod'",
     )
-    assert choose_credentials(target, {"AWS_PROFILE": "prod"}).source == (
-        "the environment (AWS_PROFILE=prod)"
+    assert access.credentials.warning == (
+        "the environment names credentials (AWS_PROFILE=dev); "
+        "target 'production' uses its profile 'prod'"
     )
-    sandbox = AwsSettings(profile="prod", access_key_id="sandbox", secret_access_key="x")
-    assert choose_credentials(sandbox, {"AWS_PROFILE": "ops"}).source == "the sandbox"
 
 
-def test_environment_credentials_win_over_a_profile_this_machine_lacks(
+def test_a_targets_profile_configured_here_wins_over_environment_keys(
+    monkeypatch, tmp_path: Path, aws_endpoint: str
+) -> None:
+    """Keys exported in the shell (here the test's own AWS_ACCESS_KEY_ID) do not
+    move the production target off its profile's account."""
+    profiles_in_accounts(tmp_path, monkeypatch, aws_endpoint, prod=PROD)
+    access = AwsAccess("production", AwsSettings(profile="prod", endpoint_url=aws_endpoint))
+
+    assert access.caller_identity().account == PROD
+    assert access.credentials.warning == (
+        "the environment names credentials (AWS_ACCESS_KEY_ID); "
+        "target 'production' uses its profile 'prod'"
+    )
+
+
+def test_a_targets_profile_configured_here_wins_over_container_credentials(
+    monkeypatch, tmp_path: Path, aws_endpoint: str
+) -> None:
+    """A build container (CodeBuild) names its task role's endpoint; a target whose
+    profile the build's config file has keeps it. The endpoint is never asked:
+    169.254.170.2 is no loopback address, and the tests refuse any other."""
+    profiles_in_accounts(tmp_path, monkeypatch, aws_endpoint, prod=PROD)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/build")
+    access = AwsAccess("production", AwsSettings(profile="prod", endpoint_url=aws_endpoint))
+
+    assert access.caller_identity().account == PROD
+    assert access.credentials.warning == (
+        "the environment names credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI); "
+        "target 'production' uses its profile 'prod'"
+    )
+
+
+def test_a_fleets_targets_keep_their_per_account_profiles(
+    monkeypatch, tmp_path: Path, aws_endpoint: str
+) -> None:
+    """Each target of a fleet names its account's profile; AWS_PROFILE exported in
+    the shell does not collapse them onto one account."""
+    profiles_in_accounts(tmp_path, monkeypatch, aws_endpoint, tokyo=PROD, seoul=SEOUL, dev=DEV)
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+    accounts = [
+        AwsAccess(name, AwsSettings(profile=name, endpoint_url=aws_endpoint))
+        .caller_identity()
+        .account
+        for name in ("tokyo", "seoul")
+    ]
+    assert accounts == [PROD, SEOUL]
+
+
+def test_environment_credentials_serve_a_target_whose_profile_is_not_configured_here(
     monkeypatch, tmp_path: Path, aws_endpoint: str
 ) -> None:
     """GitHub's OIDC role as configure-aws-credentials exports it, and a target that
@@ -167,12 +333,16 @@ def test_environment_credentials_win_over_a_profile_this_machine_lacks(
         account="123456789012",
         arn="arn:aws:sts::123456789012:user/moto",
         region="us-east-1",
-        credentials="the environment (AWS_ACCESS_KEY_ID); the target's profile 'prod' is not used",
+        credentials="the environment (AWS_ACCESS_KEY_ID)",
+    )
+    assert access.credentials.warning == (
+        "target 'production' names profile 'prod', which is not configured here; "
+        "using the credentials the environment names (AWS_ACCESS_KEY_ID)"
     )
     list_buckets(access)
 
 
-def test_a_web_identity_token_and_role_win_over_the_targets_profile(
+def test_a_web_identity_token_and_role_serve_a_target_whose_profile_is_not_configured_here(
     monkeypatch, tmp_path: Path, aws_endpoint: str
 ) -> None:
     """EKS and other OIDC setups: botocore assumes the role with the token itself
@@ -191,12 +361,14 @@ def test_a_web_identity_token_and_role_win_over_the_targets_profile(
     identity = access.caller_identity()
 
     assert identity.arn == "arn:aws:sts::123456789012:assumed-role/chatbot-release/on-call"
-    assert identity.credentials == (
-        "the environment (AWS_WEB_IDENTITY_TOKEN_FILE); the target's profile 'prod' is not used"
+    assert identity.credentials == "the environment (AWS_WEB_IDENTITY_TOKEN_FILE)"
+    assert access.credentials.warning == (
+        "target 'production' names profile 'prod', which is not configured here; "
+        "using the credentials the environment names (AWS_WEB_IDENTITY_TOKEN_FILE)"
     )
 
 
-def test_aws_profile_in_the_environment_wins_over_the_targets_profile(
+def test_aws_profile_serves_a_target_whose_profile_is_not_configured_here(
     monkeypatch, tmp_path: Path, aws_endpoint: str
 ) -> None:
     write_profiles(
@@ -215,9 +387,13 @@ def test_aws_profile_in_the_environment_wins_over_the_targets_profile(
 
     assert (identity.region, identity.credentials) == (
         "eu-west-1",
-        "the environment (AWS_PROFILE=ops); the target's profile 'prod' is not used",
+        "the environment (AWS_PROFILE=ops)",
     )
     assert access.session.get_credentials().access_key == "AKIAOPS"
+    assert access.credentials.warning == (
+        "target 'production' names profile 'prod', which is not configured here; "
+        "using the credentials the environment names (AWS_PROFILE=ops)"
+    )
 
 
 def test_the_targets_profile_serves_when_the_environment_names_none(
@@ -241,6 +417,7 @@ def test_the_targets_profile_serves_when_the_environment_names_none(
         "the target's profile 'prod'",
     )
     assert access.session.get_credentials().access_key == "AKIAPROD"
+    assert access.credentials.warning is None
 
 
 def test_the_default_chain_names_the_provider_that_answered(

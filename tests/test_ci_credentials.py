@@ -20,6 +20,10 @@ from tests.cli_helpers import Cli
 REDEPLOY = Path(__file__).resolve().parents[1] / "playbooks" / "redeploy.yaml"
 ROLE = "arn:aws:iam::123456789012:role/chatbot-release"
 ROLE_SESSION = "arn:aws:sts::123456789012:assumed-role/chatbot-release/GitHubActions"
+NOT_HERE = (
+    "target 'production' names profile 'prod', which is not configured here; "
+    "using the credentials the environment names "
+)
 
 
 @pytest.fixture
@@ -79,31 +83,39 @@ def dry_run_production(cli: Cli, tmp_path: Path) -> tuple[int, str, str, dict]:
     return result.returncode, result.stdout, result.stderr, report
 
 
+def role_credentials(endpoint: str, role: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What configure-aws-credentials exports after the OIDC exchange for ``role``."""
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED),
+    )
+    keys = sts.assume_role_with_web_identity(
+        RoleArn=role, RoleSessionName="GitHubActions", WebIdentityToken="a GitHub OIDC token"
+    )["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", keys["SessionToken"])
+
+
 def test_the_documented_oidc_workflow_runs_the_production_target_with_the_roles_credentials(
     ci_machine: Path, tmp_path: Path, aws_endpoint: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     the_stack(aws_endpoint)
-    sts = boto3.client(
-        "sts",
-        endpoint_url=aws_endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED),
-    )
-    role = sts.assume_role_with_web_identity(
-        RoleArn=ROLE, RoleSessionName="GitHubActions", WebIdentityToken="a GitHub OIDC token"
-    )["Credentials"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", role["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", role["SecretAccessKey"])
-    monkeypatch.setenv("AWS_SESSION_TOKEN", role["SessionToken"])
+    role_credentials(aws_endpoint, ROLE, monkeypatch)
 
     code, out, err, report = dry_run_production(cli, tmp_path)
 
     assert (code, err) == (0, "")
     assert list(ci_machine.iterdir()) == []  # nothing read or written under ~/.aws
-    assert out.splitlines()[1] == (
+    assert out.splitlines()[1:3] == [
+        f"  ! {NOT_HERE}(AWS_ACCESS_KEY_ID)",
         f"  acting as {ROLE_SESSION} (account 123456789012) in us-east-1; credentials from "
-        "the environment (AWS_ACCESS_KEY_ID); the target's profile 'prod' is not used"
-    )
+        "the environment (AWS_ACCESS_KEY_ID)",
+    ]
+    assert report["warnings"] == [f"{NOT_HERE}(AWS_ACCESS_KEY_ID)"]
+    # the bundled target declares account_id 123456789012: the role's account
     assert report["identity"]["arn"] == ROLE_SESSION
     upload, redeploy, *rest = report["steps"]
     assert upload["status"] == "changed"  # the bundled app's files, all new to the bucket
@@ -113,6 +125,26 @@ def test_the_documented_oidc_workflow_runs_the_production_target_with_the_roles_
         == "would update ECS service 'chatbot': force a new deployment of chatbot:1"
     )
     assert [s["summary"] for s in rest] == ["not selected (--from/--only)"] * len(rest)
+
+
+def test_a_role_in_another_account_than_the_production_target_declares_changes_nothing(
+    ci_machine: Path, tmp_path: Path, aws_endpoint: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workflow assumes the staging account's role by mistake: the bundled
+    target's account_id stops the run before any step, dry run or not."""
+    the_stack(aws_endpoint)
+    role_credentials(aws_endpoint, "arn:aws:iam::210987654321:role/chatbot-release", monkeypatch)
+
+    code, out, err, report = dry_run_production(cli, tmp_path)
+
+    assert (code, err) == (
+        1,
+        "opskit: error: target 'production' declares account 123456789012, but the credentials "
+        "are for account 210987654321 "
+        "(arn:aws:sts::210987654321:assumed-role/chatbot-release/GitHubActions); "
+        "nothing was changed\n",
+    )
+    assert (report["status"], report["steps"]) == ("error", [])
 
 
 def test_a_web_identity_token_and_role_in_the_environment_run_the_production_target(
@@ -129,10 +161,11 @@ def test_a_web_identity_token_and_role_in_the_environment_run_the_production_tar
     code, out, err, report = dry_run_production(cli, tmp_path)
 
     assert (code, err) == (0, "")
-    assert out.splitlines()[1] == (
+    assert out.splitlines()[1:3] == [
+        f"  ! {NOT_HERE}(AWS_WEB_IDENTITY_TOKEN_FILE)",
         f"  acting as {ROLE_SESSION} (account 123456789012) in us-east-1; credentials from "
-        "the environment (AWS_WEB_IDENTITY_TOKEN_FILE); the target's profile 'prod' is not used"
-    )
+        "the environment (AWS_WEB_IDENTITY_TOKEN_FILE)",
+    ]
     assert [s["status"] for s in report["steps"][:2]] == ["changed", "changed"]
 
 

@@ -14,6 +14,7 @@ LAYERS = {
     "api": 1,
     "ci": 1,
     "runner": 2,
+    "start": 2,
     "fleet": 2,
     "watchdog": 2,
     "playbook": 2,
@@ -43,8 +44,9 @@ LAYERS = {
     "version": 5,
 }
 # Beside the stack: the sandbox may use the domain and base layers; only the
-# runner (for every run and fleet) and the CLI (opskit sandbox ...) may start it.
-SANDBOX_USERS = {"cli", "runner"}
+# run's start (for every run and fleet, and what opskit iam knows of it) and the
+# CLI (opskit sandbox ...) may start it.
+SANDBOX_USERS = {"cli", "start"}
 
 
 def imported_modules(path: Path) -> list[str]:

@@ -15,6 +15,7 @@ import yaml
 
 from opskit import steps as registry
 from opskit.steps.base import StepType
+from tests.aws_profiles import aws_home
 from tests.cli_helpers import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -322,3 +323,83 @@ def test_the_targets_account_id_and_templated_region_name_the_arns(
     resources = {r for s in document["Statement"] for r in s["Resource"]}
     assert "arn:aws:ecs:ap-south-1:210987654321:service/web/api" in resources
     assert not any("account_id" in note for note in notes)
+
+
+# -- the run's start, as `opskit run` makes it -----------------------------------------
+
+
+def describe_in_regional_cluster(tmp_path: Path, aws: dict[str, Any]) -> Path:
+    """A target whose cluster's name reads ``target.region``, the region it acts in."""
+    return write_playbook(
+        tmp_path,
+        [{"id": "svc", "uses": "ecs.describe", "with": {"cluster": "{{ vars.cluster }}",
+                                                        "service": "api"}}],
+        prod={"aws": aws, "vars": {"cluster": "web-{{ target.region }}"}},
+    )  # fmt: skip
+
+
+def test_a_target_without_a_region_acts_where_the_environment_says_and_so_does_its_policy(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 reads AWS_DEFAULT_REGION when the target names no region (what
+    configure-aws-credentials exports with AWS_REGION, which boto3 does not read):
+    `opskit run` acts there and its templates read it as target.region, so the
+    policy names it too."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    path = describe_in_regional_cluster(tmp_path, {"account_id": "210987654321"})
+
+    document, notes = policy(cli, str(path), "-t", "prod")
+
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    assert service["Resource"] == [
+        "arn:aws:ecs:eu-central-1:210987654321:service/web-eu-central-1/api"
+    ]
+    assert not any("region" in note for note in notes)
+
+
+def test_a_target_profiles_region_is_the_policys_region(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The region of the profile the run's session reads (~/.aws/config)."""
+    aws_home(tmp_path, monkeypatch, "[profile prod]\nregion = ap-south-1\n")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    path = describe_in_regional_cluster(tmp_path, {"profile": "prod"})
+
+    document, _ = policy(cli, str(path), "-t", "prod")
+
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    assert service["Resource"] == ["arn:aws:ecs:ap-south-1:*:service/web-ap-south-1/api"]
+
+
+def test_a_sandbox_targets_declared_account_names_the_arns(cli: Cli, tmp_path: Path) -> None:
+    """The account a run on that target is held to, as for any target."""
+    path = describe_in_regional_cluster(tmp_path, {"account_id": "210987654321"})
+    text = path.read_text(encoding="utf-8").replace("  prod:\n", "  prod:\n    sandbox: true\n")
+    path.write_text(text, encoding="utf-8")
+
+    document, _ = policy(cli, str(path), "-t", "prod")
+
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    assert service["Resource"] == ["arn:aws:ecs:us-east-1:210987654321:service/web-us-east-1/api"]
+
+
+def test_a_target_whose_profile_this_machine_lacks_still_has_its_region(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No credentials and no `prod` profile here: no session can be made, and the
+    policy names the region the target's aws: block renders (it asks AWS nothing)."""
+    aws_home(tmp_path, monkeypatch, "")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name)
+    path = describe_in_regional_cluster(
+        tmp_path, {"region": "{{ vars.region }}", "profile": "prod"}
+    )
+    text = path.read_text(encoding="utf-8").replace(
+        "      cluster:", "      region: eu-north-1\n      cluster:"
+    )
+    path.write_text(text, encoding="utf-8")
+
+    document, _ = policy(cli, str(path), "-t", "prod")
+
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    assert service["Resource"] == ["arn:aws:ecs:eu-north-1:*:service/web-eu-north-1/api"]

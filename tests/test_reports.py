@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.aws_profiles import aws_home
 from tests.cli_helpers import run_cli
 
 SECRET = "hunter2-super-secret"
@@ -180,6 +181,48 @@ def test_the_terminal_and_every_report_say_who_the_run_acted_as(
         "AWS: `arn:aws:sts::123456789012:user/moto` (account `123456789012`) in us-east-1; "
         "credentials from the environment (AWS_ACCESS_KEY_ID)"
     ) in Path("merged/report.md").read_text().splitlines()
+
+
+NOT_HERE = (
+    "target 'prod' names profile 'prod', which is not configured here; "
+    "using the credentials the environment names (AWS_ACCESS_KEY_ID)"
+)
+
+
+def test_a_warning_at_the_runs_start_is_in_the_terminal_the_json_lines_and_every_report(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    aws_endpoint,
+) -> None:
+    """The target names a profile this machine lacks; the environment's keys serve."""
+    aws_home(tmp_path, monkeypatch, "")
+    monkeypatch.chdir(tmp_path)
+    Path("p.yaml").write_text(
+        "name: Buckets\n"
+        "targets:\n"
+        f"  prod: {{aws: {{region: us-east-1, profile: prod, endpoint_url: '{aws_endpoint}'}}}}\n"
+        "steps:\n  - {id: buckets, uses: test.buckets}\n"
+    )
+    code, out, _ = run_cli(["run", "p.yaml", "--report", "r"], capsys)
+
+    assert code == 0
+    assert out.splitlines()[1:3] == [f"  ! {NOT_HERE}", f"  acting as {IDENTITY}"]
+    assert json.loads(Path("r/report.json").read_text())["warnings"] == [NOT_HERE]
+    header = Path("r/report.md").read_text().split("\n\n")[1:3]
+    assert header[1] == f"**Warning:** {NOT_HERE}"
+
+    code, json_out, _ = run_cli(["run", "p.yaml", "--output", "json"], capsys)
+    events = [json.loads(line) for line in json_out.splitlines()]
+    assert [(e["kind"], e["message"]) for e in events[:3]] == [
+        ("run_start", "Buckets · target prod"),
+        ("warning", NOT_HERE),
+        ("info", f"acting as {IDENTITY}"),
+    ]
+
+    code, _, _ = run_cli(["report", "merge", "r", "--report", "merged"], capsys)
+    assert code == 0
+    assert f"**Warning:** {NOT_HERE}" in Path("merged/report.md").read_text().splitlines()
 
 
 def test_a_run_that_calls_no_aws_has_no_aws_row(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from opskit.clock import FakeClock
 from opskit.events import Event, EventBus
 from opskit.playbook import parse_playbook
 from opskit.redact import Redactor
+from opskit.sandbox import SandboxInfo
+from tests.aws_profiles import aws_home, role_keys
 from tests.engine_steps import CALLS
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
@@ -461,3 +465,150 @@ steps:
     assert (
         result.error is not None and "steps[1].with.failures: expected an integer" in result.error
     )
+
+
+# -- whose credentials, said at the run's start ---------------------------------------
+
+
+def test_a_targets_configured_profile_is_used_and_the_environments_credentials_are_named(
+    tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS_PROFILE=dev exported in the shell, the production target's profile on
+    this machine: the run acts as the profile, and warns before it says so."""
+    keys = role_keys(aws_endpoint, "111111111111")
+    aws_home(tmp_path, monkeypatch, "[profile prod]\n", keys.credentials_section("prod"))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+
+    result, events = run(aws_playbook(aws_endpoint, aws=", profile: prod"), tmp_path)
+
+    warning = (
+        "the environment names credentials (AWS_PROFILE=dev); target 'prod' uses its profile 'prod'"
+    )
+    assert result.status == "passed"
+    assert [(e.kind, e.message) for e in events[:3]] == [
+        ("run_start", "playbook · target prod"),
+        ("warning", warning),
+        (
+            "info",
+            f"acting as {keys.arn} (account 111111111111) in us-east-1; "
+            "credentials from the target's profile 'prod'",
+        ),
+    ]
+    assert result.warnings == [warning]
+
+
+def test_a_profile_this_machine_lacks_gives_way_to_the_environments_credentials(
+    tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws_home(tmp_path, monkeypatch, "")
+
+    result, events = run(aws_playbook(aws_endpoint, aws=", profile: prod"), tmp_path)
+
+    warning = (
+        "target 'prod' names profile 'prod', which is not configured here; "
+        "using the credentials the environment names (AWS_ACCESS_KEY_ID)"
+    )
+    assert result.status == "passed"
+    assert [e.message for e in events if e.kind == "warning"] == [warning]
+    assert identity_lines(events) == [
+        f"acting as {MOTO_USER} (account 123456789012) in us-east-1; "
+        "credentials from the environment (AWS_ACCESS_KEY_ID)"
+    ]
+    assert result.warnings == [warning]
+
+
+def test_a_profile_templated_from_aws_profile_lets_the_environment_choose(
+    tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's way to let an exported AWS_PROFILE win every time."""
+    keys = {"prod": role_keys(aws_endpoint, "111111111111"),
+            "dev": role_keys(aws_endpoint, "222222222222")}  # fmt: skip
+    aws_home(tmp_path, monkeypatch, "", "".join(k.credentials_section(n) for n, k in keys.items()))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    profile = "{{ env.AWS_PROFILE | default('prod') }}"
+    text = aws_playbook(aws_endpoint, aws=f', profile: "{profile}"')
+
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+    on_dev, events = run(text, tmp_path)
+    monkeypatch.delenv("AWS_PROFILE")
+    on_prod, _ = run(text, tmp_path)
+
+    assert [e.kind for e in events if e.kind == "warning"] == []
+    assert [r.identity.arn if r.identity else None for r in (on_dev, on_prod)] == [
+        keys["dev"].arn,
+        keys["prod"].arn,
+    ]
+
+
+def test_a_run_that_calls_no_aws_says_nothing_about_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws_home(tmp_path, monkeypatch, "")
+    result, events = run(
+        """
+targets:
+  prod: {aws: {profile: prod}}
+steps:
+  - {id: echo, uses: test.echo, with: {value: 1}}
+""",
+        tmp_path,
+    )
+    assert (result.status, result.warnings) == ("passed", [])
+    assert [e.kind for e in events if e.kind == "warning"] == []
+
+
+# -- the account guard on a sandbox target --------------------------------------------
+
+
+@pytest.fixture
+def sandbox_up(tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sandbox as `opskit sandbox up` leaves it: a state file naming a live
+    process and an AWS endpoint that answers (moto's server stands for it)."""
+    state = tmp_path / "sandbox.json"
+    info = SandboxInfo(
+        endpoint_url=aws_endpoint,
+        app_url="http://127.0.0.1:9",
+        region="us-east-1",
+        access_key_id="opskit-sandbox",
+        secret_access_key="opskit-sandbox-secret",
+        pid=os.getpid(),
+    )
+    state.write_text(json.dumps(info.to_json()))
+    monkeypatch.setenv("OPSKIT_SANDBOX_STATE", str(state))
+
+
+def sandbox_playbook(account: str) -> str:
+    return f"""
+targets:
+  sandbox:
+    sandbox: true
+    aws: {{account_id: "{account}"}}
+steps:
+  - {{id: mutate, uses: test.mutate}}
+  - {{id: buckets, uses: test.buckets}}
+"""
+
+
+@pytest.mark.usefixtures("sandbox_up")
+def test_a_sandbox_target_that_declares_another_account_changes_nothing(tmp_path: Path) -> None:
+    result, events = run(sandbox_playbook("210987654321"), tmp_path)
+
+    assert (result.status, result.exit_code) == ("error", 1)
+    assert result.error == (
+        "target 'sandbox' declares account 210987654321, but the credentials are for account "
+        f"123456789012 ({MOTO_USER}); nothing was changed"
+    )
+    assert result.steps == [] and CALLS == {}
+    assert identity_lines(events) == [
+        f"acting as {MOTO_USER} (account 123456789012) in us-east-1; credentials from the sandbox"
+    ]
+
+
+@pytest.mark.usefixtures("sandbox_up")
+def test_a_sandbox_target_in_its_declared_account_goes_on(tmp_path: Path) -> None:
+    result, _ = run(sandbox_playbook("123456789012"), tmp_path)
+    assert result.status == "passed"
+    assert CALLS == {"mutate": 1, "buckets": 1}

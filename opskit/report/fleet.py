@@ -18,7 +18,15 @@ from opskit.model import SEVERITY, FleetResult, RunResult, worst_status
 from opskit.redact import Redactor
 from opskit.report.files import REPORT_FILES, redacted, write_report_files
 from opskit.report.junit import render_junit
-from opskit.report.markdown import _HEADLINE, _cell, _row, _section, _when, identity_cell
+from opskit.report.markdown import (
+    _HEADLINE,
+    _cell,
+    _row,
+    _section,
+    _when,
+    identity_cell,
+    warning_lines,
+)
 from opskit.version import __version__
 
 __all__ = [
@@ -98,6 +106,7 @@ def _target_section(run: RunResult) -> list[str]:
     ]
     if run.identity:
         lines += ["", f"AWS: {identity_cell(run.identity)}"]
+    lines += warning_lines(run)
     if run.error:
         lines += ["", f"**Error:** {_cell(run.error)}"]
     lines += [

@@ -65,6 +65,11 @@ def identity_cell(identity: Identity) -> str:
     )
 
 
+def warning_lines(result: RunResult) -> list[str]:
+    """The run's start's warnings (whose credentials it used), one paragraph each."""
+    return [line for text in result.warnings for line in ("", f"**Warning:** {_cell(text)}")]
+
+
 def render_markdown(result: RunResult) -> str:
     failed = result.failed_step
     headline = _HEADLINE[result.status]
@@ -84,6 +89,7 @@ def render_markdown(result: RunResult) -> str:
         f"| Run id | `{result.run_id}` |",
         f"| opskit | {__version__}{' · dry run' if result.dry_run else ''} |",
     ]
+    lines += warning_lines(result)
     if result.error:
         lines += ["", f"**Error:** {_cell(result.error)}"]
     lines += [

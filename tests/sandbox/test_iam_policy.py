@@ -10,9 +10,10 @@ the allowed run's own authorizations, as the sandbox decided them, need every
 one but those kept for other paths (named below, with the path).
 
 The bundled file itself, verbatim: its ``production`` target says
-``aws: {region: "{{ vars.region }}", profile: prod}``; ``-e region=us-east-1``
-moves it to the sandbox's region, and the environment's keys take the place of
-the profile, as in the documented CI workflow.
+``aws: {region: "{{ vars.region }}", profile: prod, account_id: "123456789012"}``;
+``-e region=us-east-1`` moves it to the sandbox's region, the environment's keys
+take the place of the profile this machine lacks, as in the documented CI
+workflow, and the deployer is a user of the account it declares (moto's).
 """
 
 from __future__ import annotations

@@ -41,6 +41,14 @@ def test_redeploy_passes_and_the_report_names_the_new_task(
     assert steps["probe"]["outputs"]["status"] == 200
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert new_tasks[0] in markdown
+    # who the run acted as, in the terminal and the report, as the README shows it
+    readme = (ROOT / "README.md").read_text().splitlines()
+    printed = [line for line in result.stdout.splitlines() if line.startswith("  acting as ")]
+    shown = {line for line in readme if line.endswith("; credentials from the sandbox")}
+    assert len(printed) == 1 and shown == set(printed)
+    assert [line for line in markdown.splitlines() if line.startswith("| AWS |")] == [
+        line for line in readme if line.startswith("| AWS |")
+    ]
 
 
 def test_a_crashing_release_fails_the_run_and_the_old_task_keeps_serving(

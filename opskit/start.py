@@ -1,0 +1,217 @@
+"""The run's start, one for ``opskit run`` and ``opskit iam``.
+
+Before any step, a run knows: the sandbox (when the target is one), the
+templates' context with the run's vars (playbook < target < ``--vars-file`` <
+``-e``), the target's ``aws:`` block rendered with them, and the session those
+settings make, whose region and profile templates then read as
+``target.region`` and ``target.profile`` (boto3's own lookup: the target's
+region, else ``AWS_DEFAULT_REGION`` or the profile's; boto3 does not read
+``AWS_REGION``). ``start_run`` makes all of it; the runner goes on to check
+the inputs (``check_inputs``), ask who the credentials are and hold them to the
+target's account (``check_account``); ``opskit iam`` reads the same context and
+settings and asks AWS nothing. One function, so the policy is always for the
+run that would happen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opskit import context as ctxmod
+from opskit import templating
+from opskit.aws import AwsAccess, AwsSettings
+from opskit.errors import InputError, OpskitError, StepError
+from opskit.events import EventBus
+from opskit.model import Identity, RunOptions
+from opskit.playbook import Playbook, Step, Target
+from opskit.redact import Redactor
+from opskit.steps.base import InvalidInput
+
+__all__ = [
+    "RunStart",
+    "SandboxSide",
+    "check_account",
+    "check_inputs",
+    "known_sandbox",
+    "run_sandbox",
+    "sandbox_side",
+    "selected_steps",
+    "start_run",
+    "step_inputs",
+]
+
+
+@contextlib.contextmanager
+def run_sandbox(bus: EventBus, options: RunOptions, services: int) -> Iterator[tuple[Any, bool]]:
+    """The engine's one way to the sandbox: ``(info, started)`` of the sandbox with
+    at least ``services`` services that a run (or a fleet, for all its targets)
+    uses; started here unless one is up, stopped when its last user ends."""
+    from opskit import sandbox as sandbox_mod
+
+    with sandbox_mod.sandbox_for_run(
+        lambda message: bus.emit("info", message),
+        app_port=options.sandbox_app_port,
+        services=services,
+    ) as found:
+        yield found
+
+
+def known_sandbox(services: int) -> dict[str, Any]:
+    """What a sandbox target is before a sandbox starts (its region, account, names
+    and task definitions), without starting one: how ``opskit iam`` renders a
+    sandbox target. See ``opskit.sandbox.known_before_start``."""
+    from opskit import sandbox as sandbox_mod
+
+    return sandbox_mod.known_before_start(services)
+
+
+@dataclass(frozen=True)
+class SandboxSide:
+    """What the run's start takes from the sandbox: the AWS settings its runs use
+    (region, endpoint, its own user's keys) and what templates read as
+    ``opskit.sandbox``."""
+
+    settings: AwsSettings
+    details: Mapping[str, Any]
+
+
+def sandbox_side(info: Any, started: bool) -> SandboxSide:
+    """The side of a sandbox that is up (``info``: its ``SandboxInfo``); templates
+    also read whether it was ``started_for_run``."""
+    settings = AwsSettings(
+        region=info.region,
+        endpoint_url=info.endpoint_url,
+        access_key_id=info.access_key_id,
+        secret_access_key=info.secret_access_key,
+    )
+    return SandboxSide(settings, {**info.template_context(), "started_for_run": started})
+
+
+@dataclass
+class RunStart:
+    """The templates' context (vars resolved, ``target.region`` and
+    ``target.profile`` as the session has them) and the target's AWS access."""
+
+    context: dict[str, Any]
+    aws: AwsAccess
+
+
+def start_run(
+    playbook: Playbook,
+    target: Target,
+    options: RunOptions,
+    *,
+    run: Mapping[str, Any],
+    sandbox: SandboxSide | None,
+    redactor: Redactor | None = None,
+) -> RunStart:
+    """The context and AWS access a run on ``target`` starts with (``run``: what
+    templates read as ``run``). A sandbox target's session is the sandbox's, held
+    to the target's ``account_id`` like any other. ``redactor`` learns the
+    playbook's secret values and the credentials as soon as they are known.
+    Raises ``InputError`` naming the file and line."""
+    if sandbox is not None:
+        region = sandbox.settings.region
+    else:
+        region = None if templating.is_template(target.aws.region) else target.aws.region
+    details = dict(sandbox.details) if sandbox is not None else None
+    context = ctxmod.base_context(playbook, target, run=run, sandbox=details, region=region)
+    file_vars: dict[str, Any] = {}
+    for path in options.vars_files:
+        file_vars.update(ctxmod.load_vars_file(Path(path)))
+
+    def resolve_vars() -> None:
+        variables = ctxmod.resolve_vars(playbook, target, file_vars, options.extra_vars, context)
+        ctxmod.check_var_references(playbook, variables, context)
+        if redactor is not None:
+            redactor.add(ctxmod.secret_values(playbook.secrets, variables))
+        context["vars"] = variables
+
+    resolve_vars()
+    settings = ctxmod.render_aws_settings(playbook, target, context)
+    if sandbox is not None:
+        settings = dataclasses.replace(sandbox.settings, account_id=settings.account_id)
+    aws = AwsAccess(target.name, settings)
+    # The session's own region and profile; the rendered ones when it cannot be
+    # made (a profile this machine lacks): a run that calls no AWS needs none.
+    acting = {**context["target"], "region": settings.region, "profile": settings.profile}
+    with contextlib.suppress(OpskitError):
+        acting.update(region=aws.region, profile=aws.profile)
+    if acting != context["target"]:  # vars that read them are rendered again
+        context["target"] = acting
+        resolve_vars()
+    if redactor is not None:
+        with contextlib.suppress(Exception):
+            redactor.add(aws.secret_values())
+    return RunStart(context, aws)
+
+
+def selected_steps(playbook: Playbook, options: RunOptions) -> set[str] | None:
+    """The ids of the steps ``--from``/``--only`` select (``None``: all). A step
+    they name that the playbook lacks is this run's bad input (``InputError``)."""
+    ids = [s.id for s in playbook.steps]
+    for name in [options.from_step, *options.only]:
+        if name is not None and name not in ids:
+            raise InputError(f"no step {name!r} in {playbook.source}; steps: {', '.join(ids)}")
+    if options.only:
+        return set(options.only)
+    if options.from_step:
+        return set(ids[ids.index(options.from_step) :])
+    return None
+
+
+def check_account(aws: AwsAccess, identity: Identity) -> None:
+    """Refuse credentials of another account than the target declares
+    (``account_id``), before any step. Raises ``StepError``: the run stops."""
+    declared = aws.settings.account_id
+    if declared and identity.account != declared:
+        raise StepError(
+            f"target {aws.target!r} declares account {declared}, but the "
+            f"credentials are for account {identity.account} ({identity.arn}); "
+            "nothing was changed"
+        )
+
+
+def check_inputs(
+    playbook: Playbook, selected: set[str] | None, context: Mapping[str, Any], *, dry_run: bool
+) -> None:
+    """Bad input that the vars already show is found before AWS is asked anything:
+    the inputs of each selected step that reads no earlier step and whose
+    ``when`` is not false, rendered and checked as the step will get them.
+    Raises ``InputError`` naming the file and line."""
+    for step in playbook.steps:
+        left_out = selected is not None and step.id not in selected
+        if left_out or ctxmod.reads_steps(step.with_):
+            continue
+        try:
+            if step.when is not None and not templating.evaluate_condition(step.when, context):
+                continue
+            step_inputs(playbook, step, context, dry_run=dry_run)
+        except templating.TemplateProblem:  # its when reads earlier steps
+            continue
+
+
+def step_inputs(
+    playbook: Playbook, step: Step, context: Mapping[str, Any], *, dry_run: bool
+) -> Any:
+    """The step's typed inputs, rendered and coerced. Under ``dry_run`` an
+    undefined earlier output is let through as ``UndefinedStepOutput``; any
+    other problem is an ``InputError`` naming the input's line."""
+    rendered: dict[str, Any] = {}
+    for name, raw in step.with_.items():
+        try:
+            rendered[name] = templating.render(raw, context)
+        except templating.TemplateProblem as err:
+            if dry_run and isinstance(err, templating.UndefinedStepOutput):
+                raise
+            raise playbook.error((*step.path, "with", name), str(err)) from None
+    try:
+        return step.type.coerce_inputs(rendered)
+    except InvalidInput as err:
+        path = (*step.path, "with", err.name, *err.path)
+        raise playbook.error(path, f"{err} (after rendering)") from None
