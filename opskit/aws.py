@@ -242,7 +242,9 @@ class AwsAccess:
             session = boto3.Session(
                 botocore_session=core,
                 profile_name=choice.profile,
-                region_name=s.region,
+                # AWS_REGION as the AWS CLI v2 and the other SDKs read it (before
+                # AWS_DEFAULT_REGION and the profile's); boto3 reads only the latter two.
+                region_name=s.region or os.environ.get("AWS_REGION") or None,
                 aws_access_key_id=s.access_key_id,
                 aws_secret_access_key=s.secret_access_key,
             )

@@ -4,9 +4,9 @@ Before any step, a run knows: the sandbox (when the target is one), the
 templates' context with the run's vars (playbook < target < ``--vars-file`` <
 ``-e``), the target's ``aws:`` block rendered with them, and the session those
 settings make, whose region and profile templates then read as
-``target.region`` and ``target.profile`` (boto3's own lookup: the target's
-region, else ``AWS_DEFAULT_REGION`` or the profile's; boto3 does not read
-``AWS_REGION``). ``start_run`` makes all of it; the runner goes on to check
+``target.region`` and ``target.profile`` (the target's region, else
+``AWS_REGION``, ``AWS_DEFAULT_REGION`` or the profile's, as the AWS CLI v2
+reads them). ``start_run`` makes all of it; the runner goes on to check
 the inputs (``check_inputs``), ask who the credentials are and hold them to the
 target's account (``check_account``); ``opskit iam`` reads the same context and
 settings and asks AWS nothing. One function, so the policy is always for the

@@ -49,6 +49,23 @@ def test_missing_region_is_one_clear_line(monkeypatch) -> None:
     assert "region" in str(failure.value)
 
 
+@pytest.mark.parametrize(
+    ("target", "aws_region", "default_region", "expected"),
+    [
+        (None, "eu-west-1", "us-east-1", "eu-west-1"),  # AWS_REGION first, as the CLI v2
+        (None, None, "us-east-1", "us-east-1"),
+        ("ap-northeast-1", "eu-west-1", "us-east-1", "ap-northeast-1"),  # the target's wins
+    ],
+)
+def test_the_region_is_the_targets_else_aws_region_else_aws_default_region(
+    monkeypatch, target, aws_region, default_region, expected
+) -> None:
+    if aws_region:
+        monkeypatch.setenv("AWS_REGION", aws_region)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", default_region)
+    assert AwsAccess("staging", AwsSettings(region=target)).region == expected
+
+
 def test_access_denied_names_the_call(aws_endpoint) -> None:
     from botocore.stub import Stubber
 
