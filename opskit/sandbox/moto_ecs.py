@@ -17,9 +17,10 @@ say what ECS would say:
   (the circuit breaker's reason), and drained ones leave the list;
 - service events, newest first, worded as ECS words them;
 - what ECS documents and moto does not show, played when a driver asks: reads
-  right after ``UpdateService`` that do not show it yet (the API is eventually
-  consistent), tasks that ``ListTasks`` lists and ``DescribeTasks`` answers with
-  a ``MISSING`` failure, tasks left PROVISIONING/PENDING, a service's
+  right after ``UpdateService`` that do not show it yet and tasks that
+  ``ListTasks`` lists and ``DescribeTasks`` answers with a ``MISSING`` failure
+  (the API is eventually consistent: the plays are in ``moto_ecs_consistency``,
+  installed here), tasks left PROVISIONING/PENDING, a service's
   ``deploymentConfiguration`` (strategy, bake time, alarms).
 
 The sandbox's agent, the ECS step tests (``tests/ecs_driver.py``) and the ECS
@@ -37,6 +38,11 @@ import uuid
 from typing import Any
 
 from opskit.ecs.names import task_id_of
+from opskit.sandbox.moto_ecs_consistency import (
+    HiddenTasks,
+    StaleServiceReads,
+    answer_missing_tasks,
+)
 
 ACCOUNT_ID = "123456789012"  # moto's default account (any unknown access key maps to it)
 _TASKS_FAILED = "tasks failed to start."
@@ -64,10 +70,8 @@ class EcsRecords:
         self.account_id = account_id
         self.lock = threading.RLock()
         self._original_update: Any = None
-        self._stale_after_update = 0  # armed reads for the next UpdateService
-        self._stale_reads = 0  # DescribeServices reads left that answer as before it
-        self._before_update: tuple[list[dict[str, Any]], list[dict[str, Any]], Any] | None = None
-        self._hidden_tasks: dict[str, int] = {}  # task id -> DescribeTasks reads left
+        self._stale = StaleServiceReads(lambda: self.backend, lambda: self.service, self.lock)
+        self._hidden = HiddenTasks(lambda: self.backend, self.lock)
 
     # -- setup -------------------------------------------------------------------
 
@@ -94,13 +98,13 @@ class EcsRecords:
         from moto.moto_api import state_manager
 
         state_manager.set_transition("ecs::task", _MANUAL_FOREVER)
-        _answer_missing_tasks()
+        answer_missing_tasks()
         backend = self.backend
         if update_service:
             self._original_update = backend.update_service
             backend.update_service = self._update_service
-        backend.describe_services = self._describe_services
-        backend.describe_tasks = self._describe_tasks
+        backend.describe_services = self._stale.describe_services
+        backend.describe_tasks = self._hidden.describe_tasks
         with self.lock:
             service = self.service
             if deployment_configuration is not None:
@@ -130,8 +134,7 @@ class EcsRecords:
             service = self.service
             force = bool(properties.pop("force_new_deployment", False))
             before = service.task_definition
-            self._before_update = (list(service.deployments), list(service.events), before)
-            self._stale_reads, self._stale_after_update = self._stale_after_update, 0
+            self._stale.update_starts(service)
             counts = service.running_count, service.pending_count
             result = self._original_update(properties)
             # moto sets runningCount = desiredCount on a scale; the agent keeps counts true.
@@ -470,69 +473,10 @@ class EcsRecords:
         answer as before it (its deployments, events and task definition): the ECS
         API is eventually consistent ("Amazon ECS API reference: eventual
         consistency"), so a read right after a write may not show it yet."""
-        with self.lock:
-            self._stale_after_update = reads
+        self._stale.after_update(reads)
 
     def hide_tasks(self, task_ids: list[str], reads: int) -> None:
         """For their next ``reads`` DescribeTasks, these tasks (still listed by
         ListTasks) are answered as ECS answers a task it does not find yet: left
         out of ``tasks``, with a ``failures`` entry of reason ``MISSING``."""
-        with self.lock:
-            self._hidden_tasks.update({task_id: reads for task_id in task_ids})
-
-    def _describe_services(self, cluster: str, names: list[str]) -> Any:
-        from moto.ecs.models import EC2ContainerServiceBackend
-
-        services, failures = EC2ContainerServiceBackend.describe_services(
-            self.backend, cluster, names
-        )
-        with self.lock:
-            if self._stale_reads <= 0 or self._before_update is None:
-                return services, failures
-            if not any(s is self.service for s in services):
-                return services, failures
-            self._stale_reads -= 1
-            stale = copy.copy(self.service)  # the record as it was, without touching it
-            stale.deployments, stale.events, stale.task_definition = self._before_update
-            return [stale if s is self.service else s for s in services], failures
-
-    def _describe_tasks(self, cluster: str, tasks: list[str]) -> Any:
-        from moto.ecs.models import EC2ContainerServiceBackend
-
-        found = EC2ContainerServiceBackend.describe_tasks(self.backend, cluster, tasks)
-        with self.lock:
-            shown = []
-            for task in found:
-                task_id = task_id_of(task.task_arn)
-                if self._hidden_tasks.get(task_id, 0) > 0:
-                    self._hidden_tasks[task_id] -= 1
-                    continue
-                shown.append(task)
-            return shown
-
-
-def _answer_missing_tasks() -> None:
-    """moto's DescribeTasks answers ``failures: []`` whatever it did not find; ECS
-    names each such task with reason ``MISSING`` ("API failure reasons" in the
-    Amazon ECS developer guide). Patched once per process, and truthful for every
-    caller, so it is never undone."""
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    original = EC2ContainerServiceResponse.describe_tasks
-    if getattr(original, "answers_missing", False):
-        return
-
-    def describe_tasks(response: Any) -> Any:
-        result = original(response)
-        body: dict[str, Any] = result.result  # type: ignore[assignment]
-        asked = response._get_param("tasks", [])
-        known = {task_id_of(t.task_arn) for t in body["tasks"]}
-        body["failures"] = [
-            {"arn": str(name), "reason": "MISSING"}
-            for name in asked
-            if task_id_of(str(name)) not in known
-        ]
-        return result
-
-    describe_tasks.answers_missing = True  # type: ignore[attr-defined]
-    EC2ContainerServiceResponse.describe_tasks = describe_tasks  # type: ignore[method-assign,assignment]
+        self._hidden.hide(task_ids, reads)
