@@ -262,6 +262,11 @@ class EcsDriver:
         that do not show it yet (ECS's API is eventually consistent)."""
         self.records.stale_reads_after_update(reads)
 
+    def stale_reads(self, reads: int = 1) -> None:
+        """The next ``reads`` DescribeServices show the service as before the step's
+        ``UpdateService`` again, after reads that showed the new deployment."""
+        self.records.stale_reads_now(reads)
+
     def hide(self, tasks: list[Task], reads: int = 1) -> None:
         """ListTasks lists these tasks, but their next ``reads`` DescribeTasks
         answer ``MISSING`` (not visible yet)."""

@@ -6,10 +6,11 @@ words why it is still waiting, with the time left. Time comes from the step's
 clock and deadline (``opskit.clock.poll_until``), so tests never really sleep.
 
 ``DeploymentWatch`` keeps what the pure judge must not: whether the deployment
-was seen once and how many reads and seconds since ``UpdateService`` answered
-(the ECS API is eventually consistent), the placement-failure events counted
-for it. A listed task DescribeTasks has not found yet is handed to the judge
-for that poll only: the next read finds it or names it again.
+was seen once, how many reads and seconds since ``UpdateService`` answered and
+how many reads in a row missed it since (the ECS API is eventually consistent),
+the placement-failure events counted for it. A listed task DescribeTasks has
+not found yet is handed to the judge for that poll only: the next read finds it
+or names it again.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class DeploymentWatch:
     last: Verdict | None = None
     running_tasks: list[dict[str, Any]] = field(default_factory=list)
     reads: int = 0
+    missing: int = 0  # reads in a row that did not list it since it was seen
     placement_events: list[dict[str, Any]] = field(default_factory=list)
     placement_first_read: float | None = None  # the step's clock when the first was read
     started: float = field(init=False)
@@ -82,6 +84,7 @@ class DeploymentWatch:
         stopped = read_service_tasks(self.aws, self.cluster, self.service, "STOPPED")
         self.running_tasks = running.tasks
         listed = any(d.get("id") == self.deployment_id for d in record.get("deployments") or [])
+        self.missing = 0 if listed or not self.seen else self.missing + 1
         self.seen = self.seen or listed
         self._count_placement_failures(fresh, running.tasks)
         observation = Observation(
@@ -89,11 +92,12 @@ class DeploymentWatch:
             record,
             running.tasks,
             stopped.tasks,
-            visibility=Visibility(self.seen, self.reads, elapsed),
+            visibility=Visibility(self.seen, self.reads, elapsed, self.missing),
             not_visible_tasks=tuple(running.not_visible),
             placement=PlacementFailures(tuple(self.placement_events), self._placement_wait()),
             now=self.clock.time(),
             baking=self.config.baking(),
+            created_at=self.created_at,
         )
         self.last = judge(observation, self.max_failed_tasks)
         return self.last

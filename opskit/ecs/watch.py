@@ -34,6 +34,10 @@ FAILED = "failed"
 # is a failure that says so.
 GRACE_READS = 2
 GRACE_SECONDS = 30.0
+# Nor does it promise that reads never go backwards: once seen, a deployment
+# missing from a read is "not visible in this read", and has disappeared only
+# when this many reads in a row miss it (or a newer deployment is PRIMARY).
+MISSING_READS = 2
 # A task's lastStatus before RUNNING (the task lifecycle, Amazon ECS developer guide).
 STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")
 
@@ -41,16 +45,24 @@ STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")
 @dataclass(frozen=True)
 class Visibility:
     """What the wait loop remembers of reading the deployment: whether any read
-    (this one included) listed it, how many reads there were and how long it has
-    been since ``UpdateService`` answered."""
+    (this one included) listed it, how many reads there were, how long it has
+    been since ``UpdateService`` answered, and how many reads in a row (this one
+    included) missed it since it was seen."""
 
     seen: bool = True
     reads: int = 1
     seconds: float = 0.0
+    missing: int = 0
 
     @property
     def grace_over(self) -> bool:
         return self.reads >= GRACE_READS and self.seconds >= GRACE_SECONDS
+
+    @property
+    def gone(self) -> bool:
+        """Seen once, then missing from ``MISSING_READS`` reads in a row (a read
+        that misses it counts as one even when the loop did not say so)."""
+        return max(1, self.missing) >= MISSING_READS
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,9 @@ class Observation:
     did not find yet; ``placement`` the placement-failure events counted for the
     deployment; ``now`` the read's time (epoch seconds), for how long a task has
     been starting; ``baking`` what ECS does after the tasks are healthy
-    (``settings.RolloutConfig.baking``)."""
+    (``settings.RolloutConfig.baking``); ``created_at`` the deployment's own
+    ``createdAt`` (epoch seconds, 0 when not known), to tell a newer PRIMARY
+    deployment from a stale read's older one."""
 
     deployment_id: str
     service: dict[str, Any]
@@ -72,6 +86,7 @@ class Observation:
     placement: PlacementFailures = field(default_factory=PlacementFailures)
     now: float | None = None
     baking: str = ""
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -225,8 +240,28 @@ def _not_visible(observation: Observation) -> Verdict:
             "UpdateService answered"
         )
         return Verdict(FAILED, summary, state, data=data, not_visible=True)
-    summary = f"read {seen.reads} of at least {GRACE_READS}, over at least {GRACE_SECONDS:g}s"
+    summary = f"waiting up to {GRACE_SECONDS:g}s for it ({plural(seen.reads, 'read')} so far)"
     return Verdict(WAITING, summary, state, data=data, not_visible=True)
+
+
+def _missing_in_this_read(deployment_id: str) -> Verdict:
+    """Seen before, missing from this read only: a read that went backwards."""
+    state = (
+        f"deployment {deployment_id} not visible in this read of DescribeServices (an earlier "
+        "read listed it; ECS is eventually consistent)"
+    )
+    summary = (
+        f"waiting for the next read (missing from {MISSING_READS} reads in a row, it has "
+        "disappeared)"
+    )
+    return Verdict(WAITING, summary, state, data=_counts(None, 0, 0))
+
+
+def _newer(deployment: dict[str, Any] | None, created_at: float) -> bool:
+    """``deployment`` was created after ours (both times known)."""
+    if deployment is None or not created_at:
+        return False
+    return epoch(deployment.get("createdAt")) > created_at
 
 
 def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
@@ -256,6 +291,8 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     also = replaced_summary(replaced)
 
     if mine is None:
+        if not observation.visibility.gone and not _newer(primary, observation.created_at):
+            return _missing_in_this_read(deployment_id)
         summary = f"deployment {deployment_id} disappeared from the service"
         if primary is not None:
             summary += f"; {_name(primary)} is PRIMARY now"

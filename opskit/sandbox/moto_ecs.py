@@ -346,6 +346,12 @@ class EcsRecords(TaskRecords):
         consistency"), so a read right after a write may not show it yet."""
         self._stale.after_update(reads)
 
+    def stale_reads_now(self, reads: int) -> None:
+        """The next ``reads`` DescribeServices answer as before the last
+        ``UpdateService`` again, although reads since have shown it (nothing in
+        ECS's eventual consistency promises that reads never go backwards)."""
+        self._stale.again(reads)
+
     def hide_tasks(self, task_ids: list[str], reads: int) -> None:
         """For their next ``reads`` DescribeTasks, these tasks (still listed by
         ListTasks) are answered as ECS answers a task it does not find yet: left

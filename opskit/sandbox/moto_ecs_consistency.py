@@ -7,7 +7,8 @@ back, each with one job:
 
 - ``StaleServiceReads``: DescribeServices of one service answering as before
   its last UpdateService (its deployments, events and task definition), for as
-  many reads as a driver asks;
+  many reads as a driver asks, right after the update or later (a read that
+  goes backwards);
 - ``HiddenTasks``: DescribeTasks leaving out tasks that ListTasks already
   lists, for as many reads as a driver asks;
 - ``answer_missing_tasks``: DescribeTasks naming each task it did not find with
@@ -47,6 +48,13 @@ class StaleServiceReads:
         """The next UpdateService is followed by ``reads`` stale DescribeServices."""
         with self._lock:
             self._after_update = reads
+
+    def again(self, reads: int) -> None:
+        """The next ``reads`` DescribeServices answer as before the last
+        UpdateService once more, after reads that showed it: eventual consistency
+        does not promise that reads never go backwards."""
+        with self._lock:
+            self._left = reads if self._before is not None else 0
 
     def update_starts(self, service: Any) -> None:
         """Called as an UpdateService is applied (under the lock): remember the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,14 +130,6 @@ CASES = [
         id="running-but-not-steady-yet",
     ),
     pytest.param(
-        [deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1)],
-        [],
-        FAILED,
-        f"deployment {MINE} disappeared from the service; deployment {OLD} (chatbot:1) "
-        "is PRIMARY now",
-        id="disappeared",
-    ),
-    pytest.param(
         [
             deployment("ecs-svc/222", task_definition=TD1, reason="rolling back"),
             deployment(status="ACTIVE", rollout="FAILED", reason="circuit breaker tripped"),
@@ -245,16 +238,12 @@ def test_old_tasks_still_listed_keep_it_waiting_even_when_no_old_deployment_is()
 # --- what the wait loop remembers, handed to the judge ----------------------------
 
 
-def observe(*deployments, seen=True, reads=1, seconds=0.0, **extra):
+def observe(*deployments, seen=True, reads=1, seconds=0.0, missing=0, **extra):
     service = {"deployments": list(deployments)}
     running = extra.pop("running", running_tasks(deployments))
     stops = extra.pop("stops", [])
-    return judge(
-        Observation(
-            MINE, service, running, stops, visibility=Visibility(seen, reads, seconds), **extra
-        ),
-        2,
-    )
+    visibility = Visibility(seen, reads, seconds, missing)
+    return judge(Observation(MINE, service, running, stops, visibility=visibility, **extra), 2)
 
 
 def test_a_deployment_never_seen_is_not_visible_yet_and_another_primary_is_the_stale_state():
@@ -263,7 +252,7 @@ def test_a_deployment_never_seen_is_not_visible_yet_and_another_primary_is_the_s
     assert (result.outcome, result.state, result.summary, result.replaced_by) == (
         WAITING,
         f"deployment {MINE} not visible yet in DescribeServices (ECS is eventually consistent)",
-        "read 1 of at least 2, over at least 30s",
+        "waiting up to 30s for it (1 read so far)",
         None,
     )
     assert result.not_visible
@@ -286,10 +275,41 @@ def test_never_seen_fails_only_once_both_reads_and_seconds_have_passed(reads, se
         assert result.not_visible
 
 
-def test_once_seen_a_missing_deployment_disappeared_as_before():
-    result = observe(deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1), seen=True)
-    assert result.summary.startswith(f"deployment {MINE} disappeared from the service")
+def test_once_seen_a_deployment_missing_from_one_read_is_not_visible_in_that_read():
+    # Eventual consistency does not promise that reads never go backwards: the
+    # previous deployment PRIMARY again, older than ours, is a stale read.
+    stale = deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1) | {"createdAt": 900.0}
+    result = observe(stale, seen=True, missing=1, created_at=1_000.0)
+    assert (result.outcome, result.state, result.summary, result.replaced_by) == (
+        WAITING,
+        f"deployment {MINE} not visible in this read of DescribeServices (an earlier read "
+        "listed it; ECS is eventually consistent)",
+        "waiting for the next read (missing from 2 reads in a row, it has disappeared)",
+        None,
+    )
+
+
+def test_once_seen_a_deployment_missing_from_two_reads_in_a_row_disappeared():
+    stale = deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1) | {"createdAt": 900.0}
+    result = observe(stale, seen=True, missing=2, created_at=1_000.0)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"deployment {MINE} disappeared from the service; deployment {OLD} (chatbot:1) is "
+        "PRIMARY now",
+    )
+    assert result.replaced_by == stale
     assert not result.not_visible
+
+
+def test_once_seen_a_deployment_missing_beside_a_newer_primary_was_replaced_at_once():
+    newer = deployment("ecs-svc/222", "PRIMARY", task_definition=TD1) | {"createdAt": 1_100.0}
+    result = observe(newer, seen=True, missing=1, created_at=1_000.0)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"deployment {MINE} disappeared from the service; deployment ecs-svc/222 (chatbot:1) "
+        "is PRIMARY now",
+    )
+    assert result.replaced_by == newer
 
 
 def test_a_listed_task_not_found_yet_keeps_a_completed_deployment_waiting():
@@ -379,3 +399,14 @@ def test_a_container_health_check_failure_is_still_a_crash():
 def test_healthy_tasks_in_progress_say_what_ecs_is_baking(baking, summary):
     result = observe(deployment(running=1), baking=baking)
     assert (result.outcome, result.summary) == (WAITING, summary)
+
+
+def test_the_docs_show_the_visibility_lines_as_the_step_prints_them():
+    docs = (Path(__file__).parents[2] / "docs" / "ecs.md").read_text()
+    ours = "ecs-svc/27358"
+    stale = {"deployments": [deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1)]}
+    never_seen = judge(Observation(ours, stale, visibility=Visibility(False, 1, 0.0)), 2)
+    missing = judge(Observation(ours, stale, visibility=Visibility(True, 3, 10.0, 1)), 2)
+    # wait.follow's progress line: "{state}: {summary} ({time left})"
+    assert f"{never_seen.state}: {never_seen.summary} (10m00s left)\n" in docs
+    assert f"{missing.state}: {missing.summary} (9m55s left)\n" in docs

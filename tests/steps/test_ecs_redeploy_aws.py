@@ -79,7 +79,7 @@ def test_a_stale_first_read_then_a_healthy_rollout_passes_with_one_update_and_no
     assert make_ctx.messages("warning") == []
     assert make_ctx.messages("progress")[0] == (
         f"deployment {deployment_id} not visible yet in DescribeServices (ECS is eventually "
-        "consistent): read 1 of at least 2, over at least 30s (10m00s left)"
+        "consistent): waiting up to 30s for it (1 read so far) (10m00s left)"
     )
 
 
@@ -126,8 +126,45 @@ def test_the_rollback_deployment_gets_the_same_grace(stack, calls, make_ctx):
     assert calls.writes == ["RegisterTaskDefinition", "UpdateService", "UpdateService"]
     assert (
         f"deployment {rollback_id} not visible yet in DescribeServices (ECS is eventually "
-        "consistent): read 1 of at least 2, over at least 30s (9m50s left)"
+        "consistent): waiting up to 30s for it (1 read so far) (9m50s left)"
     ) in make_ctx.messages("progress")
+
+
+def test_a_deployment_missing_from_one_read_after_it_was_seen_is_waited_for_not_rolled_back(
+    stack, calls, make_ctx
+):
+    scripted = clock(stack.stale_reads, stack.roll_out)
+
+    result = run(make_ctx, scripted, image="public.ecr.aws/chatbot/app:2", rollback=True)
+
+    deployment_id = result.outputs.deployment_id
+    assert result.summary == (
+        f"deployment {deployment_id} COMPLETED ({FAMILY}:2): 1 new task running, "
+        "1 old task replaced"
+    )
+    assert result.outputs.rollback_deployment_id is None
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService"]
+    assert make_ctx.messages("progress")[1] == (
+        f"deployment {deployment_id} not visible in this read of DescribeServices (an earlier "
+        "read listed it; ECS is eventually consistent): waiting for the next read (missing "
+        "from 2 reads in a row, it has disappeared) (9m55s left)"
+    )
+    assert make_ctx.messages("warning") == []
+
+
+def test_a_deployment_missing_from_two_reads_in_a_row_disappeared(stack, calls, make_ctx):
+    old_id = stack.primary()["id"]
+    scripted = clock(lambda: stack.stale_reads(2))
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    assert caught.value.summary == (
+        f"deployment {caught.value.outputs.deployment_id} disappeared from the service; "
+        f"deployment {old_id} ({FAMILY}:1) is PRIMARY now"
+    )
+    assert len(scripted.sleeps) == 2  # seen, missing, missing again
+    assert calls.writes == ["UpdateService"]
 
 
 def test_a_listed_task_that_describe_tasks_does_not_find_yet_is_never_counted_as_gone(
