@@ -46,6 +46,10 @@ TARGET_GROUP = (
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/chatbot/6d0ecf831eec9f09"
 )
 ELB_REASON = f"Task failed ELB health checks in (target-group {TARGET_GROUP})"
+PULL_FAILED = (
+    f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to "
+    f"resolve ref {IMAGE}: not found"
+)
 NO_CAPACITY = (
     "was unable to place a task. Reason: Capacity is unavailable at this time. Please try "
     "again later or in a different availability zone."
@@ -282,6 +286,19 @@ class EcsDriver:
             self.records.task_pending(task_id)
         self._count(deployment["id"], pending=1)
         return Task(task_id)
+
+    def place(self, task: Task) -> None:
+        """A task left PROVISIONING or PENDING by ``start_stuck`` reaches RUNNING
+        (Fargate pulled its image and attached its network interface)."""
+        self.records.task_running(task.id)
+        self._count(self.primary()["id"], running=1, pending=-1)
+
+    def stop_stuck(self, task: Task) -> None:
+        """A task left PROVISIONING or PENDING stops before RUNNING (its image
+        cannot be pulled): ECS counts it in ``failedTasks``."""
+        self.records.task_stopping(task.id, PULL_FAILED, "TaskFailedToStart")
+        self.records.task_stopped(task.id, None, None, None)
+        self._count(self.primary()["id"], pending=-1, failed=1)
 
     def unable_to_place(self, created_at: datetime, message: str = NO_CAPACITY) -> None:
         """ECS's service scheduler could not place a task of the service."""

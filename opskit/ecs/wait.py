@@ -32,7 +32,7 @@ from opskit.ecs.describe import (
 from opskit.ecs.names import task_id_of
 from opskit.ecs.placement import PlacementFailures, is_placement_failure
 from opskit.ecs.settings import RolloutConfig
-from opskit.ecs.watch import WAITING, Observation, Verdict, Visibility, judge
+from opskit.ecs.watch import STARTING, WAITING, Observation, Verdict, Visibility, judge
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -65,7 +65,9 @@ class DeploymentWatch:
     reads: int = 0
     missing: int = 0  # reads in a row that did not list it since it was seen
     placement_events: list[dict[str, Any]] = field(default_factory=list)
-    placement_first_read: float | None = None  # the step's clock when the first was read
+    # The step's clock when the time rule's wait began: the first placement failure
+    # read with no task of the deployment, or the first read since its last task went.
+    placement_wait_from: float | None = None
     started: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,7 +88,7 @@ class DeploymentWatch:
         listed = any(d.get("id") == self.deployment_id for d in record.get("deployments") or [])
         self.missing = 0 if listed or not self.seen else self.missing + 1
         self.seen = self.seen or listed
-        self._count_placement_failures(fresh, running.tasks)
+        self._count_placement_failures(fresh, record, running.tasks)
         observation = Observation(
             self.deployment_id,
             record,
@@ -103,16 +105,18 @@ class DeploymentWatch:
         return self.last
 
     def _count_placement_failures(
-        self, fresh: list[dict[str, Any]], running: list[dict[str, Any]]
+        self, fresh: list[dict[str, Any]], service: dict[str, Any], running: list[dict[str, Any]]
     ) -> None:
         """Placement failures count only while the deployment has no RUNNING task,
-        and only those created after it started (events may be read late)."""
-        if any(
-            t.get("startedBy") == self.deployment_id and t.get("lastStatus") == "RUNNING"
-            for t in running
-        ):
+        and only those created after it started (events may be read late). The
+        time waited since runs only while the deployment has no task at all: a
+        task that ECS placed on a retry and that is still PROVISIONING or PENDING
+        (Fargate pulls the image, attaches the ENI) restarts it; the events
+        already counted stay counted."""
+        mine = started_by(running, self.deployment_id)
+        if any(t.get("lastStatus") == "RUNNING" for t in mine):
             self.placement_events.clear()
-            self.placement_first_read = None
+            self.placement_wait_from = None
             return
         self.placement_events.extend(
             e
@@ -120,13 +124,21 @@ class DeploymentWatch:
             if is_placement_failure(str(e.get("message", "")))
             and epoch(e.get("createdAt")) >= self.created_at
         )
-        if self.placement_events and self.placement_first_read is None:
-            self.placement_first_read = self.clock.monotonic()
+        pending = sum(
+            int(d.get("pendingCount") or 0)
+            for d in service.get("deployments") or []
+            if d.get("id") == self.deployment_id
+        )
+        placed = pending > 0 or any(t.get("lastStatus") in STARTING for t in mine)
+        if placed:
+            self.placement_wait_from = None
+        elif self.placement_events and self.placement_wait_from is None:
+            self.placement_wait_from = self.clock.monotonic()
 
     def _placement_wait(self) -> float:
-        if self.placement_first_read is None:
+        if self.placement_wait_from is None:
             return 0.0
-        return self.clock.monotonic() - self.placement_first_read
+        return self.clock.monotonic() - self.placement_wait_from
 
     def new_task_ids(self) -> list[str]:
         """RUNNING tasks that this deployment started."""

@@ -14,6 +14,7 @@ and handed in with the observation; ``now`` comes from the step's clock.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,6 +322,10 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         return verdict(FAILED, summary + (f"; {also}" if also else ""))
     starting = starting_tasks(deployment_id, observation)
     placement = observation.placement
+    if starting and placement.waited:
+        # The time rule runs only while the deployment has no task at all
+        # (wait.DeploymentWatch restarts it): never "no task placed" beside a task.
+        placement = dataclasses.replace(placement, waited=0.0)
     if placement.repeated:
         summary = (
             f"ECS could not place the tasks of deployment {deployment_id} "

@@ -358,6 +358,22 @@ def test_repeated_placement_failures_fail_quoting_the_newest_and_naming_starting
     )
 
 
+def test_the_time_rule_never_fails_a_deployment_that_has_a_task_starting():
+    # Handed in with time waited, as no wait loop builds it: never "no task placed"
+    # while a task is named.
+    events = PlacementFailures(({"createdAt": 1_000.0, "message": "unable"},), waited=90.0)
+    result = observe(
+        deployment(pending=1),
+        running=[starting("a", "PENDING", 1_010.0)],
+        placement=events,
+        now=1_070.0,
+    )
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "new task a PENDING for 1m00s; ECS could not place a task (1 placement failure so far)",
+    )
+
+
 def test_a_single_placement_failure_is_said_while_waiting():
     events = PlacementFailures(({"createdAt": 1_000.0, "message": "unable"},))
     result = observe(deployment(), placement=events)

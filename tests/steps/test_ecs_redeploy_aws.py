@@ -280,6 +280,57 @@ def test_a_placement_failure_then_a_placed_task_is_no_failure(stack, make_ctx):
     assert result.summary.startswith(f"deployment {result.outputs.deployment_id} COMPLETED")
 
 
+def test_a_task_placed_on_a_retry_and_still_pending_is_no_placement_failure(stack, calls, make_ctx):
+    # Fargate's image pull and ENI attach take 30-90 s: ECS placed the task on a
+    # retry, and the rule "one event and 60 s" must not fail (and roll back) it.
+    stuck = {}
+    scripted = clock()
+    scripted.script = [
+        lambda: stack.unable_to_place(at(scripted)),
+        lambda: stuck.update(task=stack.start_stuck("PENDING", at(scripted))),
+        *[lambda: None] * 13,
+        lambda: (stack.place(stuck["task"]), stack.drain_old(), stack.complete()),
+    ]
+
+    result = run(make_ctx, scripted, rollback=True)
+
+    deployment_id = result.outputs.deployment_id
+    task_id = stuck["task"].id
+    assert result.summary == (
+        f"deployment {deployment_id} COMPLETED ({FAMILY}:1): 1 new task running, "
+        "1 old task replaced"
+    )
+    assert result.outputs.new_task_ids == [task_id]
+    assert make_ctx.messages("progress")[-1] == (
+        f"deployment {deployment_id} IN_PROGRESS: running 0/1, pending 1, 1 old running: new "
+        f"task {task_id} PENDING for 1m05s; ECS could not place a task (1 placement failure "
+        "so far) (8m45s left)"
+    )
+    assert calls.writes == ["UpdateService"]
+
+
+def test_the_time_rule_counts_again_once_the_placed_task_is_gone(stack, make_ctx):
+    stuck = {}
+    scripted = clock()
+    scripted.script = [
+        lambda: stack.unable_to_place(at(scripted)),
+        lambda: stuck.update(task=stack.start_stuck("PENDING", at(scripted))),
+        *[lambda: None] * 9,
+        lambda: stack.stop_stuck(stuck["task"]),  # at 1m00s on the step's clock: no task
+        *[lambda: None] * 20,
+    ]
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"ECS could not place the tasks of deployment {deployment_id} (1 placement failure, "
+        f"no task placed for 1m00s): (service chatbot) {NO_CAPACITY}"
+    )
+    assert sum(scripted.sleeps) == 60.0 + 60.0  # a minute after the task was gone
+
+
 def test_placement_failures_from_before_the_deployment_do_not_count(stack, make_ctx):
     # Read late (eventual consistency): new to the step, but stamped an hour ago.
     scripted = clock()
