@@ -1,10 +1,11 @@
 """Which stopped tasks are not crashes: ECS's own stop codes and reasons, as data.
 
-Pure. A task that Fargate Spot reclaimed, that ECS scaled in, or that the load
-balancer found unhealthy was stopped by ECS and replaced; it says nothing about
-whether the new code crashes, so it is not counted towards ``max_failed_tasks``.
-The words are ECS's ("Stopped tasks error codes" and "Why is my Amazon ECS task
-stopped?" in the Amazon ECS documentation):
+Pure. A task that Fargate Spot reclaimed, that AWS retired, that ECS scaled in,
+or that the load balancer found unhealthy was stopped by ECS and replaced; its
+stop says nothing by itself about whether the new code crashes, so opskit's own
+count of stopped tasks towards ``max_failed_tasks`` leaves it out. The words are
+ECS's ("Stopped tasks error codes" and "Why is my Amazon ECS task stopped?" in
+the Amazon ECS documentation):
 
 - ``stopCode: SpotInterruption`` (``stoppedReason`` "Your Spot Task was
   interrupted."): Fargate Spot took the capacity back;
@@ -13,8 +14,11 @@ stopped?" in the Amazon ECS documentation):
 - ``stopCode: TerminationNotice``: AWS retired the task's host (Fargate task
   retirement for maintenance, an EC2 Spot interruption notice);
 - ``stoppedReason`` "Task failed ELB health checks in (target-group ...)": the
-  load balancer's health check replaced it. ECS's deployment circuit breaker
-  still counts these, and ``watch.judge`` reports its FAILED state within one poll.
+  load balancer's health check replaced it. Before the deployment had any
+  healthy task, ECS counts such a stop in the deployment's ``failedTasks`` (a
+  new revision that never gets healthy), and ``watch.judge`` reads that count as
+  ECS gives it and says so; after one, ECS no longer counts them (a healthy
+  task replaced later) and neither does opskit.
 
 ``ServiceSchedulerInitiated`` alone is not enough: ECS gives the same code to a
 task that failed its container health check, which is the new code failing.
@@ -46,15 +50,16 @@ class NotACrash:
         return bool(self.reason_prefix) and reason.startswith(self.reason_prefix)
 
 
+ELB_HEALTH_CHECKS = NotACrash(
+    "elb-health",
+    "failed ELB health checks, replaced",
+    reason_prefix="Task failed ELB health checks",
+)
 NOT_CRASHES = (
     NotACrash("spot", "reclaimed by Spot, replaced", stop_code="SpotInterruption"),
     NotACrash("retired", "retired by AWS, replaced", stop_code="TerminationNotice"),
     NotACrash("scale-in", "scaled in by ECS", reason_prefix="Scaling activity initiated by"),
-    NotACrash(
-        "elb-health",
-        "failed ELB health checks, replaced",
-        reason_prefix="Task failed ELB health checks",
-    ),
+    ELB_HEALTH_CHECKS,
 )
 
 

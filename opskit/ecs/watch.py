@@ -22,7 +22,7 @@ from opskit.durations import format_duration
 from opskit.ecs.describe import epoch
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.placement import PlacementFailures
-from opskit.ecs.stops import not_a_crash, replaced_summary
+from opskit.ecs.stops import ELB_HEALTH_CHECKS, not_a_crash, replaced_summary
 
 WAITING = "waiting"
 SUCCEEDED = "succeeded"
@@ -111,16 +111,20 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _oldest_first(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
+
+
 def _stopped_of(deployment_id: str, stopped_tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    mine = [t for t in stopped_tasks if t.get("startedBy") == deployment_id]
-    return sorted(mine, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
+    return _oldest_first([t for t in stopped_tasks if t.get("startedBy") == deployment_id])
 
 
 def failed_tasks_of(
     deployment_id: str, stopped_tasks: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Tasks that the deployment started and that stopped for their own reasons (not
-    a Spot reclaim, a scale-in or an ELB health-check replacement), oldest first."""
+    a Spot reclaim, a retirement, a scale-in or an ELB health-check stop: those
+    that are failures reach the verdict through ``failedTasks``), oldest first."""
     return [t for t in _stopped_of(deployment_id, stopped_tasks) if not_a_crash(t) is None]
 
 
@@ -278,10 +282,22 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         len(old_tasks_alive(deployment_id, observation)),
     )
     primary = next((d for d in others if d.get("status") == "PRIMARY"), None)
-    failed = failed_tasks_of(deployment_id, observation.stopped_tasks)
-    replaced = replaced_tasks_of(deployment_id, observation.stopped_tasks)
+    crashed = failed_tasks_of(deployment_id, observation.stopped_tasks)
+    # failedTasks, read as ECS gives it (the Deployment shape's documentation): tasks
+    # that could not launch, never reached RUNNING, or failed a health check and were
+    # stopped, counted only until the deployment has a healthy task ("resets to zero
+    # and stops being evaluated"). While it is above 0 no task was ever healthy, so
+    # the deployment's ELB health-check stops are failures, not replacements.
+    counter = int((mine or {}).get("failedTasks") or 0)
+    unhealthy: list[dict[str, Any]] = []
+    replaced: list[dict[str, Any]] = []
+    for task in replaced_tasks_of(deployment_id, observation.stopped_tasks):
+        elb = counter and not_a_crash(task) is ELB_HEALTH_CHECKS
+        (unhealthy if elb else replaced).append(task)
+    failed = _oldest_first(crashed + unhealthy)
+    stops = max(len(crashed), counter)
     state = state_line(mine, deployment_id, old_running)
-    data = _counts(mine, old_running, len(failed))
+    data = _counts(mine, old_running, stops)
 
     def verdict(outcome: str, summary: str, **extra: Any) -> Verdict:
         return Verdict(
@@ -310,14 +326,10 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     if rollout and rollout not in ("IN_PROGRESS", "COMPLETED"):
         summary = f"deployment {deployment_id} {rollout}" + (f": {reason}" if reason else "")
         return verdict(FAILED, summary)
-    # ECS's failedTasks counts health-check replacements too (the Deployment shape's
-    # documentation): take the stops that are not crashes out of it.
-    counter = int(mine.get("failedTasks", 0) or 0) - len(replaced)
-    stops = max(len(failed), counter)
     if stops >= max_failed_tasks:
         summary = (
             f"{plural(stops, 'task')} of deployment {deployment_id} stopped "
-            f"(max_failed_tasks {max_failed_tasks}): the new tasks keep crashing"
+            f"(max_failed_tasks {max_failed_tasks}): {_why_stopped(len(crashed), len(unhealthy))}"
         )
         return verdict(FAILED, summary + (f"; {also}" if also else ""))
     starting = starting_tasks(deployment_id, observation)
@@ -363,11 +375,25 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         )
     if stops:
         why += f"; {plural(stops, 'new task')} stopped so far (fails at {max_failed_tasks})"
+        if unhealthy:
+            why += f": {_never_healthy(len(unhealthy))}"
     if also:
         why += f"; {also}"
     if placement.events:
         why += f"; ECS could not place a task ({placement.describe()} so far)"
     return verdict(WAITING, why)
+
+
+def _never_healthy(count: int) -> str:
+    return f"{plural(count, 'task')} failed ELB health checks before any was healthy"
+
+
+def _why_stopped(crashed: int, unhealthy: int) -> str:
+    """Why the deployment's failed tasks failed: ELB health checks, crashes, or both."""
+    parts = [_never_healthy(unhealthy)] if unhealthy else []
+    if crashed or not unhealthy:
+        parts.append("the new tasks keep crashing")
+    return "; ".join(parts)
 
 
 def _name(deployment: dict[str, Any]) -> str:

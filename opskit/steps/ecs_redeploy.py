@@ -81,8 +81,9 @@ class RedeployInputs:
     wait: bool = param("wait until the deployment completes", "boolean", default=True)
     poll_interval: float = param("time between polls while waiting", "duration", default=5.0)
     max_failed_tasks: int = param(
-        "fail once this many tasks of the new deployment have crashed (Spot reclaims, "
-        "scale-ins and ELB health-check replacements do not count)",
+        "fail once this many tasks of the new deployment have failed: crashed, or counted "
+        "in ECS's failedTasks (could not start, or failed health checks before any task was "
+        "healthy); Spot reclaims, retirements and scale-ins never count",
         "integer",
         default=2,
         check=at_least(1),

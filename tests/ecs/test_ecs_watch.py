@@ -384,9 +384,10 @@ def test_a_single_placement_failure_is_said_while_waiting():
     )
 
 
-def test_reclaims_are_not_counted_even_through_the_failed_tasks_counter():
+def test_reclaims_are_not_counted():
+    # ECS leaves them out of failedTasks too: it stays 0.
     spot = stopped(MINE, "Your Spot Task was interrupted.") | {"stopCode": "SpotInterruption"}
-    result = observe(deployment(failed=2, running=1), stops=[spot, spot])
+    result = observe(deployment(running=1), stops=[spot, spot])
     assert (result.outcome, result.summary) == (
         WAITING,
         "new task RUNNING, waiting for ECS to report the rollout COMPLETED; 2 tasks reclaimed "
@@ -394,6 +395,62 @@ def test_reclaims_are_not_counted_even_through_the_failed_tasks_counter():
     )
     assert result.failed_tasks == ()
     assert result.replaced == "2 tasks reclaimed by Spot, replaced"
+
+
+ELB = "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:1:tg/c/1)"
+
+
+def elb_stop(task_id: str) -> dict:
+    return stopped(MINE, ELB) | {
+        "taskArn": f"arn:aws:ecs:us-east-1:1:task/c/{task_id}",
+        "stopCode": "ServiceSchedulerInitiated",
+    }
+
+
+def test_elb_health_check_failures_ecs_counts_in_failed_tasks_fail_saying_so():
+    # failedTasks counts them only before the deployment's first healthy task:
+    # the new revision never got healthy behind the load balancer.
+    stops = [elb_stop("a"), elb_stop("b")]
+    result = observe(deployment(failed=2), deployment(OLD, "ACTIVE", running=1), stops=stops)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"2 tasks of deployment {MINE} stopped (max_failed_tasks 2): 2 tasks failed ELB health "
+        "checks before any was healthy",
+    )
+    assert result.failed_tasks == tuple(stops)  # the evidence the failure message shows
+    assert result.replaced_tasks == ()
+
+
+def test_an_elb_health_check_failure_ecs_counts_is_said_while_waiting():
+    result = observe(
+        deployment(failed=1), deployment(OLD, "ACTIVE", running=1), stops=[elb_stop("a")]
+    )
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "waiting for the new task to start; 1 new task stopped so far (fails at 2): 1 task "
+        "failed ELB health checks before any was healthy",
+    )
+
+
+def test_a_crash_and_an_elb_failure_are_both_said():
+    stops = [elb_stop("a"), stopped(MINE)]
+    result = observe(deployment(failed=2), stops=stops)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"2 tasks of deployment {MINE} stopped (max_failed_tasks 2): 1 task failed ELB health "
+        "checks before any was healthy; the new tasks keep crashing",
+    )
+
+
+def test_an_elb_replacement_after_a_healthy_task_is_not_a_failure():
+    # ECS reset failedTasks at the first healthy task and stopped counting.
+    result = observe(deployment(running=1), stops=[elb_stop("a"), elb_stop("b")])
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "new task RUNNING, waiting for ECS to report the rollout COMPLETED; 2 tasks failed ELB "
+        "health checks, replaced",
+    )
+    assert result.failed_tasks == ()
 
 
 def test_a_container_health_check_failure_is_still_a_crash():

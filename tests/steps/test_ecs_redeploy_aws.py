@@ -18,6 +18,7 @@ from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
 from opskit.steps.ecs_redeploy import STEP
 from tests.ecs_driver import (
     CLUSTER,
+    ELB_REASON,
     FAMILY,
     NO_CAPACITY,
     NO_INSTANCE,
@@ -397,20 +398,48 @@ def test_two_spot_reclaims_during_a_healthy_rollout_pass_and_are_named(stack, ca
     assert calls.writes == ["UpdateService"]
 
 
-def test_elb_health_check_replacements_do_not_count_even_through_failed_tasks(stack, make_ctx):
+def test_new_tasks_failing_elb_health_checks_before_any_was_healthy_fail_at_max_failed_tasks(
+    stack, make_ctx
+):
+    # A broken revision behind a load balancer: each new task starts and is never
+    # healthy. ECS counts them in failedTasks; opskit reads it as ECS gives it.
+    unhealthy = []
+    rounds = [lambda: (stack.start_tasks(), unhealthy.append(stack.fail_elb_health_checks()))]
+    scripted = clock(*rounds * 6, stack.roll_out)
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"2 tasks of deployment {deployment_id} stopped (max_failed_tasks 2): 2 tasks failed "
+        "ELB health checks before any was healthy"
+    )
+    assert len(scripted.sleeps) == 2
+    headlines = [line for line in caught.value.detail.splitlines() if line.startswith("task ")]
+    assert headlines == [
+        f"task {task.id} ({FAMILY}:1) stopped: {ELB_REASON} [ServiceSchedulerInitiated]"
+        for task in unhealthy
+    ]
+
+
+def test_an_elb_replacement_after_the_deployment_had_a_healthy_task_does_not_count(stack, make_ctx):
     scripted = clock(
-        stack.start_tasks,
+        lambda: (stack.start_tasks(), stack.pass_health_checks()),
         stack.fail_elb_health_checks,
         stack.start_tasks,
         stack.fail_elb_health_checks,
-        stack.start_tasks,
+        lambda: (stack.start_tasks(), stack.pass_health_checks()),
         lambda: (stack.drain_old(), stack.complete()),
     )
 
     result = run(make_ctx, scripted)
 
-    assert stack.primary()["failedTasks"] == 2  # what ECS counted; opskit does not
-    assert result.summary.endswith("; 2 tasks failed ELB health checks, replaced")
+    assert stack.primary()["failedTasks"] == 0  # reset at the first healthy task, as ECS does
+    assert result.summary == (
+        f"deployment {result.outputs.deployment_id} COMPLETED ({FAMILY}:1): 1 new task running, "
+        "1 old task replaced; 2 tasks failed ELB health checks, replaced"
+    )
 
 
 def test_a_crash_still_counts_beside_a_reclaim(stack, make_ctx):
