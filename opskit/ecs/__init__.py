@@ -7,7 +7,10 @@ Kept apart as ecspresso keeps deploy, wait and verify apart, each usable alone:
 - ``deploy``: ``update_service`` and the id of the deployment it created;
 - ``watch``: the verdict over one described deployment (pure, no AWS);
 - ``wait``: the poll loop that feeds ``watch``, remembers what it must across
-  polls (seen once, reads since the update, placement failures) and emits progress;
+  polls (seen once, reads since the update or missing since, placement
+  failures) and emits progress;
+- ``rollback``: back to the previous task definition after a failure, with a
+  wait limit of its own;
 - ``settings``: the service's ``deploymentConfiguration`` (strategy, bake time,
   alarms) and the step's own time limit;
 - ``stops``, ``placement``: ECS's own words as data (stops that are not

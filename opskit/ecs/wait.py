@@ -31,8 +31,9 @@ from opskit.ecs.describe import (
 )
 from opskit.ecs.names import task_id_of
 from opskit.ecs.placement import PlacementFailures, is_placement_failure
-from opskit.ecs.settings import RolloutConfig
+from opskit.ecs.settings import RolloutConfig, WaitLimit
 from opskit.ecs.watch import STARTING, WAITING, Observation, Verdict, Visibility, judge
+from opskit.errors import Cancelled, StepError, StepTimeout
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -195,3 +196,34 @@ def follow(
         cancel=cancel,
         describe=watch.state,
     )
+
+
+def follow_within(
+    watch: DeploymentWatch,
+    interval: float,
+    *,
+    clock: Clock,
+    limit: WaitLimit,
+    cancel: threading.Event,
+    what: str,
+) -> Verdict:
+    """``follow`` within ``limit``. A timeout, Ctrl-C or an AWS error mid-wait says
+    which ``what`` (``deployment``, ``rollback deployment``) it was waiting for and
+    its last known state; the error's ``detail`` is that state."""
+    try:
+        return follow(watch, interval, clock=clock, deadline=limit.deadline, cancel=cancel)
+    except StepTimeout:
+        raise StepTimeout(
+            f"{what} {watch.deployment_id} did not finish {limit.within}: {watch.state()}",
+            detail=watch.state(),
+        ) from None
+    except Cancelled:
+        # Nothing is sent after an interrupt: the service keeps what was already sent.
+        raise Cancelled(
+            f"interrupted while waiting for {what} {watch.deployment_id}: {watch.state()}"
+        ) from None
+    except StepError as err:  # AWS failed mid-wait
+        raise StepError(
+            f"while waiting for {what} {watch.deployment_id}: {err.summary}",
+            detail=watch.state(),
+        ) from None

@@ -557,6 +557,50 @@ def test_a_timeout_shorter_than_the_bake_time_warns_before_the_update(aws, make_
     assert dry.status == "changed"
 
 
+def test_without_a_timeout_a_rollback_gets_a_fresh_default_wait(stack, calls, make_ctx):
+    # A failure at minute 29 of the default 30m wait must not leave the rollback one minute.
+    scripted = clock(
+        *[lambda: None] * 27,
+        lambda: (stack.start_tasks(), stack.crash()),
+        lambda: (stack.start_tasks(), stack.crash()),  # the second crash, read at 29m
+        lambda: None,
+        lambda: None,
+        stack.roll_out,  # the rollback deployment, at 32m
+    )
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted, timeout=None, poll_interval="60s", image="repo/app:broken",
+            rollback=True)  # fmt: skip
+
+    rollback_id = caught.value.outputs.rollback_deployment_id
+    assert caught.value.summary == (
+        f"2 tasks of deployment {caught.value.outputs.deployment_id} stopped (max_failed_tasks "
+        f"2): the new tasks keep crashing; rolled back to {FAMILY}:1 (deployment {rollback_id} "
+        "COMPLETED)"
+    )
+    assert sum(scripted.sleeps) == 32 * 60
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService", "UpdateService"]
+
+
+def test_with_a_timeout_a_rollback_keeps_the_steps_deadline(stack, make_ctx):
+    scripted = clock(
+        *[lambda: None] * 6,
+        lambda: (stack.start_tasks(), stack.crash()),
+        lambda: (stack.start_tasks(), stack.crash()),  # the second crash, read at 8m
+    )
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted, timeout=600.0, poll_interval="60s", image="repo/app:broken",
+            rollback=True)  # fmt: skip
+
+    rollback_id = caught.value.outputs.rollback_deployment_id
+    assert caught.value.summary.endswith(
+        f"; rollback to {FAMILY}:1 not finished: rollback deployment {rollback_id} did not "
+        f"finish before the step's timeout: deployment {rollback_id} IN_PROGRESS: running 0/1, "
+        "pending 0, 1 old running (waiting for the new task to start)"
+    )
+    assert sum(scripted.sleeps) == 600.0
+
+
 # --- 5. task_definition: previous ----------------------------------------------------
 
 
