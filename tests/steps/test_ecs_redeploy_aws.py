@@ -125,10 +125,11 @@ def test_the_rollback_deployment_gets_the_same_grace(stack, calls, make_ctx):
         "COMPLETED)"
     )
     assert calls.writes == ["RegisterTaskDefinition", "UpdateService", "UpdateService"]
-    assert (
+    # the rollback's first read, right after its UpdateService at 10 s
+    assert make_ctx.messages("progress")[2] == (
         f"deployment {rollback_id} not visible yet in DescribeServices (ECS is eventually "
         "consistent): waiting up to 30s for it (1 read so far) (9m50s left)"
-    ) in make_ctx.messages("progress")
+    )
 
 
 def test_a_deployment_missing_from_one_read_after_it_was_seen_is_waited_for_not_rolled_back(
@@ -201,7 +202,12 @@ def test_a_new_task_not_found_yet_by_describe_tasks_is_neither_stopped_nor_gone(
     result = run(make_ctx, scripted, max_failed_tasks=1)
 
     assert result.outputs.new_task_ids == [stack.tasks(result.outputs.deployment_id)[0].id]
-    assert "1 listed task not visible yet in DescribeTasks" in make_ctx.messages("progress")[1]
+    assert make_ctx.messages("progress")[1] == (
+        f"deployment {result.outputs.deployment_id} IN_PROGRESS: running 1/1, pending 0, 1 old "
+        "running: waiting for the new task to start (the deployment counts 1 running, but 0 "
+        "RUNNING task(s) carry its id); 1 listed task not visible yet in DescribeTasks (ECS is "
+        "eventually consistent) (9m55s left)"
+    )
 
 
 # --- 2. placement failures -----------------------------------------------------------
@@ -394,7 +400,10 @@ def test_two_spot_reclaims_during_a_healthy_rollout_pass_and_are_named(stack, ca
         f"task {task.id} reclaimed by Spot, replaced: {SPOT_REASON} [SpotInterruption]"
         for task in reclaimed
     ]
-    assert "1 task reclaimed by Spot, replaced" in make_ctx.messages("progress")[2]
+    assert make_ctx.messages("progress")[2] == (
+        f"deployment {deployment_id} IN_PROGRESS: running 0/1, pending 0, 1 old running: waiting "
+        "for the new task to start; 1 task reclaimed by Spot, replaced (9m50s left)"
+    )
     assert calls.writes == ["UpdateService"]
 
 
