@@ -14,7 +14,8 @@ Kept apart as ecspresso keeps deploy, wait and verify apart, each usable alone:
 - ``settings``: the service's ``deploymentConfiguration`` (strategy, bake time,
   alarms) and the step's own time limit;
 - ``stops``, ``placement``: ECS's own words as data (stops that are not
-  crashes, events that say a task cannot be placed), pure;
+  crashes and which of a deployment's stops are failures, events that say a
+  task cannot be placed), pure;
 - ``failure``: the evidence of stopped tasks (reasons, exit codes, last log lines).
 
 Everything reads only the shapes the real ECS API returns, so it behaves the

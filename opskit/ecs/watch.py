@@ -22,7 +22,7 @@ from opskit.durations import format_duration
 from opskit.ecs.describe import epoch
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.placement import PlacementFailures
-from opskit.ecs.stops import ELB_HEALTH_CHECKS, not_a_crash, replaced_summary
+from opskit.ecs.stops import replaced_summary, sort_stops
 
 WAITING = "waiting"
 SUCCEEDED = "succeeded"
@@ -109,30 +109,6 @@ class Verdict:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _oldest_first(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
-
-
-def _stopped_of(deployment_id: str, stopped_tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return _oldest_first([t for t in stopped_tasks if t.get("startedBy") == deployment_id])
-
-
-def failed_tasks_of(
-    deployment_id: str, stopped_tasks: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Tasks that the deployment started and that stopped for their own reasons (not
-    a Spot reclaim, a retirement, a scale-in or an ELB health-check stop: those
-    that are failures reach the verdict through ``failedTasks``), oldest first."""
-    return [t for t in _stopped_of(deployment_id, stopped_tasks) if not_a_crash(t) is None]
-
-
-def replaced_tasks_of(
-    deployment_id: str, stopped_tasks: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Tasks that the deployment started and that ECS stopped and replaced."""
-    return [t for t in _stopped_of(deployment_id, stopped_tasks) if not_a_crash(t) is not None]
 
 
 def state_line(deployment: dict[str, Any] | None, deployment_id: str, old_running: int) -> str:
@@ -282,30 +258,19 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         len(old_tasks_alive(deployment_id, observation)),
     )
     primary = next((d for d in others if d.get("status") == "PRIMARY"), None)
-    crashed = failed_tasks_of(deployment_id, observation.stopped_tasks)
-    # failedTasks, read as ECS gives it (the Deployment shape's documentation): tasks
-    # that could not launch, never reached RUNNING, or failed a health check and were
-    # stopped, counted only until the deployment has a healthy task ("resets to zero
-    # and stops being evaluated"). While it is above 0 no task was ever healthy, so
-    # the deployment's ELB health-check stops are failures, not replacements.
     counter = int((mine or {}).get("failedTasks") or 0)
-    unhealthy: list[dict[str, Any]] = []
-    replaced: list[dict[str, Any]] = []
-    for task in replaced_tasks_of(deployment_id, observation.stopped_tasks):
-        elb = counter and not_a_crash(task) is ELB_HEALTH_CHECKS
-        (unhealthy if elb else replaced).append(task)
-    failed = _oldest_first(crashed + unhealthy)
-    stops = max(len(crashed), counter)
+    stopped = sort_stops(deployment_id, observation.stopped_tasks, counter)
+    stops = stopped.count
     state = state_line(mine, deployment_id, old_running)
     data = _counts(mine, old_running, stops)
 
     def verdict(outcome: str, summary: str, **extra: Any) -> Verdict:
         return Verdict(
-            outcome, summary, state, tuple(failed), data=data, replaced_tasks=tuple(replaced),
+            outcome, summary, state, stopped.failed, data=data, replaced_tasks=stopped.replaced,
             **extra,
         )  # fmt: skip
 
-    also = replaced_summary(replaced)
+    also = replaced_summary(stopped.replaced)
 
     if mine is None:
         if not observation.visibility.gone and not _newer(primary, observation.created_at):
@@ -329,7 +294,7 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     if stops >= max_failed_tasks:
         summary = (
             f"{plural(stops, 'task')} of deployment {deployment_id} stopped "
-            f"(max_failed_tasks {max_failed_tasks}): {_why_stopped(len(crashed), len(unhealthy))}"
+            f"(max_failed_tasks {max_failed_tasks}): {stopped.why()}"
         )
         return verdict(FAILED, summary + (f"; {also}" if also else ""))
     starting = starting_tasks(deployment_id, observation)
@@ -375,25 +340,13 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         )
     if stops:
         why += f"; {plural(stops, 'new task')} stopped so far (fails at {max_failed_tasks})"
-        if unhealthy:
-            why += f": {_never_healthy(len(unhealthy))}"
+        if stopped.unhealthy:
+            why += f": {stopped.never_healthy()}"
     if also:
         why += f"; {also}"
     if placement.events:
         why += f"; ECS could not place a task ({placement.describe()} so far)"
     return verdict(WAITING, why)
-
-
-def _never_healthy(count: int) -> str:
-    return f"{plural(count, 'task')} failed ELB health checks before any was healthy"
-
-
-def _why_stopped(crashed: int, unhealthy: int) -> str:
-    """Why the deployment's failed tasks failed: ELB health checks, crashes, or both."""
-    parts = [_never_healthy(unhealthy)] if unhealthy else []
-    if crashed or not unhealthy:
-        parts.append("the new tasks keep crashing")
-    return "; ".join(parts)
 
 
 def _name(deployment: dict[str, Any]) -> str:
