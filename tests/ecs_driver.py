@@ -12,7 +12,8 @@ stopped reasons and exit codes); this driver only decides *what happens*:
 - what ECS documents and moto does not show: reads right after ``UpdateService``
   that do not show it yet, listed tasks that ``DescribeTasks`` does not find yet,
   tasks left PROVISIONING/PENDING, placement-failure events, Spot reclaims and
-  ELB health-check replacements, a service's ``deploymentConfiguration``.
+  ELB health-check replacements, ``failedTasks`` counted as ECS counts it (reset
+  at a deployment's first healthy task), a service's ``deploymentConfiguration``.
 
 ``tests.clocks.ScriptedClock`` runs one scenario move at each poll's sleep, so a test plays
 a whole rollout with no real waiting. Only real API shapes reach the step.
@@ -46,6 +47,10 @@ TARGET_GROUP = (
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/chatbot/6d0ecf831eec9f09"
 )
 ELB_REASON = f"Task failed ELB health checks in (target-group {TARGET_GROUP})"
+PULL_FAILED = (
+    f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to "
+    f"resolve ref {IMAGE}: not found"
+)
 NO_CAPACITY = (
     "was unable to place a task. Reason: Capacity is unavailable at this time. Please try "
     "again later or in a different availability zone."
@@ -128,6 +133,7 @@ class EcsDriver:
         self.aws = aws
         self.service_name = service
         self.records = EcsRecords(cluster=cluster, service=service, region=REGION)
+        self.healthy: set[str] = set()  # deployments that had a healthy task
 
     def install(self, aws_like_update: bool = True) -> None:
         """Tasks keep the status we set and, unless told not to, ``UpdateService``
@@ -162,13 +168,19 @@ class EcsDriver:
     def _count(
         self, deployment_id: str, running: int = 0, failed: int = 0, pending: int = 0
     ) -> None:
-        """Add to one deployment's counts; the others keep theirs."""
+        """Add to one deployment's counts; the others keep theirs. ``failedTasks``
+        counts as ECS documents it (the Deployment shape in botocore's model): "the
+        number of consecutively failed tasks ... Once a service deployment has one
+        or more successfully running tasks, the failed task count resets to zero
+        and stops being evaluated" -- here, once a task of it passed its health
+        checks (``pass_health_checks``)."""
         counts = {
             d["id"]: (d["runningCount"], d["pendingCount"], d["failedTasks"])
             for d in self.deployments
         }
         was = counts[deployment_id]
-        counts[deployment_id] = (was[0] + running, was[1] + pending, was[2] + failed)
+        failures = 0 if deployment_id in self.healthy else was[2] + failed
+        counts[deployment_id] = (was[0] + running, was[1] + pending, failures)
         self.records.set_counts(counts)
 
     def start_tasks(self, deployment_id: str | None = None, count: int | None = None) -> list[Task]:
@@ -186,8 +198,19 @@ class EcsDriver:
         self.records.add_event(f"has started {len(started)} tasks: ({ids}).")
         return started
 
+    def pass_health_checks(self, deployment_id: str | None = None) -> None:
+        """The deployment's RUNNING tasks pass their health checks (the load
+        balancer's, the container's): its first success, so ECS resets its
+        ``failedTasks`` to 0 and stops counting failures for it."""
+        deployment = self.deployment(deployment_id)
+        for task in self.tasks(deployment["id"]):
+            self.records.task_healthy(task.id)
+        self.healthy.add(deployment["id"])
+        self._count(deployment["id"])
+
     def crash(self, deployment_id: str | None = None, exit_code: int = 1) -> Task:
-        """One running task of the deployment exits: ECS stops it and counts a failure."""
+        """One running task of the deployment exits: ECS stops it and counts a
+        failure (before the deployment's first healthy task)."""
         deployment = self.deployment(deployment_id)
         task = self.tasks(deployment["id"])[0]
         self.records.task_stopped(task.id, exit_code, CRASH_REASON, "EssentialContainerExited")
@@ -262,6 +285,11 @@ class EcsDriver:
         that do not show it yet (ECS's API is eventually consistent)."""
         self.records.stale_reads_after_update(reads)
 
+    def stale_reads(self, reads: int = 1) -> None:
+        """The next ``reads`` DescribeServices show the service as before the step's
+        ``UpdateService`` again, after reads that showed the new deployment."""
+        self.records.stale_reads_now(reads)
+
     def hide(self, tasks: list[Task], reads: int = 1) -> None:
         """ListTasks lists these tasks, but their next ``reads`` DescribeTasks
         answer ``MISSING`` (not visible yet)."""
@@ -277,6 +305,19 @@ class EcsDriver:
             self.records.task_pending(task_id)
         self._count(deployment["id"], pending=1)
         return Task(task_id)
+
+    def place(self, task: Task) -> None:
+        """A task left PROVISIONING or PENDING by ``start_stuck`` reaches RUNNING
+        (Fargate pulled its image and attached its network interface)."""
+        self.records.task_running(task.id)
+        self._count(self.primary()["id"], running=1, pending=-1)
+
+    def stop_stuck(self, task: Task) -> None:
+        """A task left PROVISIONING or PENDING stops before RUNNING (its image
+        cannot be pulled): ECS counts it in ``failedTasks``."""
+        self.records.task_stopping(task.id, PULL_FAILED, "TaskFailedToStart")
+        self.records.task_stopped(task.id, None, None, None)
+        self._count(self.primary()["id"], pending=-1, failed=1)
 
     def unable_to_place(self, created_at: datetime, message: str = NO_CAPACITY) -> None:
         """ECS's service scheduler could not place a task of the service."""
@@ -296,7 +337,8 @@ class EcsDriver:
 
     def fail_elb_health_checks(self, deployment_id: str | None = None) -> Task:
         """The load balancer finds one running task unhealthy: ECS stops it and
-        counts it in ``failedTasks`` (it failed a defined health check)."""
+        replaces it, counting it in ``failedTasks`` (it failed a defined health
+        check) only before the deployment's first healthy task."""
         deployment = self.deployment(deployment_id)
         task = self.tasks(deployment["id"])[0]
         self.records.task_stopping(task.id, ELB_REASON, "ServiceSchedulerInitiated")

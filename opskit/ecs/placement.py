@@ -7,12 +7,15 @@ would otherwise wait out the step's timeout with "waiting for the new task to
 start". ``wait.DeploymentWatch`` collects the events below that were created
 after the deployment started, while it has no RUNNING task; ``watch.judge``
 fails it once they repeat (``FAIL_AT_EVENTS`` of them, or the first and the
-newest ``FAIL_AFTER_SECONDS`` apart by the events' own timestamps), or once
-``FAIL_AFTER_SECONDS`` have passed on the step's clock since the first was read
-with still no task placed, quoting the newest one. The last rule is there
-because ECS does not always repeat itself: the same page says that a repeated
-service event message is left out until its cause is resolved or six hours
-pass, so a single event can be all the evidence there will be.
+newest ``FAIL_AFTER_SECONDS`` apart by the events' own timestamps), or once the
+deployment has had no task at all (none PROVISIONING, PENDING or RUNNING) for
+``FAIL_AFTER_SECONDS`` on the step's clock since the first was read, quoting
+the newest one. That time rule is there because ECS does not always repeat
+itself: the same page says that a repeated service event message is left out
+until its cause is resolved or six hours pass, so a single event can be all the
+evidence there will be. It restarts whenever the deployment has a task: ECS
+placed it on a retry, and Fargate's image pull and ENI attach keep it PENDING
+for a minute or more; the events stay counted, so three still fail.
 
 The wordings are those of "Amazon ECS service event messages" (Amazon ECS
 developer guide). Every placement failure of the scheduler starts
@@ -62,7 +65,9 @@ class PlacementFailures:
     """Placement-failure events counted for one deployment, oldest first."""
 
     events: tuple[dict[str, Any], ...] = ()
-    waited: float = 0.0  # seconds on the step's clock since the first one was read
+    # seconds on the step's clock with no task of the deployment, since the first
+    # one was read (or since its last task went)
+    waited: float = 0.0
 
     @property
     def span(self) -> float:

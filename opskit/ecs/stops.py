@@ -1,10 +1,11 @@
 """Which stopped tasks are not crashes: ECS's own stop codes and reasons, as data.
 
-Pure. A task that Fargate Spot reclaimed, that ECS scaled in, or that the load
-balancer found unhealthy was stopped by ECS and replaced; it says nothing about
-whether the new code crashes, so it is not counted towards ``max_failed_tasks``.
-The words are ECS's ("Stopped tasks error codes" and "Why is my Amazon ECS task
-stopped?" in the Amazon ECS documentation):
+Pure. A task that Fargate Spot reclaimed, that AWS retired, that ECS scaled in,
+or that the load balancer found unhealthy was stopped by ECS and replaced; its
+stop says nothing by itself about whether the new code crashes, so opskit's own
+count of stopped tasks towards ``max_failed_tasks`` leaves it out. The words are
+ECS's ("Stopped tasks error codes" and "Why is my Amazon ECS task stopped?" in
+the Amazon ECS documentation):
 
 - ``stopCode: SpotInterruption`` (``stoppedReason`` "Your Spot Task was
   interrupted."): Fargate Spot took the capacity back;
@@ -13,8 +14,11 @@ stopped?" in the Amazon ECS documentation):
 - ``stopCode: TerminationNotice``: AWS retired the task's host (Fargate task
   retirement for maintenance, an EC2 Spot interruption notice);
 - ``stoppedReason`` "Task failed ELB health checks in (target-group ...)": the
-  load balancer's health check replaced it. ECS's deployment circuit breaker
-  still counts these, and ``watch.judge`` reports its FAILED state within one poll.
+  load balancer's health check replaced it. Before the deployment had any
+  healthy task, ECS counts such a stop in the deployment's ``failedTasks`` (a
+  new revision that never gets healthy), and ``sort_stops`` reads that count as
+  ECS gives it and names those stops as failures; after one, ECS no longer
+  counts them (a healthy task replaced later) and neither does opskit.
 
 ``ServiceSchedulerInitiated`` alone is not enough: ECS gives the same code to a
 task that failed its container health check, which is the new code failing.
@@ -46,15 +50,16 @@ class NotACrash:
         return bool(self.reason_prefix) and reason.startswith(self.reason_prefix)
 
 
+ELB_HEALTH_CHECKS = NotACrash(
+    "elb-health",
+    "failed ELB health checks, replaced",
+    reason_prefix="Task failed ELB health checks",
+)
 NOT_CRASHES = (
     NotACrash("spot", "reclaimed by Spot, replaced", stop_code="SpotInterruption"),
     NotACrash("retired", "retired by AWS, replaced", stop_code="TerminationNotice"),
     NotACrash("scale-in", "scaled in by ECS", reason_prefix="Scaling activity initiated by"),
-    NotACrash(
-        "elb-health",
-        "failed ELB health checks, replaced",
-        reason_prefix="Task failed ELB health checks",
-    ),
+    ELB_HEALTH_CHECKS,
 )
 
 
@@ -87,3 +92,63 @@ def replaced_lines(tasks: Iterable[dict[str, Any]]) -> list[str]:
         code = f" [{task['stopCode']}]" if task.get("stopCode") else ""
         lines.append(f"task {task_id_of(str(task.get('taskArn', '')))} {kind.said}: {reason}{code}")
     return lines
+
+
+def _oldest_first(tasks: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    return tuple(sorted(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or "")))
+
+
+def _tasks(count: int) -> str:
+    return f"{count} task" if count == 1 else f"{count} tasks"
+
+
+@dataclass(frozen=True)
+class DeploymentStops:
+    """One deployment's stopped tasks, sorted into what counts towards
+    ``max_failed_tasks`` and what is ECS replacing a task; each oldest first."""
+
+    crashed: tuple[dict[str, Any], ...]  # stopped for their own reasons: opskit's count
+    unhealthy: tuple[dict[str, Any], ...]  # ELB health-check stops ECS counts as failures
+    replaced: tuple[dict[str, Any], ...]  # ECS replacing a task: never a failure
+    count: int  # the failures: the larger of opskit's count and ECS's failedTasks
+
+    @property
+    def failed(self) -> tuple[dict[str, Any], ...]:
+        """The tasks whose stops are failures: the evidence a failure message shows."""
+        return _oldest_first(self.crashed + self.unhealthy)
+
+    def never_healthy(self) -> str:
+        return f"{_tasks(len(self.unhealthy))} failed ELB health checks before any was healthy"
+
+    def why(self) -> str:
+        """Why the failed tasks failed: ELB health checks, crashes, or both."""
+        parts = [self.never_healthy()] if self.unhealthy else []
+        if self.crashed or not self.unhealthy:
+            parts.append("the new tasks keep crashing")
+        return "; ".join(parts)
+
+
+def sort_stops(
+    deployment_id: str, stopped_tasks: Iterable[dict[str, Any]], failed_tasks: int
+) -> DeploymentStops:
+    """The STOPPED tasks that ``deployment_id`` started, beside its ``failedTasks``.
+
+    ``failedTasks`` is read as ECS gives it (the Deployment shape's documentation):
+    tasks that could not launch, never reached RUNNING, or failed a health check
+    and were stopped, counted only until the deployment has a healthy task ("the
+    failed task count resets to zero and stops being evaluated"). While it is
+    above 0 no task of the deployment was ever healthy, so its ELB health-check
+    stops are failures, not replacements.
+    """
+    crashed, unhealthy, replaced = [], [], []
+    for task in _oldest_first(t for t in stopped_tasks if t.get("startedBy") == deployment_id):
+        kind = not_a_crash(task)
+        if kind is None:
+            crashed.append(task)
+        elif kind is ELB_HEALTH_CHECKS and failed_tasks > 0:
+            unhealthy.append(task)
+        else:
+            replaced.append(task)
+    return DeploymentStops(
+        tuple(crashed), tuple(unhealthy), tuple(replaced), max(len(crashed), failed_tasks)
+    )

@@ -6,10 +6,11 @@ words why it is still waiting, with the time left. Time comes from the step's
 clock and deadline (``opskit.clock.poll_until``), so tests never really sleep.
 
 ``DeploymentWatch`` keeps what the pure judge must not: whether the deployment
-was seen once and how many reads and seconds since ``UpdateService`` answered
-(the ECS API is eventually consistent), the placement-failure events counted
-for it. A listed task DescribeTasks has not found yet is handed to the judge
-for that poll only: the next read finds it or names it again.
+was seen once, how many reads and seconds since ``UpdateService`` answered and
+how many reads in a row missed it since (the ECS API is eventually consistent),
+the placement-failure events counted for it. A listed task DescribeTasks has
+not found yet is handed to the judge for that poll only: the next read finds it
+or names it again.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from opskit.ecs.describe import (
 )
 from opskit.ecs.names import task_id_of
 from opskit.ecs.placement import PlacementFailures, is_placement_failure
-from opskit.ecs.settings import RolloutConfig
-from opskit.ecs.watch import WAITING, Observation, Verdict, Visibility, judge
+from opskit.ecs.settings import RolloutConfig, WaitLimit
+from opskit.ecs.watch import STARTING, WAITING, Observation, Verdict, Visibility, judge
+from opskit.errors import Cancelled, StepError, StepTimeout
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -62,8 +64,11 @@ class DeploymentWatch:
     last: Verdict | None = None
     running_tasks: list[dict[str, Any]] = field(default_factory=list)
     reads: int = 0
+    missing: int = 0  # reads in a row that did not list it since it was seen
     placement_events: list[dict[str, Any]] = field(default_factory=list)
-    placement_first_read: float | None = None  # the step's clock when the first was read
+    # The step's clock when the time rule's wait began: the first placement failure
+    # read with no task of the deployment, or the first read since its last task went.
+    placement_wait_from: float | None = None
     started: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,33 +87,37 @@ class DeploymentWatch:
         stopped = read_service_tasks(self.aws, self.cluster, self.service, "STOPPED")
         self.running_tasks = running.tasks
         listed = any(d.get("id") == self.deployment_id for d in record.get("deployments") or [])
+        self.missing = 0 if listed or not self.seen else self.missing + 1
         self.seen = self.seen or listed
-        self._count_placement_failures(fresh, running.tasks)
+        self._count_placement_failures(fresh, record, running.tasks)
         observation = Observation(
             self.deployment_id,
             record,
             running.tasks,
             stopped.tasks,
-            visibility=Visibility(self.seen, self.reads, elapsed),
+            visibility=Visibility(self.seen, self.reads, elapsed, self.missing),
             not_visible_tasks=tuple(running.not_visible),
             placement=PlacementFailures(tuple(self.placement_events), self._placement_wait()),
             now=self.clock.time(),
             baking=self.config.baking(),
+            created_at=self.created_at,
         )
         self.last = judge(observation, self.max_failed_tasks)
         return self.last
 
     def _count_placement_failures(
-        self, fresh: list[dict[str, Any]], running: list[dict[str, Any]]
+        self, fresh: list[dict[str, Any]], service: dict[str, Any], running: list[dict[str, Any]]
     ) -> None:
         """Placement failures count only while the deployment has no RUNNING task,
-        and only those created after it started (events may be read late)."""
-        if any(
-            t.get("startedBy") == self.deployment_id and t.get("lastStatus") == "RUNNING"
-            for t in running
-        ):
+        and only those created after it started (events may be read late). The
+        time waited since runs only while the deployment has no task at all: a
+        task that ECS placed on a retry and that is still PROVISIONING or PENDING
+        (Fargate pulls the image, attaches the ENI) restarts it; the events
+        already counted stay counted."""
+        mine = started_by(running, self.deployment_id)
+        if any(t.get("lastStatus") == "RUNNING" for t in mine):
             self.placement_events.clear()
-            self.placement_first_read = None
+            self.placement_wait_from = None
             return
         self.placement_events.extend(
             e
@@ -116,13 +125,21 @@ class DeploymentWatch:
             if is_placement_failure(str(e.get("message", "")))
             and epoch(e.get("createdAt")) >= self.created_at
         )
-        if self.placement_events and self.placement_first_read is None:
-            self.placement_first_read = self.clock.monotonic()
+        pending = sum(
+            int(d.get("pendingCount") or 0)
+            for d in service.get("deployments") or []
+            if d.get("id") == self.deployment_id
+        )
+        placed = pending > 0 or any(t.get("lastStatus") in STARTING for t in mine)
+        if placed:
+            self.placement_wait_from = None
+        elif self.placement_events and self.placement_wait_from is None:
+            self.placement_wait_from = self.clock.monotonic()
 
     def _placement_wait(self) -> float:
-        if self.placement_first_read is None:
+        if self.placement_wait_from is None:
             return 0.0
-        return self.clock.monotonic() - self.placement_first_read
+        return self.clock.monotonic() - self.placement_wait_from
 
     def new_task_ids(self) -> list[str]:
         """RUNNING tasks that this deployment started."""
@@ -179,3 +196,34 @@ def follow(
         cancel=cancel,
         describe=watch.state,
     )
+
+
+def follow_within(
+    watch: DeploymentWatch,
+    interval: float,
+    *,
+    clock: Clock,
+    limit: WaitLimit,
+    cancel: threading.Event,
+    what: str,
+) -> Verdict:
+    """``follow`` within ``limit``. A timeout, Ctrl-C or an AWS error mid-wait says
+    which ``what`` (``deployment``, ``rollback deployment``) it was waiting for and
+    its last known state; the error's ``detail`` is that state."""
+    try:
+        return follow(watch, interval, clock=clock, deadline=limit.deadline, cancel=cancel)
+    except StepTimeout:
+        raise StepTimeout(
+            f"{what} {watch.deployment_id} did not finish {limit.within}: {watch.state()}",
+            detail=watch.state(),
+        ) from None
+    except Cancelled:
+        # Nothing is sent after an interrupt: the service keeps what was already sent.
+        raise Cancelled(
+            f"interrupted while waiting for {what} {watch.deployment_id}: {watch.state()}"
+        ) from None
+    except StepError as err:  # AWS failed mid-wait
+        raise StepError(
+            f"while waiting for {what} {watch.deployment_id}: {err.summary}",
+            detail=watch.state(),
+        ) from None

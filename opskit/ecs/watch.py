@@ -14,6 +14,7 @@ and handed in with the observation; ``now`` comes from the step's clock.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from opskit.durations import format_duration
 from opskit.ecs.describe import epoch
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.placement import PlacementFailures
-from opskit.ecs.stops import not_a_crash, replaced_summary
+from opskit.ecs.stops import replaced_summary, sort_stops
 
 WAITING = "waiting"
 SUCCEEDED = "succeeded"
@@ -34,6 +35,10 @@ FAILED = "failed"
 # is a failure that says so.
 GRACE_READS = 2
 GRACE_SECONDS = 30.0
+# Nor does it promise that reads never go backwards: once seen, a deployment
+# missing from a read is "not visible in this read", and has disappeared only
+# when this many reads in a row miss it (or a newer deployment is PRIMARY).
+MISSING_READS = 2
 # A task's lastStatus before RUNNING (the task lifecycle, Amazon ECS developer guide).
 STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")
 
@@ -41,16 +46,24 @@ STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")
 @dataclass(frozen=True)
 class Visibility:
     """What the wait loop remembers of reading the deployment: whether any read
-    (this one included) listed it, how many reads there were and how long it has
-    been since ``UpdateService`` answered."""
+    (this one included) listed it, how many reads there were, how long it has
+    been since ``UpdateService`` answered, and how many reads in a row (this one
+    included) missed it since it was seen."""
 
     seen: bool = True
     reads: int = 1
     seconds: float = 0.0
+    missing: int = 0
 
     @property
     def grace_over(self) -> bool:
         return self.reads >= GRACE_READS and self.seconds >= GRACE_SECONDS
+
+    @property
+    def gone(self) -> bool:
+        """Seen once, then missing from ``MISSING_READS`` reads in a row (a read
+        that misses it counts as one even when the loop did not say so)."""
+        return max(1, self.missing) >= MISSING_READS
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,9 @@ class Observation:
     did not find yet; ``placement`` the placement-failure events counted for the
     deployment; ``now`` the read's time (epoch seconds), for how long a task has
     been starting; ``baking`` what ECS does after the tasks are healthy
-    (``settings.RolloutConfig.baking``)."""
+    (``settings.RolloutConfig.baking``); ``created_at`` the deployment's own
+    ``createdAt`` (epoch seconds, 0 when not known), to tell a newer PRIMARY
+    deployment from a stale read's older one."""
 
     deployment_id: str
     service: dict[str, Any]
@@ -72,6 +87,7 @@ class Observation:
     placement: PlacementFailures = field(default_factory=PlacementFailures)
     now: float | None = None
     baking: str = ""
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -93,26 +109,6 @@ class Verdict:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _stopped_of(deployment_id: str, stopped_tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    mine = [t for t in stopped_tasks if t.get("startedBy") == deployment_id]
-    return sorted(mine, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""))
-
-
-def failed_tasks_of(
-    deployment_id: str, stopped_tasks: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Tasks that the deployment started and that stopped for their own reasons (not
-    a Spot reclaim, a scale-in or an ELB health-check replacement), oldest first."""
-    return [t for t in _stopped_of(deployment_id, stopped_tasks) if not_a_crash(t) is None]
-
-
-def replaced_tasks_of(
-    deployment_id: str, stopped_tasks: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Tasks that the deployment started and that ECS stopped and replaced."""
-    return [t for t in _stopped_of(deployment_id, stopped_tasks) if not_a_crash(t) is not None]
 
 
 def state_line(deployment: dict[str, Any] | None, deployment_id: str, old_running: int) -> str:
@@ -225,8 +221,28 @@ def _not_visible(observation: Observation) -> Verdict:
             "UpdateService answered"
         )
         return Verdict(FAILED, summary, state, data=data, not_visible=True)
-    summary = f"read {seen.reads} of at least {GRACE_READS}, over at least {GRACE_SECONDS:g}s"
+    summary = f"waiting up to {GRACE_SECONDS:g}s for it ({plural(seen.reads, 'read')} so far)"
     return Verdict(WAITING, summary, state, data=data, not_visible=True)
+
+
+def _missing_in_this_read(deployment_id: str) -> Verdict:
+    """Seen before, missing from this read only: a read that went backwards."""
+    state = (
+        f"deployment {deployment_id} not visible in this read of DescribeServices (an earlier "
+        "read listed it; ECS is eventually consistent)"
+    )
+    summary = (
+        f"waiting for the next read (missing from {MISSING_READS} reads in a row, it has "
+        "disappeared)"
+    )
+    return Verdict(WAITING, summary, state, data=_counts(None, 0, 0))
+
+
+def _newer(deployment: dict[str, Any] | None, created_at: float) -> bool:
+    """``deployment`` was created after ours (both times known)."""
+    if deployment is None or not created_at:
+        return False
+    return epoch(deployment.get("createdAt")) > created_at
 
 
 def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
@@ -242,20 +258,23 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         len(old_tasks_alive(deployment_id, observation)),
     )
     primary = next((d for d in others if d.get("status") == "PRIMARY"), None)
-    failed = failed_tasks_of(deployment_id, observation.stopped_tasks)
-    replaced = replaced_tasks_of(deployment_id, observation.stopped_tasks)
+    counter = int((mine or {}).get("failedTasks") or 0)
+    stopped = sort_stops(deployment_id, observation.stopped_tasks, counter)
+    stops = stopped.count
     state = state_line(mine, deployment_id, old_running)
-    data = _counts(mine, old_running, len(failed))
+    data = _counts(mine, old_running, stops)
 
     def verdict(outcome: str, summary: str, **extra: Any) -> Verdict:
         return Verdict(
-            outcome, summary, state, tuple(failed), data=data, replaced_tasks=tuple(replaced),
+            outcome, summary, state, stopped.failed, data=data, replaced_tasks=stopped.replaced,
             **extra,
         )  # fmt: skip
 
-    also = replaced_summary(replaced)
+    also = replaced_summary(stopped.replaced)
 
     if mine is None:
+        if not observation.visibility.gone and not _newer(primary, observation.created_at):
+            return _missing_in_this_read(deployment_id)
         summary = f"deployment {deployment_id} disappeared from the service"
         if primary is not None:
             summary += f"; {_name(primary)} is PRIMARY now"
@@ -272,18 +291,18 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
     if rollout and rollout not in ("IN_PROGRESS", "COMPLETED"):
         summary = f"deployment {deployment_id} {rollout}" + (f": {reason}" if reason else "")
         return verdict(FAILED, summary)
-    # ECS's failedTasks counts health-check replacements too (the Deployment shape's
-    # documentation): take the stops that are not crashes out of it.
-    counter = int(mine.get("failedTasks", 0) or 0) - len(replaced)
-    stops = max(len(failed), counter)
     if stops >= max_failed_tasks:
         summary = (
             f"{plural(stops, 'task')} of deployment {deployment_id} stopped "
-            f"(max_failed_tasks {max_failed_tasks}): the new tasks keep crashing"
+            f"(max_failed_tasks {max_failed_tasks}): {stopped.why()}"
         )
         return verdict(FAILED, summary + (f"; {also}" if also else ""))
     starting = starting_tasks(deployment_id, observation)
     placement = observation.placement
+    if starting and placement.waited:
+        # The time rule runs only while the deployment has no task at all
+        # (wait.DeploymentWatch restarts it): never "no task placed" beside a task.
+        placement = dataclasses.replace(placement, waited=0.0)
     if placement.repeated:
         summary = (
             f"ECS could not place the tasks of deployment {deployment_id} "
@@ -321,6 +340,8 @@ def judge(observation: Observation, max_failed_tasks: int) -> Verdict:
         )
     if stops:
         why += f"; {plural(stops, 'new task')} stopped so far (fails at {max_failed_tasks})"
+        if stopped.unhealthy:
+            why += f": {stopped.never_healthy()}"
     if also:
         why += f"; {also}"
     if placement.events:

@@ -1,4 +1,5 @@
-"""The ONE module that edits moto's ECS records in process.
+"""The ONE place that edits moto's ECS records in process (this module, and the
+two it is split into: ``moto_ecs_tasks`` and ``moto_ecs_consistency``).
 
 moto 5.2.5 keeps a service's deployments static: ``update_service`` with
 ``forceNewDeployment`` only renames the existing deployment (same counts, same
@@ -12,14 +13,16 @@ say what ECS would say:
   ``ACTIVE`` -- in the same call, so its response is already truthful;
 - tasks carry ``startedBy`` = the deployment id, ``group`` = ``service:NAME``,
   ``lastStatus`` PROVISIONING -> RUNNING -> DEACTIVATING -> STOPPED with
-  ``stoppedReason``, ``stopCode`` and the container's ``exitCode``;
+  ``stoppedReason``, ``stopCode`` and the container's ``exitCode``
+  (``moto_ecs_tasks.TaskRecords``, which ``EcsRecords`` inherits);
 - deployments carry running/pending/failed counts, ``COMPLETED`` or ``FAILED``
   (the circuit breaker's reason), and drained ones leave the list;
 - service events, newest first, worded as ECS words them;
 - what ECS documents and moto does not show, played when a driver asks: reads
-  right after ``UpdateService`` that do not show it yet (the API is eventually
-  consistent), tasks that ``ListTasks`` lists and ``DescribeTasks`` answers with
-  a ``MISSING`` failure, tasks left PROVISIONING/PENDING, a service's
+  right after ``UpdateService`` that do not show it yet and tasks that
+  ``ListTasks`` lists and ``DescribeTasks`` answers with a ``MISSING`` failure
+  (the API is eventually consistent: the plays are in ``moto_ecs_consistency``,
+  installed here), tasks left PROVISIONING/PENDING, a service's
   ``deploymentConfiguration`` (strategy, bake time, alarms).
 
 The sandbox's agent, the ECS step tests (``tests/ecs_driver.py``) and the ECS
@@ -36,25 +39,26 @@ import threading
 import uuid
 from typing import Any
 
-from opskit.ecs.names import task_id_of
+from opskit.sandbox.moto_ecs_consistency import (
+    HiddenTasks,
+    StaleServiceReads,
+    answer_missing_tasks,
+)
+from opskit.sandbox.moto_ecs_tasks import PLATFORM_VERSION, TaskRecords
+from opskit.sandbox.moto_ecs_tasks import now_utc as _now
 
 ACCOUNT_ID = "123456789012"  # moto's default account (any unknown access key maps to it)
 _TASKS_FAILED = "tasks failed to start."
 CIRCUIT_BREAKER_REASON = f"ECS deployment circuit breaker: {_TASKS_FAILED}"
-PLATFORM_VERSION = "1.4.0"
 _MANUAL_FOREVER = {"progression": "manual", "times": 2**62}
 _MAX_EVENTS = 100
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def new_deployment_id() -> str:
     return f"ecs-svc/{random.randint(10**18, 10**19 - 1)}"
 
 
-class EcsRecords:
+class EcsRecords(TaskRecords):
     """Truthful ECS records for one service of moto's in-process backend."""
 
     def __init__(self, *, cluster: str, service: str, region: str, account_id: str = ACCOUNT_ID):
@@ -64,10 +68,8 @@ class EcsRecords:
         self.account_id = account_id
         self.lock = threading.RLock()
         self._original_update: Any = None
-        self._stale_after_update = 0  # armed reads for the next UpdateService
-        self._stale_reads = 0  # DescribeServices reads left that answer as before it
-        self._before_update: tuple[list[dict[str, Any]], list[dict[str, Any]], Any] | None = None
-        self._hidden_tasks: dict[str, int] = {}  # task id -> DescribeTasks reads left
+        self._stale = StaleServiceReads(lambda: self.backend, lambda: self.service, self.lock)
+        self._hidden = HiddenTasks(lambda: self.backend, self.lock)
 
     # -- setup -------------------------------------------------------------------
 
@@ -94,13 +96,13 @@ class EcsRecords:
         from moto.moto_api import state_manager
 
         state_manager.set_transition("ecs::task", _MANUAL_FOREVER)
-        _answer_missing_tasks()
+        answer_missing_tasks()
         backend = self.backend
         if update_service:
             self._original_update = backend.update_service
             backend.update_service = self._update_service
-        backend.describe_services = self._describe_services
-        backend.describe_tasks = self._describe_tasks
+        backend.describe_services = self._stale.describe_services
+        backend.describe_tasks = self._hidden.describe_tasks
         with self.lock:
             service = self.service
             if deployment_configuration is not None:
@@ -130,8 +132,7 @@ class EcsRecords:
             service = self.service
             force = bool(properties.pop("force_new_deployment", False))
             before = service.task_definition
-            self._before_update = (list(service.deployments), list(service.events), before)
-            self._stale_reads, self._stale_after_update = self._stale_after_update, 0
+            self._stale.update_starts(service)
             counts = service.running_count, service.pending_count
             result = self._original_update(properties)
             # moto sets runningCount = desiredCount on a scale; the agent keeps counts true.
@@ -214,133 +215,6 @@ class EcsRecords:
                 "events": [dict(e) for e in service.events],
                 "deploymentConfiguration": copy.deepcopy(configuration),
             }
-
-    def task_ids(
-        self, deployment_id: str | None = None, desired_status: str = "RUNNING"
-    ) -> list[str]:
-        """Ids of the recorded tasks (of one deployment) with that desired status, oldest first."""
-        tasks = list(self.backend.tasks.get(self.cluster, {}).values())
-        return [
-            str(t.id)
-            for t in tasks
-            if t.desired_status == desired_status
-            and (deployment_id is None or t.started_by == deployment_id)
-        ]
-
-    def container_environment(self, task_definition: str) -> dict[str, str]:
-        definition = self.backend.describe_task_definition(task_definition)
-        container = definition.container_definitions[0]
-        return {e["name"]: str(e["value"]) for e in container.get("environment") or []}
-
-    def desired_status(self, task_id: str) -> str:
-        return str(self._task(task_id).desired_status)
-
-    def _task(self, task_id: str) -> Any:
-        for arn, task in self.backend.tasks.get(self.cluster, {}).items():
-            if task_id_of(arn) == task_id:
-                return task
-        raise KeyError(f"task {task_id} is not recorded in cluster {self.cluster}")
-
-    # -- tasks ------------------------------------------------------------------
-
-    def create_task(
-        self,
-        deployment_id: str,
-        task_definition: str,
-        created_at: datetime.datetime | None = None,
-    ) -> str:
-        """Record a new PROVISIONING task of the deployment; returns its id.
-        ``created_at`` (default: now) is its ``createdAt``."""
-        from moto.ecs.models import Task
-
-        with self.lock:
-            backend = self.backend
-            definition = backend.describe_task_definition(task_definition)
-            service = self.service
-            task: Any = Task(  # moto declares few of the fields ECS returns
-                backend.clusters[self.cluster],
-                definition,
-                None,
-                None,
-                backend=backend,
-                group=f"service:{self.service_name}",
-                launch_type="FARGATE",
-                started_by=deployment_id,
-                networking_configuration=service.network_configuration or None,
-                platform_version=PLATFORM_VERSION,
-            )
-            task.id = uuid.uuid4().hex  # Fargate task ids are 32 hex digits
-            now = created_at or _now()
-            task.last_status = "PROVISIONING"
-            task.created_at = now
-            task.cpu = definition.cpu
-            task.memory = definition.memory
-            task.availability_zone = f"{self.region}a"
-            task.connectivity = "CONNECTED"
-            task.connectivity_at = now
-            task.health_status = "UNKNOWN"
-            task.stopped_reason = None
-            task.platform_family = "Linux"
-            container = task.containers[0]
-            container.task_arn = task.task_arn
-            container.exitCode = None
-            container.last_status = "PENDING"
-            container.health_status = "UNKNOWN"
-            backend.tasks.setdefault(self.cluster, {})[task.task_arn] = task
-            return str(task.id)
-
-    def task_pending(self, task_id: str) -> None:
-        """PROVISIONING -> PENDING: the task has its network interface, its
-        containers are not running yet (where a task waits for an image pull)."""
-        with self.lock:
-            self._task(task_id).last_status = "PENDING"
-
-    def task_running(self, task_id: str) -> None:
-        with self.lock:
-            task = self._task(task_id)
-            now = _now()
-            task.pull_started_at = task.pull_stopped_at = now
-            task.started_at = now
-            task.last_status = "RUNNING"
-            task.containers[0].last_status = "RUNNING"
-
-    def task_healthy(self, task_id: str) -> None:
-        with self.lock:
-            task = self._task(task_id)
-            task.health_status = "HEALTHY"
-            task.containers[0].health_status = "HEALTHY"
-
-    def task_stopping(self, task_id: str, reason: str, stop_code: str) -> None:
-        with self.lock:
-            task = self._task(task_id)
-            task.desired_status = "STOPPED"
-            task.last_status = "DEACTIVATING"
-            task.stopping_at = _now()
-            task.stopped_reason = reason
-            task.stop_code = stop_code
-
-    def task_stopped(
-        self, task_id: str, exit_code: int | None, reason: str | None, stop_code: str | None
-    ) -> None:
-        """Final record; ``reason``/``stop_code`` of ``None`` keep what is there
-        (set by ``task_stopping`` or by a StopTask call)."""
-        with self.lock:
-            task = self._task(task_id)
-            now = _now()
-            task.desired_status = "STOPPED"
-            task.last_status = "STOPPED"
-            task.execution_stopped_at = task.stopped_at = now
-            if getattr(task, "stopping_at", None) is None:
-                task.stopping_at = now
-            if reason is not None or not task.stopped_reason:
-                task.stopped_reason = reason or "Task stopped"
-            if stop_code is not None or getattr(task, "stop_code", None) is None:
-                task.stop_code = stop_code or "UserInitiated"
-            container = task.containers[0]
-            container.last_status = "STOPPED"
-            # ECS gives a container a reason only when it could not run it as asked
-            # (CannotPullContainerError, OutOfMemoryError): an exit says it by its code.
-            container.exitCode = exit_code
 
     # -- deployments --------------------------------------------------------------
 
@@ -470,69 +344,16 @@ class EcsRecords:
         answer as before it (its deployments, events and task definition): the ECS
         API is eventually consistent ("Amazon ECS API reference: eventual
         consistency"), so a read right after a write may not show it yet."""
-        with self.lock:
-            self._stale_after_update = reads
+        self._stale.after_update(reads)
+
+    def stale_reads_now(self, reads: int) -> None:
+        """The next ``reads`` DescribeServices answer as before the last
+        ``UpdateService`` again, although reads since have shown it (nothing in
+        ECS's eventual consistency promises that reads never go backwards)."""
+        self._stale.again(reads)
 
     def hide_tasks(self, task_ids: list[str], reads: int) -> None:
         """For their next ``reads`` DescribeTasks, these tasks (still listed by
         ListTasks) are answered as ECS answers a task it does not find yet: left
         out of ``tasks``, with a ``failures`` entry of reason ``MISSING``."""
-        with self.lock:
-            self._hidden_tasks.update({task_id: reads for task_id in task_ids})
-
-    def _describe_services(self, cluster: str, names: list[str]) -> Any:
-        from moto.ecs.models import EC2ContainerServiceBackend
-
-        services, failures = EC2ContainerServiceBackend.describe_services(
-            self.backend, cluster, names
-        )
-        with self.lock:
-            if self._stale_reads <= 0 or self._before_update is None:
-                return services, failures
-            if not any(s is self.service for s in services):
-                return services, failures
-            self._stale_reads -= 1
-            stale = copy.copy(self.service)  # the record as it was, without touching it
-            stale.deployments, stale.events, stale.task_definition = self._before_update
-            return [stale if s is self.service else s for s in services], failures
-
-    def _describe_tasks(self, cluster: str, tasks: list[str]) -> Any:
-        from moto.ecs.models import EC2ContainerServiceBackend
-
-        found = EC2ContainerServiceBackend.describe_tasks(self.backend, cluster, tasks)
-        with self.lock:
-            shown = []
-            for task in found:
-                task_id = task_id_of(task.task_arn)
-                if self._hidden_tasks.get(task_id, 0) > 0:
-                    self._hidden_tasks[task_id] -= 1
-                    continue
-                shown.append(task)
-            return shown
-
-
-def _answer_missing_tasks() -> None:
-    """moto's DescribeTasks answers ``failures: []`` whatever it did not find; ECS
-    names each such task with reason ``MISSING`` ("API failure reasons" in the
-    Amazon ECS developer guide). Patched once per process, and truthful for every
-    caller, so it is never undone."""
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    original = EC2ContainerServiceResponse.describe_tasks
-    if getattr(original, "answers_missing", False):
-        return
-
-    def describe_tasks(response: Any) -> Any:
-        result = original(response)
-        body: dict[str, Any] = result.result  # type: ignore[assignment]
-        asked = response._get_param("tasks", [])
-        known = {task_id_of(t.task_arn) for t in body["tasks"]}
-        body["failures"] = [
-            {"arn": str(name), "reason": "MISSING"}
-            for name in asked
-            if task_id_of(str(name)) not in known
-        ]
-        return result
-
-    describe_tasks.answers_missing = True  # type: ignore[attr-defined]
-    EC2ContainerServiceResponse.describe_tasks = describe_tasks  # type: ignore[method-assign,assignment]
+        self._hidden.hide(task_ids, reads)

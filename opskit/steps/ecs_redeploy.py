@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.deploy import StartedDeployment, check_controller, start_deployment
-from opskit.ecs.describe import describe_service, epoch, list_service_tasks
+from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition, task_id_of
+from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.settings import RolloutConfig, WaitLimit, check_strategy, wait_limit
 from opskit.ecs.stops import replaced_lines
 from opskit.ecs.taskdef import (
@@ -29,9 +30,9 @@ from opskit.ecs.taskdef import (
     previous_active_revision,
     register_revision,
 )
-from opskit.ecs.wait import DeploymentWatch, follow
+from opskit.ecs.wait import DeploymentWatch, follow_within
 from opskit.ecs.watch import SUCCEEDED, Verdict, plural
-from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
+from opskit.errors import StepError, StepFailed, StepTimeout
 from opskit.iam.needs import Need, Permissions, any_of, flag
 from opskit.iam.resources import (
     EcsService,
@@ -81,8 +82,9 @@ class RedeployInputs:
     wait: bool = param("wait until the deployment completes", "boolean", default=True)
     poll_interval: float = param("time between polls while waiting", "duration", default=5.0)
     max_failed_tasks: int = param(
-        "fail once this many tasks of the new deployment have crashed (Spot reclaims, "
-        "scale-ins and ELB health-check replacements do not count)",
+        "fail once this many tasks of the new deployment have failed: crashed, or counted "
+        "in ECS's failedTasks (could not start, or failed health checks before any task was "
+        "healthy); Spot reclaims, retirements and scale-ins never count",
         "integer",
         default=2,
         check=at_least(1),
@@ -274,7 +276,7 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     if not inputs.wait:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
     watch = _watch(ctx, inputs, started, p)
-    verdict = _follow(ctx, inputs, watch, outputs, limit, what="deployment")
+    verdict = _follow(ctx, watch, inputs.poll_interval, limit, outputs)
     if verdict.outcome == SUCCEEDED:
         return _success(verdict, dataclasses.replace(outputs, new_task_ids=watch.new_task_ids()))
     detail = describe_stopped_tasks(
@@ -282,10 +284,15 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     )
     summary = verdict.summary
     if inputs.rollback:
-        note, rollback_id = _roll_back(ctx, inputs, verdict, outputs, limit, p.config)
-        outputs = dataclasses.replace(outputs, rollback_deployment_id=rollback_id)
-        summary += f"; {note}"
-        detail = "\n".join(part for part in (detail, note) if part)
+        target = RollbackTarget(cluster, name, p.previous, outputs.task_definition)
+        rolled = roll_back(
+            ctx.aws, target, verdict, config=p.config, max_failed_tasks=inputs.max_failed_tasks,
+            interval=inputs.poll_interval, emit=ctx.emit, clock=ctx.clock, deadline=ctx.deadline,
+            cancel=ctx.cancel,
+        )  # fmt: skip
+        outputs = dataclasses.replace(outputs, rollback_deployment_id=rolled.deployment_id)
+        summary += f"; {rolled.note}"
+        detail = "\n".join(part for part in (detail, rolled.note) if part)
     raise StepFailed(summary, detail=detail or verdict.state, outputs=outputs)
 
 
@@ -304,38 +311,22 @@ def _watch(
 
 def _follow(
     ctx: StepContext,
-    inputs: RedeployInputs,
     watch: DeploymentWatch,
-    outputs: RedeployOutputs | None,
+    every: float,
     limit: WaitLimit,
-    *,
-    what: str,
+    outputs: RedeployOutputs,
 ) -> Verdict:
-    """Follow ``watch``; a timeout or Ctrl-C carries the last known state."""
+    """Follow the deployment; a timeout or an AWS error mid-wait keeps what is known
+    (the deployment id, the tasks it started) for ``on_failure``."""
     try:
-        return follow(
-            watch, inputs.poll_interval, clock=ctx.clock, deadline=limit.deadline,
-            cancel=ctx.cancel,
-        )  # fmt: skip
-    except StepTimeout:
-        if outputs is not None:
-            outputs = dataclasses.replace(outputs, new_task_ids=watch.new_task_ids())
-        raise StepTimeout(
-            f"{what} {watch.deployment_id} did not finish {limit.within}: {watch.state()}",
-            detail=watch.state(),
-            outputs=outputs,
-        ) from None
-    except Cancelled:
-        # Nothing is sent after an interrupt: the service keeps what was already sent.
-        raise Cancelled(
-            f"interrupted while waiting for {what} {watch.deployment_id}: {watch.state()}"
-        ) from None
-    except StepError as err:  # AWS failed mid-wait: keep what is known for on_failure
-        raise StepError(
-            f"while waiting for {what} {watch.deployment_id}: {err.summary}",
-            detail=watch.state(),
-            outputs=outputs,
-        ) from None
+        return follow_within(
+            watch, every, clock=ctx.clock, limit=limit, cancel=ctx.cancel, what="deployment"
+        )
+    except StepTimeout as err:
+        known = dataclasses.replace(outputs, new_task_ids=watch.new_task_ids())
+        raise StepTimeout(err.summary, detail=err.detail, outputs=known) from None
+    except StepError as err:
+        raise StepError(err.summary, detail=err.detail, outputs=outputs) from None
 
 
 def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
@@ -359,63 +350,6 @@ def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
         ]
     )
     return StepResult("changed", summary, outputs, detail)
-
-
-def _roll_back(
-    ctx: StepContext,
-    inputs: RedeployInputs,
-    verdict: Verdict,
-    outputs: RedeployOutputs,
-    limit: WaitLimit,
-    config: RolloutConfig,
-) -> tuple[str, str | None]:
-    """Return the service to the previous task definition and wait; says what happened,
-    and which deployment rolled back (``None`` when none did).
-
-    When ECS's circuit breaker already rolled back to it, wait for that
-    deployment instead of sending a second update. Never from a deployment that
-    no read ever showed: a stale read is not evidence that it failed.
-    """
-    cluster, name = inputs.cluster, inputs.service
-    previous = outputs.previous_task_definition
-    short = short_task_definition(previous)
-    replaced_by = verdict.replaced_by
-    if verdict.not_visible:
-        return "no rollback: ECS never showed that deployment, so nothing says it failed", None
-    if replaced_by is not None and replaced_by.get("taskDefinition") != previous:
-        return f"no rollback: deployment {replaced_by.get('id')} took over the service", None
-    if ctx.cancel.is_set():
-        return "no rollback: the run was interrupted", None
-    if replaced_by is None and previous == outputs.task_definition:
-        return f"no rollback: the previous task definition {short} is the one that failed", None
-    deployment_id: str | None = None
-    try:
-        if replaced_by is not None:
-            deployment_id = replaced_by["id"]
-            ctx.emit("warning", f"ECS is rolling back to {short} ({deployment_id}); waiting")
-            seen: dict[str, Any] = {}
-            created, read_once = epoch(replaced_by.get("createdAt")), True
-        else:
-            ctx.emit("warning", f"rolling back ECS service {name!r} to {short}")
-            before = describe_service(ctx.aws, cluster, name)
-            started = start_deployment(
-                ctx.aws, cluster, name, before=before, task_definition=previous, force=True
-            )
-            deployment_id, seen = started.deployment_id, before
-            created, read_once = started.created_at, False
-        watch = DeploymentWatch(
-            ctx.aws, cluster, name, deployment_id, inputs.max_failed_tasks, ctx.emit,
-            ctx.clock, created_at=created, config=config, seen=read_once,
-            seen_event_ids={e.get("id", "") for e in seen.get("events") or []},
-        )  # fmt: skip
-        result = _follow(ctx, inputs, watch, None, limit, what="rollback deployment")
-    except StepTimeout as err:
-        return f"rollback to {short} not finished: {err.summary}", deployment_id
-    except (StepError, StepFailed) as err:  # AWS failed, or ECS started no deployment
-        return f"rollback to {short} failed: {err.summary}", deployment_id
-    if result.outcome == SUCCEEDED:
-        return f"rolled back to {short} (deployment {deployment_id} COMPLETED)", deployment_id
-    return f"rollback to {short} failed too: {result.summary}", deployment_id
 
 
 # RegisterTaskDefinition passes the revision's task and execution roles to ECS

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.describe import describe_service, list_service_tasks
+from opskit.ecs.stops import not_a_crash
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import (
     EcsService,
@@ -119,10 +120,10 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
     record = describe_service(ctx.aws, inputs.cluster, inputs.service)
     deployments = record.get("deployments") or []
     primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
-    stopped = [  # a deployment scaling down its old task is no problem
+    stopped = [  # ECS replacing a task (Spot, retirement, scale-in, ELB) is no problem
         t
         for t in list_service_tasks(ctx.aws, inputs.cluster, inputs.service, "STOPPED")
-        if not str(t.get("stoppedReason") or "").startswith("Scaling activity")
+        if not_a_crash(t) is None
     ]
     stopped.sort(key=lambda t: str(t.get("stoppedAt") or ""), reverse=True)
     running, logs_unread = _running_digests(ctx, inputs)

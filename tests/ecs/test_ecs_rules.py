@@ -10,7 +10,7 @@ import pytest
 from opskit.clock import Deadline, FakeClock
 from opskit.ecs.placement import PlacementFailures, is_placement_failure
 from opskit.ecs.settings import RolloutConfig, check_strategy, wait_limit
-from opskit.ecs.stops import not_a_crash, replaced_summary
+from opskit.ecs.stops import not_a_crash, replaced_summary, sort_stops
 from opskit.errors import StepError
 
 T0 = datetime(2026, 11, 24, 3, 10, tzinfo=timezone.utc)
@@ -64,6 +64,34 @@ def test_replaced_summary_counts_each_kind_in_a_fixed_order():
         "2 tasks reclaimed by Spot, replaced; 1 task failed ELB health checks, replaced"
     )
     assert replaced_summary([crash]) == ""
+
+
+def mine(reason: str, code: str, stopped_at: str) -> dict:
+    return stopped(reason, code) | {"startedBy": "ecs-svc/1", "stoppedAt": stopped_at}
+
+
+@pytest.mark.parametrize(
+    ("failed_tasks", "unhealthy", "replaced", "count"),
+    [(0, [], ["spot", "elb"], 1), (2, ["elb"], ["spot"], 2)],
+    ids=["after-a-healthy-task", "before-any-healthy-task"],
+)
+def test_elb_stops_are_failures_only_while_ecs_counts_failed_tasks(
+    failed_tasks, unhealthy, replaced, count
+):
+    tasks = {
+        "crash": mine("Essential container in task exited", "EssentialContainerExited", "3"),
+        "elb": mine("Task failed ELB health checks in (target-group x)", "X", "2"),
+        "spot": mine("Your Spot Task was interrupted.", "SpotInterruption", "1"),
+        "other": stopped("Essential container in task exited", "X") | {"startedBy": "ecs-svc/0"},
+    }
+    found = sort_stops("ecs-svc/1", list(tasks.values()), failed_tasks)
+    assert (found.crashed, found.unhealthy, found.replaced, found.count) == (
+        (tasks["crash"],),
+        tuple(tasks[k] for k in unhealthy),
+        tuple(tasks[k] for k in replaced),  # oldest first
+        count,
+    )
+    assert found.failed == tuple(tasks[k] for k in [*unhealthy, "crash"])
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,14 +130,6 @@ CASES = [
         id="running-but-not-steady-yet",
     ),
     pytest.param(
-        [deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1)],
-        [],
-        FAILED,
-        f"deployment {MINE} disappeared from the service; deployment {OLD} (chatbot:1) "
-        "is PRIMARY now",
-        id="disappeared",
-    ),
-    pytest.param(
         [
             deployment("ecs-svc/222", task_definition=TD1, reason="rolling back"),
             deployment(status="ACTIVE", rollout="FAILED", reason="circuit breaker tripped"),
@@ -245,16 +238,12 @@ def test_old_tasks_still_listed_keep_it_waiting_even_when_no_old_deployment_is()
 # --- what the wait loop remembers, handed to the judge ----------------------------
 
 
-def observe(*deployments, seen=True, reads=1, seconds=0.0, **extra):
+def observe(*deployments, seen=True, reads=1, seconds=0.0, missing=0, **extra):
     service = {"deployments": list(deployments)}
     running = extra.pop("running", running_tasks(deployments))
     stops = extra.pop("stops", [])
-    return judge(
-        Observation(
-            MINE, service, running, stops, visibility=Visibility(seen, reads, seconds), **extra
-        ),
-        2,
-    )
+    visibility = Visibility(seen, reads, seconds, missing)
+    return judge(Observation(MINE, service, running, stops, visibility=visibility, **extra), 2)
 
 
 def test_a_deployment_never_seen_is_not_visible_yet_and_another_primary_is_the_stale_state():
@@ -263,7 +252,7 @@ def test_a_deployment_never_seen_is_not_visible_yet_and_another_primary_is_the_s
     assert (result.outcome, result.state, result.summary, result.replaced_by) == (
         WAITING,
         f"deployment {MINE} not visible yet in DescribeServices (ECS is eventually consistent)",
-        "read 1 of at least 2, over at least 30s",
+        "waiting up to 30s for it (1 read so far)",
         None,
     )
     assert result.not_visible
@@ -286,10 +275,41 @@ def test_never_seen_fails_only_once_both_reads_and_seconds_have_passed(reads, se
         assert result.not_visible
 
 
-def test_once_seen_a_missing_deployment_disappeared_as_before():
-    result = observe(deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1), seen=True)
-    assert result.summary.startswith(f"deployment {MINE} disappeared from the service")
+def test_once_seen_a_deployment_missing_from_one_read_is_not_visible_in_that_read():
+    # Eventual consistency does not promise that reads never go backwards: the
+    # previous deployment PRIMARY again, older than ours, is a stale read.
+    stale = deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1) | {"createdAt": 900.0}
+    result = observe(stale, seen=True, missing=1, created_at=1_000.0)
+    assert (result.outcome, result.state, result.summary, result.replaced_by) == (
+        WAITING,
+        f"deployment {MINE} not visible in this read of DescribeServices (an earlier read "
+        "listed it; ECS is eventually consistent)",
+        "waiting for the next read (missing from 2 reads in a row, it has disappeared)",
+        None,
+    )
+
+
+def test_once_seen_a_deployment_missing_from_two_reads_in_a_row_disappeared():
+    stale = deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1) | {"createdAt": 900.0}
+    result = observe(stale, seen=True, missing=2, created_at=1_000.0)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"deployment {MINE} disappeared from the service; deployment {OLD} (chatbot:1) is "
+        "PRIMARY now",
+    )
+    assert result.replaced_by == stale
     assert not result.not_visible
+
+
+def test_once_seen_a_deployment_missing_beside_a_newer_primary_was_replaced_at_once():
+    newer = deployment("ecs-svc/222", "PRIMARY", task_definition=TD1) | {"createdAt": 1_100.0}
+    result = observe(newer, seen=True, missing=1, created_at=1_000.0)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"deployment {MINE} disappeared from the service; deployment ecs-svc/222 (chatbot:1) "
+        "is PRIMARY now",
+    )
+    assert result.replaced_by == newer
 
 
 def test_a_listed_task_not_found_yet_keeps_a_completed_deployment_waiting():
@@ -338,6 +358,22 @@ def test_repeated_placement_failures_fail_quoting_the_newest_and_naming_starting
     )
 
 
+def test_the_time_rule_never_fails_a_deployment_that_has_a_task_starting():
+    # Handed in with time waited, as no wait loop builds it: never "no task placed"
+    # while a task is named.
+    events = PlacementFailures(({"createdAt": 1_000.0, "message": "unable"},), waited=90.0)
+    result = observe(
+        deployment(pending=1),
+        running=[starting("a", "PENDING", 1_010.0)],
+        placement=events,
+        now=1_070.0,
+    )
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "new task a PENDING for 1m00s; ECS could not place a task (1 placement failure so far)",
+    )
+
+
 def test_a_single_placement_failure_is_said_while_waiting():
     events = PlacementFailures(({"createdAt": 1_000.0, "message": "unable"},))
     result = observe(deployment(), placement=events)
@@ -348,9 +384,10 @@ def test_a_single_placement_failure_is_said_while_waiting():
     )
 
 
-def test_reclaims_are_not_counted_even_through_the_failed_tasks_counter():
+def test_reclaims_are_not_counted():
+    # ECS leaves them out of failedTasks too: it stays 0.
     spot = stopped(MINE, "Your Spot Task was interrupted.") | {"stopCode": "SpotInterruption"}
-    result = observe(deployment(failed=2, running=1), stops=[spot, spot])
+    result = observe(deployment(running=1), stops=[spot, spot])
     assert (result.outcome, result.summary) == (
         WAITING,
         "new task RUNNING, waiting for ECS to report the rollout COMPLETED; 2 tasks reclaimed "
@@ -358,6 +395,62 @@ def test_reclaims_are_not_counted_even_through_the_failed_tasks_counter():
     )
     assert result.failed_tasks == ()
     assert result.replaced == "2 tasks reclaimed by Spot, replaced"
+
+
+ELB = "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:1:tg/c/1)"
+
+
+def elb_stop(task_id: str) -> dict:
+    return stopped(MINE, ELB) | {
+        "taskArn": f"arn:aws:ecs:us-east-1:1:task/c/{task_id}",
+        "stopCode": "ServiceSchedulerInitiated",
+    }
+
+
+def test_elb_health_check_failures_ecs_counts_in_failed_tasks_fail_saying_so():
+    # failedTasks counts them only before the deployment's first healthy task:
+    # the new revision never got healthy behind the load balancer.
+    stops = [elb_stop("a"), elb_stop("b")]
+    result = observe(deployment(failed=2), deployment(OLD, "ACTIVE", running=1), stops=stops)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"2 tasks of deployment {MINE} stopped (max_failed_tasks 2): 2 tasks failed ELB health "
+        "checks before any was healthy",
+    )
+    assert result.failed_tasks == tuple(stops)  # the evidence the failure message shows
+    assert result.replaced_tasks == ()
+
+
+def test_an_elb_health_check_failure_ecs_counts_is_said_while_waiting():
+    result = observe(
+        deployment(failed=1), deployment(OLD, "ACTIVE", running=1), stops=[elb_stop("a")]
+    )
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "waiting for the new task to start; 1 new task stopped so far (fails at 2): 1 task "
+        "failed ELB health checks before any was healthy",
+    )
+
+
+def test_a_crash_and_an_elb_failure_are_both_said():
+    stops = [elb_stop("a"), stopped(MINE)]
+    result = observe(deployment(failed=2), stops=stops)
+    assert (result.outcome, result.summary) == (
+        FAILED,
+        f"2 tasks of deployment {MINE} stopped (max_failed_tasks 2): 1 task failed ELB health "
+        "checks before any was healthy; the new tasks keep crashing",
+    )
+
+
+def test_an_elb_replacement_after_a_healthy_task_is_not_a_failure():
+    # ECS reset failedTasks at the first healthy task and stopped counting.
+    result = observe(deployment(running=1), stops=[elb_stop("a"), elb_stop("b")])
+    assert (result.outcome, result.summary) == (
+        WAITING,
+        "new task RUNNING, waiting for ECS to report the rollout COMPLETED; 2 tasks failed ELB "
+        "health checks, replaced",
+    )
+    assert result.failed_tasks == ()
 
 
 def test_a_container_health_check_failure_is_still_a_crash():
@@ -379,3 +472,14 @@ def test_a_container_health_check_failure_is_still_a_crash():
 def test_healthy_tasks_in_progress_say_what_ecs_is_baking(baking, summary):
     result = observe(deployment(running=1), baking=baking)
     assert (result.outcome, result.summary) == (WAITING, summary)
+
+
+def test_the_docs_show_the_visibility_lines_as_the_step_prints_them():
+    docs = (Path(__file__).parents[2] / "docs" / "ecs.md").read_text()
+    ours = "ecs-svc/27358"
+    stale = {"deployments": [deployment(OLD, "PRIMARY", "COMPLETED", task_definition=TD1)]}
+    never_seen = judge(Observation(ours, stale, visibility=Visibility(False, 1, 0.0)), 2)
+    missing = judge(Observation(ours, stale, visibility=Visibility(True, 3, 10.0, 1)), 2)
+    # wait.follow's progress line: "{state}: {summary} ({time left})"
+    assert f"{never_seen.state}: {never_seen.summary} (10m00s left)\n" in docs
+    assert f"{missing.state}: {missing.summary} (9m55s left)\n" in docs

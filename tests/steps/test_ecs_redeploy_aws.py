@@ -18,6 +18,7 @@ from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
 from opskit.steps.ecs_redeploy import STEP
 from tests.ecs_driver import (
     CLUSTER,
+    ELB_REASON,
     FAMILY,
     NO_CAPACITY,
     NO_INSTANCE,
@@ -79,7 +80,7 @@ def test_a_stale_first_read_then_a_healthy_rollout_passes_with_one_update_and_no
     assert make_ctx.messages("warning") == []
     assert make_ctx.messages("progress")[0] == (
         f"deployment {deployment_id} not visible yet in DescribeServices (ECS is eventually "
-        "consistent): read 1 of at least 2, over at least 30s (10m00s left)"
+        "consistent): waiting up to 30s for it (1 read so far) (10m00s left)"
     )
 
 
@@ -124,10 +125,48 @@ def test_the_rollback_deployment_gets_the_same_grace(stack, calls, make_ctx):
         "COMPLETED)"
     )
     assert calls.writes == ["RegisterTaskDefinition", "UpdateService", "UpdateService"]
-    assert (
+    # the rollback's first read, right after its UpdateService at 10 s
+    assert make_ctx.messages("progress")[2] == (
         f"deployment {rollback_id} not visible yet in DescribeServices (ECS is eventually "
-        "consistent): read 1 of at least 2, over at least 30s (9m50s left)"
-    ) in make_ctx.messages("progress")
+        "consistent): waiting up to 30s for it (1 read so far) (9m50s left)"
+    )
+
+
+def test_a_deployment_missing_from_one_read_after_it_was_seen_is_waited_for_not_rolled_back(
+    stack, calls, make_ctx
+):
+    scripted = clock(stack.stale_reads, stack.roll_out)
+
+    result = run(make_ctx, scripted, image="public.ecr.aws/chatbot/app:2", rollback=True)
+
+    deployment_id = result.outputs.deployment_id
+    assert result.summary == (
+        f"deployment {deployment_id} COMPLETED ({FAMILY}:2): 1 new task running, "
+        "1 old task replaced"
+    )
+    assert result.outputs.rollback_deployment_id is None
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService"]
+    assert make_ctx.messages("progress")[1] == (
+        f"deployment {deployment_id} not visible in this read of DescribeServices (an earlier "
+        "read listed it; ECS is eventually consistent): waiting for the next read (missing "
+        "from 2 reads in a row, it has disappeared) (9m55s left)"
+    )
+    assert make_ctx.messages("warning") == []
+
+
+def test_a_deployment_missing_from_two_reads_in_a_row_disappeared(stack, calls, make_ctx):
+    old_id = stack.primary()["id"]
+    scripted = clock(lambda: stack.stale_reads(2))
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    assert caught.value.summary == (
+        f"deployment {caught.value.outputs.deployment_id} disappeared from the service; "
+        f"deployment {old_id} ({FAMILY}:1) is PRIMARY now"
+    )
+    assert len(scripted.sleeps) == 2  # seen, missing, missing again
+    assert calls.writes == ["UpdateService"]
 
 
 def test_a_listed_task_that_describe_tasks_does_not_find_yet_is_never_counted_as_gone(
@@ -163,7 +202,12 @@ def test_a_new_task_not_found_yet_by_describe_tasks_is_neither_stopped_nor_gone(
     result = run(make_ctx, scripted, max_failed_tasks=1)
 
     assert result.outputs.new_task_ids == [stack.tasks(result.outputs.deployment_id)[0].id]
-    assert "1 listed task not visible yet in DescribeTasks" in make_ctx.messages("progress")[1]
+    assert make_ctx.messages("progress")[1] == (
+        f"deployment {result.outputs.deployment_id} IN_PROGRESS: running 1/1, pending 0, 1 old "
+        "running: waiting for the new task to start (the deployment counts 1 running, but 0 "
+        "RUNNING task(s) carry its id); 1 listed task not visible yet in DescribeTasks (ECS is "
+        "eventually consistent) (9m55s left)"
+    )
 
 
 # --- 2. placement failures -----------------------------------------------------------
@@ -243,6 +287,57 @@ def test_a_placement_failure_then_a_placed_task_is_no_failure(stack, make_ctx):
     assert result.summary.startswith(f"deployment {result.outputs.deployment_id} COMPLETED")
 
 
+def test_a_task_placed_on_a_retry_and_still_pending_is_no_placement_failure(stack, calls, make_ctx):
+    # Fargate's image pull and ENI attach take 30-90 s: ECS placed the task on a
+    # retry, and the rule "one event and 60 s" must not fail (and roll back) it.
+    stuck = {}
+    scripted = clock()
+    scripted.script = [
+        lambda: stack.unable_to_place(at(scripted)),
+        lambda: stuck.update(task=stack.start_stuck("PENDING", at(scripted))),
+        *[lambda: None] * 13,
+        lambda: (stack.place(stuck["task"]), stack.drain_old(), stack.complete()),
+    ]
+
+    result = run(make_ctx, scripted, rollback=True)
+
+    deployment_id = result.outputs.deployment_id
+    task_id = stuck["task"].id
+    assert result.summary == (
+        f"deployment {deployment_id} COMPLETED ({FAMILY}:1): 1 new task running, "
+        "1 old task replaced"
+    )
+    assert result.outputs.new_task_ids == [task_id]
+    assert make_ctx.messages("progress")[-1] == (
+        f"deployment {deployment_id} IN_PROGRESS: running 0/1, pending 1, 1 old running: new "
+        f"task {task_id} PENDING for 1m05s; ECS could not place a task (1 placement failure "
+        "so far) (8m45s left)"
+    )
+    assert calls.writes == ["UpdateService"]
+
+
+def test_the_time_rule_counts_again_once_the_placed_task_is_gone(stack, make_ctx):
+    stuck = {}
+    scripted = clock()
+    scripted.script = [
+        lambda: stack.unable_to_place(at(scripted)),
+        lambda: stuck.update(task=stack.start_stuck("PENDING", at(scripted))),
+        *[lambda: None] * 9,
+        lambda: stack.stop_stuck(stuck["task"]),  # at 1m00s on the step's clock: no task
+        *[lambda: None] * 20,
+    ]
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"ECS could not place the tasks of deployment {deployment_id} (1 placement failure, "
+        f"no task placed for 1m00s): (service chatbot) {NO_CAPACITY}"
+    )
+    assert sum(scripted.sleeps) == 60.0 + 60.0  # a minute after the task was gone
+
+
 def test_placement_failures_from_before_the_deployment_do_not_count(stack, make_ctx):
     # Read late (eventual consistency): new to the step, but stamped an hour ago.
     scripted = clock()
@@ -305,24 +400,55 @@ def test_two_spot_reclaims_during_a_healthy_rollout_pass_and_are_named(stack, ca
         f"task {task.id} reclaimed by Spot, replaced: {SPOT_REASON} [SpotInterruption]"
         for task in reclaimed
     ]
-    assert "1 task reclaimed by Spot, replaced" in make_ctx.messages("progress")[2]
+    assert make_ctx.messages("progress")[2] == (
+        f"deployment {deployment_id} IN_PROGRESS: running 0/1, pending 0, 1 old running: waiting "
+        "for the new task to start; 1 task reclaimed by Spot, replaced (9m50s left)"
+    )
     assert calls.writes == ["UpdateService"]
 
 
-def test_elb_health_check_replacements_do_not_count_even_through_failed_tasks(stack, make_ctx):
+def test_new_tasks_failing_elb_health_checks_before_any_was_healthy_fail_at_max_failed_tasks(
+    stack, make_ctx
+):
+    # A broken revision behind a load balancer: each new task starts and is never
+    # healthy. ECS counts them in failedTasks; opskit reads it as ECS gives it.
+    unhealthy = []
+    rounds = [lambda: (stack.start_tasks(), unhealthy.append(stack.fail_elb_health_checks()))]
+    scripted = clock(*rounds * 6, stack.roll_out)
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted)
+
+    deployment_id = caught.value.outputs.deployment_id
+    assert caught.value.summary == (
+        f"2 tasks of deployment {deployment_id} stopped (max_failed_tasks 2): 2 tasks failed "
+        "ELB health checks before any was healthy"
+    )
+    assert len(scripted.sleeps) == 2
+    headlines = [line for line in caught.value.detail.splitlines() if line.startswith("task ")]
+    assert headlines == [
+        f"task {task.id} ({FAMILY}:1) stopped: {ELB_REASON} [ServiceSchedulerInitiated]"
+        for task in unhealthy
+    ]
+
+
+def test_an_elb_replacement_after_the_deployment_had_a_healthy_task_does_not_count(stack, make_ctx):
     scripted = clock(
-        stack.start_tasks,
+        lambda: (stack.start_tasks(), stack.pass_health_checks()),
         stack.fail_elb_health_checks,
         stack.start_tasks,
         stack.fail_elb_health_checks,
-        stack.start_tasks,
+        lambda: (stack.start_tasks(), stack.pass_health_checks()),
         lambda: (stack.drain_old(), stack.complete()),
     )
 
     result = run(make_ctx, scripted)
 
-    assert stack.primary()["failedTasks"] == 2  # what ECS counted; opskit does not
-    assert result.summary.endswith("; 2 tasks failed ELB health checks, replaced")
+    assert stack.primary()["failedTasks"] == 0  # reset at the first healthy task, as ECS does
+    assert result.summary == (
+        f"deployment {result.outputs.deployment_id} COMPLETED ({FAMILY}:1): 1 new task running, "
+        "1 old task replaced; 2 tasks failed ELB health checks, replaced"
+    )
 
 
 def test_a_crash_still_counts_beside_a_reclaim(stack, make_ctx):
@@ -438,6 +564,50 @@ def test_a_timeout_shorter_than_the_bake_time_warns_before_the_update(aws, make_
     )
     assert make_ctx.messages("warning") == [warning, warning]  # the dry run says it too
     assert dry.status == "changed"
+
+
+def test_without_a_timeout_a_rollback_gets_a_fresh_default_wait(stack, calls, make_ctx):
+    # A failure at minute 29 of the default 30m wait must not leave the rollback one minute.
+    scripted = clock(
+        *[lambda: None] * 27,
+        lambda: (stack.start_tasks(), stack.crash()),
+        lambda: (stack.start_tasks(), stack.crash()),  # the second crash, read at 29m
+        lambda: None,
+        lambda: None,
+        stack.roll_out,  # the rollback deployment, at 32m
+    )
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted, timeout=None, poll_interval="60s", image="repo/app:broken",
+            rollback=True)  # fmt: skip
+
+    rollback_id = caught.value.outputs.rollback_deployment_id
+    assert caught.value.summary == (
+        f"2 tasks of deployment {caught.value.outputs.deployment_id} stopped (max_failed_tasks "
+        f"2): the new tasks keep crashing; rolled back to {FAMILY}:1 (deployment {rollback_id} "
+        "COMPLETED)"
+    )
+    assert sum(scripted.sleeps) == 32 * 60
+    assert calls.writes == ["RegisterTaskDefinition", "UpdateService", "UpdateService"]
+
+
+def test_with_a_timeout_a_rollback_keeps_the_steps_deadline(stack, make_ctx):
+    scripted = clock(
+        *[lambda: None] * 6,
+        lambda: (stack.start_tasks(), stack.crash()),
+        lambda: (stack.start_tasks(), stack.crash()),  # the second crash, read at 8m
+    )
+
+    with pytest.raises(StepFailed) as caught:
+        run(make_ctx, scripted, timeout=600.0, poll_interval="60s", image="repo/app:broken",
+            rollback=True)  # fmt: skip
+
+    rollback_id = caught.value.outputs.rollback_deployment_id
+    assert caught.value.summary.endswith(
+        f"; rollback to {FAMILY}:1 not finished: rollback deployment {rollback_id} did not "
+        f"finish before the step's timeout: deployment {rollback_id} IN_PROGRESS: running 0/1, "
+        "pending 0, 1 old running (waiting for the new task to start)"
+    )
+    assert sum(scripted.sleeps) == 600.0
 
 
 # --- 5. task_definition: previous ----------------------------------------------------

@@ -1,5 +1,10 @@
-"""release.diagnose's read of the running tasks' code digests, against moto's
-server with CloudWatch Logs behind the quota front (``tests/logs_front.py``)."""
+"""release.diagnose against moto's server: its read of the running tasks' code
+digests, with CloudWatch Logs behind the quota front (``tests/logs_front.py``),
+and its reading of the service's stopped tasks, played by the ECS driver.
+
+Only stops that say something about the code count: a Spot reclaim, a retirement,
+a scale-in or an ELB replacement is ECS replacing a task (``opskit.ecs.stops``).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from opskit.logs.times import iso_ms
 from opskit.steps.release_diagnose import STEP
 from tests.clocks import LimitedClock
 from tests.conftest import REGION
+from tests.ecs_driver import CLUSTER, CRASH_REASON, SERVICE, EcsDriver, build_stack
 from tests.logs_front import LogsFront
 
 GROUP = "/ecs/chatbot"
@@ -144,3 +150,45 @@ def test_the_steps_timeout_ends_the_read_when_it_comes_first(
         "10.0s); run this again in a few minutes"
     ), result.outputs.findings[0]
     assert sum(clock.sleeps) == approx(10.0)
+
+
+# -- stopped tasks ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def stack(aws: AwsAccess) -> Iterator[EcsDriver]:
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    driver = build_stack(aws)
+    aws.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)
+    yield driver
+    EcsDriver.uninstall()
+
+
+def test_a_spot_reclaim_is_not_a_stopped_task_to_worry_about(
+    stack: EcsDriver, make_ctx: Any
+) -> None:
+    stack.start_tasks()
+    stack.reclaim()
+    (running,) = stack.start_tasks()  # ECS's replacement
+    stack.drain_old()  # a scale-in: no problem either
+    stack.complete()
+
+    result = diagnose(make_ctx, FakeClock())
+
+    assert result.outputs.findings == [
+        f"task(s) {running.id[:12]} logged no code digest in the last 168h: which code they "
+        "run cannot be told from here"
+    ]
+
+
+def test_a_crash_is_said_and_a_newer_reclaim_beside_it_is_not(
+    stack: EcsDriver, make_ctx: Any
+) -> None:
+    stack.start_tasks()
+    stack.crash()
+    stack.start_tasks()
+    stack.reclaim()  # the newest stop, and no problem
+
+    result = diagnose(make_ctx, FakeClock())
+
+    assert f"1 task(s) stopped recently; the newest: {CRASH_REASON}" in result.outputs.findings

@@ -1,0 +1,169 @@
+"""Tasks of one service as ECS records them, on moto's in-process backend.
+
+moto's tasks carry few of the fields ECS returns and advance to STOPPED on every
+describe (``EcsRecords.install`` sets its state manager to manual). These edits
+make a task say what ECS would: ``startedBy`` = the deployment id, ``group`` =
+``service:NAME``, ``lastStatus`` PROVISIONING -> PENDING -> RUNNING ->
+DEACTIVATING -> STOPPED with ``stoppedReason``, ``stopCode`` and the
+container's ``exitCode``. ``moto_ecs.EcsRecords`` inherits them; the sandbox's
+agent, the ECS step tests' driver and the ECS benchmark call them through it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import uuid
+from typing import Any
+
+from opskit.ecs.names import task_id_of
+
+PLATFORM_VERSION = "1.4.0"
+
+
+def now_utc() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class TaskRecords:
+    """The task half of ``EcsRecords``: what it needs is set by that class."""
+
+    cluster: str
+    service_name: str
+    region: str
+    lock: threading.RLock
+
+    @property
+    def backend(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def service(self) -> Any:
+        raise NotImplementedError
+
+    def task_ids(
+        self, deployment_id: str | None = None, desired_status: str = "RUNNING"
+    ) -> list[str]:
+        """Ids of the recorded tasks (of one deployment) with that desired status, oldest first."""
+        tasks = list(self.backend.tasks.get(self.cluster, {}).values())
+        return [
+            str(t.id)
+            for t in tasks
+            if t.desired_status == desired_status
+            and (deployment_id is None or t.started_by == deployment_id)
+        ]
+
+    def container_environment(self, task_definition: str) -> dict[str, str]:
+        definition = self.backend.describe_task_definition(task_definition)
+        container = definition.container_definitions[0]
+        return {e["name"]: str(e["value"]) for e in container.get("environment") or []}
+
+    def desired_status(self, task_id: str) -> str:
+        return str(self._task(task_id).desired_status)
+
+    def _task(self, task_id: str) -> Any:
+        for arn, task in self.backend.tasks.get(self.cluster, {}).items():
+            if task_id_of(arn) == task_id:
+                return task
+        raise KeyError(f"task {task_id} is not recorded in cluster {self.cluster}")
+
+    # -- tasks ------------------------------------------------------------------
+
+    def create_task(
+        self,
+        deployment_id: str,
+        task_definition: str,
+        created_at: datetime.datetime | None = None,
+    ) -> str:
+        """Record a new PROVISIONING task of the deployment; returns its id.
+        ``created_at`` (default: now) is its ``createdAt``."""
+        from moto.ecs.models import Task
+
+        with self.lock:
+            backend = self.backend
+            definition = backend.describe_task_definition(task_definition)
+            service = self.service
+            task: Any = Task(  # moto declares few of the fields ECS returns
+                backend.clusters[self.cluster],
+                definition,
+                None,
+                None,
+                backend=backend,
+                group=f"service:{self.service_name}",
+                launch_type="FARGATE",
+                started_by=deployment_id,
+                networking_configuration=service.network_configuration or None,
+                platform_version=PLATFORM_VERSION,
+            )
+            task.id = uuid.uuid4().hex  # Fargate task ids are 32 hex digits
+            now = created_at or now_utc()
+            task.last_status = "PROVISIONING"
+            task.created_at = now
+            task.cpu = definition.cpu
+            task.memory = definition.memory
+            task.availability_zone = f"{self.region}a"
+            task.connectivity = "CONNECTED"
+            task.connectivity_at = now
+            task.health_status = "UNKNOWN"
+            task.stopped_reason = None
+            task.platform_family = "Linux"
+            container = task.containers[0]
+            container.task_arn = task.task_arn
+            container.exitCode = None
+            container.last_status = "PENDING"
+            container.health_status = "UNKNOWN"
+            backend.tasks.setdefault(self.cluster, {})[task.task_arn] = task
+            return str(task.id)
+
+    def task_pending(self, task_id: str) -> None:
+        """PROVISIONING -> PENDING: the task has its network interface, its
+        containers are not running yet (where a task waits for an image pull)."""
+        with self.lock:
+            self._task(task_id).last_status = "PENDING"
+
+    def task_running(self, task_id: str) -> None:
+        with self.lock:
+            task = self._task(task_id)
+            now = now_utc()
+            task.pull_started_at = task.pull_stopped_at = now
+            task.started_at = now
+            task.last_status = "RUNNING"
+            task.containers[0].last_status = "RUNNING"
+
+    def task_healthy(self, task_id: str) -> None:
+        with self.lock:
+            task = self._task(task_id)
+            task.health_status = "HEALTHY"
+            task.containers[0].health_status = "HEALTHY"
+
+    def task_stopping(self, task_id: str, reason: str, stop_code: str) -> None:
+        with self.lock:
+            task = self._task(task_id)
+            task.desired_status = "STOPPED"
+            task.last_status = "DEACTIVATING"
+            task.stopping_at = now_utc()
+            task.stopped_reason = reason
+            task.stop_code = stop_code
+
+    def task_stopped(
+        self, task_id: str, exit_code: int | None, reason: str | None, stop_code: str | None
+    ) -> None:
+        """Final record; ``reason``/``stop_code`` of ``None`` keep what is there
+        (set by ``task_stopping`` or by a StopTask call)."""
+        with self.lock:
+            task = self._task(task_id)
+            now = now_utc()
+            task.desired_status = "STOPPED"
+            task.last_status = "STOPPED"
+            task.execution_stopped_at = task.stopped_at = now
+            if getattr(task, "stopping_at", None) is None:
+                task.stopping_at = now
+            if reason is not None or not task.stopped_reason:
+                task.stopped_reason = reason or "Task stopped"
+            if stop_code is not None or getattr(task, "stop_code", None) is None:
+                task.stop_code = stop_code or "UserInitiated"
+            container = task.containers[0]
+            container.last_status = "STOPPED"
+            # ECS gives a container a reason only when it could not run it as asked
+            # (CannotPullContainerError, OutOfMemoryError): an exit says it by its code.
+            container.exitCode = exit_code
