@@ -16,6 +16,7 @@ from typing import Any
 from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import (
+    AllLogGroups,
     EcsService,
     EcsTaskList,
     EcsTasks,
@@ -142,6 +143,7 @@ PERMISSIONS = Permissions(
         Everything("EcsTaskDefinitions"),
         "the running tasks' awslogs settings",
     ),
+    Need("logs:DescribeLogGroups", AllLogGroups(), "the log group must exist"),
     Need(
         "logs:GetLogEvents",
         LogGroup(None, "cluster", "service"),
