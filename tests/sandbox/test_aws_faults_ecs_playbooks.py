@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from opskit.sandbox import SandboxInfo, in_process
-from opskit.sandbox.aws_faults import AwsFaultBoard, make_aws_fault
+from opskit.sandbox.aws_faults import AwsFaultBoard, FaultOptions, make_aws_fault
 from tests.cli_helpers import Cli
 from tests.sandbox.sandbox_helpers import client, run_with_report, running_task_ids
 
@@ -66,7 +66,7 @@ def test_a_placement_failure_fails_the_redeploy_well_inside_its_timeout_quoting_
     (old_task,) = running_task_ids(sandbox)
     # Capacity comes back after a minute: a redeploy that only waits passes then
     # (the test ends in about a minute, not at the step's ten-minute timeout).
-    faults.set(make_aws_fault("ecs", "placement", calls=60))
+    faults.set(make_aws_fault("ecs", "placement", FaultOptions(calls=60)))
     started = time.monotonic()
 
     result, steps = run_with_report(cli, tmp_path / "report")
@@ -82,7 +82,7 @@ def test_a_placement_failure_fails_the_redeploy_well_inside_its_timeout_quoting_
 def test_two_spot_reclaims_pass_and_the_summary_names_them(
     sandbox: SandboxInfo, faults: AwsFaultBoard, cli: Cli, tmp_path: Path
 ) -> None:
-    faults.set(make_aws_fault("ecs", "spot", calls=2))
+    faults.set(make_aws_fault("ecs", "spot", FaultOptions(calls=2)))
 
     result, steps = run_with_report(cli, tmp_path / "report")
 
