@@ -113,12 +113,12 @@ def fresh_logs_budgets() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def declared_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def declared_calls() -> Iterator[None]:
     """Every AWS action a step type's code calls in the test is one its
     ``PERMISSIONS`` declares (``tests/declared_calls.py``): checked at teardown."""
     from tests.declared_calls import declared_actions, recording, report
 
-    with recording(monkeypatch) as recorder:
+    with recording() as recorder:
         yield
     undeclared = recorder.undeclared(declared_actions)
     assert not undeclared, report(undeclared)

@@ -163,7 +163,7 @@ def _on_before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
 
 
 @contextmanager
-def recording(monkeypatch: Any) -> Iterator[StepCalls]:
+def recording() -> Iterator[StepCalls]:
     """Record for the ``with`` block: every client ``AwsAccess`` hands out gets the
     hook, and each registered step type's ``run``/``plan``/``finish`` says it runs."""
     from opskit import steps as registry
@@ -177,21 +177,22 @@ def recording(monkeypatch: Any) -> Iterator[StepCalls]:
         created.meta.events.register("before-call", _on_before_call, unique_id=_HOOK_ID)
         return created
 
-    monkeypatch.setattr(AwsAccess, "client", client)
     replaced = []
-    for name in registry.names():
-        step_type = registry.get(name)
-        for phase in _PHASES:
-            function = getattr(step_type, phase)
-            if function is not None:
-                replaced.append((step_type, phase, function))
-                # StepType is frozen: its phases are put back as they were below
-                object.__setattr__(step_type, phase, _counted(recorder, name, function))
-    _active = recorder
+    previous, _active = _active, recorder
     try:
+        AwsAccess.client = client  # type: ignore[method-assign]
+        for name in registry.names():
+            step_type = registry.get(name)
+            for phase in _PHASES:
+                function = getattr(step_type, phase)
+                if function is not None:
+                    replaced.append((step_type, phase, function))
+                    # StepType is frozen: its phases are put back as they were below
+                    object.__setattr__(step_type, phase, _counted(recorder, name, function))
         yield recorder
     finally:
-        _active = None
+        _active = previous
+        AwsAccess.client = original_client  # type: ignore[method-assign]
         for step_type, phase, function in replaced:
             object.__setattr__(step_type, phase, function)
 
