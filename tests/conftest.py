@@ -114,6 +114,18 @@ def fresh_logs_budgets() -> Iterator[None]:
     reset_budgets()
 
 
+@pytest.fixture(autouse=True)
+def declared_calls() -> Iterator[None]:
+    """Every AWS action a step type's code calls in the test is one its
+    ``PERMISSIONS`` declares (``tests/declared_calls.py``): checked at teardown."""
+    from tests.declared_calls import declared_actions, recording, report
+
+    with recording() as recorder:
+        yield
+    undeclared = recorder.undeclared(declared_actions)
+    assert not undeclared, report(undeclared)
+
+
 @pytest.fixture(scope="module")
 def module_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The same isolation for a module-scoped fixture (a shared sandbox), which

@@ -107,24 +107,27 @@ def test_the_options_of_a_step_switch_its_statements_on(cli: Cli, tmp_path: Path
     assert statements(document) == [
         ("EcsListTasks", ["ecs:ListTasks"], ["*"],
          {"ArnEquals": {"ecs:cluster": [f"{ecs}:cluster/web"]}}),
-        ("EcsService", ["ecs:DescribeServices", "ecs:UpdateService"], [f"{ecs}:service/web/api"],
-         None),
-        ("EcsTagOnCreate", ["ecs:TagResource"], [f"{ecs}:task-definition/*:*"],
+        ("EcsReadUpdateService", ["ecs:DescribeServices", "ecs:UpdateService"],
+         [f"{ecs}:service/web/api"], None),
+        ("EcsTagNewRevisions", ["ecs:TagResource"], [f"{ecs}:task-definition/*:*"],
          {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}),
-        ("EcsTaskDefinitions", ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+        ("EcsReadRegisterTaskDefinitions",
+         ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
          ["*"], None),
-        ("EcsTasks", ["ecs:DescribeTasks"], [f"{ecs}:task/web/*"], None),
-        ("IamPassRole", ["iam:PassRole"], ["arn:aws:iam::*:role/*"],
+        ("EcsReadTasks", ["ecs:DescribeTasks"], [f"{ecs}:task/web/*"], None),
+        ("IamPassTaskRoles", ["iam:PassRole"], ["arn:aws:iam::*:role/*"],
          {"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com"]}}),
-        ("KmsKey", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:eu-west-1:*:key/*"],
+        ("KmsEncryptDecryptWithKey", ["kms:Decrypt", "kms:GenerateDataKey"],
+         ["arn:aws:kms:eu-west-1:*:key/*"],
          {"ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/deploy"]}}),
-        ("S3Bucket", ["s3:GetBucketVersioning"], ["arn:aws:s3:::code"], None),
-        ("S3Bucket2", ["s3:ListBucket", "s3:ListBucketVersions"], ["arn:aws:s3:::code"],
+        ("S3ReadVersioning", ["s3:GetBucketVersioning"], ["arn:aws:s3:::code"], None),
+        ("S3ListPrefixVersions", ["s3:ListBucket", "s3:ListBucketVersions"], ["arn:aws:s3:::code"],
          {"StringLike": {"s3:prefix": ["app/*"]}}),
-        ("S3Objects", ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+        ("S3ReadWriteObjects", ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
          ["arn:aws:s3:::code/app/*"], None),
         # no delete: true, so deletes only to prune old release records
-        ("S3Objects2", ["s3:DeleteObject"], ["arn:aws:s3:::code/app/.opskit/releases/*"], None),
+        ("S3DeleteObjects", ["s3:DeleteObject"], ["arn:aws:s3:::code/app/.opskit/releases/*"],
+         None),
     ]  # fmt: skip
     assert notes == [
         "note: target prod names no account_id: the ARNs use * for it",
@@ -151,14 +154,14 @@ def test_a_sandbox_target_names_what_the_sandbox_registers(cli: Cli, tmp_path: P
     document, notes = policy(cli, str(path))
 
     found = {s["Sid"]: s["Resource"] for s in document["Statement"]}
-    assert found["IamPassRole"] == [
+    assert found["IamPassTaskRoles"] == [
         f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/chatbot-task",
         f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/ecsTaskExecutionRole",
     ]
-    assert found["EcsTagOnCreate"] == [
+    assert found["EcsTagNewRevisions"] == [
         f"arn:aws:ecs:us-east-1:{SANDBOX_ACCOUNT}:task-definition/chatbot:*"
     ]
-    assert found["LogsGroup"] == [
+    assert found["LogsReadStreams"] == [
         f"arn:aws:logs:us-east-1:{SANDBOX_ACCOUNT}:log-group:/ecs/chatbot:*"
     ]
     assert notes == []
@@ -301,7 +304,7 @@ def test_a_revision_of_a_named_family_is_tagged_in_that_family(cli: Cli, tmp_pat
 
     document, notes = policy(cli, str(path), "-t", "prod")
 
-    tagged = next(s for s in document["Statement"] if s["Sid"] == "EcsTagOnCreate")
+    tagged = next(s for s in document["Statement"] if s["Sid"] == "EcsTagNewRevisions")
     assert tagged["Resource"] == ["arn:aws:ecs:eu-west-1:*:task-definition/api-v2:*"]
     assert not [note for note in notes if "ecs:TagResource" in note]
 

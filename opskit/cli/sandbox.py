@@ -137,9 +137,10 @@ def sandbox_fault_ecs(kind: str, calls: int | None) -> int:
     starts: "Capacity is unavailable at this time"), spot (new tasks reclaimed
     once RUNNING: SpotInterruption).
     """
+    from opskit.sandbox.aws_faults import FaultOptions
     from opskit.sandbox.aws_faults.control import set_aws_fault
 
-    click.echo("\n".join(set_aws_fault("ecs", kind, calls=calls).lines()))
+    click.echo("\n".join(set_aws_fault("ecs", kind, FaultOptions(calls=calls)).lines()))
     return 0
 
 
@@ -158,9 +159,11 @@ def sandbox_fault_logs(
     FilterLogEvents 5 a second), late (the tasks' lines readable --seconds late,
     with their original timestamps).
     """
+    from opskit.sandbox.aws_faults import FaultOptions
     from opskit.sandbox.aws_faults.control import set_aws_fault
 
-    change = set_aws_fault("logs", kind, rate=rate, always=always, seconds=seconds, match=match)
+    options = FaultOptions(rate=rate, always=always, seconds=seconds, match=match)
+    change = set_aws_fault("logs", kind, options)
     click.echo("\n".join(change.lines()))
     return 0
 

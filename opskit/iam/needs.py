@@ -24,7 +24,7 @@ class Resolved:
     that narrows them, and a note when they are a wildcard."""
 
     arns: tuple[str, ...]
-    kind: str  # what they are, as a Sid stem: S3Bucket, EcsService, LogsGroup, ...
+    kind: str  # what they are (S3Bucket, EcsService, LogsGroup): orders the statements
     condition: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict)
     note: str | None = None
 

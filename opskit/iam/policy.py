@@ -6,7 +6,8 @@ is dropped (``s3:DeleteObject`` on ``src/.opskit/releases/*`` when ``src/*`` is
 granted); the actions on the same resources (and condition) become one
 statement; statements with the same actions and condition then share their
 resources. Statements are ordered by service, kind and resource; each ``Sid``
-says what its resources are (``S3Objects``, ``EcsService``, ...).
+says what the statement grants (``S3ListPrefix``, ``LogsReadStreams``:
+``opskit.iam.sids``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opskit.iam.needs import Grant
+from opskit.iam.sids import statement_ids
 
 VERSION = "2012-10-17"
 
@@ -75,21 +77,15 @@ def policy_document(grants: Iterable[Grant]) -> dict[str, Any]:
         ),
         key=lambda s: (s[0], s[1], s[2], s[3], s[4]),
     )
-    document: dict[str, Any] = {"Version": VERSION, "Statement": []}
-    seen: dict[str, int] = {}
-    for _, kind, arns, actions, condition in statements:
-        seen[kind] = seen.get(kind, 0) + 1
-        statement: dict[str, Any] = {
-            "Sid": kind if seen[kind] == 1 else f"{kind}{seen[kind]}",
-            "Effect": "Allow",
-            "Action": list(actions),
-            "Resource": arns,
-        }
+    allowed = []
+    for _, _, arns, actions, condition in statements:
+        statement: dict[str, Any] = {"Effect": "Allow", "Action": list(actions), "Resource": arns}
         parsed = json.loads(condition)
         if parsed:
             statement["Condition"] = parsed
-        document["Statement"].append(statement)
-    return document
+        allowed.append(statement)
+    named = [{"Sid": sid, **s} for sid, s in zip(statement_ids(allowed), allowed, strict=True)]
+    return {"Version": VERSION, "Statement": named}
 
 
 def policy_actions(document: dict[str, Any]) -> list[str]:

@@ -7,9 +7,11 @@ where AWS checks ``s3:GetObject``, ``s3:ListObjectsV2`` for ``s3:ListBucket``), 
 module says what AWS checks instead, following the Service Authorization
 Reference and each API's "Permissions" section: the IAM action, the ARN it is
 evaluated on and the condition keys the request carries (``s3:prefix``,
-``ecs:cluster``, ``iam:PassedToService``, ``ecs:CreateAction``). The operations
-opskit and the sandbox call are mapped; any other is checked as moto would,
-``service:Operation`` on ``*``.
+``ecs:cluster``, ``iam:PassedToService``, ``ecs:CreateAction``), and what depends
+on the service's state (a read of a missing S3 key needs ``s3:ListBucket`` too:
+S3 answers 403 for it, not 404, to a caller who may not list the bucket). The
+operations opskit and the sandbox call are mapped; any other is checked as moto
+would, ``service:Operation`` on ``*``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Check:
 
 # -- S3 ("Required permissions for Amazon S3 API operations", S3 User Guide) -------
 
+ObjectExists = Callable[[str, str, "str | None"], bool]  # (bucket, key, version id)
+
 
 def _bucket(request: Request) -> str:
     return f"arn:{request.partition}:s3:::{request.bucket}"
@@ -72,10 +76,19 @@ def _listing(action: str) -> Callable[[Request], list[Check]]:
     return checks
 
 
-def _read(request: Request) -> list[Check]:
-    # GetObject/HeadObject: s3:GetObjectVersion when a versionId is named, else s3:GetObject.
-    action = "s3:GetObjectVersion" if request.params.get("versionId") else "s3:GetObject"
-    return [Check(action, _object(request))]
+def _read(request: Request, object_exists: ObjectExists) -> list[Check]:
+    """GetObject/HeadObject: s3:GetObjectVersion when a versionId is named, else
+    s3:GetObject. For an object (or version) that does not exist, S3 answers 404 only
+    to a caller who may also list the bucket, and 403 to anyone else (GetObject and
+    HeadObject, "Permissions"): not being allowed to list means not being allowed to
+    learn which keys exist. The listing is asked for with no ``s3:prefix`` (the
+    request names a key, not a listing), so a policy that lets the caller list only
+    under a prefix does not answer 404."""
+    version = request.params.get("versionId") or None
+    found = [Check("s3:GetObjectVersion" if version else "s3:GetObject", _object(request))]
+    if not object_exists(request.bucket, request.key, version):
+        found.append(Check("s3:ListBucket", _bucket(request)))
+    return found
 
 
 def _delete(request: Request) -> list[Check]:
@@ -221,8 +234,6 @@ _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("s3", "HeadBucket"): _on_bucket("s3:ListBucket"),
     ("s3", "ListObjectVersions"): _listing("s3:ListBucketVersions"),
     ("s3", "GetBucketVersioning"): _on_bucket("s3:GetBucketVersioning"),
-    ("s3", "GetObject"): _read,
-    ("s3", "HeadObject"): _read,
     ("s3", "PutObject"): _on_object("s3:PutObject"),
     ("s3", "CreateMultipartUpload"): _on_object("s3:PutObject"),
     ("s3", "UploadPart"): _on_object("s3:PutObject"),
@@ -248,13 +259,23 @@ _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
 UNCHECKED = {("sts", "GetCallerIdentity")}
 
 
-def checks(request: Request, next_revision: Callable[[str], int] = lambda family: 1) -> list[Check]:
-    """What AWS authorizes for ``request`` (``next_revision(family)``: the revision a
-    RegisterTaskDefinition would create, for its tag-on-create check)."""
-    if (request.service, request.operation) in UNCHECKED:
+def checks(
+    request: Request,
+    next_revision: Callable[[str], int] = lambda family: 1,
+    object_exists: ObjectExists = lambda bucket, key, version_id: True,
+) -> list[Check]:
+    """What AWS authorizes for ``request``. What it depends on beyond the request is
+    asked of the service's state: ``next_revision(family)``, the revision a
+    RegisterTaskDefinition would create (its tag-on-create check), and
+    ``object_exists(bucket, key, version_id)``, whether a read finds its object
+    (S3's 403 for a missing key)."""
+    operation = (request.service, request.operation)
+    if operation in UNCHECKED:
         return []
-    if (request.service, request.operation) == ("ecs", "RegisterTaskDefinition"):
+    if operation == ("ecs", "RegisterTaskDefinition"):
         return _register_task_definition(request, next_revision)
+    if operation in (("s3", "GetObject"), ("s3", "HeadObject")):
+        return _read(request, object_exists)
     handler = _HANDLERS.get((request.service, request.operation))
     if handler is not None:
         return handler(request)

@@ -128,7 +128,7 @@ class Sandbox:
 
     ``aws_faults`` holds the AWS behaviours it plays (stale ECS reads, placement
     failures, Spot reclaims, CloudWatch Logs throttling and late lines):
-    ``sandbox.aws_faults.set(make_aws_fault("ecs", "spot", calls=2))``; with
+    ``sandbox.aws_faults.set(make_aws_fault("ecs", "spot", FaultOptions(calls=2)))``; with
     ``aws_faults_file`` the file (``opskit sandbox fault ecs|logs``) sets them.
 
     ``services``: how many ECS services (``service_names``), each with its own

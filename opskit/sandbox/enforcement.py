@@ -175,6 +175,27 @@ def _next_revision(account: str, region: str) -> Callable[[str], int]:
     return revision
 
 
+def _object_exists(account: str, partition: str) -> Callable[[str, str, str | None], bool]:
+    """Whether moto's S3 holds the object (a named version of it), for S3's 403 for
+    a missing key; read from its records, without the side effects of its getters."""
+
+    def exists(bucket: str, key: str, version_id: str | None) -> bool:
+        from moto.s3.models import FakeKey, s3_backends
+
+        try:
+            keys = s3_backends[account][partition].buckets[bucket].keys
+        except KeyError:  # no such bucket: S3 answers NoSuchBucket, whoever asks
+            return True
+        if version_id is None:  # the current version; a delete marker reads as deleted
+            return isinstance(keys.get(key), FakeKey)
+        return any(
+            isinstance(v, FakeKey) and str(v.version_id) == version_id
+            for v in keys.getlist(key, [])
+        )
+
+    return exists
+
+
 def _authorize(
     enforcement: Enforcement, response: Any, iam_request_cls: type, resource: str
 ) -> None:
@@ -197,7 +218,11 @@ def _authorize(
     principal = iam_request._access_key.arn
     policies = [IAMPolicy(p)._policy_json for p in iam_request._access_key.collect_policies()]
     operation = f"{request.service}:{request.operation}"
-    for check in checks(request, _next_revision(request.account, request.region)):
+    state = (
+        _next_revision(request.account, request.region),
+        _object_exists(request.account, request.partition),
+    )
+    for check in checks(request, *state):
         decision = evaluate(policies, check.action, check.resource, check.context)
         enforcement.record(
             Decided(

@@ -4,19 +4,23 @@
 it when it changes (a stat tells: inode, mtime, size), so faults switch while it
 runs, and editing the file by hand works too. Bedrock's faults and AWS's (ECS,
 CloudWatch Logs) each have one such file next to the state file; what a fault is
-belongs to each (``parse``/``to_json``/``key``), the file mechanics are here.
+belongs to each (``parse``/``to_json``/``key``), the file mechanics are here,
+watching it for changes included (``reset``, ``changed``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 F = TypeVar("F")
+log = logging.getLogger("opskit.sandbox")
 
 
 class FaultInvalid(ValueError):
@@ -33,11 +37,15 @@ class FaultsFile(Generic[F]):
         parse: Callable[[Any], F],
         to_json: Callable[[F], dict[str, Any]],
         key: Callable[[F], str],
+        what: str = "faults file",
     ):
         self.path = path
+        self.what = what  # how a warning names it: "AWS faults file"
         self._parse = parse
         self._to_json = to_json
         self._key = key
+        self._seen: tuple[int, int, int] | None = None  # the version last looked at
+        self._seen_lock = threading.Lock()
 
     def read(self) -> list[F]:
         """The faults in the file (none when it is missing); ``FaultInvalid`` on a
@@ -90,6 +98,28 @@ class FaultsFile(Generic[F]):
         except FileNotFoundError:
             return None
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def reset(self) -> None:
+        """A new sandbox starts with no fault: the file emptied, and taken as seen."""
+        self.write([])
+        self._seen = self.version()
+
+    def changed(self) -> list[F] | None:
+        """The faults in the file when it changed since the last look (one stat
+        tells), else ``None``. A file that cannot be used is logged and reads as
+        unchanged: the faults in force stay until it is fixed."""
+        version = self.version()
+        if version == self._seen:
+            return None
+        with self._seen_lock:
+            if version == self._seen:
+                return None
+            self._seen = version
+            try:
+                return self.read()
+            except FaultInvalid as err:
+                log.warning("%s ignored, previous faults kept: %s", self.what, err)
+                return None
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -17,6 +17,7 @@ from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.stops import not_a_crash
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import (
+    AllLogGroups,
     EcsService,
     EcsTaskList,
     EcsTasks,
@@ -159,6 +160,7 @@ PERMISSIONS = Permissions(
         Everything("EcsTaskDefinitions"),
         "the running tasks' awslogs settings",
     ),
+    Need("logs:DescribeLogGroups", AllLogGroups(), "the log group must exist"),
     Need(
         "logs:GetLogEvents",
         LogGroup(None, "cluster", "service"),

@@ -6,7 +6,8 @@ mismatch) and nothing else may be there. Without it, the prefix's manifest is
 the reference: every listed file present with its size, and its content vouched
 for by the recorded ETag, a stored SHA-256, or a download and hash. ``contains``
 and ``not_contains`` read named objects and look for text, as the incident's
-operator did by hand.
+operator did by hand; a named object the prefix's listing does not show is
+missing, unread.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def run(ctx: StepContext, inputs: VerifyInputs) -> StepResult:
     else:
         mismatches, checked, digest = _against_manifest(ctx, client, location, listing)
         reference = "its manifest"
-    mismatches += _text_checks(ctx, client, location, inputs)
+    mismatches += _text_checks(ctx, client, location, listing, inputs)
     outputs = VerifyOutputs(mismatches=mismatches, checked=checked, digest=digest)
     if mismatches:
         count, shown = mismatched_keys(mismatches)
@@ -234,17 +235,24 @@ def _remote_sha256(
 
 
 def _text_checks(
-    ctx: StepContext, client: Any, location: S3Location, inputs: VerifyInputs
+    ctx: StepContext, client: Any, location: S3Location, listing: Listing, inputs: VerifyInputs
 ) -> list[str]:
+    """Read the objects ``contains``/``not_contains`` name, but only those the
+    listing shows: S3 answers a GET of a missing key with 403, not 404, to a caller
+    who may list only under the prefix (what ``opskit iam`` prints), so a key the
+    listing lacks is "missing" without a read (GetObject, "Permissions")."""
     contains, not_contains = inputs.contains, inputs.not_contains
+    listed = {remote.key for remote in listing.objects.values()} | set(listing.reserved)
+    if listing.manifest is not None:
+        listed.add(listing.manifest.key)
     mismatches = []
     for relative in sorted({*contains, *not_contains}):
         try:
             key = location.key_for(relative)
         except UnsafeKey as err:
             raise InputError(f"contains/not_contains key {relative!r}: {err}") from None
-        text = _read_text(ctx, client, location.bucket, key)
-        if text is None:
+        text = _read_text(ctx, client, location.bucket, key) if key in listed else None
+        if text is None:  # not listed, or deleted since
             mismatches.append(f"{relative}: missing (needed by contains/not_contains)")
             continue
         mismatches += [
@@ -280,7 +288,7 @@ PERMISSIONS = Permissions(
         "s3:GetObject",
         S3Objects(),
         "read the manifest; HEAD or download objects to learn their SHA-256; "
-        "read the objects contains/not_contains name",
+        "read the listed objects contains/not_contains name",
     ),
 )
 

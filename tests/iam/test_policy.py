@@ -36,32 +36,32 @@ def test_grants_merge_per_resource_then_share_resources_per_actions() -> None:
 
     assert document["Statement"] == [
         {
-            "Sid": "EcsService",
+            "Sid": "EcsReadService",
             "Effect": "Allow",
             "Action": ["ecs:DescribeServices"],
             "Resource": ["arn:aws:ecs:r:a:service/c/s", "arn:aws:ecs:r:a:service/c/t"],
         },
         {
-            "Sid": "S3Bucket",
+            "Sid": "S3ReadVersioning",
             "Effect": "Allow",
             "Action": ["s3:GetBucketVersioning"],
             "Resource": [BUCKET],
         },
         {
-            "Sid": "S3Bucket2",
+            "Sid": "S3ListPrefixVersions",
             "Effect": "Allow",
             "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
             "Resource": [BUCKET],
             "Condition": PREFIX,
         },
         {
-            "Sid": "S3Objects",
+            "Sid": "S3ReadWriteObjects",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
             "Resource": [OBJECTS],
         },
         {
-            "Sid": "S3Objects2",
+            "Sid": "S3DeleteObjects",
             "Effect": "Allow",
             "Action": ["s3:DeleteObject"],
             "Resource": [RECORDS],
@@ -98,6 +98,51 @@ def test_a_condition_keeps_grants_apart() -> None:
         {"StringLike": {"s3:prefix": ["b/*"]}},
         PREFIX,
     ]
+
+
+def test_a_sid_says_what_its_statement_grants_whatever_else_the_policy_holds() -> None:
+    alone = policy_document([grant("s3:ListBucket", BUCKET, "S3Bucket", PREFIX)])
+    among = policy_document(
+        [
+            grant("s3:GetBucketVersioning", BUCKET, "S3Bucket"),
+            grant("s3:ListBucket", BUCKET, "S3Bucket", PREFIX),
+            grant("logs:GetLogEvents", "arn:aws:logs:r:a:log-group:*:*", "LogsGroup"),
+            grant("logs:FilterLogEvents", "arn:aws:logs:r:a:log-group:/ecs/x:*", "LogsGroup"),
+            grant("s3:ListBucket", "arn:aws:s3:::root", "S3Bucket"),  # no prefix: the bucket
+            grant("ecs:DescribeClusters", "*", "EcsClusters"),  # an action no table names
+        ]
+    )
+
+    assert [s["Sid"] for s in alone["Statement"]] == ["S3ListPrefix"]
+    assert [(s["Sid"], s["Action"]) for s in among["Statement"]] == [
+        ("EcsDescribeClusters", ["ecs:DescribeClusters"]),
+        ("LogsReadStreams", ["logs:GetLogEvents"]),
+        ("LogsFilterEvents", ["logs:FilterLogEvents"]),
+        ("S3ReadVersioning", ["s3:GetBucketVersioning"]),
+        ("S3ListPrefix", ["s3:ListBucket"]),
+        ("S3ListBucket", ["s3:ListBucket"]),
+    ]
+
+
+def test_the_same_grant_on_two_resources_is_told_apart_by_their_words() -> None:
+    document = policy_document(
+        [
+            grant("s3:ListBucket", BUCKET, "S3Bucket", PREFIX),
+            grant("s3:ListBucket", BUCKET, "S3Bucket", {"StringLike": {"s3:prefix": ["app/*"]}}),
+        ]
+    )
+
+    assert [s["Sid"] for s in document["Statement"]] == ["S3ListPrefixBApp", "S3ListPrefixBSrc"]
+
+
+def test_every_action_a_step_type_declares_has_the_words_of_its_sid() -> None:
+    from opskit import steps as registry
+    from opskit.iam.sids import GRANTS, VERBS
+
+    declared = {a for n in registry.names() for a in registry.get(n).permissions.actions}
+
+    assert sorted(declared - set(GRANTS)) == []
+    assert {verb for verb, _ in GRANTS.values()} <= set(VERBS)
 
 
 def test_covers_is_true_only_when_every_match_of_one_matches_the_other() -> None:

@@ -97,3 +97,35 @@ CASES = [
 )
 def test_a_request_needs_what_aws_authorizes(given: Request, expected: list[Check]) -> None:
     assert checks(given, next_revision=lambda family: {"chatbot": 4}[family]) == expected
+
+
+def test_a_read_of_a_missing_key_needs_the_bucket_listed_too() -> None:
+    """GetObject and HeadObject, "Permissions": 404 only for a caller with s3:ListBucket
+    on the bucket, asked with no s3:prefix (a read names a key, not a listing)."""
+    missing: dict[tuple[str, str, str | None], bool] = {
+        ("b", "src/gone.py", None): False,
+        ("b", "src/a.py", "v-gone"): False,
+        ("b", "src/a.py", None): True,
+    }
+
+    def exists(bucket: str, key: str, version_id: str | None) -> bool:
+        return missing[(bucket, key, version_id)]
+
+    def read(operation: str, key: str, **params: str) -> list[Check]:
+        return checks(
+            request("s3", operation, bucket="b", key=key, params=params), object_exists=exists
+        )
+
+    assert read("GetObject", "src/gone.py") == [
+        Check("s3:GetObject", "arn:aws:s3:::b/src/gone.py"),
+        Check("s3:ListBucket", "arn:aws:s3:::b"),
+    ]
+    assert read("HeadObject", "src/gone.py") == [
+        Check("s3:GetObject", "arn:aws:s3:::b/src/gone.py"),
+        Check("s3:ListBucket", "arn:aws:s3:::b"),
+    ]
+    assert read("GetObject", "src/a.py", versionId="v-gone") == [
+        Check("s3:GetObjectVersion", "arn:aws:s3:::b/src/a.py"),
+        Check("s3:ListBucket", "arn:aws:s3:::b"),
+    ]
+    assert read("GetObject", "src/a.py") == [Check("s3:GetObject", "arn:aws:s3:::b/src/a.py")]

@@ -20,7 +20,7 @@ from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
 from opskit.clock import FakeClock
 from opskit.sandbox import Sandbox
-from opskit.sandbox.aws_faults import AwsFaultBoard, make_aws_fault
+from opskit.sandbox.aws_faults import AwsFaultBoard, FaultOptions, make_aws_fault
 from opskit.sandbox.ports import free_port
 from tests.sandbox.conftest import STANDIN
 from tests.sandbox.sandbox_helpers import client, wait_for
@@ -111,7 +111,7 @@ def test_stale_reads_show_the_service_as_before_the_update_then_the_new_deployme
     sandbox: Sandbox,
 ) -> None:
     ecs = client(sandbox.info(), "ecs")
-    sandbox.aws_faults.set(make_aws_fault("ecs", "stale_reads", calls=2))
+    sandbox.aws_faults.set(make_aws_fault("ecs", "stale_reads", FaultOptions(calls=2)))
     before = _service(ecs)
 
     response = ecs.update_service(cluster="chatbot", service="chatbot", forceNewDeployment=True)
@@ -190,7 +190,7 @@ def test_placement_fails_for_the_given_attempts_then_the_deployment_completes(
     sandbox: Sandbox, clock: FakeClock
 ) -> None:
     ecs = client(sandbox.info(), "ecs")
-    sandbox.aws_faults.set(make_aws_fault("ecs", "placement", calls=2))
+    sandbox.aws_faults.set(make_aws_fault("ecs", "placement", FaultOptions(calls=2)))
     seen = _event_ids(ecs)
 
     deployment = _redeploy(ecs)
@@ -213,7 +213,7 @@ def test_spot_reclaims_the_next_tasks_once_running_and_the_service_replaces_them
     sandbox: Sandbox,
 ) -> None:
     ecs = client(sandbox.info(), "ecs")
-    sandbox.aws_faults.set(make_aws_fault("ecs", "spot", calls=2))
+    sandbox.aws_faults.set(make_aws_fault("ecs", "spot", FaultOptions(calls=2)))
 
     deployment = _redeploy(ecs)
 
@@ -280,7 +280,7 @@ def test_a_throttled_request_is_answered_as_cloudwatch_logs_answers_it(
     sandbox: Sandbox, clock: FakeClock
 ) -> None:
     logs = _logs(sandbox)
-    sandbox.aws_faults.set(make_aws_fault("logs", "throttle", rate=1))
+    sandbox.aws_faults.set(make_aws_fault("logs", "throttle", FaultOptions(rate=1)))
     logs.filter_log_events(logGroupName="/ecs/chatbot", limit=1)
 
     with pytest.raises(ClientError) as raised:
@@ -324,7 +324,7 @@ def test_persistent_throttling_throttles_every_read_and_no_write(
 ) -> None:
     logs = _logs(sandbox)
     ecs = client(sandbox.info(), "ecs")
-    sandbox.aws_faults.set(make_aws_fault("logs", "throttle", always=True))
+    sandbox.aws_faults.set(make_aws_fault("logs", "throttle", FaultOptions(always=True)))
     (task,) = _tasks(ecs, desiredStatus="RUNNING")
     stream = f"ecs/chatbot/{task['taskArn'].rsplit('/', 1)[-1]}"
 
@@ -354,7 +354,9 @@ def test_late_lines_arrive_after_later_lines_with_their_earlier_timestamps(
 ) -> None:
     ecs = client(sandbox.info(), "ecs")
     logs = _logs(sandbox)
-    sandbox.aws_faults.set(make_aws_fault("logs", "late", seconds=15, match=["verified"]))
+    sandbox.aws_faults.set(
+        make_aws_fault("logs", "late", FaultOptions(seconds=15, match=("verified",)))
+    )
     deployment = _redeploy(ecs)
     (arn,) = wait_for(
         lambda: ecs.list_tasks(cluster="chatbot", startedBy=deployment)["taskArns"],
@@ -419,7 +421,7 @@ def test_a_fault_that_cannot_be_set_says_why(
     from opskit.sandbox.aws_faults import FaultInvalid
 
     with pytest.raises(FaultInvalid) as raised:
-        make_aws_fault(*args, **options)
+        make_aws_fault(*args, FaultOptions(**options))
     assert str(raised.value) == message
 
 

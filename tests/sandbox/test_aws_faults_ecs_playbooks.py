@@ -15,7 +15,7 @@ import pytest
 
 from opskit.durations import format_duration
 from opskit.sandbox import SandboxInfo, in_process
-from opskit.sandbox.aws_faults import AwsFaultBoard, make_aws_fault
+from opskit.sandbox.aws_faults import AwsFaultBoard, FaultOptions, make_aws_fault
 from tests.cli_helpers import Cli, CliResult
 from tests.sandbox.sandbox_helpers import PLAYBOOK, client, run_with_report, running_task_ids
 
@@ -90,7 +90,7 @@ def test_a_placement_failure_fails_the_redeploy_well_inside_its_timeout_quoting_
     # Capacity comes back after a minute of attempts: a redeploy that only waited
     # would pass then (the test would end in about a minute, not at the step's
     # ten-minute timeout), so a failure quoting the placement rule is a fast one.
-    faults.set(make_aws_fault("ecs", "placement", calls=60))
+    faults.set(make_aws_fault("ecs", "placement", FaultOptions(calls=60)))
 
     result, steps, events = run_seeing_events(cli, tmp_path / "report")
 
@@ -117,7 +117,7 @@ def test_a_placement_failure_fails_the_redeploy_well_inside_its_timeout_quoting_
 def test_two_spot_reclaims_pass_and_the_summary_names_them(
     sandbox: SandboxInfo, faults: AwsFaultBoard, cli: Cli, tmp_path: Path
 ) -> None:
-    faults.set(make_aws_fault("ecs", "spot", calls=2))
+    faults.set(make_aws_fault("ecs", "spot", FaultOptions(calls=2)))
 
     result, steps = run_with_report(cli, tmp_path / "report")
 

@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 
 from opskit.sandbox import SandboxInfo
-from opskit.sandbox.aws_faults import AwsFaultBoard, make_aws_fault
+from opskit.sandbox.aws_faults import AwsFaultBoard, FaultOptions, make_aws_fault
 from tests.cli_helpers import Cli
 from tests.sandbox.sandbox_helpers import PLAYBOOK, client, run_with_report
 
-MARKERS = ["verified", "Bedrock Runtime health check passed"]
+MARKERS = ("verified", "Bedrock Runtime health check passed")
 
 
 def test_logs_throttled_at_five_requests_a_second_pass_with_few_throttled_requests(
@@ -40,7 +40,7 @@ def test_persistent_logs_throttling_fails_the_run_naming_throttling(
     assert text.count("    timeout: 5m\n") == 1
     playbook = tmp_path / "redeploy.yaml"
     playbook.write_text(text.replace("    timeout: 5m\n", "    timeout: 4s\n"))
-    faults.set(make_aws_fault("logs", "throttle", always=True))
+    faults.set(make_aws_fault("logs", "throttle", FaultOptions(always=True)))
 
     result, steps = run_with_report(cli, tmp_path / "report", playbook)
 
@@ -61,7 +61,7 @@ def test_markers_delivered_late_with_earlier_timestamps_pass(
     # 4 s, not 15: long enough that the reader (polling every second) reads the
     # task's later lines first and then meets the markers with earlier
     # timestamps; 15 s would only add real waiting to the suite.
-    faults.set(make_aws_fault("logs", "late", seconds=4, match=MARKERS))
+    faults.set(make_aws_fault("logs", "late", FaultOptions(seconds=4, match=MARKERS)))
 
     result, steps = run_with_report(cli, tmp_path / "report")
 

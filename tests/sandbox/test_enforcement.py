@@ -4,13 +4,11 @@ it was when enforcement stops (its setting is process-wide)."""
 
 from __future__ import annotations
 
-import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -18,40 +16,17 @@ from opskit.sandbox import Sandbox
 from opskit.sandbox.enforcement import Credentials, Enforcement, create_operator
 from opskit.sandbox.ports import free_port
 from opskit.sandbox.state import read_state, state_path, write_state
+from tests.enforced import ACCOUNT, enforcing, make_client, user_with
 from tests.sandbox.conftest import STANDIN
 from tests.sandbox.sandbox_helpers import wait_for
 
-ACCOUNT = "123456789012"
 ECS = f"arn:aws:ecs:us-east-1:{ACCOUNT}"
-
-
-def make_client(endpoint: str, service: str, keys: Credentials | None = None) -> Any:
-    keys = keys or Credentials("testing", "testing-secret")  # the tests' isolation keys
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.secret_access_key,
-    )
 
 
 @pytest.fixture
 def enforced(aws_endpoint: str) -> Iterator[tuple[Credentials, Enforcement]]:
-    operator = create_operator(make_client(aws_endpoint, "iam"))
-    enforcement = Enforcement()
-    enforcement.start()
-    yield operator, enforcement
-    enforcement.stop()
-
-
-def user_with(endpoint: str, operator: Credentials, statements: list[dict]) -> Credentials:
-    iam = make_client(endpoint, "iam", operator)
-    iam.create_user(UserName="deployer")
-    policy = {"Version": "2012-10-17", "Statement": statements}
-    iam.put_user_policy(UserName="deployer", PolicyName="p", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="deployer")["AccessKey"]
-    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    with enforcing(aws_endpoint) as enforced:
+        yield enforced
 
 
 def refusal(call: Any, **kwargs: Any) -> tuple[str, str]:
@@ -190,3 +165,80 @@ def test_the_state_file_is_readable_by_its_owner_only() -> None:
 
     assert stat.S_IMODE(state_path().stat().st_mode) == 0o600
     assert read_state() == {"access_key_id": "AKIA", "secret_access_key": "s"}
+
+
+def test_a_missing_key_is_refused_to_a_caller_who_may_not_list_the_bucket(
+    aws_endpoint: str, enforced: tuple[Credentials, Enforcement]
+) -> None:
+    """S3's GetObject and HeadObject, "Permissions": a key that does not exist is 404
+    only to a caller with s3:ListBucket on the bucket, 403 to anyone else; a listing
+    allowed only under a prefix (what opskit iam prints) is not s3:ListBucket."""
+    operator, _ = enforced
+    s3 = make_client(aws_endpoint, "s3", operator)
+    s3.create_bucket(Bucket="code")
+    s3.put_object(Bucket="code", Key="src/app.py", Body=b"print(1)")
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::code/src/*"}
+    prefix_only = make_client(aws_endpoint, "s3", user_with(aws_endpoint, operator, [
+        read,
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::code",
+         "Condition": {"StringLike": {"s3:prefix": ["src/*"]}}},
+    ]))  # fmt: skip
+    bucket_wide = make_client(aws_endpoint, "s3", user_with(aws_endpoint, operator, [
+        read,
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::code"},
+    ], name="lister"))  # fmt: skip
+
+    assert refusal(prefix_only.get_object, Bucket="code", Key="src/gone.py") == (
+        "AccessDenied",
+        f'{DENIED} s3:ListBucket on resource: "arn:aws:s3:::code" because no identity-based '
+        "policy allows the s3:ListBucket action",
+    )
+    assert refusal(prefix_only.head_object, Bucket="code", Key="src/gone.py") == (
+        "403",
+        "Forbidden",
+    )
+    assert prefix_only.get_object(Bucket="code", Key="src/app.py")["Body"].read() == b"print(1)"
+    assert refusal(bucket_wide.get_object, Bucket="code", Key="src/gone.py") == (
+        "NoSuchKey",
+        "The specified key does not exist.",
+    )
+    assert refusal(bucket_wide.head_object, Bucket="code", Key="src/gone.py") == (
+        "404",
+        "Not Found",
+    )
+
+
+def test_a_deleted_key_or_a_version_that_does_not_exist_is_missing_too(
+    aws_endpoint: str, enforced: tuple[Credentials, Enforcement]
+) -> None:
+    operator, enforcement = enforced
+    s3 = make_client(aws_endpoint, "s3", operator)
+    s3.create_bucket(Bucket="code")
+    s3.put_bucket_versioning(Bucket="code", VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket="code", Key="src/app.py", Body=b"1")["VersionId"]
+    s3.delete_object(Bucket="code", Key="src/app.py")  # a delete marker is now current
+    reader = make_client(aws_endpoint, "s3", user_with(aws_endpoint, operator, [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+         "Resource": "arn:aws:s3:::code/src/*"},
+    ]))  # fmt: skip
+
+    assert refusal(reader.get_object, Bucket="code", Key="src/app.py")[0] == "AccessDenied"
+    assert reader.get_object(Bucket="code", Key="src/app.py", VersionId=version)["Body"].read() == (
+        b"1"
+    )
+    assert (
+        refusal(reader.get_object, Bucket="code", Key="src/app.py", VersionId="v-that-never-was")[0]
+        == "AccessDenied"
+    )
+    asked = [
+        (d.operation, d.action, d.outcome)
+        for d in enforcement.decisions
+        if d.principal.endswith("/deployer")
+    ]
+    assert asked == [
+        ("s3:GetObject", "s3:GetObject", "allowed"),
+        ("s3:GetObject", "s3:ListBucket", "implicit deny"),
+        ("s3:GetObject", "s3:GetObjectVersion", "allowed"),
+        ("s3:GetObject", "s3:GetObjectVersion", "allowed"),
+        ("s3:GetObject", "s3:ListBucket", "implicit deny"),
+    ]

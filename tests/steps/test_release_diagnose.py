@@ -2,7 +2,8 @@
 digests, with CloudWatch Logs behind the quota front (``tests/logs_front.py``),
 and its reading of the service's stopped tasks, played by the ECS driver.
 
-Only stops that say something about the code count: a Spot reclaim, a retirement,
+With a synced release beside the running task, it says what the two mean
+together. Only stops that say something about the code count: a Spot reclaim, a retirement,
 a scale-in or an ELB replacement is ECS replacing a task (``opskit.ecs.stops``).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +22,13 @@ from opskit.clock import FakeClock
 from opskit.logs.budget import LogsBudget, reset_budgets
 from opskit.logs.times import iso_ms
 from opskit.steps.release_diagnose import STEP
+from opskit.steps.s3_sync import STEP as SYNC
 from tests.clocks import LimitedClock
 from tests.conftest import REGION
 from tests.ecs_driver import CLUSTER, CRASH_REASON, SERVICE, EcsDriver, build_stack
+from tests.ecs_driver import clock as driver_clock
 from tests.logs_front import LogsFront
+from tests.steps.s3_helpers import DEST, write_tree
 
 GROUP = "/ecs/chatbot"
 BUCKET = "chatbot-code"
@@ -192,3 +197,38 @@ def test_a_crash_is_said_and_a_newer_reclaim_beside_it_is_not(
     result = diagnose(make_ctx, FakeClock())
 
     assert f"1 task(s) stopped recently; the newest: {CRASH_REASON}" in result.outputs.findings
+
+
+# -- the synced release beside the running task ------------------------------------------
+
+PIPELINE = "https://ci.example/chatbot/-/pipelines/7"
+
+
+def test_the_running_task_runs_the_synced_release_never_proven_live(
+    aws: Any, make_ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI_PIPELINE_URL", PIPELINE)  # who synced, as the record says
+    driver = build_stack(aws)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    source = write_tree(tmp_path / "src", {"chatbot_app.py": "import streamlit\n"})
+    synced = SYNC.run(
+        make_ctx(clock=FakeClock(now=1_700_000_000)),
+        SYNC.coerce_inputs({"source": str(source), "destination": DEST}),
+    )
+    digest = synced.outputs.digest
+    (task,) = driver.tasks()
+    driver.put_logs(task, ["starting", f"code digest {digest} verified"])
+
+    result = STEP.run(
+        make_ctx(clock=driver_clock()),
+        STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, "destination": DEST}),
+    )
+
+    assert result.outputs.running_digests == {task.id: digest}
+    assert result.outputs.live_digest == digest
+    assert result.outputs.findings == [
+        f"running code is the synced code: release {digest[:12]} (synced "
+        f"2023-11-14T22:13:20Z by {PIPELINE}, no verdict)",
+        f"the live release {digest[:12]} was never proven live (no recorded verdict); no "
+        "other release passed, so there is nothing to roll back to",
+    ]

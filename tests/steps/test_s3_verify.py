@@ -6,11 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from opskit.aws import AwsAccess, AwsSettings
 from opskit.errors import StepFailed
+from opskit.iam import Scope, policy_document
 from opskit.manifest import MANIFEST_NAME
+from opskit.sandbox.enforcement import Credentials
 from opskit.steps.s3_sync import STEP as SYNC
 from opskit.steps.s3_verify import STEP as VERIFY
-from tests.steps.s3_helpers import BUCKET, DEST, write_tree
+from tests.conftest import REGION
+from tests.enforced import ACCOUNT, enforcing, user_with
+from tests.steps.s3_helpers import BUCKET, DEST, OperationLog, write_tree
 
 TREE = {"chatbot_app.py": "import streamlit\n", "core/aws_clients.py": "invoke_model\n"}
 
@@ -86,6 +91,60 @@ def test_contains_and_not_contains_read_the_named_objects(make_ctx, synced):
         "core/aws_clients.py: does not contain 'list_foundation_models'",
         "gone.py: missing (needed by contains/not_contains)",
     ]
+
+
+def test_a_named_key_the_listing_does_not_show_is_missing_without_a_read(make_ctx, synced):
+    client, _, _ = synced
+    operations = OperationLog(client)
+    given = {"destination": DEST, "contains": {"gone.py": "x", "chatbot_app.py": "streamlit"}}
+
+    with pytest.raises(StepFailed) as failure:
+        VERIFY.run(make_ctx(), VERIFY.coerce_inputs(given))
+    operations.close()
+
+    assert failure.value.outputs.mismatches == [
+        "gone.py: missing (needed by contains/not_contains)"
+    ]
+    # the listing, the manifest, chatbot_app.py: no read of gone.py
+    assert operations.operations == ["ListObjectsV2", "GetObject", "GetObject"]
+
+
+def test_a_named_key_that_is_not_there_is_missing_under_the_policy_opskit_iam_prints(
+    aws_endpoint, make_ctx, tmp_path: Path
+):
+    """Under a policy that lets the caller list only the prefix, S3 answers a read
+    of a missing key with 403 (the enforcing sandbox plays it): the step still says
+    "missing", not "access denied"."""
+    given = {"destination": DEST, "contains": {"gone.py": "x", "chatbot_app.py": "streamlit"}}
+    with enforcing(aws_endpoint) as (operator, _):
+        make_ctx.aws = keys_access(aws_endpoint, operator)
+        make_ctx.aws.client("s3").create_bucket(Bucket=BUCKET)
+        source = write_tree(tmp_path / "src", TREE)
+        SYNC.run(make_ctx(), SYNC.coerce_inputs({"source": str(source), "destination": DEST}))
+        inputs = VERIFY.coerce_inputs(given)
+        grants = VERIFY.permissions.grants(vars(inputs), Scope(REGION, ACCOUNT))
+        printed = policy_document(grants)["Statement"]
+        make_ctx.aws = keys_access(aws_endpoint, user_with(aws_endpoint, operator, printed))
+
+        with pytest.raises(StepFailed) as failure:
+            VERIFY.run(make_ctx(), inputs)
+
+    assert str(failure.value) == f"{DEST} does not match its manifest: 1 key(s): gone.py"
+    assert failure.value.outputs.mismatches == [
+        "gone.py: missing (needed by contains/not_contains)"
+    ]
+
+
+def keys_access(endpoint: str, keys: Credentials) -> AwsAccess:
+    return AwsAccess(
+        "test",
+        AwsSettings(
+            region=REGION,
+            endpoint_url=endpoint,
+            access_key_id=keys.access_key_id,
+            secret_access_key=keys.secret_access_key,
+        ),
+    )
 
 
 def test_missing_manifest_says_what_to_do(make_ctx, synced):

@@ -1,6 +1,6 @@
 """The AWS behaviours that moto does not show, played by the sandbox on demand.
 
-    sandbox.aws_faults.set(make_aws_fault("ecs", "stale_reads", calls=2))
+    sandbox.aws_faults.set(make_aws_fault("ecs", "stale_reads", FaultOptions(calls=2)))
     sandbox.aws_faults.set(make_aws_fault("logs", "throttle"))      # 5 FilterLogEvents/s
     sandbox.aws_faults.clear()
 
@@ -13,7 +13,13 @@
 from __future__ import annotations
 
 from opskit.sandbox.aws_faults.board import AwsFaultBoard, AwsFaultsFile
-from opskit.sandbox.aws_faults.kinds import KINDS, AwsFault, aws_fault_from_json, make_aws_fault
+from opskit.sandbox.aws_faults.kinds import (
+    KINDS,
+    AwsFault,
+    FaultOptions,
+    aws_fault_from_json,
+    make_aws_fault,
+)
 from opskit.sandbox.faultfile import FaultInvalid
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "AwsFaultBoard",
     "AwsFaultsFile",
     "FaultInvalid",
+    "FaultOptions",
     "aws_fault_from_json",
     "make_aws_fault",
 ]

@@ -14,7 +14,6 @@ attempts and the late lines; tests replace it to play seconds without waiting.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import Counter
@@ -25,16 +24,17 @@ from typing import Any
 
 from opskit.sandbox.aws_faults.kinds import FILTER_LOG_EVENTS_QUOTA, AwsFault, aws_fault_from_json
 from opskit.sandbox.aws_faults.quota import LOGS_READ_QUOTAS, TokenBucket
-from opskit.sandbox.faultfile import FaultInvalid, FaultsFile
-
-log = logging.getLogger("opskit.sandbox")
+from opskit.sandbox.faultfile import FaultsFile
 
 
 class AwsFaultsFile(FaultsFile[AwsFault]):
     """``{"faults": [{"service": "ecs", "kind": "spot", "calls": 2}, ...]}``."""
 
     def __init__(self, path: Path):
-        super().__init__(path, parse=aws_fault_from_json, to_json=AwsFault.to_json, key=_key)
+        super().__init__(
+            path, parse=aws_fault_from_json, to_json=AwsFault.to_json, key=_key,
+            what="AWS faults file",
+        )  # fmt: skip
 
     def clear(self, service: str | None = None) -> list[AwsFault]:
         """Clear one service's faults (``ecs``, ``logs``), or every fault."""
@@ -74,7 +74,6 @@ class AwsFaultBoard:
         self._faults: dict[str, AwsFault] = {}
         self._played: dict[str, _Played] = {}
         self._file = AwsFaultsFile(faults_file) if faults_file is not None else None
-        self._file_version: tuple[int, int, int] | None = None
 
     @property
     def faults_file(self) -> Path | None:
@@ -83,8 +82,7 @@ class AwsFaultBoard:
     def start(self) -> None:
         """A new sandbox starts with no fault (an old file is emptied)."""
         if self._file is not None:
-            self._file.write([])
-            self._file_version = self._file.version()
+            self._file.reset()
 
     def stop(self) -> None:
         if self._file is not None:
@@ -138,22 +136,14 @@ class AwsFaultBoard:
             return rows
 
     def sync(self) -> None:
-        """Load the faults file if it changed since the last look."""
+        """Load the faults file if it changed since the last look. Under the board's
+        lock, so two changes read one after the other are applied in that order."""
         if self._file is None:
             return
-        version = self._file.version()
-        if version == self._file_version:
-            return
         with self._lock:
-            if version == self._file_version:
-                return
-            self._file_version = version
-            try:
-                faults = self._file.read()
-            except FaultInvalid as err:
-                log.warning("AWS faults file ignored, previous faults kept: %s", err)
-                return
-            self.replace(faults)
+            faults = self._file.changed()
+            if faults is not None:
+                self.replace(faults)
 
     def _in_force(self, kind: str) -> tuple[AwsFault, _Played] | None:
         self.sync()

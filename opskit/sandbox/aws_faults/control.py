@@ -15,7 +15,7 @@ from pathlib import Path
 
 from opskit.errors import InputError
 from opskit.sandbox.aws_faults.board import AwsFaultsFile
-from opskit.sandbox.aws_faults.kinds import KINDS, AwsFault, make_aws_fault
+from opskit.sandbox.aws_faults.kinds import KINDS, AwsFault, FaultOptions, make_aws_fault
 from opskit.sandbox.aws_faults.middleware import ADMIN_PATH
 from opskit.sandbox.core import SandboxInfo
 from opskit.sandbox.errors import SandboxError
@@ -47,22 +47,11 @@ class AwsFaultChange:
         return [f"{head} (AWS endpoint {self.endpoint_url})", *tail, *hint]
 
 
-def set_aws_fault(
-    service: str,
-    kind: str,
-    *,
-    calls: int | None = None,
-    rate: float | None = None,
-    always: bool = False,
-    seconds: float | None = None,
-    match: tuple[str, ...] = (),
-) -> AwsFaultChange:
+def set_aws_fault(service: str, kind: str, options: FaultOptions | None = None) -> AwsFaultChange:
     """Switch ``kind`` of ``service`` (``ecs``, ``logs``) on in the running sandbox;
     bad input is an ``InputError`` (exit 2)."""
     try:
-        fault = make_aws_fault(
-            service, kind, calls=calls, rate=rate, always=always, seconds=seconds, match=match
-        )
+        fault = make_aws_fault(service, kind, options)
     except FaultInvalid as err:
         raise InputError(f"opskit sandbox fault {service}: {err}") from None
     info = _running()

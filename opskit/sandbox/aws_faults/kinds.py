@@ -40,7 +40,7 @@ CloudWatch Logs:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Any
 
 from opskit.sandbox.faultfile import FaultInvalid
@@ -53,18 +53,31 @@ KINDS: dict[str, tuple[str, ...]] = {
 # until the fault is cleared (capacity does not come back by itself).
 DEFAULT_CALLS = {"stale_reads": 1, "spot": 1, "placement": None}
 FILTER_LOG_EVENTS_QUOTA = 5.0  # requests a second per account and Region
-_FIELDS = {"service", "kind", "calls", "rate", "always", "seconds", "match"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class AwsFault:
-    service: str  # "ecs" or "logs"
-    kind: str
+class FaultOptions:
+    """What a fault is told besides its service and kind, each option read by some
+    kinds only (``make_aws_fault`` refuses it for the others). Declared once:
+    ``make_aws_fault``'s and ``set_aws_fault``'s parameters, a faults file's fields,
+    the options of ``opskit sandbox fault ecs|logs``."""
+
     calls: int | None = None  # ecs: reads per change / placement attempts / reclaims
     rate: float | None = None  # logs throttle: FilterLogEvents requests a second
     always: bool = False  # logs throttle: every read request
-    seconds: float = 0.0  # logs late
-    match: tuple[str, ...] = field(default=())  # logs late: only lines holding one
+    seconds: float | None = None  # logs late
+    match: tuple[str, ...] = ()  # logs late: only lines holding one
+
+
+OPTIONS = tuple(option.name for option in fields(FaultOptions))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsFault(FaultOptions):
+    """A checked fault (``make_aws_fault``): its options as the kind reads them."""
+
+    service: str  # "ecs" or "logs"
+    kind: str
 
     @property
     def key(self) -> str:
@@ -111,35 +124,28 @@ class AwsFault:
         return document
 
 
-def make_aws_fault(
-    service: str,
-    kind: str,
-    *,
-    calls: int | None = None,
-    rate: float | None = None,
-    always: bool = False,
-    seconds: float | None = None,
-    match: tuple[str, ...] | list[str] = (),
-) -> AwsFault:
+def make_aws_fault(service: str, kind: str, options: FaultOptions | None = None) -> AwsFault:
     """A checked ``AwsFault``: each option is accepted only by the kind that uses it."""
     if service not in KINDS:
         raise FaultInvalid(f"unknown service {service!r}; known: {', '.join(KINDS)}")
     if kind not in KINDS[service]:
         raise FaultInvalid(f"unknown fault {kind!r}; known: {', '.join(KINDS[service])}")
-    for option, given, owners in (
+    given = options or FaultOptions()
+    calls, rate, seconds, match = given.calls, given.rate, given.seconds, given.match
+    for option, set_, owners in (
         ("calls", calls is not None, KINDS["ecs"]),
         ("rate", rate is not None, ("throttle",)),
-        ("always", always, ("throttle",)),
+        ("always", given.always, ("throttle",)),
         ("seconds", seconds is not None, ("late",)),
         ("match", bool(match), ("late",)),
     ):
-        if given and kind not in owners:
+        if set_ and kind not in owners:
             raise FaultInvalid(f"--{option} applies to {_joined(owners)} only, not to {kind}")
     if calls is not None and (isinstance(calls, bool) or not isinstance(calls, int) or calls < 1):
         raise FaultInvalid(f"--calls must be a whole number of at least 1, not {calls!r}")
     if rate is not None and (isinstance(rate, bool) or not rate > 0):
         raise FaultInvalid(f"--rate must be requests a second above 0, not {rate!r}")
-    if rate is not None and always:
+    if rate is not None and given.always:
         raise FaultInvalid("--rate and --always exclude each other (--always throttles every read)")
     if kind == "late" and (seconds is None or isinstance(seconds, bool) or not seconds > 0):
         raise FaultInvalid("late needs --seconds, a number above 0")
@@ -150,8 +156,8 @@ def make_aws_fault(
         kind=kind,
         calls=calls if calls is not None else DEFAULT_CALLS.get(kind),
         rate=float(rate) if rate is not None else None,
-        always=bool(always),
-        seconds=float(seconds or 0.0),
+        always=bool(given.always),
+        seconds=float(seconds) if seconds is not None else None,
         match=tuple(match),
     )
 
@@ -159,21 +165,17 @@ def make_aws_fault(
 def aws_fault_from_json(document: Any) -> AwsFault:
     if not isinstance(document, dict):
         raise FaultInvalid(f"a fault is an object with service and kind, not {document!r}")
-    unknown = set(document) - _FIELDS
+    unknown = set(document) - {"service", "kind", *OPTIONS}
     if unknown:
         raise FaultInvalid(f"unknown fault field(s): {', '.join(sorted(unknown))}")
     match = document.get("match") or []
     if not isinstance(match, list):
         raise FaultInvalid(f"match is a list of texts, not {match!r}")
+    given = {name: document[name] for name in OPTIONS if name in document}
+    given.update(match=tuple(match), always=bool(document.get("always", False)))
     try:
         return make_aws_fault(
-            str(document["service"]),
-            str(document["kind"]),
-            calls=document.get("calls"),
-            rate=document.get("rate"),
-            always=bool(document.get("always", False)),
-            seconds=document.get("seconds"),
-            match=match,
+            str(document["service"]), str(document["kind"]), FaultOptions(**given)
         )
     except KeyError as missing:
         raise FaultInvalid(f"a fault needs {missing.args[0]!r}") from None

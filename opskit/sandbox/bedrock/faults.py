@@ -207,7 +207,10 @@ class FaultFile(FaultsFile[Fault]):
     one fault per model."""
 
     def __init__(self, path: Path):
-        super().__init__(path, parse=fault_from_json, to_json=Fault.to_json, key=_model_of)
+        super().__init__(
+            path, parse=fault_from_json, to_json=Fault.to_json, key=_model_of,
+            what="Bedrock faults file",
+        )  # fmt: skip
 
     def clear(self, model: str | None = None) -> list[Fault]:
         """Clear one model's fault (its canonical id or ``all``), or every fault."""

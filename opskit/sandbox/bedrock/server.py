@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from opskit.sandbox.bedrock.bodies import RequestInvalid, converse_prompt, nova_prompt
-from opskit.sandbox.bedrock.faults import Fault, FaultBoard, FaultFile, FaultInvalid
+from opskit.sandbox.bedrock.faults import Fault, FaultBoard, FaultFile
 from opskit.sandbox.bedrock.models import FaqAnswers, resolve_model
 from opskit.sandbox.bedrock.responses import Answer, send_error, send_json, send_stream
 from opskit.sandbox.errors import SandboxError
@@ -113,8 +113,6 @@ class BedrockEndpoint:
         self.delay = delay
         self.faults = FaultBoard(on_change=self._apply_listener)
         self._file = FaultFile(faults_file) if faults_file is not None else None
-        self._file_version: tuple[int, int, int] | None = None
-        self._file_lock = threading.Lock()
         self._answers = FaqAnswers()
         self._calls: deque[Call] = deque(maxlen=1000)
         self._listener_lock = threading.RLock()
@@ -132,8 +130,7 @@ class BedrockEndpoint:
 
     def start(self) -> None:
         if self._file is not None:
-            self._file.write([])  # a new sandbox starts with no fault
-            self._file_version = self._file.version()
+            self._file.reset()
         self._open_listener()
         if self._file is not None:
             self._watcher = threading.Thread(
@@ -198,19 +195,9 @@ class BedrockEndpoint:
     def sync_faults_file(self) -> None:
         """Load the faults file if it changed (each request calls this too, so a
         fault set just before a call is in force for it)."""
-        if self._file is None:
-            return
-        with self._file_lock:
-            version = self._file.version()
-            if version == self._file_version:
-                return
-            self._file_version = version
-            try:
-                faults = self._file.read()
-            except FaultInvalid as err:
-                log.warning("Bedrock faults file ignored, previous faults kept: %s", err)
-                return
-        self.faults.replace(faults)
+        faults = self._file.changed() if self._file is not None else None
+        if faults is not None:
+            self.faults.replace(faults)
 
     # -- requests --------------------------------------------------------------------
 
