@@ -344,16 +344,15 @@ def describe_in_regional_cluster(tmp_path: Path, aws: dict[str, Any]) -> Path:
 def test_a_target_without_a_region_acts_where_the_environment_says_and_so_does_its_policy(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """boto3 reads AWS_DEFAULT_REGION when the target names no region (what
-    configure-aws-credentials exports with AWS_REGION, which boto3 does not read):
-    `opskit run` acts there and its templates read it as target.region, so the
-    policy names it too."""
+    """A target that names no region acts in AWS_REGION, else AWS_DEFAULT_REGION
+    (both exported by configure-aws-credentials): `opskit run` acts there and its
+    templates read it as target.region, so the policy names it too."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     path = describe_in_regional_cluster(tmp_path, {"account_id": "210987654321"})
 
     document, notes = policy(cli, str(path), "-t", "prod")
 
-    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsReadService")
     assert service["Resource"] == [
         "arn:aws:ecs:eu-central-1:210987654321:service/web-eu-central-1/api"
     ]
@@ -370,7 +369,7 @@ def test_a_target_profiles_region_is_the_policys_region(
 
     document, _ = policy(cli, str(path), "-t", "prod")
 
-    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsReadService")
     assert service["Resource"] == ["arn:aws:ecs:ap-south-1:*:service/web-ap-south-1/api"]
 
 
@@ -382,7 +381,7 @@ def test_a_sandbox_targets_declared_account_names_the_arns(cli: Cli, tmp_path: P
 
     document, _ = policy(cli, str(path), "-t", "prod")
 
-    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsReadService")
     assert service["Resource"] == ["arn:aws:ecs:us-east-1:210987654321:service/web-us-east-1/api"]
 
 
@@ -404,5 +403,5 @@ def test_a_target_whose_profile_this_machine_lacks_still_has_its_region(
 
     document, _ = policy(cli, str(path), "-t", "prod")
 
-    service = next(s for s in document["Statement"] if s["Sid"] == "EcsService")
+    service = next(s for s in document["Statement"] if s["Sid"] == "EcsReadService")
     assert service["Resource"] == ["arn:aws:ecs:eu-north-1:*:service/web-eu-north-1/api"]
