@@ -202,6 +202,33 @@ def _shared_loader(core: Any) -> Any:
         return _loaders[key]
 
 
+def botocore_session() -> Any:
+    """A botocore session as opskit makes them: timestamps parsed fast
+    (``parse_timestamp``, through botocore's public hook for response parsing, as
+    aws-cli sets its own). Hand it to ``boto3_session``."""
+    import botocore.session
+
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp
+    )
+    return core
+
+
+def boto3_session(core: Any | None = None, **kwargs: Any) -> Any:
+    """A boto3 session over ``core`` (``botocore_session()`` when not given) that
+    reads service models through the process's one loader (``_shared_loader``):
+    every session of the process, the sandbox's and tests' included, parses each
+    model once. The loader is swapped in after boto3 made the session, since
+    boto3 adds its own data path to the loader it finds then."""
+    import boto3
+
+    core = core or botocore_session()
+    session = boto3.Session(botocore_session=core, **kwargs)
+    core.register_component("data_loader", _shared_loader(core))
+    return session
+
+
 class AwsAccess:
     """Clients for one target, created on first use and cached (thread-safe)."""
 
@@ -222,25 +249,18 @@ class AwsAccess:
             return self._session
 
     def _new_session(self) -> Any:
-        import boto3
-        import botocore.session
         from botocore.exceptions import BotoCoreError
 
         s = self.settings
-        core = botocore.session.get_session()
-        # botocore's public hook for response parsing (aws-cli sets its own
-        # timestamp parser the same way): see parse_timestamp.
-        core.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=parse_timestamp
-        )
+        core = botocore_session()
         choice: CredentialChoice | None = None
         try:
             # Read when the session is made, as botocore reads the same variables
             # and files (available_profiles: the config file's and the credentials
             # file's, the names botocore's own ProfileNotFound check reads).
             choice = choose_credentials(s, os.environ, core.available_profiles, self.target)
-            session = boto3.Session(
-                botocore_session=core,
+            session = boto3_session(
+                core,
                 profile_name=choice.profile,
                 # AWS_REGION as the AWS CLI v2 and the other SDKs read it (before
                 # AWS_DEFAULT_REGION and the profile's); boto3 reads only the latter two.
@@ -248,7 +268,6 @@ class AwsAccess:
                 aws_access_key_id=s.access_key_id,
                 aws_secret_access_key=s.secret_access_key,
             )
-            core.register_component("data_loader", _shared_loader(core))
         except BotoCoreError as err:
             named = environment_credentials(os.environ)
             by_environment = choice is not None and choice.profile is None

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
-
+from opskit.aws import boto3_session
 from opskit.sandbox.enforcement import Credentials, Enforcement, create_operator
 
 ACCOUNT = "123456789012"
@@ -17,7 +16,7 @@ ACCOUNT = "123456789012"
 
 def make_client(endpoint: str, service: str, keys: Credentials | None = None) -> Any:
     keys = keys or Credentials("testing", "testing-secret")  # the tests' isolation keys
-    return boto3.session.Session().client(
+    return boto3_session().client(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",

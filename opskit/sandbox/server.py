@@ -87,9 +87,9 @@ class MotoSide:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            import boto3
+            from opskit.aws import boto3_session
 
-            self._clients[service] = boto3.session.Session().client(
+            self._clients[service] = boto3_session().client(
                 service,
                 endpoint_url=self.endpoint_url,
                 region_name=REGION,

@@ -19,8 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from opskit.aws import boto3_session
 from opskit.manifest import MANIFEST_NAME, Manifest
 from opskit.sandbox import SandboxInfo, sandbox_for_run
 from opskit.sandbox.core import STACK_DIR
@@ -52,7 +51,7 @@ _clients_lock = threading.Lock()
 
 @functools.cache
 def _client_unlocked(endpoint_url: str, region: str, key: str, secret: str, service: str) -> Any:
-    return boto3.session.Session().client(
+    return boto3_session().client(
         service,
         endpoint_url=endpoint_url,
         region_name=region,

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
+from opskit.aws import boto3_session
 from opskit.clock import FakeClock
 from opskit.sandbox import Sandbox
 from opskit.sandbox.aws_faults import AwsFaultBoard, FaultOptions, make_aws_fault
@@ -239,7 +239,7 @@ def test_spot_reclaims_the_next_tasks_once_running_and_the_service_replaces_them
 def _logs(sandbox: Sandbox) -> Any:
     """A Logs client that does not retry: each call is one request."""
     info = sandbox.info()
-    return boto3.session.Session().client(
+    return boto3_session().client(
         "logs",
         endpoint_url=info.endpoint_url,
         region_name=info.region,

@@ -8,11 +8,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from opskit.aws import boto3_session
 from opskit.sandbox import SandboxInfo, down, state_path, up
 from opskit.sandbox.state import aws_faults_path
 from tests.cli_helpers import Cli
@@ -46,7 +46,7 @@ def _status_rows(cli: Cli) -> list[str]:
 
 
 def _filter(info: SandboxInfo) -> str:
-    logs = boto3.session.Session().client(
+    logs = boto3_session().client(
         "logs",
         endpoint_url=info.endpoint_url,
         region_name=info.region,
