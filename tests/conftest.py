@@ -64,7 +64,7 @@ def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
         "AWS_SECURITY_TOKEN",
         "AWS_ENDPOINT_URL",
         "AWS_REGION",
-        # other ways the environment names credentials (opskit.aws.ENVIRONMENT_CREDENTIALS),
+        # other ways the environment names credentials (opskit.credentials.ENVIRONMENT_CREDENTIALS),
         # and a user's retry settings, which opskit follows
         "AWS_WEB_IDENTITY_TOKEN_FILE",
         "AWS_ROLE_ARN",

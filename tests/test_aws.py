@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from opskit.aws import AwsAccess, AwsSettings, CredentialChoice, choose_credentials
+from opskit.aws import AwsAccess, AwsSettings
+from opskit.credentials import CredentialChoice, choose_credentials
 from opskit.errors import StepError
 from opskit.model import Identity
 from tests.aws_profiles import RoleKeys, aws_home, role_keys

@@ -33,6 +33,7 @@ LAYERS = {
     "releases": 4,
     "iam": 4,
     "aws": 5,
+    "credentials": 5,
     "clock": 5,
     "events": 5,
     "inputs": 5,
