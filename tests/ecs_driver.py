@@ -408,3 +408,28 @@ def build_stack(
         driver.start_tasks()
         driver.complete()
     return driver
+
+
+def service_logging_to(aws: Any, group: str) -> tuple[Any, str]:
+    """On moto as it is (no driver): cluster and service ``chatbot`` whose task
+    definition's container ``app`` logs to ``group`` with stream prefix ``ecs``;
+    the ECS client and the service's deployment id (to start tasks with)."""
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="chatbot")
+    ecs.register_task_definition(
+        family="chatbot",
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": "chatbot:latest",
+                "memory": 512,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": group, "awslogs-stream-prefix": "ecs"},
+                },
+            }
+        ],
+    )
+    ecs.create_service(cluster="chatbot", serviceName="chatbot", taskDefinition="chatbot")
+    (service,) = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"]
+    return ecs, service["deployments"][0]["id"]

@@ -24,23 +24,7 @@ from tests.ecs_driver import (
     EcsDriver,
     build_stack,
 )
-
-
-@pytest.fixture
-def stack(aws):
-    driver = build_stack(aws)
-    yield driver
-    EcsDriver.uninstall()
-
-
-@pytest.fixture
-def calls(aws):
-    return CallRecorder(aws.client("ecs"))
-
-
-def run(make_ctx, clock, *, timeout=600.0, cancel=None, **inputs):
-    ctx = make_ctx(clock=clock, timeout=timeout, cancel=cancel)
-    return STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, **inputs}))
+from tests.steps.ecs_helpers import run
 
 
 def test_redeploy_tracks_its_deployment_until_the_new_task_took_over(stack, calls, make_ctx):

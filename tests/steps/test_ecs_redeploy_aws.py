@@ -31,25 +31,9 @@ from tests.ecs_driver import (
     clock,
     register,
 )
+from tests.steps.ecs_helpers import run
 
 ALARMS = {"alarmNames": ["chatbot-5xx", "chatbot-latency"], "enable": True, "rollback": True}
-
-
-@pytest.fixture
-def stack(aws):
-    driver = build_stack(aws)
-    yield driver
-    EcsDriver.uninstall()
-
-
-@pytest.fixture
-def calls(aws):
-    return CallRecorder(aws.client("ecs"))
-
-
-def run(make_ctx, scripted, *, timeout=600.0, cancel=None, **inputs):
-    ctx = make_ctx(clock=scripted, timeout=timeout, cancel=cancel)
-    return STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, **inputs}))
 
 
 def plan(make_ctx, **inputs):

@@ -18,6 +18,7 @@ from opskit.logs.times import iso_ms
 from opskit.steps.logs_tail import STEP, tail
 from tests.clocks import LimitedClock, ScriptedClock
 from tests.conftest import REGION
+from tests.ecs_driver import service_logging_to
 from tests.logs_front import LogsFront
 
 GROUP = "/ecs/chatbot"
@@ -96,26 +97,7 @@ def test_ctrl_c_ends_the_tail_ok_with_what_was_read(logs: Any, make_ctx: Any) ->
 def test_tails_the_running_tasks_of_a_service_labelled_new_and_old(
     aws: Any, logs: Any, make_ctx: Any
 ) -> None:
-    ecs = aws.client("ecs")
-    ecs.create_cluster(clusterName="chatbot")
-    ecs.register_task_definition(
-        family="chatbot",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "chatbot:latest",
-                "memory": 512,
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {"awslogs-group": GROUP, "awslogs-stream-prefix": "ecs"},
-                },
-            }
-        ],
-    )
-    ecs.create_service(cluster="chatbot", serviceName="chatbot", taskDefinition="chatbot")
-    deployment = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0][
-        "deployments"
-    ][0]["id"]
+    ecs, deployment = service_logging_to(aws, GROUP)
     started = {}
     for who in ("ecs-svc/0000000000000000001", deployment):
         task = ecs.run_task(

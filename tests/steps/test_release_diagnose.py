@@ -25,7 +25,14 @@ from opskit.steps.release_diagnose import STEP
 from opskit.steps.s3_sync import STEP as SYNC
 from tests.clocks import LimitedClock
 from tests.conftest import REGION
-from tests.ecs_driver import CLUSTER, CRASH_REASON, SERVICE, EcsDriver, build_stack
+from tests.ecs_driver import (
+    CLUSTER,
+    CRASH_REASON,
+    SERVICE,
+    EcsDriver,
+    build_stack,
+    service_logging_to,
+)
 from tests.ecs_driver import clock as driver_clock
 from tests.logs_front import LogsFront
 from tests.steps.s3_helpers import DEST, write_tree
@@ -66,26 +73,7 @@ def front(aws_endpoint: str, clock: LimitedClock, make_ctx: Any) -> Iterator[Log
 def task_id(aws: AwsAccess) -> str:
     """A service with one running task whose awslogs stream holds its code
     digest line, and an empty code bucket."""
-    ecs = aws.client("ecs")
-    ecs.create_cluster(clusterName="chatbot")
-    ecs.register_task_definition(
-        family="chatbot",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "chatbot:latest",
-                "memory": 512,
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {"awslogs-group": GROUP, "awslogs-stream-prefix": "ecs"},
-                },
-            }
-        ],
-    )
-    ecs.create_service(cluster="chatbot", serviceName="chatbot", taskDefinition="chatbot")
-    deployment = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0][
-        "deployments"
-    ][0]["id"]
+    ecs, deployment = service_logging_to(aws, GROUP)
     task = ecs.run_task(
         cluster="chatbot", taskDefinition="chatbot", launchType="FARGATE", startedBy=deployment
     )["tasks"][0]
