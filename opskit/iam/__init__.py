@@ -11,23 +11,11 @@ resource, condition context): the sandbox's IAM enforcement uses it.
 Names follow AWS's "Actions, resources, and condition keys" pages (the Service
 Authorization Reference): an action is ``service:Action``, a resource an ARN or
 pattern, a condition ``{operator: {key: [values]}}``.
+
+Import the submodule that holds a name (``opskit.iam.needs``, ``.policy``,
+``.evaluate``, ``.scope``): every step module imports ``needs``, so this package
+imports nothing more on its own, and a run never loads the evaluator or the
+policy merge.
 """
 
 from __future__ import annotations
-
-from opskit.iam.evaluate import Decision, evaluate
-from opskit.iam.needs import NO_AWS, Grant, Need, Permissions, Resolved
-from opskit.iam.policy import policy_document
-from opskit.iam.scope import Scope
-
-__all__ = [
-    "NO_AWS",
-    "Decision",
-    "Grant",
-    "Need",
-    "Permissions",
-    "Resolved",
-    "Scope",
-    "evaluate",
-    "policy_document",
-]

@@ -5,7 +5,8 @@ it when it changes (a stat tells: inode, mtime, size), so faults switch while it
 runs, and editing the file by hand works too. Bedrock's faults and AWS's (ECS,
 CloudWatch Logs) each have one such file next to the state file; what a fault is
 belongs to each (``parse``/``to_json``/``key``), the file mechanics are here,
-watching it for changes included (``reset``, ``changed``).
+watching it for changes included (``reset``, ``changed``), and finding the
+running sandbox whose file a command switches (``running_sandbox``).
 """
 
 from __future__ import annotations
@@ -127,3 +128,23 @@ class FaultsFile(Generic[F]):
 
 
 __all__ = ["FaultInvalid", "FaultsFile"]
+
+
+def running_sandbox(plays: Callable[[Any], bool], what: str) -> Any:
+    """The background sandbox (``SandboxInfo``) whose faults ``opskit sandbox
+    fault`` switches; ``SandboxError`` when none runs, or when it was started by
+    an older opskit and ``plays`` says it lacks ``what``."""
+    from opskit.sandbox import find_running
+    from opskit.sandbox.errors import SandboxError
+
+    info = find_running()
+    if info is None:
+        raise SandboxError(
+            "no sandbox running: faults are switched on a sandbox started with `opskit sandbox up`"
+        )
+    if not plays(info):
+        raise SandboxError(
+            f"the sandbox (pid {info.pid}) {what}: it was started by an older opskit; "
+            "restart it (opskit sandbox down && opskit sandbox up)"
+        )
+    return info

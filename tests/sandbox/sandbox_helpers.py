@@ -294,3 +294,16 @@ def run_with_report(
     result = cli.run(playbook, "--report", str(report_dir))
     document = json.loads((report_dir / "report.json").read_text())
     return result, {step["id"]: step for step in document["steps"]}
+
+
+@contextmanager
+def background_sandbox() -> Iterator[SharedSandbox]:
+    """A background sandbox (its own process, as `opskit sandbox up` leaves one,
+    found through its state file) for a module's tests, stopped after them."""
+    from opskit.sandbox import down, state_path, up
+
+    info = up(app_port=0)
+    try:
+        yield SharedSandbox(info, fresh_code(info), state_file=state_path())
+    finally:
+        down()

@@ -13,10 +13,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from opskit.aws import boto3_session
-from opskit.sandbox import SandboxInfo, down, state_path, up
+from opskit.sandbox import SandboxInfo
 from opskit.sandbox.state import aws_faults_path
 from tests.cli_helpers import Cli
-from tests.sandbox.sandbox_helpers import SharedSandbox, fresh_code
+from tests.sandbox.sandbox_helpers import SharedSandbox, background_sandbox
 
 STALE = (
     "stale reads: the next 2 DescribeServices after each UpdateService show the service as "
@@ -30,12 +30,8 @@ THROTTLE = (
 
 @pytest.fixture(scope="module")
 def module_sandbox(module_environment: Path) -> Iterator[SharedSandbox]:
-    """A background sandbox (its own process, found through its state file)."""
-    info = up(app_port=0)
-    try:
-        yield SharedSandbox(info, fresh_code(info), state_file=state_path())
-    finally:
-        down()
+    with background_sandbox() as shared:
+        yield shared
 
 
 def _status_rows(cli: Cli) -> list[str]:

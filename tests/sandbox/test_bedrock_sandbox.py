@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from opskit.sandbox import SandboxInfo, down, state_path, up
+from opskit.sandbox import SandboxInfo
 from opskit.sandbox.state import bedrock_faults_path
 from tests.cli_helpers import Cli
 from tests.sandbox.sandbox_helpers import (
     ROOT,
     SharedSandbox,
+    background_sandbox,
     bedrock_calls,
     client,
-    fresh_code,
     stack_copy,
     wait_for,
 )
@@ -35,12 +35,8 @@ PRO = "amazon.nova-pro-v1:0"
 
 @pytest.fixture(scope="module")
 def module_sandbox(module_environment: Path) -> Iterator[SharedSandbox]:
-    """A background sandbox (its own process, found through its state file)."""
-    info = up(app_port=0)
-    try:
-        yield SharedSandbox(info, fresh_code(info), state_file=state_path())
-    finally:
-        down()
+    with background_sandbox() as shared:
+        yield shared
 
 
 def report(report_dir: Path) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,8 @@ import pytest
 
 from opskit.aws import AwsAccess, AwsSettings
 from opskit.errors import StepFailed
-from opskit.iam import Scope, policy_document
+from opskit.iam.policy import policy_document
+from opskit.iam.scope import Scope
 from opskit.manifest import MANIFEST_NAME
 from opskit.sandbox.enforcement import Credentials
 from opskit.steps.s3_sync import STEP as SYNC

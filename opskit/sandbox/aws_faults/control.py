@@ -18,8 +18,7 @@ from opskit.sandbox.aws_faults.board import AwsFaultsFile
 from opskit.sandbox.aws_faults.kinds import KINDS, AwsFault, FaultOptions, make_aws_fault
 from opskit.sandbox.aws_faults.middleware import ADMIN_PATH
 from opskit.sandbox.core import SandboxInfo
-from opskit.sandbox.errors import SandboxError
-from opskit.sandbox.faultfile import FaultInvalid
+from opskit.sandbox.faultfile import FaultInvalid, running_sandbox
 
 SERVICES = {"ecs": "ECS", "logs": "CloudWatch Logs"}
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
@@ -99,18 +98,7 @@ def _row(fault: AwsFault) -> str:
 
 
 def _running() -> SandboxInfo:
-    from opskit.sandbox import find_running
-
-    info = find_running()
-    if info is None:
-        raise SandboxError(
-            "no sandbox running: faults are switched on a sandbox started with `opskit sandbox up`"
-        )
-    if not info.aws_faults_file:
-        raise SandboxError(
-            f"the sandbox (pid {info.pid}) plays no AWS faults: it was started by an older "
-            "opskit; restart it (opskit sandbox down && opskit sandbox up)"
-        )
+    info: SandboxInfo = running_sandbox(lambda i: bool(i.aws_faults_file), "plays no AWS faults")
     return info
 
 

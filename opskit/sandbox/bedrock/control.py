@@ -22,6 +22,7 @@ from opskit.sandbox.bedrock.faults import Fault, FaultFile, FaultInvalid, make_f
 from opskit.sandbox.bedrock.models import ALL_MODELS, MODELS, known_names, resolve_fault_target
 from opskit.sandbox.core import SandboxInfo
 from opskit.sandbox.errors import SandboxError
+from opskit.sandbox.faultfile import running_sandbox
 from opskit.sandbox.state import log_path
 
 SWITCH_TIMEOUT = 5.0  # seconds for the endpoint to close or reopen its port
@@ -115,18 +116,10 @@ def _faults_in_force(info: SandboxInfo) -> list[str]:
 
 
 def _running() -> SandboxInfo:
-    from opskit.sandbox import find_running
-
-    info = find_running()
-    if info is None:
-        raise SandboxError(
-            "no sandbox running: faults are switched on a sandbox started with `opskit sandbox up`"
-        )
-    if not info.bedrock_endpoint_url or not info.bedrock_faults_file:
-        raise SandboxError(
-            f"the sandbox (pid {info.pid}) has no Bedrock endpoint: it was started by an "
-            "older opskit; restart it (opskit sandbox down && opskit sandbox up)"
-        )
+    info: SandboxInfo = running_sandbox(
+        lambda i: bool(i.bedrock_endpoint_url and i.bedrock_faults_file),
+        "has no Bedrock endpoint",
+    )
     return info
 
 
