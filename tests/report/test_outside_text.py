@@ -4,12 +4,15 @@ line break or send an escape sequence (issue 21, point 4)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from opskit.ci.github import annotation
+from opskit.releases.table import release_lines
 from tests.cli_helpers import Cli
 
 GROUP = "/ecs/chatbot"
@@ -102,3 +105,73 @@ def test_a_step_error_quoting_outside_text_cannot_steer_the_ci_log(
         "    \\::error::forged\\x1b[2J\\u202e",
     ]
     assert lines[10].startswith("FAILED in ")
+
+
+def test_json_lines_keep_every_event_on_one_line_that_decodes_to_the_text(
+    aws: Any, aws_endpoint: str, tmp_path: Path, cli: Cli
+) -> None:
+    """json.dumps leaves U+2028, C1 controls and lone surrogates raw: today a log
+    line with one broke the line (a log viewer splits there) or the write."""
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    stream = f"ecs/app/{TASK}"
+    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    hostile = "one\u2028::warning::two \x85 \x9b31m \udcff"
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName=stream,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": hostile}],
+    )
+
+    result = cli.run(tail_playbook(tmp_path, aws_endpoint), "-t", "local", "--output", "json")
+
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.split("\n") if '"kind": "log"' in line]
+    assert '"message": "one\\u2028::warning::two \\u0085 \\u009b31m \\udcff"' in line
+    assert json.loads(line)["message"] == hostile
+
+
+def test_an_annotation_shows_outside_text_escaped_inside_githubs_escaping() -> None:
+    line = annotation("opskit: a, b [x\x1b]", "boom 100% \x1b[2J\u2028::error::forged\n")
+
+    assert line == (
+        "::error title=opskit%3A a%2C b [x\\x1b]::boom 100%25 \\x1b[2J\\u2028::error::forged\\n"
+    )
+
+
+def test_a_release_records_who_is_one_line_in_the_release_table() -> None:
+    record = {
+        "name": "r1",
+        "synced_at": "2026-01-02T03:04:05Z",
+        "digest": "a" * 64,
+        "files": 2,
+        "bytes": 17,
+        "verdict": "passed",
+        "deployment_id": None,
+        "who": "ci@runner\n::add-mask::passed\x1b]0;x\x07",
+        "live": True,
+    }
+
+    lines = release_lines([record], "s3://b/src/")
+
+    assert lines[2] == (
+        "2026-01-02 03:04:05  aaaaaaaaaaaa  2      17 B  passed   -           "
+        "ci@runner\\n::add-mask::passed\\x1b]0;x\\x07  <- live"
+    )
+
+
+@pytest.mark.usefixtures("engine_steps")
+def test_an_error_message_is_printed_one_prefixed_line_per_line(tmp_path: Path, cli: Cli) -> None:
+    """The CLI's one boundary prints an error's message (here it quotes a file
+    name; elsewhere an AWS error or an S3 key) as it prints any outside text."""
+    playbook = tmp_path / "p.yaml"
+    playbook.write_text("steps:\n  - {id: hello, uses: test.echo, with: {value: hi}}\n")
+    missing = tmp_path / "vars\n::add-mask::y"
+
+    result = cli.run(playbook, "--vars-file", str(missing))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-2:] == [
+        f"opskit: error: {tmp_path}/vars",
+        "opskit: error: \\::add-mask::y: cannot read vars file: No such file or directory",
+    ]
