@@ -22,6 +22,7 @@ from opskit.model import RunOptions, RunResult, StepRecord
 from opskit.playbook import Playbook, Step, load_playbook
 from opskit.redact import Redactor
 from opskit.report import write_reports
+from opskit.report.files import check_report_dir
 from opskit.runner import Runner
 
 if TYPE_CHECKING:  # imported where used: `opskit run` of one target starts without them
@@ -66,6 +67,7 @@ def run_playbook(
     ``$GITHUB_STEP_SUMMARY``), the Markdown report is appended to that file.
     """
     loaded = _load(playbook)
+    check_report_dir(_path(report_dir))
     bus = bus or EventBus(Redactor())
     for reporter in reporters:
         bus.subscribe(reporter)
@@ -94,6 +96,7 @@ def run_targets(
 
     loaded = _load(playbook)
     targets = loaded.select_targets(patterns)
+    check_report_dir(_path(report_dir))
     bus = bus or EventBus(Redactor())
     for reporter in reporters:
         bus.subscribe(reporter)
@@ -218,6 +221,7 @@ def merge_run_reports(
     from opskit.report.fleet import write_fleet_reports
     from opskit.report.merge import merge_reports
 
+    check_report_dir(_path(report_dir))
     fleet = merge_reports(paths)
     write_fleet_reports(fleet, _path(report_dir), step_summary=_path(step_summary))
     return fleet

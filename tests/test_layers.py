@@ -41,6 +41,7 @@ LAYERS = {
     "errors": 5,
     "durations": 5,
     "redact": 5,
+    "outside": 5,
     "model": 5,
     "version": 5,
 }

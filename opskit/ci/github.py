@@ -20,6 +20,7 @@ from typing import Any
 
 from opskit.errors import EXIT_BAD_INPUT
 from opskit.model import RunResult
+from opskit.outside import visible
 from opskit.report.fleet import FleetResult, one_line_reason
 from opskit.report.merge import read_report
 
@@ -56,8 +57,12 @@ def _escape_property(text: str) -> str:
 
 
 def annotation(title: str, message: str) -> str:
-    """A ``::error`` workflow command (GitHub shows it on the run's summary page)."""
-    return f"::error title={_escape_property(title)}::{_escape_data(message)}"
+    """A ``::error`` workflow command (GitHub shows it on the run's summary page).
+    Its title and message quote outside text (a target's name, an error's
+    message): control characters are shown escaped (``opskit.outside``), then
+    GitHub's own escaping applies (``%25``, ``%0D``, ``%0A``; in a property also
+    ``%3A`` and ``%2C``), so nothing in them ends the command or starts another."""
+    return f"::error title={_escape_property(visible(title))}::{_escape_data(visible(message))}"
 
 
 class GithubReport:

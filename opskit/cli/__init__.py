@@ -15,7 +15,7 @@ import traceback
 import click
 
 from opskit.cli import catalog, ci, run, sandbox  # noqa: F401 - registers the commands
-from opskit.cli.group import State, cli
+from opskit.cli.group import State, cli, echo_outside
 from opskit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_STEP_FAILED, OpskitError
 
 __all__ = ["cli", "main"]
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     except OpskitError as err:
         if state.debug:
             traceback.print_exc()
-        click.echo(f"opskit: error: {err}", err=True)
+        echo_outside("opskit: error: ", err, err=True)
         code = err.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # noqa: BLE001 - the last boundary before the user
         if state.debug:
             traceback.print_exc()
-        click.echo(
-            f"opskit: internal error: {type(err).__name__}: {err} "
-            "(run with --debug for the traceback)",
+        echo_outside(
+            "opskit: internal error: ",
+            f"{type(err).__name__}: {err} (run with --debug for the traceback)",
             err=True,
         )
         code = EXIT_STEP_FAILED

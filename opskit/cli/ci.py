@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from opskit.cli.group import cli, step_summary
+from opskit.cli.group import cli, echo_outside, step_summary
 
 
 @cli.command()
@@ -54,12 +54,13 @@ def report_merge(reports: tuple[Path, ...], report_dir: Path) -> int:
     """Merge the reports of a CI matrix's jobs (folders holding report.json) into
     one run report. Exit code: the worst target's."""
     from opskit.api import merge_run_reports
+    from opskit.outside import printable
     from opskit.report.fleet import REPORT_FILES, one_line_reason
 
     fleet = merge_run_reports(reports, report_dir, step_summary())
     for run in fleet.runs:
-        reason = "" if run.status == "passed" else f": {one_line_reason(run)}"
-        click.echo(f"{run.target}: {run.status}{reason}")
+        reason = "" if run.status == "passed" else f": {printable(one_line_reason(run))}"
+        echo_outside("", f"{printable(run.target)}: {run.status}{reason}")
     click.echo(f"{fleet.status.upper()}: {len(fleet.runs)} targets (exit {fleet.exit_code})")
     click.echo(f"report: {', '.join(str(report_dir / name) for name in REPORT_FILES)}")
     return fleet.exit_code

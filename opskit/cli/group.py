@@ -24,6 +24,16 @@ def step_summary() -> Path | None:
     return Path(named) if named else None
 
 
+def echo_outside(head: str, text: object, *, err: bool = False) -> None:
+    """Print outside text (an error's message, a report's reason) as
+    ``opskit.outside`` shows it: each of its lines after ``head``, never a CI
+    workflow command or an escape sequence."""
+    from opskit.outside import printable_lines
+
+    for piece in printable_lines(text):
+        click.echo(head + piece, err=err)
+
+
 def debugging() -> bool:
     """``--debug`` (or ``OPSKIT_DEBUG``) for the command running now."""
     state = click.get_current_context().find_object(State)

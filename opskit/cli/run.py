@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from opskit.cli.group import cli, debugging, step_summary
+from opskit.cli.group import cli, debugging, echo_outside, step_summary
 
 
 def target_and_vars(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -154,7 +154,7 @@ def run(
 def _finish(result: Any) -> int:
     """Print a run's error (already redacted by the run) and return its exit code."""
     if result.error:
-        click.echo(f"opskit: error: {result.error}", err=True)
+        echo_outside("opskit: error: ", result.error, err=True)
     return int(result.exit_code)
 
 
@@ -251,7 +251,7 @@ def releases(
     if output == "json":
         click.echo(json.dumps(dataclasses.asdict(history), indent=1))
     else:
-        click.echo("\n".join(release_lines(history.releases, history.destination)))
+        echo_outside("", "\n".join(release_lines(history.releases, history.destination)))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opskit.outside import printable
 from opskit.s3.transfer import format_bytes
 
 _HEADER = ("SYNCED (UTC)", "DIGEST", "FILES", "SIZE", "VERDICT", "DEPLOYMENT", "WHO", "")
@@ -19,7 +20,7 @@ def release_lines(releases: Sequence[Mapping[str, Any]], url: str) -> list[str]:
     notes = []
     for release in releases:
         if release.get("problem"):
-            notes.append(f"{release['name']}: cannot read: {release['problem']}")
+            notes.append(printable(f"{release['name']}: cannot read: {release['problem']}"))
             continue
         rows.append(
             (
@@ -27,9 +28,9 @@ def release_lines(releases: Sequence[Mapping[str, Any]], url: str) -> list[str]:
                 str(release["digest"])[:12],
                 str(release["files"]),
                 format_bytes(int(release["bytes"])),
-                str(release["verdict"]),
-                str(release.get("deployment_id") or "-"),
-                str(release["who"]),
+                printable(release["verdict"]),
+                printable(release.get("deployment_id") or "-"),
+                printable(release["who"]),  # a record's text: one line, never a command
                 "<- live" if release.get("live") else "",
             )
         )

@@ -27,6 +27,7 @@ from opskit.report.markdown import (
     identity_cell,
     warning_lines,
 )
+from opskit.report.mdtext import code
 from opskit.version import __version__
 
 __all__ = [
@@ -67,11 +68,11 @@ def _counts(fleet: FleetResult) -> str:
 def render_fleet_markdown(fleet: FleetResult) -> str:
     headline = _HEADLINE[fleet.status]
     lines = [
-        f"# {fleet.name}: {headline}",
+        f"# {_cell(fleet.name)}: {headline}",
         "",
         "| | |",
         "| --- | --- |",
-        f"| Playbook | `{fleet.playbook}` |",
+        f"| Playbook | {code(fleet.playbook)} |",
         f"| Targets | {_counts(fleet)} |",
         f"| Result | {headline} (exit {fleet.exit_code}) |",
         f"| Duration | {format_duration(fleet.duration)} |",
@@ -85,7 +86,7 @@ def render_fleet_markdown(fleet: FleetResult) -> str:
     for index, run in enumerate(fleet.runs, 1):
         reason = "" if run.status == "passed" else one_line_reason(run)
         lines.append(
-            f"| {index} | `{run.target}` | {_HEADLINE[run.status]} | "
+            f"| {index} | {code(run.target)} | {_HEADLINE[run.status]} | "
             f"{format_duration(run.duration)} | {_cell(reason)} |"
         )
     for run in fleet.runs:
@@ -97,11 +98,11 @@ def _target_section(run: RunResult) -> list[str]:
     failed = run.failed_step
     lines = [
         "",
-        f"## `{run.target}`: {_HEADLINE[run.status]}"
-        + (f" at step `{failed.id}`" if failed else ""),
+        f"## {code(run.target)}: {_HEADLINE[run.status]}"
+        + (f" at step {code(failed.id)}" if failed else ""),
         "",
         f"Started {_when(run.started_at)} · {format_duration(run.duration)} · "
-        f"run id `{run.run_id}`{' · sandbox' if run.sandbox else ''}"
+        f"run id {code(run.run_id)}{' · sandbox' if run.sandbox else ''}"
         f"{' · dry run' if run.dry_run else ''} · exit {run.exit_code}",
     ]
     if run.identity:
@@ -120,7 +121,7 @@ def _target_section(run: RunResult) -> list[str]:
     if run.on_failure:
         lines += [
             "",
-            f"**Diagnostics (on_failure) of `{run.target}`**",
+            f"**Diagnostics (on_failure) of {code(run.target)}**",
             "",
             "| | Step | Type | Status | Duration | Summary |",
             "| --- | --- | --- | --- | --- | --- |",

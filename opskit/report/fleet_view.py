@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from opskit.durations import format_duration
 from opskit.events import Event
+from opskit.outside import printable
 from opskit.report.terminal import _STATUS, TerminalReporter
 
 REDRAW_EVERY = 0.1  # seconds between redraws for progress events
@@ -59,6 +60,11 @@ class FleetTerminalReporter(TerminalReporter):
                 self._draw(force=event.kind != "progress")
 
     def _state(self, event: Event) -> str | None:
+        """A target's row: one line, whatever outside text its event quotes."""
+        state = self._row_text(event)
+        return None if state is None else printable(state)
+
+    def _row_text(self, event: Event) -> str | None:
         data: dict[str, Any] = event.data
         if event.kind == "run_start":
             return "starting"
@@ -95,7 +101,7 @@ class FleetTerminalReporter(TerminalReporter):
         if self._drawn:
             self.stream.write(f"\x1b[{self._drawn}F")
         for target, state in self._rows.items():
-            text = f"{target:<{width}}  {state}"
+            text = f"{printable(target):<{width}}  {state}"
             text = text if len(text) <= WIDTH else text[: WIDTH - 1] + "…"
             colour = "red" if "✗" in state else "green" if state.startswith("✓") else "dim"
             self.stream.write("\x1b[K" + self.paint(text, colour) + "\n")

@@ -7,12 +7,19 @@ import xml.etree.ElementTree as ET
 
 from opskit.model import RunResult, StepRecord
 
-# XML 1.0 forbids most control characters (log lines carry ANSI escapes).
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 forbids most control characters (log lines carry ANSI escapes) and lone
+# surrogates (a byte that was not UTF-8): shown escaped (\x1b, \udcff), as the
+# terminal shows them.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _clean(text: str) -> str:
-    return _INVALID_XML.sub("", text or "")
+    return _INVALID_XML.sub(_escape, text or "")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def render_junit(result: RunResult) -> str:

@@ -1,4 +1,10 @@
-"""``report.md``: what a person pastes into a release or incident ticket."""
+"""``report.md``: what a person pastes into a release or incident ticket.
+
+Every string of a run's result may quote outside text (a log line, an app's
+answer, an S3 key, an error's message): each goes through ``mdtext`` (escaped
+text, a code span, a fenced block), so the report shows it and never renders
+it as Markdown or HTML. Only the report's own markup is Markdown.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 
 from opskit.durations import format_duration
 from opskit.model import Identity, RunResult, RunStatus, StepRecord
+from opskit.report import mdtext
 from opskit.version import __version__
 
 _ICON = {"ok": "✅", "changed": "✅", "skipped": "⏭️", "failed": "❌", "error": "❌"}
@@ -29,11 +36,13 @@ def _when(epoch: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+def _cell(text: object) -> str:
+    """Outside text in a table cell or a paragraph: shown, never rendered."""
+    return mdtext.text(text)
 
 
 def _value(value: Any) -> str:
+    """An output's value for a table cell: code spans, lists joined, maps one row a key."""
     if isinstance(value, list):
         shown = [_value(v) for v in value[:MAX_LIST]]
         more = f" … and {len(value) - MAX_LIST} more" if len(value) > MAX_LIST else ""
@@ -46,21 +55,19 @@ def _value(value: Any) -> str:
             rows.append(f"… and {len(value) - MAX_LIST} more")
         return "<br>".join(rows)
     text = json.dumps(value) if value is None or isinstance(value, bool) else str(value)
-    text = text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
-    return f"`{text}`" if "`" not in text else text
+    return mdtext.code(text, MAX_VALUE)
 
 
 def _short(key: object) -> str:
-    text = str(key)
-    return f"`{text}`" if len(text) <= 80 and "`" not in text else text
+    return mdtext.code(key, 80)
 
 
 def identity_cell(identity: Identity) -> str:
     """Who the run acted as, for a table cell: the principal's ARN, its account,
     the region and where the credentials came from."""
-    region = f" in {identity.region}" if identity.region else ""
+    region = f" in {_cell(identity.region)}" if identity.region else ""
     return (
-        f"{_cell(_value(identity.arn))} (account {_cell(_value(identity.account))}){region}; "
+        f"{_value(identity.arn)} (account {_value(identity.account)}){region}; "
         f"credentials from {_cell(identity.credentials)}"
     )
 
@@ -74,19 +81,19 @@ def render_markdown(result: RunResult) -> str:
     failed = result.failed_step
     headline = _HEADLINE[result.status]
     lines = [
-        f"# {result.name}: {headline}",
+        f"# {_cell(result.name)}: {headline}",
         "",
         "| | |",
         "| --- | --- |",
-        f"| Playbook | `{result.playbook}` |",
-        f"| Target | `{result.target}`{' (sandbox)' if result.sandbox else ''} |",
+        f"| Playbook | {mdtext.code(result.playbook)} |",
+        f"| Target | {mdtext.code(result.target)}{' (sandbox)' if result.sandbox else ''} |",
         *([f"| AWS | {identity_cell(result.identity)} |"] if result.identity else []),
         f"| Result | {headline}"
-        + (f" at step `{failed.id}`" if failed else "")
+        + (f" at step {mdtext.code(failed.id)}" if failed else "")
         + f" (exit {result.exit_code}) |",
         f"| Started | {_when(result.started_at)} |",
         f"| Duration | {format_duration(result.duration)} |",
-        f"| Run id | `{result.run_id}` |",
+        f"| Run id | {mdtext.code(result.run_id)} |",
         f"| opskit | {__version__}{' · dry run' if result.dry_run else ''} |",
     ]
     lines += warning_lines(result)
@@ -118,15 +125,21 @@ def render_markdown(result: RunResult) -> str:
 
 def _row(index: int, record: StepRecord) -> str:
     return (
-        f"| {index} | `{record.id}` | {record.uses} | {_ICON.get(record.status, '')} "
-        f"{record.status} | {format_duration(record.duration)} | {_cell(record.summary)} |"
+        f"| {index} | {mdtext.code(record.id)} | {_cell(record.uses)} | "
+        f"{_ICON.get(record.status, '')} {_cell(record.status)} | "
+        f"{format_duration(record.duration)} | {_cell(record.summary)} |"
     )
 
 
 def _section(record: StepRecord) -> list[str]:
     if record.status == "skipped" and not record.outputs:
         return []
-    lines = ["", f"### `{record.id}` — {record.uses} — {record.status}", "", _cell(record.summary)]
+    lines = [
+        "",
+        f"### {mdtext.code(record.id)} — {_cell(record.uses)} — {_cell(record.status)}",
+        "",
+        _cell(record.summary),
+    ]
     if record.attempts > 1:
         lines += ["", f"Attempts: {record.attempts}"]
     findings = record.outputs.get("findings")
@@ -140,16 +153,13 @@ def _section(record: StepRecord) -> list[str]:
     if shown:
         lines += ["", "| Output | Value |", "| --- | --- |"]
         for name, value in shown.items():
-            lines.append(f"| `{name}` | {_cell(_value(value))} |")
+            lines.append(f"| {_short(name)} | {_value(value)} |")
     if record.detail:
-        fence = "````" if "```" in record.detail else "```"
         lines += [
             "",
             "<details open><summary>Detail</summary>",
             "",
-            fence,
-            record.detail.rstrip(),
-            fence,
+            *mdtext.fenced(record.detail.rstrip()),
             "",
             "</details>",
         ]

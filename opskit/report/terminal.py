@@ -4,6 +4,13 @@ On a TTY, ``progress`` events rewrite one status line; without a TTY (CI logs)
 progress is printed as plain lines at most every ``PLAIN_PROGRESS_EVERY``
 seconds per step, so a 10-minute wait shows a heartbeat without flooding the log.
 Colour only on a TTY and never with ``NO_COLOR``.
+
+Every string an event carries may quote outside text (a log line, an app's
+answer, an S3 key, an exception's message), so each is shown through
+``opskit.outside`` before opskit's own markup (colour, the ``│`` bar, the task
+tag) is put around it: each of its lines becomes a printed line with the same
+prefix, escape sequences and control characters are shown escaped, and no line
+can begin a CI workflow command.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any, TextIO
 
 from opskit.durations import format_duration
 from opskit.events import EVENT_KINDS, Event
+from opskit.outside import defang, printable, printable_lines
 
 PLAIN_PROGRESS_EVERY = 10.0
 _COLOURS = {
@@ -91,12 +99,20 @@ class TerminalReporter:
             self._status_line = ""
 
     def line(self, text: str) -> None:
+        """One printed line: ``text`` is opskit's markup around outside text that
+        went through ``printable`` (the last guard: no line starts a command)."""
         self._clear()
-        self.stream.write(self._prefix + text + "\n")
+        self.stream.write(defang(self._prefix + text) + "\n")
         self.stream.flush()
+
+    def lines(self, head: str, text: object) -> None:
+        """Outside ``text``, each of its lines printed after ``head``."""
+        for piece in printable_lines(text):
+            self.line(head + piece)
 
     def _status(self, text: str) -> None:
         width = 120
+        text = printable(text)
         text = text if len(text) <= width else text[: width - 1] + "…"
         self.stream.write("\r\x1b[K" + self.paint(text, "dim"))
         self.stream.flush()
@@ -105,20 +121,21 @@ class TerminalReporter:
     # -- events ---------------------------------------------------------------
     def on_run_start(self, event: Event) -> None:
         self.line(
-            self.paint(f"opskit run {event.data.get('playbook', '')}", "bold")
-            + f" · {event.message}"
+            self.paint(f"opskit run {printable(event.data.get('playbook', ''))}", "bold")
+            + f" · {printable(event.message)}"
         )
 
     def on_step_start(self, event: Event) -> None:
         marker = "▶" if self.unicode else ">"
         phase = " (on_failure)" if event.data.get("phase") == "on_failure" else ""
         self.line(
-            f"{self.paint(marker, 'blue')} {self.paint(event.message, 'bold')} "
-            f"{self.paint(event.data.get('uses', ''), 'dim')}{phase}"
+            f"{self.paint(marker, 'blue')} {self.paint(printable(event.message), 'bold')} "
+            f"{self.paint(printable(event.data.get('uses', '')), 'dim')}{phase}"
         )
 
     def on_progress(self, event: Event) -> None:
-        text = f"  … {event.message}" if self.unicode else f"  ... {event.message}"
+        message = printable(event.message)
+        text = f"  … {message}" if self.unicode else f"  ... {message}"
         if self.live:
             self._status(text)
             return
@@ -129,22 +146,23 @@ class TerminalReporter:
             self.line(text)
 
     def on_info(self, event: Event) -> None:
-        self.line(f"  {event.message}")
+        self.lines("  ", event.message)
 
     def on_warning(self, event: Event) -> None:
-        self.line("  " + self.paint(f"! {event.message}", "yellow"))
+        for piece in printable_lines(event.message):
+            self.line("  " + self.paint(f"! {piece}", "yellow"))
 
     def on_event(self, event: Event) -> None:
-        self.line("  " + self.paint("ecs", "cyan") + f" {event.message}")
+        self.lines("  " + self.paint("ecs", "cyan") + " ", event.message)
 
     def on_log(self, event: Event) -> None:
         if self.quiet:
             return
-        task = str(event.data.get("task_id") or "")[:8]
-        age = str(event.data.get("age") or "")
+        task = printable(str(event.data.get("task_id") or "")[:8])
+        age = printable(event.data.get("age") or "")
         tag = self.paint(f"{task} {age}".strip(), "magenta" if age == "NEW" else "dim")
         bar = "│" if self.unicode else "|"
-        self.line(f"  {bar} {tag} {event.message}")
+        self.lines(f"  {bar} {tag} ", event.message)
 
     def on_step_end(self, event: Event) -> None:
         status = str(event.data.get("status", ""))
@@ -152,14 +170,16 @@ class TerminalReporter:
         if not self.unicode:
             symbol = {"✓": "+", "✗": "x", "–": "-"}.get(symbol, symbol)
         duration = format_duration(float(event.data.get("duration") or 0))
+        first, *rest = printable_lines(event.message)
         self.line(
-            f"{self.paint(symbol + ' ' + word, colour)} {event.step_id} "
-            f"{self.paint(duration, 'dim')}  {event.message}"
+            f"{self.paint(printable(symbol + ' ' + word), colour)} {printable(event.step_id)} "
+            f"{self.paint(duration, 'dim')}  {first}"
         )
+        for piece in rest:
+            self.line("    " + piece)
         detail = str(event.data.get("detail") or "")
         if detail and status in ("failed", "error"):
-            for detail_line in detail.rstrip().splitlines():
-                self.line("    " + detail_line)
+            self.lines("    ", detail.rstrip())
 
     def on_run_end(self, event: Event) -> None:
         data: dict[str, Any] = event.data
@@ -169,14 +189,11 @@ class TerminalReporter:
         text = f"{str(status).upper()} in {duration} (exit {data.get('exit_code')})"
         if status == "skipped":  # a fleet's target that never started: say why
             reason = str(data.get("error") or "").removeprefix("not started: ")
-            text = f"NOT STARTED: {reason}"
-        self.line(self.paint(text, colour))
+            text = f"NOT STARTED: {printable(reason)}"
+        self.line(self.paint(printable(text), colour))
 
     def on_fleet_start(self, event: Event) -> None:
-        self.line(
-            self.paint(f"opskit run {event.data.get('playbook', '')}", "bold")
-            + f" · {event.message}"
-        )
+        self.on_run_start(event)
 
     def on_fleet_end(self, event: Event) -> None:
         """Each target's verdict, then the fleet's (its worst target's)."""
@@ -187,8 +204,9 @@ class TerminalReporter:
             symbol, word, colour = _STATUS.get(status, ("?", status.upper(), "red"))
             if not self.unicode:
                 symbol = {"✓": "+", "✗": "x", "–": "-"}.get(symbol, symbol)
-            reason = f"  {reasons[target]}" if target in reasons else ""
-            self.line(f"{self.paint(f'{symbol} {word:<11}', colour)} {target:<{width}}{reason}")
+            reason = f"  {printable(reasons[target])}" if target in reasons else ""
+            shown = f"{printable(target):<{width}}"
+            self.line(f"{self.paint(f'{symbol} {word:<11}', colour)} {shown}{reason}")
         status = str(event.data.get("status"))
         duration = format_duration(float(event.data.get("duration") or 0))
         colour = "green" if status == "passed" else "red"
