@@ -156,9 +156,7 @@ class _Builder:
         # Both limits are reached only through aliases, whose anchors sit elsewhere:
         # name the top-level entry that uses them.
         if self.repeated > MAX_VALUES:
-            raise self.top_level_error(
-                path, f"aliases repeat more than {MAX_VALUES} values"
-            )
+            raise self.top_level_error(path, f"aliases repeat more than {MAX_VALUES} values")
         if len(path) > MAX_DEPTH:
             raise self.top_level_error(
                 path, f"nested more than {MAX_DEPTH} levels deep (through aliases)"
