@@ -1,4 +1,4 @@
-"""setup.cfg's floors of boto3, botocore and s3transfer, as exact pins for CI's floor job.
+"""setup.cfg's floors of boto3, botocore, s3transfer and Jinja2, as exact pins for CI's floor job.
 
 Prints one requirement a line (``botocore==1.35.2``). With ``--check``, compares them with
 the versions installed in this interpreter instead, and fails naming any that differ (pip
@@ -13,7 +13,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-FLOORED = ("boto3", "botocore", "s3transfer")
+FLOORED = ("boto3", "botocore", "s3transfer", "jinja2")
 FLOOR = re.compile(r"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9A-Za-z.]*)")
 
 

@@ -2,8 +2,8 @@
 
 Precedence: playbook ``vars`` < target ``vars`` < ``--vars-file`` < ``-e k=v``.
 Values from files and ``-e`` are taken literally; playbook and target vars may
-be templates and may refer to each other (resolved in passes, like Ansible's
-lazy vars), so a target can set ``url: "{{ opskit.sandbox.app_url }}"``.
+be templates and may refer to each other (each rendered once, after the vars it
+reads), so a target can set ``url: "{{ opskit.sandbox.app_url }}"``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from opskit.version import __version__
 from opskit.yamlload import load_yaml
 
 STACK_DIR = Path(__file__).resolve().parent / "stack" / "src"
-_MAX_PASSES = 8
 
 
 def parse_extra_vars(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -86,7 +85,14 @@ def resolve_vars(
     cli_vars: Mapping[str, Any],
     context: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Merge the four layers and render the templated ones."""
+    """Merge the four layers and render the templated ones.
+
+    Each templated var is rendered exactly once, after the vars it reads, and
+    what it renders is final: text that arrives through ``-e``, a vars file,
+    ``env`` or another var is inserted as data and never rendered again (issue
+    21: ``-e 'x={{ env.GITHUB_TOKEN }}'`` must reach a URL as that text, not as
+    the token). Rendering in repeated passes until nothing looks like a template
+    would render such text on the next pass."""
     where: dict[str, tuple[Any, ...]] = {}
     merged: dict[str, Any] = {}
     for key, value in playbook.vars.items():
@@ -98,25 +104,41 @@ def resolve_vars(
         where.pop(key, None)
     merged.update(literal)
 
-    pending = {k for k in where if templating.has_template(merged[k])}
-    for _ in range(_MAX_PASSES):
-        progressed = False
-        for key in sorted(pending):
-            try:
-                merged[key] = templating.render(merged[key], {**context, "vars": merged})
-            except templating.TemplateProblem:
-                continue
-            if not templating.has_template(merged[key]):
-                pending.discard(key)
-                progressed = True
-        if not pending or not progressed:
-            break
-    for key in sorted(pending):  # report the first one that still fails, with its line
+    templated = {k for k in where if templating.has_template(merged[k])}
+    reads = {key: _vars_read(merged[key], templated - {key}) for key in templated}
+    done: set[str] = set()
+
+    def resolve(key: str, chain: tuple[str, ...]) -> None:
+        if key in done:
+            return
+        if key in chain:
+            circle = " -> ".join(f"vars.{k}" for k in (*chain[chain.index(key) :], key))
+            raise playbook.error(where[key], f"refers to itself: {circle}")
+        for name in sorted(reads[key]):
+            resolve(name, (*chain, key))
         try:
-            templating.render(merged[key], {**context, "vars": merged})
+            merged[key] = templating.render(merged[key], {**context, "vars": merged})
         except templating.TemplateProblem as err:
             raise playbook.error(where[key], str(err)) from None
+        done.add(key)
+
+    for key in sorted(templated):
+        resolve(key, ())
     return merged
+
+
+def _vars_read(value: Any, templated: set[str]) -> set[str]:
+    """The templated vars that ``value``'s templates read; all of them when one
+    reads ``vars`` as a whole or by a computed name (``vars[name]``)."""
+    names: set[str] = set()
+    for _, text in _templates(value, ()):
+        for ref in templating.references(text):
+            if ref.root != "vars":
+                continue
+            if ref.name is None:
+                return set(templated)
+            names.add(ref.name)
+    return names & templated
 
 
 def render_aws_settings(

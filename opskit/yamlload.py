@@ -4,7 +4,9 @@ Returns plain Python data plus a map from each value's path (a tuple of keys
 and indices) to its 1-based line, so that every validation and template error
 can say ``file:line``. Duplicate keys are rejected (PyYAML silently keeps the
 last), and alias expansion is bounded, so a "billion laughs" document fails
-fast instead of eating the machine.
+fast instead of eating the machine. Only what aliases add counts against that
+bound: a long document written out in full (a generated playbook of 20,000
+steps) costs what its text costs, and is loaded.
 
 Whatever the loader cannot hold is an ``InputError`` naming the file: text that
 is not UTF-8, control characters, nesting deeper than ``MAX_DEPTH`` (PyYAML's
@@ -23,8 +25,10 @@ import yaml
 from opskit.errors import InputError
 
 Path = tuple[Any, ...]
-# A real playbook has a few hundred values; a hundred thousand is far beyond any
-# honest document and small enough to refuse an alias bomb in milliseconds.
+# A real playbook's aliases repeat a few hundred values; a hundred thousand is far
+# beyond any honest document and small enough to refuse an alias bomb in
+# milliseconds. Values written out in the text do not count: they cost only
+# what the text costs, which the parser has already paid.
 MAX_VALUES = 100_000
 # A real playbook nests about ten levels; a hundred keeps every recursive walk
 # over the data (checks, templating, reports) far from the recursion limit.
@@ -132,7 +136,8 @@ class _Builder:
         self.loader = loader
         self.source = source
         self.lines: dict[Path, int] = {}
-        self.count = 0
+        self.repeated = 0  # values built again because an alias refers to them
+        self.built: set[int] = set()  # the nodes built at least once
         self.open: set[int] = set()  # the collection nodes on the path being built
 
     def error(self, message: str, node: yaml.Node) -> InputError:
@@ -144,13 +149,14 @@ class _Builder:
         return InputError(prefix + message, source=self.source, line=self.lines.get(top))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
-        self.count += 1
+        if id(node) in self.built:
+            self.repeated += 1
+        else:
+            self.built.add(id(node))
         # Both limits are reached only through aliases, whose anchors sit elsewhere:
         # name the top-level entry that uses them.
-        if self.count > MAX_VALUES:
-            raise self.top_level_error(
-                path, f"document expands to more than {MAX_VALUES} values (nested aliases?)"
-            )
+        if self.repeated > MAX_VALUES:
+            raise self.top_level_error(path, f"aliases repeat more than {MAX_VALUES} values")
         if len(path) > MAX_DEPTH:
             raise self.top_level_error(
                 path, f"nested more than {MAX_DEPTH} levels deep (through aliases)"

@@ -168,3 +168,58 @@ def test_a_bad_vars_file_is_named(
     with pytest.raises(InputError) as info:
         load_vars_file(path)
     assert str(info.value) == message.format(path=path)
+
+
+# Values are data (issue 21): a value from -e, a vars file or the environment is
+# inserted as text; a template is rendered once and what it renders is never
+# rendered again, however many other vars need resolving after it.
+TOKEN_PLAYBOOK = """\
+vars:
+  origin: "{{ vars.scheme }}://{{ vars.host }}"
+  host: app.example.org
+  scheme: https
+  url: "{{ vars.origin }}/health?v={{ vars.x }}"
+steps:
+  - id: probe
+    uses: http.probe
+    with: {url: "{{ vars.url }}"}
+"""
+
+
+def token_context(playbook: Playbook) -> dict[str, Any]:
+    context = context_of(playbook, "default")
+    context["env"] = {"GITHUB_TOKEN": "ghp_the_real_token", "EVIL": "{{ env.GITHUB_TOKEN }}"}
+    return context
+
+
+@pytest.mark.parametrize("layer", ["cli", "file"])
+def test_a_literal_value_with_template_syntax_is_never_rendered(layer: str) -> None:
+    playbook = load(TOKEN_PLAYBOOK)
+    literal = {"x": "{{ env.GITHUB_TOKEN }}"}
+    found = resolve_vars(
+        playbook,
+        playbook.target(None),
+        literal if layer == "file" else {},
+        literal if layer == "cli" else {},
+        token_context(playbook),
+    )
+    assert found["url"] == "https://app.example.org/health?v={{ env.GITHUB_TOKEN }}"
+    assert found["x"] == "{{ env.GITHUB_TOKEN }}"
+
+
+def test_what_a_template_renders_is_never_rendered_again() -> None:
+    text = TOKEN_PLAYBOOK.replace('"{{ vars.origin }}/health?v={{ vars.x }}"', '"{{ env.EVIL }}"')
+    text = text.replace("  host: app.example.org\n", "  host: app.example.org\n  x: 1\n")
+    playbook = load(text)
+    found = resolve_vars(playbook, playbook.target(None), {}, {}, token_context(playbook))
+    assert found["url"] == "{{ env.GITHUB_TOKEN }}"
+    assert found["origin"] == "https://app.example.org"
+
+
+def test_vars_that_refer_to_each_other_in_a_circle_name_the_circle() -> None:
+    text = PLAYBOOK.replace('"https://{{ vars.host }}"', '"https://{{ vars.url }}"')
+    with pytest.raises(InputError) as info:
+        variables(load(text))
+    assert str(info.value) == (
+        "p.yaml:6: vars.base: refers to itself: vars.base -> vars.url -> vars.base"
+    )

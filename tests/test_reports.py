@@ -242,3 +242,51 @@ def test_a_report_written_before_identities_still_merges(
     Path("r/report.json").write_text(json.dumps(report))
     code, _, err = run_cli(["report", "merge", "r", "--report", "merged"], capsys)
     assert (code, err) == (1, "")  # the leaky run failed; its report reads as before
+
+
+def test_encoded_secrets_and_presigned_urls_are_masked_in_every_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: a declared secret URL-encoded, JSON- or repr-escaped, and an
+    undeclared session token and presigned URL, in the terminal, the JSON lines,
+    report.json, report.md, junit.xml, the job summary and $GITHUB_OUTPUT."""
+    from urllib.parse import quote, quote_plus
+
+    from tests.test_redact import CREDENTIAL, SECRET, SESSION_TOKEN, SIGNATURE, lower_hex
+
+    monkeypatch.chdir(tmp_path)
+    summary, outputs = tmp_path / "gh-summary.md", tmp_path / "gh-output"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    forms = [
+        quote(SECRET, safe=""),
+        lower_hex(quote_plus(SECRET)),
+        repr(SECRET),
+        json.dumps(SECRET),
+    ]
+    presigned = (
+        f"https://b.s3.amazonaws.com/k?X-Amz-Credential={quote(CREDENTIAL, safe='')}"
+        f"&X-Amz-Security-Token={quote(SESSION_TOKEN, safe='')}&X-Amz-Signature={SIGNATURE}"
+    )
+    text = " | ".join([*forms, SESSION_TOKEN, presigned])
+    (tmp_path / "vars.json").write_text(json.dumps({"token": SECRET, "payload": text}))
+    Path("p.yaml").write_text(
+        "secrets: [token]\n"
+        "steps:\n  - {id: leak, uses: test.leak, with: {text: '{{ vars.payload }}'}}\n"
+    )
+    code, out, err = run_cli(["run", "p.yaml", "--vars-file", "vars.json", "--report", "r"], capsys)
+    assert code == 1
+    code, json_out, _ = run_cli(
+        ["run", "p.yaml", "--vars-file", "vars.json", "--output", "json"], capsys
+    )
+    assert code == 1
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    code, annotations, _ = run_cli(["ci", "github-outputs", "r"], capsys)
+    assert code == 1
+    files = ["r/report.json", "r/report.md", "r/junit.xml", summary, outputs]
+    everything = [out, err, json_out, annotations] + [Path(f).read_text() for f in files]
+    masked = "*** | '***' | \"***\" | *** | https://b.s3.amazonaws.com/k?X-Amz-Credential=***"
+    masked += "&X-Amz-Security-Token=***&X-Amz-Signature=***"
+    assert f"summary says *** | {masked}" in out
+    for output in everything:
+        for leaked in [*forms, SESSION_TOKEN[:20], SIGNATURE, "AKIAIOSFODNN7EXAMPLE"]:
+            assert leaked not in output

@@ -612,3 +612,33 @@ def test_a_sandbox_target_in_its_declared_account_goes_on(tmp_path: Path) -> Non
     result, _ = run(sandbox_playbook("123456789012"), tmp_path)
     assert result.status == "passed"
     assert CALLS == {"mutate": 1, "buckets": 1}
+
+
+def test_an_output_carrying_template_syntax_reaches_later_steps_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside text in an output (an app's answer, a log line) is data: a later
+    step's ``{{ steps.a.outputs.value }}`` inserts it, never renders it."""
+    monkeypatch.setenv("OPSKIT_TEST_TOKEN", "the-real-token")
+    result, _ = run(
+        """
+steps:
+  - id: a
+    uses: test.echo
+    with: {value: "{{ vars.answer }}"}
+  - id: b
+    uses: test.echo
+    with: {value: "answer: {{ steps.a.outputs.value }}"}
+  - id: c
+    uses: test.echo
+    with: {value: "{{ steps.a.outputs.value }}"}
+    when: "{{ steps.a.outputs.value }}"
+""",
+        tmp_path,
+        extra_vars={"answer": "{{ env.OPSKIT_TEST_TOKEN }}"},
+    )
+    assert [s.outputs["value"] for s in result.steps] == [
+        "{{ env.OPSKIT_TEST_TOKEN }}",
+        "answer: {{ env.OPSKIT_TEST_TOKEN }}",
+        "{{ env.OPSKIT_TEST_TOKEN }}",
+    ]

@@ -114,7 +114,7 @@ def test_nesting_up_to_the_limit_loads() -> None:
                 f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
                 for i in range(5)
             ),
-            f"p.yaml:5: e: document expands to more than {MAX_VALUES} values (nested aliases?)",
+            f"p.yaml:5: e: aliases repeat more than {MAX_VALUES} values",
         ),
         (
             "released: 2023-13-45\n",
@@ -170,3 +170,32 @@ def test_documents_the_loader_cannot_hold_are_refused_with_file_and_line(
     text: str | bytes, message: str
 ) -> None:
     assert refusal(text) == message
+
+
+def test_a_long_document_written_out_in_full_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what aliases repeat counts against the alias-bomb bound: a generated
+    playbook of 20,000 steps (100,002 values) was refused as "nested aliases?".
+    Scaled down here (the bound to 1,000, 250 steps), so the test loads in
+    milliseconds; the 20,000-step document loads in about 4 s."""
+    monkeypatch.setattr("opskit.yamlload.MAX_VALUES", 1000)
+    text = "steps:\n" + "".join(
+        f"  - {{id: s{i}, uses: http.probe, with: {{url: 'http://127.0.0.1:9/{i}'}}}}\n"
+        for i in range(250)
+    )
+    loaded = load_yaml(text, "p.yaml")
+    assert len(loaded.data["steps"]) == 250
+    assert loaded.data["steps"][249] == {
+        "id": "s249",
+        "uses": "http.probe",
+        "with": {"url": "http://127.0.0.1:9/249"},
+    }
+    assert loaded.line(("steps", 249, "with", "url")) == 251
+
+
+def test_aliases_that_repeat_more_than_the_bound_are_refused_naming_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("opskit.yamlload.MAX_VALUES", 1000)
+    text = "base: &base {id: s, uses: http.probe, with: {url: 'http://127.0.0.1:9/'}}\n"
+    text += "steps:\n" + "".join("  - *base\n" for _ in range(250))
+    assert refusal(text) == "p.yaml:2: steps: aliases repeat more than 1000 values"

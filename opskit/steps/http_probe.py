@@ -14,8 +14,9 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from opskit.clock import poll_until
 from opskit.durations import format_duration
@@ -35,6 +36,22 @@ STATUSES = Array(
 )
 
 
+# Sent only to the origin the probe was given: on a redirect to another origin
+# (scheme, host or port) they are dropped, as curl does (CURLOPT_UNRESTRICTED_AUTH
+# off) and requests does (Session.rebuild_auth, Cookie through its cookie jar).
+CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _check_url(value: Any) -> str:
+    # http.client refuses these with InvalidURL at request time (CVE-2019-9740's fix)
+    if _UNSENDABLE.search(value):
+        raise ValueError(
+            "a URL cannot contain spaces or control characters (percent-encode them: %20)"
+        )
+    return value
+
+
 def _check_regex(value: Any) -> str:
     try:
         re.compile(value)
@@ -45,9 +62,15 @@ def _check_regex(value: Any) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class ProbeInputs:
-    url: str = param("The URL to request.", "string", required=True)
+    url: str = param("The URL to request.", "string", required=True, check=_check_url)
     method: str = param("GET or HEAD.", "string", default="GET", choices=("GET", "HEAD"))
     headers: dict[str, str] | None = param("Extra request headers.", "object")
+    secret_headers: list[str] = param(
+        "Names of headers (besides Authorization, Proxy-Authorization and Cookie) that "
+        "are credentials: a redirect to another origin (scheme, host or port) drops them.",
+        "string_list",
+        default=[],
+    )
     expect_status: list[int] = param(
         "Expected status code, or a list of them.",
         STATUSES,
@@ -93,18 +116,75 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the port filled in for http and https (RFC 6454)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port or default
+
+
+@dataclass
+class _CrossOriginGuard(urllib.request.HTTPRedirectHandler):
+    """Follows redirects; the first that leaves the probe's origin drops the
+    credential headers from that request on (urllib copies every header but the
+    content ones to the next request: ``HTTPRedirectHandler.redirect_request``).
+    ``dropped`` records where they stopped being sent and which ones."""
+
+    secret: frozenset[str]
+    dropped: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is None or origin(new.full_url) == origin(req.full_url):
+            return new
+        names = [name for name in list(new.headers) if name.lower() in self.secret]
+        for name in names:
+            new.remove_header(name)
+        if names:
+            self.dropped.append((new.full_url, names))
+        return new
+
+
 def request_once(inputs: ProbeInputs, timeout: float) -> Attempt:
-    request = urllib.request.Request(
-        inputs.url, method=inputs.method, headers=dict(inputs.headers or {})
-    )
+    headers = dict(inputs.headers or {})
+    request = urllib.request.Request(inputs.url, method=inputs.method, headers=headers)
     context = ssl.create_default_context()
     if not inputs.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    secret = {name.lower() for name in (*CREDENTIAL_HEADERS, *inputs.secret_headers)}
+    guard = _CrossOriginGuard(frozenset(secret))
     handlers: list[Any] = [urllib.request.HTTPSHandler(context=context)]
-    if not inputs.follow_redirects:
-        handlers.append(_NoRedirect())
+    handlers.append(guard if inputs.follow_redirects else _NoRedirect())
     opener = urllib.request.build_opener(*handlers)
+    attempt = _answer(inputs, opener, request, timeout)
+    if guard.dropped:
+        where = guard.dropped[0][0]
+        names = [
+            _header_name(headers, n) for n in dict.fromkeys(n for _, d in guard.dropped for n in d)
+        ]
+        attempt.reason += f" (redirected to {where}, another origin: {', '.join(names)} not sent)"
+    return attempt
+
+
+def _header_name(given: dict[str, str], name: str) -> str:
+    """The header's name as the playbook wrote it (urllib stores ``X-api-key``)."""
+    return next((g for g in given if g.lower() == name.lower()), name)
+
+
+def _answer(
+    inputs: ProbeInputs,
+    opener: urllib.request.OpenerDirector,
+    request: urllib.request.Request,
+    timeout: float,
+) -> Attempt:
     started = time.perf_counter()
     try:
         with opener.open(request, timeout=max(timeout, 0.05)) as response:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -19,24 +21,30 @@ from tests.conftest import free_port
 
 @dataclass
 class Script:
-    """Responses served in order; the last one repeats."""
+    """Responses served in order; the last one repeats. ``requests``: each request's
+    path and headers, as the server received them."""
 
     responses: list[tuple[int, str, float]] = field(default_factory=list)  # status, body, delay
     hits: int = 0
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[str, Script]]:
-    script = Script()
+@contextmanager
+def serve() -> Iterator[tuple[str, Script]]:
+    """A server on loopback: ``/old`` redirects to ``/new``; ``/to/URL`` (URL
+    percent-encoded) redirects to URL; anything else plays the script."""
+    script = Script(responses=[(200, "ok", 0)])
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            if self.path == "/old":
+            script.requests.append((self.path, dict(self.headers.items())))
+            if self.path == "/old" or self.path.startswith("/to/"):
                 self.send_response(302)
-                self.send_header("Location", "/new")
+                location = "/new" if self.path == "/old" else unquote(self.path[len("/to/") :])
+                self.send_header("Location", location)
                 self.end_headers()
                 return
             index = min(script.hits, len(script.responses) - 1)
@@ -52,9 +60,24 @@ def server() -> Iterator[tuple[str, Script]]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    with serve() as served:
+        yield served
+
+
+@pytest.fixture
+def other_server() -> Iterator[tuple[str, Script]]:
+    """A second server: another port, so another origin."""
+    with serve() as served:
+        yield served
 
 
 def inputs(url: str, **extra: object) -> Any:
@@ -172,3 +195,92 @@ def test_verify_playbook_against_a_local_server(server, tmp_path, monkeypatch, c
         "report.json",
         "report.md",
     ]
+
+
+CREDENTIALS = {"Authorization": "Bearer abc123", "Cookie": "session=s3cr3t", "X-Api-Key": "k-42"}
+
+
+def test_a_redirect_to_another_port_drops_the_credentials(server, other_server, make_ctx) -> None:
+    """curl and requests drop credentials when a redirect leaves the origin
+    (scheme, host and port): the other server must not see them."""
+    url, script = server
+    other_url, other = other_server
+    headers = {**CREDENTIALS, "X-Request-Purpose": "probe"}
+    result = STEP.run(
+        make_ctx(clock=FakeClock()),
+        inputs(
+            f"{url}/to/{quote(other_url + '/landing', safe='')}",
+            headers=headers,
+            secret_headers=["x-api-key"],
+        ),
+    )
+    assert result.summary == (
+        f"{url}/to/{quote(other_url + '/landing', safe='')}: status 200 "
+        f"(redirected to {other_url}/landing, another origin: Authorization, Cookie, "
+        f"X-Api-Key not sent) in {result.outputs.latency_ms:.0f} ms"
+    )
+    assert [path for path, _ in other.requests] == ["/landing"]
+    received = other.requests[0][1]
+    assert {k: v for k, v in received.items() if k.startswith("X-")} == {
+        "X-Request-Purpose": "probe"
+    }
+    assert not {"Authorization", "Cookie", "X-Api-Key"} & set(received)
+    assert {k: script.requests[0][1][k] for k in CREDENTIALS} == CREDENTIALS
+
+
+def test_a_redirect_within_the_origin_keeps_the_credentials(server, make_ctx) -> None:
+    url, script = server
+    STEP.run(make_ctx(clock=FakeClock()), inputs(url + "/old", headers=CREDENTIALS))
+    assert [path for path, _ in script.requests] == ["/old", "/new"]
+    assert {k: script.requests[1][1][k] for k in CREDENTIALS} == CREDENTIALS
+
+
+def test_template_syntax_in_values_reaches_the_url_as_text(
+    server, tmp_path, monkeypatch, cli
+) -> None:
+    """Issue 21's case: ``-e 'x={{ env.GITHUB_TOKEN }}'`` while other vars need
+    resolving after it; the server sees the text, never the token."""
+    url, script = server
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_the_real_token")
+    monkeypatch.chdir(tmp_path)
+    playbook = tmp_path / "probe.yaml"
+    playbook.write_text(
+        "vars:\n"
+        '  origin: "{{ vars.scheme }}://{{ vars.hostport }}"\n'
+        "  scheme: http\n"
+        '  url: "{{ vars.origin }}/health?v={{ vars.x }}"\n'
+        '  greeting: "hello {{ vars.y }}"\n'
+        "steps:\n"
+        "  - id: probe\n"
+        "    uses: http.probe\n"
+        '    with: {url: "{{ vars.url }}", headers: {X-Greeting: "{{ vars.greeting }}"}}\n'
+    )
+    (tmp_path / "vars.yaml").write_text("y: '{{ env.GITHUB_TOKEN }}'\n")
+    hostport = url.removeprefix("http://")
+    done = cli.run(
+        playbook,
+        *("-e", f"hostport={hostport}", "-e", "x={{env.GITHUB_TOKEN}}"),
+        *("--vars-file", "vars.yaml", "--report", "out"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [(path, headers)] = script.requests
+    assert path == "/health?v={{env.GITHUB_TOKEN}}"
+    assert headers["X-Greeting"] == "hello {{ env.GITHUB_TOKEN }}"
+    everything = done.stdout + done.stderr + (tmp_path / "out" / "report.json").read_text()
+    assert "ghp_the_real_token" not in everything
+
+
+def test_a_url_with_a_space_is_bad_input_naming_its_line(tmp_path, cli) -> None:
+    playbook = tmp_path / "probe.yaml"
+    playbook.write_text(
+        "steps:\n  - id: probe\n    uses: http.probe\n"
+        '    with: {url: "http://127.0.0.1:9/{{ vars.x }}"}\n'
+    )
+    done = cli.run(playbook, "-e", "x={{ env.GITHUB_TOKEN }}")
+    assert done.returncode == 2
+    assert done.stdout.splitlines()[1].startswith("INVALID in ")
+    assert done.stderr == (
+        f"opskit: error: {playbook}:4: steps[0].with.url: "
+        "a URL cannot contain spaces or control characters (percent-encode them: %20) "
+        "(after rendering)\n"
+    )
