@@ -34,13 +34,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from opskit.clock import Deadline
 from opskit.manifest import STAGING_DIR, Manifest, ManifestEntry
 from opskit.s3 import digests
 from opskit.s3.delete import Deleted, delete_keys
 from opskit.s3.local_tree import LocalFile
 from opskit.s3.location import S3Location
 from opskit.s3.remote import object_version
-from opskit.s3.transfer import Receipt
+from opskit.s3.transfer import Progress, Receipt
 
 MAX_COPY_SIZE = 5 * 1024**3  # CopyObject's limit: a larger file is uploaded in place
 
@@ -107,9 +108,11 @@ def move_into_place(
     *,
     concurrency: int,
     cancel: threading.Event,
+    deadline: Deadline | None = None,
 ) -> Moved:
     """Copy each staged object over its key; S3 computes the copy's SHA-256, which
-    must be the planned one. Stops starting copies once ``cancel`` is set."""
+    must be the planned one. Stops starting copies once ``cancel`` is set or the
+    ``deadline`` passed."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from opskit.aws import describe_client_error
@@ -119,7 +122,7 @@ def move_into_place(
     lock = threading.Lock()
 
     def one(local: LocalFile) -> None:
-        if cancel.is_set():
+        if cancel.is_set() or (deadline is not None and deadline.expired()):
             return
         source_key = staging.key_for(local.relative)
         key = location.key_for(local.relative)
@@ -174,7 +177,7 @@ class PrefixState:
     location: S3Location
     live: Manifest | None
     uploads: int
-    uploaded: int = 0
+    progress: Progress | None = None  # the uploads' (files done)
     staged: int = 0
     phase: str = "before"  # before the switch | "switched" | "done"
 
@@ -198,7 +201,8 @@ class PrefixState:
                 f"manifest reads {self.staged} file(s) from {STAGING_DIR} until they are "
                 "in place; run the sync again to finish"
             )
-        made = f"{self.uploaded} of {self.uploads} upload(s) done"
+        uploaded = self.progress.files_done if self.progress is not None else 0
+        made = f"{uploaded} of {self.uploads} upload(s) done"
         if self.live is None:
             return f"{url} had no live release (no manifest); {made}; run the sync again"
         return (

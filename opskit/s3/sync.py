@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opskit.clock import Clock
+from opskit.clock import Clock, Deadline
 from opskit.errors import Cancelled, StepError, StepFailed
 from opskit.events import Emit
 from opskit.manifest import MANIFEST_NAME, Manifest
@@ -132,6 +132,7 @@ def apply_sync(
     cancel: threading.Event,
     target: str,
     origin: Origin,
+    deadline: Deadline | None = None,
 ) -> Synced:
     """Carry out ``plan`` and prove the prefix holds it. ``StepFailed`` names every
     key that does not match; nothing is recorded then.
@@ -152,7 +153,7 @@ def apply_sync(
             client, plan, request, call=call, emit=emit, clock=clock, cancel=cancel,
             target=target, origin=origin, versioning=versioning, in_place=in_place,
             staged_files=staged_files, protected_deletes=protected_deletes, staging=staging,
-            state=state,
+            state=state, deadline=deadline,
         )  # fmt: skip
     except Cancelled as err:
         raise Cancelled(f"{err}; {state.describe()}") from None
@@ -179,6 +180,7 @@ def _apply(
     protected_deletes: list[str],
     staging: S3Location,
     state: PrefixState,
+    deadline: Deadline | None,
 ) -> Synced:
     location = request.location
     mismatches: list[str] = []
@@ -187,13 +189,15 @@ def _apply(
     staged: dict[str, Receipt] = {}
     if plan.uploads:
         progress = Progress(emit, clock.monotonic, len(plan.uploads), plan.upload_bytes)
+        state.progress = progress
         uploads = [(location, in_place), (staging, staged_files)]
         for where, files in uploads:
             if not files:
                 continue
             answers = upload_files(
-                client, where, files, plan.sha256, request.upload, progress, cancel, target
-            )
+                client, where, files, plan.sha256, request.upload, progress, cancel, target,
+                deadline,
+            )  # fmt: skip
             pairs = [(f, plan.sha256[f.relative]) for f in files]
             problems, confirmed = confirm_uploads(
                 client, where, pairs, answers, request.upload.part_size, call
@@ -209,7 +213,6 @@ def _apply(
             else:
                 receipts.update(answers)
                 etags.update(confirmed)
-            state.uploaded += len(files)
     if mismatches:
         count, shown = mismatched_keys(mismatches)
         raise StepFailed(
@@ -228,9 +231,9 @@ def _apply(
         staged_local = [f for f in staged_files if f.relative in staged]
         moved = move_into_place(
             client, location, staging, staged_local, plan.sha256, staged,
-            concurrency=request.upload.concurrency, cancel=cancel,
+            concurrency=request.upload.concurrency, cancel=cancel, deadline=deadline,
         )  # fmt: skip
-        if cancel.is_set():
+        if cancel.is_set() or (deadline is not None and deadline.expired()):
             raise Cancelled("interrupted while moving staged objects into place")
         if moved.problems:
             raise StepError(

@@ -209,6 +209,7 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     synced = apply_sync(
         ctx.aws.client("s3"), sync_plan, request, call=ctx.aws.call, emit=ctx.emit,
         clock=ctx.clock, cancel=ctx.cancel, target=ctx.aws.target, origin=origin_from_env(),
+        deadline=ctx.deadline,
     )  # fmt: skip
     if synced.pruned.keys:
         ctx.emit(
