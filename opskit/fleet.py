@@ -35,7 +35,7 @@ from opskit.model import FleetResult, RunOptions, RunResult, RunStatus
 from opskit.playbook import Playbook, Target
 from opskit.runner import Runner
 from opskit.start import run_sandbox
-from opskit.watchdog import on_signals, signal_name, stop_words
+from opskit.watchdog import emit_soon, on_signals, signal_name, stop_words
 
 __all__ = ["FleetOptions", "run_fleet"]
 
@@ -181,8 +181,8 @@ class _Fleet:
         self.signal = self.signal or signal_name(signum)
         if self.interrupts > 1:
             return
-        self.bus.emit("warning", f"{stop_words(signum)}: stopping every target's running step "
-                      "(another Ctrl-C or SIGTERM stops waiting)")  # fmt: skip
+        emit_soon(self.bus.emit, "warning", f"{stop_words(signum)}: stopping every target's "
+                  "running step (another Ctrl-C or SIGTERM stops waiting)")  # fmt: skip
         with self.lock:
             runners = list(self.running.values())
         for runner in runners:

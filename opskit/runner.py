@@ -36,7 +36,14 @@ from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
 from opskit.steps.base import RunEnd, StepContext, StepResult, StepType, UndeclaredOutputs
-from opskit.watchdog import Abandoned, on_signals, run_watched, signal_name, stop_words
+from opskit.watchdog import (
+    Abandoned,
+    emit_soon,
+    on_signals,
+    run_watched,
+    signal_name,
+    stop_words,
+)
 
 __all__ = ["Runner"]
 
@@ -56,6 +63,7 @@ class Runner:
         self._current_cancel: threading.Event | None = None
         self._abort = "Ctrl-C"  # what the second signal was, for the run's error
         self._closing = False  # the run's sandbox is stopping: a signal no longer aborts
+        self._said: threading.Thread | None = None  # the stop's warning, on its way
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -80,12 +88,13 @@ class Runner:
                 return
             self._abort = "Ctrl-C" if signum == signal.SIGINT else signal_name(signum)
             raise KeyboardInterrupt
-        self.bus.emit(
+        if self._current_cancel is not None:
+            self._current_cancel.set()
+        self._said = emit_soon(
+            self.bus.emit,
             "warning",
             f"{stop_words(signum)}: stopping the running step (Ctrl-C or SIGTERM again to abort)",
         )
-        if self._current_cancel is not None:
-            self._current_cancel.set()
 
     # -- the run --------------------------------------------------------------
     def run(self) -> RunResult:
@@ -174,6 +183,8 @@ class Runner:
                 self.bus.emit("warning" if kind == "warning" else "info", message, record.id)
 
     def _finish(self) -> None:
+        if self._said is not None:  # the stop's warning comes before the run's end
+            self._said.join(timeout=1)
         result = self.result
         result.status = self._status()
         self.bus.emit(

@@ -109,3 +109,13 @@ def signal_name(signum: int) -> str:
 def stop_words(signum: int) -> str:
     """How the terminal and the reports name a stop request."""
     return "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+
+
+def emit_soon(emit: Callable[..., None], *args: object) -> threading.Thread:
+    """``emit(*args)`` from a short-lived thread: a signal handler runs in the main
+    thread between two bytecodes, possibly inside the event bus's own ``emit``
+    (which holds its lock while a reporter writes), so emitting there directly
+    would wait forever for that lock."""
+    thread = threading.Thread(target=emit, args=args, name="signal-event", daemon=True)
+    thread.start()
+    return thread
