@@ -24,6 +24,7 @@ from opskit.redact import Redactor
 from opskit.report import write_reports
 from opskit.report.files import check_report_dir
 from opskit.runner import Runner
+from opskit.watchdog import signals_held
 
 if TYPE_CHECKING:  # imported where used: `opskit run` of one target starts without them
     from opskit.ci.github import GithubReport
@@ -71,8 +72,10 @@ def run_playbook(
     bus = bus or EventBus(Redactor())
     for reporter in reporters:
         bus.subscribe(reporter)
-    result = Runner(loaded, options or RunOptions(), bus).run()
-    write_reports(result, _path(report_dir), bus.redactor, step_summary=_path(step_summary))
+    options = options or RunOptions()
+    result = Runner(loaded, options, bus).run()
+    with signals_held(enabled=options.handle_sigint):  # a CI cancel's next signal waits
+        write_reports(result, _path(report_dir), bus.redactor, step_summary=_path(step_summary))
     return result
 
 
@@ -100,8 +103,12 @@ def run_targets(
     bus = bus or EventBus(Redactor())
     for reporter in reporters:
         bus.subscribe(reporter)
-    result = run_fleet(loaded, targets, options or RunOptions(), fleet or FleetOptions(), bus)
-    write_fleet_reports(result, _path(report_dir), bus.redactor, step_summary=_path(step_summary))
+    options = options or RunOptions()
+    result = run_fleet(loaded, targets, options, fleet or FleetOptions(), bus)
+    with signals_held(enabled=options.handle_sigint):  # a CI cancel's next signal waits
+        write_fleet_reports(
+            result, _path(report_dir), bus.redactor, step_summary=_path(step_summary)
+        )
     return result
 
 

@@ -11,7 +11,8 @@ from typing import Any, Literal
 EXIT_OK = 0
 EXIT_STEP_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a job Ctrl-C stopped
+EXIT_TERMINATED = 143  # 128 + SIGTERM: a run stopped by SIGTERM (a CI cancel, `kill`)
 
 
 class OpskitError(Exception):

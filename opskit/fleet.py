@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import threading
 import time
 import uuid
@@ -34,7 +35,7 @@ from opskit.model import FleetResult, RunOptions, RunResult, RunStatus
 from opskit.playbook import Playbook, Target
 from opskit.runner import Runner
 from opskit.start import run_sandbox
-from opskit.watchdog import on_sigint
+from opskit.watchdog import emit_soon, on_signals, signal_name, stop_words
 
 __all__ = ["FleetOptions", "run_fleet"]
 
@@ -80,6 +81,7 @@ class _Fleet:
         self.lock = threading.Lock()
         self.slots = threading.Semaphore(max(1, fleet.parallel))
         self.interrupts = 0
+        self.signal: str | None = None  # the first signal that stopped the fleet
         self.stop_reason: str | None = None
 
     # -- scheduling -------------------------------------------------------------
@@ -151,7 +153,7 @@ class _Fleet:
 
     def not_started(self, target: Target, reason: str, status: RunStatus | None = None) -> None:
         """A target the fleet never started: ``skipped`` (exit 0) when the fleet chose
-        not to (canary, failure budget), ``interrupted`` (exit 130) after Ctrl-C,
+        not to (canary, failure budget), ``interrupted`` (exit 130; 143 after SIGTERM) after Ctrl-C,
         ``error`` when the fleet itself could not start (its sandbox)."""
         if status is None:
             status = "interrupted" if reason == "interrupted" else "skipped"
@@ -164,6 +166,7 @@ class _Fleet:
             started_at=self.options.clock.time(),
             status=status,
             error=f"not started: {reason}",
+            signal=self.signal if status == "interrupted" else None,
         )
         with self.lock:
             self.results[target.name] = result
@@ -171,17 +174,19 @@ class _Fleet:
                       exit_code=result.exit_code, duration=0.0, error=result.error)  # fmt: skip
 
     # -- Ctrl-C ---------------------------------------------------------------
-    def interrupt(self) -> None:
+    def interrupt(self, signum: int = signal.SIGINT) -> None:
+        """Ctrl-C or SIGTERM (``signum``): each running target's runner hears it."""
         self.interrupts += 1
         self.stop_reason = self.stop_reason or "interrupted"
+        self.signal = self.signal or signal_name(signum)
         if self.interrupts > 1:
             return
-        self.bus.emit("warning", "interrupted: stopping every target's running step "
-                      "(Ctrl-C again to stop waiting)")  # fmt: skip
+        emit_soon(self.bus.emit, "warning", f"{stop_words(signum)}: stopping every target's "
+                  "running step (another Ctrl-C or SIGTERM stops waiting)")  # fmt: skip
         with self.lock:
             runners = list(self.running.values())
         for runner in runners:
-            runner.interrupt()
+            runner.interrupt(signum)
 
     def outcome(self, duration: float) -> FleetResult:
         runs = []
@@ -192,7 +197,8 @@ class _Fleet:
             if result is None and runner is not None:  # left running by a second Ctrl-C
                 result = runner.result
                 result.status = "interrupted"
-                result.error = result.error or "aborted by a second Ctrl-C"
+                result.signal = result.signal or self.signal
+                result.error = result.error or "aborted by a second signal (Ctrl-C or SIGTERM)"
             elif result is None:
                 self.not_started(target, "interrupted")
                 result = self.results[target.name]
@@ -223,7 +229,7 @@ def run_fleet(
     )
     try:
         with (
-            on_sigint(engine.interrupt, enabled=options.handle_sigint),
+            on_signals(engine.interrupt, enabled=options.handle_sigint),
             _shared_sandbox(targets, options, bus),
         ):
             engine.run()

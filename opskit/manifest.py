@@ -12,8 +12,19 @@ languages. The bundled stack's entrypoint re-implements the same few lines
                 "sha256": "<64 hex>", "etag": "\"<md5 hex>\""}, ...]}
 
 ``path`` is relative to the prefix, with ``/`` separators; ``files`` is sorted
-by path. The tree digest is the lowercase hex SHA-256 of the UTF-8 text made of
-one line per file, in ascending order of the path's UTF-8 bytes::
+by path. Two optional fields say where a file's bytes are, when not simply at
+``prefix + path``; a reader (the container's entrypoint) must follow them:
+
+- ``version_id``: the object version (the bucket keeps versions). The reader
+  GETs that version, so a sync or restore that overwrites the key later, or is
+  cut off halfway, never changes what this manifest names;
+- ``key``: the object's key relative to the prefix, when the file's bytes sit
+  at a staging key under ``.opskit/staging/`` (a bucket without versioning,
+  while a sync moves them into place: see ``opskit.s3.sync``).
+
+Both are absent in manifests of older opskit versions, which stay valid.
+Neither is part of the tree digest: the lowercase hex SHA-256 of the UTF-8
+text made of one line per file, in ascending order of the path's UTF-8 bytes::
 
     <sha256 hex><two spaces><size in decimal><two spaces><path>\\n
 
@@ -36,6 +47,9 @@ MANIFEST_NAME = ".opskit-manifest.json"
 # ``.opskit/releases/``). Never part of the tree: no sync uploads, deletes, counts
 # or verifies them, and the container downloads only what the manifest lists.
 RESERVED_DIR = ".opskit/"
+# Where a sync stages the new content of keys the live manifest reads, in a bucket
+# without versioning (``opskit.s3.sync``): ``<prefix>.opskit/staging/<run>/<path>``.
+STAGING_DIR = RESERVED_DIR + "staging/"
 FORMAT = "opskit-manifest/1"
 _CHUNK = 1 << 20
 
@@ -47,6 +61,19 @@ class ManifestEntry:
     sha256: str
     etag: str | None = None  # as S3 reported it after upload; lets a later sync trust it
     version_id: str | None = None  # the object version, when the bucket has versioning
+    key: str | None = None  # relative to the prefix, when not ``path`` (a staged upload)
+
+    @property
+    def stored_at(self) -> str:
+        """Where the bytes are, relative to the prefix."""
+        return self.key or self.path
+
+    @property
+    def pinned(self) -> bool:
+        """Whether a reader gets exactly these bytes however the key changes later:
+        a real version id (S3's ``null`` version of an unversioned write is
+        overwritten by the next write)."""
+        return bool(self.version_id) and self.version_id != "null"
 
 
 def file_sha256(path: Path) -> str:
@@ -90,6 +117,7 @@ class Manifest:
                 {"path": e.path, "size": e.size, "sha256": e.sha256}
                 | ({"etag": e.etag} if e.etag else {})
                 | ({"version_id": e.version_id} if e.version_id else {})
+                | ({"key": e.key} if e.key else {})
                 for e in files
             ],
         }
@@ -114,6 +142,7 @@ class Manifest:
                     str(f["sha256"]),
                     f.get("etag"),
                     f.get("version_id"),
+                    _staging_key(f.get("key")),
                 )
                 for f in document["files"]
             ]
@@ -125,6 +154,16 @@ class Manifest:
         if document.get("digest") != manifest.digest:
             raise ValueError("manifest digest does not match its file list")
         return manifest
+
+
+def _staging_key(key: Any) -> str | None:
+    """A file's ``key``: only ever a staging key under the prefix."""
+    if key is None:
+        return None
+    parts = str(key).split("/")
+    if not str(key).startswith(STAGING_DIR) or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"file key {key!r} is not under {STAGING_DIR}")
+    return str(key)
 
 
 def document_json(document: dict[str, Any]) -> str:

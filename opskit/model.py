@@ -13,14 +13,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opskit.clock import Clock
-from opskit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED
+from opskit.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STEP_FAILED,
+    EXIT_TERMINATED,
+)
 
 # ok/changed/skipped: the step did its job; failed: the check said no;
 # error: it could not check (STYLE.md's vocabulary, after Argo Rollouts).
 StepStatus = Literal["ok", "changed", "skipped", "failed", "error"]
 Phase = Literal["main", "on_failure"]
 # passed; failed: a step failed; error: the run could not run (sandbox, AWS);
-# invalid: bad input (playbook, template, vars); interrupted: Ctrl-C;
+# invalid: bad input (playbook, template, vars); interrupted: Ctrl-C or SIGTERM;
 # skipped: a fleet's target that never started (canary failed, failure budget spent).
 RunStatus = Literal["passed", "skipped", "failed", "error", "invalid", "interrupted"]
 
@@ -108,9 +114,13 @@ class RunResult:
     identity: Identity | None = None  # None: the run asked none (it makes no AWS call)
     # What the run's start warned about (whose credentials it uses), for the reports.
     warnings: list[str] = field(default_factory=list)
+    # The first signal that stopped the run ("SIGINT", "SIGTERM"); None: no signal.
+    signal: str | None = None
 
     @property
     def exit_code(self) -> int:
+        if self.status == "interrupted" and self.signal == "SIGTERM":
+            return EXIT_TERMINATED  # 143, what CI systems and `kill` expect of SIGTERM
         return EXIT_CODES[self.status]
 
     def as_dict(self) -> dict[str, Any]:
@@ -158,7 +168,11 @@ class FleetResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        """The worst target's (143 when a target of that status was stopped by SIGTERM)."""
+        status = self.status
+        return max(
+            (r.exit_code for r in self.runs if r.status == status), default=EXIT_CODES[status]
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -6,16 +6,20 @@ of that: they get a ``StepContext`` with a deadline and a cancel event. What a
 run knows before its first step (the sandbox, the vars, the target's AWS
 access) comes from ``opskit.start``, which ``opskit iam`` shares.
 
-Ctrl-C: the first sets the running step's cancel event (a wait loop stops at
-once and records its state), skips the remaining steps and runs ``on_failure``
-diagnostics; a second raises ``KeyboardInterrupt`` and the run ends at once.
-Either way the caller still writes the report and exits 130.
+Ctrl-C and SIGTERM (a CI cancel sends SIGINT, then SIGTERM, then SIGKILL; ``kill``
+and container runtimes SIGTERM alone) are the same request: the first sets the
+running step's cancel event (a wait loop stops at once and records its state),
+skips the remaining steps, runs ``on_failure`` diagnostics and the steps'
+``finish`` (``s3.sync`` records the verdict ``interrupted``); a second raises
+``KeyboardInterrupt`` and the run ends at once. Either way the run's sandbox
+stops, the caller writes the report and exits 130 (143 when SIGTERM came first).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import threading
 import time
 import traceback
@@ -32,7 +36,14 @@ from opskit.events import EventBus
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
 from opskit.steps.base import RunEnd, StepContext, StepResult, StepType, UndeclaredOutputs
-from opskit.watchdog import Abandoned, on_sigint, run_watched
+from opskit.watchdog import (
+    Abandoned,
+    emit_soon,
+    on_signals,
+    run_watched,
+    signal_name,
+    stop_words,
+)
 
 __all__ = ["Runner"]
 
@@ -50,6 +61,9 @@ class Runner:
         self.interrupts = 0
         self.outcome: RunStatus | None = None  # set when the run could not go on
         self._current_cancel: threading.Event | None = None
+        self._abort = "Ctrl-C"  # what the second signal was, for the run's error
+        self._closing = False  # the run's sandbox is stopping: a signal no longer aborts
+        self._said: threading.Thread | None = None  # the stop's warning, on its way
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -61,15 +75,26 @@ class Runner:
             started_at=self.clock.time(),
         )
 
-    # -- Ctrl-C ---------------------------------------------------------------
-    def interrupt(self) -> None:
-        """What the first and second Ctrl-C do (also callable from tests)."""
+    # -- Ctrl-C, SIGTERM ------------------------------------------------------
+    def interrupt(self, signum: int = signal.SIGINT) -> None:
+        """What the first and second Ctrl-C or SIGTERM do (also callable from tests).
+        The first signal names the run's stop (``RunResult.signal``: its exit code)."""
         self.interrupts += 1
+        self.result.signal = self.result.signal or signal_name(signum)
         if self.interrupts > 1:
+            # Once only, and not while the run's sandbox stops (its tasks would be
+            # left running): later signals find the run already ending.
+            if self.interrupts > 2 or self._closing:
+                return
+            self._abort = "Ctrl-C" if signum == signal.SIGINT else signal_name(signum)
             raise KeyboardInterrupt
-        self.bus.emit("warning", "interrupted: stopping the running step (Ctrl-C again to abort)")
         if self._current_cancel is not None:
             self._current_cancel.set()
+        self._said = emit_soon(
+            self.bus.emit,
+            "warning",
+            f"{stop_words(signum)}: stopping the running step (Ctrl-C or SIGTERM again to abort)",
+        )
 
     # -- the run --------------------------------------------------------------
     def run(self) -> RunResult:
@@ -78,7 +103,7 @@ class Runner:
         try:
             selected = start.selected_steps(self.playbook, self.options)
             with (
-                on_sigint(self.interrupt, enabled=self.options.handle_sigint),
+                on_signals(self.interrupt, enabled=self.options.handle_sigint),
                 contextlib.ExitStack() as stack,
             ):
                 self.bus.emit(
@@ -112,9 +137,10 @@ class Runner:
                     self._run_steps(self.playbook.on_failure, "on_failure", None, aws, context)
                 result.status = self._status()
                 self._finish_steps(aws)  # while a sandbox started for the run is still up
+                self._closing = True
         except KeyboardInterrupt:
             self.interrupts = max(self.interrupts, 2)
-            result.error = result.error or "aborted by a second Ctrl-C"
+            result.error = result.error or f"aborted by a second {self._abort}"
         except InputError as err:
             self._stop("invalid", err)
         except Cancelled as err:
@@ -157,6 +183,8 @@ class Runner:
                 self.bus.emit("warning" if kind == "warning" else "info", message, record.id)
 
     def _finish(self) -> None:
+        if self._said is not None:  # the stop's warning comes before the run's end
+            self._said.join(timeout=1)
         result = self.result
         result.status = self._status()
         self.bus.emit(

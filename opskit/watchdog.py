@@ -1,4 +1,4 @@
-"""Run a step's work in a thread that the runner can abandon; route Ctrl-C.
+"""Run a step's work in a thread that the runner can abandon; route Ctrl-C and SIGTERM.
 
 Wait loops honour their deadline and cancel event themselves; the watchdog is
 for the call that does not (a socket read that never returns). It gives the
@@ -60,16 +60,62 @@ def run_watched(
     return box["result"]  # type: ignore[return-value]
 
 
+# What a cancel sends: Ctrl-C (and CI systems, first) SIGINT; CI systems SIGTERM next
+# (GitHub Actions 7.5 s after SIGINT, then SIGKILL); ``kill`` and container runtimes
+# SIGTERM alone. Each is the same request: stop the run, keep its report.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def on_sigint(handler: Callable[[], None], *, enabled: bool = True) -> Iterator[None]:
-    """While inside, Ctrl-C calls ``handler`` instead of raising ``KeyboardInterrupt``.
-    Only the main thread receives signals: elsewhere (a fleet's target) this is a
-    no-op, and whoever owns the main thread forwards the interrupt."""
+def on_signals(handler: Callable[[int], None], *, enabled: bool = True) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM call ``handler(signum)`` instead of raising
+    ``KeyboardInterrupt`` (SIGINT) or ending the process at once (SIGTERM's default,
+    which writes no report). Only the main thread receives signals: elsewhere (a
+    fleet's target) this is a no-op, and whoever owns the main thread forwards them."""
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda *_: handler())
+    previous = {signum: signal.signal(signum, lambda n, _: handler(n)) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def signals_held(*, enabled: bool = True) -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM are noted (in the yielded list) and do
+    nothing else: the few milliseconds in which a stopped run's report is written
+    are not cut short by the next signal of a CI cancel."""
+    held: list[int] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = {
+        signum: signal.signal(signum, lambda n, _: held.append(n)) for signum in STOP_SIGNALS
+    }
+    try:
+        yield held
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def stop_words(signum: int) -> str:
+    """How the terminal and the reports name a stop request."""
+    return "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+
+
+def emit_soon(emit: Callable[..., None], *args: object) -> threading.Thread:
+    """``emit(*args)`` from a short-lived thread: a signal handler runs in the main
+    thread between two bytecodes, possibly inside the event bus's own ``emit``
+    (which holds its lock while a reporter writes), so emitting there directly
+    would wait forever for that lock."""
+    thread = threading.Thread(target=emit, args=args, name="signal-event", daemon=True)
+    thread.start()
+    return thread

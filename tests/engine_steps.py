@@ -27,6 +27,7 @@ class FlakyInputs:
 @dataclass(frozen=True, kw_only=True)
 class WaitInputs:
     interrupt: bool = param("send SIGINT", "boolean", default=False)
+    signals: list[str] = param("signals to send this process, in order", "string_list", default=[])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +109,8 @@ def _flaky(ctx: StepContext, inputs: FlakyInputs) -> StepResult:
 def _wait(ctx: StepContext, inputs: WaitInputs) -> StepResult:
     if inputs.interrupt:
         os.kill(os.getpid(), signal.SIGINT)
+    for name in inputs.signals:
+        os.kill(os.getpid(), signal.Signals[name])
     poll_until(
         lambda: None,
         clock=ctx.clock,

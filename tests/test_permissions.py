@@ -125,8 +125,9 @@ def test_the_options_of_a_step_switch_its_statements_on(cli: Cli, tmp_path: Path
          {"StringLike": {"s3:prefix": ["app/*"]}}),
         ("S3ReadWriteObjects", ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
          ["arn:aws:s3:::code/app/*"], None),
-        # no delete: true, so deletes only to prune old release records
-        ("S3DeleteObjects", ["s3:DeleteObject"], ["arn:aws:s3:::code/app/.opskit/releases/*"],
+        # no delete: true, so deletes only to prune old release records and staged copies
+        ("S3DeleteObjects", ["s3:DeleteObject"],
+         ["arn:aws:s3:::code/app/.opskit/releases/*", "arn:aws:s3:::code/app/.opskit/staging/*"],
          None),
     ]  # fmt: skip
     assert notes == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,67 @@ on_failure:
     assert statuses(result) == {"wait": "failed", "after": "skipped", "diag": "ok"}
     assert result.steps[0].summary.startswith("interrupted")
     assert result.steps[1].summary == "not run: interrupted"
+
+
+class Terminated(Exception):
+    """SIGTERM in this test process when the run does not handle it."""
+
+
+@pytest.fixture
+def sigterm_guard():
+    """SIGTERM's default would end the test process: outside a run, it raises."""
+
+    def terminated(*_: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_is_handled_like_ctrl_c_and_exits_143(tmp_path: Path, sigterm_guard) -> None:
+    result, events = run(
+        """
+steps:
+  - {id: wait, uses: test.wait, with: {signals: [SIGTERM]}, timeout: 1h}
+  - {id: after, uses: test.echo}
+on_failure:
+  - {id: diag, uses: test.echo, with: {value: diagnostics}}
+""",
+        tmp_path,
+        clock=None,
+    )
+    assert (result.status, result.signal, result.exit_code) == ("interrupted", "SIGTERM", 143)
+    assert statuses(result) == {"wait": "failed", "after": "skipped", "diag": "ok"}
+    assert result.steps[0].summary == "interrupted: interrupted"
+    assert result.steps[1].summary == "not run: interrupted"
+    assert [e.message for e in events if e.kind == "warning"] == [
+        "terminated (SIGTERM): stopping the running step (Ctrl-C or SIGTERM again to abort)"
+    ]
+
+
+def test_a_second_signal_ends_the_run_at_once_and_the_report_is_still_written(
+    tmp_path: Path, sigterm_guard
+) -> None:
+    """A CI cancel: SIGINT, then SIGTERM (GitHub: 7.5 s later), then SIGKILL."""
+    path = tmp_path / "playbook.yaml"
+    path.write_text(
+        """
+steps:
+  - {id: wait, uses: test.wait, with: {signals: [SIGINT, SIGTERM]}, timeout: 1h}
+on_failure:
+  - {id: diag, uses: test.echo, with: {value: diagnostics}}
+"""
+    )
+    result = run_playbook(path, RunOptions(), report_dir=tmp_path / "report")
+
+    assert (result.status, result.signal, result.exit_code) == ("interrupted", "SIGINT", 130)
+    assert result.error == "aborted by a second SIGTERM"
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert (report["status"], report["exit_code"], report["error"]) == (
+        "interrupted", 130, "aborted by a second SIGTERM",
+    )  # fmt: skip
+    assert report["on_failure"] == []
 
 
 def test_a_step_left_out_by_only_says_so_even_after_a_failure(tmp_path: Path) -> None:

@@ -162,4 +162,4 @@ def _no_report(report_dir: Path, exit_code: int) -> GithubReport:
 
 
 def _status_of(exit_code: int) -> Any:
-    return {2: "invalid", 130: "interrupted"}.get(exit_code, "error")
+    return {2: "invalid", 130: "interrupted", 143: "interrupted"}.get(exit_code, "error")

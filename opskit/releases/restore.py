@@ -8,10 +8,18 @@ content is left alone; keys the release did not have are deleted (under
 recorded ETag and a SHA-256 computed by S3 that must be the recorded one. If
 any copy fails, the versions this restore created are deleted again, so the
 prefix is left exactly as it was (versioning makes that undo exact).
+
+Whatever stops a restore (a signal, a step ``timeout:``, a lost connection that
+also stops the undo), the live release stays intact: the live manifest pins
+each object's version, which a copy over the key does not change, and the
+container's entrypoint fetches those versions. A live manifest that does not
+pin them (written before versioning was on) is pinned first (``pin_live``):
+the same release, each file's current version, which matches it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,11 +31,12 @@ from opskit.manifest import Manifest
 from opskit.releases.choose import choose_release, live_manifest
 from opskit.releases.format import ReleaseRecord
 from opskit.releases.store import read_records
-from opskit.releases.versions import ObjectVersion, list_versions, require_versioning
+from opskit.releases.versions import ObjectVersion, Versions, list_versions, require_versioning
 from opskit.s3 import digests
 from opskit.s3.delete import delete_keys
 from opskit.s3.location import S3Location
 from opskit.s3.plan import check_delete_count
+from opskit.s3.staging import exposed_paths
 
 MAX_COPY_SIZE = 5 * 1024**3  # CopyObject's limit; larger objects need a multipart copy
 
@@ -51,6 +60,23 @@ class RestorePlan:
     unchanged: dict[str, ObjectVersion]
     live_digest: str | None
     existing: int  # objects under the prefix now
+    pinned_live: Manifest | None = None  # the live manifest, pinned, when it needs it
+    live: Manifest | None = None  # the live manifest as read
+
+    def live_note(self) -> str:
+        """What the live release is while this restore has not finished."""
+        if self.live is None:
+            return f"{self.location.url} had no live manifest"
+        live = self.pinned_live or self.live
+        if all(entry.pinned for entry in live.files):
+            return (
+                f"the live release {live.digest[:12]} is intact (its manifest pins its "
+                "object versions); run the restore again to finish"
+            )
+        return (
+            f"the live manifest ({live.digest[:12]}) names objects changed before this "
+            "restore; run the restore again"
+        )
 
     @property
     def digest(self) -> str:
@@ -110,9 +136,29 @@ def plan_restore(
     wanted = {e.path for e in manifest.files}
     deletes = sorted(rel for rel in versions.latest if rel not in wanted)
     check_delete_count(len(deletes), len(versions.latest), location, max_delete)
+    touched = {c.relative for c in copies} | set(deletes)
     return RestorePlan(
-        location, record, manifest, copies, deletes, unchanged, live_digest, len(versions.latest)
-    )
+        location, record, manifest, copies, deletes, unchanged, live_digest,
+        len(versions.latest), pinned_live=_pinned(live, versions, touched), live=live,
+    )  # fmt: skip
+
+
+def _pinned(live: Manifest | None, versions: Versions, touched: set[str]) -> Manifest | None:
+    """The live manifest with each file's current version, when it reads a key the
+    restore changes without a pin and every current object matches it (otherwise
+    it names objects that are not there already: nothing to keep intact)."""
+    if live is None or not exposed_paths(live) & touched:
+        return None
+    entries = []
+    for entry in live.files:
+        now = versions.latest.get(entry.path)
+        if entry.pinned:
+            entries.append(entry)
+        elif now is not None and now.etag == entry.etag and now.size == entry.size:
+            entries.append(dataclasses.replace(entry, version_id=now.version_id))
+        else:
+            return None
+    return Manifest(entries, generator=live.generator, created_at=live.created_at)
 
 
 @dataclass(frozen=True)

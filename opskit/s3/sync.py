@@ -1,16 +1,20 @@
 """The sync pipeline behind ``s3.sync``: a local tree to ``s3://bucket/prefix/``.
 
 ``plan_sync`` (read calls only: the exact ``--dry-run``) → ``apply_sync``:
-upload with S3-checked SHA-256 → confirm S3's answers → delete (guarded) →
-re-list and verify → object versions → write the manifest → keep it as a
-release record and prune old ones. The manifest is written only after
-verification passed, so its digest always describes a tree that is really
-there. With bucket versioning on, the manifest records each object's version,
-so the release can later be restored by ``s3.restore``.
+upload with S3-checked SHA-256 → confirm S3's answers → (when the live manifest
+reads a key this sync changes unpinned: an interim manifest naming staged
+copies, then the copies into place; ``opskit.s3.staging``) → delete (guarded) →
+re-list and verify → object versions → write the manifest → delete staging
+objects → keep it as a release record and prune old ones. The live manifest
+always names objects that are intact, however the sync stops; the final
+manifest is written only after verification passed. With bucket versioning on,
+the manifest records each object's version, so the release can later be
+restored by ``s3.restore``, and a reader gets exactly those versions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opskit.clock import Clock
-from opskit.errors import StepError, StepFailed
+from opskit.clock import Clock, Deadline
+from opskit.errors import Cancelled, StepError, StepFailed
 from opskit.events import Emit
 from opskit.manifest import MANIFEST_NAME, Manifest
 from opskit.releases.format import Origin
@@ -33,12 +37,23 @@ from opskit.s3.check import (
     verify_remote,
 )
 from opskit.s3.delete import Deleted, delete_keys
-from opskit.s3.local_tree import PathFilter
+from opskit.s3.local_tree import LocalFile, PathFilter
 from opskit.s3.location import S3Location
 from opskit.s3.plan import SyncPlan, build_plan, check_delete_limit, read_local, read_remote
 from opskit.s3.remote import same_manifest, write_manifest
+from opskit.s3.staging import (
+    PrefixState,
+    exposed_paths,
+    interim_manifest,
+    move_into_place,
+    remove_staging,
+    split_uploads,
+    staging_location,
+)
 from opskit.s3.transfer import Progress, Receipt, UploadOptions, upload_files
 from opskit.version import __version__
+
+GENERATOR = f"opskit {__version__}"
 
 
 @dataclass(frozen=True)
@@ -117,24 +132,118 @@ def apply_sync(
     cancel: threading.Event,
     target: str,
     origin: Origin,
+    deadline: Deadline | None = None,
 ) -> Synced:
     """Carry out ``plan`` and prove the prefix holds it. ``StepFailed`` names every
-    key that does not match; nothing is recorded then."""
+    key that does not match; nothing is recorded then.
+
+    The live release stays intact whatever stops the sync (``opskit.s3.staging``):
+    keys the live manifest reads unpinned are staged and switched, never
+    overwritten first. A sync that stops raises with what the prefix holds and
+    what to run next (``PrefixState``)."""
+    location = request.location
+    versioning = _versioning(client, location, call, emit)
+    exposed = exposed_paths(plan.old_manifest)
+    in_place, staged_files = split_uploads(plan.uploads, exposed)
+    protected_deletes = [relative for relative in plan.deletes if relative in exposed]
+    staging = staging_location(location, clock.time())
+    state = PrefixState(location, plan.old_manifest, len(plan.uploads))
+    try:
+        return _apply(
+            client, plan, request, call=call, emit=emit, clock=clock, cancel=cancel,
+            target=target, origin=origin, versioning=versioning, in_place=in_place,
+            staged_files=staged_files, protected_deletes=protected_deletes, staging=staging,
+            state=state, deadline=deadline,
+        )  # fmt: skip
+    except Cancelled as err:
+        raise Cancelled(f"{err}; {state.describe()}") from None
+    except StepError as err:  # it could not go on (a lost connection): where it stopped
+        err.summary = f"{err.summary}; {state.describe()}"
+        err.args = (err.summary,)
+        raise
+
+
+def _apply(
+    client: Any,
+    plan: SyncPlan,
+    request: SyncRequest,
+    *,
+    call: Callable[[str], Any],
+    emit: Emit,
+    clock: Clock,
+    cancel: threading.Event,
+    target: str,
+    origin: Origin,
+    versioning: str,
+    in_place: list[LocalFile],
+    staged_files: list[LocalFile],
+    protected_deletes: list[str],
+    staging: S3Location,
+    state: PrefixState,
+    deadline: Deadline | None,
+) -> Synced:
     location = request.location
     mismatches: list[str] = []
     etags = dict(plan.unchanged)
     receipts: dict[str, Receipt] = {}
+    staged: dict[str, Receipt] = {}
     if plan.uploads:
         progress = Progress(emit, clock.monotonic, len(plan.uploads), plan.upload_bytes)
-        receipts = upload_files(
-            client, location, plan.uploads, plan.sha256, request.upload, progress, cancel, target
+        state.progress = progress
+        uploads = [(location, in_place), (staging, staged_files)]
+        for where, files in uploads:
+            if not files:
+                continue
+            answers = upload_files(
+                client, where, files, plan.sha256, request.upload, progress, cancel, target,
+                deadline,
+            )  # fmt: skip
+            pairs = [(f, plan.sha256[f.relative]) for f in files]
+            problems, confirmed = confirm_uploads(
+                client, where, pairs, answers, request.upload.part_size, call
+            )
+            mismatches += problems
+            if where is staging:
+                staged = {
+                    rel: dataclasses.replace(answers.get(staging.key_for(rel)) or
+                                             Receipt(staging.key_for(rel), "", None), etag=etag)
+                    for rel, etag in confirmed.items()
+                }  # fmt: skip
+                state.staged = len(staged)
+            else:
+                receipts.update(answers)
+                etags.update(confirmed)
+    if mismatches:
+        count, shown = mismatched_keys(mismatches)
+        raise StepFailed(
+            f"verification failed under {location.url}: {count} key(s) do not match: {shown}",
+            detail="\n".join(mismatches),
         )
-        pairs = [(f, plan.sha256[f.relative]) for f in plan.uploads]
-        problems, confirmed = confirm_uploads(
-            client, location, pairs, receipts, request.upload.part_size, call
-        )
-        mismatches += problems
-        etags.update(confirmed)
+    if staged or protected_deletes:
+        # The switch: from here on the new release is live, read from its staged keys.
+        release = plan.manifest({**etags, **{r: s.etag for r, s in staged.items()}}, GENERATOR)
+        interim = interim_manifest(release, staging, location, staged)
+        write_manifest(client, location.bucket, request.manifest_key, interim, call)
+        state.switched(interim)
+        emit("info", f"release {interim.digest[:12]} is live (interim manifest); "
+                     f"moving {len(staged)} staged object(s) into place")  # fmt: skip
+    if staged:
+        staged_local = [f for f in staged_files if f.relative in staged]
+        moved = move_into_place(
+            client, location, staging, staged_local, plan.sha256, staged,
+            concurrency=request.upload.concurrency, cancel=cancel, deadline=deadline,
+        )  # fmt: skip
+        if cancel.is_set() or (deadline is not None and deadline.expired()):
+            raise Cancelled("interrupted while moving staged objects into place")
+        if moved.problems:
+            raise StepError(
+                f"moving {len(moved.problems)} staged object(s) into place under "
+                f"{location.url} failed: " + "; ".join(moved.problems[:5]),
+                detail="\n".join(moved.problems),
+            )
+        for relative, receipt in moved.receipts.items():
+            receipts[receipt.key] = receipt
+            etags[relative] = receipt.etag
     deleted = 0
     if plan.deletes:
         done = delete_keys(client, location, [location.key_for(r) for r in plan.deletes], call)
@@ -149,20 +258,26 @@ def apply_sync(
     else:  # nothing was written: the listing the plan was made from is the state now
         listing = plan.listing
         found = compare_listing(listing, expected, extra_rule)
-    mismatches += found
-    if mismatches:
-        count, shown = mismatched_keys(mismatches)
+    if found:
+        count, shown = mismatched_keys(found)
         raise StepFailed(
             f"verification failed under {location.url}: {count} key(s) do not match: {shown}",
-            detail="\n".join(mismatches),
+            detail="\n".join(found),
         )
-    manifest = _versioned_manifest(client, plan, etags, receipts, location, call, emit)
-    if not same_manifest(plan.old_manifest, manifest):
-        write_manifest(client, location.bucket, request.manifest_key, manifest, call)
+    final = _versioned_manifest(client, plan, etags, receipts, location, call, versioning)
+    if not same_manifest(state.live, final):
+        write_manifest(client, location.bucket, request.manifest_key, final, call)
+    state.done(final)
+    leftovers = remove_staging(
+        client, location, [*listing.reserved, *(s.key for s in staged.values())], call
+    )
+    if leftovers.refused:
+        emit("warning", f"S3 refused to delete {len(leftovers.refused)} staging object(s): "
+                        + "; ".join(leftovers.refused[:5]))  # fmt: skip
     record, pruned = None, Deleted()
     if request.keep_releases:
         written = write_record(
-            client, location, manifest, origin=origin, target=target, now=clock.time(), call=call
+            client, location, final, origin=origin, target=target, now=clock.time(), call=call
         )
         record = f"s3://{location.bucket}/{written.key}"
         # the records are under the prefix: the listing above has them, the new one aside
@@ -173,10 +288,19 @@ def apply_sync(
         deleted=deleted,
         unchanged=len(plan.unchanged),
         bytes=plan.upload_bytes if plan.uploads else 0,
-        manifest=manifest,
+        manifest=final,
         release_record=record,
         pruned=pruned,
     )
+
+
+def _versioning(client: Any, location: S3Location, call: Callable[[str], Any], emit: Emit) -> str:
+    """``Enabled``, ``Suspended`` or ``""``; asked once, before any write."""
+    try:
+        return bucket_versioning(client, location.bucket, call)
+    except StepError as err:
+        emit("warning", f"{err}; the release record will not pin object versions")
+        return ""
 
 
 def _versioned_manifest(
@@ -186,19 +310,14 @@ def _versioned_manifest(
     receipts: dict[str, Receipt],
     location: S3Location,
     call: Callable[[str], Any],
-    emit: Emit,
+    versioning: str,
 ) -> Manifest:
     """The manifest of the verified tree, with each object's version when the
     bucket keeps versions (asked once: ``GetBucketVersioning``). The versions come
     from S3's answers to the uploads and the old manifest; only when some are
     still unknown (versioning turned on since the last sync) is the prefix's
     ``ListObjectVersions`` read."""
-    generator = f"opskit {__version__}"
-    try:
-        versioning = bucket_versioning(client, location.bucket, call)
-    except StepError as err:
-        emit("warning", f"{err}; the release record will not pin object versions")
-        versioning = ""
+    generator = GENERATOR
     if versioning != "Enabled":
         return plan.manifest(etags, generator)
     answers = {key: receipt.version_id for key, receipt in receipts.items()}

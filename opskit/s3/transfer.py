@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from opskit.clock import Deadline
 from opskit.errors import Cancelled, StepError
 from opskit.s3 import digests
 from opskit.s3.local_tree import LocalFile
@@ -186,8 +187,12 @@ def upload_files(
     progress: Progress,
     cancel: threading.Event,
     target: str,
+    deadline: Deadline | None = None,
 ) -> dict[str, Receipt]:
     """Upload ``files`` under the prefix; returns S3's receipt per key.
+
+    Stops starting uploads once ``cancel`` is set or ``deadline`` has passed (a
+    step's ``timeout:``), and raises ``Cancelled`` then.
 
     ``sha256`` maps each relative path to the hex SHA-256 the plan was made with.
     Files under ``options.part_size`` are one ``PutObject`` each, ``options.concurrency``
@@ -199,14 +204,15 @@ def upload_files(
     multipart = [local for local in files if local.size >= options.part_size]
     failures: list[str] = []
     receipts: dict[str, Receipt] = {}
+    stop = _Stop(cancel, deadline)
     if single:
         receipts.update(
-            _put_objects(client, location, single, sha256, options, progress, cancel, failures)
+            _put_objects(client, location, single, sha256, options, progress, stop, failures)
         )
     if multipart:
         receipts.update(
             _upload_multipart(
-                client, location, multipart, sha256, options, progress, cancel, failures
+                client, location, multipart, sha256, options, progress, stop, failures
             )
         )
     progress.report(force=True)
@@ -219,6 +225,21 @@ def upload_files(
     return receipts
 
 
+@dataclass(frozen=True)
+class _Stop:
+    """Whether the uploads must stop: a cancel (a signal, the watchdog) or the
+    step's deadline, read on the step's clock."""
+
+    cancel: threading.Event
+    deadline: Deadline | None
+
+    def wait(self, seconds: float) -> bool:
+        return self.cancel.wait(seconds) or self.now()
+
+    def now(self) -> bool:
+        return self.cancel.is_set() or (self.deadline is not None and self.deadline.expired())
+
+
 def _put_objects(
     client: Any,
     location: S3Location,
@@ -226,7 +247,7 @@ def _put_objects(
     sha256: dict[str, str],
     options: UploadOptions,
     progress: Progress,
-    cancel: threading.Event,
+    cancel: _Stop,
     failures: list[str],
 ) -> dict[str, Receipt]:
     """One ``PutObject`` per file from a pool of threads; S3's answers as receipts.
@@ -240,7 +261,7 @@ def _put_objects(
     def put(local: LocalFile) -> None:
         nonlocal remaining
         try:
-            if cancel.is_set():
+            if cancel.now():
                 skipped.set()
                 return
             key = location.key_for(local.relative)
@@ -266,7 +287,7 @@ def _put_objects(
     with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(files)))) as pool:
         for local in files:
             pool.submit(put, local)
-        while not all_done.wait(0.05) and not cancel.is_set():
+        while not all_done.wait(0.05) and not cancel.now():
             progress.report()
         if skipped.is_set() or not all_done.is_set():
             pool.shutdown(wait=False, cancel_futures=True)
@@ -281,11 +302,18 @@ def _upload_multipart(
     sha256: dict[str, str],
     options: UploadOptions,
     progress: Progress,
-    cancel: threading.Event,
+    cancel: _Stop,
     failures: list[str],
 ) -> dict[str, Receipt]:
     """Multipart uploads through boto3's transfer manager; S3's answers to
-    ``CompleteMultipartUpload`` as receipts."""
+    ``CompleteMultipartUpload`` as receipts.
+
+    A stop cancels every transfer by leaving the manager's ``with`` block with
+    ``Cancelled``: its ``__exit__`` cancels the transfers in flight (aborting
+    their multipart uploads) and waits for them. Never ``manager.shutdown(
+    cancel=True)``: s3transfer (0.17 and earlier) passes its message string as
+    the exception type there (``self._shutdown(cancel, cancel, cancel_msg)``),
+    so a cancelled upload ended as ``TypeError: 'str' object is not callable``."""
     from boto3.s3.transfer import TransferConfig
     from s3transfer.manager import TransferManager
     from s3transfer.subscribers import BaseSubscriber
@@ -320,7 +348,6 @@ def _upload_multipart(
         for local, future in futures:
             while not future.done():
                 if cancel.wait(0.05):
-                    manager.shutdown(cancel=True)
                     raise Cancelled("interrupted during upload")
                 progress.report()
             try:

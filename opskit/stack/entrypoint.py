@@ -8,7 +8,9 @@ imports nothing from opskit and nothing from the app. In order:
 
 1. download ``.opskit-manifest.json`` (written by ``opskit s3.sync``), check its
    format and its digest, then download every file it lists into
-   ``$APP_DIR/src`` and check each file's size and SHA-256; log
+   ``$APP_DIR/src`` (the object version it pins, from the key it names: a sync
+   or restore cut off halfway never changes what the live manifest names) and
+   check each file's size and SHA-256; log
    ``code digest <digest> verified`` or exit 1 naming the file that differs;
 2. ``pip install -r src/requirements.txt`` unless ``CHATBOT_INSTALL_REQUIREMENTS=0``;
 3. run the app's preflight (``python -m core.preflight`` in ``src/``): it imports
@@ -43,6 +45,7 @@ from typing import Any
 
 MANIFEST_NAME = ".opskit-manifest.json"
 MANIFEST_FORMAT = "opskit-manifest/1"
+STAGING_DIR = ".opskit/staging/"  # the only place a file's ``key`` may name
 APP_SCRIPT = "chatbot_app.py"
 PREFLIGHT_MODULE = "core.preflight"
 # The same markers as src/core/markers.py (which this file cannot import).
@@ -121,6 +124,12 @@ class FileEntry:
     path: str
     size: int
     sha256: str
+    version_id: str | None = None  # GET this version (S3's "null" is no pin)
+    key: str | None = None  # relative to the prefix, when the bytes are not at ``path``
+
+    @property
+    def stored_at(self) -> str:
+        return self.key or self.path
 
 
 def tree_digest(entries: Iterable[FileEntry]) -> str:
@@ -140,19 +149,37 @@ def parse_manifest(text: bytes, where: str) -> tuple[str, list[FileEntry]]:
         raise EntrypointError(f"{where} is not an {MANIFEST_FORMAT} manifest")
     try:
         entries = [
-            FileEntry(str(item["path"]), int(item["size"]), str(item["sha256"]).lower())
+            FileEntry(
+                str(item["path"]),
+                int(item["size"]),
+                str(item["sha256"]).lower(),
+                _optional_text(item.get("version_id")),
+                _optional_text(item.get("key")),
+            )
             for item in document["files"]
         ]
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise EntrypointError(f"{where} has a malformed file entry: {err!r}") from None
     for entry in entries:
         safe_relative_path(entry.path, where)
+        if entry.key is not None:
+            safe_relative_path(entry.key, where)
+            if not entry.key.startswith(STAGING_DIR):
+                raise EntrypointError(f"{where} names a key outside {STAGING_DIR}: {entry.key!r}")
     digest = tree_digest(entries)
     if document.get("digest") != digest:
         raise EntrypointError(
             f"{where} digest {document.get('digest')!r} does not match its file list ({digest})"
         )
     return digest, entries
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, not {value!r}")
+    return value
 
 
 def safe_relative_path(path: str, where: str) -> PurePosixPath:
@@ -195,10 +222,13 @@ def s3_error(err: Exception, bucket: str, url: str) -> EntrypointError:
     return EntrypointError(f"cannot read {url}: {code}: {message}".rstrip(": "))
 
 
-def _is_missing(err: Exception) -> bool:
+def _error_code(err: Exception) -> str:
     response = getattr(err, "response", None)
-    code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
-    return code in ("NoSuchKey", "404")
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _is_missing(err: Exception) -> bool:
+    return _error_code(err) in ("NoSuchKey", "404")
 
 
 def fetch_manifest(s3: Any, settings: Settings) -> tuple[str, list[FileEntry]]:
@@ -220,15 +250,20 @@ def fetch_manifest(s3: Any, settings: Settings) -> tuple[str, list[FileEntry]]:
 
 
 def download_file(s3: Any, settings: Settings, entry: FileEntry, target: Path) -> None:
-    """Stream one object to ``target`` and check its size and SHA-256."""
+    """Stream one object to ``target`` and check its size and SHA-256: the version
+    the manifest pins (needs ``s3:GetObjectVersion``), from the key it names."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    url = settings.url(entry.path)
+    url = settings.url(entry.stored_at)
+    request = {"Bucket": settings.bucket, "Key": settings.prefix + entry.stored_at}
+    if entry.version_id and entry.version_id != "null":
+        request["VersionId"] = entry.version_id
+        url += f"?versionId={entry.version_id}"
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
     try:
-        body = s3.get_object(Bucket=settings.bucket, Key=settings.prefix + entry.path)["Body"]
+        body = s3.get_object(**request)["Body"]
         with open(target, "wb") as handle:
             for chunk in body.iter_chunks(_CHUNK):
                 digest.update(chunk)
@@ -238,6 +273,10 @@ def download_file(s3: Any, settings: Settings, entry: FileEntry, target: Path) -
         if _is_missing(err):
             raise EntrypointError(
                 f"{entry.path} is listed in the manifest but missing from {url}"
+            ) from None
+        if "VersionId" in request and _error_code(err) in ("NoSuchVersion", "InvalidArgument"):
+            raise EntrypointError(
+                f"{entry.path}: the version the manifest pins no longer exists ({url})"
             ) from None
         raise s3_error(err, settings.bucket, url) from None
     except BotoCoreError as err:

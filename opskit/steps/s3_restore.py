@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from opskit.errors import StepFailed
+from opskit.errors import Cancelled, StepFailed, StepProblem
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import S3Bucket, S3Objects
 from opskit.manifest import MANIFEST_NAME, Manifest, ManifestEntry
@@ -139,6 +139,27 @@ def run(ctx: StepContext, inputs: RestoreInputs) -> StepResult:
             f"deleting {len(restore.deletes)} object(s) under {location.url} was not "
             "confirmed; nothing was changed (run with --yes to confirm)"
         )
+    try:
+        return _apply(ctx, inputs, restore, client)
+    except Cancelled as err:  # what the prefix holds, and what to run next
+        raise Cancelled(f"{err}; {restore.live_note()}") from None
+    except StepProblem as err:
+        err.summary = f"{err.summary}; {restore.live_note()}"
+        err.args = (err.summary,)
+        raise
+
+
+def _apply(
+    ctx: StepContext, inputs: RestoreInputs, restore: RestorePlan, client: Any
+) -> StepResult:
+    location = restore.location
+    if restore.pinned_live is not None:  # a copy over its keys must not change it
+        write_manifest(
+            client, location.bucket, location.prefix + MANIFEST_NAME, restore.pinned_live,
+            ctx.aws.call,
+        )  # fmt: skip
+        live = restore.pinned_live.digest[:12]
+        ctx.emit("info", f"pinned the live release {live} to its object versions first")
     receipts = {}
     if restore.copies:
         receipts = copy_versions(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from opskit.errors import StepFailed
 from opskit.iam.needs import Need, Permissions, Remark, When, flag
 from opskit.iam.resources import KmsKey, S3Bucket, S3Objects
+from opskit.manifest import STAGING_DIR
 from opskit.releases.format import origin_from_env
 from opskit.releases.store import RELEASES_DIR
 from opskit.releases.verdict import record_verdict, verdict_of
@@ -209,6 +210,7 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     synced = apply_sync(
         ctx.aws.client("s3"), sync_plan, request, call=ctx.aws.call, emit=ctx.emit,
         clock=ctx.clock, cancel=ctx.cancel, target=ctx.aws.target, origin=origin_from_env(),
+        deadline=ctx.deadline,
     )  # fmt: skip
     if synced.pruned.keys:
         ctx.emit(
@@ -264,10 +266,19 @@ PERMISSIONS = Permissions(
     Need(
         "s3:PutObject",
         S3Objects(),
-        "upload files, write the manifest, the release record and its verdict",
+        "upload files (or stage them), copy staged files into place, write the manifest, "
+        "the release record and its verdict",
     ),
     Need("s3:AbortMultipartUpload", S3Objects(), "abort a failed upload of a file of 8 MiB+"),
     Need("s3:DeleteObject", S3Objects(), "delete keys not in the source", flag("delete")),
+    # A bucket without versioning: keys the live manifest reads are staged, then
+    # copied into place (CopyObject: s3:GetObject on the source, s3:PutObject on
+    # the key, both above), then the staged copies deleted (opskit.s3.staging).
+    Need(
+        "s3:DeleteObject",
+        S3Objects(under=STAGING_DIR),
+        "delete staged copies once the release is in place (bucket without versioning)",
+    ),
     Need(
         "s3:DeleteObject",
         S3Objects(under=RELEASES_DIR),

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -43,7 +44,10 @@ steps:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    asked = threading.Event()  # set by the first request
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.asked.set()
         ok = self.path == "/"
         body = b"ok" if ok else b"missing"
         self.send_response(200 if ok else 404)
@@ -65,8 +69,8 @@ def app_port() -> Iterator[int]:
     server.server_close()
 
 
-def run_step(tmp_path: Path, inputs: dict[str, str]) -> tuple[int, str, dict[str, str], str]:
-    """Run the action's `run` step as GitHub does; (exit code, stdout, outputs, summary)."""
+def step_command(tmp_path: Path, inputs: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The action's `run` step as GitHub runs it: (command, environment)."""
     action = yaml.safe_load(ACTION.read_text())
     step = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
     assert step["shell"] == "bash"
@@ -79,16 +83,24 @@ def run_step(tmp_path: Path, inputs: dict[str, str]) -> tuple[int, str, dict[str
     env.update(GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary), GITHUB_ACTIONS="true")
     script = tmp_path / "step.sh"
     script.write_text(step["run"])
-    done = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env
+
+
+def step_results(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """The outputs and the job summary the step wrote."""
+    output, summary = tmp_path / "github_output", tmp_path / "step_summary.md"
     outputs = parse_github_output(output.read_text()) if output.exists() else {}
-    return done.returncode, done.stdout, outputs, summary.read_text() if summary.exists() else ""
+    return outputs, summary.read_text() if summary.exists() else ""
+
+
+def run_step(tmp_path: Path, inputs: dict[str, str]) -> tuple[int, str, dict[str, str], str]:
+    """Run the action's `run` step as GitHub does; (exit code, stdout, outputs, summary)."""
+    command, env = step_command(tmp_path, inputs)
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    outputs, summary = step_results(tmp_path)
+    return done.returncode, done.stdout, outputs, summary
 
 
 @pytest.fixture
@@ -261,3 +273,40 @@ def test_actionlint_checks_the_action_steps_scripts(tmp_path: Path) -> None:
     done = actionlint(lint_project(tmp_path, broken, []))
     assert done.returncode == 1
     assert "SC2068" in done.stdout  # shellcheck: unquoted array expansion
+
+
+WAITING_PLAYBOOK = """
+name: Wait for the app
+targets:
+  web: {vars: {base: "http://127.0.0.1:PORT"}}
+steps:
+  - id: probe
+    uses: http.probe
+    with: {url: "{{ vars.base }}/missing", interval: 0.1}
+    timeout: 10m
+"""
+
+
+def test_a_cancelled_job_forwards_sigterm_to_opskit_and_still_sets_the_outputs(
+    tmp_path: Path, app_port: int
+) -> None:
+    """GitHub cancels a job by signalling the step's shell: bash must pass it on
+    (it runs no trap while a foreground command runs), and the step still writes
+    the outputs and the summary of the interrupted run."""
+    (tmp_path / "wait.yaml").write_text(WAITING_PLAYBOOK.replace("PORT", str(app_port)))
+    _Handler.asked.clear()
+    command, env = step_command(tmp_path, {"playbook": "wait.yaml"})
+    shell = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert _Handler.asked.wait(60), "opskit never probed the app"
+    shell.send_signal(signal.SIGTERM)
+    stdout, _ = shell.communicate(timeout=60)
+
+    outputs, summary = step_results(tmp_path)
+    assert shell.returncode == 143, stdout
+    assert (outputs["status"], outputs["exit-code"]) == ("interrupted", "143")
+    assert "terminated (SIGTERM): stopping the running step" in stdout
+    assert summary.startswith("# Wait for the app: ⚠️ interrupted")
+    report = json.loads((tmp_path / "opskit-report" / "report.json").read_text())
+    assert (report["status"], report["signal"]) == ("interrupted", "SIGTERM")

@@ -62,8 +62,10 @@ def test_steps_prints_the_permissions_with_the_inputs_that_switch_them_on(
     assert exit_info.value.code == 0
     sync, probe = out.split("\n\nhttp.probe", 1)
     listed = sync.split("  permissions (opskit iam, docs/iam.md):\n", 1)[1].split("  outputs:")[0]
-    assert listed.splitlines()[4:6] == [
+    assert listed.splitlines()[4:7] == [
         "    s3:DeleteObject          delete keys not in the source [delete: true]",
+        "    s3:DeleteObject          delete staged copies once the release is in place "
+        "(bucket without versioning)",
         "    s3:DeleteObject          prune release records beyond keep_releases "
         "[keep_releases above 0]",
     ]

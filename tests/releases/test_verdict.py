@@ -83,6 +83,28 @@ def test_a_run_interrupted_with_ctrl_c_records_interrupted(s3, aws_endpoint, tmp
     assert record.status == "interrupted"
 
 
+def test_a_run_stopped_by_sigterm_records_interrupted(s3, aws_endpoint, tmp_path):
+    """A CI cancel or ``kill``: SIGTERM's default would end the process with no
+    verdict on the release (the test process would end too: a guard raises)."""
+    import signal
+
+    def terminated(*_: object) -> None:
+        raise AssertionError("SIGTERM reached the test process")
+
+    path = playbook(
+        tmp_path, aws_endpoint, "  - {id: wait, uses: test.wait, with: {signals: [SIGTERM]}}"
+    )
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        result = run_playbook(path, RunOptions())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert (result.status, result.exit_code) == ("interrupted", 143)
+    (record,) = records(s3)
+    assert record.status == "interrupted"
+
+
 def test_a_dry_run_records_nothing(s3, aws_endpoint, tmp_path):
     path = playbook(tmp_path, aws_endpoint, "  - {id: check, uses: test.echo}")
 

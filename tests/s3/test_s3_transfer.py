@@ -89,3 +89,44 @@ def test_ctrl_c_during_the_uploads_stops_them(aws, tmp_path):
 
     listed = client.list_objects_v2(Bucket="bkt").get("KeyCount", 0)
     assert 1 <= listed < 50
+
+
+def test_ctrl_c_during_a_multipart_upload_is_an_interrupt_and_aborts_it(aws, tmp_path):
+    """s3transfer's ``shutdown(cancel=True)`` raises ``TypeError: 'str' object is not
+    callable`` (it passes the message as the exception type): never called."""
+    client = aws.client("s3")
+    client.create_bucket(Bucket="bkt")
+    root = write_tree(tmp_path / "src", {"big.bin": b"b" * (3 * PART)})
+    cancel = threading.Event()
+    client.meta.events.register("before-call.s3.UploadPart", lambda **_: cancel.set(), "t-cancel")
+
+    with pytest.raises(Cancelled) as stopped:
+        upload(client, root, cancel, UploadOptions(part_size=PART, concurrency=1))
+
+    assert str(stopped.value) == "interrupted during upload"
+    assert client.list_multipart_uploads(Bucket="bkt").get("Uploads", []) == []
+    assert client.list_objects_v2(Bucket="bkt").get("KeyCount", 0) == 0
+
+
+def test_a_step_deadline_during_the_uploads_stops_them(aws, tmp_path):
+    from opskit.clock import Deadline, FakeClock
+
+    client = aws.client("s3")
+    client.create_bucket(Bucket="bkt")
+    root = write_tree(tmp_path / "src", {f"mod{i}.py": "x" for i in range(50)})
+    files = scan_tree(root, PathFilter()).files
+    clock = FakeClock()
+    deadline = Deadline.after(clock, 60)
+    client.meta.events.register(
+        "before-call.s3.PutObject", lambda **_: setattr(clock, "now", clock.now + 61), "t-late"
+    )
+    progress = Progress(lambda *a, **k: None, clock.monotonic, len(files), 0)
+
+    with pytest.raises(Cancelled, match="^interrupted during upload$"):
+        upload_files(
+            client, LOCATION, files, {f.relative: file_sha256(f.path) for f in files},
+            UploadOptions(part_size=PART, concurrency=1), progress, threading.Event(), "test",
+            deadline,
+        )  # fmt: skip
+
+    assert client.list_objects_v2(Bucket="bkt").get("KeyCount", 0) == 1

@@ -164,3 +164,53 @@ def test_a_run_whose_app_port_is_taken_gets_a_free_one_and_says_so(monkeypatch) 
         port = _run_app_port(emitted.append)
     assert port != taken
     assert emitted == [f"port {taken} is in use; this run's sandbox serves the app on port {port}"]
+
+
+def test_sigterm_stops_a_runs_own_sandbox_and_its_tasks_and_writes_the_report(
+    tmp_path: Path,
+) -> None:
+    """``kill`` or a CI cancel: the run's sandbox stops with every task process it
+    started (the entrypoint and the Streamlit server it became), and the report
+    says ``interrupted``; SIGTERM's default would have left the tasks running."""
+    import signal
+    import subprocess
+    import sys
+
+    playbook = tmp_path / "wait.yaml"
+    playbook.write_text(
+        """
+name: Wait on the sandbox
+targets:
+  local: {sandbox: true}
+steps:
+  - id: probe
+    uses: http.probe
+    with: {url: "{{ opskit.sandbox.app_url }}/_stcore/health", expect_body: never, interval: 0.2}
+    timeout: 10m
+"""
+    )
+    env = {**os.environ, "OPSKIT_SANDBOX_APP_PORT": str(free_port())}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "opskit", "run", str(playbook), "--report", str(tmp_path / "r")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert run.stdout is not None
+    lines = []
+    for line in run.stdout:
+        lines.append(line)
+        if "probe" in line and "http.probe" in line:
+            break
+    run.send_signal(signal.SIGTERM)
+    try:
+        rest, _ = run.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        rest, _ = run.communicate()
+        raise AssertionError("".join(lines) + rest) from None
+
+    assert run.returncode == 143, "".join(lines) + rest
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert (report["status"], report["signal"]) == ("interrupted", "SIGTERM")
+    endpoint = report["sandbox"]["endpoint_url"]
+    assert wait_for(lambda: processes_using(endpoint) == [], "the task processes to end")
+    assert "stopped the sandbox" in rest
