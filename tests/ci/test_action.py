@@ -287,11 +287,21 @@ steps:
 """
 
 
-def test_a_cancelled_job_forwards_sigterm_to_opskit_and_still_sets_the_outputs(
-    tmp_path: Path, app_port: int
+@pytest.mark.parametrize(
+    ("sent", "code", "said"),
+    [
+        (signal.SIGTERM, 143, "terminated (SIGTERM): stopping the running step"),
+        # GitHub's own cancel starts with SIGINT (SIGTERM follows 7.5 s later).
+        (signal.SIGINT, 130, "! interrupted: stopping the running step"),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_cancelled_job_forwards_the_signal_to_opskit_and_still_sets_the_outputs(
+    tmp_path: Path, app_port: int, sent: signal.Signals, code: int, said: str
 ) -> None:
     """GitHub cancels a job by signalling the step's shell: bash must pass it on
-    (it runs no trap while a foreground command runs), and the step still writes
+    (it runs no trap while a foreground command runs, and a background job of a
+    non-interactive shell starts with SIGINT ignored), and the step still writes
     the outputs and the summary of the interrupted run."""
     (tmp_path / "wait.yaml").write_text(WAITING_PLAYBOOK.replace("PORT", str(app_port)))
     _Handler.asked.clear()
@@ -300,13 +310,13 @@ def test_a_cancelled_job_forwards_sigterm_to_opskit_and_still_sets_the_outputs(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert _Handler.asked.wait(60), "opskit never probed the app"
-    shell.send_signal(signal.SIGTERM)
+    shell.send_signal(sent)
     stdout, _ = shell.communicate(timeout=60)
 
     outputs, summary = step_results(tmp_path)
-    assert shell.returncode == 143, stdout
-    assert (outputs["status"], outputs["exit-code"]) == ("interrupted", "143")
-    assert "terminated (SIGTERM): stopping the running step" in stdout
+    assert shell.returncode == code, stdout
+    assert (outputs["status"], outputs["exit-code"]) == ("interrupted", str(code))
+    assert said in stdout
     assert summary.startswith("# Wait for the app: ⚠️ interrupted")
     report = json.loads((tmp_path / "opskit-report" / "report.json").read_text())
-    assert (report["status"], report["signal"]) == ("interrupted", "SIGTERM")
+    assert (report["status"], report["signal"]) == ("interrupted", sent.name)
