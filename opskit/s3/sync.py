@@ -137,7 +137,7 @@ def apply_sync(
         etags.update(confirmed)
     deleted = 0
     if plan.deletes:
-        done = delete_keys(client, location, [location.key_for(r) for r in plan.deletes], call)
+        done = delete_keys(client, location, plan.delete_keys(), call)
         done.raise_refused(location)
         deleted = len(done.keys)
     expected = {

@@ -147,7 +147,7 @@ def run(ctx: StepContext, inputs: RestoreInputs) -> StepResult:
         ctx.emit("info", f"copied {len(receipts)} object(s) from their recorded versions")
     deleted = 0
     if restore.deletes:
-        keys = [location.key_for(relative) for relative in restore.deletes]
+        keys = [location.listed_key(relative) for relative in restore.deletes]
         done = delete_keys(client, location, keys, ctx.aws.call)
         done.raise_refused(location)
         deleted = len(done.keys)
