@@ -119,12 +119,24 @@ class Manifest:
             ]
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"manifest has a malformed file entry: {err}") from None
+        for entry in files:
+            if path_leaves_prefix(entry.path):
+                raise ValueError(f"manifest names a path that leaves its prefix: {entry.path!r}")
         manifest = cls(
             files, str(document.get("generator", "")), str(document.get("created_at", ""))
         )
         if document.get("digest") != manifest.digest:
             raise ValueError("manifest digest does not match its file list")
         return manifest
+
+
+def path_leaves_prefix(path: str) -> bool:
+    """Whether a manifest path would land outside the prefix (or its download
+    folder) once joined to it: empty, absolute, a ``.``/``..``/empty component,
+    a backslash (a separator on Windows) or a NUL. S3 keys may hold all of these,
+    but a manifest names files of a tree, and none of those is one."""
+    parts = path.split("/")
+    return any(part in ("", ".", "..") for part in parts) or "\\" in path or "\0" in path
 
 
 def document_json(document: dict[str, Any]) -> str:

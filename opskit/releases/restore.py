@@ -51,6 +51,8 @@ class RestorePlan:
     unchanged: dict[str, ObjectVersion]
     live_digest: str | None
     existing: int  # objects under the prefix now
+    # records never chosen: planted (paths leaving the prefix, dated in the future) or unreadable
+    refused: list[ReleaseRecord] = field(default_factory=list)
 
     @property
     def digest(self) -> str:
@@ -110,9 +112,11 @@ def plan_restore(
     wanted = {e.path for e in manifest.files}
     deletes = sorted(rel for rel in versions.latest if rel not in wanted)
     check_delete_count(len(deletes), len(versions.latest), location, max_delete)
+    refused = [r for r in records if r.problem is not None]
     return RestorePlan(
-        location, record, manifest, copies, deletes, unchanged, live_digest, len(versions.latest)
-    )
+        location, record, manifest, copies, deletes, unchanged, live_digest,
+        len(versions.latest), refused,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
