@@ -148,6 +148,9 @@ class Manifest:
             ]
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"manifest has a malformed file entry: {err}") from None
+        for entry in files:
+            if path_leaves_prefix(entry.path):
+                raise ValueError(f"manifest names a path that leaves its prefix: {entry.path!r}")
         manifest = cls(
             files, str(document.get("generator", "")), str(document.get("created_at", ""))
         )
@@ -164,6 +167,15 @@ def _staging_key(key: Any) -> str | None:
     if not str(key).startswith(STAGING_DIR) or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"file key {key!r} is not under {STAGING_DIR}")
     return str(key)
+
+
+def path_leaves_prefix(path: str) -> bool:
+    """Whether a manifest path would land outside the prefix (or its download
+    folder) once joined to it: empty, absolute, a ``.``/``..``/empty component,
+    a backslash (a separator on Windows) or a NUL. S3 keys may hold all of these,
+    but a manifest names files of a tree, and none of those is one."""
+    parts = path.split("/")
+    return any(part in ("", ".", "..") for part in parts) or "\\" in path or "\0" in path
 
 
 def document_json(document: dict[str, Any]) -> str:

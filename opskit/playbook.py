@@ -25,6 +25,10 @@ from opskit.steps.base import StepType
 from opskit.yamlload import Located, format_path, load_yaml
 
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A target's name travels into $GITHUB_OUTPUT, CI job names, matrix entries, report
+# file names and the -t option: plain ASCII only, never starting like an option or
+# being a '.'/'..' path component.
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 TOP_LEVEL = (
     Input("name", "string", "What the playbook does, shown in reports."),
@@ -294,7 +298,9 @@ class _Checker:
         if data is None:
             raise InputError("playbook is empty", source=self.located.source, line=1)
         top = self.mapping(data, (), TOP_LEVEL)
-        targets = {name: self.target(name, raw) for name, raw in (top.get("targets") or {}).items()}
+        targets = {
+            str(name): self.target(name, raw) for name, raw in (top.get("targets") or {}).items()
+        }
         if top.get("targets_from"):
             for name, target in self.targets_from(str(top["targets_from"])).items():
                 if name in targets:
@@ -338,10 +344,19 @@ class _Checker:
             ) from None
         other = _Checker(load_yaml(data, source), self.path)
         top = other.mapping(other.located.data or {}, (), TARGETS_FILE)
-        return {name: other.target(name, raw) for name, raw in top["targets"].items()}
+        return {str(name): other.target(name, raw) for name, raw in top["targets"].items()}
 
     def target(self, name: Any, raw: Any) -> Target:
         path = ("targets", name)
+        plain = isinstance(name, str) or (isinstance(name, int) and not isinstance(name, bool))
+        if not plain or not TARGET_NAME.fullmatch(str(name)):
+            raise InputError(
+                f"targets: target name {name!r}: use letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit (the name goes into $GITHUB_OUTPUT and CI "
+                "job names)",
+                source=self.located.source,
+                line=self.located.line(path),
+            )
         if raw is None:
             raw = {}
         checked = self.mapping(raw, path, TARGET_KEYS)

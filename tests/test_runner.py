@@ -639,6 +639,7 @@ def sandbox_up(tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatc
         pid=os.getpid(),
     )
     state.write_text(json.dumps(info.to_json()))
+    state.chmod(0o600)  # as a sandbox writes it: a state file others may read is ignored
     monkeypatch.setenv("OPSKIT_SANDBOX_STATE", str(state))
 
 

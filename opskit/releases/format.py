@@ -15,19 +15,28 @@ the document; ``opskit.releases.store`` keeps it in the bucket.
 
 from __future__ import annotations
 
+import calendar
 import getpass
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from opskit.manifest import Manifest, document_json
 
 RECORD_FORMAT = "opskit-release/1"
 _FAMILY = "opskit-release/"
+_NAME = re.compile(r"^(\d{8}T\d{6})\.(\d{3})Z-([0-9a-f]{12})$")
+# How far ahead of the reader's clock a record may be dated. The writer dates it
+# with its own clock, and S3 refuses a signed request from a clock more than 15
+# minutes off its own (RequestTimeTooSkewed, "Signing AWS API requests"), so an
+# honest record is never further ahead than that. Names sort by time: a record
+# dated later would pass for the newest release, whatever came after it.
+CLOCK_SKEW = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,13 @@ def parse_record(key: str, body: bytes | str) -> ReleaseRecord:
         manifest = Manifest.from_json(json.dumps(document))
     except ValueError as err:
         return ReleaseRecord(key, name, None, problem=str(err), document=document)
+    named = _NAME.match(name)
+    if named is None:
+        problem = "its name is not a record's (<UTC time>Z-<12 digest characters>)"
+        return ReleaseRecord(key, name, None, problem=problem, document=document)
+    if named.group(3) != manifest.digest[:12]:
+        problem = f"its name says digest {named.group(3)}, its files make {manifest.digest[:12]}"
+        return ReleaseRecord(key, name, None, problem=problem, document=document)
     verdict = None
     if isinstance(section.get("verdict"), dict):
         fields = {k: section["verdict"].get(k) for k in Verdict.__dataclass_fields__}
@@ -184,6 +200,37 @@ def parse_record(key: str, body: bytes | str) -> ReleaseRecord:
         verdict=verdict,
         document=document,
     )
+
+
+def _epoch(text: str, layout: str) -> float | None:
+    try:
+        return float(calendar.timegm(time.strptime(text, layout)))
+    except ValueError:
+        return None
+
+
+def refuse_future(record: ReleaseRecord, now: float) -> ReleaseRecord:
+    """``record``, refused (``problem``, no manifest) when its name or its
+    ``synced_at`` dates it beyond ``now`` plus the clock skew S3 allows: such a
+    record was planted, not written by a sync, and must never pass for the newest
+    or the last good release."""
+    named = _NAME.match(record.name)
+    if record.problem is not None or named is None:
+        return record
+    times = [_epoch(named.group(1), "%Y%m%dT%H%M%S")]
+    if record.synced_at:
+        times.append(_epoch(record.synced_at, "%Y-%m-%dT%H:%M:%SZ"))
+    if None in times:
+        problem = f"its synced_at {record.synced_at!r} is not a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
+        return replace(record, manifest=None, problem=problem)
+    at = max(t for t in times if t is not None)
+    if at > now + CLOCK_SKEW:
+        problem = (
+            f"dated in the future ({_iso(at)}, now {_iso(now)}): a sync dates its record "
+            "with its own clock, which S3 keeps within 15 minutes of its own"
+        )
+        return replace(record, manifest=None, problem=problem)
+    return record
 
 
 def record_document(

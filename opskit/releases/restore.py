@@ -60,6 +60,8 @@ class RestorePlan:
     unchanged: dict[str, ObjectVersion]
     live_digest: str | None
     existing: int  # objects under the prefix now
+    # records never chosen: planted (paths leaving the prefix, dated in the future) or unreadable
+    refused: list[ReleaseRecord] = field(default_factory=list)
     pinned_live: Manifest | None = None  # the live manifest, pinned, when it needs it
     live: Manifest | None = None  # the live manifest as read
 
@@ -137,9 +139,11 @@ def plan_restore(
     deletes = sorted(rel for rel in versions.latest if rel not in wanted)
     check_delete_count(len(deletes), len(versions.latest), location, max_delete)
     touched = {c.relative for c in copies} | set(deletes)
+    refused = [r for r in records if r.problem is not None]
     return RestorePlan(
         location, record, manifest, copies, deletes, unchanged, live_digest,
-        len(versions.latest), pinned_live=_pinned(live, versions, touched), live=live,
+        len(versions.latest), refused=refused,
+        pinned_live=_pinned(live, versions, touched), live=live,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ one overwriting the other.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from opskit.releases.format import (
     parse_record,
     record_document,
     record_name,
+    refuse_future,
     with_verdict,
 )
 from opskit.s3.delete import Deleted, delete_keys
@@ -108,15 +110,26 @@ def list_record_keys(client: Any, location: S3Location, call: Callable[[str], An
 
 
 def read_records(
-    client: Any, location: S3Location, call: Callable[[str], Any], *, workers: int = 8
+    client: Any,
+    location: S3Location,
+    call: Callable[[str], Any],
+    *,
+    now: float | None = None,
+    workers: int = 8,
 ) -> list[ReleaseRecord]:
-    """Every record under the prefix, newest first (one listing, one GET each)."""
+    """Every record under the prefix, newest first (one listing, one GET each).
+
+    Anyone who may write the bucket may plant a record: one whose paths leave the
+    prefix, or dated after ``now`` (the wall clock unless given) beyond the skew
+    S3 allows, says why in ``problem``, so it is never chosen, restored or taken
+    for the last good release."""
     keys = list_record_keys(client, location, call)
+    checked_at = time.time() if now is None else now
 
     def read(key: str) -> ReleaseRecord:
         with call(f"s3 GetObject s3://{location.bucket}/{key}"):
             body = read_body(client, location.bucket, key)
-        return parse_record(key, body)
+        return refuse_future(parse_record(key, body), checked_at)
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(keys) or 1))) as pool:
         records = list(pool.map(read, keys))
@@ -168,7 +181,9 @@ def last_good_record(client: Any, location: S3Location, call: Callable[[str], An
         record = json.loads(body).get("record")
     except (ValueError, AttributeError):
         return None
-    return record if isinstance(record, str) else None
+    if not isinstance(record, str) or record not in record_keys(location, [record]):
+        return None  # a pointer elsewhere than to a record under this prefix protects nothing
+    return record
 
 
 def prune_records(

@@ -13,14 +13,15 @@ _HEADER = ("SYNCED (UTC)", "DIGEST", "FILES", "SIZE", "VERDICT", "DEPLOYMENT", "
 
 def release_lines(releases: Sequence[Mapping[str, Any]], url: str) -> list[str]:
     """Newest first, one line each; the live release (the current manifest's) is
-    marked ``<- live``; a record this opskit cannot read says why."""
+    marked ``<- live``; a record this opskit cannot read or refuses says why."""
     if not releases:
         return [f"no release recorded under {url} yet (each verified s3.sync records one)"]
     rows = [_HEADER]
     notes = []
     for release in releases:
         if release.get("problem"):
-            notes.append(printable(f"{release['name']}: cannot read: {release['problem']}"))
+            why = release["problem"]
+            notes.append(printable(f"{release['name']}: refused, never restored: {why}"))
             continue
         rows.append(
             (

@@ -77,8 +77,8 @@ def list_versions(client: Any, location: S3Location, call: Callable[[str], Any])
             found.requests += 1
             for item in page.get("Versions", []):
                 key = item["Key"]
-                if key == manifest_key or key.startswith(reserved):
-                    continue
+                if key in (manifest_key, location.prefix) or key.startswith(reserved):
+                    continue  # the prefix's own folder marker is the folder, not an object
                 version = ObjectVersion(
                     location.relative(key), str(item.get("VersionId")), item.get("ETag", ""),
                     int(item.get("Size", 0)),

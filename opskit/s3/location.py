@@ -37,6 +37,16 @@ class S3Location:
             raise ValueError(f"key {key!r} is not under {self.url}")
         return key[len(self.prefix) :]
 
+    def listed_key(self, relative: str) -> str:
+        """The exact key of a relative path read from a listing of this prefix.
+
+        Unlike ``key_for`` nothing is checked: a listed key such as
+        ``prefix/../evil.txt`` is a string under the prefix (S3 resolves no ``..``,
+        and ``DeleteObjects`` names keys in its XML body, not in a URL path), so
+        it names exactly the object listed and nothing outside the prefix. Only
+        for requests about that object; never a local path."""
+        return self.prefix + relative
+
 
 class UnsafeKey(ValueError):
     """A relative path that would escape the destination prefix."""
@@ -49,6 +59,25 @@ def check_relative_path(relative: str) -> None:
             f"path {relative!r} would escape the destination prefix "
             "(empty, '.', '..' components or backslashes are refused)"
         )
+
+
+def odd_key_reason(relative: str) -> str | None:
+    """Why no file of a local tree can have this listed relative path (``None``
+    when one can): a folder marker (``dir/``, as the S3 console makes), an empty
+    (``//``), ``.`` or ``..`` component, a backslash or a NUL. opskit never maps
+    such a key to a local path; a delete sync deletes it by its exact key."""
+    if relative.endswith("/"):
+        return "a folder marker"
+    parts = relative.split("/")
+    if "" in parts:
+        return "an empty component ('//')"
+    if "." in parts or ".." in parts:
+        return "a '.' or '..' component"
+    if "\\" in relative:
+        return "a backslash"
+    if "\0" in relative:
+        return "a NUL character"
+    return None
 
 
 def parse_s3_url(text: str) -> S3Location:

@@ -63,6 +63,19 @@ class SyncPlan:
     def digest(self) -> str:
         return self.manifest({}, "").digest
 
+    def delete_keys(self) -> list[str]:
+        """The exact keys to delete: each as listed, so an odd key (``dir/``,
+        ``a//b``, ``../x``) is deleted by its own name, never resolved."""
+        return [self.location.listed_key(relative) for relative in self.deletes]
+
+    def delete_line(self, relative: str) -> str:
+        """What the dry run says of one delete; an odd key is quoted whole, with why."""
+        why = self.listing.odd.get(relative)
+        if why is None:
+            return f"would delete {self.location.url}{relative}"
+        key = self.location.listed_key(relative)
+        return f"would delete the key {key!r} of s3://{self.location.bucket} ({why})"
+
 
 def scan_source(
     source: Path, path_filter: PathFilter, follow_symlinks: bool
@@ -224,8 +237,30 @@ def build_plan(
         plan.deletes = sorted(
             rel for rel in listing.objects if rel not in wanted and path_filter.selects(rel)
         )
+    if listing.odd:
+        plan.warnings.append(odd_keys_warning(listing, location, set(plan.deletes)))
     plan.hashed = hashes.hashed
     return plan
+
+
+def odd_keys_warning(listing: Listing, location: S3Location, deletes: set[str]) -> str:
+    """Names the keys under the prefix that no local file can have, and what the
+    sync does with them: a delete sync deletes each by its exact key (it is under
+    the prefix, whatever its ``..``); otherwise they are left alone. Either way none
+    is compared with, or written to, a local path."""
+    odd = listing.odd_keys(location)
+    shown = ", ".join(odd[:10]) + (f" and {len(odd) - 10} more" if len(odd) > 10 else "")
+    deleted = len(deletes & set(listing.odd))
+    if deleted == len(odd):
+        fate = "delete: true deletes them by their exact key"
+    elif deleted:
+        fate = f"delete: true deletes {deleted} by their exact key, the filters exclude the rest"
+    else:
+        fate = "left alone (delete: true would delete them by their exact key)"
+    return (
+        f"{len(odd)} key(s) under {location.url} that no file can have: {shown}; {fate}, "
+        "never mapped to a local path"
+    )
 
 
 # ``max_delete``: the most a run may delete, a count or a share of the objects there.

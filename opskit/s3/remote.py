@@ -25,7 +25,7 @@ from opskit.manifest import MANIFEST_NAME, RESERVED_DIR, Manifest, ManifestEntry
 from opskit.s3 import digests
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import LocalFile
-from opskit.s3.location import S3Location
+from opskit.s3.location import S3Location, odd_key_reason
 
 MiB = 1 << 20
 COMMON_PART_SIZES = (8 * MiB, 16 * MiB, 5 * MiB, 64 * MiB, 100 * MiB)
@@ -57,13 +57,23 @@ class Listing:
     # keys of opskit's own objects under ``<prefix>.opskit/`` (release records): carried
     # so that pruning them needs no listing of its own; never compared, deleted or verified
     reserved: list[str] = field(default_factory=list)
+    # relative paths in ``objects`` that no local file can have (``location.odd_key_reason``):
+    # folder markers, ``//``, ``.``/``..`` components, backslashes; relative path -> why
+    odd: dict[str, str] = field(default_factory=dict)
+
+    def odd_keys(self, location: S3Location) -> list[str]:
+        """Each odd key, quoted as ``repr`` quotes it (a key may hold any character),
+        with why no file can have it."""
+        return [f"{location.listed_key(r)!r} ({why})" for r, why in sorted(self.odd.items())]
 
 
 def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -> Listing:
     """Every object under the prefix (ListObjectsV2, paginated). The manifest is
     kept apart and opskit's own ``.opskit/`` objects (release records) are kept
     apart too, in ``reserved``, so no sync, delete or verification ever counts or
-    removes them."""
+    removes them. The prefix's own folder marker (the key ``prefix/`` itself) is
+    the folder, not an object of the tree: left out. Keys that no file can have
+    are listed (a delete sync deletes them) and named in ``odd``."""
     listing = Listing(objects={})
     manifest_key = location.prefix + MANIFEST_NAME
     reserved = location.prefix + RESERVED_DIR
@@ -82,8 +92,12 @@ def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -
                     listing.manifest = obj
                 elif obj.key.startswith(reserved):
                     listing.reserved.append(obj.key)
-                else:
-                    listing.objects[location.relative(obj.key)] = obj
+                elif obj.key != location.prefix:
+                    relative = location.relative(obj.key)
+                    listing.objects[relative] = obj
+                    why = odd_key_reason(relative)
+                    if why:
+                        listing.odd[relative] = why
     return listing
 
 

@@ -246,7 +246,7 @@ def _apply(
             etags[relative] = receipt.etag
     deleted = 0
     if plan.deletes:
-        done = delete_keys(client, location, [location.key_for(r) for r in plan.deletes], call)
+        done = delete_keys(client, location, plan.delete_keys(), call)
         done.raise_refused(location)
         deleted = len(done.keys)
     expected = {

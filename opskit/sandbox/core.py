@@ -24,7 +24,7 @@ from opskit.sandbox.aws_faults.middleware import FaultMiddleware
 from opskit.sandbox.bedrock import BedrockEndpoint, delay_from_env
 from opskit.sandbox.enforcement import Credentials, Decided, Enforcement, create_operator
 from opskit.sandbox.errors import SandboxError
-from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.moto_ecs import ACCOUNT_ID, EcsRecords
 from opskit.sandbox.proxy import TcpProxy
 from opskit.sandbox.server import (
     ACCESS_KEY_ID,
@@ -37,6 +37,7 @@ from opskit.sandbox.server import (
     service_names,
 )
 from opskit.sandbox.service import ServiceSide
+from opskit.sandbox.signed import SignedOnly, sandbox_secrets
 
 DEFAULT_APP_PORT = 8501
 # Whether a sandbox authorizes requests as AWS would (``enforcement.py``). Off for
@@ -236,6 +237,8 @@ class Sandbox:
             self.moto.wrap_app(
                 lambda app: FaultMiddleware(app, self.aws_faults, self._service_snapshot)
             )
+            # outermost: a request signed with no key of the sandbox's never reaches moto
+            self.moto.wrap_app(lambda app: SignedOnly(app, sandbox_secrets(ACCOUNT_ID)))
             self.bedrock.start()
             self.moto.create_resources(self.app_source, [s.names for s in self.services])
             for service in self.services:

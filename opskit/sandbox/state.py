@@ -47,9 +47,15 @@ def aws_faults_path() -> Path:
 
 
 def read_state() -> dict[str, Any] | None:
-    """The recorded state, or ``None`` when there is no (readable) file."""
+    """The recorded state, or ``None`` when there is no (readable) file. A file
+    another user owns, or that others may read or write, is not this user's
+    sandbox (another user could plant one naming their own endpoint): ignored."""
+    path = state_path()
     try:
-        document = json.loads(state_path().read_text(encoding="utf-8"))
+        status = path.stat()
+        if status.st_uid != os.geteuid() or status.st_mode & 0o077:
+            return None
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return document if isinstance(document, dict) else None
@@ -57,7 +63,7 @@ def read_state() -> dict[str, Any] | None:
 
 def write_state(document: dict[str, Any]) -> Path:
     path = state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the folder, its owner's alone
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()  # a crashed writer's leftover: the mode is set only on creation

@@ -44,7 +44,7 @@ class ReleasesOutputs:
 def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
     location = parse_s3_url(inputs.destination)
     client = ctx.aws.client("s3")
-    records = read_records(client, location, ctx.aws.call)
+    records = read_records(client, location, ctx.aws.call, now=ctx.clock.time())
     live = live_manifest(client, location, ctx.aws.call)
     live_digest = live.digest if live is not None else ""
     # Newest first: the live release is the newest record of the current manifest's

@@ -83,6 +83,9 @@ def _plan(ctx: StepContext, inputs: RestoreInputs) -> tuple[RestorePlan, Any]:
     location = parse_s3_url(inputs.destination)
     client = ctx.aws.client("s3")
     plan = plan_restore(client, location, inputs.release, inputs.max_delete, ctx.aws.call)
+    for refused in plan.refused:
+        where = f"s3://{location.bucket}/{refused.key}"
+        ctx.emit("warning", f"release record {where} refused: {refused.problem}", key=refused.key)
     record = plan.record
     deployment = record.verdict.deployment_id if record.verdict else None
     ctx.emit(
@@ -168,7 +171,7 @@ def _apply(
         ctx.emit("info", f"copied {len(receipts)} object(s) from their recorded versions")
     deleted = 0
     if restore.deletes:
-        keys = [location.key_for(relative) for relative in restore.deletes]
+        keys = [location.listed_key(relative) for relative in restore.deletes]
         done = delete_keys(client, location, keys, ctx.aws.call)
         done.raise_refused(location)
         deleted = len(done.keys)

@@ -172,7 +172,7 @@ def plan(ctx: StepContext, inputs: SyncInputs) -> StepResult:
     for local in sync_plan.uploads:
         ctx.emit("info", f"would upload {url}{local.relative}", key=local.relative)
     for relative in sync_plan.deletes:
-        ctx.emit("info", f"would delete {url}{relative}", key=relative)
+        ctx.emit("info", sync_plan.delete_line(relative), key=relative)
     digest = sync_plan.digest()
     summary = (
         f"would upload {len(sync_plan.uploads)}, delete {len(sync_plan.deletes)}, "

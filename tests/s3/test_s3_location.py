@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from opskit.errors import InputError
-from opskit.s3.location import S3Location, UnsafeKey, parse_s3_url
+from opskit.s3.location import S3Location, UnsafeKey, odd_key_reason, parse_s3_url
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,25 @@ def test_bad_destinations_are_refused(url, message):
 def test_keys_that_would_escape_the_prefix_are_refused(relative):
     with pytest.raises(UnsafeKey):
         S3Location("b", "src/").key_for(relative)
+
+
+@pytest.mark.parametrize(
+    ("relative", "why"),
+    [
+        ("dir/", "a folder marker"),
+        ("a//b", "an empty component ('//')"),
+        ("/a", "an empty component ('//')"),
+        ("../evil.txt", "a '.' or '..' component"),
+        ("a/./b", "a '.' or '..' component"),
+        ("a\\b", "a backslash"),
+        ("a\0b", "a NUL character"),
+        ("core/app.py", None),
+        ("..hidden/x", None),
+    ],
+)
+def test_listed_keys_no_file_can_have_say_why(relative, why):
+    assert odd_key_reason(relative) == why
+
+
+def test_a_listed_key_is_named_exactly_never_resolved():
+    assert S3Location("b", "src/").listed_key("../evil.txt") == "src/../evil.txt"

@@ -21,6 +21,7 @@ from opskit.sandbox import (
     up,
 )
 from opskit.sandbox.ports import free_port
+from opskit.sandbox.state import write_state
 from tests.sandbox.sandbox_helpers import (
     client,
     port_is_closed,
@@ -115,18 +116,16 @@ def test_find_running_removes_a_stale_state_file() -> None:
     with socket.socket() as sock:  # a port nobody answers on once closed
         sock.bind(("127.0.0.1", 0))
         dead_port = sock.getsockname()[1]
-    path.write_text(
-        json.dumps(
-            {
-                "endpoint_url": f"http://127.0.0.1:{dead_port}",
-                "app_url": "http://127.0.0.1:8501",
-                "region": "us-east-1",
-                "access_key_id": "k",
-                "secret_access_key": "s",
-                "pid": 2**22 + 7,  # above the default pid_max: never a live process
-                "names": {},
-            }
-        )
+    write_state(  # as a sandbox writes it (0600): a file others may write is ignored
+        {
+            "endpoint_url": f"http://127.0.0.1:{dead_port}",
+            "app_url": "http://127.0.0.1:8501",
+            "region": "us-east-1",
+            "access_key_id": "k",
+            "secret_access_key": "s",
+            "pid": 2**22 + 7,  # above the default pid_max: never a live process
+            "names": {},
+        }
     )
 
     assert find_running() is None
