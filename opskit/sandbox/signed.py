@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import re
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from xml.sax.saxutils import escape
 
-from opskit.sandbox.aws_faults.middleware import ADMIN_PATH
+from opskit.sandbox.aws_faults.middleware import ADMIN_PATH, read_body
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 SecretFor = Callable[[str], "str | None"]  # access key id -> its secret, None when unknown
@@ -93,7 +92,7 @@ class SignedOnly:
                 return self.app(environ, start_response)
             start_response("403 Forbidden", [("Content-Type", "text/plain")])
             return [b"the sandbox refuses moto's admin API\n"]
-        body = _read_body(environ)
+        body = read_body(environ)
         problem, service = check_signature(environ, body, self.secret_for)
         if problem is None:
             return self.app(environ, start_response)
@@ -162,17 +161,6 @@ def _raw_uri(environ: dict[str, Any]) -> str:
         return str(raw)
     query = environ.get("QUERY_STRING")
     return str(environ.get("PATH_INFO", "/")) + (f"?{query}" if query else "")
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """The whole body, put back for moto to read."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
 
 
 def _protocol(environ: dict[str, Any], service: str) -> str:

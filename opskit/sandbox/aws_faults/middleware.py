@@ -56,7 +56,7 @@ class FaultMiddleware:
         if not operation or not self.board.active():
             return self.app(environ, start_response)
         if prefix == LOGS_TARGET and not self.board.admits(operation):
-            _read_body(environ)  # the connection stays usable for the client's next request
+            read_body(environ)  # the connection stays usable for the client's next request
             return _throttled(start_response)
         if prefix == ECS_TARGET and operation == "UpdateService":
             return self._update_service(environ, start_response)
@@ -69,7 +69,7 @@ class FaultMiddleware:
     # -- ECS ---------------------------------------------------------------------------
 
     def _update_service(self, environ: dict[str, Any], start_response: Any) -> Any:
-        body = _read_body(environ)
+        body = read_body(environ)
         before = None
         if self.board.stale_reads():
             request = _loads(body)
@@ -84,7 +84,7 @@ class FaultMiddleware:
         return _respond(start_response, status, headers, answer)
 
     def _describe_services(self, environ: dict[str, Any], start_response: Any) -> Any:
-        status, headers, answer = self._forward(environ, _read_body(environ))
+        status, headers, answer = self._forward(environ, read_body(environ))
         document = _loads(answer) if status.startswith("200") else {}
         services = document.get("services") or []
         changed = False
@@ -96,7 +96,7 @@ class FaultMiddleware:
         return _respond(start_response, status, headers, document if changed else answer)
 
     def _describe_tasks(self, environ: dict[str, Any], start_response: Any) -> Any:
-        status, headers, answer = self._forward(environ, _read_body(environ))
+        status, headers, answer = self._forward(environ, read_body(environ))
         document = _loads(answer) if status.startswith("200") else {}
         tasks = document.get("tasks") or []
         hidden = [t for t in tasks if self.board.hides_task(_task_id(t))]
@@ -129,7 +129,8 @@ class FaultMiddleware:
         return answered["status"], list(answered["headers"]), answer
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
+def read_body(environ: dict[str, Any]) -> bytes:
+    """The whole request body, put back for the app behind to read."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
