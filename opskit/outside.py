@@ -22,7 +22,10 @@ printed:
 - a line that would start with ``::`` after its whitespace gets a backslash
   before it (``\\::add-mask::x``), and ``##`` before ``[`` (or a word and ``[``)
   becomes ``#\\#`` (``#\\#[error]``, ``#\\#vso[``): a person reads the same
-  words, no runner sees a command.
+  words, no runner sees a command;
+- a line longer than ``MAX_LINE`` characters (a 200 KB log line) is cut there,
+  with the count of what was cut (``… 195,904 characters cut``): a terminal or
+  a CI log shows one screenful of it, and the rest of the run's output after it.
 
 The text itself is kept as it came in ``report.json`` and outputs; only what is
 printed is shown so.
@@ -32,7 +35,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["defang", "printable", "printable_lines", "visible"]
+__all__ = ["MAX_LINE", "cut_line", "defang", "printable", "printable_lines", "visible"]
+
+MAX_LINE = 4096  # characters of one printed line of outside text; the rest is counted
 
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # C0 but tab, DEL and C1, U+2028/U+2029, lone surrogates and bidi controls; the
@@ -57,6 +62,15 @@ def visible(text: str) -> str:
     return _HIDDEN.sub(_escape, text)
 
 
+def cut_line(line: str, limit: int = MAX_LINE, where: str = "") -> str:
+    """``line`` whole when it has at most ``limit`` characters; else its first
+    ``limit`` and how many were cut, then ``where`` (where the whole line is).
+    Cut before escaping, so an escape (``\\x1b``) is never cut in two."""
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]} … {len(line) - limit:,} characters cut{where}"
+
+
 def defang(line: str) -> str:
     """One line that no CI runner reads as a command: a leading ``::`` gets a
     backslash, ``##[`` (``##vso[``, ...) becomes ``#\\#[``."""
@@ -65,11 +79,13 @@ def defang(line: str) -> str:
 
 
 def printable(text: object) -> str:
-    """Outside text as one printable line (its line breaks shown as ``\\n``)."""
-    return defang(visible(str(text)))
+    """Outside text as one printable line (its line breaks shown as ``\\n``), cut
+    at ``MAX_LINE`` characters."""
+    return defang(visible(cut_line(str(text))))
 
 
 def printable_lines(text: object) -> list[str]:
-    """Outside text as printable lines, one for each of its lines (at least one),
-    for the caller to prefix each as it prefixes the first."""
-    return [defang(visible(piece)) for piece in str(text).splitlines()] or [""]
+    """Outside text as printable lines, one for each of its lines (at least one,
+    each cut at ``MAX_LINE`` characters), for the caller to prefix each as it
+    prefixes the first."""
+    return [defang(visible(cut_line(piece))) for piece in str(text).splitlines()] or [""]

@@ -72,6 +72,33 @@ def test_a_container_log_line_cannot_steer_the_ci_log(
     assert len(lines) == start + 11
 
 
+def test_a_200_kb_log_line_is_printed_cut_at_4096_characters_with_the_count(
+    aws: Any, aws_endpoint: str, tmp_path: Path, cli: Cli
+) -> None:
+    """Today the terminal and the CI log print the whole 200 KB line; each printed
+    line of outside text now stops at 4,096 characters and says how many it cut
+    (``--output json`` and report.json keep the text whole)."""
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    stream = f"ecs/app/{TASK}"
+    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    now = int(time.time() * 1000)
+    long_line = "::add-mask::" + "x" * 200_000
+    events = [{"timestamp": now + i, "message": m} for i, m in enumerate([long_line, "after"])]
+    logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+
+    result = cli.run(tail_playbook(tmp_path, aws_endpoint), "-t", "local")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("  tailing 1 stream")))
+    assert lines[start + 1 : start + 3] == [
+        "  │ 1a2b3c4d NEW \\::add-mask::" + "x" * (4096 - 12) + " … 195,916 characters cut",
+        "  │ 1a2b3c4d NEW after",
+    ]
+    assert lines[start + 3].startswith("✓ ok tail ")
+
+
 @pytest.mark.usefixtures("engine_steps")
 def test_a_step_error_quoting_outside_text_cannot_steer_the_ci_log(
     tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
