@@ -37,7 +37,7 @@ from opskit.sandbox.server import (
     service_names,
 )
 from opskit.sandbox.service import ServiceSide
-from opskit.sandbox.signed import SignedOnly, sandbox_secrets
+from opskit.sandbox.signed import SignedOnly, sandbox_keys
 
 DEFAULT_APP_PORT = 8501
 # Whether a sandbox authorizes requests as AWS would (``enforcement.py``). Off for
@@ -238,7 +238,7 @@ class Sandbox:
                 lambda app: FaultMiddleware(app, self.aws_faults, self._service_snapshot)
             )
             # outermost: a request signed with no key of the sandbox's never reaches moto
-            self.moto.wrap_app(lambda app: SignedOnly(app, sandbox_secrets(ACCOUNT_ID)))
+            self.moto.wrap_app(lambda app: SignedOnly(app, sandbox_keys(ACCOUNT_ID)))
             self.bedrock.start()
             self.moto.create_resources(self.app_source, [s.names for s in self.services])
             for service in self.services:
