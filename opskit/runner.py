@@ -397,7 +397,9 @@ class Runner:
                 record.outputs, record.detail = outputs, outcome.detail
                 return
         if isinstance(outcome, Cancelled):
-            record.status, record.summary = "failed", f"interrupted: {outcome}"
+            said = str(outcome)  # a wait loop's "interrupted", a sync's "interrupted during…"
+            record.status = "failed"
+            record.summary = said if said.startswith("interrupted") else f"interrupted: {said}"
             record.detail = getattr(outcome, "detail", "") or ""
         elif isinstance(outcome, StepProblem):
             record.status, record.summary, record.detail = (

@@ -262,7 +262,7 @@ on_failure:
     )
     assert (result.status, result.signal, result.exit_code) == ("interrupted", "SIGTERM", 143)
     assert statuses(result) == {"wait": "failed", "after": "skipped", "diag": "ok"}
-    assert result.steps[0].summary == "interrupted: interrupted"
+    assert result.steps[0].summary == "interrupted"
     assert result.steps[1].summary == "not run: interrupted"
     assert [e.message for e in events if e.kind == "warning"] == [
         "terminated (SIGTERM): stopping the running step (Ctrl-C or SIGTERM again to abort)"
