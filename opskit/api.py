@@ -24,7 +24,7 @@ from opskit.redact import Redactor
 from opskit.report import write_reports
 from opskit.report.files import check_report_dir
 from opskit.runner import Runner
-from opskit.watchdog import signals_held
+from opskit.watchdog import routed_signals
 
 if TYPE_CHECKING:  # imported where used: `opskit run` of one target starts without them
     from opskit.ci.github import GithubReport
@@ -73,8 +73,10 @@ def run_playbook(
     for reporter in reporters:
         bus.subscribe(reporter)
     options = options or RunOptions()
-    result = Runner(loaded, options, bus).run()
-    with signals_held(enabled=options.handle_sigint):  # a CI cancel's next signal waits
+    # One handler from the run's start until its report is written: a CI cancel's
+    # signal as the run ends, or its next one while the report is written, waits.
+    with routed_signals(enabled=options.handle_sigint):
+        result = Runner(loaded, options, bus).run()
         write_reports(result, _path(report_dir), bus.redactor, step_summary=_path(step_summary))
     return result
 
@@ -104,8 +106,8 @@ def run_targets(
     for reporter in reporters:
         bus.subscribe(reporter)
     options = options or RunOptions()
-    result = run_fleet(loaded, targets, options, fleet or FleetOptions(), bus)
-    with signals_held(enabled=options.handle_sigint):  # a CI cancel's next signal waits
+    with routed_signals(enabled=options.handle_sigint):  # as for run_playbook
+        result = run_fleet(loaded, targets, options, fleet or FleetOptions(), bus)
         write_fleet_reports(
             result, _path(report_dir), bus.redactor, step_summary=_path(step_summary)
         )

@@ -13,6 +13,9 @@ skips the remaining steps, runs ``on_failure`` diagnostics and the steps'
 ``finish`` (``s3.sync`` records the verdict ``interrupted``); a second raises
 ``KeyboardInterrupt`` and the run ends at once. Either way the run's sandbox
 stops, the caller writes the report and exits 130 (143 when SIGTERM came first).
+Inside ``opskit.api`` one handler spans the run and its report
+(``watchdog.routed_signals``): a signal after the steps (the sandbox stopping,
+``run_end`` announced) or while the report is written is noted, not obeyed.
 """
 
 from __future__ import annotations
@@ -397,7 +400,9 @@ class Runner:
                 record.outputs, record.detail = outputs, outcome.detail
                 return
         if isinstance(outcome, Cancelled):
-            record.status, record.summary = "failed", f"interrupted: {outcome}"
+            said = str(outcome)  # a wait loop's "interrupted", a sync's "interrupted during…"
+            record.status = "failed"
+            record.summary = said if said.startswith("interrupted") else f"interrupted: {said}"
             record.detail = getattr(outcome, "detail", "") or ""
         elif isinstance(outcome, StepProblem):
             record.status, record.summary, record.detail = (

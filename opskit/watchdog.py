@@ -66,37 +66,83 @@ def run_watched(
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+class SignalRoute:
+    """The one handler of SIGINT and SIGTERM over a run's whole span, from its
+    start until its report is written (``routed_signals`` installs it).
+
+    Handing the signals from the run's handler back to the defaults, then to a
+    second handler for the report, left a gap (the run's end announced, its
+    warning thread joined) in which SIGTERM's default ended the process with no
+    report. Here the handler stays; what a signal does changes: before a run
+    takes the signals (``obeyed``) they wait for it and it hears them as it
+    does; while it runs, its handler hears them; after it they are noted
+    (``held``), and the report is written."""
+
+    def __init__(self) -> None:
+        self._handler: Callable[[int], None] | None = None
+        self._waiting: list[int] = []
+        self._released = False  # a run has had the signals and let them go
+        self.held: list[int] = []
+
+    def __call__(self, signum: int, frame: object = None) -> None:
+        if self._handler is not None:
+            self._handler(signum)
+        elif self._released:
+            self.held.append(signum)
+        else:
+            self._waiting.append(signum)
+
+    @contextlib.contextmanager
+    def obeyed(self, handler: Callable[[int], None]) -> Iterator[None]:
+        """While inside, ``handler(signum)`` hears each signal, first those that
+        came before it took them; afterwards they are held."""
+        self._handler = handler
+        try:
+            while self._waiting:
+                handler(self._waiting.pop(0))
+            yield
+        finally:
+            self._handler = None
+            self._released = True
+
+
 @contextlib.contextmanager
-def on_signals(handler: Callable[[int], None], *, enabled: bool = True) -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM call ``handler(signum)`` instead of raising
-    ``KeyboardInterrupt`` (SIGINT) or ending the process at once (SIGTERM's default,
-    which writes no report). Only the main thread receives signals: elsewhere (a
-    fleet's target) this is a no-op, and whoever owns the main thread forwards them."""
+def routed_signals(*, enabled: bool = True) -> Iterator[SignalRoute]:
+    """SIGINT and SIGTERM go to one ``SignalRoute`` while inside (a run, then its
+    report): a run's ``on_signals`` inside takes them through it. Only the main
+    thread receives signals: elsewhere, or when not ``enabled``, nothing is
+    installed and the route is inert."""
+    route = SignalRoute()
     if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
+        yield route
         return
-    previous = {signum: signal.signal(signum, lambda n, _: handler(n)) for signum in STOP_SIGNALS}
+    previous = {signum: signal.signal(signum, route) for signum in STOP_SIGNALS}
     try:
-        yield
+        yield route
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
 
 
 @contextlib.contextmanager
-def signals_held(*, enabled: bool = True) -> Iterator[list[int]]:
-    """While inside, SIGINT and SIGTERM are noted (in the yielded list) and do
-    nothing else: the few milliseconds in which a stopped run's report is written
-    are not cut short by the next signal of a CI cancel."""
-    held: list[int] = []
+def on_signals(handler: Callable[[int], None], *, enabled: bool = True) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM call ``handler(signum)`` instead of raising
+    ``KeyboardInterrupt`` (SIGINT) or ending the process at once (SIGTERM's default,
+    which writes no report). Inside ``routed_signals`` the route hands them over
+    (and holds them once this ends); otherwise the handlers found are restored at
+    the end. Only the main thread receives signals: elsewhere (a fleet's target)
+    this is a no-op, and whoever owns the main thread forwards them."""
     if not enabled or threading.current_thread() is not threading.main_thread():
-        yield held
+        yield
         return
-    previous = {
-        signum: signal.signal(signum, lambda n, _: held.append(n)) for signum in STOP_SIGNALS
-    }
+    route = signal.getsignal(signal.SIGINT)
+    if isinstance(route, SignalRoute):
+        with route.obeyed(handler):
+            yield
+        return
+    previous = {signum: signal.signal(signum, lambda n, _: handler(n)) for signum in STOP_SIGNALS}
     try:
-        yield held
+        yield
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from opskit.fleet import FleetOptions
 from opskit.playbook import load_playbook
 from opskit.redact import Redactor
 from tests.clocks import CtrlCClock
+from tests.test_runner import sigterm_guard  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("engine_steps")
 
@@ -176,6 +179,33 @@ def test_ctrl_c_stops_every_target_and_the_report_is_still_written(tmp_path: Pat
     assert result.exit_code == 130
     assert [r.on_failure[0].status for r in result.runs] == ["ok", "ok"]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["exit_code"] == 130
+
+
+@pytest.mark.usefixtures("sigterm_guard")
+def test_a_signal_as_the_fleet_ends_is_held_until_the_report_is_written(tmp_path: Path) -> None:
+    """The fleet's path has the one handler from its first target until its report
+    is written, too: SIGTERM while ``fleet_end`` is announced is noted, not obeyed."""
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET)
+    ends: list[str] = []
+
+    def terminate_at_the_end(event: Event) -> None:
+        if event.kind == "fleet_end":
+            ends.append(event.message)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    result = run_targets(
+        path,
+        ["tokyo", "seoul"],
+        RunOptions(clock=FakeClock()),
+        reporters=[terminate_at_the_end],
+        report_dir=tmp_path / "out",
+    )
+
+    assert ends == ["passed"]
+    assert (result.status, result.exit_code) == ("passed", 0)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["status"], report["exit_code"]) == ("passed", 0)
 
 
 def test_the_cli_runs_a_fleet_for_several_targets_with_json_events_per_target(

@@ -262,7 +262,7 @@ on_failure:
     )
     assert (result.status, result.signal, result.exit_code) == ("interrupted", "SIGTERM", 143)
     assert statuses(result) == {"wait": "failed", "after": "skipped", "diag": "ok"}
-    assert result.steps[0].summary == "interrupted: interrupted"
+    assert result.steps[0].summary == "interrupted"
     assert result.steps[1].summary == "not run: interrupted"
     assert [e.message for e in events if e.kind == "warning"] == [
         "terminated (SIGTERM): stopping the running step (Ctrl-C or SIGTERM again to abort)"
@@ -291,6 +291,42 @@ on_failure:
         "interrupted", 130, "aborted by a second SIGTERM",
     )  # fmt: skip
     assert report["on_failure"] == []
+
+
+@pytest.mark.parametrize(
+    ("steps", "verdict"),
+    [
+        ("  - {id: hello, uses: test.echo, with: {value: hi}}", ("passed", None, 0)),
+        # a CI cancel: SIGINT stopped the step; SIGTERM comes as the run ends
+        ("  - {id: wait, uses: test.wait, with: {interrupt: true}, timeout: 1h}",
+         ("interrupted", "SIGINT", 130)),
+    ],
+    ids=["passed", "interrupted"],
+)  # fmt: skip
+def test_a_signal_as_the_run_ends_is_held_until_the_report_is_written(
+    tmp_path: Path, sigterm_guard, steps: str, verdict: tuple[str, str | None, int]
+) -> None:
+    """From the run's first step until its report is written, one handler takes
+    SIGINT and SIGTERM: a signal while ``run_end`` is announced (a reporter
+    writing it) neither ends the process without a report nor changes a verdict
+    the run already reached."""
+    path = tmp_path / "playbook.yaml"
+    path.write_text(f"steps:\n{steps}\n")
+    ends: list[str] = []
+
+    def terminate_at_the_end(event: Event) -> None:
+        if event.kind == "run_end":
+            ends.append(event.message)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    result = run_playbook(
+        path, RunOptions(), reporters=[terminate_at_the_end], report_dir=tmp_path / "report"
+    )
+
+    assert ends == [verdict[0]]
+    assert (result.status, result.signal, result.exit_code) == verdict
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert (report["status"], report["signal"], report["exit_code"]) == verdict
 
 
 def test_a_step_left_out_by_only_says_so_even_after_a_failure(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from opskit.errors import EXIT_BAD_INPUT
+from opskit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
 from opskit.model import RunResult
 from opskit.outside import visible
 from opskit.report.fleet import FleetResult, one_line_reason
@@ -130,8 +130,9 @@ class GithubReport:
 
 def github_report(report_dir: Path, *, exit_code: int | None = None) -> GithubReport:
     """Read ``report_dir/report.json``. When a run ended before it wrote one (bad
-    input: exit 2), ``exit_code`` stands in for it, so the job still gets its
-    outputs and an annotation; so it does when the report there says otherwise
+    input: exit 2; a signal before the run could take it: 130 or 143, kept as
+    such), ``exit_code`` stands in for it, so the job still gets its outputs and
+    an annotation; so it does when the report there says otherwise
     (an earlier run's report left in the folder must never turn a failure green)."""
     if report_dir.is_file():  # the report.json itself
         report_dir = report_dir.parent
@@ -147,7 +148,13 @@ def github_report(report_dir: Path, *, exit_code: int | None = None) -> GithubRe
 
 
 def _no_report(report_dir: Path, exit_code: int) -> GithubReport:
-    why = "bad input" if exit_code == EXIT_BAD_INPUT else f"exit {exit_code}"
+    stopped_by = _SIGNAL_EXITS.get(exit_code)
+    if exit_code == EXIT_BAD_INPUT:
+        why = "bad input"
+    elif stopped_by is not None:
+        why = f"stopped by {stopped_by}, exit {exit_code}"
+    else:
+        why = f"exit {exit_code}"
     run = RunResult(
         playbook="",
         name="run",
@@ -157,9 +164,17 @@ def _no_report(report_dir: Path, exit_code: int) -> GithubReport:
         started_at=0.0,
         status=_status_of(exit_code),
         error=f"opskit ended before writing a report ({why}); its error is in the step's log",
+        signal=stopped_by,  # the run's exit code follows it: 143 stays 143
     )
     return GithubReport([run], None, str(report_dir))
 
 
+# A shell reports a child a signal ended (or one that exited as if it had) as
+# 128 + the signal's number; opskit exits so after Ctrl-C (130) and SIGTERM (143).
+_SIGNAL_EXITS = {EXIT_INTERRUPTED: "SIGINT", EXIT_TERMINATED: "SIGTERM"}
+
+
 def _status_of(exit_code: int) -> Any:
-    return {2: "invalid", 130: "interrupted", 143: "interrupted"}.get(exit_code, "error")
+    if exit_code in _SIGNAL_EXITS:
+        return "interrupted"
+    return "invalid" if exit_code == EXIT_BAD_INPUT else "error"

@@ -1,5 +1,5 @@
 """The command line: a thin layer over the library. The one place that imports
-click, prints errors and turns exceptions into exit codes (0/1/2/130).
+click, prints errors and turns exceptions into exit codes (0/1/2/130; a run stopped by SIGTERM 143).
 
 One module a family of commands (``run``, ``catalog``, ``ci``, ``sandbox``), each
 command one call into the library; ``main`` is the boundary.

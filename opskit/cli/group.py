@@ -47,7 +47,8 @@ def debugging() -> bool:
 def cli(ctx: click.Context, debug: bool) -> None:
     """Run deployment playbooks that prove, step by step, that a release is live.
 
-    Exit codes: 0 all steps passed, 1 a step failed, 2 bad input, 130 interrupted.
+    Exit codes: 0 all steps passed, 1 a step failed, 2 bad input, 130 interrupted (Ctrl-C,
+    SIGINT), 143 interrupted by SIGTERM (a CI cancel, kill).
     """
     state = ctx.ensure_object(State)
     state.debug = state.debug or debug

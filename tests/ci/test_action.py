@@ -320,3 +320,84 @@ def test_a_cancelled_job_forwards_the_signal_to_opskit_and_still_sets_the_output
     assert summary.startswith("# Wait for the app: ⚠️ interrupted")
     report = json.loads((tmp_path / "opskit-report" / "report.json").read_text())
     assert (report["status"], report["signal"]) == ("interrupted", sent.name)
+
+
+@pytest.mark.parametrize(
+    ("code", "stopped_by"), [(143, "SIGTERM"), (130, "SIGINT")], ids=["SIGTERM", "SIGINT"]
+)
+def test_a_run_stopped_by_a_signal_before_its_report_keeps_its_exit_code(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    code: int,
+    stopped_by: str,
+) -> None:
+    """opskit killed by a signal before it wrote a report (the shell saw 128 + the
+    signal's number): the step fails with that code, never another one."""
+    from tests.cli_helpers import run_cli
+
+    output = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    args = ["ci", "github-outputs", str(tmp_path / "no-report"), "--exit-code", str(code)]
+
+    rc, stdout, _ = run_cli(args, capsys)
+
+    reason = (
+        f"opskit ended before writing a report (stopped by {stopped_by}, exit {code}); "
+        "its error is in the step's log"
+    )
+    assert rc == code
+    assert parse_github_output(output.read_text()) == {
+        "status": "interrupted",
+        "exit-code": str(code),
+        "reason": reason,
+        "report-dir": str(tmp_path / "no-report"),
+        "outputs": "{}",
+    }
+    assert stdout == f"::error title=opskit%3A run interrupted::{reason}\n"
+
+
+def signalling_rm(bin_dir: Path, sent: signal.Signals) -> Path:
+    """An ``rm`` for the front of the step's PATH that sends the step's shell
+    ``sent``, then removes: a cancel that reaches the shell before it has started
+    opskit (the step's ``rm -f`` of an earlier report runs just before). It notes
+    that it ran in ``bin_dir/sent``."""
+    bin_dir.mkdir()
+    rm = bin_dir / "rm"
+    rm.write_text(
+        f'#!/bin/sh\nprintf {sent.name} > "{bin_dir}/sent"\n'
+        f'kill -{sent.name.removeprefix("SIG")} "$PPID"\nexec {shutil.which("rm")} "$@"\n'
+    )
+    rm.chmod(0o755)
+    return bin_dir / "sent"
+
+
+@pytest.mark.parametrize(
+    ("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
+def test_a_cancel_before_opskit_started_still_sets_the_outputs_and_starts_no_run(
+    tmp_path: Path, playbook: Path, sent: signal.Signals, code: int
+) -> None:
+    """The step's traps are set before anything else: a signal that comes before
+    opskit is running (or before its pid is known) is neither the shell's death
+    with no outputs (SIGTERM) nor forgotten while the release runs on (SIGINT)."""
+    noted = signalling_rm(tmp_path / "bin", sent)
+    command, env = step_command(tmp_path, {"playbook": "probe.yaml"})
+    env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"
+    _Handler.asked.clear()
+
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert noted.read_text() == sent.name, "the step ran no rm"
+    outputs, summary = step_results(tmp_path)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert (outputs["status"], outputs["exit-code"]) == ("interrupted", str(code))
+    assert done.stdout == (
+        "::error title=opskit%3A run interrupted::opskit ended before writing a report "
+        f"(stopped by {sent.name}, exit {code}); its error is in the step's log\n"
+    )
+    assert not _Handler.asked.is_set(), "a cancelled job started the release"
+    assert not (tmp_path / "opskit-report").exists()
+    assert summary == ""

@@ -92,7 +92,7 @@ def test_sigterm_mid_restore_undoes_the_copies_and_the_live_release_stays_intact
     assert (result.status, result.exit_code) == ("interrupted", 143)
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["steps"][0]["summary"] == (
-        f"interrupted: interrupted while restoring {DEST}; nothing was changed (the "
+        f"interrupted while restoring {DEST}; nothing was changed (the "
         f"{STOP_AT} copies already made were removed); the live release {digest_b[:12]} is "
         "intact (its manifest pins its object versions); run the restore again to finish"
     )

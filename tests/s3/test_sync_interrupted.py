@@ -148,7 +148,7 @@ def test_sigterm_mid_sync_writes_the_report_and_leaves_the_live_release_intact(
     )  # fmt: skip
     (step,) = report["steps"]
     assert step["summary"] == (
-        f"interrupted: interrupted during upload; the live release {digest_a[:12]} under "
+        f"interrupted during upload; the live release {digest_a[:12]} under "
         f"{DEST} is intact (no object its manifest reads was changed); {STOP_AT} of 40 "
         "upload(s) done; run the sync again to finish"
     )
@@ -196,7 +196,7 @@ def test_sigterm_after_the_switch_leaves_the_new_release_live_and_intact(
     assert (result.status, result.exit_code) == ("interrupted", 143)
     digest_b = live_digest(s3)
     assert result.steps[0].summary == (
-        "interrupted: interrupted while moving staged objects into place; release "
+        "interrupted while moving staged objects into place; release "
         f"{digest_b[:12]} is live under {DEST} and intact: its manifest reads 40 file(s) "
         "from .opskit/staging/ until they are in place; run the sync again to finish"
     )
