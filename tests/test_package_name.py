@@ -27,9 +27,7 @@ _INSTALL_ALL = re.compile(
 )
 _INSTALL_ONE = re.compile(r"\b(?:uvx|uv tool run|pipx run)\b(?P<args>[^\n]*)")
 _FROM = {"--from", "--spec", "--with"}
-_REQUIREMENT = re.compile(
-    r"^(?P<name>[A-Za-z0-9._-]+)(?:\[[^\]]*\])?\s*(?P<spec>(?:[=<>~!@]).*)?$"
-)
+_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)(?:\[[^\]]*\])?\s*(?P<spec>(?:[=<>~!@]).*)?$")
 _FENCE = re.compile(r"^(```|~~~)")
 # Where one command ends and the next (not an install) begins.
 _SHELL_OPERATORS = {"&&", "||", ";", "|", "&", "#"}
