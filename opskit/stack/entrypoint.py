@@ -64,7 +64,7 @@ class EntrypointError(Exception):
 
 
 class MissingFile(EntrypointError):
-    """A file the manifest lists is not at the key (or version) it names."""
+    """A file the manifest lists is not at the key it names (S3 said NoSuchKey)."""
 
 
 def log(message: str) -> None:
