@@ -103,6 +103,12 @@ class Manifest:
     def digest(self) -> str:
         return tree_digest(self.files)
 
+    @property
+    def staged(self) -> int:
+        """How many files it reads from staging keys: more than 0 is an interim
+        manifest, a sync that has not moved them into place yet."""
+        return sum(1 for entry in self.files if entry.key)
+
     def by_path(self) -> dict[str, ManifestEntry]:
         return {entry.path: entry for entry in self.files}
 

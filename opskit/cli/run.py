@@ -251,7 +251,10 @@ def releases(
     if output == "json":
         click.echo(json.dumps(dataclasses.asdict(history), indent=1))
     else:
-        echo_outside("", "\n".join(release_lines(history.releases, history.destination)))
+        lines = release_lines(
+            history.releases, history.destination, live_staged=history.live_staged
+        )
+        echo_outside("", "\n".join(lines))
     return 0
 
 

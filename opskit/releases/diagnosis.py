@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opskit.manifest import STAGING_DIR
 from opskit.releases.format import ReleaseRecord
 
 REDEPLOY = "opskit run playbooks/redeploy.yaml"
@@ -22,6 +23,7 @@ ROLLBACK = "opskit run playbooks/rollback.yaml"
 class Facts:
     running: Mapping[str, str | None]  # task id -> the code digest it logged (None: not found)
     live_digest: str | None  # the current manifest's
+    live_staged: int = 0  # files the current manifest reads from staging (an interim one)
     records: Sequence[ReleaseRecord] = ()
     primary: Mapping[str, Any] = field(default_factory=dict)  # the PRIMARY deployment
     stopped_reason: str | None = None  # the newest stopped task's reason
@@ -111,6 +113,12 @@ def findings(facts: Facts) -> list[str]:
         found.append(f"running code is the synced code: release {_release(records, live)}")
     if live:
         found += _live_verdict(records, live, last_good)
+    if live and facts.live_staged:
+        found.append(
+            f"the live release {live[:12]} is interim: its manifest reads {facts.live_staged} "
+            f"file(s) from {STAGING_DIR} (a sync stopped before moving them into place); a "
+            f"task that starts gets it intact; run the sync again to finish ({REDEPLOY})"
+        )
     if facts.bucket_mismatches:
         shown = ", ".join(m.split(": ", 1)[0] for m in list(facts.bucket_mismatches)[:5])
         found.append(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.errors import StepError
-from opskit.manifest import MANIFEST_NAME, RESERVED_DIR, Manifest, ManifestEntry
+from opskit.manifest import MANIFEST_NAME, RESERVED_DIR, STAGING_DIR, Manifest, ManifestEntry
 from opskit.s3 import digests
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import LocalFile
@@ -60,6 +60,9 @@ class Listing:
     # relative paths in ``objects`` that no local file can have (``location.odd_key_reason``):
     # folder markers, ``//``, ``.``/``..`` components, backslashes; relative path -> why
     odd: dict[str, str] = field(default_factory=dict)
+    # the staging objects among ``reserved`` (relative key -> object): where an interim
+    # manifest's ``key`` points (``opskit.s3.staging``)
+    staged: dict[str, RemoteObject] = field(default_factory=dict)
 
     def odd_keys(self, location: S3Location) -> list[str]:
         """Each odd key, quoted as ``repr`` quotes it (a key may hold any character),
@@ -77,6 +80,7 @@ def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -
     listing = Listing(objects={})
     manifest_key = location.prefix + MANIFEST_NAME
     reserved = location.prefix + RESERVED_DIR
+    staging = location.prefix + STAGING_DIR
     with call(f"s3 ListObjectsV2 {location.url}"):
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix):
@@ -92,6 +96,8 @@ def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -
                     listing.manifest = obj
                 elif obj.key.startswith(reserved):
                     listing.reserved.append(obj.key)
+                    if obj.key.startswith(staging):
+                        listing.staged[location.relative(obj.key)] = obj
                 elif obj.key != location.prefix:
                     relative = location.relative(obj.key)
                     listing.objects[relative] = obj

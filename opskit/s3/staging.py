@@ -16,7 +16,10 @@ keys:
    ``CopySourceIfMatch`` and an S3-computed SHA-256 that must be the planned one)
    and the keys the release does not have are deleted;
 4. after verification, the final manifest (in-place keys) is PUT and the staging
-   objects are deleted (those of earlier syncs cut off after step 2 too).
+   objects of earlier syncs are deleted (finished ones, and those cut off after
+   step 2). This sync's stay for the next sync to sweep: a task that read the
+   interim manifest a moment before step 4 may still be downloading them (and
+   the entrypoint, finding a file gone, reads the manifest again).
 
 At every moment the live manifest names intact objects: before step 2 the old
 release's, which no write touched; after it the new one's. A sync cut off at

@@ -4,8 +4,9 @@
 upload with S3-checked SHA-256 → confirm S3's answers → (when the live manifest
 reads a key this sync changes unpinned: an interim manifest naming staged
 copies, then the copies into place; ``opskit.s3.staging``) → delete (guarded) →
-re-list and verify → object versions → write the manifest → delete staging
-objects → keep it as a release record and prune old ones. The live manifest
+re-list and verify → object versions → write the manifest → delete earlier
+syncs' staging objects (this sync's stay until the next: a task may still read
+them) → keep it as a release record and prune old ones. The live manifest
 always names objects that are intact, however the sync stops; the final
 manifest is written only after verification passed. With bucket versioning on,
 the manifest records each object's version, so the release can later be
@@ -268,9 +269,10 @@ def _apply(
     if not same_manifest(state.live, final):
         write_manifest(client, location.bucket, request.manifest_key, final, call)
     state.done(final)
-    leftovers = remove_staging(
-        client, location, [*listing.reserved, *(s.key for s in staged.values())], call
-    )
+    # Earlier syncs' staging only: a task that read this sync's interim manifest a
+    # moment ago may still be downloading from this sync's; the next sync sweeps it.
+    earlier = [key for key in listing.reserved if not key.startswith(staging.prefix)]
+    leftovers = remove_staging(client, location, earlier, call)
     if leftovers.refused:
         emit("warning", f"S3 refused to delete {len(leftovers.refused)} staging object(s): "
                         + "; ".join(leftovers.refused[:5]))  # fmt: skip

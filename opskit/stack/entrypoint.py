@@ -11,7 +11,9 @@ imports nothing from opskit and nothing from the app. In order:
    ``$APP_DIR/src`` (the object version it pins, from the key it names: a sync
    or restore cut off halfway never changes what the live manifest names) and
    check each file's size and SHA-256; log
-   ``code digest <digest> verified`` or exit 1 naming the file that differs;
+   ``code digest <digest> verified`` or exit 1 naming the file that differs (a
+   file gone because a sync finished meanwhile: the manifest is read again and,
+   when it changed, the download starts over once);
 2. ``pip install -r src/requirements.txt`` unless ``CHATBOT_INSTALL_REQUIREMENTS=0``;
 3. run the app's preflight (``python -m core.preflight`` in ``src/``): it imports
    every module and health-checks the AWS clients; exit 1 if it fails, so a
@@ -59,6 +61,10 @@ _CHUNK = 1 << 20
 
 class EntrypointError(Exception):
     """Stops the container with exit 1; the message is the one line logged."""
+
+
+class MissingFile(EntrypointError):
+    """A file the manifest lists is not at the key it names (S3 said NoSuchKey)."""
 
 
 def log(message: str) -> None:
@@ -271,7 +277,7 @@ def download_file(s3: Any, settings: Settings, entry: FileEntry, target: Path) -
                 handle.write(chunk)
     except ClientError as err:
         if _is_missing(err):
-            raise EntrypointError(
+            raise MissingFile(
                 f"{entry.path} is listed in the manifest but missing from {url}"
             ) from None
         if "VersionId" in request and _error_code(err) in ("NoSuchVersion", "InvalidArgument"):
@@ -298,8 +304,27 @@ def download_release(s3: Any, settings: Settings) -> str:
     Files land in a staging directory first: a failed or tampered download never
     leaves a half-replaced ``src/`` behind, and files of an earlier release that
     the manifest no longer lists are gone.
+
+    A file found missing may be a sync's doing, not damage: a sync deletes
+    staging objects an interim manifest named once a newer manifest is live. So
+    the manifest is read once more; when it changed, the download starts again
+    from it (S3 reads are strongly consistent after a write, so this read sees
+    the newer manifest); when it did not, the release is broken and the file is
+    named.
     """
-    digest, entries = fetch_manifest(s3, settings)
+    manifest = fetch_manifest(s3, settings)
+    try:
+        return _download(s3, settings, manifest)
+    except MissingFile as err:
+        again = fetch_manifest(s3, settings)
+        if again == manifest:
+            raise
+        log(f"{err}; the manifest changed since it was read: reading it again")
+        return _download(s3, settings, again)
+
+
+def _download(s3: Any, settings: Settings, manifest: tuple[str, list[FileEntry]]) -> str:
+    digest, entries = manifest
     log(f"manifest {settings.url(MANIFEST_NAME)}: {len(entries)} files, digest {digest}")
     settings.app_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".src-download-", dir=settings.app_dir))

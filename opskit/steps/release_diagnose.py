@@ -132,6 +132,7 @@ def run(ctx: StepContext, inputs: DiagnoseInputs) -> StepResult:
     facts = Facts(
         running=running,
         live_digest=live.digest if live is not None else None,
+        live_staged=live.staged if live is not None else 0,
         records=read_records(s3, location, ctx.aws.call, now=ctx.clock.time()),
         primary=primary,
         stopped_reason=stopped[0].get("stoppedReason") if stopped else None,

@@ -12,6 +12,7 @@ from typing import Any
 
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import S3Bucket, S3Objects
+from opskit.manifest import STAGING_DIR
 from opskit.releases.choose import live_manifest
 from opskit.releases.store import read_records
 from opskit.releases.table import release_lines
@@ -39,6 +40,11 @@ class ReleasesOutputs:
     last_good: str = output(
         "digest of the newest release whose run passed ('' when none did)", "string"
     )
+    live_staged: int = output(
+        "files the current manifest reads from .opskit/staging/: more than 0 while a sync "
+        "that stopped after its switch is unfinished",
+        "integer",
+    )
 
 
 def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
@@ -52,16 +58,27 @@ def run(ctx: StepContext, inputs: ReleasesInputs) -> StepResult:
     live_record = next((r for r in records if r.problem is None and r.digest == live_digest), None)
     releases = [r.summary() | {"live": r is live_record} for r in records]
     last_good = next((r.digest for r in records if r.problem is None and r.status == "passed"), "")
-    lines = release_lines(releases, location.url)
-    live_text = live_digest[:12] or "none"
-    recorded = any(r["live"] for r in releases)
+    staged = live.staged if live is not None else 0
+    lines = release_lines(releases, location.url, live_staged=staged)
+    notes = []
+    if live_digest and not any(r["live"] for r in releases):
+        notes.append("not a recorded release")
+    if staged:  # a sync stopped after its switch
+        notes.append(
+            "interim: staged objects not yet in place; run the sync again: "
+            f"{staged} file(s) read from {STAGING_DIR}"
+        )
     summary = (
-        f"{len(records)} release(s) under {location.url}; live {live_text}"
-        + ("" if recorded or not live_digest else " (not a recorded release)")
+        f"{len(records)} release(s) under {location.url}; live {live_digest[:12] or 'none'}"
+        + (f" ({'; '.join(notes)})" if notes else "")
         + f"; last good {last_good[:12] or 'none'}"
     )
     outputs = ReleasesOutputs(
-        releases=releases, destination=location.url, live_digest=live_digest, last_good=last_good
+        releases=releases,
+        destination=location.url,
+        live_digest=live_digest,
+        last_good=last_good,
+        live_staged=staged,
     )
     return StepResult("ok", summary, outputs, "\n".join(lines))
 

@@ -277,7 +277,8 @@ PERMISSIONS = Permissions(
     Need(
         "s3:DeleteObject",
         S3Objects(under=STAGING_DIR),
-        "delete staged copies once the release is in place (bucket without versioning)",
+        "delete earlier syncs' staged copies once a newer release is in place "
+        "(bucket without versioning)",
     ),
     Need(
         "s3:DeleteObject",

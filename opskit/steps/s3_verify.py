@@ -15,13 +15,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.errors import InputError, StepFailed
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import S3Bucket, S3Objects
-from opskit.manifest import MANIFEST_NAME
+from opskit.manifest import MANIFEST_NAME, STAGING_DIR, Manifest, ManifestEntry, tree_digest
 from opskit.s3.check import mismatched_keys
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import PathFilter
@@ -94,16 +94,23 @@ def run(ctx: StepContext, inputs: VerifyInputs) -> StepResult:
     location = parse_s3_url(inputs.destination)
     client = ctx.aws.client("s3")
     listing = list_prefix(client, location, ctx.aws.call)
+    manifest, why = read_manifest(client, location, listing, ctx.aws.call)
     if inputs.source:
-        mismatches, checked, digest = _against_source(
-            ctx, inputs, inputs.source, client, location, listing
-        )
+        if why:
+            ctx.emit("warning", why)
+        found = _against_source(ctx, inputs, inputs.source, client, location, listing, manifest)
         reference = "the local tree"
     else:
-        mismatches, checked, digest = _against_manifest(ctx, client, location, listing)
+        if manifest is None:
+            raise StepFailed(
+                why
+                or f"no manifest {location.url}{MANIFEST_NAME}: sync with s3.sync first, "
+                "or give source to compare with a local folder"
+            )
+        found = _against_manifest(ctx, client, location, listing, manifest)
         reference = "its manifest"
-    mismatches += _text_checks(ctx, client, location, listing, inputs)
-    outputs = VerifyOutputs(mismatches=mismatches, checked=checked, digest=digest)
+    mismatches = found.mismatches + _text_checks(ctx, client, location, listing, inputs)
+    outputs = VerifyOutputs(mismatches=mismatches, checked=found.checked, digest=found.digest)
     if mismatches:
         count, shown = mismatched_keys(mismatches)
         raise StepFailed(
@@ -111,9 +118,64 @@ def run(ctx: StepContext, inputs: VerifyInputs) -> StepResult:
             detail="\n".join(mismatches),
             outputs=outputs,
         )
-    summary = f"{location.url} matches {reference}: {checked} objects, digest {digest[:12]}…"
+    summary = (
+        f"{location.url} matches {reference}: {found.checked} objects, digest {found.digest[:12]}…"
+    )
+    if manifest is not None and manifest.staged:
+        summary += "; " + _interim_note(manifest.staged, found.pending)
     ctx.emit("info", summary)
     return StepResult("ok", summary, outputs)
+
+
+INTERIM = "interim: staged objects not yet in place; run the sync again"
+
+
+def _interim_note(staged: int, pending: list[str]) -> str:
+    """What an interim manifest means for the prefix: the release it names is
+    live and intact, but the sync that wrote it has not finished."""
+    left = ""
+    if pending:
+        count, shown = mismatched_keys([f"{key}: not in the release" for key in pending])
+        left = f", {count} key(s) not in the release: {shown}"
+    return f"{INTERIM} ({staged} file(s) read from {STAGING_DIR}{left})"
+
+
+@dataclass
+class Found:
+    """A comparison's verdict: the mismatches, how many files the reference has,
+    its digest, and (interim manifest only) the keys outside the release that the
+    unfinished sync has not deleted yet: named, not mismatches."""
+
+    mismatches: list[str]
+    checked: int
+    digest: str
+    pending: list[str] = field(default_factory=list)
+
+
+def _stored(listing: Listing, entry: ManifestEntry | None, relative: str) -> RemoteObject | None:
+    """The object a task reads for ``relative``: the staging key an interim
+    manifest names for it (``ManifestEntry.key``), else the key at its path, as
+    the container's entrypoint reads it."""
+    if entry is not None and entry.key:
+        return listing.staged.get(entry.key)
+    return listing.objects.get(relative)
+
+
+def _where(entry: ManifestEntry | None) -> str:
+    return f" (stored at {entry.key})" if entry is not None and entry.key else ""
+
+
+def _extras(
+    listing: Listing, wanted: set[str], manifest: Manifest | None, selects: Any
+) -> tuple[list[str], list[str]]:
+    """(mismatches, pending): keys under the prefix that are not ``wanted``. While
+    an interim manifest is live, a key it does not list either is the old
+    release's, which the sync deletes once its files are in place: pending."""
+    interim = set(manifest.by_path()) if manifest is not None and manifest.staged else None
+    extra = [rel for rel in sorted(listing.objects) if rel not in wanted and selects(rel)]
+    if interim is None:
+        return extra, []
+    return [rel for rel in extra if rel in interim], [rel for rel in extra if rel not in interim]
 
 
 def _against_source(
@@ -123,7 +185,8 @@ def _against_source(
     client: Any,
     location: S3Location,
     listing: Listing,
-) -> tuple[list[str], int, str]:
+    manifest: Manifest | None,
+) -> Found:
     source = ctx.resolve_path(source_path)
     path_filter = PathFilter(inputs.exclude, inputs.include)
     scan, warnings = scan_source(source, path_filter, inputs.follow_symlinks)
@@ -132,83 +195,60 @@ def _against_source(
     hashes = HashCache(source)
     sha256 = hash_files(scan.files, hashes, 4)
     hashes.save()
-    manifest, why = read_manifest(client, location, listing, ctx.aws.call)
-    if why:
-        ctx.emit("warning", why)
-    judge = Judge(
-        client, location, hashes, manifest.by_path() if manifest else {}, call=ctx.aws.call
-    )
+    entries = manifest.by_path() if manifest else {}
+    judge = Judge(client, location, hashes, entries, call=ctx.aws.call)
 
     def compare(local: Any) -> str | None:
-        remote = listing.objects.get(local.relative)
+        entry = entries.get(local.relative)
+        remote = _stored(listing, entry, local.relative)
         if remote is None:
-            return f"{local.relative}: missing"
+            return f"{local.relative}: missing{_where(entry)}"
         verdict = judge.same(local, sha256[local.relative], remote)
         if verdict.equal:
             return None
         if verdict.rule == "size":
-            return f"{local.relative}: size {remote.size}, local {local.size}"
+            return f"{local.relative}: size {remote.size}, local {local.size}{_where(entry)}"
         if verdict.rule == "unknown":
             return (
                 f"{local.relative}: content cannot be confirmed "
-                "(no stored SHA-256, ETag not comparable)"
+                f"(no stored SHA-256, ETag not comparable){_where(entry)}"
             )
-        return f"{local.relative}: content differs ({verdict.rule})"
+        return f"{local.relative}: content differs ({verdict.rule}){_where(entry)}"
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         mismatches = [m for m in pool.map(compare, scan.files) if m]
     wanted = {f.relative for f in scan.files}
-    mismatches += [
-        f"{rel}: present but not in the source"
-        for rel in sorted(listing.objects)
-        if rel not in wanted and path_filter.selects(rel)
-    ]
-    entries = [(f.relative, f.size, sha256[f.relative]) for f in scan.files]
-    return mismatches, len(scan.files), _digest(entries)
-
-
-def _digest(entries: list[tuple[str, int, str]]) -> str:
-    from opskit.manifest import ManifestEntry, tree_digest
-
-    return tree_digest(ManifestEntry(p, s, h) for p, s, h in entries)
+    extra, pending = _extras(listing, wanted, manifest, path_filter.selects)
+    mismatches += [f"{rel}: present but not in the source" for rel in extra]
+    digest = tree_digest(ManifestEntry(f.relative, f.size, sha256[f.relative]) for f in scan.files)
+    return Found(mismatches, len(scan.files), digest, pending)
 
 
 def _against_manifest(
-    ctx: StepContext, client: Any, location: S3Location, listing: Listing
-) -> tuple[list[str], int, str]:
-    manifest, why = read_manifest(client, location, listing, ctx.aws.call)
-    if manifest is None:
-        raise StepFailed(
-            why
-            or f"no manifest {location.url}{MANIFEST_NAME}: sync with s3.sync first, "
-            "or give source to compare with a local folder"
-        )
-
-    def compare(entry: Any) -> str | None:
+    ctx: StepContext, client: Any, location: S3Location, listing: Listing, manifest: Manifest
+) -> Found:
+    def compare(entry: ManifestEntry) -> str | None:
         try:
             check_relative_path(entry.path)
         except UnsafeKey as err:
             return f"{entry.path}: {err}"
-        remote = listing.objects.get(entry.path)
+        remote = _stored(listing, entry, entry.path)
         if remote is None:
-            return f"{entry.path}: missing"
+            return f"{entry.path}: missing{_where(entry)}"
         if remote.size != entry.size:
-            return f"{entry.path}: size {remote.size}, manifest says {entry.size}"
+            return f"{entry.path}: size {remote.size}, manifest says {entry.size}{_where(entry)}"
         if entry.etag and entry.etag == remote.etag:
             return None
         if _remote_sha256(ctx, client, location, remote) != entry.sha256:
-            return f"{entry.path}: content differs from the manifest"
+            return f"{entry.path}: content differs from the manifest{_where(entry)}"
         return None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         mismatches = [m for m in pool.map(compare, manifest.files) if m]
     listed = {entry.path for entry in manifest.files}
-    mismatches += [
-        f"{rel}: present but not in the manifest"
-        for rel in sorted(listing.objects)
-        if rel not in listed
-    ]
-    return mismatches, len(manifest.files), manifest.digest
+    extra, pending = _extras(listing, listed, manifest, lambda _: True)
+    mismatches += [f"{rel}: present but not in the manifest" for rel in extra]
+    return Found(mismatches, len(manifest.files), manifest.digest, pending)
 
 
 def _remote_sha256(

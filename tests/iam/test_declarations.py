@@ -64,8 +64,8 @@ def test_steps_prints_the_permissions_with_the_inputs_that_switch_them_on(
     listed = sync.split("  permissions (opskit iam, docs/iam.md):\n", 1)[1].split("  outputs:")[0]
     assert listed.splitlines()[4:7] == [
         "    s3:DeleteObject          delete keys not in the source [delete: true]",
-        "    s3:DeleteObject          delete staged copies once the release is in place "
-        "(bucket without versioning)",
+        "    s3:DeleteObject          delete earlier syncs' staged copies once a newer "
+        "release is in place (bucket without versioning)",
         "    s3:DeleteObject          prune release records beyond keep_releases "
         "[keep_releases above 0]",
     ]
