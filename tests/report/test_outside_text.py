@@ -26,6 +26,17 @@ HOSTILE_LOG = [
 ]
 
 
+def put_task_log(aws: Any, lines: list[str]) -> None:
+    """``lines`` as the task's container logged them, one event each, just now."""
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    stream = f"ecs/app/{TASK}"
+    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": m} for i, m in enumerate(lines)]
+    logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+
+
 def tail_playbook(tmp_path: Path, endpoint: str) -> Path:
     path = tmp_path / "tail.yaml"
     path.write_text(
@@ -43,13 +54,7 @@ def tail_playbook(tmp_path: Path, endpoint: str) -> Path:
 def test_a_container_log_line_cannot_steer_the_ci_log(
     aws: Any, aws_endpoint: str, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    logs = aws.client("logs")
-    logs.create_log_group(logGroupName=GROUP)
-    stream = f"ecs/app/{TASK}"
-    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
-    now = int(time.time() * 1000)
-    events = [{"timestamp": now + i, "message": m} for i, m in enumerate(HOSTILE_LOG)]
-    logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+    put_task_log(aws, HOSTILE_LOG)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
 
     result = cli.run(tail_playbook(tmp_path, aws_endpoint), "-t", "local")

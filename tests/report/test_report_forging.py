@@ -6,7 +6,6 @@ is not valid Unicode still gets its report (issue 21, points 5 and 10)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,7 @@ from opskit import RunOptions, RunResult, run_playbook
 from opskit.report.files import write_report_files
 from opskit.report.mdtext import fenced
 from tests.cli_helpers import Cli
-
-GROUP = "/ecs/chatbot"
-TASK = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
+from tests.report.test_outside_text import GROUP, TASK, put_task_log
 
 
 def failing_logs_run(
@@ -31,13 +28,7 @@ def failing_logs_run(
 ) -> tuple[RunResult, Path]:
     """logs.wait against moto, failing on the first line that says ERROR (then the
     ``on_failure`` steps given, as YAML list items)."""
-    logs = aws.client("logs")
-    logs.create_log_group(logGroupName=GROUP)
-    stream = f"ecs/app/{TASK}"
-    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
-    now = int(time.time() * 1000)
-    events = [{"timestamp": now + i, "message": m} for i, m in enumerate(lines)]
-    logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+    put_task_log(aws, lines)
     path = tmp_path / "wait.yaml"
     path.write_text(
         "name: wait\n"
@@ -45,7 +36,7 @@ def failing_logs_run(
         "steps:\n"
         "  - id: logs\n"
         "    uses: logs.wait\n"
-        f"    with: {{log_group: {GROUP}, streams: ['{stream}'], since: 10m,\n"
+        f"    with: {{log_group: {GROUP}, streams: ['ecs/app/{TASK}'], since: 10m,\n"
         "            failure: [ERROR], context_lines: 0, poll_interval: 100ms}\n"
         + (f"on_failure:\n{on_failure}" if on_failure else ""),
         encoding="utf-8",

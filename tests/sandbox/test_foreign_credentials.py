@@ -36,7 +36,8 @@ def foreign(info: SandboxInfo, service: str, **credentials: Any) -> Any:
     )
 
 
-def _refusal(call: Any) -> tuple[int, str, str]:
+def refusal(call: Any) -> tuple[int, str, str]:
+    """(HTTP status, code, message) of the ClientError ``call`` raises."""
     with pytest.raises(ClientError) as refused:
         call()
     error = refused.value.response
@@ -90,7 +91,7 @@ def test_a_foreign_credential_cannot_rewrite_the_code_bucket(sandbox: SandboxInf
     before = own.get_object(Bucket=bucket, Key=KEY)["Body"].read()
     s3 = foreign(sandbox, "s3", **_credentials(sandbox, case))
 
-    answer = _refusal(lambda: s3.put_object(Bucket=bucket, Key=KEY, Body=EVIL))
+    answer = refusal(lambda: s3.put_object(Bucket=bucket, Key=KEY, Body=EVIL))
 
     assert answer == S3_ANSWERS[CASES[case][1]]
     assert own.get_object(Bucket=bucket, Key=KEY)["Body"].read() == before
@@ -100,7 +101,7 @@ def test_a_foreign_credential_cannot_rewrite_the_code_bucket(sandbox: SandboxInf
 def test_a_foreign_credential_cannot_change_the_service(sandbox: SandboxInfo, case: str):
     ecs = foreign(sandbox, "ecs", **_credentials(sandbox, case))
 
-    status, code, _ = _refusal(
+    status, code, _ = refusal(
         lambda: ecs.update_service(cluster="chatbot", service="chatbot", desiredCount=5)
     )
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from opskit.sandbox import SandboxInfo
 from tests.sandbox.sandbox_helpers import client
-from tests.sandbox.test_foreign_credentials import EVIL, KEY, foreign
+from tests.sandbox.test_foreign_credentials import EVIL, KEY, foreign, refusal
 
 ROLE = "opskit-deployer"
 TRUST = (
@@ -44,17 +44,6 @@ def _as(credentials: dict[str, str], token: str | None = "") -> dict[str, Any]:
         "aws_secret_access_key": credentials["SecretAccessKey"],
         "aws_session_token": credentials["SessionToken"] if token == "" else token,
     }
-
-
-def _refusal(call: Any) -> tuple[int, str, str]:
-    with pytest.raises(ClientError) as refused:
-        call()
-    error = refused.value.response
-    return (
-        error["ResponseMetadata"]["HTTPStatusCode"],
-        error["Error"]["Code"],
-        error["Error"].get("Message", ""),
-    )
 
 
 def _code(info: SandboxInfo) -> bytes:
@@ -134,12 +123,12 @@ def test_a_session_key_with_a_foreign_token_is_refused(sandbox: SandboxInfo, cas
     before = _code(sandbox)
     s3 = foreign(sandbox, "s3", **given)
 
-    answer = _refusal(lambda: s3.put_object(Bucket=sandbox.names["bucket"], Key=KEY, Body=EVIL))
+    answer = refusal(lambda: s3.put_object(Bucket=sandbox.names["bucket"], Key=KEY, Body=EVIL))
 
     assert answer == SESSION_CASES[case][0]
     assert _code(sandbox) == before
     ecs = foreign(sandbox, "ecs", **given)
-    status, code, _ = _refusal(
+    status, code, _ = refusal(
         lambda: ecs.update_service(cluster="chatbot", service="chatbot", desiredCount=5)
     )
     assert (status, code) == SESSION_CASES[case][1]
@@ -157,7 +146,7 @@ def test_the_sandbox_key_with_a_session_token_is_refused(sandbox: SandboxInfo):
         aws_session_token=token,
     )
 
-    answer = _refusal(lambda: s3.put_object(Bucket=sandbox.names["bucket"], Key=KEY, Body=EVIL))
+    answer = refusal(lambda: s3.put_object(Bucket=sandbox.names["bucket"], Key=KEY, Body=EVIL))
 
     assert answer == (400, "InvalidToken", "The provided token is malformed or otherwise invalid.")
 
@@ -175,8 +164,8 @@ def test_an_expired_session_is_refused(sandbox: SandboxInfo):
     s3 = foreign(sandbox, "s3", **_as(credentials))
     ecs = foreign(sandbox, "ecs", **_as(credentials))
 
-    answer = _refusal(lambda: s3.put_object(Bucket=sandbox.names["bucket"], Key=KEY, Body=EVIL))
-    status, code, message = _refusal(
+    answer = refusal(lambda: s3.put_object(Bucket=sandbox.names["bucket"], Key=KEY, Body=EVIL))
+    status, code, message = refusal(
         lambda: ecs.update_service(cluster="chatbot", service="chatbot", desiredCount=5)
     )
 
