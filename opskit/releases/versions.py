@@ -54,6 +54,7 @@ class ObjectVersion:
     version_id: str
     etag: str
     size: int
+    checksum_algorithms: tuple[str, ...] = ()
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Versions:
 
     latest: dict[str, ObjectVersion] = field(default_factory=dict)  # current objects
     existing: set[tuple[str, str]] = field(default_factory=set)  # (relative, version id)
+    by_id: dict[tuple[str, str], ObjectVersion] = field(default_factory=dict)  # same keys
     requests: int = 0
 
 
@@ -81,9 +83,10 @@ def list_versions(client: Any, location: S3Location, call: Callable[[str], Any])
                     continue  # the prefix's own folder marker is the folder, not an object
                 version = ObjectVersion(
                     location.relative(key), str(item.get("VersionId")), item.get("ETag", ""),
-                    int(item.get("Size", 0)),
+                    int(item.get("Size", 0)), tuple(item.get("ChecksumAlgorithm") or ()),
                 )  # fmt: skip
                 found.existing.add((version.relative, version.version_id))
+                found.by_id[version.relative, version.version_id] = version
                 if item.get("IsLatest"):
                     found.latest[version.relative] = version
     return found

@@ -37,6 +37,18 @@ class RemoteObject:
     size: int
     etag: str  # with the quotes S3 puts around it
     checksum_algorithms: tuple[str, ...] = ()
+    # a version a manifest pins (``opskit.s3.pinned``): every read names it, as the
+    # container's entrypoint does; ``None`` for the current object at ``key``
+    version_id: str | None = None
+
+    @property
+    def request(self) -> dict[str, str]:
+        """The ``Key`` (and ``VersionId``) of a GetObject or HeadObject of it."""
+        return {"Key": self.key} | ({"VersionId": self.version_id} if self.version_id else {})
+
+    @property
+    def url_suffix(self) -> str:
+        return f"?versionId={self.version_id}" if self.version_id else ""
 
     @property
     def etag_hex(self) -> str:
@@ -122,14 +134,17 @@ def read_manifest(
         return None, f"ignoring s3://{location.bucket}/{key}: {err}"
 
 
-def read_body(client: Any, bucket: str, key: str, attempts: int = 4) -> bytes:
-    """GET a whole object. botocore retries the request but not a body cut off
-    while streaming, so that read is retried here."""
+def read_body(
+    client: Any, bucket: str, key: str, attempts: int = 4, version_id: str | None = None
+) -> bytes:
+    """GET a whole object (that version of it, when given). botocore retries the
+    request but not a body cut off while streaming, so that read is retried here."""
     from botocore.exceptions import IncompleteReadError, ResponseStreamingError
     from urllib3.exceptions import HTTPError
 
+    version = {"VersionId": version_id} if version_id else {}
     for attempt in range(attempts):
-        response = client.get_object(Bucket=bucket, Key=key)
+        response = client.get_object(Bucket=bucket, Key=key, **version)
         try:
             return response["Body"].read()
         except (IncompleteReadError, ResponseStreamingError, HTTPError, OSError):
@@ -183,14 +198,15 @@ class Judge:
                 return Verdict(True, "multipart")
         return Verdict(False, "unknown")
 
-    def _head(self, key: str, **extra: Any) -> dict[str, Any]:
+    def _head(self, remote: RemoteObject, **extra: Any) -> dict[str, Any]:
         assert self.call is not None
-        with self.call(f"s3 HeadObject s3://{self.location.bucket}/{key}"):
+        where = f"s3://{self.location.bucket}/{remote.key}{remote.url_suffix}"
+        with self.call(f"s3 HeadObject {where}"):
             self.heads += 1
-            return self.client.head_object(Bucket=self.location.bucket, Key=key, **extra)
+            return self.client.head_object(Bucket=self.location.bucket, **remote.request, **extra)
 
     def _by_checksum(self, local: LocalFile, sha256: str, remote: RemoteObject) -> Verdict | None:
-        head = self._head(remote.key, ChecksumMode="ENABLED")
+        head = self._head(remote, ChecksumMode="ENABLED")
         if head.get("ETag") != remote.etag:
             return Verdict(False, "checksum")  # replaced since the listing: upload
         stored = head.get("ChecksumSHA256")
@@ -211,13 +227,14 @@ class Judge:
     def _part_sizes(self, remote: RemoteObject) -> list[int]:
         sizes = [self.part_size]
         if remote.parts > 1:
-            if remote.key not in self._first_parts:
+            which = remote.key + remote.url_suffix
+            if which not in self._first_parts:
                 try:
-                    length = self._head(remote.key, PartNumber=1).get("ContentLength")
+                    length = self._head(remote, PartNumber=1).get("ContentLength")
                 except StepError:
                     length = None  # not every S3-compatible store answers PartNumber
-                self._first_parts[remote.key] = length if isinstance(length, int) else None
-            first = self._first_parts[remote.key]
+                self._first_parts[which] = length if isinstance(length, int) else None
+            first = self._first_parts[which]
             if first:
                 sizes.insert(0, first)
         sizes += [s for s in COMMON_PART_SIZES if s not in sizes]

@@ -200,3 +200,21 @@ def test_diagnose_says_the_sync_is_unfinished_not_that_something_else_changed_th
         ".opskit/staging/ (a sync stopped before moving them into place); a task that "
         "starts gets it intact; run the sync again to finish (opskit run playbooks/redeploy.yaml)",
     ]
+
+
+def test_contains_and_not_contains_read_the_staged_key_a_task_reads(
+    make_ctx: Any, interim: Any
+) -> None:
+    """At B's path the bytes are still A's; the task reads B's from staging."""
+    assert interim.get_object(Bucket=BUCKET, Key="src/pkg0/mod0.py")["Body"].read() == (
+        b"# release A, module 0\n"
+    )
+
+    result = verify(
+        make_ctx, contains={"pkg0/mod0.py": "release B"}, not_contains={"pkg0/mod0.py": "release A"}
+    )
+
+    assert result.status == "ok"
+    with pytest.raises(StepFailed) as failure:
+        verify(make_ctx, contains={"pkg0/mod0.py": "release A"})
+    assert failure.value.outputs.mismatches == ["pkg0/mod0.py: does not contain 'release A'"]
