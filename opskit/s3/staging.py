@@ -33,11 +33,13 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from opskit.clock import Deadline
+from opskit.errors import Cancelled, StepError
 from opskit.manifest import STAGING_DIR, Manifest, ManifestEntry
 from opskit.s3 import digests
 from opskit.s3.delete import Deleted, delete_keys
@@ -189,6 +191,19 @@ class PrefixState:
 
     def done(self, final: Manifest) -> None:
         self.live, self.phase = final, "done"
+
+    @contextmanager
+    def explaining_a_stop(self) -> Iterator[None]:
+        """A sync that stops (a signal, its deadline, a lost connection) says what
+        the prefix holds and what to run next."""
+        try:
+            yield
+        except Cancelled as err:
+            raise Cancelled(f"{err}; {self.describe()}") from None
+        except StepError as err:  # it could not go on: where it stopped
+            err.summary = f"{err.summary}; {self.describe()}"
+            err.args = (err.summary,)
+            raise
 
     def describe(self) -> str:
         url = self.location.url

@@ -38,7 +38,7 @@ from opskit.s3.check import (
     verify_remote,
 )
 from opskit.s3.delete import Deleted, delete_keys
-from opskit.s3.local_tree import LocalFile, PathFilter
+from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import S3Location
 from opskit.s3.plan import SyncPlan, build_plan, check_delete_limit, read_local, read_remote
 from opskit.s3.remote import same_manifest, write_manifest
@@ -149,151 +149,119 @@ def apply_sync(
     protected_deletes = [relative for relative in plan.deletes if relative in exposed]
     staging = staging_location(location, clock.time())
     state = PrefixState(location, plan.old_manifest, len(plan.uploads))
-    try:
-        return _apply(
-            client, plan, request, call=call, emit=emit, clock=clock, cancel=cancel,
-            target=target, origin=origin, versioning=versioning, in_place=in_place,
-            staged_files=staged_files, protected_deletes=protected_deletes, staging=staging,
-            state=state, deadline=deadline,
-        )  # fmt: skip
-    except Cancelled as err:
-        raise Cancelled(f"{err}; {state.describe()}") from None
-    except StepError as err:  # it could not go on (a lost connection): where it stopped
-        err.summary = f"{err.summary}; {state.describe()}"
-        err.args = (err.summary,)
-        raise
-
-
-def _apply(
-    client: Any,
-    plan: SyncPlan,
-    request: SyncRequest,
-    *,
-    call: Callable[[str], Any],
-    emit: Emit,
-    clock: Clock,
-    cancel: threading.Event,
-    target: str,
-    origin: Origin,
-    versioning: str,
-    in_place: list[LocalFile],
-    staged_files: list[LocalFile],
-    protected_deletes: list[str],
-    staging: S3Location,
-    state: PrefixState,
-    deadline: Deadline | None,
-) -> Synced:
-    location = request.location
-    mismatches: list[str] = []
-    etags = dict(plan.unchanged)
-    receipts: dict[str, Receipt] = {}
-    staged: dict[str, Receipt] = {}
-    if plan.uploads:
-        progress = Progress(emit, clock.monotonic, len(plan.uploads), plan.upload_bytes)
-        state.progress = progress
-        uploads = [(location, in_place), (staging, staged_files)]
-        for where, files in uploads:
-            if not files:
-                continue
-            answers = upload_files(
-                client, where, files, plan.sha256, request.upload, progress, cancel, target,
-                deadline,
+    with state.explaining_a_stop():
+        mismatches: list[str] = []
+        etags = dict(plan.unchanged)
+        receipts: dict[str, Receipt] = {}
+        staged: dict[str, Receipt] = {}
+        if plan.uploads:
+            progress = Progress(emit, clock.monotonic, len(plan.uploads), plan.upload_bytes)
+            state.progress = progress
+            uploads = [(location, in_place), (staging, staged_files)]
+            for where, files in uploads:
+                if not files:
+                    continue
+                answers = upload_files(
+                    client, where, files, plan.sha256, request.upload, progress, cancel, target,
+                    deadline,
+                )  # fmt: skip
+                pairs = [(f, plan.sha256[f.relative]) for f in files]
+                problems, confirmed = confirm_uploads(
+                    client, where, pairs, answers, request.upload.part_size, call
+                )
+                mismatches += problems
+                if where is staging:
+                    staged = {
+                        rel: dataclasses.replace(answers.get(staging.key_for(rel)) or
+                                                 Receipt(staging.key_for(rel), "", None), etag=etag)
+                        for rel, etag in confirmed.items()
+                    }  # fmt: skip
+                    state.staged = len(staged)
+                else:
+                    receipts.update(answers)
+                    etags.update(confirmed)
+        if mismatches:
+            count, shown = mismatched_keys(mismatches)
+            raise StepFailed(
+                f"verification failed under {location.url}: {count} key(s) do not match: {shown}",
+                detail="\n".join(mismatches),
+            )
+        if staged or protected_deletes:
+            # The switch: from here on the new release is live, read from its staged keys.
+            release = plan.manifest({**etags, **{r: s.etag for r, s in staged.items()}}, GENERATOR)
+            interim = interim_manifest(release, staging, location, staged)
+            write_manifest(client, location.bucket, request.manifest_key, interim, call)
+            state.switched(interim)
+            emit("info", f"release {interim.digest[:12]} is live (interim manifest); "
+                         f"moving {len(staged)} staged object(s) into place")  # fmt: skip
+        if staged:
+            staged_local = [f for f in staged_files if f.relative in staged]
+            moved = move_into_place(
+                client, location, staging, staged_local, plan.sha256, staged,
+                concurrency=request.upload.concurrency, cancel=cancel, deadline=deadline,
             )  # fmt: skip
-            pairs = [(f, plan.sha256[f.relative]) for f in files]
-            problems, confirmed = confirm_uploads(
-                client, where, pairs, answers, request.upload.part_size, call
+            if cancel.is_set() or (deadline is not None and deadline.expired()):
+                raise Cancelled("interrupted while moving staged objects into place")
+            if moved.problems:
+                raise StepError(
+                    f"moving {len(moved.problems)} staged object(s) into place under "
+                    f"{location.url} failed: " + "; ".join(moved.problems[:5]),
+                    detail="\n".join(moved.problems),
+                )
+            for relative, receipt in moved.receipts.items():
+                receipts[receipt.key] = receipt
+                etags[relative] = receipt.etag
+        deleted = 0
+        if plan.deletes:
+            done = delete_keys(client, location, plan.delete_keys(), call)
+            done.raise_refused(location)
+            deleted = len(done.keys)
+        expected = {
+            f.relative: Expected(f.size, etags[f.relative])
+            for f in plan.files
+            if f.relative in etags
+        }
+        extra_rule = request.path_filter.selects if request.delete else None
+        if plan.uploads or plan.deletes:
+            found, listing = verify_remote(client, location, expected, extra_rule, call)
+        else:  # nothing was written: the listing the plan was made from is the state now
+            listing = plan.listing
+            found = compare_listing(listing, expected, extra_rule)
+        if found:
+            count, shown = mismatched_keys(found)
+            raise StepFailed(
+                f"verification failed under {location.url}: {count} key(s) do not match: {shown}",
+                detail="\n".join(found),
             )
-            mismatches += problems
-            if where is staging:
-                staged = {
-                    rel: dataclasses.replace(answers.get(staging.key_for(rel)) or
-                                             Receipt(staging.key_for(rel), "", None), etag=etag)
-                    for rel, etag in confirmed.items()
-                }  # fmt: skip
-                state.staged = len(staged)
-            else:
-                receipts.update(answers)
-                etags.update(confirmed)
-    if mismatches:
-        count, shown = mismatched_keys(mismatches)
-        raise StepFailed(
-            f"verification failed under {location.url}: {count} key(s) do not match: {shown}",
-            detail="\n".join(mismatches),
-        )
-    if staged or protected_deletes:
-        # The switch: from here on the new release is live, read from its staged keys.
-        release = plan.manifest({**etags, **{r: s.etag for r, s in staged.items()}}, GENERATOR)
-        interim = interim_manifest(release, staging, location, staged)
-        write_manifest(client, location.bucket, request.manifest_key, interim, call)
-        state.switched(interim)
-        emit("info", f"release {interim.digest[:12]} is live (interim manifest); "
-                     f"moving {len(staged)} staged object(s) into place")  # fmt: skip
-    if staged:
-        staged_local = [f for f in staged_files if f.relative in staged]
-        moved = move_into_place(
-            client, location, staging, staged_local, plan.sha256, staged,
-            concurrency=request.upload.concurrency, cancel=cancel, deadline=deadline,
-        )  # fmt: skip
-        if cancel.is_set() or (deadline is not None and deadline.expired()):
-            raise Cancelled("interrupted while moving staged objects into place")
-        if moved.problems:
-            raise StepError(
-                f"moving {len(moved.problems)} staged object(s) into place under "
-                f"{location.url} failed: " + "; ".join(moved.problems[:5]),
-                detail="\n".join(moved.problems),
+        final = _versioned_manifest(client, plan, etags, receipts, location, call, versioning)
+        if not same_manifest(state.live, final):
+            write_manifest(client, location.bucket, request.manifest_key, final, call)
+        state.done(final)
+        # Earlier syncs' staging only: a task that read this sync's interim manifest a
+        # moment ago may still be downloading from this sync's; the next sync sweeps it.
+        earlier = [key for key in listing.reserved if not key.startswith(staging.prefix)]
+        leftovers = remove_staging(client, location, earlier, call)
+        if leftovers.refused:
+            emit("warning", f"S3 refused to delete {len(leftovers.refused)} staging object(s): "
+                            + "; ".join(leftovers.refused[:5]))  # fmt: skip
+        record, pruned = None, Deleted()
+        if request.keep_releases:
+            written = write_record(
+                client, location, final, origin=origin, target=target, now=clock.time(), call=call
             )
-        for relative, receipt in moved.receipts.items():
-            receipts[receipt.key] = receipt
-            etags[relative] = receipt.etag
-    deleted = 0
-    if plan.deletes:
-        done = delete_keys(client, location, plan.delete_keys(), call)
-        done.raise_refused(location)
-        deleted = len(done.keys)
-    expected = {
-        f.relative: Expected(f.size, etags[f.relative]) for f in plan.files if f.relative in etags
-    }
-    extra_rule = request.path_filter.selects if request.delete else None
-    if plan.uploads or plan.deletes:
-        found, listing = verify_remote(client, location, expected, extra_rule, call)
-    else:  # nothing was written: the listing the plan was made from is the state now
-        listing = plan.listing
-        found = compare_listing(listing, expected, extra_rule)
-    if found:
-        count, shown = mismatched_keys(found)
-        raise StepFailed(
-            f"verification failed under {location.url}: {count} key(s) do not match: {shown}",
-            detail="\n".join(found),
+            record = f"s3://{location.bucket}/{written.key}"
+            # the records are under the prefix: the listing above has them, the new one aside
+            records = [*listing.reserved, written.key]
+            pruned = prune_records(client, location, records, request.keep_releases, call)
+        return Synced(
+            uploaded=len(plan.uploads),
+            deleted=deleted,
+            unchanged=len(plan.unchanged),
+            bytes=plan.upload_bytes if plan.uploads else 0,
+            manifest=final,
+            release_record=record,
+            pruned=pruned,
         )
-    final = _versioned_manifest(client, plan, etags, receipts, location, call, versioning)
-    if not same_manifest(state.live, final):
-        write_manifest(client, location.bucket, request.manifest_key, final, call)
-    state.done(final)
-    # Earlier syncs' staging only: a task that read this sync's interim manifest a
-    # moment ago may still be downloading from this sync's; the next sync sweeps it.
-    earlier = [key for key in listing.reserved if not key.startswith(staging.prefix)]
-    leftovers = remove_staging(client, location, earlier, call)
-    if leftovers.refused:
-        emit("warning", f"S3 refused to delete {len(leftovers.refused)} staging object(s): "
-                        + "; ".join(leftovers.refused[:5]))  # fmt: skip
-    record, pruned = None, Deleted()
-    if request.keep_releases:
-        written = write_record(
-            client, location, final, origin=origin, target=target, now=clock.time(), call=call
-        )
-        record = f"s3://{location.bucket}/{written.key}"
-        # the records are under the prefix: the listing above has them, the new one aside
-        records = [*listing.reserved, written.key]
-        pruned = prune_records(client, location, records, request.keep_releases, call)
-    return Synced(
-        uploaded=len(plan.uploads),
-        deleted=deleted,
-        unchanged=len(plan.unchanged),
-        bytes=plan.upload_bytes if plan.uploads else 0,
-        manifest=final,
-        release_record=record,
-        pruned=pruned,
-    )
 
 
 def _versioning(client: Any, location: S3Location, call: Callable[[str], Any], emit: Emit) -> str:
