@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from opskit.cli.group import cli
-from opskit.cli.run import target_and_vars
+from opskit.cli.run import target_and_vars, vars_file
 from opskit.errors import OpskitError
 
 if TYPE_CHECKING:
@@ -110,13 +110,7 @@ def schema() -> int:
 @cli.command()
 @click.argument("playbook", type=click.Path(path_type=Path))
 @target_and_vars
-@click.option(
-    "--vars-file",
-    "vars_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="YAML file of variables. Repeatable.",
-)
+@vars_file
 def iam(
     playbook: Path, target: str | None, extra_vars: tuple[str, ...], vars_files: tuple[Path, ...]
 ) -> int:

@@ -14,6 +14,15 @@ import click
 
 from opskit.cli.group import cli, debugging, echo_outside, step_summary
 
+# ``--vars-file``, for the commands that resolve a playbook's vars.
+vars_file = click.option(
+    "--vars-file",
+    "vars_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML file of variables. Repeatable.",
+)
+
 
 def target_and_vars(command: Callable[..., Any]) -> Callable[..., Any]:
     """``-t`` and ``-e`` for the commands that read a target's AWS access and vars."""
@@ -62,13 +71,7 @@ def target_and_vars(command: Callable[..., Any]) -> Callable[..., Any]:
     metavar="KEY=VALUE",
     help="Set a variable (highest precedence). Repeatable.",
 )
-@click.option(
-    "--vars-file",
-    "vars_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="YAML file of variables. Repeatable.",
-)
+@vars_file
 @click.option("--dry-run", is_flag=True, help="Only read: each step says what it would change.")
 @click.option("--from", "from_step", metavar="STEP", help="Start at this step.")
 @click.option("--only", multiple=True, metavar="STEP", help="Run only this step. Repeatable.")
