@@ -155,7 +155,7 @@ class Manifest:
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"manifest has a malformed file entry: {err}") from None
         for entry in files:
-            if path_leaves_prefix(entry.path):
+            if path_problem(entry.path):
                 raise ValueError(f"manifest names a path that leaves its prefix: {entry.path!r}")
         manifest = cls(
             files, str(document.get("generator", "")), str(document.get("created_at", ""))
@@ -169,19 +169,29 @@ def _staging_key(key: Any) -> str | None:
     """A file's ``key``: only ever a staging key under the prefix."""
     if key is None:
         return None
-    parts = str(key).split("/")
-    if not str(key).startswith(STAGING_DIR) or any(p in ("", ".", "..") for p in parts):
+    if not str(key).startswith(STAGING_DIR) or path_problem(str(key)):
         raise ValueError(f"file key {key!r} is not under {STAGING_DIR}")
     return str(key)
 
 
-def path_leaves_prefix(path: str) -> bool:
-    """Whether a manifest path would land outside the prefix (or its download
-    folder) once joined to it: empty, absolute, a ``.``/``..``/empty component,
-    a backslash (a separator on Windows) or a NUL. S3 keys may hold all of these,
-    but a manifest names files of a tree, and none of those is one."""
+def path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be a file of a tree under a prefix (``None`` when it
+    can): a folder marker (``dir/``, as the S3 console makes), an empty (``//``,
+    a leading ``/``), ``.`` or ``..`` component, a backslash (a separator on
+    Windows) or a NUL. S3 keys may hold all of these; joined to a prefix or a
+    download folder, none is a file of the tree, and some would leave it."""
+    if path.endswith("/"):
+        return "a folder marker"
     parts = path.split("/")
-    return any(part in ("", ".", "..") for part in parts) or "\\" in path or "\0" in path
+    if "" in parts:
+        return "an empty component ('//')"
+    if "." in parts or ".." in parts:
+        return "a '.' or '..' component"
+    if "\\" in path:
+        return "a backslash"
+    if "\0" in path:
+        return "a NUL character"
+    return None
 
 
 def document_json(document: dict[str, Any]) -> str:

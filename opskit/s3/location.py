@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opskit.errors import InputError
+from opskit.manifest import path_problem
 
 
 @dataclass(frozen=True)
@@ -53,31 +54,11 @@ class UnsafeKey(ValueError):
 
 
 def check_relative_path(relative: str) -> None:
-    parts = relative.split("/")
-    if not relative or any(part in ("", ".", "..") for part in parts) or "\\" in relative:
+    if path_problem(relative):
         raise UnsafeKey(
             f"path {relative!r} would escape the destination prefix "
             "(empty, '.', '..' components or backslashes are refused)"
         )
-
-
-def odd_key_reason(relative: str) -> str | None:
-    """Why no file of a local tree can have this listed relative path (``None``
-    when one can): a folder marker (``dir/``, as the S3 console makes), an empty
-    (``//``), ``.`` or ``..`` component, a backslash or a NUL. opskit never maps
-    such a key to a local path; a delete sync deletes it by its exact key."""
-    if relative.endswith("/"):
-        return "a folder marker"
-    parts = relative.split("/")
-    if "" in parts:
-        return "an empty component ('//')"
-    if "." in parts or ".." in parts:
-        return "a '.' or '..' component"
-    if "\\" in relative:
-        return "a backslash"
-    if "\0" in relative:
-        return "a NUL character"
-    return None
 
 
 def parse_s3_url(text: str) -> S3Location:

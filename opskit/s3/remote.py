@@ -21,11 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.errors import StepError
-from opskit.manifest import MANIFEST_NAME, RESERVED_DIR, STAGING_DIR, Manifest, ManifestEntry
+from opskit.manifest import (
+    MANIFEST_NAME,
+    RESERVED_DIR,
+    STAGING_DIR,
+    Manifest,
+    ManifestEntry,
+    path_problem,
+)
 from opskit.s3 import digests
 from opskit.s3.hash_cache import HashCache
 from opskit.s3.local_tree import LocalFile
-from opskit.s3.location import S3Location, odd_key_reason
+from opskit.s3.location import S3Location
 
 MiB = 1 << 20
 COMMON_PART_SIZES = (8 * MiB, 16 * MiB, 5 * MiB, 64 * MiB, 100 * MiB)
@@ -69,7 +76,7 @@ class Listing:
     # keys of opskit's own objects under ``<prefix>.opskit/`` (release records): carried
     # so that pruning them needs no listing of its own; never compared, deleted or verified
     reserved: list[str] = field(default_factory=list)
-    # relative paths in ``objects`` that no local file can have (``location.odd_key_reason``):
+    # relative paths in ``objects`` that no local file can have (``location.path_problem``):
     # folder markers, ``//``, ``.``/``..`` components, backslashes; relative path -> why
     odd: dict[str, str] = field(default_factory=dict)
     # the staging objects among ``reserved`` (relative key -> object): where an interim
@@ -113,7 +120,7 @@ def list_prefix(client: Any, location: S3Location, call: Callable[[str], Any]) -
                 elif obj.key != location.prefix:
                     relative = location.relative(obj.key)
                     listing.objects[relative] = obj
-                    why = odd_key_reason(relative)
+                    why = path_problem(relative)
                     if why:
                         listing.odd[relative] = why
     return listing

@@ -29,7 +29,6 @@ from opskit.s3.local_tree import PathFilter
 from opskit.s3.location import (
     S3Location,
     UnsafeKey,
-    check_relative_path,
     checked_destination,
     parse_s3_url,
 )
@@ -253,10 +252,6 @@ def _against_manifest(
     manifest: Manifest,
 ) -> Found:
     def compare(entry: ManifestEntry) -> str | None:
-        try:
-            check_relative_path(entry.path)
-        except UnsafeKey as err:
-            return f"{entry.path}: {err}"
         remote = _stored(listing, reads, entry, entry.path)
         where = reads.where(entry)
         if remote is None:

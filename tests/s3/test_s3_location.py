@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from opskit.errors import InputError
-from opskit.s3.location import S3Location, UnsafeKey, odd_key_reason, parse_s3_url
+from opskit.manifest import path_problem
+from opskit.s3.location import S3Location, UnsafeKey, parse_s3_url
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_keys_that_would_escape_the_prefix_are_refused(relative):
     ],
 )
 def test_listed_keys_no_file_can_have_say_why(relative, why):
-    assert odd_key_reason(relative) == why
+    assert path_problem(relative) == why
 
 
 def test_a_listed_key_is_named_exactly_never_resolved():
