@@ -7,6 +7,7 @@ that tests replace it with ``FakeClock`` and never really sleep; cancellation
 
 from __future__ import annotations
 
+import calendar
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,15 @@ from typing import TypeVar
 from opskit.errors import Cancelled, StepTimeout
 
 T = TypeVar("T")
+
+
+def utc_epoch(text: str, layout: str) -> float | None:
+    """``text`` in ``layout`` (``time.strptime``'s), read as UTC: seconds since the
+    epoch, or ``None`` when it does not parse."""
+    try:
+        return float(calendar.timegm(time.strptime(text, layout)))
+    except ValueError:
+        return None
 
 
 class Clock:

@@ -86,8 +86,3 @@ def policy_document(grants: Iterable[Grant]) -> dict[str, Any]:
         allowed.append(statement)
     named = [{"Sid": sid, **s} for sid, s in zip(statement_ids(allowed), allowed, strict=True)]
     return {"Version": VERSION, "Statement": named}
-
-
-def policy_actions(document: dict[str, Any]) -> list[str]:
-    """Every action a policy document allows, sorted."""
-    return sorted({a for s in document.get("Statement", []) for a in s.get("Action", [])})

@@ -15,7 +15,6 @@ the document; ``opskit.releases.store`` keeps it in the bucket.
 
 from __future__ import annotations
 
-import calendar
 import getpass
 import json
 import os
@@ -26,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from opskit.clock import utc_epoch
 from opskit.manifest import Manifest, document_json
 
 RECORD_FORMAT = "opskit-release/1"
@@ -202,13 +202,6 @@ def parse_record(key: str, body: bytes | str) -> ReleaseRecord:
     )
 
 
-def _epoch(text: str, layout: str) -> float | None:
-    try:
-        return float(calendar.timegm(time.strptime(text, layout)))
-    except ValueError:
-        return None
-
-
 def refuse_future(record: ReleaseRecord, now: float) -> ReleaseRecord:
     """``record``, refused (``problem``, no manifest) when its name or its
     ``synced_at`` dates it beyond ``now`` plus the clock skew S3 allows: such a
@@ -217,9 +210,9 @@ def refuse_future(record: ReleaseRecord, now: float) -> ReleaseRecord:
     named = _NAME.match(record.name)
     if record.problem is not None or named is None:
         return record
-    times = [_epoch(named.group(1), "%Y%m%dT%H%M%S")]
+    times = [utc_epoch(named.group(1), "%Y%m%dT%H%M%S")]
     if record.synced_at:
-        times.append(_epoch(record.synced_at, "%Y-%m-%dT%H:%M:%SZ"))
+        times.append(utc_epoch(record.synced_at, "%Y-%m-%dT%H:%M:%SZ"))
     if None in times:
         problem = f"its synced_at {record.synced_at!r} is not a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
         return replace(record, manifest=None, problem=problem)

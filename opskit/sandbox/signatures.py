@@ -27,11 +27,12 @@ import hashlib
 import hmac
 import re
 import time
-from calendar import timegm
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from opskit.clock import utc_epoch
 
 SIGV4_TIME = "%Y%m%dT%H%M%SZ"
 MAX_EXPIRES = 604800  # "X-Amz-Expires must be less than a week (in seconds)"
@@ -174,7 +175,7 @@ def _check_query_v4(
         return _malformed(
             service, f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_EXPIRES}"
         )
-    signed_at = _epoch(query["X-Amz-Date"], SIGV4_TIME)
+    signed_at = utc_epoch(query["X-Amz-Date"], SIGV4_TIME)
     if signed_at is None:
         return _malformed(service, "X-Amz-Date must be in the ISO8601 Long Format")
     key_id, _, region, _, _ = scope
@@ -288,13 +289,6 @@ def _credentials(key_id: str, key: SigningKey) -> Any:
 
 def _malformed(service: str, message: str) -> Verdict:
     return Verdict("query", service, {"message": message})
-
-
-def _epoch(text: str, layout: str) -> float | None:
-    try:
-        return float(timegm(time.strptime(text, layout)))
-    except ValueError:
-        return None
 
 
 def _iso(epoch: float) -> str:
