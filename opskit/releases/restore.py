@@ -58,12 +58,15 @@ class RestorePlan:
     copies: list[Copy]
     deletes: list[str]
     unchanged: dict[str, ObjectVersion]
-    live_digest: str | None
     existing: int  # objects under the prefix now
     # records never chosen: planted (paths leaving the prefix, dated in the future) or unreadable
     refused: list[ReleaseRecord] = field(default_factory=list)
     pinned_live: Manifest | None = None  # the live manifest, pinned, when it needs it
     live: Manifest | None = None  # the live manifest as read
+
+    @property
+    def live_digest(self) -> str | None:
+        return self.live.digest if self.live is not None else None
 
     def live_note(self) -> str:
         """What the live release is while this restore has not finished."""
@@ -95,8 +98,7 @@ def plan_restore(
     require_versioning(client, location.bucket, call)
     records = read_records(client, location, call)
     live = live_manifest(client, location, call)
-    live_digest = live.digest if live is not None else None
-    record = choose_release(records, which, live_digest, location.url)
+    record = choose_release(records, which, live.digest if live else None, location.url)
     manifest = record.manifest
     assert manifest is not None  # chosen records are readable
     unversioned = [e.path for e in manifest.files if not e.version_id]
@@ -141,8 +143,8 @@ def plan_restore(
     touched = {c.relative for c in copies} | set(deletes)
     refused = [r for r in records if r.problem is not None]
     return RestorePlan(
-        location, record, manifest, copies, deletes, unchanged, live_digest,
-        len(versions.latest), refused=refused,
+        location, record, manifest, copies, deletes, unchanged, len(versions.latest),
+        refused=refused,
         pinned_live=_pinned(live, versions, touched), live=live,
     )  # fmt: skip
 
