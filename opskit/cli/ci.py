@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from opskit.cli.group import cli, echo_outside, step_summary
+from opskit.cli.group import cli, step_summary
 
 
 @cli.command()
@@ -60,7 +60,7 @@ def report_merge(reports: tuple[Path, ...], report_dir: Path) -> int:
     fleet = merge_run_reports(reports, report_dir, step_summary())
     for run in fleet.runs:
         reason = "" if run.status == "passed" else f": {printable(one_line_reason(run))}"
-        echo_outside("", f"{printable(run.target)}: {run.status}{reason}")
+        click.echo(f"{printable(run.target)}: {run.status}{reason}")
     click.echo(f"{fleet.status.upper()}: {len(fleet.runs)} targets (exit {fleet.exit_code})")
     click.echo(f"report: {', '.join(str(report_dir / name) for name in REPORT_FILES)}")
     return fleet.exit_code
