@@ -176,7 +176,7 @@ def sandbox_fault_clear(target: str | None) -> int:
     from opskit.sandbox.bedrock.control import clear_faults
 
     lines = []
-    if target is None or target not in ("ecs", "logs"):
+    if target not in ("ecs", "logs"):
         lines += clear_faults(target).lines()
     if target is None or target in ("ecs", "logs"):
         lines += clear_aws_faults(target).lines()
