@@ -155,6 +155,7 @@ class LogReader:
         self._group_known = False
         self._group_token: str | None = None
         self._probes = 0
+        self._wait: float | None = None  # what the last poll said: come back sooner or later
         self.add_streams(streams)
 
     @property
@@ -179,6 +180,11 @@ class LogReader:
     def all_read(self) -> bool:
         """Every stream exists and was read to the end at least once."""
         return all(s.state == "live" for s in self._streams.values())
+
+    def next_poll(self, interval: float) -> float:
+        """How long to wait before the next poll: ``interval``, unless the last
+        poll said otherwise (the budget, a backoff)."""
+        return interval if self._wait is None else self._wait
 
     def unfinished(self, waited: float, *, at_timeout: bool = False) -> str:
         """Why a read stopped before its end (``read_through``'s limit): throttling
@@ -211,6 +217,7 @@ class LogReader:
             wait = deferred.seconds
         lines.sort(key=lambda line: line.timestamp)  # stable: keeps API order on ties
         self.lines_read += len(lines)
+        self._wait = wait
         return PollResult(
             lines=lines,
             missing=self.missing,
@@ -368,30 +375,34 @@ class LogReader:
 
 
 def read_through(
+    reader: LogReader,
     poll: Callable[[], PollResult],
     *,
-    clock: Clock,
     deadline: Deadline,
     cancel: threading.Event | None,
     interval: float,
     limit: float = READ_LIMIT,
-) -> PollResult:
-    """Poll until one poll completes what the earlier ones began (a one-off read:
-    ``logs.tail`` with ``follow: false``, ``release.diagnose``), waiting on
-    ``clock`` as the budget or a backoff says, else ``interval``. Returns the
-    last poll's result; ``complete`` is False when ``limit`` seconds (on
-    ``clock``) or ``deadline`` came first: under persistent throttling a read
-    never completes, and a step without a timeout must still end
-    (``LogReader.unfinished`` says why)."""
-    at = clock.monotonic() + limit
+) -> str | None:
+    """Call ``poll`` (``reader.poll``, or a step's function around it) until one
+    poll completes what the earlier ones began (a one-off read: ``logs.tail``
+    with ``follow: false``, ``release.diagnose``), waiting on the reader's clock
+    as ``reader.next_poll(interval)`` says. Returns None when the read
+    completed, else why it stopped before its end (``LogReader.unfinished``):
+    ``limit`` seconds or ``deadline`` came first. Under persistent throttling a
+    read never completes, and a step without a timeout must still end."""
+    clock = reader.clock
+    started = clock.monotonic()
+    at = started + limit
     stop = Deadline(clock, at if deadline.at is None else min(at, deadline.at))
     while True:
         result = poll()
+        if result.complete:
+            return None
         remaining = stop.remaining() or 0.0
-        if result.complete or remaining <= 0:
-            return result
-        pause = result.wait if result.wait is not None else interval
-        clock.sleep(min(pause, remaining), cancel)
+        if remaining <= 0:
+            waited = clock.monotonic() - started
+            return reader.unfinished(waited, at_timeout=deadline.expired())
+        clock.sleep(min(reader.next_poll(interval), remaining), cancel)
 
 
 def _chunks(items: list[_Stream], size: int) -> Iterator[list[_Stream]]:

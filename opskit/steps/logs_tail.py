@@ -69,13 +69,7 @@ class _Tail:
     cluster: str | None
     service: str | None
     refreshed_at: float
-    poll_interval: float
     announced: set[str] = field(default_factory=set)
-    wait: float | None = None  # what the last poll said: come back sooner or later
-
-    def next_poll(self) -> float:
-        """The poll interval, unless the budget or a backoff says otherwise."""
-        return self.poll_interval if self.wait is None else self.wait
 
     def check(self) -> None:
         """One read for ``poll_until``: a tail never ends by itself."""
@@ -88,7 +82,6 @@ class _Tail:
                 self.refreshed_at = now
                 self.add(_service_targets(self.ctx, self.cluster, self.service)[1])
         result = self.reader.poll()
-        self.wait = result.wait
         emit_notes(self.ctx.emit, result.notes)
         for name in result.missing:
             if name not in self.announced:
@@ -161,35 +154,25 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
         target=ctx.aws.target,
         clock=ctx.clock,
     )
-    watch = _Tail(
-        ctx,
-        reader,
-        {},
-        cluster,
-        service,
-        refreshed_at=ctx.clock.monotonic(),
-        poll_interval=inputs.poll_interval,
-    )
+    watch = _Tail(ctx, reader, {}, cluster, service, refreshed_at=ctx.clock.monotonic())
     watch.add(list({t.stream: t for t in targets}.values()))
     ctx.emit("info", f"tailing {len(targets)} stream(s) of {log_group} since {iso_ms(since_ms)}")
 
-    started = ctx.clock.monotonic()
     ending = "read once"
     throttling_said = False  # the ending says it already
     if not inputs.follow:
-        last = read_through(
+        why = read_through(
+            reader,
             watch.read,
-            clock=ctx.clock,
             deadline=ctx.deadline,
             cancel=ctx.cancel,
             interval=inputs.poll_interval,
         )
-        if not last.complete:
-            waited = ctx.clock.monotonic() - started
-            why = reader.unfinished(waited, at_timeout=ctx.deadline.expired())
+        if why is not None:
             ending = f"read in part: {why}"
             throttling_said = reader.throttling.mostly()
     else:
+        started = ctx.clock.monotonic()
         deadline = ctx.deadline
         if inputs.duration is not None:
             limit = ctx.clock.monotonic() + inputs.duration
@@ -200,7 +183,7 @@ def tail(ctx: StepContext, inputs: TailInputs) -> StepResult:
                 watch.check,
                 clock=ctx.clock,
                 deadline=deadline,
-                interval=watch.next_poll,
+                interval=lambda: reader.next_poll(inputs.poll_interval),
                 cancel=ctx.cancel,
             )
         except StepTimeout:

@@ -96,18 +96,11 @@ class _Watch:
     tracker: SuccessTracker
     failure: list[Pattern]
     context_lines: int
-    poll_interval: float
     announced: set[str] = field(default_factory=set)
     recent: dict[str, deque[LogLine]] = field(default_factory=dict)
-    wait: float | None = None  # what the last poll said: come back sooner or later
-
-    def next_poll(self) -> float:
-        """The poll interval, unless the budget or a backoff says otherwise."""
-        return self.poll_interval if self.wait is None else self.wait
 
     def check(self) -> StepResult | None:
         result = self.reader.poll()
-        self.wait = result.wait
         emit_notes(self.ctx.emit, result.notes)
         for name in result.appeared:
             if name in self.announced:
@@ -268,7 +261,6 @@ def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
         tracker=SuccessTracker(success, task_ids, inputs.require),
         failure=failure,
         context_lines=inputs.context_lines,
-        poll_interval=inputs.poll_interval,
     )
     ctx.emit(
         "info",
@@ -281,7 +273,7 @@ def run(ctx: StepContext, inputs: WaitInputs) -> StepResult:
             watch.check,
             clock=ctx.clock,
             deadline=ctx.deadline,
-            interval=watch.next_poll,
+            interval=lambda: reader.next_poll(inputs.poll_interval),
             cancel=ctx.cancel,
             describe=watch.waiting_for,
         )

@@ -99,14 +99,7 @@ def _running_digests(
     # One whole read, a few pages per poll within the process's Logs budget; it
     # gives up after READ_LIMIT (or the step's timeout): persistent throttling
     # must not hang a read-only playbook that has no timeout.
-    started = ctx.clock.monotonic()
-    last = read_through(
-        poll, clock=ctx.clock, deadline=ctx.deadline, cancel=ctx.cancel, interval=1.0
-    )
-    unread = None
-    if not last.complete:
-        waited = ctx.clock.monotonic() - started
-        unread = reader.unfinished(waited, at_timeout=ctx.deadline.expired())
+    unread = read_through(reader, poll, deadline=ctx.deadline, cancel=ctx.cancel, interval=1.0)
     by_stream = {t.stream: t.task_id for t in found.targets}
     for line in sorted(lines, key=lambda line: line.timestamp):  # the last digest logged wins
         match = DIGEST_LINE.search(line.message)
