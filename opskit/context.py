@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from opskit import templating
 from opskit.aws import AwsSettings
 from opskit.errors import InputError
-from opskit.playbook import AWS_KEYS, Playbook, Target
+from opskit.playbook import AWS_KEYS, Playbook, Step, Target
 from opskit.shapes import ShapeError
 from opskit.version import __version__
 from opskit.yamlload import load_yaml
@@ -173,22 +173,39 @@ def calls_aws(playbook: Playbook, selected: set[str] | None, context: Mapping[st
     checks and needs no credentials)."""
     steps = [s for s in playbook.steps if selected is None or s.id in selected]
     for step in (*steps, *playbook.on_failure):
-        if not step.type.uses_aws:
-            continue
-        try:
-            if step.when is None or templating.evaluate_condition(step.when, context):
-                return True
-        except templating.TemplateProblem:  # it reads earlier steps: it may run
+        if step.type.uses_aws and may_run(step, context):
             return True
     return False
 
 
+def may_run(step: Step, context: Mapping[str, Any]) -> bool:
+    """Whether ``step`` may run, as far as is known before the run: its ``when`` is
+    absent or true, or reads what only the run will know (earlier steps)."""
+    if step.when is None:
+        return True
+    try:
+        return templating.evaluate_condition(step.when, context)
+    except templating.TemplateProblem:  # it reads earlier steps: it may run
+        return True
+
+
 def reads_steps(value: Any) -> bool:
     """Whether a template inside ``value`` reads ``steps`` (known only as the run goes)."""
+    return _reads(value, "steps")
+
+
+def vars_read_target(playbook: Playbook, target: Target, literal: Collection[str]) -> bool:
+    """Whether a var that ``resolve_vars`` renders (a playbook or target var that no
+    name in ``literal``, from ``--vars-file`` or ``-e``, replaces) reads ``target``:
+    only then must the vars be rendered again once the session's region and
+    profile are known."""
+    layered = {**playbook.vars, **target.vars}
+    return any(_reads(value, "target") for key, value in layered.items() if key not in literal)
+
+
+def _reads(value: Any, root: str) -> bool:
     return any(
-        ref.root == "steps"
-        for _, text in _templates(value, ())
-        for ref in templating.references(text)
+        ref.root == root for _, text in _templates(value, ()) for ref in templating.references(text)
     )
 
 
@@ -200,13 +217,10 @@ def check_var_references(
     A step whose ``when`` is already false (it reads only vars, env, target)
     is left alone: ``when: vars.check_release`` guards exactly such vars.
     """
+    with_vars = {**context, "vars": variables}
     for step in (*playbook.steps, *playbook.on_failure):
-        if step.when is not None:
-            try:
-                if not templating.evaluate_condition(step.when, {**context, "vars": variables}):
-                    continue
-            except templating.TemplateProblem:
-                pass  # it depends on earlier steps: check the step's templates anyway
+        if not may_run(step, with_vars):
+            continue
         for path, text in _templates(step.with_, (*step.path, "with")):
             _check_text(playbook, path, text, variables)
         if isinstance(step.when, str):

@@ -28,6 +28,7 @@ from jinja2 import Undefined
 
 from opskit import templating
 from opskit.aws import AwsSettings
+from opskit.context import may_run
 from opskit.iam.needs import Grant
 from opskit.iam.policy import policy_document
 from opskit.iam.scope import UNKNOWN, Scope
@@ -101,21 +102,13 @@ class _Planner:
                 (*step.path, "uses"),
                 f"step type {step.uses} does not declare the IAM permissions it needs",
             )
-        if not self._may_run(step):
+        if not may_run(step, self.context):
             self.notes.append(f"step {step.id}: skipped on this target (its when: is false)")
             return []
         inputs = self._inputs(step)
         values = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
         self.notes += [f"step {step.id}: {text}" for text in permissions.remarks_for(values)]
         return permissions.grants(values, self.scope, step.id)
-
-    def _may_run(self, step: Step) -> bool:
-        if step.when is None:
-            return True
-        try:
-            return templating.evaluate_condition(step.when, self.context)
-        except templating.TemplateProblem:
-            return True  # it depends on earlier steps: it may run
 
     def _inputs(self, step: Step) -> Any:
         rendered: dict[str, Any] = {}

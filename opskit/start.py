@@ -142,9 +142,12 @@ def start_run(
     acting = {**context["target"], "region": settings.region, "profile": settings.profile}
     with contextlib.suppress(OpskitError):
         acting.update(region=aws.region, profile=aws.profile)
-    if acting != context["target"]:  # vars that read them are rendered again
+    if acting != context["target"]:
         context["target"] = acting
-        resolve_vars()
+        if ctxmod.vars_read_target(playbook, target, {*file_vars, *options.extra_vars}):
+            resolve_vars()  # rendered again with the session's region and profile
+        else:  # the vars stand; a step's when: may read target
+            ctxmod.check_var_references(playbook, context["vars"], context)
     if redactor is not None:
         with contextlib.suppress(Exception):
             redactor.add(aws.secret_values())
@@ -188,12 +191,10 @@ def check_inputs(
         left_out = selected is not None and step.id not in selected
         if left_out or ctxmod.reads_steps(step.with_):
             continue
-        try:
-            if step.when is not None and not templating.evaluate_condition(step.when, context):
-                continue
-            step_inputs(playbook, step, context, dry_run=dry_run)
-        except templating.TemplateProblem:  # its when reads earlier steps
+        if not ctxmod.may_run(step, context):
             continue
+        with contextlib.suppress(templating.UndefinedStepOutput):  # let through by dry_run
+            step_inputs(playbook, step, context, dry_run=dry_run)
 
 
 def step_inputs(

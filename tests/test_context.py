@@ -11,6 +11,7 @@ from opskit.context import (
     base_context,
     check_var_references,
     load_vars_file,
+    may_run,
     parse_extra_vars,
     resolve_vars,
     secret_values,
@@ -109,6 +110,21 @@ def test_a_step_whose_when_is_false_may_read_an_undefined_var() -> None:
     )
     playbook = load(text)
     check_var_references(playbook, variables(playbook), context_of(playbook))
+
+
+@pytest.mark.parametrize(
+    ("when", "runs"),
+    [
+        (None, True),
+        ("vars.region == 'eu-west-1'", True),
+        ("{{ target.region != 'eu-west-1' }}", False),
+        ("steps.probe.outputs.ok", True),  # decided only as the run goes
+    ],
+)
+def test_a_step_may_run_unless_its_when_is_already_false(when: str | None, runs: bool) -> None:
+    playbook = load(PLAYBOOK if when is None else PLAYBOOK + f"    when: {when!r}\n")
+    context = {**context_of(playbook), "vars": variables(playbook)}
+    assert may_run(playbook.steps[0], context) is runs
 
 
 def test_the_contexts_a_template_can_read(tmp_path: Path) -> None:

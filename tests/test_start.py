@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from opskit import context as ctxmod
 from opskit.aws import AwsSettings
 from opskit.errors import InputError
 from opskit.model import RunOptions
@@ -55,6 +56,63 @@ steps:
         "prod",
     )
     assert began.context["vars"]["group"] == "/ecs/ap-south-1/prod"
+
+
+def test_a_when_that_reads_the_sessions_region_decides_which_vars_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No var reads target, but a step's when: does: it is decided with the
+    session's region, so the var its inputs lack is found before the run."""
+    aws_home(tmp_path, monkeypatch, "[profile prod]\nregion = ap-south-1\n")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    loaded = playbook(
+        tmp_path,
+        """
+targets:
+  prod: {aws: {profile: prod}}
+steps:
+  - id: echo
+    uses: http.probe
+    when: "target.region == 'ap-south-1'"
+    with: {url: "http://127.0.0.1:9/{{ vars.path }}"}
+""",
+    )
+    with pytest.raises(InputError) as failure:
+        start_run(loaded, loaded.target("prod"), RunOptions(), run=RUN, sandbox=None)
+    assert str(failure.value) == (
+        f"{tmp_path / 'playbook.yaml'}:8: steps[0].with.url: undefined variable vars.path "
+        "(defined: none; set it with -e)"
+    )
+
+
+def test_vars_that_read_no_target_are_rendered_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session's region differs from the playbook's (none), but no var that is
+    rendered reads target: the one that does is replaced by -e."""
+    aws_home(tmp_path, monkeypatch, "[profile prod]\nregion = ap-south-1\n")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    passes = []
+    resolve_vars = ctxmod.resolve_vars
+    monkeypatch.setattr(
+        ctxmod, "resolve_vars", lambda *args: passes.append(args) or resolve_vars(*args)
+    )
+    loaded = playbook(
+        tmp_path,
+        """
+vars: {service: web, group: "/ecs/{{ vars.service }}", where: "{{ target.region }}"}
+targets:
+  prod: {aws: {profile: prod}}
+steps:
+  - {id: echo, uses: http.probe, with: {url: "http://127.0.0.1:9/{{ vars.group }}"}}
+""",
+    )
+    options = RunOptions(extra_vars={"where": "here"})
+    began = start_run(loaded, loaded.target("prod"), options, run=RUN, sandbox=None)
+
+    assert began.context["target"]["region"] == "ap-south-1"
+    assert began.context["vars"] == {"service": "web", "group": "/ecs/web", "where": "here"}
+    assert len(passes) == 1
 
 
 def test_a_sandbox_target_acts_as_the_sandbox_held_to_its_declared_account(
