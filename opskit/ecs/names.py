@@ -8,6 +8,9 @@ pieces and the sandbox all read the same rules:
 - the ``awslogs`` driver names a container's stream ``PREFIX/CONTAINER/TASK_ID``
   (``awslogs-stream-prefix``, the container's name, the task id);
 - a task definition ARN ends in ``family:revision``.
+
+It also counts them for the ECS pieces' messages (``plural``), which cannot live
+in ``watch`` as ``watch`` imports ``stops`` and ``placement``.
 """
 
 from __future__ import annotations
@@ -31,3 +34,8 @@ def stream_name(prefix: str, container: str, task: str) -> str:
 def short_task_definition(arn: str) -> str:
     """``family:revision`` from a task definition ARN (unchanged if already short)."""
     return arn.rsplit("/", 1)[-1] if arn else ""
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -31,6 +31,7 @@ from typing import Any
 
 from opskit.durations import format_duration
 from opskit.ecs.describe import epoch
+from opskit.ecs.names import plural
 
 # Matched case-insensitively, anywhere in the event's message.
 PLACEMENT_FAILURES = (
@@ -94,10 +95,10 @@ class PlacementFailures:
         """``3 placement failures over 40.0s``; ``1 placement failure, no task placed
         for 1m00s`` when the time waited since the first is what decides."""
         count = len(self.events)
-        noun = "placement failure" if count == 1 else "placement failures"
+        failures = plural(count, "placement failure")
         by_events = count >= FAIL_AT_EVENTS or self.span >= FAIL_AFTER_SECONDS
         if self.waited >= FAIL_AFTER_SECONDS and not by_events:
-            return f"{count} {noun}, no task placed for {format_duration(self.waited)}"
+            return f"{failures}, no task placed for {format_duration(self.waited)}"
         if count == 1:
-            return f"1 {noun}"
-        return f"{count} {noun} over {format_duration(self.span)}"
+            return failures
+        return f"{failures} over {format_duration(self.span)}"

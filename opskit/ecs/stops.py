@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from opskit.ecs.names import task_id_of
+from opskit.ecs.names import plural, task_id_of
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,7 @@ def replaced_summary(tasks: Iterable[dict[str, Any]]) -> str:
     parts = []
     for kind in NOT_CRASHES:
         if counts[kind]:
-            noun = "task" if counts[kind] == 1 else "tasks"
-            parts.append(f"{counts[kind]} {noun} {kind.said}")
+            parts.append(f"{plural(counts[kind], 'task')} {kind.said}")
     return "; ".join(parts)
 
 
@@ -98,10 +97,6 @@ def _oldest_first(tasks: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]
     return tuple(sorted(tasks, key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or "")))
 
 
-def _tasks(count: int) -> str:
-    return f"{count} task" if count == 1 else f"{count} tasks"
-
-
 @dataclass(frozen=True)
 class DeploymentStops:
     """One deployment's stopped tasks, sorted into what counts towards
@@ -118,7 +113,8 @@ class DeploymentStops:
         return _oldest_first(self.crashed + self.unhealthy)
 
     def never_healthy(self) -> str:
-        return f"{_tasks(len(self.unhealthy))} failed ELB health checks before any was healthy"
+        tasks = plural(len(self.unhealthy), "task")
+        return f"{tasks} failed ELB health checks before any was healthy"
 
     def why(self) -> str:
         """Why the failed tasks failed: ELB health checks, crashes, or both."""

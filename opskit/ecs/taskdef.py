@@ -75,8 +75,14 @@ class Changes:
         return ", ".join(parts)
 
 
+class _Undescribable(StepError):
+    """ECS answered ``ClientException``: no such task definition (never registered,
+    or deleted: "Unable to describe task definition.")."""
+
+
 def describe_task_definition(aws: AwsAccess, name: str) -> dict[str, Any]:
-    """The task definition (``family``, ``family:rev`` or ARN); one line if missing."""
+    """The task definition (``family``, ``family:rev`` or ARN), its tags copied in;
+    one line if missing."""
     from botocore.exceptions import ClientError
 
     ecs = aws.client("ecs")
@@ -84,25 +90,14 @@ def describe_task_definition(aws: AwsAccess, name: str) -> dict[str, Any]:
         try:
             response = ecs.describe_task_definition(taskDefinition=name, include=["TAGS"])
         except ClientError as err:
-            raise StepError(
+            kind = _Undescribable if error_code(err) == "ClientException" else StepError
+            raise kind(
                 f"target {aws.target!r}: task definition {name!r}: {describe_client_error(err)}"
             ) from None
     definition = dict(response["taskDefinition"])
     if response.get("tags"):
         definition["tags"] = response["tags"]
     return definition
-
-
-def previous_revision(current: str) -> str:
-    """``family:N-1`` for the task definition ``current`` (an ARN or ``family:N``).
-    ``StepError`` when N is 1."""
-    family, revision = _family_revision(current)
-    if revision <= 1:
-        raise StepError(
-            f"task_definition: previous: the service runs {family}:{revision}, the first "
-            "revision; there is no previous one to deploy"
-        )
-    return f"{family}:{revision - 1}"
 
 
 def _family_revision(arn: str) -> tuple[str, int]:
@@ -142,32 +137,24 @@ def previous_active_revision(aws: AwsAccess, current: str) -> PreviousRevision:
     definition.", a ``ClientException``) was deleted. ``StepError`` naming the
     skipped revisions when none below N is ACTIVE.
     """
-    from botocore.exceptions import ClientError
-
     family, revision = _family_revision(current)
-    previous_revision(current)  # the first revision has no previous one
+    if revision <= 1:
+        raise StepError(
+            f"task_definition: previous: the service runs {family}:{revision}, the first "
+            "revision; there is no previous one to deploy"
+        )
     skipped: list[tuple[str, str]] = []
-    ecs = aws.client("ecs")
     for number in range(revision - 1, 0, -1):
         name = f"{family}:{number}"
-        with aws.call(f"ecs DescribeTaskDefinition {name}"):
-            try:
-                response = ecs.describe_task_definition(taskDefinition=name, include=["TAGS"])
-            except ClientError as err:
-                if error_code(err) != "ClientException":
-                    raise StepError(
-                        f"target {aws.target!r}: task definition {name!r}: "
-                        f"{describe_client_error(err)}"
-                    ) from None
-                skipped.append((name, "deleted"))
-                continue
-        definition = dict(response["taskDefinition"])
+        try:
+            definition = describe_task_definition(aws, name)
+        except _Undescribable:
+            skipped.append((name, "deleted"))
+            continue
         status = str(definition.get("status") or "ACTIVE")
         if status != "ACTIVE":
             skipped.append((name, status))
             continue
-        if response.get("tags"):
-            definition["tags"] = response["tags"]
         return PreviousRevision(definition, tuple(skipped))
     raise StepError(
         f"task_definition: previous: no ACTIVE revision of {family} below "

@@ -20,7 +20,7 @@ from typing import Any
 
 from opskit.durations import format_duration
 from opskit.ecs.describe import epoch
-from opskit.ecs.names import short_task_definition, task_id_of
+from opskit.ecs.names import plural, short_task_definition, task_id_of
 from opskit.ecs.placement import PlacementFailures
 from opskit.ecs.stops import replaced_summary, sort_stops
 
@@ -105,10 +105,6 @@ class Verdict:
     def replaced(self) -> str:
         """``1 task reclaimed by Spot, replaced`` ('' when no such stop)."""
         return replaced_summary(self.replaced_tasks)
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def state_line(deployment: dict[str, Any] | None, deployment_id: str, old_running: int) -> str:

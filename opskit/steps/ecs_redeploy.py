@@ -16,7 +16,7 @@ from typing import Any
 from opskit.ecs.deploy import StartedDeployment, check_controller, start_deployment
 from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
-from opskit.ecs.names import short_task_definition, task_id_of
+from opskit.ecs.names import plural, short_task_definition, task_id_of
 from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.settings import RolloutConfig, WaitLimit, check_strategy, wait_limit
 from opskit.ecs.stops import replaced_lines
@@ -31,7 +31,7 @@ from opskit.ecs.taskdef import (
     register_revision,
 )
 from opskit.ecs.wait import DeploymentWatch, follow_within
-from opskit.ecs.watch import SUCCEEDED, Verdict, plural
+from opskit.ecs.watch import SUCCEEDED, Verdict
 from opskit.errors import StepError, StepFailed, StepTimeout
 from opskit.iam.needs import Need, Permissions, any_of, flag
 from opskit.iam.resources import (
@@ -145,7 +145,11 @@ class Plan:
     base: dict[str, Any]  # the task definition the deployment starts from
     changes: Changes
     old_tasks: list[dict[str, Any]]
-    config: RolloutConfig  # the service's deploymentConfiguration, as far as it matters
+
+    @property
+    def config(self) -> RolloutConfig:
+        """The service's deploymentConfiguration, as far as it matters."""
+        return RolloutConfig.of(self.service)
 
     @property
     def update_task_definition(self) -> str | None:
@@ -177,8 +181,7 @@ def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
     cluster, name = inputs.cluster, inputs.service
     record = describe_service(ctx.aws, cluster, name)
     check_controller(record, cluster, name)
-    config = RolloutConfig.of(record)
-    check_strategy(config, cluster, name)
+    check_strategy(RolloutConfig.of(record), cluster, name)
     previous = record.get("taskDefinition", "")
     if inputs.task_definition == "previous":
         chosen = previous_active_revision(ctx.aws, previous)
@@ -188,7 +191,7 @@ def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
         base = describe_task_definition(ctx.aws, inputs.task_definition or previous)
     changes = parse_changes(base, inputs.image, inputs.environment)
     tasks = list_service_tasks(ctx.aws, cluster, name, "RUNNING")
-    plan = Plan(record, previous, base, changes, tasks, config)
+    plan = Plan(record, previous, base, changes, tasks)
     if not inputs.force and not changes and plan.update_task_definition is None:
         raise StepFailed(
             f"nothing to deploy on ECS service {name!r}: force is false and the task "

@@ -650,6 +650,20 @@ def test_task_definition_previous_skips_a_deleted_revision(stack, make_ctx, aws)
     assert result.outputs.task_definition.endswith(f"{FAMILY}:1")
 
 
+def test_a_deleted_task_definition_asked_for_by_name_is_refused_in_ecs_words(stack, make_ctx, aws):
+    put_service_on_revision_3(aws, stack)
+    stack.deregister(2)
+    aws.client("ecs").delete_task_definitions(taskDefinitions=[f"{FAMILY}:2"])
+
+    with pytest.raises(StepError) as refused:
+        plan(make_ctx, task_definition=f"{FAMILY}:2")
+
+    assert str(refused.value) == (
+        f"target 'test': task definition '{FAMILY}:2': "
+        "ClientException: Unable to describe task definition."
+    )
+
+
 def test_ctrl_c_while_not_visible_sends_nothing_more(stack, calls, make_ctx):
     stack.stale_reads_after_update(1000)
     cancel = threading.Event()

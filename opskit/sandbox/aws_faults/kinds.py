@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from opskit.sandbox.bedrock.faults import count
 from opskit.sandbox.faultfile import FaultInvalid
 
 KINDS: dict[str, tuple[str, ...]] = {
@@ -93,10 +94,10 @@ class AwsFault(FaultOptions):
                 "MISSING"
             )
         if self.kind == "placement":
-            attempts = "every attempt" if self.calls is None else _count(self.calls, "attempt")
+            attempts = "every attempt" if self.calls is None else count(self.calls, "attempt")
             return f"placement fails on {attempts} (Capacity is unavailable at this time)"
         if self.kind == "spot":
-            tasks = _count(self.calls or 1, "task")
+            tasks = count(self.calls or 1, "task")
             return f"Fargate Spot reclaims the next {tasks} once RUNNING (SpotInterruption)"
         if self.kind == "throttle":
             if self.always:
@@ -185,7 +186,3 @@ def aws_fault_from_json(document: Any) -> AwsFault:
 
 def _joined(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -51,7 +51,7 @@ class Fault:
         if self.kind == "slow_first_token":
             return f"first token after {self.seconds:g} s"
         if self.kind == "stream_error":
-            return f"modelStreamErrorException after {_count(self.after_chunks, 'chunk')}"
+            return f"modelStreamErrorException after {count(self.after_chunks, 'chunk')}"
         return "connections refused"
 
     def to_json(self) -> dict[str, Any]:
@@ -193,7 +193,7 @@ class FaultBoard:
                 if entry.remaining is not None:
                     row["remaining"] = entry.remaining
                     spent = entry.fault.calls - entry.remaining if entry.fault.calls else 0
-                    row["description"] += f"; {_count(spent, 'call')} throttled so far"
+                    row["description"] += f"; {count(spent, 'call')} throttled so far"
                 rows.append(row)
             return rows
 
@@ -221,12 +221,13 @@ def _model_of(fault: Fault) -> str:
     return fault.model
 
 
-def _count(number: int, noun: str) -> str:
+def count(number: int, noun: str) -> str:
+    """``1 call``, ``2 calls``: the one way fault descriptions count things."""
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _calls(number: int, prefix: str) -> str:
-    return f"{prefix}{_count(number, 'call')}" if number != 1 else f"{prefix}call"
+    return f"{prefix}{count(number, 'call')}" if number != 1 else f"{prefix}call"
 
 
 def describe_all(faults: list[Fault]) -> list[str]:
