@@ -57,6 +57,7 @@ _SCALARS = {
     "int32": _F.TYPE_INT32,
     "uint32": _F.TYPE_UINT32,
     "double": _F.TYPE_DOUBLE,
+    "bytes": _F.TYPE_BYTES,
 }
 
 # name -> [(field number, field name, type, repeated, oneof)]; a type that is not a
@@ -122,10 +123,12 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (32, "number_input", "NumberInput", False, "type"),
         (33, "file_uploader", "Labelled", False, "type"),
         (35, "color_picker", "ColorPicker", False, "type"),
-        # Tables: ``arrow_table``/``arrow_data_frame`` before 1.4x, ``table``/``dataframe``
-        # since, with other fields inside: none is read (Arrow IPC), so none is described.
-        (39, "table", "Nothing", False, "type"),
-        (40, "dataframe", "Nothing", False, "type"),
+        # Tables: ``arrow_table``/``arrow_data_frame`` (``Arrow``, field 1 the Arrow IPC
+        # bytes) in older releases, ``table``/``dataframe`` (field 1 an ``ArrowData``
+        # holding them) in newer ones: field 1 is read as bytes, and told apart by
+        # ``opskit.streamlit.reading``.
+        (39, "table", "ArrowElement", False, "type"),
+        (40, "dataframe", "ArrowElement", False, "type"),
         (42, "metric", "Metric", False, "type"),
         (43, "download_button", "Labelled", False, "type"),
         (44, "spinner", "Text", False, "type"),  # Spinner.text is field 1
@@ -146,6 +149,8 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (2, "allow_html", "bool", False, None),
         (4, "element_type", "int32", False, None),
     ],
+    "ArrowElement": [(1, "data", "bytes", False, None)],
+    "ArrowData": [(1, "data", "bytes", False, None)],
     "Progress": [(1, "value", "uint32", False, None), (2, "text", "string", False, None)],
     "ImageList": [(1, "imgs", "Image", True, None)],
     "Image": [(2, "caption", "string", False, None)],
@@ -314,4 +319,5 @@ def _message_class(name: str) -> Any:
 ForwardMsg = _message_class("ForwardMsg")
 BackMsg = _message_class("BackMsg")
 Element = _message_class("Element")
+ArrowData = _message_class("ArrowData")
 Block = _message_class("Block")

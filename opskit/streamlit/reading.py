@@ -4,8 +4,9 @@ A pattern in ``expect_page`` or ``expect`` is written as the page looks, so each
 element is read as shown: a metric as its label, value and delta, a widget as
 its label and current value, Markdown as rendered (``opskit.streamlit.markdown``),
 code verbatim. An element that shows no text (a chart, an image without caption,
-an empty placeholder) reads ``""``; a table, whose cells travel as Arrow IPC that
-opskit does not decode, reads ``TABLE_NOT_READ`` so that the page says it is there.
+an empty placeholder) reads ``""``; a table reads as its cells, one row a line,
+tab-separated, or ``TABLE_NOT_READ`` when its Arrow payload holds what
+``opskit.streamlit.arrow`` does not read, so that the page says a table is there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from opskit.streamlit import proto
+from opskit.streamlit.arrow import read_table
 from opskit.streamlit.markdown import html_text, inline, rendered
 
 TABLE_NOT_READ = "(table not read)"
@@ -133,6 +137,19 @@ def _metric(metric: Any) -> str:
     return _lines(inline(metric.label), metric.body, metric.delta)
 
 
+def _table(table: Any) -> str:
+    data = table.data
+    if data and not data.startswith(b"\xff\xff\xff\xff"):  # newer: an ArrowData message
+        try:
+            data = proto.ArrowData.FromString(data).data
+        except DecodeError:
+            return TABLE_NOT_READ
+    cells = read_table(data)
+    if cells is None:
+        return TABLE_NOT_READ
+    return "\n".join("\t".join(row) for row in cells)
+
+
 def _images(images: Any) -> str:
     return _lines(*(inline(image.caption) for image in images.imgs))  # captions only
 
@@ -155,8 +172,8 @@ _READERS: dict[str, Callable[[Any], str]] = {
     "spinner": lambda spinner: rendered(spinner.body),
     "toast": lambda toast: rendered(toast.body),
     "imgs": _images,
-    "table": lambda _: TABLE_NOT_READ,
-    "dataframe": lambda _: TABLE_NOT_READ,
+    "table": _table,
+    "dataframe": _table,
     "button": lambda button: inline(button.label),
     "download_button": lambda button: inline(button.label),
     "link_button": lambda button: inline(button.label),

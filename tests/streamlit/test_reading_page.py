@@ -32,7 +32,9 @@ SEEN = [
     "An image caption",
     "Loading 40%",  # progress text
     "Saved toast",
-    "(table not read)",  # st.table and st.dataframe: Arrow cells are not decoded
+    "Model\tPrice\nNova Lite\t0.06",  # st.table: cells from its Arrow payload
+    "Region\tTasks\tHealthy\neu-west-1\t2\ttrue\nNone\t3\tfalse",  # st.dataframe
+    "(table not read)",  # a column type opskit's Arrow reader does not read
     "Send 🚀",  # button label rendered like Markdown
     "Name\nAda",  # widgets: label and current value
     "Secret\n•••••••",  # a password shows dots

@@ -27,8 +27,9 @@ st.html("<p>Html <b>body</b> &amp; more</p>")
 st.image(np.zeros((4, 4, 3), dtype=np.uint8), caption="An image caption")
 st.progress(40, text="Loading 40%")
 st.toast("Saved toast")
-st.table({"col": ["table cell"]})
-st.dataframe({"col": ["frame cell"]})
+st.table({"Model": ["Nova Lite"], "Price": [0.06]})
+st.dataframe({"Region": ["eu-west-1", None], "Tasks": [2, 3], "Healthy": [True, False]})
+st.dataframe({"When": [datetime.datetime(2026, 1, 2, 3, 4)]})  # a type opskit does not read
 st.button(":material/send: Send :rocket:")
 
 st.text_input("Name", "Ada")
