@@ -46,6 +46,14 @@ SEEN = [
     "Level\n7",
     "Tags\nbeta, gamma",
     "Day\n2026-01-02",
+    "At\n09:30",
+    "Tint\n#00aa00",
+    "[ ] Dark mode",
+    "Plan\nFree\nPro",
+    "Speed\nfast",
+    "Upload a log",
+    "Open the docs",
+    "Get the report",
     "assistant\nchat body",  # chat message name
     "Open section\nopen expander words",
     "Collapsed section",  # the labels of closed containers are seen
