@@ -34,7 +34,7 @@ class Node:
 
     path: Path
     kind: str  # the element's type ("markdown", "alert", ...) or "block:<type>"
-    text: str  # what a person reads in it ("" for widgets and placeholders)
+    text: str  # what a person reads in it ("" for charts and placeholders)
     run: int  # which script run sent it last
     element: Any = None  # the proto Element, or the proto Block for blocks
     label: str = ""  # a chat message's name ("user", "assistant"), a block's label
@@ -103,7 +103,7 @@ class Page:
                 label=block_label(delta.add_block),
             )
         else:
-            return None  # transient elements (toasts, spinners) are not part of the page
+            return None  # a delta opskit does not read (rows added to a chart or table)
         self.nodes[path] = node
         return node
 
