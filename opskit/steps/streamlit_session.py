@@ -107,6 +107,13 @@ class SessionInputs:
         default=[],
         check=check_patterns,
     )
+    include_hidden: bool = param(
+        "Let expect_page match text a person sees only after opening its container "
+        "(a collapsed expander or status, a closed popover, an inactive tab, a sidebar "
+        "set to start collapsed).",
+        "boolean",
+        default=False,
+    )
     allow_errors: bool = param(
         "Pass even when the page shows an error alert (st.error).", "boolean", default=False
     )
@@ -133,7 +140,13 @@ class SessionOutputs:
         "Exceptions shown on the page: type and message.", "list"
     )
     errors: list[str] = output("Error alerts (st.error) shown on the page, as text.", "string_list")
-    page_text: str = output("The page's text after the last answer ('' in a dry run).", "string")
+    page_text: str = output(
+        "The text a person sees on the page after the last answer ('' in a dry run).", "string"
+    )
+    hidden_text: str = output(
+        "Text on the page inside containers a person must open first ('' in a dry run).",
+        "string",
+    )
 
 
 @dataclass
@@ -154,6 +167,7 @@ class Transcript:
             exceptions=[{"type": e.type, "message": e.message} for e in page.exceptions()],
             errors=page.errors(),
             page_text=page.text(),
+            hidden_text=page.hidden_text(),
         )
 
     def detail(self) -> str:
@@ -177,6 +191,12 @@ class Transcript:
         if page.errors():
             lines += ["", "Errors on the page:"]
             lines += [f"  {error}" for error in page.errors()]
+        hidden = page.hidden_text()
+        if hidden:
+            if len(hidden) > ANSWER_IN_DETAIL:
+                hidden = hidden[:ANSWER_IN_DETAIL] + f"… ({len(page.hidden_text())} chars)"
+            lines += ["", "Hidden on the page (in containers a person must open first):"]
+            lines += [f"  {line}" for line in hidden.splitlines()]
         return "\n".join(lines)
 
 
@@ -228,6 +248,25 @@ def _judge_page(page: Page, inputs: SessionInputs, when: str) -> str | None:
     if errors and not inputs.allow_errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return f"{when}: the page shows an error: {' '.join(errors[0].split())}{more}"
+    return None
+
+
+def _judge_expect_page(page: Page, inputs: SessionInputs) -> str | None:
+    """Why the page fails ``expect_page``: only what a person sees counts, unless
+    ``include_hidden`` lets text in unopened containers count too."""
+    seen, hidden = page.text(), page.hidden_text()
+    searched = f"{seen}\n{hidden}" if inputs.include_hidden else seen
+    for pattern in parse_patterns(inputs.expect_page):
+        if pattern.matches(searched):
+            continue
+        line = next((ln for ln in hidden.splitlines() if pattern.matches(ln)), None)
+        if line is not None:
+            return (
+                f"the page lacks {pattern.text!r} where a person sees it: it is only in a "
+                f"container they must open first ({_excerpt(line)}; include_hidden: true "
+                "matches it there)"
+            )
+        return f"the page lacks {pattern.text!r}: {_excerpt(seen)}"
     return None
 
 
@@ -306,10 +345,9 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 problem = problem or _judge_answer(question, outcome.answer)
                 if problem:
                     raise fail(problem)
-            page_text = session.page.text()
-            for pattern in parse_patterns(inputs.expect_page):
-                if not pattern.matches(page_text):
-                    raise fail(f"the page lacks {pattern.text!r}: {_excerpt(page_text)}")
+            problem = _judge_expect_page(session.page, inputs)
+            if problem:
+                raise fail(problem)
     except SessionUnavailable as err:
         raise fail(str(err), StepError) from None
     except RunTimeout:
@@ -390,7 +428,12 @@ def plan(ctx: StepContext, inputs: SessionInputs) -> StepResult:
     if inputs.expect_page:
         parts.append("expect the page to show " + ", ".join(repr(p) for p in inputs.expect_page))
     outputs = SessionOutputs(
-        streamlit_version=None, answers=[], exceptions=[], errors=[], page_text=""
+        streamlit_version=None,
+        answers=[],
+        exceptions=[],
+        errors=[],
+        page_text="",
+        hidden_text="",
     )
     return StepResult("ok", "; ".join(parts) + " (dry run: nothing sent)", outputs)
 

@@ -14,12 +14,12 @@ those references.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.streamlit import proto
+from opskit.streamlit.reading import block_label, element_text
 
 Path = tuple[int, ...]
 
@@ -34,9 +34,9 @@ class Node:
 
     path: Path
     kind: str  # the element's type ("markdown", "alert", ...) or "block:<type>"
-    text: str  # what a person reads in it ("" for widgets and placeholders)
+    text: str  # what a person reads in it ("" for charts and placeholders)
     run: int  # which script run sent it last
-    element: Any = None  # the proto Element, for elements
+    element: Any = None  # the proto Element, or the proto Block for blocks
     label: str = ""  # a chat message's name ("user", "assistant"), a block's label
 
     @property
@@ -55,44 +55,6 @@ class ShownException:
         return f"{self.type}: {self.message}" if self.message else self.type
 
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_ICON = re.compile(r":material/[a-z0-9_]+:\s?")
-_EMPHASIS = re.compile(r"\*\*|__|~~|`")
-_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
-
-
-def plain(markdown: str) -> str:
-    """Markdown as a person reads it: no emphasis marks, backticks, link targets or
-    icon codes (``**Nova Micro**`` reads ``Nova Micro``), so that a pattern is
-    written as the text looks. Single ``*``/``_`` stay: they are too often literal."""
-    text = _LINK.sub(r"\1", markdown)
-    text = _ICON.sub("", text)
-    text = _EMPHASIS.sub("", text)
-    return _HEADING.sub("", text)
-
-
-def element_text(element: Any) -> tuple[str, str]:
-    """The element's type and the text a person reads in it."""
-    kind = element.WhichOneof("type") or "other"
-    if kind == "text":
-        return kind, element.text.body
-    if kind == "markdown":
-        return kind, plain(element.markdown.body)
-    if kind == "heading":
-        return kind, plain(element.heading.body)
-    if kind == "code":
-        return kind, element.code.code_text
-    if kind == "alert":
-        alert = element.alert
-        body = plain(alert.body)
-        return kind, f"{plain(alert.title)}\n{body}" if alert.title else body
-    if kind == "exception":
-        return kind, str(ShownException(element.exception.type, element.exception.message))
-    if kind == "button":
-        return kind, element.button.label
-    return kind, ""
-
-
 @dataclass
 class Page:
     """Elements by delta path; ``run`` counts the script runs seen."""
@@ -100,6 +62,15 @@ class Page:
     nodes: dict[Path, Node] = field(default_factory=dict)
     run: int = 0
     compile_exception: ShownException | None = None
+    sidebar_collapsed: bool = False  # st.set_page_config(initial_sidebar_state="collapsed")
+
+    def configure(self, page_config: Any) -> None:
+        """Read ``st.set_page_config``: a sidebar set to start collapsed hides its text.
+
+        ``"auto"`` is taken as open: the browser collapses it only on a narrow
+        (mobile) screen, and a release gate reads the page as a desktop visitor."""
+        if page_config.HasField("initial_sidebar_state"):
+            self.sidebar_collapsed = page_config.initial_sidebar_state == proto.SIDEBAR_COLLAPSED
 
     def start_run(self) -> None:
         self.run += 1
@@ -123,14 +94,16 @@ class Page:
             before = self.nodes.get(path)
             if before is None or before.kind != f"block:{block_kind}":
                 self._drop_children(path)
-            label = ""
-            if block_kind == "chat_message":
-                label = delta.add_block.chat_message.name
-            elif block_kind in ("expandable", "tab", "popover"):
-                label = getattr(delta.add_block, block_kind).label
-            node = Node(path, f"block:{block_kind}", "", self.run, label=label)
+            node = Node(
+                path,
+                f"block:{block_kind}",
+                "",
+                self.run,
+                element=delta.add_block,
+                label=block_label(delta.add_block),
+            )
         else:
-            return None  # transient elements (toasts, spinners) are not part of the page
+            return None  # a delta opskit does not read (rows added to a chart or table)
         self.nodes[path] = node
         return node
 
@@ -148,8 +121,50 @@ class Page:
             if not node.is_block and path[:depth] == under:
                 yield node
 
-    def text(self, under: Path = ()) -> str:
-        return "\n".join(n.text for n in self.elements(under) if n.text)
+    def text(self, under: Path = (), *, hidden: bool = False) -> str:
+        """What a person reads under ``under``: element texts and the labels of the
+        blocks inside it, in page order. Text in a container a person must open
+        first (``hidden``) is apart: ``hidden=True`` reads only that."""
+        depth = len(under)
+        return "\n".join(
+            node.label if node.is_block else node.text
+            for path, node in sorted(self.nodes.items())
+            if path[:depth] == under
+            and (node.label if node.is_block else node.text)
+            and not (node.is_block and len(path) == depth)
+            and self.is_hidden(path) == hidden
+        )
+
+    def hidden_text(self) -> str:
+        """Text in collapsed expanders and statuses, closed popovers and dialogs,
+        inactive tabs and a sidebar set to start collapsed: on the page, not seen."""
+        return self.text(hidden=True)
+
+    def is_hidden(self, path: Path) -> bool:
+        """Whether a person must open something first to see what is at ``path``."""
+        if path[0] == proto.SIDEBAR and self.sidebar_collapsed:
+            return True
+        for depth in range(1, len(path)):
+            holder = self.nodes.get(path[:depth])
+            if holder is not None and holder.is_block and not self._shows_children(holder):
+                return True
+        return False
+
+    def _shows_children(self, block: Node) -> bool:
+        kind = block.kind.removeprefix("block:")
+        if kind == "expandable":
+            return bool(block.element.expandable.expanded)
+        if kind == "popover":
+            return bool(block.element.popover.open)
+        if kind == "dialog":
+            return bool(block.element.dialog.is_open)
+        if kind == "tab":
+            tabs = self.nodes.get(block.path[:-1])
+            active = 0
+            if tabs is not None and tabs.kind == "block:tab_container":
+                active = tabs.element.tab_container.default_tab_index
+            return block.path[-1] == active
+        return True
 
     def exceptions(self) -> list[ShownException]:
         """Exceptions shown on the page (``st.exception`` and uncaught ones), warnings aside."""

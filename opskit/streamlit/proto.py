@@ -35,8 +35,20 @@ ALERT_WARNING = 2
 ALERT_INFO = 3
 ALERT_SUCCESS = 4
 
+# Markdown.element_type values (st.caption, st.latex, st.divider are Markdown).
+MARKDOWN_CAPTION = 2
+MARKDOWN_LATEX = 4
+MARKDOWN_DIVIDER = 5
+
+# PageConfig.initial_sidebar_state values.
+SIDEBAR_COLLAPSED = 2
+
+# TextInput.type values.
+TEXT_INPUT_PASSWORD = 1
+
 # The root containers a delta path starts with (RootContainer.proto).
 ROOT_CONTAINERS = {0: "main", 1: "sidebar", 2: "event", 3: "bottom"}
+SIDEBAR = 1
 
 _F = descriptor_pb2.FieldDescriptorProto
 _SCALARS = {
@@ -44,6 +56,8 @@ _SCALARS = {
     "bool": _F.TYPE_BOOL,
     "int32": _F.TYPE_INT32,
     "uint32": _F.TYPE_UINT32,
+    "double": _F.TYPE_DOUBLE,
+    "bytes": _F.TYPE_BYTES,
 }
 
 # name -> [(field number, field name, type, repeated, oneof)]; a type that is not a
@@ -59,7 +73,9 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (9, "session_status_changed", "SessionStatus", False, "type"),
         (10, "session_event", "SessionEvent", False, "type"),
         (11, "ref_hash", "string", False, "type"),
+        (13, "page_config_changed", "PageConfig", False, "type"),
     ],
+    "PageConfig": [(4, "initial_sidebar_state", "int32", False, None)],
     "ForwardMsgMetadata": [
         (1, "cacheable", "bool", False, None),
         (2, "delta_path", "uint32", True, None),
@@ -88,21 +104,129 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
     "Element": [
         (1, "text", "Text", False, "type"),
         (2, "empty", "Nothing", False, "type"),
+        (5, "progress", "Progress", False, "type"),
+        (6, "imgs", "ImageList", False, "type"),
         (8, "exception", "Exception", False, "type"),
         (19, "button", "Labelled", False, "type"),  # Button.label is field 2
+        (20, "checkbox", "Checkbox", False, "type"),
+        (21, "slider", "Slider", False, "type"),
+        (22, "text_area", "TextArea", False, "type"),
+        (23, "radio", "Choice", False, "type"),
+        (24, "text_input", "TextInput", False, "type"),
+        (25, "selectbox", "Choice", False, "type"),
+        (26, "time_input", "TimeInput", False, "type"),
+        (27, "date_input", "DateInput", False, "type"),
+        (28, "multiselect", "MultiSelect", False, "type"),
         (29, "markdown", "Markdown", False, "type"),
         (30, "alert", "Alert", False, "type"),
+        (31, "json", "Text", False, "type"),  # Json.body is field 1
+        (32, "number_input", "NumberInput", False, "type"),
+        (33, "file_uploader", "Labelled", False, "type"),
+        (35, "color_picker", "ColorPicker", False, "type"),
+        # Tables: ``arrow_table``/``arrow_data_frame`` (``Arrow``, field 1 the Arrow IPC
+        # bytes) in older releases, ``table``/``dataframe`` (field 1 an ``ArrowData``
+        # holding them) in newer ones: field 1 is read as bytes, and told apart by
+        # ``opskit.streamlit.reading``.
+        (39, "table", "ArrowElement", False, "type"),
+        (40, "dataframe", "ArrowElement", False, "type"),
+        (42, "metric", "Metric", False, "type"),
+        (43, "download_button", "Labelled", False, "type"),
+        (44, "spinner", "Text", False, "type"),  # Spinner.text is field 1
         (47, "heading", "Heading", False, "type"),
         (48, "code", "Code", False, "type"),
         (49, "chat_input", "ChatInput", False, "type"),
+        (50, "toast", "Text", False, "type"),  # Toast.body is field 1
+        (51, "link_button", "Labelled", False, "type"),
+        (53, "page_link", "Labelled", False, "type"),  # PageLink.label is field 2
+        (54, "html", "Text", False, "type"),  # Html.body is field 1
+        (55, "button_group", "ButtonGroup", False, "type"),
     ],
     "Nothing": [],
     "Labelled": [(1, "id", "string", False, None), (2, "label", "string", False, None)],
     "Text": [(1, "body", "string", False, None)],
     "Markdown": [
         (1, "body", "string", False, None),
+        (2, "allow_html", "bool", False, None),
         (4, "element_type", "int32", False, None),
     ],
+    "ArrowElement": [(1, "data", "bytes", False, None)],
+    "ArrowData": [(1, "data", "bytes", False, None)],
+    "Progress": [(1, "value", "uint32", False, None), (2, "text", "string", False, None)],
+    "ImageList": [(1, "imgs", "Image", True, None)],
+    "Image": [(2, "caption", "string", False, None)],
+    "Metric": [
+        (1, "label", "string", False, None),
+        (2, "body", "string", False, None),
+        (3, "delta", "string", False, None),
+    ],
+    # Widgets: the label, the default, and the value the script set (``set_value``).
+    "TextInput": [
+        (2, "label", "string", False, None),
+        (3, "default", "string", False, None),
+        (4, "type", "int32", False, None),
+        (8, "value", "string", False, None),
+        (9, "set_value", "bool", False, None),
+    ],
+    "TextArea": [
+        (2, "label", "string", False, None),
+        (3, "default", "string", False, None),
+        (8, "value", "string", False, None),
+        (9, "set_value", "bool", False, None),
+    ],
+    "NumberInput": [
+        (2, "label", "string", False, None),
+        (8, "format", "string", False, None),
+        (14, "default", "double", False, None),
+        (19, "value", "double", False, None),
+        (20, "set_value", "bool", False, None),
+    ],
+    "Checkbox": [
+        (2, "label", "string", False, None),
+        (3, "default", "bool", False, None),
+        (6, "value", "bool", False, None),
+        (7, "set_value", "bool", False, None),
+    ],
+    "Choice": [  # Radio and Selectbox share these numbers
+        (2, "label", "string", False, None),
+        (3, "default", "int32", False, None),
+        (4, "options", "string", True, None),
+    ],
+    "MultiSelect": [
+        (2, "label", "string", False, None),
+        (3, "default", "int32", True, None),
+        (4, "options", "string", True, None),
+    ],
+    "Slider": [
+        (3, "label", "string", False, None),
+        (4, "format", "string", False, None),
+        (6, "default", "double", True, None),
+        (10, "value", "double", True, None),
+        (11, "set_value", "bool", False, None),
+        (13, "options", "string", True, None),
+    ],
+    "DateInput": [
+        (2, "label", "string", False, None),
+        (3, "default", "string", True, None),
+        (9, "value", "string", True, None),
+        (10, "set_value", "bool", False, None),
+    ],
+    "TimeInput": [
+        (2, "label", "string", False, None),
+        (3, "default", "string", False, None),
+        (6, "value", "string", False, None),
+        (7, "set_value", "bool", False, None),
+    ],
+    "ColorPicker": [
+        (2, "label", "string", False, None),
+        (3, "default", "string", False, None),
+        (6, "value", "string", False, None),
+        (7, "set_value", "bool", False, None),
+    ],
+    "ButtonGroup": [
+        (2, "options", "ButtonGroupOption", True, None),
+        (11, "label", "string", False, None),
+    ],
+    "ButtonGroupOption": [(1, "content", "string", False, None)],
     "Heading": [(1, "tag", "string", False, None), (3, "body", "string", False, None)],
     "Code": [(1, "code_text", "string", False, None)],
     "Alert": [
@@ -125,15 +249,20 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (1, "vertical", "Nothing", False, "type"),
         (2, "horizontal", "Nothing", False, "type"),
         (3, "column", "Nothing", False, "type"),
-        (4, "expandable", "LabelledBlock", False, "type"),
+        (4, "expandable", "Expandable", False, "type"),
         (5, "form", "Nothing", False, "type"),
-        (6, "tab_container", "Nothing", False, "type"),
+        (6, "tab_container", "TabContainer", False, "type"),
         (7, "tab", "LabelledBlock", False, "type"),
         (9, "chat_message", "ChatMessage", False, "type"),
-        (10, "popover", "LabelledBlock", False, "type"),
-        (11, "dialog", "Nothing", False, "type"),
+        (10, "popover", "Popover", False, "type"),
+        (11, "dialog", "Dialog", False, "type"),
     ],
     "LabelledBlock": [(1, "label", "string", False, None)],
+    # st.expander and st.status; ``expanded`` is how the page first shows it.
+    "Expandable": [(1, "label", "string", False, None), (2, "expanded", "bool", False, None)],
+    "TabContainer": [(1, "default_tab_index", "int32", False, None)],
+    "Popover": [(1, "label", "string", False, None), (7, "open", "bool", False, None)],
+    "Dialog": [(1, "title", "string", False, None), (4, "is_open", "bool", False, None)],
     "ChatMessage": [(1, "name", "string", False, None)],
     # --- browser -> server -----------------------------------------------------
     "BackMsg": [(11, "rerun_script", "ClientState", False, "type")],
@@ -190,4 +319,5 @@ def _message_class(name: str) -> Any:
 ForwardMsg = _message_class("ForwardMsg")
 BackMsg = _message_class("BackMsg")
 Element = _message_class("Element")
+ArrowData = _message_class("ArrowData")
 Block = _message_class("Block")

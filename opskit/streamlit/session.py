@@ -243,6 +243,8 @@ class StreamlitSession:
                     outcome.answer = before.answer(self.page)
                     if on_text is not None:
                         on_text(outcome.answer)
+            elif kind == "page_config_changed":
+                self.page.configure(message.page_config_changed)
             elif kind == "session_event" and message.session_event.HasField(
                 "script_compilation_exception"
             ):

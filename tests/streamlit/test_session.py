@@ -9,7 +9,7 @@ import pytest
 
 from opskit.clock import Clock, Deadline
 from opskit.streamlit import StreamlitSession, chat_value_field, proto, session, stream_url
-from opskit.streamlit.page import MessageCache, Page, ProtocolError, plain
+from opskit.streamlit.page import MessageCache, Page, ProtocolError
 from tests.streamlit.conftest import Servers
 
 
@@ -94,12 +94,12 @@ def test_later_deltas_replace_earlier_ones_and_stale_elements_go_at_the_runs_end
     page.apply(*_delta((0, 2, 0), "first words"))
     page.apply(*_delta((0, 2, 0), "first words and more"))
     page.finish_run()
-    assert page.text() == "title\nold text\nfirst words and more"
+    assert page.text() == "title\nold text\nassistant\nfirst words and more"
 
     page.start_run()  # the next run sends less: the rest is stale
     page.apply(*_delta((0, 0), "title"))
     page.apply(*_delta((0, 1), "new text"))
-    assert page.text() == "title\nnew text\nfirst words and more"  # until the run ends
+    assert page.text() == "title\nnew text\nassistant\nfirst words and more"  # until the end
     page.finish_run()
     assert page.text() == "title\nnew text"
 
@@ -111,14 +111,6 @@ def test_an_element_replacing_a_block_drops_the_blocks_children() -> None:
     page.apply(*_delta((0, 0, 0), "inside"))
     page.apply(*_delta((0, 0), "plain now"))
     assert page.text() == "plain now"
-
-
-def test_markdown_reads_as_rendered() -> None:
-    assert plain("**Nova Micro** · `fast` [docs](https://x.example) ~~old~~") == (
-        "Nova Micro · fast docs old"
-    )
-    assert plain("## Heading\n:material/forum: chat") == "Heading\nchat"
-    assert plain("snake_case * stays") == "snake_case * stays"
 
 
 def test_the_stream_url_keeps_the_base_path() -> None:
