@@ -95,10 +95,12 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (47, "heading", "Heading", False, "type"),
         (48, "code", "Code", False, "type"),
         (49, "chat_input", "ChatInput", False, "type"),
+        (50, "toast", "Toast", False, "type"),
     ],
     "Nothing": [],
     "Labelled": [(1, "id", "string", False, None), (2, "label", "string", False, None)],
     "Text": [(1, "body", "string", False, None)],
+    "Toast": [(1, "body", "string", False, None)],
     "Markdown": [
         (1, "body", "string", False, None),
         (4, "element_type", "int32", False, None),
