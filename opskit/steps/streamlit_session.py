@@ -6,7 +6,9 @@ check only proves that the script renders a page, and the incident's symptom was
 a browser tab does (``opskit.streamlit``: the websocket, no browser, no
 Streamlit), types each question into the chat input, waits for that run to
 finish, and judges what a person would see: exceptions, ``st.error`` alerts, the
-expected words in the answer, the release shown on the page.
+expected words in the answer, the release shown on the page. An answer is only
+what appeared for its question (``opskit.streamlit.answer``), and one that reads
+as an error or an apology is no answer (``opskit.streamlit.nonanswers``).
 
 ``failed`` means the page said no; ``error`` means no session could be had (a
 refused connection, a 403 from an auth proxy, a server that is not Streamlit).
@@ -23,7 +25,7 @@ from opskit.durations import format_duration
 from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
 from opskit.iam.needs import NO_AWS
 from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
-from opskit.shapes import Array, Checked, Map, OneOf, Optional, Required, Text
+from opskit.shapes import Array, Checked, Map, OneOf, Optional, Required, Scalar, Text
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
 from opskit.streamlit import (
     Node,
@@ -34,6 +36,8 @@ from opskit.streamlit import (
     StreamlitSession,
     stream_url,
 )
+from opskit.streamlit.answer import status_texts
+from opskit.streamlit.nonanswers import non_answer
 
 DEFAULT_TIMEOUT = 120.0  # when the playbook sets none: an answer that never ends must fail
 LIVE_EVERY = 0.25  # seconds between live updates of a streaming answer
@@ -47,6 +51,7 @@ class Question:
     question: str
     expect: tuple[Pattern, ...] = ()
     forbid: tuple[Pattern, ...] = ()
+    non_answers: bool = True  # an answer that reads as an error or apology fails
 
 
 def _check_url(value: str) -> str:
@@ -67,8 +72,14 @@ QUESTIONS = Array(
             Required("question", Text(), "What the user types into the chat input."),
             Optional("expect", PATTERNS, "Patterns the answer must hold.", default=[]),
             Optional("forbid", PATTERNS, "Patterns the answer must not hold.", default=[]),
+            Optional(
+                "non_answers",
+                Scalar("boolean"),
+                "false: do not fail an answer that reads as an error or an apology.",
+                default=True,
+            ),
         ),
-        expected="a question, or a mapping with question, expect, forbid",
+        expected="a question, or a mapping with question, expect, forbid, non_answers",
     ),
     expected="a list of questions",
     hint='write ask: ["How do I ...?"] or a list of {question, expect, forbid}',
@@ -80,7 +91,12 @@ def _questions(entries: list[Any]) -> list[Question]:
     return [
         Question(entry.strip())
         if isinstance(entry, str)
-        else Question(entry["question"].strip(), tuple(entry["expect"]), tuple(entry["forbid"]))
+        else Question(
+            entry["question"].strip(),
+            tuple(entry["expect"]),
+            tuple(entry["forbid"]),
+            entry["non_answers"],
+        )
         for entry in entries
     ]
 
@@ -100,6 +116,12 @@ class SessionInputs:
         QUESTIONS,
         default=[],
         check=_questions,
+    )
+    non_answers: list[Pattern] = param(
+        "The app's own non-answers (e.g. its canned apology): an answer that holds one "
+        "fails, as one that reads as an error or an apology does. Substrings, or re:...",
+        PATTERNS,
+        default=[],
     )
     expect_page: list[str] = param(
         "Patterns the page must show after the last answer (e.g. the release digest).",
@@ -158,6 +180,7 @@ class Transcript:
     load_ms: float | None = None
     answers: list[dict[str, Any]] = field(default_factory=list)
     page: Page | None = None
+    errors_only: set[int] = field(default_factory=set)  # answers checked with no expect
 
     def outputs(self) -> SessionOutputs:
         page = self.page or Page()
@@ -174,7 +197,7 @@ class Transcript:
         lines = [f"Streamlit {self.version or '(unknown version)'} at {self.url}"]
         if self.load_ms is not None:
             lines.append(f"page loaded in {_seconds(self.load_ms)}")
-        for answer in self.answers:
+        for index, answer in enumerate(self.answers):
             lines += ["", f"Q: {answer['question']}"]
             timing = f"done {_seconds(answer['total_ms'])}" if answer["total_ms"] else "unfinished"
             if answer["first_text_ms"] is not None:
@@ -184,6 +207,8 @@ class Transcript:
             if len(text) > ANSWER_IN_DETAIL:
                 text = text[:ANSWER_IN_DETAIL] + f"… ({len(answer['answer'])} chars)"
             lines += [f"  {line}" for line in text.splitlines()]
+            if index in self.errors_only:
+                lines.append("  (no expect: checked only for errors and non-answers)")
         page = self.page or Page()
         if page.exceptions():
             lines += ["", "Exceptions on the page:"]
@@ -235,7 +260,15 @@ def _pick_chat_input(page: Page, inputs: SessionInputs, question: str) -> Node:
             f"{len(found)} chat inputs on the page ({shown}): "
             "name the one to ask in with placeholder or key"
         )
-    return found[0]
+    chosen = found[0]
+    if chosen.element.chat_input.disabled:
+        said = status_texts(page)
+        beside = f"; the page says: {_excerpt(' '.join(said))}" if said else ""
+        raise StepFailed(
+            f"the chat input {chosen.element.chat_input.placeholder!r} is disabled: "
+            f"no one can ask {_quoted(question)}{beside}"
+        )
+    return chosen
 
 
 def _judge_page(page: Page, inputs: SessionInputs, when: str) -> str | None:
@@ -270,12 +303,33 @@ def _judge_expect_page(page: Page, inputs: SessionInputs) -> str | None:
     return None
 
 
-def _judge_answer(question: Question, answer: str) -> str | None:
+def _judge_answer(
+    question: Question, outcome: RunOutcome, app_non_answers: list[Pattern]
+) -> str | None:
+    answer = outcome.answer
     if not answer.strip():
+        if outcome.elsewhere:
+            return (
+                f"{_quoted(question.question)}: no answer; the page shows instead: "
+                f"{_excerpt(' '.join(outcome.elsewhere))}"
+            )
         return (
             f"{_quoted(question.question)}: no answer: the run finished and the page "
             "shows nothing new"
         )
+    if question.non_answers:
+        for pattern in app_non_answers:
+            if pattern.matches(answer):
+                return (
+                    f"{_quoted(question.question)}: the answer is one of the app's "
+                    f"non-answers ({pattern.text!r}): {_excerpt(answer)}"
+                )
+        found = non_answer(answer)
+        if found is not None:
+            return (
+                f"{_quoted(question.question)}: the answer reads as {found.kind}, "
+                f"not an answer: {_excerpt(found.line)}"
+            )
     for pattern in question.expect:
         if not pattern.matches(answer):
             return (
@@ -341,8 +395,10 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 )
                 asking = None
                 _record(ctx, transcript, question.question, outcome)
+                if not question.expect:
+                    transcript.errors_only.add(len(transcript.answers) - 1)
                 problem = _judge_page(session.page, inputs, _quoted(question.question))
-                problem = problem or _judge_answer(question, outcome.answer)
+                problem = problem or _judge_answer(question, outcome, inputs.non_answers)
                 if problem:
                     raise fail(problem)
             problem = _judge_expect_page(session.page, inputs)

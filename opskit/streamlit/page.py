@@ -14,7 +14,7 @@ those references.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,69 +195,6 @@ class Page:
             if node is not None and node.kind == "block:chat_message":
                 return node
         return None
-
-    def answer_blocks(self) -> list[Node]:
-        """Chat message blocks that are not the user's, in page order."""
-        return [
-            n
-            for path, n in sorted(self.nodes.items())
-            if n.kind == "block:chat_message" and n.label != "user"
-        ]
-
-
-@dataclass(frozen=True)
-class BeforeQuestion:
-    """The page as it was before a question, to tell the answer from what was there.
-
-    In a chat app the answer is what is new inside chat messages that are not the
-    user's (an app redraws earlier turns on every run: those are not the answer).
-    In an app without chat messages it is the text that was not on the page.
-    """
-
-    question: str
-    lines: frozenset[str]
-    answer_texts: Mapping[Path, frozenset[str]]  # per answer block: its elements' texts
-
-    @classmethod
-    def of(cls, page: Page, question: str) -> BeforeQuestion:
-        return cls(
-            question=question.strip(),
-            lines=frozenset(page.text().splitlines()),
-            answer_texts={
-                block.path: frozenset(n.text for n in page.elements(block.path))
-                for block in page.answer_blocks()
-            },
-        )
-
-    def is_answer(self, page: Page, node: Node) -> bool:
-        """Whether ``node`` (just written) shows answer text."""
-        if not node.text:
-            return False
-        holder = page.enclosing_chat_message(node.path)
-        if holder is not None:
-            return holder.label != "user" and node.text not in self.answer_texts.get(
-                holder.path, frozenset()
-            )
-        if page.answer_blocks():
-            return False
-        return node.text.strip() != self.question and node.text not in self.lines
-
-    def answer(self, page: Page) -> str:
-        """The answer's text as the page shows it now."""
-        blocks = page.answer_blocks()
-        if blocks:
-            new = [
-                block
-                for block in blocks
-                if frozenset(n.text for n in page.elements(block.path))
-                != self.answer_texts.get(block.path)
-            ]
-            return "\n".join(page.text(block.path) for block in new)
-        return "\n".join(
-            line
-            for line in page.text().splitlines()
-            if line not in self.lines and line.strip() != self.question
-        )
 
 
 @dataclass

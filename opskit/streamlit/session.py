@@ -34,8 +34,8 @@ from websockets.sync.client import connect
 from opskit.clock import Deadline
 from opskit.errors import Cancelled
 from opskit.streamlit import proto
+from opskit.streamlit.answer import BeforeQuestion
 from opskit.streamlit.page import (
-    BeforeQuestion,
     MessageCache,
     Node,
     Page,
@@ -108,6 +108,7 @@ class RunOutcome:
     finished: float
     first_text: float | None = None  # first text in an answer (see ``ask``)
     answer: str = ""  # the answer's text as shown (so far, while the run goes on)
+    elsewhere: tuple[str, ...] = ()  # new text outside the answer (alerts, toasts, ...)
 
     @property
     def duration_ms(self) -> float:
@@ -136,6 +137,7 @@ class StreamlitSession:
     streamlit_version: str = ""
     session_id: str = ""
     current_run: RunOutcome | None = None  # the run being waited for, or the last one
+    asked: list[str] = field(default_factory=list)  # questions typed so far
     _socket: Any = None
     _exits: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -202,12 +204,13 @@ class StreamlitSession:
     ) -> RunOutcome:
         """Submit ``question`` in ``chat_input`` and wait for the run to finish.
 
-        ``first_text`` is when text first appeared in an answer: inside a chat
-        message that is not the user's or, in an app without chat messages, in any
-        element whose text is new and not the question itself. ``on_text`` gets
-        that answer text as it streams.
+        The answer is the text this run added (``opskit.streamlit.answer``), never
+        text that was on the page before the question, in whatever shape it is
+        redrawn; ``first_text`` is when the first delta carrying answer text came.
+        ``on_text`` gets that answer text as it streams.
         """
-        before = BeforeQuestion.of(self.page, question)
+        before = BeforeQuestion.of(self.page, question, tuple(self.asked))
+        self.asked.append(question)
         widget = (chat_input.element.chat_input.id, question)
         return self._run(widget, before, on_text)
 
@@ -237,12 +240,14 @@ class StreamlitSession:
                 self._read_new_session(message.new_session)
             elif kind == "delta" and running:
                 node = self.page.apply(tuple(message.metadata.delta_path), message.delta)
-                if node is not None and before is not None and before.is_answer(self.page, node):
-                    if outcome.first_text is None:
+                if node is not None and before is not None:
+                    answer = before.answer(self.page)
+                    if answer and outcome.first_text is None:
                         outcome.first_text = time.perf_counter()
-                    outcome.answer = before.answer(self.page)
-                    if on_text is not None:
-                        on_text(outcome.answer)
+                    if answer != outcome.answer:
+                        outcome.answer = answer
+                        if on_text is not None:
+                            on_text(answer)
             elif kind == "page_config_changed":
                 self.page.configure(message.page_config_changed)
             elif kind == "session_event" and message.session_event.HasField(
@@ -260,7 +265,8 @@ class StreamlitSession:
                     continue  # a fragment re-ran on its own; the page run goes on
                 self.page.finish_run()
                 if before is not None:
-                    outcome.answer = before.answer(self.page)
+                    shown = before.new_text(self.page)
+                    outcome.answer, outcome.elsewhere = shown.answer, shown.elsewhere
                 outcome.status = status
                 outcome.finished = time.perf_counter()
                 if status != proto.FINISHED_WITH_COMPILE_ERROR or self.page.compile_exception:

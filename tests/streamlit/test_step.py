@@ -422,7 +422,7 @@ BAD_INPUT = [
     (
         {"url": "http://127.0.0.1:1", "ask": [{"question": "How?", "expected": ["x"]}]},
         "with.ask[0].expected: unknown key 'expected' (did you mean 'expect'?); "
-        "known: expect, forbid, question",
+        "known: expect, forbid, non_answers, question",
     ),
     (
         {"url": "http://127.0.0.1:1", "ask": ["ok", {"question": "How?", "forbid": ["re:("]}]},
