@@ -44,6 +44,8 @@ _SCALARS = {
     "bool": _F.TYPE_BOOL,
     "int32": _F.TYPE_INT32,
     "uint32": _F.TYPE_UINT32,
+    "sint64": _F.TYPE_SINT64,
+    "double": _F.TYPE_DOUBLE,
 }
 
 # name -> [(field number, field name, type, repeated, oneof)]; a type that is not a
@@ -59,6 +61,9 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (9, "session_status_changed", "SessionStatus", False, "type"),
         (10, "session_event", "SessionEvent", False, "type"),
         (11, "ref_hash", "string", False, "type"),
+        (15, "page_not_found", "PageNotFound", False, "type"),
+        (16, "pages_changed", "PagesChanged", False, "type"),  # up to 1.35 (pages/ only)
+        (23, "navigation", "Navigation", False, "type"),  # 1.36+
     ],
     "ForwardMsgMetadata": [
         (1, "cacheable", "bool", False, None),
@@ -66,7 +71,21 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
     ],
     "NewSession": [
         (1, "initialize", "Initialize", False, None),
+        (8, "app_pages", "AppPage", True, None),
         (9, "page_script_hash", "string", False, None),
+    ],
+    # A page of a multipage app (``pages/`` or ``st.navigation``), as its nav lists it.
+    "AppPage": [
+        (1, "page_script_hash", "string", False, None),
+        (2, "page_name", "string", False, None),
+        (4, "is_default", "bool", False, None),
+        (6, "url_pathname", "string", False, None),
+    ],
+    "PageNotFound": [(1, "page_name", "string", False, None)],
+    "PagesChanged": [(1, "app_pages", "AppPage", True, None)],
+    "Navigation": [
+        (2, "app_pages", "AppPage", True, None),
+        (4, "page_script_hash", "string", False, None),
     ],
     "Initialize": [
         (3, "environment_info", "EnvironmentInfo", False, None),
@@ -89,7 +108,11 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (1, "text", "Text", False, "type"),
         (2, "empty", "Nothing", False, "type"),
         (8, "exception", "Exception", False, "type"),
-        (19, "button", "Labelled", False, "type"),  # Button.label is field 2
+        (19, "button", "Button", False, "type"),
+        (22, "text_area", "TextArea", False, "type"),
+        (24, "text_input", "TextInput", False, "type"),
+        (25, "selectbox", "Selectbox", False, "type"),
+        (32, "number_input", "NumberInput", False, "type"),
         (29, "markdown", "Markdown", False, "type"),
         (30, "alert", "Alert", False, "type"),
         (47, "heading", "Heading", False, "type"),
@@ -97,7 +120,40 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (49, "chat_input", "ChatInput", False, "type"),
     ],
     "Nothing": [],
-    "Labelled": [(1, "id", "string", False, None), (2, "label", "string", False, None)],
+    # The widgets the synthetic user fills and clicks (``fill:``, ``click:``).
+    "Button": [
+        (1, "id", "string", False, None),
+        (2, "label", "string", False, None),
+        (5, "form_id", "string", False, None),
+        (6, "is_form_submitter", "bool", False, None),
+        (8, "disabled", "bool", False, None),
+    ],
+    "TextInput": [
+        (1, "id", "string", False, None),
+        (2, "label", "string", False, None),
+        (7, "form_id", "string", False, None),
+        (12, "disabled", "bool", False, None),
+    ],
+    "TextArea": [
+        (1, "id", "string", False, None),
+        (2, "label", "string", False, None),
+        (7, "form_id", "string", False, None),
+        (11, "disabled", "bool", False, None),
+    ],
+    "NumberInput": [
+        (1, "id", "string", False, None),
+        (2, "label", "string", False, None),
+        (3, "form_id", "string", False, None),
+        (13, "data_type", "int32", False, None),  # NumberInput.DataType: INT 0, FLOAT 1
+        (21, "disabled", "bool", False, None),
+    ],
+    "Selectbox": [
+        (1, "id", "string", False, None),
+        (2, "label", "string", False, None),
+        (4, "options", "string", True, None),
+        (6, "form_id", "string", False, None),
+        (9, "disabled", "bool", False, None),
+    ],
     "Text": [(1, "body", "string", False, None)],
     "Markdown": [
         (1, "body", "string", False, None),
@@ -141,13 +197,22 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (1, "query_string", "string", False, None),
         (2, "widget_states", "WidgetStates", False, None),
         (3, "page_script_hash", "string", False, None),
+        (4, "page_name", "string", False, None),  # a page's URL path, before its hash is known
         (7, "cached_message_hashes", "string", True, None),
     ],
     "WidgetStates": [(1, "widgets", "WidgetState", True, None)],
     # The chat input's value: ``string_trigger_value`` up to Streamlit 1.42,
     # ``chat_input_value`` from 1.43 (chat input with file uploads).
+    # The widgets' values: ``trigger_value`` for a button, ``string_value`` for a
+    # text input, text area and (from Streamlit 1.45) a selectbox's option,
+    # ``int_value`` for a selectbox's index up to 1.44 and an integer number input,
+    # ``double_value`` for a float number input.
     "WidgetState": [
         (1, "id", "string", False, None),
+        (2, "trigger_value", "bool", False, "value"),
+        (4, "double_value", "double", False, "value"),
+        (5, "int_value", "sint64", False, "value"),
+        (6, "string_value", "string", False, "value"),
         (14, "string_trigger_value", "StringTriggerValue", False, "value"),
         (15, "chat_input_value", "ChatInputValue", False, "value"),
     ],
