@@ -340,15 +340,23 @@ class StreamlitSession:
             info = new_session.initialize.environment_info
             self.streamlit_version = info.streamlit_version or self.streamlit_version
             self.session_id = new_session.initialize.session_id or self.session_id
+        # A pages/ folder app up to Streamlit 1.4x lists its pages here and sends no
+        # navigation message; later servers send one after this and it wins. One
+        # page is not a multipage app (newer servers list only the page asked for).
+        if len(new_session.app_pages) > 1:
+            self._read_pages(new_session.app_pages, new_session.page_script_hash)
 
     def _read_navigation(self, navigation: Any) -> None:
         """The app's pages and the one this run shows (Streamlit 1.36+); the
         browser reruns that page from then on, and so does opskit."""
+        self._read_pages(navigation.app_pages, navigation.page_script_hash)
+
+    def _read_pages(self, app_pages: Any, shown: str) -> None:
         self.app_pages = [
             pages.AppPage(p.page_name, p.url_pathname, p.page_script_hash, p.is_default)
-            for p in navigation.app_pages
+            for p in app_pages
         ]
-        self.page_hash = navigation.page_script_hash or self.page_hash
+        self.page_hash = shown or self.page_hash
 
     def _receive(self, until: float | None = None) -> Any:
         """The next message, references resolved; ``None`` once ``until`` (a

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from opskit.errors import StepError, StepFailed
+from opskit.clock import Deadline, FakeClock
+from opskit.errors import Cancelled, StepError, StepFailed
 from opskit.steps.streamlit_session import STEP
 from opskit.streamlit import widgets
-from opskit.streamlit.pages import candidates
+from opskit.streamlit.pages import candidates, find_base
 from tests.conftest import ContextFactory
 from tests.streamlit.conftest import Servers
 from tests.streamlit.test_step import failure, run_cli, run_step
@@ -86,6 +88,18 @@ def test_the_base_path_is_found_as_the_browser_finds_it() -> None:
         ("https://h/chat?x=1", "sales"),
     ]
     assert candidates("https://h/") == [("https://h/", "")]  # nothing to try: no GET
+
+
+def test_the_base_path_probe_honours_the_deadline_and_cancel(streamlit_servers: Servers) -> None:
+    url, clock = nav_url(streamlit_servers, "sales"), FakeClock()
+    found = find_base(url, Deadline(clock, None), threading.Event(), {})
+    assert found == (f"{streamlit_servers.apps.url}?app=pages_nav", "sales")
+    # No time left: no GET, and the whole path is kept for the handshake to judge.
+    assert find_base(url, Deadline.after(clock, 0), threading.Event(), {}) == (url, "")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        find_base(url, Deadline(clock, None), cancel, {})
 
 
 # --- 5. apps that are not chats -----------------------------------------------------------
