@@ -320,7 +320,7 @@ CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
         10,
         Exactly(
             "steps[0].with.ask[1].forbidd: unknown key 'forbidd' (did you mean 'forbid'?); "
-            "known: expect, forbid, non_answers, question"
+            "known: click, expect, fill, forbid, non_answers, question"
         ),
         [],
     ),

@@ -10,8 +10,10 @@ expected words in the answer, the release shown on the page. An answer is only
 what appeared for its question (``opskit.streamlit.answer``), and one that reads
 as an error or an apology is no answer (``opskit.streamlit.nonanswers``).
 
-``failed`` means the page said no; ``error`` means no session could be had (a
-refused connection, a 403 from an auth proxy, a server that is not Streamlit).
+``failed`` means the page said no; ``error`` means opskit could not check: no
+session could be had (a refused connection, a 403 from an auth proxy, a server
+that is not Streamlit), or the page offers neither a chat input nor the widgets
+a question names (an app that is not a chat is not a broken release).
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ from opskit.durations import format_duration
 from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
 from opskit.iam.needs import NO_AWS
 from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
-from opskit.shapes import Array, Checked, Map, OneOf, Optional, Required, Scalar, Text
+from opskit.shapes import Array, Checked, Map, OneOf, Optional, Scalar, Text
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
 from opskit.streamlit import (
     Node,
     Page,
+    PageMissing,
     RunOutcome,
     RunTimeout,
     SessionUnavailable,
     StreamlitSession,
     stream_url,
+    widgets,
 )
 from opskit.streamlit.answer import status_texts
 from opskit.streamlit.nonanswers import non_answer
@@ -46,12 +50,18 @@ ANSWER_IN_DETAIL = 4000  # characters of each answer kept in the transcript
 
 @dataclass(frozen=True)
 class Question:
-    """One entry of ``ask``: what to type, and what the answer must (not) hold."""
+    """One entry of ``ask``: what to type, and what the answer must (not) hold.
+
+    ``fill``/``click`` put the question through widgets instead of (or besides)
+    the chat input; ``question`` then names it in the transcript."""
 
     question: str
     expect: tuple[Pattern, ...] = ()
     forbid: tuple[Pattern, ...] = ()
     non_answers: bool = True  # an answer that reads as an error or apology fails
+    fill: tuple[tuple[str, str], ...] = ()  # (label, value) typed or picked
+    click: str | None = None  # a button's label
+    typed: str = ""  # the chat question, "" when asked through widgets only
 
 
 def _check_url(value: str) -> str:
@@ -68,18 +78,24 @@ PATTERNS = Array(
 QUESTIONS = Array(
     OneOf(
         Text(expected="a question"),
-        Map(
-            Required("question", Text(), "What the user types into the chat input."),
-            Optional("expect", PATTERNS, "Patterns the answer must hold.", default=[]),
-            Optional("forbid", PATTERNS, "Patterns the answer must not hold.", default=[]),
-            Optional(
-                "non_answers",
-                Scalar("boolean"),
-                "false: do not fail an answer that reads as an error or an apology.",
-                default=True,
+        Checked(
+            Map(
+                Optional("question", Text(), "What the user types into the chat input."),
+                Optional("expect", PATTERNS, "Patterns the answer must hold.", default=[]),
+                Optional("forbid", PATTERNS, "Patterns the answer must not hold.", default=[]),
+                Optional("fill", widgets.FILL, widgets.FILL_HELP),
+                Optional("click", Text(), "The label of a button or form submit button to press."),
+                Optional(
+                    "non_answers",
+                    Scalar("boolean"),
+                    "false: do not fail an answer that reads as an error or an apology.",
+                    default=True,
+                ),
             ),
+            widgets.check_entry,
         ),
-        expected="a question, or a mapping with question, expect, forbid, non_answers",
+        expected="a question, or a mapping with question or fill/click, expect, forbid, "
+        "non_answers",
     ),
     expected="a list of questions",
     hint='write ask: ["How do I ...?"] or a list of {question, expect, forbid}',
@@ -88,17 +104,16 @@ QUESTIONS = Array(
 
 def _questions(entries: list[Any]) -> list[Question]:
     """The checked ``ask`` entries as ``Question`` values (a string is a bare question)."""
-    return [
-        Question(entry.strip())
-        if isinstance(entry, str)
-        else Question(
-            entry["question"].strip(),
-            tuple(entry["expect"]),
-            tuple(entry["forbid"]),
-            entry["non_answers"],
-        )
-        for entry in entries
-    ]
+    found = []
+    for entry in entries:
+        if isinstance(entry, str):
+            found.append(Question(entry.strip(), typed=entry.strip()))
+            continue
+        typed, fill = entry.get("question", "").strip(), tuple(entry.get("fill", {}).items())
+        name = typed or widgets.describe(fill, entry.get("click"))
+        checks = tuple(entry["expect"]), tuple(entry["forbid"])
+        found.append(Question(name, *checks, entry["non_answers"], fill, entry.get("click"), typed))
+    return found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +153,11 @@ class SessionInputs:
     )
     allow_errors: bool = param(
         "Pass even when the page shows an error alert (st.error).", "boolean", default=False
+    )
+    page: str | None = param(
+        "The page of a multipage app to open, by its title in the nav or its URL path "
+        "(a page path in url opens that page too).",
+        "string",
     )
     placeholder: str | None = param(
         "Ask in the chat input with this placeholder (default: the only one).", "string"
@@ -251,10 +271,8 @@ def _pick_chat_input(page: Page, inputs: SessionInputs, question: str) -> Node:
     if inputs.placeholder is not None:
         wanted.append(f"placeholder {inputs.placeholder!r}")
     which = f"chat input with {' and '.join(wanted)}" if wanted else "chat input"
-    if not found:
-        raise StepFailed(
-            f"no {which} on the page to ask {_quoted(question)} (chat inputs: {shown})"
-        )
+    if not found:  # nothing to type into: could not check, not a broken release
+        raise StepError(f"no {which} on the page to ask {_quoted(question)} (chat inputs: {shown})")
     if len(found) > 1:
         raise StepFailed(
             f"{len(found)} chat inputs on the page ({shown}): "
@@ -384,15 +402,23 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 f"Streamlit {session.streamlit_version or '(unknown version)'}: page loaded "
                 f"in {_seconds(loaded.duration_ms)}",
             )
+            if inputs.page is not None and session.open_page(inputs.page) is not None:
+                ctx.emit("info", f"opened the page {inputs.page!r}")
             problem = _judge_page(session.page, inputs, "before any question")
             if problem:
                 raise fail(problem)
             for question in inputs.ask:
-                chat_input = _pick_chat_input(session.page, inputs, question.question)
-                asking = question.question
-                outcome = session.ask(
-                    question.question, chat_input, on_text=_LiveAnswer(ctx, question.question)
+                values = widgets.values(
+                    session.page, dict(question.fill), question.click, session.streamlit_version
                 )
+                live = _LiveAnswer(ctx, question.question)
+                asking = question.question
+                if question.typed:
+                    chat_input = _pick_chat_input(session.page, inputs, question.typed)
+                    outcome = session.ask(question.typed, chat_input, on_text=live, widgets=values)
+                else:
+                    said = max((v for _, v in question.fill), key=len, default=question.question)
+                    outcome = session.submit(said, values, on_text=live)
                 asking = None
                 _record(ctx, transcript, question.question, outcome)
                 if not question.expect:
@@ -404,8 +430,10 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
             problem = _judge_expect_page(session.page, inputs)
             if problem:
                 raise fail(problem)
-    except SessionUnavailable as err:
+    except (SessionUnavailable, widgets.NotOnPage) as err:
         raise fail(str(err), StepError) from None
+    except (PageMissing, widgets.Refused) as err:
+        raise fail(str(err)) from None
     except RunTimeout:
         waited = format_duration(ctx.clock.monotonic() - started)
         if asking is None:
@@ -475,6 +503,8 @@ def _summary(transcript: Transcript, inputs: SessionInputs) -> str:
 def plan(ctx: StepContext, inputs: SessionInputs) -> StepResult:
     """Say what would be asked; send nothing (a real model's answer costs money)."""
     parts = [f"would open a session on {stream_url(inputs.url)}"]
+    if inputs.page is not None:
+        parts.append(f"open the page {inputs.page!r}")
     for question in inputs.ask:
         checks = [f"expect {p.text!r}" for p in question.expect]
         checks += [f"forbid {p.text!r}" for p in question.forbid]

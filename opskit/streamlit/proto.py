@@ -58,6 +58,7 @@ _SCALARS = {
     "uint32": _F.TYPE_UINT32,
     "double": _F.TYPE_DOUBLE,
     "bytes": _F.TYPE_BYTES,
+    "sint64": _F.TYPE_SINT64,
 }
 
 # name -> [(field number, field name, type, repeated, oneof)]; a type that is not a
@@ -74,6 +75,9 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (10, "session_event", "SessionEvent", False, "type"),
         (11, "ref_hash", "string", False, "type"),
         (13, "page_config_changed", "PageConfig", False, "type"),
+        (15, "page_not_found", "PageNotFound", False, "type"),
+        (16, "pages_changed", "PagesChanged", False, "type"),  # up to 1.35 (pages/ only)
+        (23, "navigation", "Navigation", False, "type"),  # 1.36+
     ],
     "PageConfig": [(4, "initial_sidebar_state", "int32", False, None)],
     "ForwardMsgMetadata": [
@@ -82,7 +86,21 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
     ],
     "NewSession": [
         (1, "initialize", "Initialize", False, None),
+        (8, "app_pages", "AppPage", True, None),
         (9, "page_script_hash", "string", False, None),
+    ],
+    # A page of a multipage app (``pages/`` or ``st.navigation``), as its nav lists it.
+    "AppPage": [
+        (1, "page_script_hash", "string", False, None),
+        (2, "page_name", "string", False, None),
+        (4, "is_default", "bool", False, None),
+        (6, "url_pathname", "string", False, None),
+    ],
+    "PageNotFound": [(1, "page_name", "string", False, None)],
+    "PagesChanged": [(1, "app_pages", "AppPage", True, None)],
+    "Navigation": [
+        (2, "app_pages", "AppPage", True, None),
+        (4, "page_script_hash", "string", False, None),
     ],
     "Initialize": [
         (3, "environment_info", "EnvironmentInfo", False, None),
@@ -107,13 +125,13 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (5, "progress", "Progress", False, "type"),
         (6, "imgs", "ImageList", False, "type"),
         (8, "exception", "Exception", False, "type"),
-        (19, "button", "Labelled", False, "type"),  # Button.label is field 2
+        (19, "button", "Button", False, "type"),
         (20, "checkbox", "Checkbox", False, "type"),
         (21, "slider", "Slider", False, "type"),
         (22, "text_area", "TextArea", False, "type"),
         (23, "radio", "Choice", False, "type"),
         (24, "text_input", "TextInput", False, "type"),
-        (25, "selectbox", "Choice", False, "type"),
+        (25, "selectbox", "Selectbox", False, "type"),
         (26, "time_input", "TimeInput", False, "type"),
         (27, "date_input", "DateInput", False, "type"),
         (28, "multiselect", "MultiSelect", False, "type"),
@@ -159,26 +177,44 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (2, "body", "string", False, None),
         (3, "delta", "string", False, None),
     ],
-    # Widgets: the label, the default, and the value the script set (``set_value``).
+    # Widgets: the id and form the synthetic user fills and clicks by (``fill:``,
+    # ``click:``), the label, the default, and the value the script set (``set_value``).
+    "Button": [
+        (1, "id", "string", False, None),
+        (2, "label", "string", False, None),
+        (5, "form_id", "string", False, None),
+        (6, "is_form_submitter", "bool", False, None),
+        (8, "disabled", "bool", False, None),
+    ],
     "TextInput": [
+        (1, "id", "string", False, None),
         (2, "label", "string", False, None),
         (3, "default", "string", False, None),
         (4, "type", "int32", False, None),
+        (7, "form_id", "string", False, None),
         (8, "value", "string", False, None),
         (9, "set_value", "bool", False, None),
+        (12, "disabled", "bool", False, None),
     ],
     "TextArea": [
+        (1, "id", "string", False, None),
         (2, "label", "string", False, None),
         (3, "default", "string", False, None),
+        (7, "form_id", "string", False, None),
         (8, "value", "string", False, None),
         (9, "set_value", "bool", False, None),
+        (11, "disabled", "bool", False, None),
     ],
     "NumberInput": [
+        (1, "id", "string", False, None),
         (2, "label", "string", False, None),
+        (3, "form_id", "string", False, None),
         (8, "format", "string", False, None),
+        (13, "data_type", "int32", False, None),  # NumberInput.DataType: INT 0, FLOAT 1
         (14, "default", "double", False, None),
         (19, "value", "double", False, None),
         (20, "set_value", "bool", False, None),
+        (21, "disabled", "bool", False, None),
     ],
     "Checkbox": [
         (2, "label", "string", False, None),
@@ -186,10 +222,18 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (6, "value", "bool", False, None),
         (7, "set_value", "bool", False, None),
     ],
-    "Choice": [  # Radio and Selectbox share these numbers
+    "Choice": [  # Radio (Selectbox has the same numbers, and more)
         (2, "label", "string", False, None),
         (3, "default", "int32", False, None),
         (4, "options", "string", True, None),
+    ],
+    "Selectbox": [
+        (1, "id", "string", False, None),
+        (2, "label", "string", False, None),
+        (3, "default", "int32", False, None),
+        (4, "options", "string", True, None),
+        (6, "form_id", "string", False, None),
+        (9, "disabled", "bool", False, None),
     ],
     "MultiSelect": [
         (2, "label", "string", False, None),
@@ -270,13 +314,22 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (1, "query_string", "string", False, None),
         (2, "widget_states", "WidgetStates", False, None),
         (3, "page_script_hash", "string", False, None),
+        (4, "page_name", "string", False, None),  # a page's URL path, before its hash is known
         (7, "cached_message_hashes", "string", True, None),
     ],
     "WidgetStates": [(1, "widgets", "WidgetState", True, None)],
     # The chat input's value: ``string_trigger_value`` up to Streamlit 1.42,
     # ``chat_input_value`` from 1.43 (chat input with file uploads).
+    # The widgets' values: ``trigger_value`` for a button, ``string_value`` for a
+    # text input, text area and (from Streamlit 1.45) a selectbox's option,
+    # ``int_value`` for a selectbox's index up to 1.44 and an integer number input,
+    # ``double_value`` for a float number input.
     "WidgetState": [
         (1, "id", "string", False, None),
+        (2, "trigger_value", "bool", False, "value"),
+        (4, "double_value", "double", False, "value"),
+        (5, "int_value", "sint64", False, "value"),
+        (6, "string_value", "string", False, "value"),
         (14, "string_trigger_value", "StringTriggerValue", False, "value"),
         (15, "chat_input_value", "ChatInputValue", False, "value"),
     ],

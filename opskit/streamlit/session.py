@@ -33,7 +33,7 @@ from websockets.sync.client import connect
 
 from opskit.clock import Deadline
 from opskit.errors import Cancelled
-from opskit.streamlit import proto
+from opskit.streamlit import pages, proto
 from opskit.streamlit.answer import BeforeQuestion
 from opskit.streamlit.page import (
     MessageCache,
@@ -49,6 +49,10 @@ POLL = 0.2  # seconds between looks at the deadline and the cancel event
 CONNECT_TIMEOUT = 10.0
 COMPILE_ERROR_WAIT = 2.0  # seconds to wait for a compile error's exception after the run
 MAX_MESSAGE = 200 * 1024 * 1024  # Streamlit's own default server.maxMessageSize
+
+
+# (widget id, WidgetState field, value): one widget's value in a rerun.
+WidgetValue = tuple[str, str, Any]
 
 
 class SessionUnavailable(Exception):
@@ -138,11 +142,16 @@ class StreamlitSession:
     session_id: str = ""
     current_run: RunOutcome | None = None  # the run being waited for, or the last one
     asked: list[str] = field(default_factory=list)  # questions typed so far
+    app_pages: list[pages.AppPage] = field(default_factory=list)  # a multipage app's nav
+    page_hash: str = ""  # the page shown, once the server named it (reruns stay on it)
+    page_path: str = ""  # the page in the URL, sent by name until its hash is known
+    page_not_found: bool = False  # the server said it has no page ``page_path``
     _socket: Any = None
     _exits: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __enter__(self) -> StreamlitSession:
-        target = stream_url(self.url)
+        base, self.page_path = pages.find_base(self.url, self.deadline, self.cancel, self.headers)
+        target = stream_url(base)
         timeout = self._remaining(CONNECT_TIMEOUT)
         try:
             self._socket = self._exits.enter_context(
@@ -192,8 +201,25 @@ class StreamlitSession:
 
     # --- runs -------------------------------------------------------------------
     def load(self) -> RunOutcome:
-        """The first script run, with no widget values: the page a person first sees."""
-        return self._run(None)
+        """The first script run, with no widget values: the page a person first sees.
+
+        Raises ``PageMissing`` when the URL names a page the app does not have
+        (the server then shows its default page, as a browser would).
+        """
+        outcome = self._run([])
+        if self.page_not_found:
+            raise pages.PageMissing(
+                f"no page /{self.page_path} in the app; {pages.listing(self.app_pages)}"
+            )
+        return outcome
+
+    def open_page(self, wanted: str) -> RunOutcome | None:
+        """Go to the page named ``wanted`` (its title or URL path), as a click in the
+        nav does; ``None`` when it is the page shown. Raises ``PageMissing``."""
+        page = pages.pick(self.app_pages, wanted)
+        if page.script_hash == self.page_hash:
+            return None
+        return self._run([], page_hash=page.script_hash)
 
     def ask(
         self,
@@ -201,6 +227,7 @@ class StreamlitSession:
         chat_input: Node,
         *,
         on_text: Callable[[str], None] | None = None,
+        widgets: list[WidgetValue] | None = None,
     ) -> RunOutcome:
         """Submit ``question`` in ``chat_input`` and wait for the run to finish.
 
@@ -209,19 +236,34 @@ class StreamlitSession:
         redrawn; ``first_text`` is when the first delta carrying answer text came.
         ``on_text`` gets that answer text as it streams.
         """
-        before = BeforeQuestion.of(self.page, question, tuple(self.asked))
-        self.asked.append(question)
-        widget = (chat_input.element.chat_input.id, question)
-        return self._run(widget, before, on_text)
+        field_name = chat_value_field(self.streamlit_version)
+        chat = (chat_input.element.chat_input.id, field_name, question)
+        return self.submit(question, [*(widgets or []), chat], on_text=on_text)
+
+    def submit(
+        self,
+        said: str,
+        values: list[WidgetValue],
+        *,
+        on_text: Callable[[str], None] | None = None,
+    ) -> RunOutcome:
+        """Send ``values`` (typed, picked, clicked) in one rerun and wait for it to
+        finish; the answer is judged as after a question (``said`` is what the
+        user typed, not part of the answer)."""
+        before = BeforeQuestion.of(self.page, said, tuple(self.asked))
+        self.asked.append(said)
+        return self._run(values, before, on_text)
 
     def _run(
         self,
-        chat_value: tuple[str, str] | None,
+        values: list[WidgetValue],
         before: BeforeQuestion | None = None,
         on_text: Callable[[str], None] | None = None,
+        page_hash: str = "",
     ) -> RunOutcome:
         started = time.perf_counter()
-        self._send_rerun(chat_value)
+        self.page_not_found = False
+        self._send_rerun(values, page_hash)
         outcome = RunOutcome(status=-1, started=started, finished=started)
         self.current_run = outcome
         running = False
@@ -250,6 +292,10 @@ class StreamlitSession:
                             on_text(answer)
             elif kind == "page_config_changed":
                 self.page.configure(message.page_config_changed)
+            elif kind == "navigation":
+                self._read_navigation(message.navigation)
+            elif kind == "page_not_found":
+                self.page_not_found = True
             elif kind == "session_event" and message.session_event.HasField(
                 "script_compilation_exception"
             ):
@@ -275,17 +321,23 @@ class StreamlitSession:
                 # in a session event just after the run's end.
                 compile_error_since = outcome.finished
 
-    def _send_rerun(self, chat_value: tuple[str, str] | None) -> None:
+    def _send_rerun(self, values: list[WidgetValue], page_hash: str = "") -> None:
+        """Ask for a run as the browser does: of the page shown (its hash, once the
+        server named it; before that, the URL's page by name), with ``values``."""
         back = proto.BackMsg()
         state = back.rerun_script
         state.query_string = urlsplit(self.url).query
-        state.page_script_hash = ""
+        state.page_script_hash = page_hash or self.page_hash
+        if not state.page_script_hash and self.page_path:
+            state.page_name = self.page_path
         state.widget_states.SetInParent()
         state.cached_message_hashes.extend(self.cache.hashes())
-        if chat_value is not None:
-            widget_id, text = chat_value
+        for widget_id, value_field, value in values:
             widget = state.widget_states.widgets.add(id=widget_id)
-            getattr(widget, chat_value_field(self.streamlit_version)).data = text
+            if value_field in ("chat_input_value", "string_trigger_value"):
+                getattr(widget, value_field).data = value
+            else:
+                setattr(widget, value_field, value)
         try:
             self._socket.send(back.SerializeToString())
         except ConnectionClosed as err:
@@ -296,6 +348,23 @@ class StreamlitSession:
             info = new_session.initialize.environment_info
             self.streamlit_version = info.streamlit_version or self.streamlit_version
             self.session_id = new_session.initialize.session_id or self.session_id
+        # A pages/ folder app up to Streamlit 1.4x lists its pages here and sends no
+        # navigation message; later servers send one after this and it wins. One
+        # page is not a multipage app (newer servers list only the page asked for).
+        if len(new_session.app_pages) > 1:
+            self._read_pages(new_session.app_pages, new_session.page_script_hash)
+
+    def _read_navigation(self, navigation: Any) -> None:
+        """The app's pages and the one this run shows (Streamlit 1.36+); the
+        browser reruns that page from then on, and so does opskit."""
+        self._read_pages(navigation.app_pages, navigation.page_script_hash)
+
+    def _read_pages(self, app_pages: Any, shown: str) -> None:
+        self.app_pages = [
+            pages.AppPage(p.page_name, p.url_pathname, p.page_script_hash, p.is_default)
+            for p in app_pages
+        ]
+        self.page_hash = shown or self.page_hash
 
     def _receive(self, until: float | None = None) -> Any:
         """The next message, references resolved; ``None`` once ``until`` (a

@@ -12,6 +12,7 @@ import opskit
 from tests.streamlit.servers import StreamlitServer
 
 APPS = Path(__file__).with_name("apps")
+MULTIPAGE_APP = Path(__file__).with_name("multipage") / "home.py"  # with a pages/ folder
 BUNDLED_APP = Path(opskit.__file__).parent / "stack" / "src" / "chatbot_app.py"
 RELEASE_DIGEST = "5eed" + "0123456789abcdef" * 3 + "cafe0123456f"
 SYNTAX_ERROR_APP = """import streamlit as st
@@ -27,6 +28,7 @@ class Servers:
     apps: StreamlitServer  # tests/streamlit/apps, under the base path /chat
     syntax_error: StreamlitServer
     bundled: StreamlitServer  # opskit/stack/src with the local responder
+    multipage: StreamlitServer  # tests/streamlit/multipage: a pages/ folder app, no base path
 
     def app(self, name: str) -> str:
         return f"{self.apps.url}/?app={name}"
@@ -48,8 +50,9 @@ def streamlit_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
                 "AWS_REGION": "us-east-1",
             },
         ),
+        multipage=StreamlitServer(MULTIPAGE_APP),
     )
-    everything = (servers.apps, servers.syntax_error, servers.bundled)
+    everything = (servers.apps, servers.syntax_error, servers.bundled, servers.multipage)
     try:
         for server in everything:
             server.start(folder / f"{server.script.stem}.log")

@@ -1,9 +1,10 @@
 """Real Streamlit servers on loopback for the tests, started in parallel and shared.
 
-Each server costs a few seconds to start, so the tests share three for the whole
+Each server costs a few seconds to start, so the tests share four for the whole
 session: the test apps (one server, ``?app=NAME``, under a base path so that every
-test also proves the base path is honoured), a script that does not compile, and
-the bundled chatbot with its local responder.
+test also proves the base path is honoured), a script that does not compile, the
+bundled chatbot with its local responder, and a multipage app with a ``pages/``
+folder (a main script of its own, so it cannot be one of the test apps).
 """
 
 from __future__ import annotations
