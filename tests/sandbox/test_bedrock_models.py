@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EventStreamError
 
-from opskit.sandbox.bedrock import BedrockEndpoint, make_fault
+from opskit.sandbox.bedrock import BedrockEndpoint, FaultFile, FaultInvalid, make_fault
 from opskit.sandbox.bedrock.models import STACK_SRC, _load_local_responder
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"  # on demand in us-east-1
@@ -284,3 +285,18 @@ def test_a_fault_on_a_claude_profile_id_holds_for_its_model_only(
     haiku = json.loads(client.invoke_model(modelId=HAIKU, body=claude_body())["body"].read())
     assert haiku["content"][0]["text"] == local_answer("fast")
     assert endpoint.faults.snapshot()[0]["model"] == SONNET_45
+
+
+def test_the_error_event_is_an_option_of_stream_error_only_and_is_kept_in_the_file(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(FaultInvalid, match="--event applies to stream_error only"):
+        make_fault("claude", "throttled", event="throttlingException")
+    with pytest.raises(FaultInvalid, match="unknown error event 'sideways'; known: "):
+        make_fault("claude", "stream_error", event="sideways")
+    fault = make_fault("claude-haiku-4-5", "stream_error", event="modelTimeoutException")
+    assert fault.describe() == "modelTimeoutException after 1 chunk"
+    faults = FaultFile(tmp_path / "faults.json")
+    assert faults.set(fault) == [fault]
+    assert faults.read() == [fault]
+    assert fault.model == "anthropic.claude-haiku-4-5-20251001-v1:0"
