@@ -41,12 +41,20 @@ ON_DEMAND = (
 )
 
 
-@pytest.fixture
-def endpoint() -> Iterator[BedrockEndpoint]:
+@pytest.fixture(scope="module")
+def module_endpoint() -> Iterator[BedrockEndpoint]:
     server = BedrockEndpoint(delay=0)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def endpoint(module_endpoint: BedrockEndpoint) -> Iterator[BedrockEndpoint]:
+    """One endpoint for the module (starting one costs), without faults for each test."""
+    module_endpoint.faults.clear()
+    yield module_endpoint
+    module_endpoint.faults.clear()
 
 
 def runtime(endpoint: BedrockEndpoint, region: str = "us-east-1", attempts: int = 3) -> Any:

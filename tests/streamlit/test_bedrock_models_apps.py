@@ -27,7 +27,7 @@ from tests.streamlit.conftest import Servers
 QUESTION = "How do I redeploy the service?"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def endpoint() -> Iterator[BedrockEndpoint]:
     server = BedrockEndpoint(delay=0)
     server.start()
@@ -68,6 +68,7 @@ def test_an_app_on_a_real_apps_model_id_answers_through_the_sandbox(
     style: str,
 ) -> None:
     expected = local_answer(style)
+    before = len(endpoint.calls())
     url = f"{streamlit_servers.app(app)}&endpoint={quote(endpoint.endpoint_url, safe='')}"
 
     result = ask(make_ctx, url, expect=expected[:40])
@@ -76,6 +77,6 @@ def test_an_app_on_a_real_apps_model_id_answers_through_the_sandbox(
     (answer,) = result.outputs.answers
     assert answer["answer"] == expected
     assert result.outputs.exceptions == []
-    assert [(c.operation, c.model_id, c.status, c.error) for c in endpoint.calls()] == [
+    assert [(c.operation, c.model_id, c.status, c.error) for c in endpoint.calls()[before:]] == [
         (operation, model_id, 200, "")
     ]
