@@ -308,3 +308,27 @@ def test_the_error_event_is_an_option_of_stream_error_only_and_is_kept_in_the_fi
     assert faults.set(fault) == [fault]
     assert faults.read() == [fault]
     assert fault.model == "anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def test_the_newest_claude_models_take_temperature_or_top_p_not_both(
+    endpoint: BedrockEndpoint,
+) -> None:
+    client = runtime(endpoint)
+    message = (
+        "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+    )
+    with pytest.raises(client.exceptions.ValidationException) as raised:
+        client.invoke_model(modelId=f"us.{SONNET_45}", body=claude_body(temperature=0.5, top_p=0.9))
+    assert raised.value.response["Error"]["Message"] == message
+    with pytest.raises(client.exceptions.ValidationException) as raised:
+        client.converse_stream(
+            modelId=f"us.{SONNET_45}",
+            messages=user(),
+            inferenceConfig={"temperature": 0.5, "topP": 0.9},
+        )
+    assert raised.value.response["Error"]["Message"] == (
+        f"The model returned the following errors: {message}"
+    )
+    # Claude 3 Haiku takes both, as it does on AWS.
+    both = claude_body(temperature=0.5, top_p=0.9)
+    assert json.loads(client.invoke_model(modelId=HAIKU, body=both)["body"].read())["content"]

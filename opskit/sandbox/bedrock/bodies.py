@@ -39,9 +39,10 @@ class Prompt:
     max_tokens: int | None
 
 
-def converse_prompt(body: bytes) -> tuple[Prompt, dict[str, Any]]:
-    """The prompt of a Converse or ConverseStream request body, and its
-    ``additionalModelRequestFields`` (the model's own fields, for its family to check)."""
+def converse_prompt(body: bytes) -> tuple[Prompt, dict[str, Any], dict[str, Any]]:
+    """The prompt of a Converse or ConverseStream request body, its
+    ``additionalModelRequestFields`` (the model's own fields, for its family to
+    check) and its ``inferenceConfig``."""
     document = json_object(body, malformed=_serialization_message)
     messages = document.get("messages")
     if messages is None:
@@ -53,7 +54,8 @@ def converse_prompt(body: bytes) -> tuple[Prompt, dict[str, Any]]:
         "additionalModelRequestFields",
         _serialization_message,
     )
-    return prompt_of(messages, document.get("system"), max_tokens, _serialization_message), extra
+    prompt = prompt_of(messages, document.get("system"), max_tokens, _serialization_message)
+    return prompt, extra, config
 
 
 def prompt_of(messages: Any, system: Any, max_tokens: int | None, malformed: Any) -> Prompt:

@@ -53,13 +53,27 @@ _EMPTY = (
     "final assistant message"
 )
 _EMPTY_BLOCK = "messages: text content blocks must be non-empty"
+# The newest Claude models take one of temperature and top_p, AWS's words:
+_ONE_SAMPLER = (
+    "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+)
+_ONE_SAMPLER_MODELS = frozenset(
+    {
+        "anthropic.claude-opus-4-1-20250805-v1:0",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        "anthropic.claude-opus-4-5-20251101-v1:0",
+    }
+)
+_MODEL_ERRORS = "The model returned the following errors: "
 
 
 def claude_prompt(model: Model, body: bytes) -> Prompt:
     """The prompt of an InvokeModel body in Anthropic's Messages format."""
-    del model  # every Claude id reads the same body
     document = json_object(body, malformed=malformed_input)
     extraneous(document, _KEYS)
+    if model.model_id in _ONE_SAMPLER_MODELS and {"temperature", "top_p"} <= document.keys():
+        raise RequestInvalid(_ONE_SAMPLER)
     if "messages" not in document:
         raise RequestInvalid(malformed_input("#: required key [messages] not found"))
     if "max_tokens" not in document:
@@ -82,14 +96,13 @@ def claude_prompt(model: Model, body: bytes) -> Prompt:
     return Prompt(messages=messages, input_tokens=words, max_tokens=max_tokens)
 
 
-def check_claude_fields(model: Model, fields: dict[str, Any]) -> None:
-    """Converse's ``additionalModelRequestFields`` as Claude reads them."""
-    del model
+def check_claude_fields(model: Model, fields: dict[str, Any], config: dict[str, Any]) -> None:
+    """Converse's ``additionalModelRequestFields`` and sampling as Claude reads them."""
     for key in fields:
         if key not in _EXTRA_KEYS:
-            raise RequestInvalid(
-                f"The model returned the following errors: {key}: Extra inputs are not permitted"
-            )
+            raise RequestInvalid(f"{_MODEL_ERRORS}{key}: Extra inputs are not permitted")
+    if model.model_id in _ONE_SAMPLER_MODELS and {"temperature", "topP"} <= config.keys():
+        raise RequestInvalid(_MODEL_ERRORS + _ONE_SAMPLER)
 
 
 def _messages(raw: Any) -> list[dict[str, Any]]:

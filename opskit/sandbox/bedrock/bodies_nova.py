@@ -50,8 +50,9 @@ def nova_prompt(model: Model, body: bytes) -> Prompt:
     return prompt_of(document["messages"], document.get("system"), max_tokens, malformed_input)
 
 
-def check_nova_fields(model: Model, fields: dict[str, Any]) -> None:
+def check_nova_fields(model: Model, fields: dict[str, Any], config: dict[str, Any]) -> None:
     """Converse's ``additionalModelRequestFields`` as Nova reads them."""
+    del config  # botocore's model shapes Converse's own inferenceConfig
     extraneous(fields, _EXTRA_KEYS | _nova_2(model))
     config = json_field(fields.get("inferenceConfig"), "inferenceConfig", malformed_input)
     extraneous(config, _EXTRA_CONFIG, "#/inferenceConfig")

@@ -360,8 +360,8 @@ def _region(handler: _Handler) -> str:
 def _prompt(model: Model, body: bytes, *, invoke: bool) -> Prompt:
     if invoke:
         return _INVOKE_BODIES[model.family](model, body)
-    prompt, fields = converse_prompt(body)
-    _CONVERSE_FIELDS[model.family](model, fields)
+    prompt, fields, config = converse_prompt(body)
+    _CONVERSE_FIELDS[model.family](model, fields, config)
     return prompt
 
 
