@@ -24,8 +24,9 @@ are not checked (any SigV4 signature, or none, is accepted): it is a sandbox
 on loopback. The signature's Region is read, though: it is the Region the call
 comes from, which decides whether its model id may be called (``catalogue``);
 an unsigned call comes from us-east-1. Errors have Bedrock's shape: the code
-in ``x-amzn-ErrorType``, ``{"message": ...}`` in the body, Bedrock's HTTP status, so botocore raises
-the modeled exception class (``client.exceptions.ValidationException``).
+in ``x-amzn-ErrorType``, ``{"message": ...}`` in the body, Bedrock's HTTP
+status, so botocore raises the modeled exception class
+(``client.exceptions.ValidationException``).
 """
 
 from __future__ import annotations
