@@ -106,17 +106,29 @@ def sandbox_fault() -> None:
 @click.option("--calls", type=int, help="throttled: fail only the next N calls (default: all).")
 @click.option("--seconds", type=float, help="slow_first_token: seconds before the first text.")
 @click.option("--after", type=int, help="stream_error: text chunks sent before the error (1).")
+@click.option(
+    "--event",
+    help="stream_error: the error event (modelStreamErrorException, throttlingException, "
+    "validationException, internalServerException, serviceUnavailableException, "
+    "modelTimeoutException).",
+)
 def sandbox_fault_bedrock(
-    model: str, kind: str, calls: int | None, seconds: float | None, after: int | None
+    model: str,
+    kind: str,
+    calls: int | None,
+    seconds: float | None,
+    after: int | None,
+    event: str | None,
 ) -> int:
-    """Switch fault KIND on for MODEL (amazon.nova-pro-v1:0, nova-pro, ... or all).
+    """Switch fault KIND on for MODEL: a model or profile id, an alias (nova-pro,
+    claude-sonnet-4-5, ...), a family (nova, claude) or all.
 
     KIND: access_denied, throttled, slow_first_token, stream_error, or
     unavailable (connections refused; MODEL must be all).
     """
     from opskit.sandbox.bedrock.control import set_fault
 
-    change = set_fault(model, kind, calls=calls, seconds=seconds, after_chunks=after)
+    change = set_fault(model, kind, calls=calls, seconds=seconds, after_chunks=after, event=event)
     click.echo("\n".join(change.lines()))
     return 0
 

@@ -245,7 +245,7 @@ def test_access_denied_on_one_model_leaves_the_other_answering(endpoint: Bedrock
     with pytest.raises(client.exceptions.AccessDeniedException, match="don't have access"):
         client.converse_stream(modelId=PRO, messages=user())
     with pytest.raises(client.exceptions.AccessDeniedException):
-        client.converse_stream(modelId=f"apac.{PRO}", messages=user())  # its profile too
+        client.converse_stream(modelId=f"us.{PRO}", messages=user())  # its profile too
     texts, _ = converse_texts(client.converse_stream(modelId=MICRO, messages=user())["stream"])
     assert "".join(texts) == local_answer("fast")
 
@@ -353,7 +353,7 @@ def test_faults_set_in_the_faults_file_apply_to_the_next_call(tmp_path: Path) ->
         (
             ("nova-mega", "throttled"),
             {},
-            "unknown model 'nova-mega'; known: amazon.nova-micro-v1:0",
+            "unknown model 'nova-mega'; known: a model or inference profile id",
         ),
         (("pro", "sideways"), {}, "unknown fault 'sideways'; known: access_denied, throttled"),
         (("pro", "throttled"), {"seconds": 2}, "--seconds applies to slow_first_token only"),

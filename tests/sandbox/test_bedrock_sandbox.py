@@ -218,8 +218,9 @@ def test_the_incidents_none_client_fails_the_redeploy_quoting_the_error(
             ["bedrock", "nova-mega", "throttled"],
             2,
             "opskit: error: opskit sandbox fault bedrock: unknown model 'nova-mega'; known: "
-            "amazon.nova-micro-v1:0, amazon.nova-lite-v1:0, amazon.nova-pro-v1:0 "
-            "(or nova-micro, nova-lite, nova-pro, or all)",
+            "a model or inference profile id (amazon.nova-pro-v1:0, "
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0, ...), an alias (nova-pro, "
+            "claude-sonnet-4-5, ...), a family (nova, claude), or all",
         ),
         (
             ["bedrock", "nova-pro", "unavailable"],

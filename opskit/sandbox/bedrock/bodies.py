@@ -1,18 +1,14 @@
 """Read the request bodies the endpoint serves, as Bedrock checks them.
 
-Only the fields an answer needs are read (messages, system, the token limit);
-unknown fields pass, as in any AWS JSON API read by a tolerant client. What is
-wrong gets the message Bedrock gives for it, raised as ``RequestInvalid`` and
-answered as a ``ValidationException`` (HTTP 400).
+What is wrong gets the message Bedrock gives for it, raised as
+``RequestInvalid`` and answered as a ``ValidationException`` (HTTP 400).
 
-Two body formats:
-
-- Converse / ConverseStream: ``{"messages": [...], "system": [...],
-  "inferenceConfig": {"maxTokens": N}}`` (botocore builds it from the call's
-  parameters);
-- InvokeModel / InvokeModelWithResponseStream with Nova's own format:
-  ``{"schemaVersion": "messages-v1", "messages": [...], "system": [...],
-  "inferenceConfig": {"max_new_tokens": N}}`` (the caller's raw bytes).
+Here: the Converse / ConverseStream body (``{"messages": [...], "system":
+[...], "inferenceConfig": {"maxTokens": N}, "additionalModelRequestFields":
+{...}}``, which botocore builds from the call's parameters, so only the
+model's own fields can be wrong in shape), and what every family shares.
+The model's own bodies, strict as the models are (an unknown key is
+refused), are ``bodies_nova`` and ``bodies_claude``.
 """
 
 from __future__ import annotations
@@ -43,34 +39,26 @@ class Prompt:
     max_tokens: int | None
 
 
-def converse_prompt(body: bytes) -> Prompt:
-    """The prompt of a Converse or ConverseStream request body."""
-    document = _json_object(body, malformed=_serialization_message)
+def converse_prompt(body: bytes) -> tuple[Prompt, dict[str, Any], dict[str, Any]]:
+    """The prompt of a Converse or ConverseStream request body, its
+    ``additionalModelRequestFields`` (the model's own fields, for its family to
+    check) and its ``inferenceConfig``."""
+    document = json_object(body, malformed=_serialization_message)
     messages = document.get("messages")
     if messages is None:
-        raise RequestInvalid(_null("messages"))
-    config = _object(document.get("inferenceConfig"), "inferenceConfig", _serialization_message)
-    max_tokens = _limit(config.get("maxTokens"), "inferenceConfig.maxTokens")
-    return _prompt(messages, document.get("system"), max_tokens, _serialization_message)
+        raise RequestInvalid(null_value("messages"))
+    config = json_field(document.get("inferenceConfig"), "inferenceConfig", _serialization_message)
+    max_tokens = token_limit(config.get("maxTokens"), "inferenceConfig.maxTokens")
+    extra = json_field(
+        document.get("additionalModelRequestFields"),
+        "additionalModelRequestFields",
+        _serialization_message,
+    )
+    prompt = prompt_of(messages, document.get("system"), max_tokens, _serialization_message)
+    return prompt, extra, config
 
 
-def nova_prompt(body: bytes) -> Prompt:
-    """The prompt of an InvokeModel body in Nova's ``messages-v1`` format."""
-    document = _json_object(body, malformed=_malformed_input)
-    if "messages" not in document:
-        raise RequestInvalid(_malformed_input("#: required key [messages] not found"))
-    version = document.get("schemaVersion", "messages-v1")
-    if version != "messages-v1":
-        raise RequestInvalid(
-            _malformed_input(f"#/schemaVersion: {version} is not a valid enum value")
-        )
-    config = _object(document.get("inferenceConfig"), "inferenceConfig", _malformed_input)
-    raw_limit = config.get("max_new_tokens", config.get("maxTokens"))
-    max_tokens = _limit(raw_limit, "inferenceConfig.max_new_tokens")
-    return _prompt(document["messages"], document.get("system"), max_tokens, _malformed_input)
-
-
-def _prompt(messages: Any, system: Any, max_tokens: int | None, malformed: Any) -> Prompt:
+def prompt_of(messages: Any, system: Any, max_tokens: int | None, malformed: Any) -> Prompt:
     if not isinstance(messages, list):
         raise RequestInvalid(malformed("#/messages: expected type: JSONArray"))
     if not messages:
@@ -102,7 +90,7 @@ def _prompt(messages: Any, system: Any, max_tokens: int | None, malformed: Any) 
 
 def _count_text(blocks: Any, where: str, malformed: Any, *, allow_empty: bool = False) -> int:
     if blocks is None or (not blocks and not allow_empty):
-        raise RequestInvalid(_null(f"{where}.content"))
+        raise RequestInvalid(null_value(f"{where}.content"))
     if not isinstance(blocks, list):
         raise RequestInvalid(malformed(f"#/{where.replace('.', '/')}: expected type: JSONArray"))
     words = 0
@@ -128,7 +116,7 @@ def _count_text(blocks: Any, where: str, malformed: Any, *, allow_empty: bool = 
     return words
 
 
-def _json_object(body: bytes, *, malformed: Any) -> dict[str, Any]:
+def json_object(body: bytes, *, malformed: Any) -> dict[str, Any]:
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -138,7 +126,7 @@ def _json_object(body: bytes, *, malformed: Any) -> dict[str, Any]:
     return document
 
 
-def _object(value: Any, name: str, malformed: Any) -> dict[str, Any]:
+def json_field(value: Any, name: str, malformed: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -146,7 +134,7 @@ def _object(value: Any, name: str, malformed: Any) -> dict[str, Any]:
     return value
 
 
-def _limit(value: Any, name: str) -> int | None:
+def token_limit(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -157,15 +145,22 @@ def _limit(value: Any, name: str) -> int | None:
     return value
 
 
-def _null(name: str) -> str:
+def null_value(name: str) -> str:
     return (
         f"1 validation error detected: Value null at '{name}' failed to satisfy constraint: "
         "Member must not be null"
     )
 
 
-def _malformed_input(detail: str) -> str:
+def malformed_input(detail: str) -> str:
     return f"Malformed input request: {detail}, please reformat your input and try again."
+
+
+def extraneous(keys: Any, allowed: frozenset[str], at: str = "#") -> None:
+    """Refuse the first key not in ``allowed``, in the words of the models' schema check."""
+    for key in keys:
+        if key not in allowed:
+            raise RequestInvalid(malformed_input(f"{at}: extraneous key [{key}] is not permitted"))
 
 
 def _serialization_message(detail: str) -> str:

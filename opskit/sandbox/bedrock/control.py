@@ -60,11 +60,14 @@ def set_fault(
     calls: int | None = None,
     seconds: float | None = None,
     after_chunks: int | None = None,
+    event: str | None = None,
 ) -> FaultChange:
     """Switch ``kind`` on for ``model`` (a model id, alias or ``all``) in the
     running sandbox; bad input is an ``InputError`` (exit 2)."""
     try:
-        fault = make_fault(model, kind, calls=calls, seconds=seconds, after_chunks=after_chunks)
+        fault = make_fault(
+            model, kind, calls=calls, seconds=seconds, after_chunks=after_chunks, event=event
+        )
     except FaultInvalid as err:
         raise InputError(f"opskit sandbox fault bedrock: {err}") from None
     info = _running()
@@ -92,7 +95,9 @@ def status_lines(info: SandboxInfo) -> list[tuple[str, str]]:
     """``(label, value)`` rows for ``opskit sandbox status``: the endpoint and its faults."""
     if not info.bedrock_endpoint_url:
         return []
-    names = ", ".join(model.name for model in MODELS.values())
+    nova = ", ".join(model.name for model in MODELS.values() if model.family == "nova")
+    claude = sum(model.family == "claude" for model in MODELS.values())
+    names = f"{nova}, {claude} Claude models"
     rows = [("Bedrock", f"{info.bedrock_endpoint_url}  ({names}; answers from the bundled FAQ)")]
     faults = _faults_in_force(info)
     if not faults:

@@ -1,7 +1,8 @@
 """Faults that production's Bedrock has, switched on per model while the sandbox runs.
 
-A fault is kept under a model id (or ``all``); one fault per model, the latest
-set wins, and a model's own fault wins over ``all``'s. The running endpoint
+A fault is kept under a model id, a family (``nova``, ``claude``) or ``all``;
+one fault per key, the latest set wins; a model's own fault wins over its
+family's, and that over ``all``'s. A profile id or an alias names its model. The running endpoint
 holds them on a ``FaultBoard``; ``opskit sandbox fault`` writes them to the
 sandbox's faults file (``FaultFile``), which the endpoint re-reads when it
 changes, so they can be switched on and off from another process, or by
@@ -13,8 +14,10 @@ editing the file.
   or every call;
 - ``slow_first_token``: ``seconds`` before the first text (the whole answer,
   for the calls that do not stream);
-- ``stream_error``: ``after_chunks`` text events, then a
-  ``modelStreamErrorException`` event, which ends the stream;
+- ``stream_error``: ``after_chunks`` text events, then an error event that
+  ends the stream: ``modelStreamErrorException`` unless ``event`` names another
+  of the events AWS documents for the streams (``STREAM_ERRORS``); a call that
+  does not stream gets the matching HTTP error instead;
 - ``unavailable``: the endpoint's port refuses connections (``all`` only: a
   connection is refused before its request names a model).
 """
@@ -32,15 +35,57 @@ from opskit.sandbox.faultfile import FaultInvalid, FaultsFile
 
 FaultKind = Literal["access_denied", "throttled", "slow_first_token", "stream_error", "unavailable"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+STREAM_ERROR = "modelStreamErrorException"
+
+
+@dataclass(frozen=True)
+class StreamError:
+    """One error event of botocore's ``ConverseStreamOutput`` / ``ResponseStream``,
+    and the HTTP error a call that does not stream gets for it."""
+
+    status: int
+    code: str  # the HTTP error's code (x-amzn-ErrorType)
+    message: str
+    converse: bool = True  # ConverseStream models it (modelTimeoutException: invoke only)
+
+
+STREAM_ERRORS: dict[str, StreamError] = {
+    STREAM_ERROR: StreamError(
+        424,
+        "ModelErrorException",
+        "The system encountered an unexpected error during processing. Try your request again.",
+    ),
+    "throttlingException": StreamError(
+        429, "ThrottlingException", "Too many requests, please wait before trying again."
+    ),
+    "validationException": StreamError(
+        400, "ValidationException", "The model returned the following errors: invalid input"
+    ),
+    "internalServerException": StreamError(
+        500,
+        "InternalServerException",
+        "The system encountered an unexpected error during processing. Try your request again.",
+    ),
+    "serviceUnavailableException": StreamError(
+        503, "ServiceUnavailableException", "Bedrock is unable to process your request."
+    ),
+    "modelTimeoutException": StreamError(
+        408,
+        "ModelTimeoutException",
+        "Model has timed out in processing the request. Try your request again.",
+        converse=False,
+    ),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Fault:
-    model: str  # a canonical model id, or "all"
+    model: str  # a canonical model id, a family, or "all"
     kind: FaultKind
     calls: int | None = None  # throttled: how many calls; None: every call
     seconds: float = 0.0  # slow_first_token
     after_chunks: int = 1  # stream_error: text events sent before the error
+    event: str = STREAM_ERROR  # stream_error: which error event
 
     def describe(self) -> str:
         if self.kind == "access_denied":
@@ -51,7 +96,7 @@ class Fault:
         if self.kind == "slow_first_token":
             return f"first token after {self.seconds:g} s"
         if self.kind == "stream_error":
-            return f"modelStreamErrorException after {count(self.after_chunks, 'chunk')}"
+            return f"{self.event} after {count(self.after_chunks, 'chunk')}"
         return "connections refused"
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +107,8 @@ class Fault:
             document["seconds"] = self.seconds
         if self.kind == "stream_error":
             document["after_chunks"] = self.after_chunks
+            if self.event != STREAM_ERROR:
+                document["event"] = self.event
         return document
 
 
@@ -72,6 +119,7 @@ def make_fault(
     calls: int | None = None,
     seconds: float | None = None,
     after_chunks: int | None = None,
+    event: str | None = None,
 ) -> Fault:
     """A checked ``Fault``: the model is resolved (aliases, profile ids), and
     each option is accepted only by the kind that uses it."""
@@ -84,6 +132,7 @@ def make_fault(
         ("calls", calls, "throttled"),
         ("seconds", seconds, "slow_first_token"),
         ("after", after_chunks, "stream_error"),
+        ("event", event, "stream_error"),
     ):
         if value is not None and kind != owner:
             raise FaultInvalid(f"--{option} applies to {owner} only, not to {kind}")
@@ -98,19 +147,22 @@ def make_fault(
         raise FaultInvalid("slow_first_token needs --seconds, a number above 0")
     if after_chunks is not None and after_chunks < 0:
         raise FaultInvalid(f"--after must be 0 or more chunks, not {after_chunks}")
+    if event is not None and event not in STREAM_ERRORS:
+        raise FaultInvalid(f"unknown error event {event!r}; known: {', '.join(STREAM_ERRORS)}")
     return Fault(
         model=target,
         kind=kind,  # type: ignore[arg-type]  # checked against FAULT_KINDS above
         calls=calls,
         seconds=float(seconds or 0.0),
         after_chunks=1 if after_chunks is None else after_chunks,
+        event=event or STREAM_ERROR,
     )
 
 
 def fault_from_json(document: Any) -> Fault:
     if not isinstance(document, dict):
         raise FaultInvalid(f"a fault is an object with model and kind, not {document!r}")
-    unknown = set(document) - {"model", "kind", "calls", "seconds", "after_chunks"}
+    unknown = set(document) - {"model", "kind", "calls", "seconds", "after_chunks", "event"}
     if unknown:
         raise FaultInvalid(f"unknown fault field(s): {', '.join(sorted(unknown))}")
     try:
@@ -120,6 +172,7 @@ def fault_from_json(document: Any) -> Fault:
             calls=document.get("calls"),
             seconds=document.get("seconds"),
             after_chunks=document.get("after_chunks"),
+            event=document.get("event"),
         )
     except KeyError as missing:
         raise FaultInvalid(f"a fault needs {missing.args[0]!r}") from None
@@ -165,10 +218,14 @@ class FaultBoard:
             self._entries = {fault.model: _Entry(fault, fault.calls) for fault in faults}
         self._changed()
 
-    def for_call(self, model_id: str) -> Fault | None:
+    def for_call(self, model_id: str, family: str = "") -> Fault | None:
         """The fault this call meets, counting it against a throttled-N fault."""
         with self._lock:
-            entry = self._entries.get(model_id) or self._entries.get(ALL_MODELS)
+            entry = (
+                self._entries.get(model_id)
+                or self._entries.get(family)
+                or self._entries.get(ALL_MODELS)
+            )
             if entry is None or entry.fault.kind == "unavailable":
                 return None
             if entry.fault.kind == "throttled" and entry.remaining is not None:
@@ -241,6 +298,8 @@ __all__ = [
     "FaultFile",
     "FaultInvalid",
     "FaultKind",
+    "STREAM_ERRORS",
+    "StreamError",
     "describe_all",
     "fault_from_json",
     "make_fault",

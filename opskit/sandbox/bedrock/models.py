@@ -5,8 +5,8 @@ There is no model here. Every answer comes from the bundled app's own FAQ,
 through the app's own ``LocalResponder`` (loaded from ``opskit/stack/src``, not
 copied), so the text that Nova "streams" in the sandbox is, word for word, what
 the local responder says to the same question: tests and drills can expect it.
-A fast model (Micro, Lite) gives the FAQ's short answer, Pro the detailed one,
-as the app's two columns do.
+A fast model (Micro, Lite, Haiku) gives the FAQ's short answer, the others the
+detailed one, as the app's two columns do. Which ids exist is ``catalogue``'s.
 """
 
 from __future__ import annotations
@@ -14,56 +14,28 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import Any, Literal
+from typing import Any
+
+from opskit.sandbox.bedrock.catalogue import FAMILIES, MODELS, Model, resolve_model
 
 STACK_SRC = Path(__file__).resolve().parents[2] / "stack" / "src"
 ALL_MODELS = "all"
-# A cross-region inference profile id is a model id behind a geography prefix
-# (the same list as the app's core/settings.py).
-_PROFILE_PREFIX = re.compile(r"^(us|eu|apac|us-gov|ca|jp|au|global)\.")
 _CHUNK = re.compile(r"\S+\s*|\s+")  # the local responder's words, spaces attached
 
 
-@dataclass(frozen=True)
-class Model:
-    model_id: str
-    name: str
-    style: Literal["fast", "detailed"]  # which FAQ answer: the app's column keys
-    aliases: tuple[str, ...]
-
-
-MODELS: dict[str, Model] = {
-    model.model_id: model
-    for model in (
-        Model("amazon.nova-micro-v1:0", "Nova Micro", "fast", ("nova-micro", "micro")),
-        Model("amazon.nova-lite-v1:0", "Nova Lite", "fast", ("nova-lite", "lite")),
-        Model("amazon.nova-pro-v1:0", "Nova Pro", "detailed", ("nova-pro", "pro")),
-    )
-}
-
-
-def resolve_model(model_id: str) -> Model | None:
-    """The model a request's ``modelId`` names, as Bedrock reads it: a model id,
-    an inference profile id (``us.amazon.nova-pro-v1:0``) or either's ARN."""
-    if model_id.startswith("arn:"):
-        model_id = model_id.rsplit("/", 1)[-1]
-    return MODELS.get(_PROFILE_PREFIX.sub("", model_id, count=1))
-
-
 def resolve_fault_target(name: str) -> str | None:
-    """A model id, a profile id, an alias (``nova-pro``) or ``all``, as the
-    canonical id a fault is kept under; ``None`` if it names no model."""
+    """A model id, a profile id, an alias (``nova-pro``), a family (``claude``)
+    or ``all``, as the key a fault is kept under; ``None`` if it names nothing."""
     text = name.strip()
-    if text.lower() == ALL_MODELS:
-        return ALL_MODELS
+    lowered = text.lower().replace(" ", "-")
+    if lowered == ALL_MODELS or lowered in FAMILIES:
+        return lowered
     model = resolve_model(text)
     if model is not None:
         return model.model_id
-    lowered = text.lower().replace(" ", "-")
     for model in MODELS.values():
         if lowered in model.aliases:
             return model.model_id
@@ -71,9 +43,11 @@ def resolve_fault_target(name: str) -> str | None:
 
 
 def known_names() -> str:
-    ids = ", ".join(MODELS)
-    aliases = ", ".join(model.aliases[0] for model in MODELS.values())
-    return f"{ids} (or {aliases}, or {ALL_MODELS})"
+    return (
+        "a model or inference profile id (amazon.nova-pro-v1:0, "
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0, ...), an alias (nova-pro, "
+        f"claude-sonnet-4-5, ...), a family ({', '.join(FAMILIES)}), or {ALL_MODELS}"
+    )
 
 
 class FaqAnswers:

@@ -131,45 +131,58 @@ def send_error(
     handler.wfile.write(body)
 
 
+def nova_chunks(event_type: str, document: dict[str, Any]) -> list[Any]:
+    """A Converse stream event as Nova's own stream JSON (one ``chunk``)."""
+    # Nova's last chunk carries Bedrock's invocation metrics beside its metadata.
+    metrics = document.get(INVOCATION_METRICS)
+    body = {event_type: {k: v for k, v in document.items() if k != INVOCATION_METRICS}}
+    return [{**body, **({INVOCATION_METRICS: metrics} if metrics else {})}]
+
+
 def send_stream(
     handler: BaseHTTPRequestHandler,
     events: Iterator[tuple[str, dict[str, Any]]],
     *,
-    invoke: bool,
+    chunks: Callable[[str, dict[str, Any]], list[Any]] | None,
     record: Callable[[str], None],
 ) -> None:
-    """Send ``events`` as one chunked event-stream response.
+    """Send ``events`` (Converse's stream events) as one chunked event-stream response.
 
+    ``chunks`` turns each event into the model's own stream JSON for
+    InvokeModelWithResponseStream (``chunk`` events); ``None``: ConverseStream.
     ``record`` gets the error event's code ('' for none) just before the frame
     that ends the stream for the client is written: a client that reads the end
     and then asks the endpoint what it served finds this call there.
     """
     headers = {"Content-Type": eventstream.CONTENT_TYPE, "Transfer-Encoding": "chunked"}
-    if invoke:
+    if chunks is not None:
         headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
     _headers(handler, 200, headers)
     error = ""
-    for index, (event_type, document) in enumerate(events):
+    index = 0
+    for event_type, document in events:
         if event_type.endswith("Exception"):
-            message = eventstream.exception(event_type, document)
             error = event_type
             record(error)
-        elif invoke:  # Nova's own stream JSON, as the bytes of a `chunk` event
-            # Nova's last chunk carries Bedrock's invocation metrics beside its metadata.
-            metrics = document.get(INVOCATION_METRICS)
-            body = {event_type: {k: v for k, v in document.items() if k != INVOCATION_METRICS}}
-            raw = json.dumps({**body, **({INVOCATION_METRICS: metrics} if metrics else {})}).encode(
-                "utf-8"
-            )
-            chunk = {"bytes": base64.b64encode(raw).decode("ascii"), "p": _pad(index)}
-            message = eventstream.event("chunk", chunk)
+            messages = [eventstream.exception(event_type, document)]
+        elif chunks is not None:
+            messages = [
+                eventstream.event("chunk", {"bytes": _bytes(chunk), "p": _pad(index + n)})
+                for n, chunk in enumerate(chunks(event_type, document))
+            ]
         else:
-            message = eventstream.event(event_type, {**document, "p": _pad(index)})
-        handler.wfile.write(f"{len(message):x}\r\n".encode("ascii") + message + b"\r\n")
+            messages = [eventstream.event(event_type, {**document, "p": _pad(index)})]
+        for message in messages:
+            handler.wfile.write(f"{len(message):x}\r\n".encode("ascii") + message + b"\r\n")
+            index += 1
         handler.wfile.flush()
     if not error:
         record(error)
     handler.wfile.write(b"0\r\n\r\n")
+
+
+def _bytes(chunk: Any) -> str:
+    return base64.b64encode(json.dumps(chunk).encode("utf-8")).decode("ascii")
 
 
 def _pad(index: int) -> str:

@@ -11,24 +11,29 @@ decoding.
 ``POST /model/{modelId}/converse-stream``       event stream: messageStart,
                                                 contentBlockDelta..., contentBlockStop,
                                                 messageStop, metadata
-``POST /model/{modelId}/invoke``                Nova's JSON answer body
+``POST /model/{modelId}/invoke``                the model's own JSON answer body
+                                                (Nova's, or Anthropic's Messages)
 ``POST /model/{modelId}/invoke-with-response-stream``  event stream of ``chunk``
-                                                events, each Nova's stream JSON
+                                                events, each the model's stream JSON
 ``GET /opskit-api/faults`` / ``/opskit-api/calls``  the sandbox's own: faults in
                                                 force, calls served (for status, tests)
 ==============================================  ===================================
 
 Any other path or method is ``UnknownOperationException`` (404). Signatures
 are not checked (any SigV4 signature, or none, is accepted): it is a sandbox
-on loopback. Errors have Bedrock's shape: the code in ``x-amzn-ErrorType``,
-``{"message": ...}`` in the body, Bedrock's HTTP status, so botocore raises
-the modeled exception class (``client.exceptions.ValidationException``).
+on loopback. The signature's Region is read, though: it is the Region the call
+comes from, which decides whether its model id may be called (``catalogue``);
+an unsigned call comes from us-east-1. Errors have Bedrock's shape: the code
+in ``x-amzn-ErrorType``, ``{"message": ...}`` in the body, Bedrock's HTTP
+status, so botocore raises the modeled exception class
+(``client.exceptions.ValidationException``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -39,10 +44,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from opskit.sandbox.bedrock.bodies import RequestInvalid, converse_prompt, nova_prompt
-from opskit.sandbox.bedrock.faults import Fault, FaultBoard, FaultFile
-from opskit.sandbox.bedrock.models import FaqAnswers, resolve_model
-from opskit.sandbox.bedrock.responses import Answer, send_error, send_json, send_stream
+from opskit.sandbox.bedrock.bodies import Prompt, RequestInvalid, converse_prompt
+from opskit.sandbox.bedrock.bodies_claude import check_claude_fields, claude_prompt
+from opskit.sandbox.bedrock.bodies_nova import check_nova_fields, nova_prompt
+from opskit.sandbox.bedrock.catalogue import Model, ModelRefused, model_for_call
+from opskit.sandbox.bedrock.faults import STREAM_ERROR, STREAM_ERRORS, Fault, FaultBoard, FaultFile
+from opskit.sandbox.bedrock.models import FaqAnswers
+from opskit.sandbox.bedrock.responses import (
+    Answer,
+    nova_chunks,
+    send_error,
+    send_json,
+    send_stream,
+)
+from opskit.sandbox.bedrock.responses_claude import claude_chunks, claude_document
 from opskit.sandbox.errors import SandboxError
 
 log = logging.getLogger("opskit.sandbox")
@@ -56,12 +71,12 @@ _OPERATIONS = {
     "invoke": "InvokeModel",
     "invoke-with-response-stream": "InvokeModelWithResponseStream",
 }
+DEFAULT_REGION = "us-east-1"  # an unsigned call's
 _ACCESS_DENIED = "You don't have access to the model with the specified model ID."
 _THROTTLED = "Too many requests, please wait before trying again."
-_INVALID_MODEL = "The provided model identifier is invalid."
-_MODEL_ERROR = (
-    "The system encountered an unexpected error during processing. Try your request again."
-)
+_INVOKE_BODIES = {"nova": nova_prompt, "claude": claude_prompt}
+_CONVERSE_FIELDS = {"nova": check_nova_fields, "claude": check_claude_fields}
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
 
 
 def delay_from_env() -> float:
@@ -213,53 +228,62 @@ class BedrockEndpoint:
             return
         self.sync_faults_file()
         try:
-            self._serve(handler, operation, model_id, body)
+            self._serve(handler, operation, model_id, body, _region(handler))
         except _Failure as failure:
             self._record(operation, model_id, failure.status, failure.code)
             send_error(handler, failure.status, failure.code, str(failure), failure.document)
         except (BrokenPipeError, ConnectionResetError):
             self._record(operation, model_id, 499, "ClientClosedConnection")
 
-    def _serve(self, handler: _Handler, operation: str, model_id: str, body: bytes) -> None:
+    def _serve(
+        self, handler: _Handler, operation: str, model_id: str, body: bytes, region: str
+    ) -> None:
         started = time.monotonic()
-        model = resolve_model(model_id)
-        if model is None:
-            raise _Failure(400, "ValidationException", _INVALID_MODEL)
-        fault = self.faults.for_call(model.model_id)
+        try:
+            model = model_for_call(model_id, region)
+        except ModelRefused as err:
+            raise _Failure(400, "ValidationException", str(err)) from None
+        fault = self.faults.for_call(model.model_id, model.family)
         if fault is not None and fault.kind == "access_denied":
             raise _Failure(403, "AccessDeniedException", _ACCESS_DENIED)
         if fault is not None and fault.kind == "throttled":
             raise _Failure(429, "ThrottlingException", _THROTTLED)
-        nova = operation.startswith("InvokeModel")
+        invoke = operation.startswith("InvokeModel")
         try:
-            prompt = nova_prompt(body) if nova else converse_prompt(body)
+            prompt = _prompt(model, body, invoke=invoke)
         except RequestInvalid as err:
             raise _Failure(400, "ValidationException", str(err)) from None
         answer = Answer.of(self._answers.answer(model, prompt.messages), prompt)
         if operation.endswith("Stream"):
-            events = self._events(answer, fault, started, nova=nova)
+            chunks = None
+            if invoke:
+                chunks = claude_chunks(answer, model) if model.family == "claude" else nova_chunks
             send_stream(
                 handler,
-                events,
-                invoke=nova,
+                self._events(answer, fault, started, invoke=invoke),
+                chunks=chunks,
                 record=lambda error: self._record(operation, model_id, 200, error),
             )
             return
         self._wait_first_token(fault)
         if fault is not None and fault.kind == "stream_error":
-            raise _Failure(424, "ModelErrorException", _MODEL_ERROR, originalStatusCode=500)
+            error = STREAM_ERRORS[fault.event]
+            extra = {"originalStatusCode": 500} if fault.event == STREAM_ERROR else {}
+            raise _Failure(error.status, error.code, error.message, **extra)
         latency = _ms(started)
-        if nova:
+        if invoke and model.family == "claude":
+            send_json(handler, claude_document(answer, model), answer.token_headers(latency))
+        elif invoke:
             send_json(handler, answer.nova_document(), answer.token_headers(latency))
         else:
             send_json(handler, answer.converse_document(latency))
         self._record(operation, model_id, 200, "")
 
     def _events(
-        self, answer: Answer, fault: Fault | None, started: float, *, nova: bool
+        self, answer: Answer, fault: Fault | None, started: float, *, invoke: bool
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """``(event type, document)`` pairs; type ``modelStreamErrorException``
-        ends the stream as an error event."""
+        """``(event type, document)`` pairs, Converse's; a type ending in
+        ``Exception`` ends the stream as that error event."""
         yield "messageStart", {"role": "assistant"}
         self._wait_first_token(fault)
         first_byte = _ms(started)
@@ -272,17 +296,13 @@ class BedrockEndpoint:
                 self._stopping.wait(self.delay)
             yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}}
             sent += 1
-        if stop_after is not None:
-            message = f"The model's response stream failed after {sent} chunks."
-            yield (
-                "modelStreamErrorException",
-                {"message": message, "originalStatusCode": 500, "originalMessage": message},
-            )
+        if fault is not None and stop_after is not None:
+            yield _error_event(fault.event, sent, converse=not invoke)
             return
         yield "contentBlockStop", {"contentBlockIndex": 0}
         yield "messageStop", {"stopReason": answer.stop_reason}
         metadata = answer.metadata(_ms(started))
-        if nova:
+        if invoke:
             metadata = {**metadata, **answer.invocation_metrics(_ms(started), first_byte)}
         yield "metadata", metadata
 
@@ -330,6 +350,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         pass  # no line per request in the sandbox's log
+
+
+def _region(handler: _Handler) -> str:
+    """The Region of the call's SigV4 signature (``Credential=KEY/DATE/REGION/...``)."""
+    match = _CREDENTIAL_REGION.search(handler.headers.get("Authorization") or "")
+    return match.group(1) if match else DEFAULT_REGION
+
+
+def _prompt(model: Model, body: bytes, *, invoke: bool) -> Prompt:
+    if invoke:
+        return _INVOKE_BODIES[model.family](model, body)
+    prompt, fields, config = converse_prompt(body)
+    _CONVERSE_FIELDS[model.family](model, fields, config)
+    return prompt
+
+
+def _error_event(event: str, sent: int, *, converse: bool) -> tuple[str, dict[str, Any]]:
+    """The error event a ``stream_error`` fault ends a stream with. ConverseStream
+    has no ``modelTimeoutException``: there the model's timeout is a model stream
+    error with the timeout's status, as Bedrock reports a model's failure."""
+    error = STREAM_ERRORS[event]
+    if event == STREAM_ERROR or (converse and not error.converse):
+        message = f"The model's response stream failed after {sent} chunks."
+        status = 500 if event == STREAM_ERROR else error.status
+        return STREAM_ERROR, {
+            "message": message,
+            "originalStatusCode": status,
+            "originalMessage": error.message if event != STREAM_ERROR else message,
+        }
+    return event, {"message": error.message}
 
 
 def _route(method: str, path: str) -> tuple[str | None, str]:
