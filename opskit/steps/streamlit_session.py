@@ -258,7 +258,9 @@ def _excerpt(text: str, limit: int = 120) -> str:
     return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
-def _pick_chat_input(page: Page, inputs: SessionInputs, question: str) -> Node:
+def _chat_inputs(page: Page, inputs: SessionInputs) -> tuple[list[Node], str, str]:
+    """The chat inputs the playbook names (by key and placeholder), all of them
+    as the transcript lists them, and how the wanted one is named."""
     found = page.chat_inputs()
     shown = ", ".join(repr(n.element.chat_input.placeholder) for n in found) or "none"
     if inputs.key is not None:
@@ -271,11 +273,41 @@ def _pick_chat_input(page: Page, inputs: SessionInputs, question: str) -> Node:
     if inputs.placeholder is not None:
         wanted.append(f"placeholder {inputs.placeholder!r}")
     which = f"chat input with {' and '.join(wanted)}" if wanted else "chat input"
+    return found, shown, which
+
+
+def _chat_input_named(node: Node) -> str:
+    """A chat input as the playbook can name it: its placeholder, and its key if it has one."""
+    chat = node.element.chat_input
+    key = chat.id.rpartition("-")[2]  # Streamlit's ids end "-<key>", "-None" without one
+    return f"placeholder {chat.placeholder!r}" + (
+        f" (key {key!r})" if key not in ("", "None") else ""
+    )
+
+
+def _pick_chat_input(
+    page: Page, inputs: SessionInputs, question: str, gone_after: str | None = None
+) -> Node:
+    """The chat input to ask ``question`` in.
+
+    Nothing to type into is "could not check" (``StepError``) when the page had
+    no such chat input to begin with: the app is not a chat, or the playbook
+    names another one. A chat input that was there at load and is gone after the
+    question ``gone_after`` is the app breaking down (``StepFailed``). Two that
+    the playbook does not tell apart are its ambiguity (``StepError``)."""
+    found, shown, which = _chat_inputs(page, inputs)
+    if not found and gone_after is not None:
+        said = status_texts(page)
+        beside = f"; the page shows: {_excerpt(' '.join(said))}" if said else ""
+        raise StepFailed(
+            f"the {which} is gone after {gone_after}: no one can ask {_quoted(question)}{beside}"
+        )
     if not found:  # nothing to type into: could not check, not a broken release
         raise StepError(f"no {which} on the page to ask {_quoted(question)} (chat inputs: {shown})")
     if len(found) > 1:
-        raise StepFailed(
-            f"{len(found)} chat inputs on the page ({shown}): "
+        listed = ", ".join(_chat_input_named(n) for n in found)
+        raise StepError(
+            f"{len(found)} chat inputs on the page ({listed}): "
             "name the one to ask in with placeholder or key"
         )
     chosen = found[0]
@@ -407,6 +439,8 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
             problem = _judge_page(session.page, inputs, "before any question")
             if problem:
                 raise fail(problem)
+            chat_at_load = bool(_chat_inputs(session.page, inputs)[0])
+            gone_after: str | None = None  # the last question, once a chat input was there
             for question in inputs.ask:
                 values = widgets.values(
                     session.page, dict(question.fill), question.click, session.streamlit_version
@@ -414,12 +448,15 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 live = _LiveAnswer(ctx, question.question)
                 asking = question.question
                 if question.typed:
-                    chat_input = _pick_chat_input(session.page, inputs, question.typed)
+                    chat_input = _pick_chat_input(session.page, inputs, question.typed, gone_after)
                     outcome = session.ask(question.typed, chat_input, on_text=live, widgets=values)
                 else:
                     said = max((v for _, v in question.fill), key=len, default=question.question)
                     outcome = session.submit(said, values, on_text=live)
                 asking = None
+                if chat_at_load:
+                    number = len(transcript.answers) + 1
+                    gone_after = f"question {number} ({_quoted(question.question)})"
                 _record(ctx, transcript, question.question, outcome)
                 if not question.expect:
                     transcript.errors_only.add(len(transcript.answers) - 1)

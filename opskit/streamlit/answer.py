@@ -39,6 +39,7 @@ from opskit.streamlit.page import Node, Page, Path
 # Earlier text plus this, and nothing else, is still earlier text: "You:", "🤖 Assistant:".
 _LABEL = re.compile(r"^[\W_]*(?:\w+[\W_]*){0,3}?[:：][\W_]*$|^[\W_]*$")
 _STATUS_ALERTS = (proto.ALERT_ERROR, proto.ALERT_WARNING, proto.ALERT_INFO)
+_TYPED_WIDGETS = ("text_input", "text_area", "number_input", "selectbox")
 
 
 def _is_status(node: Node) -> bool:
@@ -83,7 +84,10 @@ class BeforeQuestion:
         current = [
             n
             for n in page.elements()
-            if n.run == page.run and n.text and not page.is_hidden(n.path)
+            if n.run == page.run
+            and n.text
+            and not page.is_hidden(n.path)
+            and n.kind not in _TYPED_WIDGETS  # what was typed there is the question's
         ]
         holders = {n.path: _holder(page, n.path) for n in current}
         chat = any(h is not None and h.label != "user" for h in holders.values())

@@ -14,12 +14,12 @@ those references.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.streamlit import proto
-from opskit.streamlit.reading import block_label, element_text
+from opskit.streamlit.reading import block_label, element_text, typed_widget
 
 Path = tuple[int, ...]
 
@@ -63,6 +63,7 @@ class Page:
     run: int = 0
     compile_exception: ShownException | None = None
     sidebar_collapsed: bool = False  # st.set_page_config(initial_sidebar_state="collapsed")
+    sent: dict[str, Any] = field(default_factory=dict)  # widget id -> value typed or picked
 
     def configure(self, page_config: Any) -> None:
         """Read ``st.set_page_config``: a sidebar set to start collapsed hides its text.
@@ -77,8 +78,23 @@ class Page:
         self.compile_exception = None
 
     def finish_run(self) -> None:
-        """Drop what this run did not send again, as the browser does at the end of a run."""
+        """Drop what this run did not send again, as the browser does at the end of a
+        run, and forget the values of widgets no longer on the page (so does its
+        widget manager: a widget drawn again later starts from its default)."""
         self.nodes = {p: n for p, n in self.nodes.items() if n.run == self.run}
+        shown = {typed[0] for n in self.nodes.values() if (typed := self._typed(n)) is not None}
+        self.sent = {key: value for key, value in self.sent.items() if key in shown}
+
+    def remember_sent(self, values: Iterable[tuple[str, Any]]) -> None:
+        """What the synthetic user typed or picked (widget id, value): the page shows it
+        in that widget from now on, as the browser does, until the script sets another."""
+        self.sent.update(values)
+
+    @staticmethod
+    def _typed(node: Node) -> tuple[str, bool] | None:
+        if node.is_block or node.element is None:
+            return None
+        return typed_widget(node.element)
 
     def apply(self, path: Path, delta: Any) -> Node | None:
         """Apply one delta; return the node it wrote (``None`` for a delta opskit ignores)."""
@@ -86,7 +102,10 @@ class Page:
             raise ProtocolError("a delta without a delta path")
         kind = delta.WhichOneof("type")
         if kind == "new_element":
-            element_kind, text = element_text(delta.new_element)
+            typed = typed_widget(delta.new_element)
+            if typed is not None and typed[1]:  # the script set the value: it shows that
+                self.sent.pop(typed[0], None)
+            element_kind, text = element_text(delta.new_element, self.sent)
             self._drop_children(path)
             node = Node(path, element_kind, text, self.run, element=delta.new_element)
         elif kind == "add_block":

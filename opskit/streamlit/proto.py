@@ -150,6 +150,7 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (42, "metric", "Metric", False, "type"),
         (43, "download_button", "Labelled", False, "type"),
         (44, "spinner", "Text", False, "type"),  # Spinner.text is field 1
+        (45, "camera_input", "Labelled", False, "type"),
         (47, "heading", "Heading", False, "type"),
         (48, "code", "Code", False, "type"),
         (49, "chat_input", "ChatInput", False, "type"),
@@ -158,6 +159,9 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (53, "page_link", "Labelled", False, "type"),  # PageLink.label is field 2
         (54, "html", "Text", False, "type"),  # Html.body is field 1
         (55, "button_group", "ButtonGroup", False, "type"),
+        (56, "audio_input", "Labelled", False, "type"),
+        (62, "date_time_input", "DateTimeInput", False, "type"),
+        (64, "menu_button", "Labelled", False, "type"),  # st.feedback (63) has no label
     ],
     "Nothing": [],
     "Labelled": [(1, "id", "string", False, None), (2, "label", "string", False, None)],
@@ -222,10 +226,15 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (6, "value", "bool", False, None),
         (7, "set_value", "bool", False, None),
     ],
+    # A radio's, selectbox's or multiselect's choice set by the script (session_state)
+    # travels as the option's text, ``raw_value(s)``, with ``set_value`` (checked on 1.67).
     "Choice": [  # Radio (Selectbox has the same numbers, and more)
+        (1, "id", "string", False, None),
         (2, "label", "string", False, None),
         (3, "default", "int32", False, None),
         (4, "options", "string", True, None),
+        (8, "set_value", "bool", False, None),
+        (13, "raw_value", "string", False, None),
     ],
     "Selectbox": [
         (1, "id", "string", False, None),
@@ -233,12 +242,17 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (3, "default", "int32", False, None),
         (4, "options", "string", True, None),
         (6, "form_id", "string", False, None),
+        (8, "set_value", "bool", False, None),
         (9, "disabled", "bool", False, None),
+        (13, "raw_value", "string", False, None),
     ],
     "MultiSelect": [
+        (1, "id", "string", False, None),
         (2, "label", "string", False, None),
         (3, "default", "int32", True, None),
         (4, "options", "string", True, None),
+        (8, "set_value", "bool", False, None),
+        (14, "raw_values", "string", True, None),
     ],
     "Slider": [
         (3, "label", "string", False, None),
@@ -253,6 +267,14 @@ _MESSAGES: dict[str, list[tuple[int, str, str, bool, str | None]]] = {
         (3, "default", "string", True, None),
         (9, "value", "string", True, None),
         (10, "set_value", "bool", False, None),
+        (13, "format", "string", False, None),  # how the box shows a date: "YYYY/MM/DD"
+    ],
+    "DateTimeInput": [
+        (2, "label", "string", False, None),
+        (3, "default", "string", True, None),
+        (8, "value", "string", True, None),
+        (9, "set_value", "bool", False, None),
+        (12, "format", "string", False, None),
     ],
     "TimeInput": [
         (2, "label", "string", False, None),

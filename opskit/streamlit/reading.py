@@ -11,7 +11,7 @@ tab-separated, or ``TABLE_NOT_READ`` when its Arrow payload holds what
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -23,11 +23,31 @@ from opskit.streamlit.markdown import html_text, inline, rendered
 TABLE_NOT_READ = "(table not read)"
 
 
-def element_text(element: Any) -> tuple[str, str]:
-    """The element's type and the text a person reads in it."""
+def element_text(element: Any, sent: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """The element's type and the text a person reads in it.
+
+    ``sent`` holds what the synthetic user typed or picked, by widget id: the
+    browser shows a widget with the value its user gave it, not the default the
+    server sends again on each run, until the script sets another one."""
     kind = element.WhichOneof("type") or "other"
     reader = _READERS.get(kind)
-    return kind, reader(getattr(element, kind)) if reader is not None else ""
+    if reader is None:
+        return kind, ""
+    widget = getattr(element, kind)
+    typed = _TYPED.get(kind)
+    if typed is not None and sent and widget.id in sent and not widget.set_value:
+        return kind, typed(widget, sent[widget.id])
+    return kind, reader(widget)
+
+
+def typed_widget(element: Any) -> tuple[str, bool] | None:
+    """A widget the synthetic user can type into or pick in: its id, and whether
+    the script set its value in this run (which then replaces what was typed)."""
+    kind = element.WhichOneof("type")
+    if kind not in _TYPED:
+        return None
+    widget = getattr(element, kind)
+    return widget.id, bool(widget.set_value)
 
 
 def block_label(block: Any) -> str:
@@ -81,8 +101,9 @@ def _current(widget: Any, default: Any) -> Any:
     return widget.value if widget.set_value else default
 
 
-def _text_input(widget: Any) -> str:
-    value = _current(widget, widget.default)
+def _text_input(widget: Any, value: str | None = None) -> str:
+    if value is None:
+        value = _current(widget, widget.default)
     if widget.type == proto.TEXT_INPUT_PASSWORD:
         value = "•" * len(value)  # a person sees dots, never the password
     return _widget(widget.label, value)
@@ -96,13 +117,23 @@ def _number_input(widget: Any) -> str:
     return _widget(widget.label)  # value=None: an empty box
 
 
+def _typed_selectbox(widget: Any, value: str | int) -> str:
+    """A selectbox's option as sent: its text (1.45+) or its index (up to 1.44)."""
+    if isinstance(value, int) and 0 <= value < len(widget.options):
+        value = widget.options[value]
+    return _widget(widget.label, inline(str(value)))
+
+
 def _checkbox(widget: Any) -> str:
     ticked = _current(widget, widget.default)
     return f"[{'x' if ticked else ' '}] {inline(widget.label)}"
 
 
 def _choice(widget: Any) -> str:
-    """A radio or selectbox: the chosen option (``default`` is its index)."""
+    """A radio or selectbox: the option the script set (``raw_value``), else the
+    default (``default`` is its index)."""
+    if widget.set_value and widget.HasField("raw_value"):
+        return _widget(widget.label, inline(widget.raw_value))
     options = list(widget.options)
     chosen = ""
     if widget.HasField("default") and 0 <= widget.default < len(options):
@@ -111,8 +142,11 @@ def _choice(widget: Any) -> str:
 
 
 def _multiselect(widget: Any) -> str:
-    options = list(widget.options)
-    chosen = [inline(options[i]) for i in widget.default if 0 <= i < len(options)]
+    if widget.set_value:
+        chosen = [inline(value) for value in widget.raw_values]
+    else:
+        options = list(widget.options)
+        chosen = [inline(options[i]) for i in widget.default if 0 <= i < len(options)]
     return _widget(widget.label, ", ".join(chosen))
 
 
@@ -126,11 +160,29 @@ def _slider(widget: Any) -> str:
 
 
 def _dates(widget: Any) -> str:
-    return _widget(widget.label, " – ".join(_current(widget, widget.default)))
+    """A date (or date and time) input: its dates as its ``format`` shows them."""
+    shown = [_date(value, widget.format) for value in _current(widget, widget.default)]
+    return _widget(widget.label, " – ".join(shown))
+
+
+def _date(value: str, form: str) -> str:
+    """``2026-01-02`` or ``2026-01-02T09:30`` as the box shows it (``YYYY/MM/DD``,
+    ``DD.MM.YYYY``, ...: the formats Streamlit offers); as sent for another format."""
+    day, _, time = value.partition("T")
+    parts = day.split("-")
+    if len(parts) == 3 and form:
+        year, month, date = parts
+        shown = form.replace("YYYY", year).replace("MM", month).replace("DD", date)
+        day = shown if shown != form else day
+    return f"{day} {time}".strip()
 
 
 def _string_widget(widget: Any) -> str:
     return _widget(widget.label, _current(widget, widget.default))
+
+
+def _labelled(widget: Any) -> str:
+    return inline(widget.label)
 
 
 def _metric(metric: Any) -> str:
@@ -175,10 +227,14 @@ _READERS: dict[str, Callable[[Any], str]] = {
     "table": _table,
     "dataframe": _table,
     "button": lambda button: inline(button.label),
-    "download_button": lambda button: inline(button.label),
-    "link_button": lambda button: inline(button.label),
-    "page_link": lambda link: inline(link.label),
-    "file_uploader": lambda widget: inline(widget.label),
+    "download_button": _labelled,
+    "link_button": _labelled,
+    "page_link": _labelled,
+    "file_uploader": _labelled,
+    "camera_input": _labelled,
+    "audio_input": _labelled,
+    "menu_button": _labelled,
+    "chat_input": lambda chat: chat.placeholder,  # what the empty box shows
     "button_group": _button_group,
     "text_input": _text_input,
     "text_area": _string_widget,
@@ -191,4 +247,15 @@ _READERS: dict[str, Callable[[Any], str]] = {
     "multiselect": _multiselect,
     "slider": _slider,
     "date_input": _dates,
+    "date_time_input": _dates,
+}
+
+# Widgets the synthetic user fills (``fill:``), read with the value it sent.
+_TYPED: dict[str, Callable[[Any, Any], str]] = {
+    "text_input": _text_input,
+    "text_area": lambda widget, value: _widget(widget.label, value),
+    "number_input": lambda widget, value: _widget(
+        widget.label, _number(float(value), widget.format)
+    ),
+    "selectbox": _typed_selectbox,
 }

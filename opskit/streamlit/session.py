@@ -332,12 +332,16 @@ class StreamlitSession:
             state.page_name = self.page_path
         state.widget_states.SetInParent()
         state.cached_message_hashes.extend(self.cache.hashes())
+        typed = []
         for widget_id, value_field, value in values:
             widget = state.widget_states.widgets.add(id=widget_id)
             if value_field in ("chat_input_value", "string_trigger_value"):
                 getattr(widget, value_field).data = value
             else:
                 setattr(widget, value_field, value)
+                if value_field != "trigger_value":
+                    typed.append((widget_id, value))
+        self.page.remember_sent(typed)  # the page shows what was typed, as the browser does
         try:
             self._socket.send(back.SerializeToString())
         except ConnectionClosed as err:

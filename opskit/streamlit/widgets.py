@@ -113,8 +113,13 @@ def _find(page: Page, label: str, kinds: Sequence[str], doing: str) -> Widget:
     ):
         matches = [w for w in candidates if same(w)]
         if matches:
-            if len(matches) > 1:
-                raise NotOnPage(f"{len(matches)} widgets labelled {label!r} to {doing}")
+            if len(matches) > 1:  # the playbook's ambiguity: could not check, as for chat inputs
+                raise NotOnPage(
+                    f"{len(matches)} widgets labelled {label!r} on the page to {doing} ("
+                    + ", ".join(w.shown for w in matches)
+                    + "): fill and click name a widget by its label, so opskit cannot "
+                    "tell them apart"
+                )
             return matches[0]
     listed = ", ".join(w.shown for w in widgets(page)) or "none"
     what = "button" if kinds == ("button",) else "input"

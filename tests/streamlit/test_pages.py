@@ -132,6 +132,10 @@ def test_widgets_get_the_values_a_person_types_and_picks(
         ask=[{"fill": fill, "click": "Estimate", "expect": ["web: 3 x large tasks at 0.25 CPU"]}],
     )
     assert result.outputs.answers[0]["answer"] == "web: 3 x large tasks at 0.25 CPU"
+    # The page shows what was typed and picked, as the browser does, not the defaults.
+    page = result.outputs.page_text
+    for shown in ("Service name\nweb", "Tasks\n3", "CPU share\n0.25", "Size\nlarge"):
+        assert shown in page
 
 
 @pytest.mark.parametrize(
@@ -163,6 +167,33 @@ def test_a_widget_the_page_does_not_offer_could_not_be_checked(
 ) -> None:
     err = failure(make_ctx, kind, url=streamlit_servers.app("pages_widgets"), ask=[entry])
     assert err.summary.startswith(summary)
+
+
+def test_two_widgets_with_the_label_asked_for_could_not_be_checked(
+    streamlit_servers: Servers, make_ctx: ContextFactory
+) -> None:
+    err = failure(
+        make_ctx, StepError, url=streamlit_servers.app("pages_twins"), ask=[{"fill": {"Name": "x"}}]
+    )
+    assert err.summary == (
+        "2 widgets labelled 'Name' on the page to fill with 'x' ('Name' (text input), "
+        "'Name' (text input)): fill and click name a widget by its label, so opskit cannot "
+        "tell them apart"
+    )
+
+
+def test_a_chat_input_gone_after_a_question_fails_quoting_the_page(
+    streamlit_servers: Servers, make_ctx: ContextFactory
+) -> None:
+    # It was there at load: the app is a chat that broke down, not one opskit cannot check.
+    err = failure(
+        make_ctx, StepFailed, url=streamlit_servers.app("pages_chat_gone"), ask=["a?", "b?"]
+    )
+    assert err.summary == (
+        'the chat input is gone after question 1 ("a?"): no one can ask "b?"; the page '
+        "shows: 'Chat closed for today: the daily quota is used up.'"
+    )
+    assert err.outputs.answers[0]["answer"] == "echo: a?"
 
 
 def test_a_form_field_without_its_submit_button_could_not_be_checked(

@@ -23,6 +23,8 @@ CASES = [
     ("> quoted *words*", "quoted words"),
     (r"a \*literal\* star", "a *literal* star"),
     ("see <https://x.example/a>", "see https://x.example/a"),
+    ("a*b*c, un*frigging*believable, glob*.py", "abc, unfriggingbelievable, glob*.py"),
+    ("keep snake_case_name and __dunder__x", "keep snake_case_name and __dunder__x"),
 ]
 
 

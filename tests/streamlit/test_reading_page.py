@@ -45,7 +45,12 @@ SEEN = [
     "[x] Agree",
     "Level\n7",
     "Tags\nbeta, gamma",
-    "Day\n2026-01-02",
+    "Day\n2026/01/02",  # as its format shows it
+    "When\n2026/01/02 09:30",
+    "Take a photo",
+    "Record a note",
+    "Actions",
+    "Ask about this page",  # a chat input's placeholder, in the empty box
     "At\n09:30",
     "Tint\n#00aa00",
     "[ ] Dark mode",
@@ -104,6 +109,20 @@ def test_a_metric_satisfies_expect_page_with_its_label_and_value(
     assert "collapsed expander words" in result.outputs.hidden_text.splitlines()
     assert "Hidden on the page (in containers a person must open first):" in result.detail
     assert "  popover words" in result.detail
+
+
+def test_a_widget_value_set_by_the_script_is_what_the_page_shows(
+    streamlit_servers: Servers, make_ctx: ContextFactory
+) -> None:
+    # session_state set the selectbox to "large", the radio to "slow", the multiselect
+    # to ["beta"]; the defaults ("small", "fast", nothing) are not on the page.
+    result = run_step(
+        make_ctx,
+        url=streamlit_servers.app("reading_state"),
+        expect_page=["re:Size\\s+large", "re:Mode\\s+slow", "re:Tags\\s+beta"],
+    )
+    assert result.status == "ok"
+    assert result.outputs.page_text == "Size\nlarge\nMode\nslow\nTags\nbeta"
 
 
 def test_text_only_in_a_collapsed_expander_fails_expect_page_unless_asked_for(

@@ -50,6 +50,12 @@ st.select_slider("Speed", ["slow", "fast"], value="fast")
 st.file_uploader("Upload a log")
 st.link_button("Open the docs", "https://docs.example/")
 st.download_button("Get the report", b"data")
+st.datetime_input("When", datetime.datetime(2026, 1, 2, 9, 30))
+st.camera_input("Take a photo")
+st.audio_input("Record a note")
+st.menu_button("Actions", ["Restart", "Stop"])
+st.feedback("thumbs")  # no label: reads nothing
+st.chat_input("Ask about this page")
 
 with st.chat_message("assistant"):
     st.markdown("chat body")
