@@ -40,7 +40,7 @@ from opskit.streamlit import (
     stream_url,
     widgets,
 )
-from opskit.streamlit.answer import status_texts
+from opskit.streamlit.answer import is_placeholder, status_texts
 from opskit.streamlit.nonanswers import non_answer
 
 DEFAULT_TIMEOUT = 120.0  # when the playbook sets none: an answer that never ends must fail
@@ -357,12 +357,15 @@ def _judge_answer(
     question: Question, outcome: RunOutcome, app_non_answers: list[Pattern]
 ) -> str | None:
     answer = outcome.answer
-    if not answer.strip():
+    if is_placeholder(answer):  # no words, or only "Thinking..." where the answer goes
+        only = f" (only {_excerpt(answer)})" if answer.strip() else ""
         if outcome.elsewhere:
             return (
-                f"{_quoted(question.question)}: no answer; the page shows instead: "
+                f"{_quoted(question.question)}: no answer{only}; the page shows instead: "
                 f"{_excerpt(' '.join(outcome.elsewhere))}"
             )
+        if only:
+            return f"{_quoted(question.question)}: no answer{only}: the run finished"
         return (
             f"{_quoted(question.question)}: no answer: the run finished and the page "
             "shows nothing new"
@@ -451,8 +454,8 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                     chat_input = _pick_chat_input(session.page, inputs, question.typed, gone_after)
                     outcome = session.ask(question.typed, chat_input, on_text=live, widgets=values)
                 else:
-                    said = max((v for _, v in question.fill), key=len, default=question.question)
-                    outcome = session.submit(said, values, on_text=live)
+                    filled = [value for _, value in question.fill]  # a click types nothing
+                    outcome = session.submit(filled, values, on_text=live)
                 asking = None
                 if chat_at_load:
                     number = len(transcript.answers) + 1

@@ -34,7 +34,7 @@ from websockets.sync.client import connect
 from opskit.clock import Deadline
 from opskit.errors import Cancelled
 from opskit.streamlit import pages, proto
-from opskit.streamlit.answer import BeforeQuestion
+from opskit.streamlit.answer import AnswerWatch, BeforeQuestion, is_placeholder
 from opskit.streamlit.page import (
     MessageCache,
     Node,
@@ -49,6 +49,7 @@ POLL = 0.2  # seconds between looks at the deadline and the cancel event
 CONNECT_TIMEOUT = 10.0
 COMPILE_ERROR_WAIT = 2.0  # seconds to wait for a compile error's exception after the run
 MAX_MESSAGE = 200 * 1024 * 1024  # Streamlit's own default server.maxMessageSize
+ANSWER_EVERY = 0.2  # seconds between full reads of a streaming answer once it has words
 
 
 # (widget id, WidgetState field, value): one widget's value in a rerun.
@@ -142,6 +143,7 @@ class StreamlitSession:
     session_id: str = ""
     current_run: RunOutcome | None = None  # the run being waited for, or the last one
     asked: list[str] = field(default_factory=list)  # questions typed so far
+    filled: list[str] = field(default_factory=list)  # values typed into widgets so far
     app_pages: list[pages.AppPage] = field(default_factory=list)  # a multipage app's nav
     page_hash: str = ""  # the page shown, once the server named it (reruns stay on it)
     page_path: str = ""  # the page in the URL, sent by name until its hash is known
@@ -238,20 +240,25 @@ class StreamlitSession:
         """
         field_name = chat_value_field(self.streamlit_version)
         chat = (chat_input.element.chat_input.id, field_name, question)
-        return self.submit(question, [*(widgets or []), chat], on_text=on_text)
+        return self.submit([], [*(widgets or []), chat], on_text=on_text, question=question)
 
     def submit(
         self,
-        said: str,
+        filled: list[str],
         values: list[WidgetValue],
         *,
         on_text: Callable[[str], None] | None = None,
+        question: str = "",
     ) -> RunOutcome:
         """Send ``values`` (typed, picked, clicked) in one rerun and wait for it to
-        finish; the answer is judged as after a question (``said`` is what the
-        user typed, not part of the answer)."""
-        before = BeforeQuestion.of(self.page, said, tuple(self.asked))
-        self.asked.append(said)
+        finish; the answer is judged as after a question: ``question`` (typed into
+        the chat input) and ``filled`` (the values typed or picked into widgets)
+        are the user's words, not the answer."""
+        before = BeforeQuestion.of(
+            self.page, question, tuple(self.asked), values=filled, filled=tuple(self.filled)
+        )
+        self.asked += [question] if question else []
+        self.filled += filled
         return self._run(values, before, on_text)
 
     def _run(
@@ -267,6 +274,7 @@ class StreamlitSession:
         outcome = RunOutcome(status=-1, started=started, finished=started)
         self.current_run = outcome
         running = False
+        watch = None if before is None else AnswerWatch(before, ANSWER_EVERY)
         compile_error_since: float | None = None
         while True:
             if compile_error_since is None:
@@ -282,9 +290,13 @@ class StreamlitSession:
                 self._read_new_session(message.new_session)
             elif kind == "delta" and running:
                 node = self.page.apply(tuple(message.metadata.delta_path), message.delta)
-                if node is not None and before is not None:
-                    answer = before.answer(self.page)
-                    if answer and outcome.first_text is None:
+                answer = (
+                    None
+                    if watch is None or node is None
+                    else watch.delta(self.page, node, time.perf_counter())
+                )
+                if answer is not None:
+                    if outcome.first_text is None and not is_placeholder(answer):
                         outcome.first_text = time.perf_counter()
                     if answer != outcome.answer:
                         outcome.answer = answer
