@@ -19,18 +19,17 @@ a question names (an app that is not a chat is not a broken release).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opskit.clock import Deadline
 from opskit.durations import format_duration
 from opskit.errors import StepError, StepFailed, StepProblem, StepTimeout
 from opskit.iam.needs import NO_AWS
-from opskit.logs.patterns import Pattern, check_patterns, parse_patterns
+from opskit.logs.patterns import Pattern, check_patterns
 from opskit.shapes import Array, Checked, Map, OneOf, Optional, Scalar, Text
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
 from opskit.streamlit import (
-    Node,
     Page,
     PageMissing,
     RunOutcome,
@@ -40,28 +39,21 @@ from opskit.streamlit import (
     stream_url,
     widgets,
 )
-from opskit.streamlit.answer import is_placeholder, status_texts
-from opskit.streamlit.nonanswers import non_answer
+from opskit.streamlit.transcript import Transcript
+from opskit.streamlit.verdicts import (
+    Question,
+    chat_inputs,
+    excerpt,
+    judge_answer,
+    judge_expect_page,
+    judge_page,
+    pick_chat_input,
+    quoted,
+    seconds,
+)
 
 DEFAULT_TIMEOUT = 120.0  # when the playbook sets none: an answer that never ends must fail
 LIVE_EVERY = 0.25  # seconds between live updates of a streaming answer
-ANSWER_IN_DETAIL = 4000  # characters of each answer kept in the transcript
-
-
-@dataclass(frozen=True)
-class Question:
-    """One entry of ``ask``: what to type, and what the answer must (not) hold.
-
-    ``fill``/``click`` put the question through widgets instead of (or besides)
-    the chat input; ``question`` then names it in the transcript."""
-
-    question: str
-    expect: tuple[Pattern, ...] = ()
-    forbid: tuple[Pattern, ...] = ()
-    non_answers: bool = True  # an answer that reads as an error or apology fails
-    fill: tuple[tuple[str, str], ...] = ()  # (label, value) typed or picked
-    click: str | None = None  # a button's label
-    typed: str = ""  # the chat question, "" when asked through widgets only
 
 
 def _check_url(value: str) -> str:
@@ -191,211 +183,16 @@ class SessionOutputs:
     )
 
 
-@dataclass
-class Transcript:
-    """What the synthetic user saw: the step's outputs and the report's transcript."""
-
-    url: str
-    version: str = ""
-    load_ms: float | None = None
-    answers: list[dict[str, Any]] = field(default_factory=list)
-    page: Page | None = None
-    errors_only: set[int] = field(default_factory=set)  # answers checked with no expect
-
-    def outputs(self) -> SessionOutputs:
-        page = self.page or Page()
-        return SessionOutputs(
-            streamlit_version=self.version or None,
-            answers=self.answers,
-            exceptions=[{"type": e.type, "message": e.message} for e in page.exceptions()],
-            errors=page.errors(),
-            page_text=page.text(),
-            hidden_text=page.hidden_text(),
-        )
-
-    def detail(self) -> str:
-        lines = [f"Streamlit {self.version or '(unknown version)'} at {self.url}"]
-        if self.load_ms is not None:
-            lines.append(f"page loaded in {_seconds(self.load_ms)}")
-        for index, answer in enumerate(self.answers):
-            lines += ["", f"Q: {answer['question']}"]
-            timing = f"done {_seconds(answer['total_ms'])}" if answer["total_ms"] else "unfinished"
-            if answer["first_text_ms"] is not None:
-                timing = f"first text {_seconds(answer['first_text_ms'])}, {timing}"
-            lines.append(f"A ({timing}):")
-            text = answer["answer"] or "(no text)"
-            if len(text) > ANSWER_IN_DETAIL:
-                text = text[:ANSWER_IN_DETAIL] + f"… ({len(answer['answer'])} chars)"
-            lines += [f"  {line}" for line in text.splitlines()]
-            if index in self.errors_only:
-                lines.append("  (no expect: checked only for errors and non-answers)")
-        page = self.page or Page()
-        if page.exceptions():
-            lines += ["", "Exceptions on the page:"]
-            lines += [f"  {e}" for e in page.exceptions()]
-        if page.errors():
-            lines += ["", "Errors on the page:"]
-            lines += [f"  {error}" for error in page.errors()]
-        hidden = page.hidden_text()
-        if hidden:
-            if len(hidden) > ANSWER_IN_DETAIL:
-                hidden = hidden[:ANSWER_IN_DETAIL] + f"… ({len(page.hidden_text())} chars)"
-            lines += ["", "Hidden on the page (in containers a person must open first):"]
-            lines += [f"  {line}" for line in hidden.splitlines()]
-        return "\n".join(lines)
-
-
-def _seconds(ms: float) -> str:
-    return f"{ms / 1000:.2f} s"
-
-
-def _quoted(question: str) -> str:
-    return f'"{question}"' if len(question) <= 60 else f'"{question[:59]}…"'
-
-
-def _excerpt(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
-
-
-def _chat_inputs(page: Page, inputs: SessionInputs) -> tuple[list[Node], str, str]:
-    """The chat inputs the playbook names (by key and placeholder), all of them
-    as the transcript lists them, and how the wanted one is named."""
-    found = page.chat_inputs()
-    shown = ", ".join(repr(n.element.chat_input.placeholder) for n in found) or "none"
-    if inputs.key is not None:
-        found = [n for n in found if n.element.chat_input.id.endswith(f"-{inputs.key}")]
-    if inputs.placeholder is not None:
-        found = [n for n in found if n.element.chat_input.placeholder == inputs.placeholder]
-    wanted = []
-    if inputs.key is not None:
-        wanted.append(f"key {inputs.key!r}")
-    if inputs.placeholder is not None:
-        wanted.append(f"placeholder {inputs.placeholder!r}")
-    which = f"chat input with {' and '.join(wanted)}" if wanted else "chat input"
-    return found, shown, which
-
-
-def _chat_input_named(node: Node) -> str:
-    """A chat input as the playbook can name it: its placeholder, and its key if it has one."""
-    chat = node.element.chat_input
-    key = chat.id.rpartition("-")[2]  # Streamlit's ids end "-<key>", "-None" without one
-    return f"placeholder {chat.placeholder!r}" + (
-        f" (key {key!r})" if key not in ("", "None") else ""
+def _outputs(transcript: Transcript) -> SessionOutputs:
+    page = transcript.page or Page()
+    return SessionOutputs(
+        streamlit_version=transcript.version or None,
+        answers=transcript.answers,
+        exceptions=[{"type": e.type, "message": e.message} for e in page.exceptions()],
+        errors=page.errors(),
+        page_text=page.text(),
+        hidden_text=page.hidden_text(),
     )
-
-
-def _pick_chat_input(
-    page: Page, inputs: SessionInputs, question: str, gone_after: str | None = None
-) -> Node:
-    """The chat input to ask ``question`` in.
-
-    Nothing to type into is "could not check" (``StepError``) when the page had
-    no such chat input to begin with: the app is not a chat, or the playbook
-    names another one. A chat input that was there at load and is gone after the
-    question ``gone_after`` is the app breaking down (``StepFailed``). Two that
-    the playbook does not tell apart are its ambiguity (``StepError``)."""
-    found, shown, which = _chat_inputs(page, inputs)
-    if not found and gone_after is not None:
-        said = status_texts(page)
-        beside = f"; the page shows: {_excerpt(' '.join(said))}" if said else ""
-        raise StepFailed(
-            f"the {which} is gone after {gone_after}: no one can ask {_quoted(question)}{beside}"
-        )
-    if not found:  # nothing to type into: could not check, not a broken release
-        raise StepError(f"no {which} on the page to ask {_quoted(question)} (chat inputs: {shown})")
-    if len(found) > 1:
-        listed = ", ".join(_chat_input_named(n) for n in found)
-        raise StepError(
-            f"{len(found)} chat inputs on the page ({listed}): "
-            "name the one to ask in with placeholder or key"
-        )
-    chosen = found[0]
-    if chosen.element.chat_input.disabled:
-        said = status_texts(page)
-        beside = f"; the page says: {_excerpt(' '.join(said))}" if said else ""
-        raise StepFailed(
-            f"the chat input {chosen.element.chat_input.placeholder!r} is disabled: "
-            f"no one can ask {_quoted(question)}{beside}"
-        )
-    return chosen
-
-
-def _judge_page(page: Page, inputs: SessionInputs, when: str) -> str | None:
-    """Why the page as it stands fails, or ``None``."""
-    exceptions = page.exceptions()
-    if exceptions:
-        more = f" (and {len(exceptions) - 1} more)" if len(exceptions) > 1 else ""
-        return f"{when}: the page shows an exception: {exceptions[0]}{more}"
-    errors = page.errors()
-    if errors and not inputs.allow_errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return f"{when}: the page shows an error: {' '.join(errors[0].split())}{more}"
-    return None
-
-
-def _judge_expect_page(page: Page, inputs: SessionInputs) -> str | None:
-    """Why the page fails ``expect_page``: only what a person sees counts, unless
-    ``include_hidden`` lets text in unopened containers count too."""
-    seen, hidden = page.text(), page.hidden_text()
-    searched = f"{seen}\n{hidden}" if inputs.include_hidden else seen
-    for pattern in parse_patterns(inputs.expect_page):
-        if pattern.matches(searched):
-            continue
-        line = next((ln for ln in hidden.splitlines() if pattern.matches(ln)), None)
-        if line is not None:
-            return (
-                f"the page lacks {pattern.text!r} where a person sees it: it is only in a "
-                f"container they must open first ({_excerpt(line)}; include_hidden: true "
-                "matches it there)"
-            )
-        return f"the page lacks {pattern.text!r}: {_excerpt(seen)}"
-    return None
-
-
-def _judge_answer(
-    question: Question, outcome: RunOutcome, app_non_answers: list[Pattern]
-) -> str | None:
-    answer = outcome.answer
-    if is_placeholder(answer):  # no words, or only "Thinking..." where the answer goes
-        only = f" (only {_excerpt(answer)})" if answer.strip() else ""
-        if outcome.elsewhere:
-            return (
-                f"{_quoted(question.question)}: no answer{only}; the page shows instead: "
-                f"{_excerpt(' '.join(outcome.elsewhere))}"
-            )
-        if only:
-            return f"{_quoted(question.question)}: no answer{only}: the run finished"
-        return (
-            f"{_quoted(question.question)}: no answer: the run finished and the page "
-            "shows nothing new"
-        )
-    if question.non_answers:
-        for pattern in app_non_answers:
-            if pattern.matches(answer):
-                return (
-                    f"{_quoted(question.question)}: the answer is one of the app's "
-                    f"non-answers ({pattern.text!r}): {_excerpt(answer)}"
-                )
-        found = non_answer(answer)
-        if found is not None:
-            return (
-                f"{_quoted(question.question)}: the answer reads as {found.kind}, "
-                f"not an answer: {_excerpt(found.line)}"
-            )
-    for pattern in question.expect:
-        if not pattern.matches(answer):
-            return (
-                f"{_quoted(question.question)}: the answer lacks {pattern.text!r}: "
-                f"{_excerpt(answer)}"
-            )
-    for pattern in question.forbid:
-        if pattern.matches(answer):
-            line = next((ln for ln in answer.splitlines() if pattern.matches(ln)), answer)
-            return f"{_quoted(question.question)}: the answer holds {pattern.text!r}: " + (
-                _excerpt(line)
-            )
-    return None
 
 
 class _LiveAnswer:
@@ -411,7 +208,7 @@ class _LiveAnswer:
         self.shown_at = now
         flat = " ".join(text.split())
         tail = flat if len(flat) <= 90 else "…" + flat[-89:]
-        self.ctx.emit("progress", f"{_quoted(self.question)} ← {tail}", chars=len(text))
+        self.ctx.emit("progress", f"{quoted(self.question)} ← {tail}", chars=len(text))
 
 
 def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
@@ -423,7 +220,7 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
     asking: str | None = None  # the question waited for, for a timeout's message
 
     def fail(summary: str, kind: type[StepProblem] = StepFailed) -> StepProblem:
-        return kind(summary, detail=transcript.detail(), outputs=transcript.outputs())
+        return kind(summary, detail=transcript.detail(), outputs=_outputs(transcript))
 
     try:
         with StreamlitSession(
@@ -435,14 +232,16 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
             ctx.emit(
                 "info",
                 f"Streamlit {session.streamlit_version or '(unknown version)'}: page loaded "
-                f"in {_seconds(loaded.duration_ms)}",
+                f"in {seconds(loaded.duration_ms)}",
             )
             if inputs.page is not None and session.open_page(inputs.page) is not None:
                 ctx.emit("info", f"opened the page {inputs.page!r}")
-            problem = _judge_page(session.page, inputs, "before any question")
+            problem = judge_page(
+                session.page, "before any question", allow_errors=inputs.allow_errors
+            )
             if problem:
                 raise fail(problem)
-            chat_at_load = bool(_chat_inputs(session.page, inputs)[0])
+            chat_at_load = bool(chat_inputs(session.page, inputs.key, inputs.placeholder)[0])
             gone_after: str | None = None  # the last question, once a chat input was there
             for question in inputs.ask:
                 values = widgets.values(
@@ -451,7 +250,13 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 live = _LiveAnswer(ctx, question.question)
                 asking = question.question
                 if question.typed:
-                    chat_input = _pick_chat_input(session.page, inputs, question.typed, gone_after)
+                    chat_input = pick_chat_input(
+                        session.page,
+                        question.typed,
+                        key=inputs.key,
+                        placeholder=inputs.placeholder,
+                        gone_after=gone_after,
+                    )
                     outcome = session.ask(question.typed, chat_input, on_text=live, widgets=values)
                 else:
                     filled = [value for _, value in question.fill]  # a click types nothing
@@ -459,15 +264,19 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 asking = None
                 if chat_at_load:
                     number = len(transcript.answers) + 1
-                    gone_after = f"question {number} ({_quoted(question.question)})"
+                    gone_after = f"question {number} ({quoted(question.question)})"
                 _record(ctx, transcript, question.question, outcome)
                 if not question.expect:
                     transcript.errors_only.add(len(transcript.answers) - 1)
-                problem = _judge_page(session.page, inputs, _quoted(question.question))
-                problem = problem or _judge_answer(question, outcome, inputs.non_answers)
+                problem = judge_page(
+                    session.page, quoted(question.question), allow_errors=inputs.allow_errors
+                )
+                problem = problem or judge_answer(question, outcome, inputs.non_answers)
                 if problem:
                     raise fail(problem)
-            problem = _judge_expect_page(session.page, inputs)
+            problem = judge_expect_page(
+                session.page, inputs.expect_page, include_hidden=inputs.include_hidden
+            )
             if problem:
                 raise fail(problem)
     except (SessionUnavailable, widgets.NotOnPage) as err:
@@ -485,7 +294,7 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
             _record(ctx, transcript, asking, partial)
         chars = len(partial.answer) if partial is not None else 0
         raise fail(
-            f"timed out after {waited} waiting for the answer to {_quoted(asking)} "
+            f"timed out after {waited} waiting for the answer to {quoted(asking)} "
             f"(the script was still running; {chars} chars of answer so far)",
             StepTimeout,
         ) from None
@@ -493,7 +302,9 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
         if not err.detail:
             raise fail(err.summary, type(err)) from None
         raise
-    return StepResult("ok", _summary(transcript, inputs), transcript.outputs(), transcript.detail())
+    return StepResult(
+        "ok", transcript.summary(inputs.expect_page), _outputs(transcript), transcript.detail()
+    )
 
 
 def _record(ctx: StepContext, transcript: Transcript, question: str, outcome: RunOutcome) -> None:
@@ -509,35 +320,13 @@ def _record(ctx: StepContext, transcript: Transcript, question: str, outcome: Ru
     ctx.emit("info", f"Q: {question}")
     first = ""
     if outcome.first_text_ms is not None:
-        first = f", first text {_seconds(outcome.first_text_ms)}"
-    when = f"in {_seconds(outcome.duration_ms)}" if finished else "unfinished"
-    ctx.emit("info", f"A: {len(outcome.answer)} chars {when}{first}: {_excerpt(outcome.answer)}")
+        first = f", first text {seconds(outcome.first_text_ms)}"
+    when = f"in {seconds(outcome.duration_ms)}" if finished else "unfinished"
+    ctx.emit("info", f"A: {len(outcome.answer)} chars {when}{first}: {excerpt(outcome.answer)}")
 
 
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-def _summary(transcript: Transcript, inputs: SessionInputs) -> str:
-    page = transcript.page or Page()
-    errors = page.errors()
-    verdict = "no exception, " + (
-        f"{len(errors)} error(s) allowed: {' '.join(errors[0].split())}" if errors else "no error"
-    )
-    if inputs.expect_page:
-        verdict += "; the page shows " + ", ".join(repr(p) for p in inputs.expect_page)
-    answers = transcript.answers
-    if not answers:
-        return f"page loaded in {_seconds(transcript.load_ms or 0)}; {verdict}"
-    chars = sum(len(a["answer"]) for a in answers)
-    total = sum(a["total_ms"] or 0 for a in answers)
-    firsts = [a["first_text_ms"] for a in answers if a["first_text_ms"] is not None]
-    noun = "question" if len(answers) == 1 else "questions"
-    first = ""
-    if firsts:
-        label = "first text" if len(answers) == 1 else "slowest first text"
-        first = f" ({label} {_seconds(max(firsts))})"
-    return f"asked {len(answers)} {noun}: {chars} chars in {_seconds(total)}{first}; {verdict}"
 
 
 def plan(ctx: StepContext, inputs: SessionInputs) -> StepResult:
@@ -549,7 +338,7 @@ def plan(ctx: StepContext, inputs: SessionInputs) -> StepResult:
         checks = [f"expect {p.text!r}" for p in question.expect]
         checks += [f"forbid {p.text!r}" for p in question.forbid]
         parts.append(
-            f"ask {_quoted(question.question)}" + (f" ({', '.join(checks)})" if checks else "")
+            f"ask {quoted(question.question)}" + (f" ({', '.join(checks)})" if checks else "")
         )
     if inputs.expect_page:
         parts.append("expect the page to show " + ", ".join(repr(p) for p in inputs.expect_page))
