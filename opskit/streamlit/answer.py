@@ -185,14 +185,10 @@ class BeforeQuestion:
             holder = holders[node.path]
             if holder is not None:
                 said.setdefault(holder.path, []).append(node.text)
-        users = {
-            path
-            for path in said
-            if page.nodes[path].label.lower() in USER_NAMES
-            or self._holds_question(_flat(" ".join(said[path])))
-        }
+        holding = {p for p in said if self._holds_question(_flat(" ".join(said[p])))}
+        users = holding | {p for p in said if page.nodes[p].label.lower() in USER_NAMES}
         chat = any(path not in users for path in said)
-        asking = self._question_message(users, said)
+        asking = max(holding, default=None)  # the last message that holds the question
         left = Counter(self.earlier)
         places: list[tuple[Node, str]] = []  # (node, "answer" | "fresh" | "other")
         after_question = False
@@ -240,11 +236,6 @@ class BeforeQuestion:
         """A chat message's text is the question just typed, as typed or rendered
         (its speaker's name is the message's, not its text)."""
         return text in self.question_forms
-
-    def _question_message(self, users: set[Path], said: dict[Path, list[str]]) -> Path | None:
-        """The last user message (in page order) that holds the question just typed."""
-        holding = [p for p in users if self._holds_question(_flat(" ".join(said[p])))]
-        return max(holding, default=None)
 
     def _is_earlier(self, line: str, left: Counter[str]) -> bool:
         if line in self.typed_lines:

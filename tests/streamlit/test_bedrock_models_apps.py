@@ -17,12 +17,11 @@ from urllib.parse import quote
 
 import pytest
 
-from opskit.clock import Clock
 from opskit.sandbox.bedrock import BedrockEndpoint
 from opskit.sandbox.bedrock.models import STACK_SRC, _load_local_responder
-from opskit.steps.streamlit_session import STEP
 from tests.conftest import ContextFactory
 from tests.streamlit.conftest import Servers
+from tests.streamlit.test_step import run_step
 
 QUESTION = "How do I redeploy the service?"
 
@@ -41,9 +40,7 @@ def local_answer(style: str) -> str:
 
 
 def ask(make_ctx: ContextFactory, url: str, expect: str) -> Any:
-    ctx = make_ctx(uses="streamlit.session", clock=Clock(), timeout=30.0)
-    given = {"url": url, "ask": [{"question": QUESTION, "expect": [expect]}]}
-    return STEP.run(ctx, STEP.coerce_inputs(given))
+    return run_step(make_ctx, url=url, ask=[{"question": QUESTION, "expect": [expect]}])
 
 
 @pytest.mark.parametrize(

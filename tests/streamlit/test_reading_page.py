@@ -4,16 +4,15 @@ read from a real Streamlit server, and text in unopened containers kept apart.""
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 
 from opskit.clock import Clock, Deadline
 from opskit.errors import StepFailed
-from opskit.steps.streamlit_session import STEP
 from opskit.streamlit import StreamlitSession
 from tests.conftest import ContextFactory
 from tests.streamlit.conftest import Servers
+from tests.streamlit.test_step import run_step
 
 APP = "reading_every_element"
 
@@ -90,11 +89,6 @@ def test_every_element_reads_as_a_person_reads_it_and_unopened_containers_are_ap
         assert text in hidden.splitlines() and text not in seen
     for text in NOT_READ:
         assert text not in seen and text not in hidden
-
-
-def run_step(make_ctx: ContextFactory, **given: Any) -> Any:
-    ctx = make_ctx(uses="streamlit.session", clock=Clock(), timeout=30.0)
-    return STEP.run(ctx, STEP.coerce_inputs(given))
 
 
 def test_a_metric_satisfies_expect_page_with_its_label_and_value(
