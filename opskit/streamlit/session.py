@@ -277,12 +277,17 @@ class StreamlitSession:
         watch = None if before is None else AnswerWatch(before, ANSWER_EVERY)
         compile_error_since: float | None = None
         while True:
-            if compile_error_since is None:
-                message = self._receive()
-            else:  # the exception follows the run's end; a server that sends none is not held
-                message = self._receive(until=compile_error_since + COMPILE_ERROR_WAIT)
-                if message is None:
-                    return outcome
+            try:
+                if compile_error_since is None:
+                    message = self._receive()
+                else:  # the exception follows the run's end; a server that sends none is not held
+                    message = self._receive(until=compile_error_since + COMPILE_ERROR_WAIT)
+                    if message is None:
+                        return outcome
+            except RunTimeout:
+                if before is not None:  # the answer so far, as shown now (the watch reads it late)
+                    outcome.answer = before.answer(self.page)
+                raise
             kind = message.WhichOneof("type")
             if kind == "new_session":
                 running = True
