@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from opskit.model import RunResult
@@ -55,23 +54,17 @@ def label(text: object, limit: int = MAX_LABEL) -> str:
     return clean
 
 
-@dataclass
-class _Lane:
-    """One step's (or one target's) bars and milestones."""
-
-    name: str
-    bars: list[tuple[str, str, int, int]] = field(default_factory=list)  # label, tag, start, ms
-    marks: list[dict[str, Any]] = field(default_factory=list)
-
-
 def _ms(ts: float) -> int:
     return max(0, round(ts * 1000))
 
 
-def _bars(events: Sequence[dict[str, Any]], end: float, prefix: str = "") -> list[Any]:
+_Bar = tuple[str, str, str, int, int]  # step, label, tag, start ms, end ms
+
+
+def _bars(events: Sequence[dict[str, Any]], end: float) -> list[_Bar]:
     """Each step's bar: from its ``step_start`` to its ``step_end`` (to the run's
     end, ``active``, when it has none: the run stopped during it)."""
-    bars: list[tuple[str, str, str, int, int]] = []
+    bars: list[_Bar] = []
     open_steps: dict[str, float] = {}
     for entry in events:
         step = str(entry.get("step") or "")
@@ -81,9 +74,9 @@ def _bars(events: Sequence[dict[str, Any]], end: float, prefix: str = "") -> lis
             began = open_steps.pop(step)
             status = str(entry.get("label", "")).rsplit(" ", 1)[-1]
             tag = "crit" if status in ("failed", "error") else "done"
-            bars.append((step, f"{prefix}{step} {status}", tag, _ms(began), _ms(entry["ts"])))
+            bars.append((step, f"{step} {status}", tag, _ms(began), _ms(entry["ts"])))
     for step, began in open_steps.items():
-        bars.append((step, f"{prefix}{step} running", "active", _ms(began), _ms(end)))
+        bars.append((step, f"{step} running", "active", _ms(began), _ms(end)))
     return bars
 
 
@@ -118,7 +111,7 @@ def _task(text: str, tags: Iterable[str], start: int, length: int) -> str:
     return f"    {label(text)} :{data}"
 
 
-def _lane_lines(name: str, bars: list[Any], marks: list[dict[str, Any]], limit: int) -> list[str]:
+def _lane_lines(name: str, bars: list[_Bar], marks: list[dict[str, Any]], limit: int) -> list[str]:
     lines = [f"    section {label(name)}"]
     shown = chosen_marks(marks, limit)
     for _step, text, tag, start, end in bars:
