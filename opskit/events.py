@@ -13,6 +13,13 @@ Kinds a step may emit with ``ctx.emit(kind, message, **data)``:
 - ``log``: a log line from a task; data ``task_id``, ``age`` ("NEW" or "OLD"),
   ``timestamp`` (epoch ms). ``--quiet`` hides these on a terminal.
 - ``event``: an ECS service event; data ``created_at``.
+- ``mark``: a moment for the report's timeline; data ``at`` (epoch seconds,
+  when it HAPPENED: a task's ``startedAt``, a log event's timestamp, not when
+  opskit saw it) and ``what`` (one of ``MARK_KINDS``). The message is a short
+  label of fixed words and playbook-authored names only ("task 1a2b3c started"),
+  never outside text (a log line, an answer, a stopped reason). Terminals do
+  not print marks (an ``info`` line says the same); JSON lines carry them, and
+  the runner keeps them in ``RunResult.events`` (``report.json``'s ``events``).
 
 The runner itself emits ``run_start``, ``step_start``, ``step_end``, ``run_end``.
 """
@@ -23,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal, Protocol, get_args
 
 from opskit.redact import Redactor
@@ -37,10 +45,32 @@ EventKind = Literal[
     "warning",
     "log",
     "event",
+    "mark",
     "fleet_start",
     "fleet_end",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
+
+# What a ``mark`` marks. The runner adds ``step_start``/``step_end`` for every
+# step it runs and ``failure`` at the end of the step that failed.
+MarkKind = Literal[
+    "step_start",
+    "step_end",
+    "sync",
+    "deployment",
+    "task_started",
+    "task_healthy",
+    "task_stopped",
+    "log_marker",
+    "probe",
+    "question",
+    "answer",
+    "run_task",
+    "confirm",
+    "note",
+    "failure",
+]
+MARK_KINDS: frozenset[str] = frozenset(get_args(MarkKind))
 
 
 class Emit(Protocol):
@@ -85,6 +115,8 @@ class EventBus:
         if kind not in EVENT_KINDS:
             known = ", ".join(sorted(EVENT_KINDS))
             raise ValueError(f"unknown event kind {kind!r}; known: {known}")
+        if kind == "mark":
+            check_mark(data)
         event = Event(
             kind=kind,
             message=self.redactor.text(message),
@@ -100,3 +132,27 @@ class EventBus:
             self.emit(kind, message, step_id, **data)
 
         return emit
+
+
+def check_mark(data: dict[str, Any]) -> None:
+    """A mark without a known ``what`` or a numeric ``at`` is a programming error:
+    raised where it is emitted, not drawn at a wrong place in the report."""
+    what = data.get("what")
+    if what not in MARK_KINDS:
+        raise ValueError(f"unknown mark {what!r}; known: {', '.join(sorted(MARK_KINDS))}")
+    at = data.get("at")
+    if isinstance(at, bool) or not isinstance(at, (int, float)):
+        raise ValueError(f"a mark needs at=<epoch seconds>, got {at!r}")
+
+
+def timeline_entry(at: float, step: str | None, what: str, label: str) -> dict[str, Any]:
+    """One entry of ``report.json``'s ``events``: when (ISO 8601 UTC with ms, and
+    epoch seconds), which step, what kind of moment, and its label."""
+    iso = datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
+    return {
+        "at": iso.replace("+00:00", "Z"),
+        "ts": round(at, 3),
+        "step": step,
+        "what": what,
+        "label": label,
+    }

@@ -116,6 +116,10 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     # The first signal that stopped the run ("SIGINT", "SIGTERM"); None: no signal.
     signal: str | None = None
+    # The run's timeline, sorted by time: each step's start and end, a failure where
+    # it happened, and the marks steps emitted (``events.timeline_entry`` dicts).
+    # Reports written before it existed load with none.
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

@@ -35,7 +35,7 @@ from opskit import start, templating
 from opskit.aws import AwsAccess
 from opskit.clock import Deadline
 from opskit.errors import Cancelled, InputError, OpskitError, StepProblem, StepTimeout
-from opskit.events import EventBus
+from opskit.events import Emit, EventBus, EventKind, timeline_entry
 from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
 from opskit.steps.base import RunEnd, StepContext, StepResult, StepType, UndeclaredOutputs
@@ -67,6 +67,7 @@ class Runner:
         self._abort = "Ctrl-C"  # what the second signal was, for the run's error
         self._closing = False  # the run's sandbox is stopping: a signal no longer aborts
         self._said: threading.Thread | None = None  # the stop's warning, on its way
+        self._marks = threading.Lock()  # steps may mark from worker threads
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -190,6 +191,8 @@ class Runner:
             self._said.join(timeout=1)
         result = self.result
         result.status = self._status()
+        with self._marks:
+            result.events.sort(key=lambda entry: entry["ts"])
         self.bus.emit(
             "run_end",
             result.status,
@@ -274,6 +277,7 @@ class Runner:
         record.started_at = self.clock.time()
         started = time.monotonic()
         self.bus.emit("step_start", step.title, step.id, uses=step.uses, phase=record.phase)
+        self._mark(step.id, "step_start", f"{step.id} started", record.started_at)
         try:
             self._attempts(step, record, aws, context)
         except InputError as err:
@@ -282,6 +286,10 @@ class Runner:
         record.duration = time.monotonic() - started
         if record.failed and step.continue_on_error:
             record.summary += " (continue_on_error: the run goes on)"
+        ended = self.clock.time()
+        self._mark(step.id, "step_end", f"{step.id} {record.status}", ended)
+        if record.failed:  # fixed words: the summary may quote outside text
+            self._mark(step.id, "failure", f"{step.id} failed", ended)
         self.bus.emit(
             "step_end",
             record.summary,
@@ -337,6 +345,22 @@ class Runner:
                 return
             delay *= 2
 
+    def _step_emit(self, step_id: str) -> Emit:
+        """The step's ``emit``: the bus's, and its marks kept for the run's timeline."""
+        emit = self.bus.for_step(step_id)
+
+        def step_emit(kind: EventKind, message: str, **data: Any) -> None:
+            emit(kind, message, **data)  # checks a mark's ``what`` and ``at`` first
+            if kind == "mark":
+                self._mark(step_id, str(data["what"]), message, float(data["at"]))
+
+        return step_emit
+
+    def _mark(self, step_id: str, what: str, label: str, at: float) -> None:
+        entry = timeline_entry(at, step_id, what, self.bus.redactor.text(label))
+        with self._marks:
+            self.result.events.append(entry)
+
     def _cancel_event(self) -> threading.Event:
         event = threading.Event()
         if self.interrupts:
@@ -359,7 +383,7 @@ class Runner:
             clock=self.clock,
             deadline=deadline,
             cancel=cancel,
-            emit=self.bus.for_step(step.id),
+            emit=self._step_emit(step.id),
             aws=aws,
             steps=dict(context["steps"]),
             run_started_at=self.result.started_at,

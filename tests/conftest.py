@@ -20,7 +20,7 @@ import pytest
 
 from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import Clock, Deadline, FakeClock
-from opskit.events import Event
+from opskit.events import Event, check_mark
 from opskit.steps.base import StepContext
 from tests.cli_helpers import Cli
 
@@ -201,6 +201,8 @@ class ContextFactory:
         clock = clock or FakeClock()
 
         def emit(kind: str, message: str, **data: Any) -> None:
+            if kind == "mark":  # as the run's bus does: a bad mark is a bug
+                check_mark(data)
             self.events.append(Event(kind=kind, message=message, step_id=step_id, data=data))
 
         return StepContext(

@@ -41,6 +41,13 @@ class LeakInputs:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MarkInputs:
+    marks: list[Any] = param("[label, what, seconds after the step's start]", "list", default=[])
+    fail: bool = param("fail after marking", "boolean", default=False)
+    took: float = param("seconds the step takes (on the run's clock)", "number", default=1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class EchoOutputs:
     value: Any = output("the value", "any")
     type: str = output("its Python type", "string")
@@ -149,6 +156,18 @@ def _leak(ctx: StepContext, inputs: LeakInputs) -> StepResult:
     )
 
 
+def _mark(ctx: StepContext, inputs: MarkInputs) -> StepResult:
+    """Marks moments as a real step does (``at``: when it happened), then takes
+    ``took`` seconds of the run's (fake) clock."""
+    began = ctx.clock.time()
+    for text, what, after in inputs.marks:
+        ctx.emit("mark", text, at=began + float(after), what=what)
+    ctx.clock.sleep(inputs.took)
+    if inputs.fail:
+        raise StepFailed("the check said no")
+    return StepResult("ok", f"{len(inputs.marks)} mark(s)", NoOutputs())
+
+
 # None but test.buckets calls AWS: the engine's tests need no credentials
 # (they declare NO_AWS: StepType.uses_aws).
 TEST_STEPS = [
@@ -196,6 +215,14 @@ TEST_STEPS = [
         EchoInputs,
         EchoOutputs,
         _rogue,
+        permissions=NO_AWS,
+    ),
+    StepType(
+        "test.mark",
+        "Mark moments for the timeline.",
+        MarkInputs,
+        NoOutputs,
+        _mark,
         permissions=NO_AWS,
     ),
     StepType(

@@ -69,6 +69,7 @@ class DeploymentWatch:
     # The step's clock when the time rule's wait began: the first placement failure
     # read with no task of the deployment, or the first read since its last task went.
     placement_wait_from: float | None = None
+    marked: set[tuple[str, str]] = field(default_factory=set)  # (task id, mark) emitted
     started: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +87,7 @@ class DeploymentWatch:
         running = read_service_tasks(self.aws, self.cluster, self.service, "RUNNING")
         stopped = read_service_tasks(self.aws, self.cluster, self.service, "STOPPED")
         self.running_tasks = running.tasks
+        self._mark_tasks(running.tasks + stopped.tasks)
         listed = any(d.get("id") == self.deployment_id for d in record.get("deployments") or [])
         self.missing = 0 if listed or not self.seen else self.missing + 1
         self.seen = self.seen or listed
@@ -104,6 +106,28 @@ class DeploymentWatch:
         )
         self.last = judge(observation, self.max_failed_tasks)
         return self.last
+
+    def _mark_tasks(self, tasks: list[dict[str, Any]]) -> None:
+        """The timeline's moments, each once, at ECS's own times: a new task's
+        ``startedAt``, an old task's ``stoppedAt`` (stops before the deployment
+        was created are not its own). ECS stamps no time on health: a task is
+        marked healthy when a read first sees it ``HEALTHY``."""
+        for task in tasks:
+            task_id = task_id_of(task.get("taskArn", ""))
+            mine = task.get("startedBy") == self.deployment_id
+            stopped_at = epoch(task.get("stoppedAt"))
+            moments: list[tuple[str, str, float]] = []
+            if mine:
+                moments.append(("task_started", "started", epoch(task.get("startedAt"))))
+                if task.get("healthStatus") == "HEALTHY":
+                    moments.append(("task_healthy", "healthy", self.clock.time()))
+            if task.get("lastStatus") == "STOPPED" and (mine or stopped_at >= self.created_at):
+                moments.append(("task_stopped", "stopped", stopped_at))
+            for what, word, at in moments:
+                if at and (task_id, what) not in self.marked:
+                    self.marked.add((task_id, what))
+                    age = "new" if mine else "old"
+                    self.emit("mark", f"{age} task {task_id[:8]} {word}", at=at, what=what)
 
     def _count_placement_failures(
         self, fresh: list[dict[str, Any]], service: dict[str, Any], running: list[dict[str, Any]]

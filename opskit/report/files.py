@@ -123,12 +123,39 @@ def _replace(path: Path, text: str) -> Path:
     return path
 
 
+_DIAGRAM_LEFT_OUT = "(The timeline is left out of this summary to keep it under its limit.)"
+
+
+def without_diagrams(markdown: str) -> str:
+    """``markdown`` with each ``mermaid`` block replaced by one line saying so: a
+    diagram cut short would draw a wrong timeline or none."""
+    lines: list[str] = []
+    fence = ""  # the code block the line is in (a detail's fence may quote "```mermaid")
+    diagram = False
+    for line in markdown.splitlines():
+        if diagram:
+            diagram = line != "```"
+            continue
+        if not fence and line == "```mermaid":
+            diagram = True
+            lines.append(_DIAGRAM_LEFT_OUT)
+            continue
+        if line and set(line) == {"`"} and len(line) >= 3 and len(line) >= len(fence):
+            fence = "" if fence else line
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if markdown.endswith("\n") else "")
+
+
 def fit_summary(markdown: str, budget: int, whole: Path | None) -> str:
-    """``markdown`` whole when it fits in ``budget`` bytes of UTF-8; else its first
-    lines, any code fence and ``<details>`` left open closed, and a note saying
-    where the whole report is."""
+    """``markdown`` whole when it fits in ``budget`` bytes of UTF-8; else without
+    its timeline diagram when that fits; else its first lines (without the
+    diagram), any code fence and ``<details>`` left open closed, and a note
+    saying where the whole report is."""
     from opskit.report.mdtext import code
 
+    if len(markdown.encode("utf-8", _UNENCODABLE)) <= budget:
+        return markdown
+    markdown = without_diagrams(markdown)  # a diagram is drawn whole or not at all
     if len(markdown.encode("utf-8", _UNENCODABLE)) <= budget:
         return markdown
     where = (

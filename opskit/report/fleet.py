@@ -28,6 +28,7 @@ from opskit.report.markdown import (
     warning_lines,
 )
 from opskit.report.mdtext import code
+from opskit.report.timeline import fleet_timeline_section
 from opskit.version import __version__
 
 __all__ = [
@@ -89,6 +90,7 @@ def render_fleet_markdown(fleet: FleetResult) -> str:
             f"| {index} | {code(run.target)} | {_HEADLINE[run.status]} | "
             f"{format_duration(run.duration)} | {_cell(reason)} |"
         )
+    lines += fleet_timeline_section(fleet.runs)
     for run in fleet.runs:
         lines += _target_section(run)
     return "\n".join(lines) + "\n"

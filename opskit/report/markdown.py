@@ -15,6 +15,7 @@ from typing import Any
 from opskit.durations import format_duration
 from opskit.model import Identity, RunResult, RunStatus, StepRecord
 from opskit.report import mdtext
+from opskit.report.timeline import timeline_section
 from opskit.version import __version__
 
 _ICON = {"ok": "✅", "changed": "✅", "skipped": "⏭️", "failed": "❌", "error": "❌"}
@@ -108,6 +109,7 @@ def render_markdown(result: RunResult) -> str:
     ]
     for index, record in enumerate(result.steps, 1):
         lines.append(_row(index, record))
+    lines += timeline_section(result)
     for record in result.steps:
         lines += _section(record)
     if result.on_failure:

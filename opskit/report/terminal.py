@@ -76,6 +76,7 @@ class TerminalReporter:
             "warning": self.on_warning,
             "log": self.on_log,
             "event": self.on_event,
+            "mark": self.on_mark,
             "fleet_start": self.on_fleet_start,
             "fleet_end": self.on_fleet_end,
         }
@@ -154,6 +155,9 @@ class TerminalReporter:
 
     def on_event(self, event: Event) -> None:
         self.lines("  " + self.paint("ecs", "cyan") + " ", event.message)
+
+    def on_mark(self, event: Event) -> None:
+        """Marks feed the report's timeline; an info line has said the same."""
 
     def on_log(self, event: Event) -> None:
         if self.quiet:

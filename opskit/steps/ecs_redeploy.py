@@ -275,6 +275,8 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
         f"{short_task_definition(started.task_definition)} on {cluster}/{name}",
         deployment_id=started.deployment_id,
     )
+    created = started.created_at or ctx.clock.time()
+    ctx.emit("mark", f"deployment {started.deployment_id} created", at=created, what="deployment")
     outputs = _outputs(p, definition, started)
     if not inputs.wait:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)

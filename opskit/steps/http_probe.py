@@ -237,6 +237,15 @@ def _excerpt(text: str) -> str:
     return repr(flat[:80] + ("..." if len(flat) > 80 else ""))
 
 
+def _probe_label(attempt: Attempt) -> str:
+    """``probe 200``, ``probe 503``, ``probe error``; ``probe 200 failed`` when a
+    check of its body or latency said no (fixed words: no body text)."""
+    if attempt.status is None:
+        return "probe error"
+    failed = not attempt.ok and attempt.status < 400
+    return f"probe {attempt.status}" + (" failed" if failed else "")
+
+
 def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
     needed = inputs.consecutive
     failure_limit = inputs.failure_limit
@@ -257,8 +266,10 @@ def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
         timeout = inputs.request_timeout
         if remaining is not None:
             timeout = min(timeout, max(remaining, 0.05))
+        sent_at = ctx.clock.time()
         result = request_once(inputs, timeout)
         last.append(result)
+        ctx.emit("mark", _probe_label(result), at=sent_at, what="probe")
         state["attempts"] += 1
         if result.ok:
             state["streak"] += 1

@@ -10,7 +10,9 @@ used because it samples above 500 events/s.
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,8 @@ from opskit.steps.base import StepContext, StepResult, StepType, at_least, outpu
 
 LINES_AFTER = 20  # a traceback's frames and its exception line
 RECENT_LINES_KEPT = 200  # per stream, for the context of a failure
+# A pattern short and plain enough to name a marker on the report's timeline.
+_PLAIN = re.compile(r"[A-Za-z0-9 _.-]{1,30}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +121,7 @@ class _Watch:
             pattern = first_match(self.failure, line.text)
             if pattern is not None and failed is None:
                 failed = (pattern, target, line)
+                self.mark("failure marker", self.failure, pattern, target, line)
             for hit in self.tracker.observe(target.task_id, line):
                 self.ctx.emit(
                     "info",
@@ -124,6 +129,7 @@ class _Watch:
                     task_id=target.task_id,
                     pattern=hit.text,
                 )
+                self.mark("marker", self.tracker.patterns, hit, target, line)
         if failed is not None:
             raise self.failed(*failed)
         if self.tracker.patterns and self.tracker.satisfied():
@@ -132,6 +138,25 @@ class _Watch:
             return self.passed()
         self.ctx.emit("progress", self.waiting_for(), lines_read=self.reader.lines_read)
         return None
+
+    def mark(
+        self,
+        kind: str,
+        patterns: Sequence[Pattern],
+        hit: Pattern,
+        target: StreamTarget,
+        line: LogLine,
+    ) -> None:
+        """The timeline's moment: when the line was logged (its event's timestamp).
+        Its label names the playbook's pattern when short and plain ("marker 1"
+        otherwise), never the line."""
+        name = hit.text if _PLAIN.fullmatch(hit.text) else f"{list(patterns).index(hit) + 1}"
+        self.ctx.emit(
+            "mark",
+            f"{kind} {name} matched in task {target.short_id}",
+            at=line.timestamp / 1000,
+            what="log_marker",
+        )
 
     def waiting_for(self) -> str:
         parts = []

@@ -229,6 +229,7 @@ def run(ctx: StepContext, inputs: SyncInputs) -> StepResult:
         f"({format_bytes(synced.bytes)}) digest {digest[:12]}…"
     )
     ctx.emit("info", summary)
+    ctx.emit("mark", f"{synced.uploaded} files uploaded", at=ctx.clock.time(), what="sync")
     outputs = SyncOutputs(
         uploaded=synced.uploaded,
         deleted=synced.deleted,

@@ -249,6 +249,8 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 )
                 live = _LiveAnswer(ctx, question.question)
                 asking = question.question
+                index, asked_at = len(transcript.answers) + 1, ctx.clock.time()
+                ctx.emit("mark", f"question {index} asked", at=asked_at, what="question")
                 if question.typed:
                     chat_input = pick_chat_input(
                         session.page,
@@ -272,6 +274,9 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                     session.page, quoted(question.question), allow_errors=inputs.allow_errors
                 )
                 problem = problem or judge_answer(question, outcome, inputs.non_answers)
+                answered = asked_at + outcome.duration_ms / 1000
+                verdict = "failed" if problem else "ok"
+                ctx.emit("mark", f"answer {index} {verdict}", at=answered, what="answer")
                 if problem:
                     raise fail(problem)
             problem = judge_expect_page(

@@ -10,6 +10,7 @@ from typing import Any
 
 from opskit.sandbox import SandboxInfo
 from tests.cli_helpers import Cli
+from tests.mermaid_gantt import diagrams
 from tests.sandbox.sandbox_helpers import client, running_task_ids, stack_copy, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,26 @@ def test_redeploy_passes_and_the_report_names_the_new_task(
     assert [line for line in markdown.splitlines() if line.startswith("| AWS |")] == [
         line for line in readme if line.startswith("| AWS |")
     ]
+    # The release's timeline: each moment at its own time, drawn as a valid gantt.
+    events = report["events"]
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    kinds = {(e["step"], e["what"]) for e in events}
+    for moment in [
+        ("upload", "sync"),
+        ("redeploy", "deployment"),
+        ("redeploy", "task_started"),
+        ("redeploy", "task_stopped"),
+        ("logs", "log_marker"),
+        ("probe", "probe"),
+        ("chat", "question"),
+        ("chat", "answer"),
+    ]:
+        assert moment in kinds, moment
+    labels = [e["label"] for e in events]
+    assert f"new task {new_tasks[0][:8]} started" in labels
+    assert f"old task {old_task[:8]} stopped" in labels
+    (lines,) = diagrams(markdown)
+    assert "    section redeploy" in lines and not any("crit" in line for line in lines)
 
 
 def test_a_crashing_release_fails_the_run_and_the_old_task_keeps_serving(
@@ -58,9 +79,11 @@ def test_a_crashing_release_fails_the_run_and_the_old_task_keeps_serving(
     old_deployment = _primary(sandbox)["id"]
     source = stack_copy(tmp_path / "src", broken=True)
 
-    result = cli.run(PLAYBOOK, "-e", f"source={source}")
+    result = cli.run(PLAYBOOK, "-e", f"source={source}", "--report", str(tmp_path / "report"))
 
     assert result.returncode == 1, result.stdout + result.stderr
+    (lines,) = diagrams((tmp_path / "report" / "report.md").read_text())
+    assert any(line.startswith("    redeploy failed :crit, milestone, ") for line in lines)
     output = result.stdout + result.stderr
     assert "FAILED" in output
     assert "Essential container in task exited" in output

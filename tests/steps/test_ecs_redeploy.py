@@ -433,3 +433,39 @@ def test_task_definition_previous_on_the_first_revision_is_refused_clearly(stack
         "there is no previous one to deploy"
     )
     assert calls.writes == []
+
+
+def test_the_timeline_marks_each_moment_of_the_rollout_at_ecss_own_times(stack, make_ctx):
+    """The deployment at its createdAt, the new task's start at its startedAt, its
+    health when first read HEALTHY, the old task's stop at its stoppedAt."""
+    old_task = stack.tasks()[0]
+    started = {}
+    clock = ScriptedClock(
+        script=[
+            lambda: started.update(task=stack.start_tasks()[0]),
+            stack.pass_health_checks,
+            lambda: (stack.drain_old(), stack.complete()),
+        ]
+    )
+    start = clock.now
+
+    run(make_ctx, clock)
+
+    new_id, old_id = started["task"].id, old_task.id
+    ecs = stack.aws.client("ecs")
+    described = ecs.describe_tasks(cluster=CLUSTER, tasks=[new_id, old_id])["tasks"]
+    times = {t["taskArn"].rsplit("/", 1)[-1]: t for t in described}
+    deployment = stack.primary()
+    marks = [e for e in make_ctx.events if e.kind == "mark"]
+    assert [(e.message, e.data["what"]) for e in marks] == [
+        (f"deployment {deployment['id']} created", "deployment"),
+        (f"new task {new_id[:8]} started", "task_started"),
+        (f"new task {new_id[:8]} healthy", "task_healthy"),
+        (f"old task {old_id[:8]} stopped", "task_stopped"),
+    ]
+    assert [e.data["at"] for e in marks] == [
+        pytest.approx(deployment["createdAt"].timestamp(), abs=0.002),
+        pytest.approx(times[new_id]["startedAt"].timestamp(), abs=0.002),
+        start + 10.0,  # the third read (two polls of 5 s after the start) sees it HEALTHY
+        pytest.approx(times[old_id]["stoppedAt"].timestamp(), abs=0.002),
+    ]

@@ -106,6 +106,13 @@ def test_500_then_200_retries_with_backoff(server, make_ctx) -> None:
         "attempts": 3,
     }
     assert clock.sleeps == [1.0, 2.0]
+    marks = [(e.message, e.data["what"], e.data["at"]) for e in make_ctx.events if e.kind == "mark"]
+    start = 1_700_000_000.0  # FakeClock's; each attempt marked when it was sent
+    assert marks == [
+        ("probe 500", "probe", start),
+        ("probe 500", "probe", start + 1.0),
+        ("probe 200", "probe", start + 3.0),
+    ]
 
 
 def test_wrong_body_fails_at_timeout_and_says_why(server, make_ctx) -> None:

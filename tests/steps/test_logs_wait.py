@@ -111,6 +111,16 @@ def test_passes_when_every_task_logs_every_marker(logs: Logs, make_ctx: Any) -> 
     shown = [(e.data["short_id"], e.data["age"], e.message) for e in log_events(make_ctx)]
     assert ("1a2b3c4d", "NEW", "starting") in shown
     assert ("9f8e7d6c", "NEW", MARKERS[1]) in shown
+    # The timeline: each marker when its line was logged; a long pattern by its number.
+    logged = {(e.data["short_id"], e.message): e.data["timestamp"] for e in log_events(make_ctx)}
+    marks = [(e.message, e.data["at"]) for e in make_ctx.events if e.kind == "mark"]
+    assert marks == [
+        (f"marker {MARKERS[0]} matched in task 1a2b3c4d", logged["1a2b3c4d", MARKERS[0]] / 1000),
+        (f"marker {MARKERS[0]} matched in task 9f8e7d6c", logged["9f8e7d6c", MARKERS[0]] / 1000),
+        ("marker 2 matched in task 9f8e7d6c", logged["9f8e7d6c", MARKERS[1]] / 1000),
+        ("marker 2 matched in task 1a2b3c4d", logged["1a2b3c4d", f"{MARKERS[1]} in 42 ms"] / 1000),
+    ]
+    assert {e.data["what"] for e in make_ctx.events if e.kind == "mark"} == {"log_marker"}
 
 
 def test_any_task_passes_when_one_task_logs_every_marker(logs: Logs, make_ctx: Any) -> None:

@@ -142,6 +142,8 @@ def test_summary_is_one_info_line_and_progress_is_reported(make_ctx, s3, source)
     assert progress[-1].data["files_done"] == 5
     assert progress[-1].data["bytes_done"] == result.outputs.bytes
     assert "5/5 files" in progress[-1].message
+    (mark,) = [e for e in make_ctx.events if e.kind == "mark"]
+    assert (mark.message, mark.data["what"]) == ("5 files uploaded", "sync")
 
 
 def test_no_op_resync_uploads_nothing_and_hashes_nothing(make_ctx, s3, source, monkeypatch):

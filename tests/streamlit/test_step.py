@@ -72,6 +72,14 @@ def test_the_bundled_app_answers_a_faq_question_on_a_page_that_shows_its_release
     streamed = make_ctx.messages("progress")
     assert streamed and all(m.startswith(f'"{question}" ← ') for m in streamed)
     assert f"Q: {question}" in make_ctx.messages("info")
+    # The timeline: the question when asked, the answer when complete, no text of either.
+    marks = [e for e in make_ctx.events if e.kind == "mark"]
+    assert [(e.message, e.data["what"]) for e in marks] == [
+        ("question 1 asked", "question"),
+        ("answer 1 ok", "answer"),
+    ]
+    took = marks[1].data["at"] - marks[0].data["at"]
+    assert took == pytest.approx(answer["total_ms"] / 1000, abs=0.001)
 
 
 def test_a_release_the_page_does_not_show_fails_naming_the_pattern(
@@ -100,6 +108,8 @@ def test_an_answer_without_the_expected_words_fails_quoting_it(
     assert err.summary.startswith(
         "\"hello\": the answer lacks 'new ECS deployment': 'Nova Micro · fast answer · local Hello!"
     )
+    marks = [e.message for e in make_ctx.events if e.kind == "mark"]
+    assert marks == ["question 1 asked", "answer 1 failed"]
 
 
 def test_a_forbidden_pattern_in_the_answer_fails_quoting_its_line(
