@@ -19,7 +19,8 @@ code"), checked against what moto and the ECS API reference return:
 The diff is ecspresso's: ``-``/``+`` lines on the JSON, current revision first.
 Environment values are never shown (a value may be a secret, as the
 ``environment`` input's change lines never show one): an unchanged value is
-``***``, a changed one ``*** (changed)``. ``secrets`` show ``valueFrom``, an ARN.
+``***``, a changed one ``*** (changed)``, a new one ``*** (new)``. ``secrets``
+show ``valueFrom``, an ARN.
 """
 
 from __future__ import annotations
@@ -115,8 +116,11 @@ def _masked(current: dict[str, Any], wanted: dict[str, Any]) -> tuple[Any, Any]:
     for container in wanted.get("containerDefinitions") or []:
         for entry in container.get("environment") or []:
             if "value" in entry:
-                old = before.get((container.get("name"), entry.get("name")))
-                entry["value"] = MASK if old == entry["value"] else f"{MASK} (changed)"
+                key = (container.get("name"), entry.get("name"))
+                if key not in before:
+                    entry["value"] = f"{MASK} (new)"
+                else:
+                    entry["value"] = MASK if before[key] == entry["value"] else f"{MASK} (changed)"
     return current, wanted
 
 

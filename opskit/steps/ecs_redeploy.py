@@ -29,7 +29,7 @@ from opskit.ecs.taskdef import (
     parse_changes,
     previous_active_revision,
 )
-from opskit.ecs.taskfile import FilePlan, load_task_file, plan_file, register_planned
+from opskit.ecs.taskfile import FilePlan, TaskFile, load_task_file, plan_file, register_planned
 from opskit.ecs.wait import DeploymentWatch, follow_within
 from opskit.ecs.watch import SUCCEEDED, Verdict
 from opskit.errors import InputError, StepError, StepFailed, StepTimeout
@@ -145,7 +145,7 @@ class RedeployOutputs:
     )
 
 
-def _task_file(ctx: StepContext, inputs: RedeployInputs) -> Any:
+def _task_file(ctx: StepContext, inputs: RedeployInputs) -> TaskFile:
     """The checked file; refused with any other input that says what to deploy."""
     name = inputs.task_definition_file or ""
     for other in ("task_definition", "image", "environment"):
@@ -158,20 +158,21 @@ def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
     """Read calls only, the same for ``run`` and ``plan``: every refusal comes
     before any write, and the dry run says what the run would."""
     cluster, name = inputs.cluster, inputs.service
+    task_file = _task_file(ctx, inputs) if inputs.task_definition_file else None
     record = describe_service(ctx.aws, cluster, name)
     check_controller(record, cluster, name)
     check_strategy(RolloutConfig.of(record), cluster, name)
     previous = record.get("taskDefinition", "")
-    if inputs.task_definition_file:
+    if task_file is not None:
         base = describe_task_definition(ctx.aws, previous)
-        changes: Changes | FilePlan = plan_file(_task_file(ctx, inputs), base)
+        changes: Changes | FilePlan = plan_file(task_file, base)
     elif inputs.task_definition == "previous":
         chosen = previous_active_revision(ctx.aws, previous)
         ctx.emit("info", chosen.describe())
         base = chosen.definition
     else:
         base = describe_task_definition(ctx.aws, inputs.task_definition or previous)
-    if not inputs.task_definition_file:
+    if task_file is None:
         changes = parse_changes(base, inputs.image, inputs.environment)
     tasks = list_service_tasks(ctx.aws, cluster, name, "RUNNING")
     plan = Plan(record, previous, base, changes, tasks)

@@ -236,8 +236,96 @@ def test_a_jinja_template_renders_with_the_playbook_vars(stack, calls, make_ctx)
     assert '+  "cpu": "512",' in result.outputs.diff.splitlines()
 
 
-def test_image_with_task_definition_file_is_refused_naming_both(stack, make_ctx):
+def test_image_with_task_definition_file_is_refused_naming_both(aws, make_ctx):
     name = write(make_ctx.base_dir, as_registered())
     with pytest.raises(InputError) as caught:
         step(make_ctx, STEP.plan, ScriptedClock(), task_definition_file=name, image=IMAGE)
     assert str(caught.value) == "test: give task_definition_file or image, not both"
+
+
+def playbook(tmp_path: Path, endpoint: str, file: str, vars_: str = "{}") -> Path:
+    path = tmp_path / "deploy.yaml"
+    path.write_text(
+        f"""
+name: deploy
+vars: {vars_}
+targets:
+  here: {{aws: {{region: us-east-1, endpoint_url: "{endpoint}"}}}}
+steps:
+  - id: deploy
+    uses: ecs.redeploy
+    with: {{cluster: {CLUSTER}, service: {SERVICE}, task_definition_file: {file}}}
+"""
+    )
+    return path
+
+
+YAML_UNKNOWN_KEY = """\
+family: chatbot
+networkMode: awsvpc
+containerDefinitions:
+  - name: app
+    image: app:1
+    memoryReservaton: 256
+"""
+JSON_BAD_TYPE = """\
+{
+  "family": "chatbot",
+  "containerDefinitions": [
+    {"name": "app", "image": "app:1",
+     "cpu": "256"}
+  ]
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "taskdef.yaml",
+            YAML_UNKNOWN_KEY,
+            "taskdef.yaml:6: containerDefinitions[0].memoryReservaton: unknown key "
+            "'memoryReservaton' (did you mean 'memoryReservation'?)",
+        ),
+        (
+            "taskdef.json",
+            JSON_BAD_TYPE,
+            "taskdef.json:5: containerDefinitions[0].cpu: expected an integer, got a string",
+        ),
+    ],
+)
+def test_an_unknown_key_or_a_bad_type_fails_with_file_line_and_exit_2(
+    aws_endpoint, tmp_path, cli, name, text, message
+):
+    (tmp_path / name).write_text(text)
+
+    for dry_run in ((), ("--dry-run",)):
+        result = cli.run(playbook(tmp_path, aws_endpoint, name), *dry_run)
+
+        assert result.returncode == 2
+        assert message in result.stdout + result.stderr
+        assert "PASSED" not in result.stdout
+
+
+def test_a_bad_file_fails_before_any_aws_call(calls, make_ctx):
+    (make_ctx.base_dir / "taskdef.json").write_text(JSON_BAD_TYPE)
+
+    with pytest.raises(InputError) as caught:
+        step(make_ctx, STEP.plan, ScriptedClock(), task_definition_file="taskdef.json")
+
+    assert str(caught.value).startswith("taskdef.json:5: containerDefinitions[0].cpu:")
+    assert calls.names == []
+
+
+def test_an_undefined_var_in_the_template_fails_with_its_line(stack, aws_endpoint, tmp_path, cli):
+    (tmp_path / "taskdef.json.j2").write_text(
+        '{\n  "family": "chatbot",\n  "cpu": {{ vars.cpu }}\n}\n'
+    )
+
+    result = cli.run(playbook(tmp_path, aws_endpoint, "taskdef.json.j2"), "--dry-run")
+
+    assert result.returncode == 2
+    assert "taskdef.json.j2:3: undefined: 'dict object' has no attribute 'cpu'" in (
+        result.stdout + result.stderr
+    )
