@@ -32,7 +32,7 @@ from opskit.ecs.taskdef import (
 from opskit.ecs.taskfile import FilePlan, TaskFile, load_task_file, plan_file, register_planned
 from opskit.ecs.wait import DeploymentWatch, follow_within
 from opskit.ecs.watch import SUCCEEDED, Verdict
-from opskit.errors import InputError, StepError, StepFailed, StepTimeout
+from opskit.errors import StepError, StepFailed, StepTimeout
 from opskit.iam.needs import Need, Permissions, any_of, flag
 from opskit.iam.resources import (
     EcsService,
@@ -43,6 +43,7 @@ from opskit.iam.resources import (
     NewTaskDefinition,
     PassedRoles,
 )
+from opskit.inputs import InvalidInput
 from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
@@ -107,6 +108,12 @@ class RedeployInputs:
         check=at_least(0),
     )
 
+    def __post_init__(self) -> None:
+        # The file is the whole revision: nothing else may say what to deploy.
+        for other in ("task_definition", "image", "environment"):
+            if self.task_definition_file and getattr(self, other) is not None:
+                raise InvalidInput(other, f"give task_definition_file or {other}, not both")
+
 
 @dataclass(frozen=True, kw_only=True)
 class RedeployOutputs:
@@ -146,11 +153,7 @@ class RedeployOutputs:
 
 
 def _task_file(ctx: StepContext, inputs: RedeployInputs) -> TaskFile:
-    """The checked file; refused with any other input that says what to deploy."""
     name = inputs.task_definition_file or ""
-    for other in ("task_definition", "image", "environment"):
-        if getattr(inputs, other) is not None:
-            raise InputError(f"{ctx.uses}: give task_definition_file or {other}, not both")
     return load_task_file(ctx.resolve_path(name), name, ctx.render)
 
 

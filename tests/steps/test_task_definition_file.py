@@ -19,7 +19,7 @@ from opskit.errors import InputError, StepFailed
 from opskit.sandbox.server import TASK_DEFINITION_TEMPLATE, task_definition
 from opskit.steps.ecs_redeploy import STEP
 from tests.clocks import ScriptedClock
-from tests.ecs_driver import CLUSTER, FAMILY, IMAGE, SERVICE, container_definition
+from tests.ecs_driver import CLUSTER, FAMILY, SERVICE, container_definition
 
 SECRET_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/chatbot/db-password"
 
@@ -236,11 +236,17 @@ def test_a_jinja_template_renders_with_the_playbook_vars(stack, calls, make_ctx)
     assert '+  "cpu": "512",' in result.outputs.diff.splitlines()
 
 
-def test_image_with_task_definition_file_is_refused_naming_both(aws, make_ctx):
-    name = write(make_ctx.base_dir, as_registered())
-    with pytest.raises(InputError) as caught:
-        step(make_ctx, STEP.plan, ScriptedClock(), task_definition_file=name, image=IMAGE)
-    assert str(caught.value) == "test: give task_definition_file or image, not both"
+def test_image_with_task_definition_file_is_refused_naming_both(aws_endpoint, tmp_path, cli):
+    path = playbook(tmp_path, aws_endpoint, "taskdef.json")
+    path.write_text(path.read_text().replace("taskdef.json}", "taskdef.json, image: app:2}"))
+
+    result = cli.run(path, "--dry-run")
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"opskit: error: {path}:9: steps[0].with.image: give task_definition_file or image, "
+        "not both"
+    )
 
 
 def playbook(tmp_path: Path, endpoint: str, file: str, vars_: str = "{}") -> Path:
