@@ -389,6 +389,7 @@ class Runner:
             run_started_at=self.result.started_at,
             base_dir=self.playbook.path.resolve().parent,
             confirm=self._confirm,
+            render=_renderer(context),
         )
         try:
             return run_watched(
@@ -454,3 +455,16 @@ class Runner:
         if self.options.yes or self.options.ask is None:
             return True
         return self.options.ask(prompt)
+
+
+def _renderer(context: dict[str, Any]) -> Callable[[str, str], str]:
+    """``StepContext.render``: a file a step reads (a task definition template)
+    rendered with the playbook's template context; errors name ``source:line``."""
+
+    def render(text: str, source: str) -> str:
+        try:
+            return templating.render_text(text, context)
+        except templating.TemplateProblem as err:
+            raise InputError(str(err), source=source, line=err.line) from None
+
+    return render

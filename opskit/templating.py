@@ -9,6 +9,7 @@ strings, and the sandbox refuses Python internals (``__class__``, ``__globals__`
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,11 @@ _env = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_n
 class TemplateProblem(Exception):
     """A template failed; ``str()`` is a one-line message with the expression.
 
-    Callers add the file and line (they know where the value came from).
+    Callers add the file and line (they know where the value came from);
+    ``line`` is set when the template is a whole file (``render_text``).
     """
+
+    line: int | None = None
 
 
 class UndefinedStepOutput(TemplateProblem):
@@ -140,6 +144,26 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
         if isinstance(err, TemplateError):
             raise TemplateProblem(_describe(err, value)) from None
         raise TemplateProblem(f"template error: {err} in {_snippet(value)!r}") from None
+
+
+def render_text(text: str, context: Mapping[str, Any]) -> str:
+    """Render a whole file (a task definition template) to text.
+
+    ``TemplateProblem`` carries the template's own line in ``line`` (Jinja's
+    syntax errors know it; a runtime error's line is the template frame of its
+    traceback), so the caller can say ``file:line``.
+    """
+    try:
+        return _env.from_string(text).render(**context)
+    except (TemplateError, TypeError, ValueError, ZeroDivisionError, AttributeError) as err:
+        line = getattr(err, "lineno", None) if isinstance(err, TemplateSyntaxError) else None
+        if line is None:
+            frames = traceback.extract_tb(err.__traceback__)
+            line = next((f.lineno for f in reversed(frames) if f.filename == "<template>"), None)
+        message = _describe(err, "") if isinstance(err, TemplateError) else f"template error: {err}"
+        problem = TemplateProblem(message.removesuffix(" in ''"))
+        problem.line = line
+        raise problem from None
 
 
 def evaluate_condition(condition: Any, context: Mapping[str, Any]) -> bool:

@@ -22,7 +22,7 @@ LAYERS = {
     "context": 2,
     "permissions": 2,
     "schema": 2,
-    "yamlload": 2,
+    "yamlload": 5,  # only yaml and errors: the domain reads task definition files with it
     "report": 2,
     "steps": 3,
     "s3": 4,

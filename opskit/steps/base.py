@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from opskit.clock import Clock, Deadline
+from opskit.errors import InputError
 from opskit.events import Emit
 from opskit.iam.needs import NO_AWS, Permissions
 from opskit.inputs import (
@@ -112,6 +113,9 @@ class StepContext:
     run_started_at: float  # wall-clock epoch seconds
     base_dir: Path  # the playbook's folder: relative paths resolve against it
     confirm: Callable[[str], bool] = lambda prompt: True
+    # render(text, source): a file rendered with the playbook's template context
+    # (the runner's; steps may not import templating); InputError names source:line.
+    render: Callable[[str, str], str] = lambda text, source: _untemplated(text, source)
 
     def sleep(self, seconds: float) -> None:
         """Sleep on the step's clock; wakes with ``Cancelled`` on Ctrl-C or timeout."""
@@ -136,6 +140,13 @@ class StepContext:
             if name in outputs:
                 return outputs[name]
         return None
+
+
+def _untemplated(text: str, source: str) -> str:
+    """The default ``render`` of a context built outside a run: plain text only."""
+    if "{{" in text or "{%" in text:
+        raise InputError(f"{source}: templates are rendered only inside a run")
+    return text
 
 
 @dataclass(frozen=True)

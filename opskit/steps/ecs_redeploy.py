@@ -17,19 +17,19 @@ from opskit.ecs.deploy import StartedDeployment, check_controller, start_deploym
 from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import plural, short_task_definition, task_id_of
+from opskit.ecs.redeploy_plan import Plan
 from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.settings import RolloutConfig, WaitLimit, check_strategy, wait_limit
 from opskit.ecs.stops import replaced_lines
 from opskit.ecs.taskdef import (
     Changes,
-    apply_changes,
     container_log_targets,
     describe_task_definition,
     log_target,
     parse_changes,
     previous_active_revision,
-    register_revision,
 )
+from opskit.ecs.taskfile import FilePlan, TaskFile, load_task_file, plan_file, register_planned
 from opskit.ecs.wait import DeploymentWatch, follow_within
 from opskit.ecs.watch import SUCCEEDED, Verdict
 from opskit.errors import StepError, StepFailed, StepTimeout
@@ -43,6 +43,7 @@ from opskit.iam.resources import (
     NewTaskDefinition,
     PassedRoles,
 )
+from opskit.inputs import InvalidInput
 from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 
@@ -79,6 +80,12 @@ class RedeployInputs:
         "removes) for the essential container, or per container {container: {NAME: value}}",
         "object",
     )
+    task_definition_file: str | None = param(
+        "register the revision this file holds (JSON or YAML, .j2 for a Jinja template "
+        "with the playbook's context; relative to the playbook), only when it differs "
+        "from the service's current one",
+        "string",
+    )
     wait: bool = param("wait until the deployment completes", "boolean", default=True)
     poll_interval: float = param("time between polls while waiting", "duration", default=5.0)
     max_failed_tasks: int = param(
@@ -100,6 +107,12 @@ class RedeployInputs:
         default=DEFAULT_LOG_LINES,
         check=at_least(0),
     )
+
+    def __post_init__(self) -> None:
+        # The file is the whole revision: nothing else may say what to deploy.
+        for other in ("task_definition", "image", "environment"):
+            if self.task_definition_file and getattr(self, other) is not None:
+                raise InvalidInput(other, f"give task_definition_file or {other}, not both")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +142,9 @@ class RedeployOutputs:
     container: str = output(
         "name of the essential container (the CONTAINER in stream names)", "string"
     )
+    diff: str = output(
+        "task_definition_file's difference from the service's revision ('' when none)", "string"
+    )
     rollback_deployment_id: str | None = output(
         "the deployment that rolled the service back after a failure (rollback: true, or "
         "ECS's circuit breaker); null when there was none",
@@ -136,60 +152,31 @@ class RedeployOutputs:
     )
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What the step will deploy, worked out with read calls only."""
-
-    service: dict[str, Any]
-    previous: str  # the service's task definition ARN now
-    base: dict[str, Any]  # the task definition the deployment starts from
-    changes: Changes
-    old_tasks: list[dict[str, Any]]
-
-    @property
-    def config(self) -> RolloutConfig:
-        """The service's deploymentConfiguration, as far as it matters."""
-        return RolloutConfig.of(self.service)
-
-    @property
-    def update_task_definition(self) -> str | None:
-        """The taskDefinition to send, when it differs from the current one."""
-        arn = self.base.get("taskDefinitionArn", "")
-        return arn if arn and arn != self.previous else None
-
-    def actions(self, inputs: RedeployInputs) -> list[str]:
-        name = inputs.service
-        lines = []
-        target = short_task_definition(self.base.get("taskDefinitionArn", ""))
-        if self.changes:
-            family = self.base.get("family", "?")
-            lines.append(
-                f"register a new revision of {family} from {target}: {self.changes.describe()}"
-            )
-            target = f"the new revision of {family}"
-        how = "force a new deployment" if inputs.force else "start a deployment"
-        lines.append(f"update ECS service {name!r}: {how} of {target}")
-        if self.old_tasks:
-            ids = ", ".join(task_id_of(t.get("taskArn", "")) for t in self.old_tasks)
-            lines.append(f"replace {plural(len(self.old_tasks), 'running task')}: {ids}")
-        return lines
+def _task_file(ctx: StepContext, inputs: RedeployInputs) -> TaskFile:
+    name = inputs.task_definition_file or ""
+    return load_task_file(ctx.resolve_path(name), name, ctx.render)
 
 
 def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
     """Read calls only, the same for ``run`` and ``plan``: every refusal comes
     before any write, and the dry run says what the run would."""
     cluster, name = inputs.cluster, inputs.service
+    task_file = _task_file(ctx, inputs) if inputs.task_definition_file else None
     record = describe_service(ctx.aws, cluster, name)
     check_controller(record, cluster, name)
     check_strategy(RolloutConfig.of(record), cluster, name)
     previous = record.get("taskDefinition", "")
-    if inputs.task_definition == "previous":
+    if task_file is not None:
+        base = describe_task_definition(ctx.aws, previous)
+        changes: Changes | FilePlan = plan_file(task_file, base)
+    elif inputs.task_definition == "previous":
         chosen = previous_active_revision(ctx.aws, previous)
         ctx.emit("info", chosen.describe())
         base = chosen.definition
     else:
         base = describe_task_definition(ctx.aws, inputs.task_definition or previous)
-    changes = parse_changes(base, inputs.image, inputs.environment)
+    if task_file is None:
+        changes = parse_changes(base, inputs.image, inputs.environment)
     tasks = list_service_tasks(ctx.aws, cluster, name, "RUNNING")
     plan = Plan(record, previous, base, changes, tasks)
     if not inputs.force and not changes and plan.update_task_definition is None:
@@ -225,6 +212,7 @@ def _outputs(
         if started
         else ("" if p.changes else p.base.get("taskDefinitionArn", "")),
         previous_task_definition=p.previous,
+        diff="\n".join(p.changes.diff) if isinstance(p.changes, FilePlan) else "",
         rollback_deployment_id=None,
         **_log_outputs(definition),
     )
@@ -243,12 +231,16 @@ def plan(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     """Dry run: describe the service and say what would change; no write call."""
     p = _make_plan(ctx, inputs)
     _wait_limit(ctx, inputs, p)
-    actions = p.actions(inputs)
-    for line in actions:
-        ctx.emit("info", f"would {line}")
+    actions = p.actions(inputs.service, inputs.force)
+    shown = [f"would {line}" for line in actions]
+    if isinstance(p.changes, FilePlan):
+        at = 1 if p.changes else 0  # after "register ...", or before "update ..."
+        shown[at:at] = p.changes.lines()
+    for line in shown:
+        ctx.emit("info", line)
     outputs = _outputs(p, p.base, None)
     update = next(line for line in actions if line.startswith("update "))
-    detail = "\n".join(f"would {line}" for line in actions)
+    detail = "\n".join(shown)
     return StepResult("changed", f"would {update}", outputs, detail)
 
 
@@ -258,8 +250,11 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     limit = _wait_limit(ctx, inputs, p)
     definition = p.base
     update_to = p.update_task_definition
+    if isinstance(p.changes, FilePlan):
+        for line in p.changes.lines():
+            ctx.emit("info", line)
     if p.changes:
-        definition = register_revision(ctx.aws, apply_changes(p.base, p.changes))
+        definition = register_planned(ctx.aws, p.base, p.changes)
         update_to = definition["taskDefinitionArn"]
         ctx.emit(
             "info",
@@ -352,6 +347,7 @@ def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
             f"new tasks: {', '.join(new) or '-'}",
             f"old tasks: {', '.join(old) or '-'}",
             *replaced_lines(verdict.replaced_tasks),
+            *([outputs.diff] if outputs.diff else []),
         ]
     )
     return StepResult("changed", summary, outputs, detail)
@@ -371,19 +367,19 @@ PERMISSIONS = Permissions(
         "ecs:RegisterTaskDefinition",
         Everything("EcsTaskDefinitions"),
         "register the new revision",
-        any_of("image", "environment"),
+        any_of("image", "environment", "task_definition_file"),
     ),
     Need(
         "iam:PassRole",
         PassedRoles(),
         "the new revision's task and execution roles",
-        any_of("image", "environment"),
+        any_of("image", "environment", "task_definition_file"),
     ),
     Need(
         "ecs:TagResource",
         NewTaskDefinition(),
         "the tags copied into the new revision",
-        any_of("image", "environment"),
+        any_of("image", "environment", "task_definition_file"),
     ),
     Need(
         "logs:GetLogEvents",

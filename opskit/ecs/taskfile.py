@@ -1,0 +1,172 @@
+"""Task definitions as code: a file in the repository is the revision to deploy.
+
+``ecs.redeploy task_definition_file:`` reads a JSON or YAML file (``.j2`` at
+the end: a Jinja template rendered with the playbook's context), checks it
+against ECS's model (``taskfile_schema``), compares it with the service's
+current revision (``taskfile_diff``), registers a new revision only when
+something differs, and reads that revision back: a field ECS dropped or
+changed (a peer's render action silently lost ``secrets``) fails the step
+before the service is updated.
+
+Line numbers of a template: errors in the template itself (an undefined var)
+name the template's line. Errors in the rendered document name the rendered
+text's line; when rendering changed the number of lines (``{%- -%}`` eats
+newlines, a loop adds them) the message says so and quotes the rendered line.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opskit.ecs.names import short_task_definition
+from opskit.ecs.taskdef import (
+    Changes,
+    apply_changes,
+    describe_task_definition,
+    register_revision,
+)
+from opskit.ecs.taskfile_diff import diff_lines, mismatches, normalize
+from opskit.ecs.taskfile_schema import register_shape, validate
+from opskit.errors import InputError, StepFailed
+from opskit.yamlload import load_yaml
+
+if TYPE_CHECKING:
+    from opskit.aws import AwsAccess
+
+SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+_SHOWN_PATHS = 6
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    """A rendered, checked task definition file: the RegisterTaskDefinition arguments."""
+
+    source: str  # as the playbook names it
+    args: dict[str, Any]
+
+    @property
+    def family(self) -> str:
+        return str(self.args.get("family", "?"))
+
+    def normalized(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """``definition`` normalized as this file compares (tags only if it has them)."""
+        fields = tuple(register_shape().members)
+        return normalize(definition, fields, tags="tags" in self.args)
+
+
+def load_task_file(path: Path, source: str, render: Callable[[str, str], str]) -> TaskFile:
+    """Read, render (``.j2``), parse and check the file; ``InputError`` with ``source:line``."""
+    name = path.name.removesuffix(".j2")
+    kind = SUFFIXES.get(Path(name).suffix.lower())
+    if kind is None:
+        raise InputError(
+            f"task_definition_file: {source!r} is neither .json nor .yaml/.yml (.j2 may follow)"
+        )
+    try:
+        template = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+        raise InputError(f"task_definition_file: cannot read {source!r}: {reason}") from None
+    templated = path.name.endswith(".j2")
+    text = render(template, source) if templated else template
+    try:
+        args = _parse(text, kind, source)
+    except InputError as err:
+        if not templated or err.line is None:
+            raise
+        raise _rendered_error(err, text, template, source) from None
+    return TaskFile(source, args)
+
+
+def _parse(text: str, kind: str, source: str) -> dict[str, Any]:
+    if kind == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(f"invalid JSON: {err.msg}", source=source, line=err.lineno) from None
+        # JSON forbids raw tabs inside strings, so spaces keep every line and value.
+        located = load_yaml(text.replace("\t", " "), source)
+    else:
+        located = load_yaml(text, source)
+        data = located.data
+    return validate(data, source, located.line)
+
+
+def _rendered_error(err: InputError, text: str, template: str, source: str) -> InputError:
+    rendered = text.splitlines()
+    line = err.line or 0
+    quoted = rendered[line - 1].strip() if 0 < line <= len(rendered) else ""
+    if len(rendered) == len(template.splitlines()):
+        return err
+    return InputError(
+        f"{err.message} (line {line} of the rendered text, whose lines differ from the "
+        f"template's: {quoted[:80]!r})",
+        source=source,
+        line=line,
+    )
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """The file against the service's current revision: what would be registered."""
+
+    file: TaskFile
+    current: dict[str, Any]
+    diff: tuple[str, ...]
+    changed: tuple[str, ...]  # the paths that differ
+
+    def __bool__(self) -> bool:
+        return bool(self.diff)
+
+    @property
+    def current_name(self) -> str:
+        return short_task_definition(self.current.get("taskDefinitionArn", ""))
+
+    def describe(self) -> str:
+        shown = list(self.changed[:_SHOWN_PATHS])
+        if len(self.changed) > _SHOWN_PATHS:
+            shown.append(f"{len(self.changed) - _SHOWN_PATHS} more")
+        return f"task_definition_file {self.file.source}: {', '.join(shown)}"
+
+    def lines(self) -> list[str]:
+        """What the live view, the report and the dry run show."""
+        if not self.diff:
+            return [f"unchanged: {self.current_name} already holds {self.file.source}"]
+        return list(self.diff)
+
+
+def plan_file(task_file: TaskFile, current: dict[str, Any]) -> FilePlan:
+    """Compare the file with ``current`` (the service's revision, described with tags)."""
+    before, after = task_file.normalized(current), task_file.normalized(task_file.args)
+    names = (short_task_definition(current.get("taskDefinitionArn", "")), task_file.source)
+    changed = tuple(mismatches(before, after))
+    return FilePlan(task_file, current, tuple(diff_lines(before, after, names)), changed)
+
+
+def register_checked(aws: AwsAccess, planned: FilePlan) -> dict[str, Any]:
+    """Register the file's revision and read it back: ``StepFailed`` naming each field
+    ECS does not hold as asked (missing or changed; what ECS adds is its defaults)."""
+    registered = register_revision(aws, copy.deepcopy(planned.file.args))  # ours to compare
+    arn = registered.get("taskDefinitionArn", "")
+    back = describe_task_definition(aws, arn)
+    asked, got = planned.file.normalized(planned.file.args), planned.file.normalized(back)
+    wrong = [m for m in mismatches(asked, got) if not m.endswith(" added")]
+    if wrong:
+        raise StepFailed(
+            f"registered {short_task_definition(arn)} does not hold what "
+            f"{planned.file.source} asked: {', '.join(wrong)}; the service was not updated",
+            detail="\n".join(planned.diff),
+        )
+    return back
+
+
+def register_planned(aws: AwsAccess, base: dict[str, Any], changes: Changes | FilePlan) -> Any:
+    """The new revision ``ecs.redeploy`` deploys: from the file, or ``base`` with changes."""
+    if isinstance(changes, FilePlan):
+        return register_checked(aws, changes)
+    return register_revision(aws, apply_changes(base, changes))
