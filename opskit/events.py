@@ -37,6 +37,7 @@ EventKind = Literal[
     "warning",
     "log",
     "event",
+    "mark",
     "fleet_start",
     "fleet_end",
 ]
