@@ -53,7 +53,11 @@ def asked(inputs: ConfirmInputs) -> str:
 
 
 def _run(ctx: StepContext, inputs: ConfirmInputs) -> StepResult:
-    answer = ctx.ask(asked(inputs))
+    try:
+        answer = ctx.ask(asked(inputs))
+    except StepFailed as err:  # nobody to ask, no answer: every output named, none known
+        unknown = ConfirmOutputs(answer=None, by=None, at=None)
+        raise StepFailed(err.summary, detail=asked(inputs), outputs=unknown) from None
     word = "yes" if answer.yes else "no"
     outputs = ConfirmOutputs(answer=word, by=answer.by, at=_iso(answer))
     ctx.emit("mark", f"confirm: {word}", at=answer.at, what="confirm")

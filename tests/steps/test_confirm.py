@@ -123,7 +123,19 @@ def test_nobody_to_ask_fails_rather_than_guess(tmp_path: Path) -> None:
     assert step(result, "ask").summary == (
         "nobody to ask (no terminal): run with --yes to answer yes"
     )
-    assert step(result, "ask").outputs == {}
+    assert step(result, "ask").outputs == {"answer": None, "by": None, "at": None}
+
+
+def test_an_on_failure_step_can_skip_itself_after_a_no_only(tmp_path: Path) -> None:
+    text = PLAYBOOK.replace(
+        '    uses: note\n    with: {text: "look',
+        '    uses: note\n    when: "steps.ask.outputs.answer != \'no\'"\n    with: {text: "look',
+    )
+    assert "when:" in text
+    result, _ = run(tmp_path, text, person=Person(False))
+    assert step(result, "diagnostics").summary.startswith("skipped: when")
+    result, _ = run(tmp_path, text)  # nobody to ask: the answer is unknown, not "no"
+    assert step(result, "diagnostics").status == "ok"
 
 
 def test_no_answer_at_end_of_input_fails(tmp_path: Path) -> None:
