@@ -130,7 +130,7 @@ def run(
         yes=yes,
         debug=debugging(),
         ask=_confirmation(yes=yes, fleet=fleet),
-        person=_person(reporter, yes=yes, fleet=fleet),
+        person=_person(reporter, yes=yes, fleet=fleet, json_lines=output == "json"),
         nobody="a fleet never prompts" if fleet else "no terminal",
         answer_by=answered_by(yes=yes, environ=dict(os.environ)),
     )
@@ -280,15 +280,16 @@ def _confirmation(*, yes: bool, fleet: bool) -> Any:
     return _refuse if fleet else _ask
 
 
-def _person(reporter: Any, *, yes: bool, fleet: bool) -> Any:
+def _person(reporter: Any, *, yes: bool, fleet: bool, json_lines: bool) -> Any:
     """Who answers a confirm step's question: the person at the terminal for one
     run without --yes; nobody otherwise (--yes answers yes; with no terminal or
-    in a fleet the step fails rather than guess: Runner._answer)."""
+    in a fleet the step fails rather than guess: Runner._answer). Under
+    --output json the question goes to stderr: stdout stays JSON lines."""
     if yes or fleet or not _interactive():
         return None
     from opskit.cli.asking import terminal_prompt
 
-    return terminal_prompt(reporter, sys.stdin, sys.stdout)
+    return terminal_prompt(reporter, sys.stdin, sys.stderr if json_lines else sys.stdout)
 
 
 def _refuse(prompt: str) -> bool:
