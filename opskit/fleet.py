@@ -106,7 +106,13 @@ class _Fleet:
             if self.interrupts > 1:
                 self.not_started(target, "interrupted")
                 return
-        options = dataclasses.replace(self.options, target=target.name, handle_sigint=False)
+        options = dataclasses.replace(
+            self.options,
+            target=target.name,
+            handle_sigint=False,
+            person=None,  # a fleet never prompts: its targets cannot each ask
+            nobody="a fleet never prompts",
+        )
         runner = Runner(self.playbook, options, _TargetBus(self.bus, target.name))
         with self.lock:  # checked and registered at once: a Ctrl-C now reaches this runner
             reason = self.stop_reason or self._budget_spent()

@@ -7,6 +7,7 @@ runner decides *what happened* and never an exit number.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +41,21 @@ EXIT_CODES: Mapping[RunStatus, int] = {
 }
 
 
+# The person at the terminal, asked a confirm step's question (with the run's
+# cancel event, so Ctrl-C or a timeout ends the wait): True yes, False no,
+# None no answer (end of input).
+Prompt = Callable[[str, threading.Event], "bool | None"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A confirm step's answer: yes or no, who gave it and when (epoch seconds)."""
+
+    yes: bool
+    by: str
+    at: float
+
+
 @dataclass
 class RunOptions:
     target: str | None = None
@@ -50,6 +66,11 @@ class RunOptions:
     only: tuple[str, ...] = ()
     yes: bool = False
     ask: Callable[[str], bool] | None = None  # set only when a person can answer
+    # A confirm step's answerer (Runner._answer holds the rule): the person at the
+    # terminal, or None with nobody to ask (no terminal, a fleet), said as `nobody`.
+    person: Prompt | None = None
+    nobody: str = "no terminal"
+    answer_by: str = ""  # who answers: the terminal's user, or "--yes (GITHUB_ACTOR x)"
     debug: bool = False
     clock: Clock = field(default_factory=Clock)
     handle_sigint: bool = True

@@ -34,9 +34,16 @@ from opskit import context as ctxmod
 from opskit import start, templating
 from opskit.aws import AwsAccess
 from opskit.clock import Deadline
-from opskit.errors import Cancelled, InputError, OpskitError, StepProblem, StepTimeout
+from opskit.errors import (
+    Cancelled,
+    InputError,
+    OpskitError,
+    StepFailed,
+    StepProblem,
+    StepTimeout,
+)
 from opskit.events import Emit, EventBus, EventKind, timeline_entry
-from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
+from opskit.model import Answer, Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
 from opskit.steps.base import RunEnd, StepContext, StepResult, StepType, UndeclaredOutputs
 from opskit.watchdog import (
@@ -390,6 +397,7 @@ class Runner:
             base_dir=self.playbook.path.resolve().parent,
             confirm=self._confirm,
             render=_renderer(context),
+            ask=lambda question: self._answer(question, cancel),
         )
         try:
             return run_watched(
@@ -452,9 +460,27 @@ class Runner:
             raise outcome
 
     def _confirm(self, prompt: str) -> bool:
+        """A delete guard's question: without a terminal (CI) the guards apply and
+        the run goes on."""
         if self.options.yes or self.options.ask is None:
             return True
         return self.options.ask(prompt)
+
+    def _answer(self, question: str, cancel: threading.Event) -> Answer:
+        """A confirm step's question, unlike a delete guard's, is never taken as yes
+        by default: --yes answers yes; otherwise the person at the terminal; with
+        nobody to ask (no terminal, a fleet) the step fails rather than guess."""
+        options = self.options
+        if options.yes:
+            return Answer(True, options.answer_by or "--yes", self.clock.time())
+        if options.person is None:
+            raise StepFailed(f"nobody to ask ({options.nobody}): run with --yes to answer yes")
+        reply = options.person(question, cancel)
+        if cancel.is_set():
+            raise Cancelled("interrupted while waiting for an answer")
+        if reply is None:
+            raise StepFailed("no answer (end of input): run with --yes to answer yes")
+        return Answer(reply, options.answer_by or "the terminal", self.clock.time())
 
 
 def _renderer(context: dict[str, Any]) -> Callable[[str, str], str]:

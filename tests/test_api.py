@@ -224,7 +224,7 @@ def test_the_terminal_shows_every_event_kind() -> None:
     reporter = TerminalReporter(stream)
     bus = EventBus(Redactor())
     bus.subscribe(reporter)
-    for kind in sorted(EVENT_KINDS - {"mark"}):
+    for kind in sorted(EVENT_KINDS - {"mark"}):  # marks feed the report's timeline only
         before = stream.tell()
         bus.emit(kind, f"message of {kind}", "step", status="ok")  # type: ignore[arg-type]
         assert stream.tell() > before, f"{kind} printed nothing"

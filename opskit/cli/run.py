@@ -108,6 +108,7 @@ def run(
 ) -> int:
     """Run PLAYBOOK against a target, or against many (a fleet)."""
     from opskit.api import run_playbook, run_targets
+    from opskit.cli.asking import answered_by
     from opskit.context import parse_extra_vars
     from opskit.fleet import FleetOptions
     from opskit.model import RunOptions
@@ -118,6 +119,7 @@ def run(
         or any(set("*?[") & set(t) for t in targets)
         or (parallel, canary, max_failures) != (None, None, None)
     )
+    reporter = _reporter(output, quiet, fleet=fleet)
     options = RunOptions(
         target=targets[0] if targets and not fleet else None,
         extra_vars=parse_extra_vars(extra_vars),
@@ -128,6 +130,9 @@ def run(
         yes=yes,
         debug=debugging(),
         ask=_confirmation(yes=yes, fleet=fleet),
+        person=_person(reporter, yes=yes, fleet=fleet, json_lines=output == "json"),
+        nobody="a fleet never prompts" if fleet else "no terminal",
+        answer_by=answered_by(yes=yes, environ=dict(os.environ)),
     )
     if fleet:
         fleet_result = run_targets(
@@ -135,7 +140,7 @@ def run(
             targets or ("*",),
             options,
             FleetOptions(parallel=parallel or 1, canary=canary or 0, max_failures=max_failures),
-            reporters=[_reporter(output, quiet, fleet=True)],
+            reporters=[reporter],
             report_dir=report_dir,
             step_summary=step_summary(),
         )
@@ -144,7 +149,7 @@ def run(
         result = run_playbook(
             playbook,
             options,
-            reporters=[_reporter(output, quiet)],
+            reporters=[reporter],
             report_dir=report_dir,
             step_summary=step_summary(),
         )
@@ -273,6 +278,18 @@ def _confirmation(*, yes: bool, fleet: bool) -> Any:
     if yes or not _interactive():
         return None
     return _refuse if fleet else _ask
+
+
+def _person(reporter: Any, *, yes: bool, fleet: bool, json_lines: bool) -> Any:
+    """Who answers a confirm step's question: the person at the terminal for one
+    run without --yes; nobody otherwise (--yes answers yes; with no terminal or
+    in a fleet the step fails rather than guess: Runner._answer). Under
+    --output json the question goes to stderr: stdout stays JSON lines."""
+    if yes or fleet or not _interactive():
+        return None
+    from opskit.cli.asking import terminal_prompt
+
+    return terminal_prompt(reporter, sys.stdin, sys.stderr if json_lines else sys.stdout)
 
 
 def _refuse(prompt: str) -> bool:

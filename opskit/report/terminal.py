@@ -15,10 +15,11 @@ can begin a CI workflow command.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from opskit.durations import format_duration
@@ -63,6 +64,9 @@ class TerminalReporter:
         self.quiet = quiet
         self.unicode = (getattr(self.stream, "encoding", "") or "").lower().startswith("utf")
         self._status_line = ""
+        # "asking": a question waits for its answer on the current line (no live
+        # line); "broken": a line was printed below it since; "": no question.
+        self._holding = ""
         self._prefix = ""  # a fleet's plain view puts "[target] " before each line
         self._last_plain: dict[str | None, float] = {}
         self._lock = threading.Lock()
@@ -93,6 +97,20 @@ class TerminalReporter:
         with self._lock:
             self._handlers[event.kind](event)
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """While a confirm step's question waits on this terminal: the live line is
+        cleared and not redrawn, so progress cannot overwrite the question."""
+        with self._lock:
+            self._clear()
+            self.stream.flush()
+            self._holding = "asking"
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holding = ""
+
     # -- output helpers -----------------------------------------------------------
     def _clear(self) -> None:
         if self.live and self._status_line:
@@ -103,6 +121,9 @@ class TerminalReporter:
         """One printed line: ``text`` is opskit's markup around outside text that
         went through ``printable`` (the last guard: no line starts a command)."""
         self._clear()
+        if self._holding == "asking":  # a line while a question waits starts below it
+            self.stream.write("\n")
+            self._holding = "broken"
         self.stream.write(defang(self._prefix + text) + "\n")
         self.stream.flush()
 
@@ -138,7 +159,8 @@ class TerminalReporter:
         message = printable(event.message)
         text = f"  … {message}" if self.unicode else f"  ... {message}"
         if self.live:
-            self._status(text)
+            if not self._holding:
+                self._status(text)
             return
         now = time.monotonic()
         key = f"{self._prefix}{event.step_id}"
@@ -147,6 +169,9 @@ class TerminalReporter:
             self.line(text)
 
     def on_info(self, event: Event) -> None:
+        if event.data.get("note"):  # a note step's text: a block set off by a bar
+            self.lines("  " + self.paint("┃" if self.unicode else "|", "cyan") + " ", event.message)
+            return
         self.lines("  ", event.message)
 
     def on_warning(self, event: Event) -> None:

@@ -25,6 +25,8 @@ _MODULES: dict[str, str] = {
     "logs.wait": "opskit.steps.logs_wait",
     "logs.tail": "opskit.steps.logs_tail",
     "streamlit.session": "opskit.steps.streamlit_session",
+    "confirm": "opskit.steps.confirm",
+    "note": "opskit.steps.note",
 }
 _EXTRA: dict[str, StepType] = {}
 

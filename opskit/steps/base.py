@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from opskit.clock import Clock, Deadline
-from opskit.errors import InputError
+from opskit.errors import InputError, StepFailed
 from opskit.events import Emit
 from opskit.iam.needs import NO_AWS, Permissions
 from opskit.inputs import (
@@ -36,7 +36,7 @@ from opskit.inputs import (
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
-    from opskit.model import RunResult, StepRecord
+    from opskit.model import Answer, RunResult, StepRecord
 
 __all__ = [
     "Input",
@@ -99,6 +99,10 @@ class StepResult:
     detail: str = ""
 
 
+def _nobody_to_ask() -> Answer:
+    raise StepFailed("nobody to ask: run with --yes to answer yes")
+
+
 @dataclass
 class StepContext:
     """Everything a running step may use; the runner builds one per attempt."""
@@ -116,6 +120,8 @@ class StepContext:
     # render(text, source): a file rendered with the playbook's template context
     # (the runner's; steps may not import templating); InputError names source:line.
     render: Callable[[str, str], str] = lambda text, source: _untemplated(text, source)
+    # A confirm step's question: its Answer, or StepFailed when nobody can answer.
+    ask: Callable[[str], Answer] = lambda question: _nobody_to_ask()
 
     def sleep(self, seconds: float) -> None:
         """Sleep on the step's clock; wakes with ``Cancelled`` on Ctrl-C or timeout."""

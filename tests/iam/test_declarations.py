@@ -14,7 +14,7 @@ from opskit.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = registry.names()
-NEEDS_NONE = {"http.probe", "streamlit.session"}
+NEEDS_NONE = {"confirm", "http.probe", "note", "streamlit.session"}
 
 
 def _docs_sections() -> dict[str, list[str]]:

@@ -51,8 +51,13 @@ def test_rollback_brings_the_last_good_release_back_and_diagnose_says_what_runs(
     assert f"{digest_b[:12]}" in table and "failed" in table and "<- live" in table
 
     rollback = cli.run(PLAYBOOKS / "rollback.yaml", "--report", str(tmp_path / "r"))
+    assert rollback.returncode == 1  # nobody to say yes (no terminal), so nothing restored
+    assert "nobody to ask (no terminal): run with --yes to answer yes" in rollback.stdout
+    assert report(tmp_path / "r")["restore"]["summary"] == "not run: an earlier step failed"
+    rollback = cli.run(PLAYBOOKS / "rollback.yaml", "--yes", "--report", str(tmp_path / "r"))
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
     steps = report(tmp_path / "r")
+    assert steps["confirm"]["outputs"]["answer"] == "yes"
     assert steps["restore"]["outputs"]["digest"] == digest_a
     assert steps["restore"]["outputs"]["restored"] == 1  # core/backend.py, by copy
     (new_task,) = steps["redeploy"]["outputs"]["new_task_ids"]

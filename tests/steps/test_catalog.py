@@ -23,11 +23,13 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 def test_the_catalog_has_every_bundled_step_type() -> None:
     assert NAMES == [
+        "confirm",
         "ecs.describe",
         "ecs.redeploy",
         "http.probe",
         "logs.tail",
         "logs.wait",
+        "note",
         "release.diagnose",
         "s3.releases",
         "s3.restore",
