@@ -39,6 +39,7 @@ EventKind = Literal[
     "event",
     "fleet_start",
     "fleet_end",
+    "mark",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 

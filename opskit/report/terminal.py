@@ -78,6 +78,7 @@ class TerminalReporter:
             "event": self.on_event,
             "fleet_start": self.on_fleet_start,
             "fleet_end": self.on_fleet_end,
+            "mark": lambda event: None,  # the timeline shows marks (issue 22 timeline helper)
         }
         unhandled = EVENT_KINDS - set(self._handlers)
         if unhandled:  # a new event kind must be shown, not silently dropped
