@@ -78,7 +78,7 @@ class TerminalReporter:
             "event": self.on_event,
             "fleet_start": self.on_fleet_start,
             "fleet_end": self.on_fleet_end,
-            "mark": lambda event: None,  # the timeline shows marks (issue 22 timeline helper)
+            "mark": self.on_info,  # until the timeline helper gives marks their own line
         }
         unhandled = EVENT_KINDS - set(self._handlers)
         if unhandled:  # a new event kind must be shown, not silently dropped
