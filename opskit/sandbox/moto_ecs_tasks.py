@@ -86,7 +86,33 @@ class TaskRecords:
                     self._one_off(task)
                 return tasks
 
+        original_stop = backend.stop_task
+
+        def stop_task(cluster_str: str, task_str: str, reason: str) -> Any:
+            with self.lock:
+                task = self._task(task_id_of(task_str))
+                if str(task.group or "").startswith("service:") or task.last_status == "STOPPED":
+                    return original_stop(cluster_str, task_str, reason)
+                # As ECS: the task is stopping until its container exited.
+                task.desired_status = "STOPPED"
+                task.stopped_reason = reason
+                task.stop_code = "UserInitiated"
+                task.stopping_at = now_utc()
+                return task
+
+        original_needs = backend._calculate_task_resource_requirements
+
+        def needs(definition: Any) -> Any:
+            # moto adds up containers' ``memory``; a Fargate container may set none
+            # (the task's memory is the limit): count it as 0 instead of failing.
+            try:
+                return original_needs(definition)
+            except TypeError:
+                return {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": []}
+
+        backend._calculate_task_resource_requirements = needs
         backend.run_task = run_task
+        backend.stop_task = stop_task
         backend.opskit_run_task = run_task
         _answer_refusals()
 
@@ -126,8 +152,22 @@ class TaskRecords:
                 if not str(t.group or "").startswith("service:") and t.last_status == status
             ]
 
-    def task_overrides(self, task_id: str) -> dict[str, Any]:
-        return dict(self._task(task_id).overrides or {})
+    def one_off_container(self, task_id: str) -> tuple[str, list[str], dict[str, str]]:
+        """The essential container's image, command and environment, RunTask's
+        container overrides applied."""
+        task = self._task(task_id)
+        definition = self.backend.describe_task_definition(task.task_definition_arn)
+        container = definition.container_definitions[0]
+        command = list(container.get("command") or [])
+        environment = {e["name"]: str(e["value"]) for e in container.get("environment") or []}
+        for override in (task.overrides or {}).get("containerOverrides") or []:
+            if override.get("name") != container.get("name"):
+                continue
+            if override.get("command") is not None:
+                command = list(override["command"])
+            for pair in override.get("environment") or []:
+                environment[pair["name"]] = str(pair.get("value", ""))
+        return str(container.get("image", "")), command, environment
 
     def task_definition_of(self, task_id: str) -> str:
         return str(self._task(task_id).task_definition_arn)
