@@ -51,6 +51,10 @@ from opskit.sandbox.tasks import LogShipper, TaskProcess
 log = logging.getLogger("opskit.sandbox")
 
 EXITED_REASON = "Essential container in task exited"
+RUN_TASK_NO_CAPACITY = (
+    "Capacity is unavailable at this time. Please try again later or in a different "
+    "availability zone"
+)
 # Launches a task process: (task_id, deployment_id, container environment) -> process.
 Launcher = Callable[[str, str, dict[str, str]], TaskProcess]
 # Launches a one-off task: (task_id, container command, container environment) -> process.
@@ -281,6 +285,10 @@ class Agent:
     def _run_one_offs(self) -> None:
         if self._launch_one_off is None:
             return
+        # Under the placement fault, RunTask answers with a failures entry, as
+        # Fargate does when it has no capacity (each RunTask is one attempt).
+        refuse = self._faults is not None and self._faults.placement_in_force()
+        self.records.refuse_run_task(RUN_TASK_NO_CAPACITY if refuse else None)
         for task in list(self.one_offs.values()):
             code = task.exit_code()
             stopped_through_api = self.records.desired_status(task.task_id) == "STOPPED"
@@ -305,8 +313,6 @@ class Agent:
         if self.records.desired_status(task_id) == "STOPPED":  # stopped before it ran
             self.records.task_stopped(task_id, None, None, None)
             return
-        if not self._placement.places():
-            return  # stays PROVISIONING while placement fails
         self.records.task_pending(task_id)
         image, command, environment = self.records.one_off_container(task_id)
         if not pullable(image):

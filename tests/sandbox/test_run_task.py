@@ -109,3 +109,27 @@ def test_stop_task_stops_it_user_initiated(one_off_sandbox: Sandbox) -> None:
     )
     assert task["containers"][0]["exitCode"] == 128 + 15  # SIGTERM
     assert sys.executable
+
+
+def test_under_the_placement_fault_run_task_answers_a_failure(one_off_sandbox: Sandbox) -> None:
+    from opskit.sandbox.aws_faults import make_aws_fault
+
+    ecs = client(one_off_sandbox.info(), "ecs")
+    service = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"][0]
+    one_off_sandbox.aws_faults.set(make_aws_fault("ecs", "placement"))
+    try:
+
+        def answer() -> dict[str, Any] | None:
+            response = ecs.run_task(
+                cluster="chatbot", taskDefinition=service["taskDefinition"],
+                launchType="FARGATE", networkConfiguration=service["networkConfiguration"],
+            )  # fmt: skip
+            for started in response["tasks"]:  # before the agent saw the fault
+                ecs.stop_task(cluster="chatbot", task=started["taskArn"], reason="test")
+            return response if response["failures"] else None
+
+        response = wait_for(answer, "RunTask's failure", timeout=10)
+    finally:
+        one_off_sandbox.aws_faults.clear()
+    assert response["tasks"] == []
+    assert response["failures"][0]["reason"].startswith("Capacity is unavailable at this time.")
