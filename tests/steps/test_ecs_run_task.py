@@ -3,6 +3,9 @@ the verdict is ECS's record of the task, never RunTask's answer."""
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,3 +149,41 @@ def test_awsvpc_without_service_or_network_is_an_input_error(
     ctx = make_ctx(uses="ecs.run_task")
     with pytest.raises(InputError, match="ecs.run_task: task definition chatbot:1 uses awsvpc"):
         STEP.plan(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "task_definition": "chatbot"}))
+
+
+def test_a_hostile_log_line_stays_inert_in_report_md(
+    one_off: OneOffDriver, aws_endpoint: str, tmp_path: Path, cli: Any
+) -> None:
+    hostile = ["```", "| a | b |", "::error::forged", "</details># owned"]
+
+    def play() -> None:  # the task stops once RunTask started it
+        for _ in range(600):
+            if one_off.records.one_off_ids("PROVISIONING"):
+                one_off.running()
+                one_off.exit(3, hostile)
+                return
+            time.sleep(0.05)
+
+    playbook = tmp_path / "migrate.yaml"
+    playbook.write_text(
+        "name: migrate\n"
+        f"targets:\n  local: {{aws: {{region: us-east-1, endpoint_url: '{aws_endpoint}'}}}}\n"
+        "steps:\n"
+        "  - id: migrate\n"
+        "    uses: ecs.run_task\n"
+        f"    with: {{cluster: {CLUSTER}, service: {SERVICE}, poll_interval: 0.1s}}\n"
+        "    timeout: 1m\n",
+        encoding="utf-8",
+    )
+    player = threading.Thread(target=play, daemon=True)
+    player.start()
+    result = cli.run(playbook, "-t", "local", "--report", str(tmp_path / "report"))
+    player.join()
+    assert result.returncode == 1, result.stdout + result.stderr
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "exited 3 after" in markdown
+    # the lines sit inside a fence longer than any backtick run in them: inert
+    inside = "    | ```\n    | | a | b |\n    | ::error::forged\n    | </details># owned\n````"
+    assert inside in markdown
+    opening = markdown[: markdown.index(inside)].rsplit("\n````", 1)
+    assert len(opening) == 2 and "\n```\n" not in opening[1]
