@@ -433,3 +433,48 @@ def service_logging_to(aws: Any, group: str) -> tuple[Any, str]:
     ecs.create_service(cluster="chatbot", serviceName="chatbot", taskDefinition="chatbot")
     (service,) = ecs.describe_services(cluster="chatbot", services=["chatbot"])["services"]
     return ecs, service["deployments"][0]["id"]
+
+
+class OneOffDriver:
+    """Plays the one-off task that ``ecs.run_task`` starts with RunTask, one move per
+    call: each move acts on the newest task RunTask started (unknown before the step runs)."""
+
+    def __init__(self, driver: EcsDriver):
+        self.driver = driver
+        self.records = driver.records
+
+    def task(self) -> Task:
+        ids = [
+            *self.records.one_off_ids("PROVISIONING"),
+            *self.records.one_off_ids("PENDING"),
+            *self.records.one_off_ids("RUNNING"),
+            *self.records.one_off_ids("STOPPED"),
+        ]
+        assert ids, "RunTask started no task yet"
+        return Task(ids[-1])
+
+    def pending(self) -> None:
+        self.records.task_pending(self.task().id)
+
+    def running(self, lines: list[str] | None = None) -> None:
+        task = self.task()
+        self.records.task_running(task.id)
+        if lines:
+            self.driver.put_logs(task, lines)
+
+    def exit(self, code: int, lines: list[str] | None = None) -> None:
+        """The essential container exits with ``code`` (after writing ``lines``)."""
+        task = self.task()
+        if lines:
+            self.driver.put_logs(task, lines)
+        self.records.task_stopped(task.id, code, CRASH_REASON, "EssentialContainerExited")
+
+    def cannot_pull(self) -> None:
+        """Fargate cannot pull the image: the task stops before RUNNING."""
+        task = self.task()
+        self.records.task_stopping(task.id, PULL_FAILED, "TaskFailedToStart")
+        self.records.task_stopped(task.id, None, None, None)
+
+    def desired_and_reason(self) -> tuple[str, str, str]:
+        task = self.records._task(self.task().id)
+        return str(task.desired_status), str(task.stopped_reason or ""), str(task.last_status)

@@ -35,6 +35,7 @@ def test_there_are_bundled_playbooks() -> None:
     assert [p.name for p in PLAYBOOKS] == [
         "diagnose.yaml",
         "fleet.yaml",
+        "migrate.yaml",
         "redeploy.yaml",
         "rollback.yaml",
         "verify.yaml",

@@ -37,6 +37,8 @@ GRANTS: dict[str, tuple[str, str]] = {
     "ecs:DescribeTaskDefinition": ("Read", "TaskDefinitions"),
     "ecs:RegisterTaskDefinition": ("Register", "TaskDefinitions"),
     "ecs:TagResource": ("Tag", "NewRevisions"),
+    "ecs:RunTask": ("Run", "Tasks"),
+    "ecs:StopTask": ("Stop", "Tasks"),
     "iam:PassRole": ("Pass", "TaskRoles"),
     "logs:DescribeLogGroups": ("List", "Groups"),
     "logs:GetLogEvents": ("Read", "Streams"),
@@ -45,7 +47,7 @@ GRANTS: dict[str, tuple[str, str]] = {
     "kms:Decrypt": ("Decrypt", "WithKey"),
 }
 VERBS = ("List", "Read", "Filter", "Write", "Update", "Register", "Delete", "Tag", "Pass",
-         "Encrypt", "Decrypt")  # fmt: skip
+         "Run", "Stop", "Encrypt", "Decrypt")  # fmt: skip
 # A listing that no s3:prefix condition scopes lists the whole bucket.
 _UNSCOPED = {"Prefix": "Bucket"}
 

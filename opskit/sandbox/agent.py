@@ -22,6 +22,14 @@ Under the AWS faults in force (``aws_faults``): no task is placed while
 placement fails (ECS's capacity event says why), a task that Spot reclaims is
 stopped as Spot stops it once it is RUNNING (and replaced like any stopped
 task), and each task that starts is announced to the stale-reads play.
+
+Tasks started by RunTask (one-off tasks) run beside the service's, as
+Fargate runs them: PROVISIONING -> PENDING -> RUNNING (process started) ->
+STOPPED with the container's exit code (``EssentialContainerExited``); an
+image the sandbox cannot pull stops the task before RUNNING
+(``TaskFailedToStart``, ``CannotPullContainerError``); StopTask sends SIGTERM
+(SIGKILL after the grace) and the task stops ``UserInitiated`` with the
+reason given (``opskit.sandbox.one_off``).
 """
 
 from __future__ import annotations
@@ -37,13 +45,20 @@ from typing import Any
 from opskit.sandbox.aws_faults.board import AwsFaultBoard
 from opskit.sandbox.aws_faults.ecs_play import SPOT_REASON, SPOT_STOP_CODE, Placement
 from opskit.sandbox.moto_ecs import CIRCUIT_BREAKER_REASON, EcsRecords
+from opskit.sandbox.one_off import pull_failed, pullable
 from opskit.sandbox.tasks import LogShipper, TaskProcess
 
 log = logging.getLogger("opskit.sandbox")
 
 EXITED_REASON = "Essential container in task exited"
+RUN_TASK_NO_CAPACITY = (
+    "Capacity is unavailable at this time. Please try again later or in a different "
+    "availability zone"
+)
 # Launches a task process: (task_id, deployment_id, container environment) -> process.
 Launcher = Callable[[str, str, dict[str, str]], TaskProcess]
+# Launches a one-off task: (task_id, container command, container environment) -> process.
+OneOffLauncher = Callable[[str, list[str], dict[str, str]], TaskProcess]
 
 
 class Agent:
@@ -58,8 +73,11 @@ class Agent:
         health_timeout: float = 120.0,
         on_tasks_changed: Callable[[list[int]], None] | None = None,
         faults: AwsFaultBoard | None = None,
+        one_off: OneOffLauncher | None = None,
     ):
         self.records = records
+        self._launch_one_off = one_off
+        self.one_offs: dict[str, TaskProcess] = {}
         self._faults = faults
         self._placement = Placement(faults, records.add_event)
         self._launch = launcher
@@ -92,9 +110,9 @@ class Agent:
         if self._thread.is_alive():
             self._thread.join(timeout=30)
         self._serving = None
-        for task in self.tasks.values():
+        for task in [*self.tasks.values(), *self.one_offs.values()]:
             task.request_stop()
-        for task in list(self.tasks.values()):
+        for task in [*self.tasks.values(), *self.one_offs.values()]:
             try:
                 task.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -103,6 +121,7 @@ class Agent:
             task.finish(self._shipper)
             self.records.task_stopped(task.task_id, task.exit_code(), reason, "UserInitiated")
         self.tasks.clear()
+        self.one_offs.clear()
         self._tasks_changed()
 
     # -- the loop -----------------------------------------------------------------
@@ -119,6 +138,7 @@ class Agent:
     def tick(self) -> None:
         """One poll: reap, check health, fail, launch, switch, drain, complete, count."""
         self._reap()
+        self._run_one_offs()
         self._check_health()
         deployments = self.records.deployments()
         primary = _primary(deployments)
@@ -259,6 +279,55 @@ class Agent:
             self._serving = None
         self.records.task_stopping(task.task_id, reason, stop_code)
         task.request_stop()
+
+    # -- one-off tasks (RunTask) ----------------------------------------------------
+
+    def _run_one_offs(self) -> None:
+        if self._launch_one_off is None:
+            return
+        # Under the placement fault, RunTask answers with a failures entry, as
+        # Fargate does when it has no capacity (each RunTask is one attempt).
+        refuse = self._faults is not None and self._faults.placement_in_force()
+        self.records.refuse_run_task(RUN_TASK_NO_CAPACITY if refuse else None)
+        for task in list(self.one_offs.values()):
+            code = task.exit_code()
+            stopped_through_api = self.records.desired_status(task.task_id) == "STOPPED"
+            if code is None:
+                if stopped_through_api and task.stop_reason is None:
+                    task.stop_reason = "StopTask"
+                    task.request_stop()
+                continue
+            del self.one_offs[task.task_id]
+            task.finish(self._shipper)
+            if task.stop_reason is None:
+                self.records.task_stopped(
+                    task.task_id, code, EXITED_REASON, "EssentialContainerExited"
+                )
+            else:
+                self.records.task_stopped(task.task_id, code, None, None)
+        for task_id in self.records.one_off_ids("PROVISIONING"):
+            self._start_one_off(task_id)
+
+    def _start_one_off(self, task_id: str) -> None:
+        assert self._launch_one_off is not None
+        if self.records.desired_status(task_id) == "STOPPED":  # stopped before it ran
+            self.records.task_stopped(task_id, None, None, None)
+            return
+        self.records.task_pending(task_id)
+        image, command, environment = self.records.one_off_container(task_id)
+        if not pullable(image):
+            self.records.task_stopping(task_id, pull_failed(image), "TaskFailedToStart")
+            self.records.task_stopped(task_id, None, None, None)
+            return
+        try:
+            task = self._launch_one_off(task_id, command, environment)
+        except OSError as err:
+            self.records.task_stopped(
+                task_id, None, f"CannotStartContainerError: {err}", "TaskFailedToStart"
+            )
+            return
+        self.one_offs[task_id] = task
+        self.records.task_running(task_id)
 
     # -- helpers ------------------------------------------------------------------
 

@@ -103,6 +103,7 @@ class EcsRecords(TaskRecords):
             backend.update_service = self._update_service
         backend.describe_services = self._stale.describe_services
         backend.describe_tasks = self._hidden.describe_tasks
+        self.install_run_task()
         with self.lock:
             service = self.service
             if deployment_configuration is not None:

@@ -67,6 +67,111 @@ class TaskRecords:
                 return task
         raise KeyError(f"task {task_id} is not recorded in cluster {self.cluster}")
 
+    # -- one-off tasks (RunTask) --------------------------------------------------
+
+    def install_run_task(self) -> None:
+        """RunTask's tasks start PROVISIONING with no exit code, as Fargate's do
+        (moto's are RUNNING with exit code 0 at once); ``refuse_run_task`` makes
+        RunTask answer with a ``failures`` entry instead, as ECS does when it
+        cannot place the task."""
+        backend = self.backend
+        if getattr(backend, "opskit_run_task", None) is not None:
+            return
+        original = backend.run_task
+
+        def run_task(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                tasks = original(*args, **kwargs)
+                for task in tasks:
+                    self._one_off(task)
+                return tasks
+
+        original_stop = backend.stop_task
+
+        def stop_task(cluster_str: str, task_str: str, reason: str) -> Any:
+            with self.lock:
+                task = self._task(task_id_of(task_str))
+                if str(task.group or "").startswith("service:") or task.last_status == "STOPPED":
+                    return original_stop(cluster_str, task_str, reason)
+                # As ECS: the task is stopping until its container exited.
+                task.desired_status = "STOPPED"
+                task.stopped_reason = reason
+                task.stop_code = "UserInitiated"
+                task.stopping_at = now_utc()
+                return task
+
+        original_needs = backend._calculate_task_resource_requirements
+
+        def needs(definition: Any) -> Any:
+            # moto adds up containers' ``memory``; a Fargate container may set none
+            # (the task's memory is the limit): count it as 0 instead of failing.
+            try:
+                return original_needs(definition)
+            except TypeError:
+                return {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": []}
+
+        backend._calculate_task_resource_requirements = needs
+        backend.run_task = run_task
+        backend.stop_task = stop_task
+        backend.opskit_run_task = run_task
+        _answer_refusals()
+
+    def refuse_run_task(self, reason: str | None) -> None:
+        """RunTask starts nothing and answers ``failures: [{reason}]`` (``None``: it runs again)."""
+        self.backend.opskit_run_task_refusal = reason
+
+    def _one_off(self, task: Any) -> None:
+        now = now_utc()
+        definition = self.backend.describe_task_definition(task.task_definition_arn)
+        overrides = task.overrides or {}
+        task.last_status = "PROVISIONING"
+        task.created_at = now
+        task.cpu = overrides.get("cpu") or definition.cpu
+        task.memory = overrides.get("memory") or definition.memory
+        task.availability_zone = f"{self.region}a"
+        task.connectivity = "CONNECTED"
+        task.connectivity_at = now
+        task.health_status = "UNKNOWN"
+        task.stopped_reason = None
+        task.platform_family = "Linux"
+        if task.launch_type == "FARGATE" or task.capacity_provider_name:
+            task.platform_version = task.platform_version or PLATFORM_VERSION
+        for container in task.containers:
+            container.task_arn = task.task_arn
+            container.exitCode = None
+            container.last_status = "PENDING"
+            container.health_status = "UNKNOWN"
+
+    def one_off_ids(self, status: str) -> list[str]:
+        """Ids of RunTask's tasks (not a service's) whose lastStatus is ``status``."""
+        with self.lock:
+            tasks = list(self.backend.tasks.get(self.cluster, {}).values())
+            return [
+                str(t.id)
+                for t in tasks
+                if not str(t.group or "").startswith("service:") and t.last_status == status
+            ]
+
+    def one_off_container(self, task_id: str) -> tuple[str, list[str], dict[str, str]]:
+        """The essential container's image, command and environment, RunTask's
+        container overrides applied."""
+        task = self._task(task_id)
+        definition = self.backend.describe_task_definition(task.task_definition_arn)
+        container = definition.container_definitions[0]
+        command = list(container.get("command") or [])
+        environment = {e["name"]: str(e["value"]) for e in container.get("environment") or []}
+        for override in (task.overrides or {}).get("containerOverrides") or []:
+            if override.get("name") != container.get("name"):
+                continue
+            if override.get("command") is not None:
+                command = list(override["command"])
+            for pair in override.get("environment") or []:
+                environment[pair["name"]] = str(pair.get("value", ""))
+        return str(container.get("image", "")), command, environment
+
+    def task_definition_of(self, task_id: str) -> str:
+        return str(self._task(task_id).task_definition_arn)
+
     # -- tasks ------------------------------------------------------------------
 
     def create_task(
@@ -167,3 +272,29 @@ class TaskRecords:
             # ECS gives a container a reason only when it could not run it as asked
             # (CannotPullContainerError, OutOfMemoryError): an exit says it by its code.
             container.exitCode = exit_code
+
+
+_REFUSALS_INSTALLED = False
+
+
+def _answer_refusals() -> None:
+    """moto's RunTask response always says ``failures: []``: answer a refusal set
+    by ``refuse_run_task`` with ECS's shape instead (once per process)."""
+    global _REFUSALS_INSTALLED
+    if _REFUSALS_INSTALLED:
+        return
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.run_task
+
+    def run_task(self: Any) -> Any:
+        reason = getattr(self.ecs_backend, "opskit_run_task_refusal", None)
+        if not reason:
+            return original(self)
+        definition = self._get_param("taskDefinition")
+        arn = f"arn:aws:ecs:{self.region}:{self.current_account}:task-definition/{definition}"
+        return ActionResult({"tasks": [], "failures": [{"arn": arn, "reason": reason}]})
+
+    EC2ContainerServiceResponse.run_task = run_task  # type: ignore[method-assign]
+    _REFUSALS_INSTALLED = True

@@ -10,12 +10,14 @@ on ECS.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from opskit.ecs.names import stream_name, task_id_of
 from opskit.sandbox.agent import Agent
 from opskit.sandbox.aws_faults.board import AwsFaultBoard
 from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.one_off import local_command
 from opskit.sandbox.ports import free_port
 from opskit.sandbox.proxy import TcpProxy
 from opskit.sandbox.server import DEPLOYMENT_CONFIGURATION, REGION
@@ -71,6 +73,7 @@ class ServiceSide:
             health_timeout=self._health_timeout,
             on_tasks_changed=lambda _pids: self._on_tasks_changed(),
             faults=self.faults,
+            one_off=self._launch_one_off,
         )
         self.agent.start()
 
@@ -104,6 +107,22 @@ class ServiceSide:
             task_id=task_id,
             deployment_id=deployment_id,
             command=self._command,
+            env=self._task_environment(environment, port),
+            port=port,
+            stream=stream_name(self.names["stream_prefix"], self.names["container"], task_id),
+            shipper=self.shipper,
+        )
+
+    def _launch_one_off(
+        self, task_id: str, command: list[str], environment: dict[str, str]
+    ) -> TaskProcess:
+        """A RunTask task: the container's command as this machine runs it."""
+        assert self.shipper is not None
+        port = free_port()
+        return launch(
+            task_id=task_id,
+            deployment_id="",
+            command=local_command(command, Path(self._command[-1])),
             env=self._task_environment(environment, port),
             port=port,
             stream=stream_name(self.names["stream_prefix"], self.names["container"], task_id),

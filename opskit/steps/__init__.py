@@ -22,6 +22,7 @@ _MODULES: dict[str, str] = {
     "release.diagnose": "opskit.steps.release_diagnose",
     "ecs.redeploy": "opskit.steps.ecs_redeploy",
     "ecs.describe": "opskit.steps.ecs_describe",
+    "ecs.run_task": "opskit.steps.ecs_run_task",
     "logs.wait": "opskit.steps.logs_wait",
     "logs.tail": "opskit.steps.logs_tail",
     "streamlit.session": "opskit.steps.streamlit_session",

@@ -26,6 +26,7 @@ def test_the_catalog_has_every_bundled_step_type() -> None:
         "confirm",
         "ecs.describe",
         "ecs.redeploy",
+        "ecs.run_task",
         "http.probe",
         "logs.tail",
         "logs.wait",

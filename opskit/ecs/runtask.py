@@ -1,0 +1,277 @@
+"""One-off tasks: what RunTask is sent, and the verdict on the task it started.
+
+A migration before a deploy is only worth running when its verdict is true:
+ecspresso's ``run`` once exited 0 for a task that never started. So the verdict
+reads only ECS's own record of the task: STOPPED with the essential
+container's ``exitCode`` 0 passes; anything else (RunTask ``failures``, a task
+that stopped before it ran, ``TaskFailedToStart``, a non-zero or missing exit
+code, a task left PROVISIONING/PENDING) fails, quoting ECS's reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opskit.ecs.describe import describe_service, epoch
+from opskit.ecs.names import short_task_definition, task_id_of
+from opskit.ecs.taskdef import describe_task_definition, essential_container, log_target
+from opskit.errors import InputError, StepError, StepFailed
+
+if TYPE_CHECKING:
+    from opskit.aws import AwsAccess
+
+NOT_STARTED = ("PROVISIONING", "PENDING", "ACTIVATING")
+STARTED_BY_MAX = 36  # RunTask's startedBy: up to 36 letters, numbers, hyphens, underscores
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What RunTask will be sent, worked out with read calls only."""
+
+    cluster: str
+    definition: dict[str, Any]
+    container: str
+    args: dict[str, Any]  # the RunTask arguments
+    environment_names: tuple[str, ...] = ()
+    command: tuple[str, ...] | None = None
+
+    @property
+    def task_definition(self) -> str:
+        return str(self.definition.get("taskDefinitionArn", ""))
+
+    def describe(self) -> list[str]:
+        """What a dry run says it would run; environment values are never shown."""
+        lines = [f"run task {short_task_definition(self.task_definition)} on {self.cluster}"]
+        lines.append(f"container {self.container}")
+        if self.command is not None:
+            lines.append("command " + " ".join(_quoted(c) for c in self.command))
+        if self.environment_names:
+            lines.append("environment " + ", ".join(self.environment_names) + " (values hidden)")
+        overrides = self.args.get("overrides") or {}
+        for key in ("cpu", "memory"):
+            if key in overrides:
+                lines.append(f"{key} {overrides[key]}")
+        lines.append(_launch(self.args))
+        vpc = (self.args.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+        if vpc:
+            lines.append(
+                "network subnets "
+                + ", ".join(vpc.get("subnets") or [])
+                + "; security groups "
+                + (", ".join(vpc.get("securityGroups") or []) or "-")
+                + f"; public IP {vpc.get('assignPublicIp', 'DISABLED')}"
+            )
+        return lines
+
+
+def _quoted(part: str) -> str:
+    return part if part and all(c.isalnum() or c in "-_./=:" for c in part) else repr(part)
+
+
+def _launch(args: dict[str, Any]) -> str:
+    if args.get("capacityProviderStrategy"):
+        names = ", ".join(s.get("capacityProvider", "?") for s in args["capacityProviderStrategy"])
+        text = f"capacity providers {names}"
+    else:
+        text = f"launch type {args.get('launchType', 'EC2 (ECS default)')}"
+    if args.get("platformVersion"):
+        text += f", platform version {args['platformVersion']}"
+    return text
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The step's inputs, as far as RunTask is concerned."""
+
+    label: str  # the step, for input errors: "ecs.run_task (step migrate)"
+    cluster: str
+    task_definition: str | None = None
+    service: str | None = None
+    network_configuration: dict[str, Any] | None = None
+    container: str | None = None
+    command: list[str] | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    cpu: str | None = None
+    memory: str | None = None
+    started_by: str = "opskit"
+
+
+def prepare(aws: AwsAccess, spec: RunSpec) -> RunRequest:
+    """The RunTask request: the task definition (given, else the service's), its
+    container overrides, and the network and capacity of the service unless given."""
+    if not spec.task_definition and not spec.service:
+        raise InputError(f"{spec.label}: give task_definition or service (or both)")
+    if len(spec.started_by) > STARTED_BY_MAX:
+        raise InputError(f"{spec.label}: started_by is longer than {STARTED_BY_MAX} characters")
+    service = describe_service(aws, spec.cluster, spec.service) if spec.service else None
+    name = spec.task_definition or str((service or {}).get("taskDefinition", ""))
+    definition = describe_task_definition(aws, name)
+    container = _container(spec, definition)
+    args: dict[str, Any] = {
+        "cluster": spec.cluster,
+        "taskDefinition": definition.get("taskDefinitionArn", name),
+        "count": 1,
+        "startedBy": spec.started_by,
+    }
+    network = spec.network_configuration or (service or {}).get("networkConfiguration")
+    if network:
+        args["networkConfiguration"] = network
+    elif definition.get("networkMode") == "awsvpc":
+        raise InputError(
+            f"{spec.label}: task definition {short_task_definition(args['taskDefinition'])} "
+            "uses awsvpc networking: give service (its network is used) or network_configuration"
+        )
+    args.update(_capacity(service, definition))
+    override: dict[str, Any] = {"name": container}
+    if spec.command is not None:
+        override["command"] = list(spec.command)
+    if spec.environment:
+        override["environment"] = [
+            {"name": str(k), "value": _text(v)} for k, v in spec.environment.items()
+        ]
+    overrides: dict[str, Any] = {}
+    if len(override) > 1:
+        overrides["containerOverrides"] = [override]
+    if spec.cpu:
+        overrides["cpu"] = spec.cpu
+    if spec.memory:
+        overrides["memory"] = spec.memory
+    if overrides:
+        args["overrides"] = overrides
+    return RunRequest(
+        spec.cluster,
+        definition,
+        container,
+        args,
+        tuple(sorted(str(k) for k in spec.environment)),
+        tuple(spec.command) if spec.command is not None else None,
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _container(spec: RunSpec, definition: dict[str, Any]) -> str:
+    names = [str(c.get("name", "")) for c in definition.get("containerDefinitions") or []]
+    if spec.container is None:
+        return str(essential_container(definition).get("name", ""))
+    if spec.container not in names:
+        raise InputError(
+            f"{spec.label}: task definition {definition.get('family')!r} has no container "
+            f"{spec.container!r} (containers: {', '.join(names)})"
+        )
+    return spec.container
+
+
+def _capacity(service: dict[str, Any] | None, definition: dict[str, Any]) -> dict[str, Any]:
+    """The service's capacity provider strategy or launch type and platform version;
+    without a service, Fargate when the task definition requires it."""
+    if service is not None:
+        if service.get("capacityProviderStrategy"):
+            out: dict[str, Any] = {"capacityProviderStrategy": service["capacityProviderStrategy"]}
+        else:
+            out = {"launchType": service.get("launchType") or "FARGATE"}
+        if service.get("platformVersion") and service.get("platformVersion") != "LATEST":
+            out["platformVersion"] = service["platformVersion"]
+        return out
+    if "FARGATE" in (definition.get("requiresCompatibilities") or []):
+        return {"launchType": "FARGATE"}
+    return {}
+
+
+def run_task(aws: AwsAccess, request: RunRequest) -> dict[str, Any]:
+    """Send RunTask; the task it started. A ``failures`` entry (no capacity, a
+    placement constraint, ...) fails at once, in ECS's words."""
+    ecs = aws.client("ecs")
+    definition = short_task_definition(request.task_definition)
+    with aws.call(f"ecs RunTask {request.cluster} {definition}"):
+        response = ecs.run_task(**request.args)
+    tasks = response.get("tasks") or []
+    failures = response.get("failures") or []
+    if not tasks:
+        reasons = "; ".join(_failure_text(f) for f in failures) or "no task and no failure"
+        raise StepFailed(f"ECS did not start task {definition} on {request.cluster}: {reasons}")
+    return dict(tasks[0])
+
+
+def _failure_text(failure: dict[str, Any]) -> str:
+    text = str(failure.get("reason") or "?")
+    if failure.get("detail"):
+        text += f" ({failure['detail']})"
+    return text
+
+
+def describe_task(aws: AwsAccess, cluster: str, arn: str) -> dict[str, Any] | None:
+    """The task's record; ``None`` while DescribeTasks answers it ``MISSING`` (the
+    API is eventually consistent right after RunTask)."""
+    from botocore.exceptions import ClientError
+
+    ecs = aws.client("ecs")
+    with aws.call(f"ecs DescribeTasks {cluster} {task_id_of(arn)}"):
+        try:
+            response = ecs.describe_tasks(cluster=cluster, tasks=[arn])
+        except ClientError as err:
+            raise StepError(f"target {aws.target!r}: ecs DescribeTasks {cluster}: {err}") from None
+    tasks = response.get("tasks") or []
+    if tasks:
+        return dict(tasks[0])
+    reasons = [str(f.get("reason", "")) for f in response.get("failures") or []]
+    if reasons and all(r == "MISSING" for r in reasons):
+        return None
+    raise StepError(
+        f"target {aws.target!r}: ECS cannot describe task {task_id_of(arn)} on {cluster}: "
+        + (", ".join(reasons) or "no task and no failure")
+    )
+
+
+def stop_task(aws: AwsAccess, cluster: str, arn: str, reason: str) -> None:
+    ecs = aws.client("ecs")
+    with aws.call(f"ecs StopTask {cluster} {task_id_of(arn)}"):
+        ecs.stop_task(cluster=cluster, task=arn, reason=reason[:255])
+
+
+def container_of(task: dict[str, Any], name: str) -> dict[str, Any]:
+    containers = task.get("containers") or []
+    return next(
+        (c for c in containers if c.get("name") == name), containers[0] if containers else {}
+    )
+
+
+@dataclass(frozen=True)
+class Ending:
+    """The verdict on a STOPPED task."""
+
+    passed: bool
+    exit_code: int | None
+    reason: str  # ECS's stoppedReason (or the container's reason)
+    started: bool  # it reached RUNNING
+    seconds: float  # from startedAt (else createdAt) to stoppedAt
+
+
+def ending(task: dict[str, Any], container: str) -> Ending:
+    record = container_of(task, container)
+    code = record.get("exitCode")
+    reason = str(task.get("stoppedReason") or "")
+    if record.get("reason") and not reason.startswith(str(record["reason"])):
+        reason = f"{reason}: {record['reason']}" if reason else str(record["reason"])
+    started = bool(task.get("startedAt")) and task.get("stopCode") != "TaskFailedToStart"
+    begin = epoch(task.get("startedAt")) or epoch(task.get("createdAt"))
+    seconds = max(0.0, epoch(task.get("stoppedAt")) - begin) if begin else 0.0
+    passed = started and code == 0
+    return Ending(passed, code if isinstance(code, int) else None, reason, started, seconds)
+
+
+def log_stream_of(definition: dict[str, Any], container: str, task_id: str) -> tuple[str, str]:
+    """(group, stream) of the container's awslogs stream; ("", "") without one."""
+    target = log_target(definition)
+    if target is None:
+        return "", ""
+    from opskit.ecs.taskdef import container_log_targets
+
+    own = container_log_targets(definition).get(container)
+    chosen = own or target
+    return chosen.group, chosen.stream(task_id, chosen.container)

@@ -1,0 +1,328 @@
+"""``ecs.run_task``: run a one-off task (a migration) and pass only when it exited 0.
+
+The verdict is ECS's record of the task it started, never RunTask's answer:
+a task that could not be placed, could not pull its image, never left
+PENDING, or whose essential container exited non-zero fails, quoting ECS's
+reason and the last lines of its log stream. On a timeout or Ctrl-C the task
+is stopped (StopTask: ECS sends SIGTERM, then SIGKILL after the container's
+stop timeout) unless ``leave_running: true``; a migration left running after
+its runner gave up is the worse surprise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opskit.ecs.describe import epoch
+from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
+from opskit.ecs.names import short_task_definition, task_id_of
+from opskit.ecs.runtask import (
+    NOT_STARTED,
+    RunRequest,
+    RunSpec,
+    describe_task,
+    ending,
+    log_stream_of,
+    prepare,
+    run_task,
+    stop_task,
+)
+from opskit.ecs.taskdef import container_log_targets
+from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
+from opskit.iam.needs import Need, Permissions, flag
+from opskit.iam.resources import (
+    AllLogGroups,
+    EcsService,
+    EcsTasks,
+    Everything,
+    LogGroup,
+    PassedRoles,
+)
+from opskit.logs.calls import logs_client
+from opskit.logs.reader import LogReader
+from opskit.logs.streams import short_id
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
+
+MISSING_LIMIT = 60.0  # seconds DescribeTasks may answer MISSING after RunTask
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunTaskInputs:
+    cluster: str = param("ECS cluster name or ARN", "string", required=True)
+    task_definition: str | None = param(
+        "the task definition to run (family, family:revision or ARN); default: the "
+        "service's current one",
+        "string",
+    )
+    service: str | None = param(
+        "an ECS service whose task definition (unless task_definition is given), network "
+        "configuration and capacity provider strategy or launch type the task uses",
+        "string",
+    )
+    network_configuration: dict[str, Any] | None = param(
+        "RunTask's networkConfiguration ({awsvpcConfiguration: {subnets, securityGroups, "
+        "assignPublicIp}}); default: the service's",
+        "object",
+    )
+    container: str | None = param(
+        "the container the overrides apply to and whose exit code decides; default: the "
+        "essential container",
+        "string",
+    )
+    command: list[str] | None = param(
+        "the container's command, as a list of arguments (no shell: write [sh, -c, '...'] for one)",
+        "string_list",
+    )
+    environment: dict[str, Any] | None = param(
+        "environment variables set for that container (NAME: value)", "object"
+    )
+    cpu: str | None = param("task-level CPU override, in CPU units ('1024')", "string")
+    memory: str | None = param("task-level memory override, in MiB ('2048')", "string")
+    started_by: str = param("RunTask's startedBy (up to 36 characters)", "string", default="opskit")
+    poll_interval: float = param("time between polls of the task", "duration", default=5.0)
+    start_timeout: float = param(
+        "how long the task may stay PROVISIONING/PENDING before it counts as never "
+        "started (then it is stopped)",
+        "duration",
+        default=300.0,
+    )
+    leave_running: bool = param(
+        "on timeout or Ctrl-C, leave the task running instead of stopping it",
+        "boolean",
+        default=False,
+    )
+    log_lines: int = param(
+        "last log lines of the task shown when it fails",
+        "integer",
+        default=DEFAULT_LOG_LINES,
+        check=at_least(0),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunTaskOutputs:
+    task_id: str | None = output("the task's id; null in a dry run", "string")
+    task_arn: str | None = output("the task's ARN; null in a dry run", "string")
+    task_definition: str = output("the task definition ARN run", "string")
+    exit_code: int | None = output(
+        "the container's exit code; null when it has none (never started, killed)", "integer"
+    )
+    stopped_reason: str | None = output("ECS's stoppedReason; null while unknown", "string")
+    log_stream: str = output(
+        "the container's awslogs stream (PREFIX/CONTAINER/TASK_ID); '' without awslogs", "string"
+    )
+
+
+def _spec(ctx: StepContext, inputs: RunTaskInputs) -> RunSpec:
+    return RunSpec(
+        label=ctx.uses,
+        cluster=inputs.cluster,
+        task_definition=inputs.task_definition,
+        service=inputs.service,
+        network_configuration=inputs.network_configuration,
+        container=inputs.container,
+        command=inputs.command,
+        environment=dict(inputs.environment or {}),
+        cpu=inputs.cpu,
+        memory=inputs.memory,
+        started_by=inputs.started_by,
+    )
+
+
+def _outputs(request: RunRequest, task: dict[str, Any] | None, **known: Any) -> RunTaskOutputs:
+    arn = str(task.get("taskArn", "")) if task else None
+    task_id = task_id_of(arn) if arn else None
+    stream = log_stream_of(request.definition, request.container, task_id or "")[1]
+    return RunTaskOutputs(
+        task_id=task_id,
+        task_arn=arn,
+        task_definition=request.task_definition,
+        exit_code=known.get("exit_code"),
+        stopped_reason=known.get("stopped_reason"),
+        log_stream=stream if task_id else "",
+    )
+
+
+def plan(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
+    """Dry run: resolve the task definition, network and overrides; run nothing."""
+    request = prepare(ctx.aws, _spec(ctx, inputs))
+    lines = request.describe()
+    for line in lines:
+        ctx.emit("info", f"would {line}" if line is lines[0] else f"  {line}")
+    detail = "\n".join([f"would {lines[0]}", *(f"  {line}" for line in lines[1:])])
+    return StepResult("changed", f"would {lines[0]}", _outputs(request, None), detail)
+
+
+class _Follow:
+    """Polls one task until it stops, showing its log lines as they arrive."""
+
+    def __init__(self, ctx: StepContext, inputs: RunTaskInputs, request: RunRequest, task: dict):
+        self.ctx, self.inputs, self.request = ctx, inputs, request
+        self.arn = str(task.get("taskArn", ""))
+        self.task_id = task_id_of(self.arn)
+        self.record: dict[str, Any] = task
+        self.started_marked = False
+        group, stream = log_stream_of(request.definition, request.container, self.task_id)
+        self.reader: LogReader | None = None
+        if stream and ctx.aws is not None:
+            self.reader = LogReader(
+                logs_client(ctx.aws), group, [stream], int((ctx.clock.time() - 60) * 1000),
+                call=ctx.aws.call, target=ctx.aws.target, clock=ctx.clock,
+            )  # fmt: skip
+
+    def read_logs(self) -> None:
+        if self.reader is None:
+            return
+        for line in self.reader.poll().lines:
+            self.ctx.emit(
+                "log", line.text, task_id=self.task_id, short_id=short_id(self.task_id),
+                age="NEW", timestamp=line.timestamp, stream=line.stream,
+            )  # fmt: skip
+
+    def mark_started(self) -> None:
+        if not self.started_marked and self.record.get("startedAt"):
+            self.started_marked = True
+            at = epoch(self.record["startedAt"])
+            self.ctx.emit("mark", f"task {short_id(self.task_id)} started", at=at, what="run_task")
+
+    def wait(self) -> dict[str, Any]:
+        """The STOPPED record; raises for a task that never starts or is not found."""
+        ctx, inputs = self.ctx, self.inputs
+        begun = ctx.clock.monotonic()
+        missing_since: float | None = None
+        while True:
+            record = describe_task(ctx.aws, self.request.cluster, self.arn)
+            now = ctx.clock.monotonic()
+            if record is None:
+                missing_since = now if missing_since is None else missing_since
+                if now - missing_since > MISSING_LIMIT:
+                    raise StepError(
+                        f"ECS does not find task {self.task_id} {MISSING_LIMIT:.0f}s after "
+                        "RunTask started it (DescribeTasks: MISSING)"
+                    )
+            else:
+                missing_since = None
+                self.record = record
+                self.mark_started()
+                self.read_logs()
+                status = record.get("lastStatus", "")
+                if status == "STOPPED" or record.get("stopCode") == "TaskFailedToStart":
+                    return record
+                if status in NOT_STARTED and now - begun >= inputs.start_timeout:
+                    self.never_started(status, now - begun)
+            if ctx.deadline.expired():
+                raise StepTimeout(f"timed out: task {self.task_id} is {self.status()}")
+            ctx.sleep(inputs.poll_interval)
+
+    def status(self) -> str:
+        return str(self.record.get("lastStatus") or "not visible yet")
+
+    def never_started(self, status: str, waited: float) -> None:
+        reason = f"opskit {self.ctx.uses}: task still {status} after {waited:.0f}s (start_timeout)"
+        stop_task(self.ctx.aws, self.request.cluster, self.arn, reason)
+        raise StepFailed(
+            f"task {short_id(self.task_id)} never started: still {status} after "
+            f"{waited:.0f}s; stopped it",
+            detail=f"task {self.arn}\nlast status {status}; StopTask sent: {reason}",
+            outputs=_outputs(self.request, self.record, stopped_reason=reason),
+        )
+
+    def give_up(self, why: str) -> str:
+        """On a timeout or Ctrl-C: stop the task unless told to leave it running."""
+        if self.inputs.leave_running:
+            return f"task {self.task_id} is left running (leave_running: true)"
+        reason = f"opskit {self.ctx.uses}: {why}"
+        stop_task(self.ctx.aws, self.request.cluster, self.arn, reason)
+        return f"task {self.task_id} stopped (StopTask: {reason})"
+
+
+def run(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
+    request = prepare(ctx.aws, _spec(ctx, inputs))
+    task = run_task(ctx.aws, request)
+    follow = _Follow(ctx, inputs, request, task)
+    ctx.emit(
+        "info",
+        f"started task {follow.task_id} ({short_task_definition(request.task_definition)}) "
+        f"on {request.cluster}",
+        task_id=follow.task_id,
+    )
+    try:
+        record = follow.wait()
+    except StepTimeout as err:
+        said = follow.give_up("the step timed out")
+        raise StepTimeout(
+            f"{err.summary}; {said}", outputs=_outputs(request, follow.record)
+        ) from None
+    except Cancelled as err:
+        said = follow.give_up("timed out" if ctx.deadline.expired() else "interrupted")
+        ctx.emit("warning", said)
+        raise Cancelled(f"{err}; {said}") from None
+    follow.read_logs()
+    return _verdict(ctx, inputs, request, follow, record)
+
+
+def _verdict(
+    ctx: StepContext,
+    inputs: RunTaskInputs,
+    request: RunRequest,
+    follow: _Follow,
+    record: dict[str, Any],
+) -> StepResult:
+    end = ending(record, request.container)
+    name = f"task {short_id(follow.task_id)}"
+    if record.get("stoppedAt"):
+        label = f"{name} exited {end.exit_code}" if end.exit_code is not None else f"{name} stopped"
+        ctx.emit("mark", label, at=epoch(record["stoppedAt"]), what="run_task")
+    outputs = _outputs(request, record, exit_code=end.exit_code, stopped_reason=end.reason)
+    if end.passed:
+        return StepResult(
+            "changed",
+            f"{name} exited 0 after {end.seconds:.1f}s",
+            outputs,
+            f"task {follow.arn}\ntask definition {request.task_definition}\n"
+            f"log stream {outputs.log_stream or '-'}",
+        )
+    if not end.started:
+        summary = f"{name} failed to start: {end.reason or 'no stopped reason'}"
+    elif end.exit_code is None:
+        summary = f"{name} stopped without an exit code: {end.reason or 'no stopped reason'}"
+    else:
+        summary = f"{name} exited {end.exit_code} after {end.seconds:.1f}s"
+    detail = describe_stopped_tasks(
+        ctx.aws, [record], container_log_targets(request.definition), inputs.log_lines
+    )
+    raise StepFailed(summary, detail=detail, outputs=outputs)
+
+
+PERMISSIONS = Permissions(
+    Need(
+        "ecs:DescribeServices",
+        EcsService(),
+        "the service's task definition and network",
+        flag("service"),
+    ),  # fmt: skip
+    Need("ecs:DescribeTaskDefinition", Everything("EcsTaskDefinitions"), "the revision run"),
+    Need("ecs:RunTask", Everything("EcsTaskDefinitions"), "start the one-off task"),
+    Need("ecs:DescribeTasks", EcsTasks(), "the task's status, each poll"),
+    Need("ecs:StopTask", EcsTasks(), "a task that never started, or on timeout or Ctrl-C"),
+    Need("iam:PassRole", PassedRoles(), "the task and execution roles of the revision run"),
+    Need("logs:DescribeLogGroups", AllLogGroups(), "check the task's log group exists"),
+    Need("logs:FilterLogEvents", LogGroup(None, "cluster", "service"), "the task's log lines"),
+    Need(
+        "logs:GetLogEvents",
+        LogGroup(None, "cluster", "service"),
+        "probe the task's stream; the last lines of a failed task",
+    ),
+)
+
+
+STEP = StepType(
+    name="ecs.run_task",
+    summary="Run a one-off ECS task (a migration) and pass only when it exited 0",
+    inputs=RunTaskInputs,
+    outputs=RunTaskOutputs,
+    run=run,
+    plan=plan,
+    permissions=PERMISSIONS,
+)
