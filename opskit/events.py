@@ -48,7 +48,6 @@ EventKind = Literal[
     "mark",
     "fleet_start",
     "fleet_end",
-    "mark",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 

@@ -83,7 +83,6 @@ class TerminalReporter:
             "mark": self.on_mark,
             "fleet_start": self.on_fleet_start,
             "fleet_end": self.on_fleet_end,
-            "mark": self.on_info,  # until the timeline helper gives marks their own line
         }
         unhandled = EVENT_KINDS - set(self._handlers)
         if unhandled:  # a new event kind must be shown, not silently dropped
