@@ -58,3 +58,13 @@ def test_production_values_and_registration_with_ecs(aws_endpoint) -> None:
         registered["containerDefinitions"][0]["logConfiguration"]["options"]
         == (container["logConfiguration"]["options"])
     )
+
+
+def test_a_playbooks_vars_fill_it_in_as_its_own_variables_do() -> None:
+    """ecs.redeploy task_definition_file: renders it with the playbook's context, where
+    the names are under ``vars``; a variable of its own still wins over vars."""
+    production = {"image": "registry.example/chatbot:7", "bucket": "prod-code", "cpu": 1024}
+    from_vars = render(vars={**production, "service": "unrelated"})
+    assert from_vars == render(**production)
+    assert from_vars != render()
+    assert render(vars={"image": "a:1"}, image="b:2")["containerDefinitions"][0]["image"] == "b:2"
