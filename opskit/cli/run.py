@@ -88,7 +88,15 @@ def target_and_vars(command: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="json: one JSON event per line on stdout.",
 )
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help=(
+        "Answer yes to every question: delete guards and confirm steps "
+        "(which fail without a terminal otherwise)."
+    ),
+)
 @click.option("-q", "--quiet", is_flag=True, help="Hide log lines in the terminal view.")
 def run(
     playbook: Path,
