@@ -136,10 +136,10 @@ def test_migrate_then_redeploy_passes(sandbox: SandboxInfo, cli: Cli, tmp_path: 
     assert {"run_task", "confirm", "deployment", "task_started", "log_marker", "probe"} <= kinds
 
 
-def test_migrate_asks_before_the_deploy_and_with_no_one_to_ask_changes_nothing(
+def test_migrate_asks_first_and_with_no_one_to_ask_changes_nothing(
     sandbox: SandboxInfo, cli: Cli, tmp_path: Path
 ) -> None:
-    result = cli.run(MIGRATE, "--from", "go_ahead", "--report", str(tmp_path / "report"))
+    result = cli.run(MIGRATE, "--report", str(tmp_path / "report"))
 
     assert result.returncode == 1
     report = json.loads((tmp_path / "report" / "report.json").read_text())
@@ -147,4 +147,4 @@ def test_migrate_asks_before_the_deploy_and_with_no_one_to_ask_changes_nothing(
     assert steps["go_ahead"]["summary"] == (
         "nobody to ask (no terminal): run with --yes to answer yes"
     )
-    assert steps["redeploy"]["status"] == "skipped"
+    assert [s["status"] for s in report["steps"]] == ["failed"] + ["skipped"] * 5
