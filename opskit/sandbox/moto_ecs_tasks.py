@@ -11,6 +11,7 @@ agent, the ECS step tests' driver and the ECS benchmark call them through it.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import threading
 import uuid
@@ -277,10 +278,9 @@ class TaskRecords:
 
 def _every_container(task: Any, definition: Any) -> None:
     """ECS lists each container of the task definition; moto only the first."""
-    from moto.ecs.models import Container
-
     for spec in definition.container_definitions[len(task.containers) :]:
-        container = Container(definition)
+        container = copy.copy(task.containers[0])
+        container.container_arn = f"{definition.arn}/{uuid.uuid4()}"
         container.name, container.image = spec.get("name"), spec.get("image")
         container.cpu, container.memory = spec.get("cpu", 0), spec.get("memory")
         container.environment, container.command = spec.get("environment"), spec.get("command")
