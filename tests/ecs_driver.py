@@ -41,6 +41,7 @@ LOG_GROUP = "/ecs/chatbot"
 STREAM_PREFIX = "ecs"
 IMAGE = "public.ecr.aws/chatbot/app:1"
 CRASH_REASON = "Essential container in task exited"
+EXITED = "EssentialContainerExited"
 # ECS's words, as the Amazon ECS developer guide gives them.
 SPOT_REASON = "Your Spot Task was interrupted."
 TARGET_GROUP = (
@@ -467,7 +468,24 @@ class OneOffDriver:
         task = self.task()
         if lines:
             self.driver.put_logs(task, lines)
-        self.records.task_stopped(task.id, code, CRASH_REASON, "EssentialContainerExited")
+        self.records.task_stopped(task.id, code, CRASH_REASON, EXITED)
+
+    def exit_each(self, codes: dict[str, int | None]) -> None:
+        """The task's containers exit with these codes (``None``: no exit code) and
+        the task stops because an essential container exited."""
+        task = self.task()
+        self.records.task_stopped(task.id, codes.get(CONTAINER), CRASH_REASON, EXITED)
+        with self.records.lock:
+            for container in self.records._task(task.id).containers:
+                container.last_status = "STOPPED"
+                container.exitCode = codes.get(container.name)
+
+    def stopped_from_outside(self, stop_code: str, reason: str, code: int = 0) -> None:
+        """Someone else stops the running task (a Spot interruption, a person's
+        StopTask); its container handles SIGTERM and exits with ``code``."""
+        task = self.task()
+        self.records.task_stopping(task.id, reason, stop_code)
+        self.records.task_stopped(task.id, code, None, None)
 
     def cannot_pull(self) -> None:
         """Fargate cannot pull the image: the task stops before RUNNING."""

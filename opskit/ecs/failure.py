@@ -63,7 +63,7 @@ def tail_log(
                     raise LogUnavailable(held.cause) from None
                 clock.sleep(held.seconds)  # the budget's pace: its turn is kept
     except NotFound as err:
-        raise LogUnavailable(str(err)) from None
+        raise NoStream(str(err)) from None
     except ClientError as err:
         raise LogUnavailable(describe_client_error(err)) from None
     except BotoCoreError as err:
@@ -81,6 +81,24 @@ def _as_is(what: str) -> AbstractContextManager[None]:
 
 class LogUnavailable(Exception):
     """The log stream could not be read; ``str()`` says why."""
+
+
+class NoStream(LogUnavailable):
+    """GetLogEvents answered ResourceNotFoundException: the stream, or its group,
+    does not exist. AWS's message says which; moto's always says "log group"."""
+
+    def line(self, group: str, stream: str) -> str:
+        if "log stream" in str(self):
+            return f"no log stream {group} {stream}: it does not exist"
+        return (
+            f"no log stream {group} {stream}: GetLogEvents answered ResourceNotFoundException "
+            f"(no such stream, or no log group {group})"
+        )
+
+
+def never_started(task: dict[str, Any]) -> bool:
+    """The task never reached RUNNING: its containers wrote no log stream."""
+    return task.get("stopCode") == "TaskFailedToStart" or not task.get("startedAt")
 
 
 def container_line(container: dict[str, Any]) -> str:
@@ -120,6 +138,9 @@ def describe_stopped_tasks(
             out.append("  " + container_line(container))
         if aws is None or lines <= 0:
             continue
+        if never_started(task):
+            out.append("  no log stream: the task never started")
+            continue
         names = [c.get("name", "") for c in containers] or list(log_targets)
         for name in names:
             target = log_targets.get(name)
@@ -128,6 +149,9 @@ def describe_stopped_tasks(
             stream = target.stream(task_id_of(task.get("taskArn", "")), name)
             try:
                 messages = tail_log(aws, target, stream, lines)
+            except NoStream as err:
+                out.append("  " + err.line(target.group, stream))
+                continue
             except LogUnavailable as err:
                 out.append(f"  logs of {name} unavailable ({target.group} {stream}): {err}")
                 continue

@@ -2,10 +2,14 @@
 
 A migration before a deploy is only worth running when its verdict is true:
 ecspresso's ``run`` once exited 0 for a task that never started. So the verdict
-reads only ECS's own record of the task: STOPPED with the essential
-container's ``exitCode`` 0 passes; anything else (RunTask ``failures``, a task
-that stopped before it ran, ``TaskFailedToStart``, a non-zero or missing exit
-code, a task left PROVISIONING/PENDING) fails, quoting ECS's reason.
+reads only ECS's own record of the task: it passes only when the task stopped
+because its essential container exited (stopCode ``EssentialContainerExited``)
+and every essential container, and the container the step names, exited 0.
+Anything else fails, quoting ECS's stop code and reason: RunTask ``failures``,
+a task that stopped before it ran (``TaskFailedToStart``), a task stopped from
+outside (a Spot interruption, a person's or a scheduler's StopTask: its
+container may handle SIGTERM and exit 0, which proves nothing), a non-zero or
+missing exit code, a task left PROVISIONING/PENDING.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 
 NOT_STARTED = ("PROVISIONING", "PENDING", "ACTIVATING")
 STARTED_BY_MAX = 36  # RunTask's startedBy: up to 36 letters, numbers, hyphens, underscores
+EXITED = "EssentialContainerExited"  # the one stopCode of a task that ended on its own
 
 
 @dataclass(frozen=True)
@@ -228,10 +233,12 @@ def describe_task(aws: AwsAccess, cluster: str, arn: str) -> dict[str, Any] | No
     )
 
 
-def stop_task(aws: AwsAccess, cluster: str, arn: str, reason: str) -> None:
+def stop_task(aws: AwsAccess, cluster: str, arn: str, reason: str) -> dict[str, Any]:
+    """StopTask; the task's record as ECS answers it (``stoppedAt`` only once stopped)."""
     ecs = aws.client("ecs")
     with aws.call(f"ecs StopTask {cluster} {task_id_of(arn)}"):
-        ecs.stop_task(cluster=cluster, task=arn, reason=reason[:255])
+        response = ecs.stop_task(cluster=cluster, task=arn, reason=reason[:255])
+    return dict(response.get("task") or {})
 
 
 def container_of(task: dict[str, Any], name: str) -> dict[str, Any]:
@@ -241,28 +248,52 @@ def container_of(task: dict[str, Any], name: str) -> dict[str, Any]:
     )
 
 
+def deciding_containers(definition: dict[str, Any], container: str) -> list[str]:
+    """The containers whose exit codes decide: every essential one (ECS counts a
+    container without ``essential`` as essential) and the one the step names."""
+    names = [
+        str(c.get("name", ""))
+        for c in definition.get("containerDefinitions") or []
+        if c.get("essential", True)
+    ]
+    return names if container in names else [*names, container]
+
+
 @dataclass(frozen=True)
 class Ending:
     """The verdict on a STOPPED task."""
 
     passed: bool
-    exit_code: int | None
+    exit_code: int | None  # the named container's
     reason: str  # ECS's stoppedReason (or the container's reason)
     started: bool  # it reached RUNNING
     seconds: float  # from startedAt (else createdAt) to stoppedAt
+    stop_code: str = ""  # ECS's stopCode; "" when the record has none
+    faults: tuple[str, ...] = ()  # "container sidecar exited 2", "... has no exit code"
 
 
-def ending(task: dict[str, Any], container: str) -> Ending:
+def ending(task: dict[str, Any], container: str, deciding: list[str] | None = None) -> Ending:
+    """``deciding``: the containers that must all have exited 0 (default: ``container``)."""
     record = container_of(task, container)
     code = record.get("exitCode")
     reason = str(task.get("stoppedReason") or "")
     if record.get("reason") and not reason.startswith(str(record["reason"])):
         reason = f"{reason}: {record['reason']}" if reason else str(record["reason"])
-    started = bool(task.get("startedAt")) and task.get("stopCode") != "TaskFailedToStart"
+    stop_code = str(task.get("stopCode") or "")
+    started = bool(task.get("startedAt")) and stop_code != "TaskFailedToStart"
     begin = epoch(task.get("startedAt")) or epoch(task.get("createdAt"))
     seconds = max(0.0, epoch(task.get("stoppedAt")) - begin) if begin else 0.0
-    passed = started and code == 0
-    return Ending(passed, code if isinstance(code, int) else None, reason, started, seconds)
+    codes = {str(c.get("name", "")): c.get("exitCode") for c in task.get("containers") or []}
+    faults = []
+    for name in deciding or [container]:
+        exit_code = codes.get(name)
+        if not isinstance(exit_code, int):
+            faults.append(f"container {name} has no exit code")
+        elif exit_code != 0:
+            faults.append(f"container {name} exited {exit_code}")
+    passed = started and stop_code == EXITED and not faults
+    exit_code = code if isinstance(code, int) else None
+    return Ending(passed, exit_code, reason, started, seconds, stop_code, tuple(faults))
 
 
 def log_stream_of(definition: dict[str, Any], container: str, task_id: str) -> tuple[str, str]:

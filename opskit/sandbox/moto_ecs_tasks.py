@@ -11,6 +11,7 @@ agent, the ECS step tests' driver and the ECS benchmark call them through it.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import threading
 import uuid
@@ -136,6 +137,7 @@ class TaskRecords:
         task.platform_family = "Linux"
         if task.launch_type == "FARGATE" or task.capacity_provider_name:
             task.platform_version = task.platform_version or PLATFORM_VERSION
+        _every_container(task, definition)
         for container in task.containers:
             container.task_arn = task.task_arn
             container.exitCode = None
@@ -272,6 +274,17 @@ class TaskRecords:
             # ECS gives a container a reason only when it could not run it as asked
             # (CannotPullContainerError, OutOfMemoryError): an exit says it by its code.
             container.exitCode = exit_code
+
+
+def _every_container(task: Any, definition: Any) -> None:
+    """ECS lists each container of the task definition; moto only the first."""
+    for spec in definition.container_definitions[len(task.containers) :]:
+        container = copy.copy(task.containers[0])
+        container.container_arn = f"{definition.arn}/{uuid.uuid4()}"
+        container.name, container.image = spec.get("name"), spec.get("image")
+        container.cpu, container.memory = spec.get("cpu", 0), spec.get("memory")
+        container.environment, container.command = spec.get("environment"), spec.get("command")
+        task.containers.append(container)
 
 
 _REFUSALS_INSTALLED = False

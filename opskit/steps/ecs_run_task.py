@@ -1,9 +1,12 @@
 """``ecs.run_task``: run a one-off task (a migration) and pass only when it exited 0.
 
 The verdict is ECS's record of the task it started, never RunTask's answer:
-a task that could not be placed, could not pull its image, never left
-PENDING, or whose essential container exited non-zero fails, quoting ECS's
-reason and the last lines of its log stream. On a timeout or Ctrl-C the task
+it passes only when the task ended on its own (stopCode
+EssentialContainerExited) with every essential container at exit code 0. A
+task that could not be placed, could not pull its image, never left PENDING,
+was stopped from outside (Spot, a person's StopTask: a container that handles
+SIGTERM exits 0 then), or whose container exited non-zero fails, quoting ECS's
+stop code and reason and the last lines of its log stream. On a timeout or Ctrl-C the task
 is stopped (StopTask: ECS sends SIGTERM, then SIGKILL after the container's
 stop timeout) unless ``leave_running: true``; a migration left running after
 its runner gave up is the worse surprise.
@@ -18,9 +21,11 @@ from opskit.ecs.describe import epoch
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.runtask import (
+    EXITED,
     NOT_STARTED,
     RunRequest,
     RunSpec,
+    deciding_containers,
     describe_task,
     ending,
     log_stream_of,
@@ -218,9 +223,20 @@ class _Follow:
     def status(self) -> str:
         return str(self.record.get("lastStatus") or "not visible yet")
 
+    def stop(self, reason: str) -> float:
+        """StopTask, marked on the timeline when ECS stopped it (else when it was
+        asked to); returns that moment."""
+        asked = self.ctx.clock.time()
+        answer = stop_task(self.ctx.aws, self.request.cluster, self.arn, reason)
+        at = epoch(answer.get("stoppedAt")) or asked
+        label = f"task {short_id(self.task_id)} stopped by opskit"
+        self.ctx.emit("mark", label, at=at, what="task_stopped")
+        return at
+
     def never_started(self, status: str, waited: float) -> None:
         reason = f"opskit {self.ctx.uses}: task still {status} after {waited:.0f}s (start_timeout)"
-        stop_task(self.ctx.aws, self.request.cluster, self.arn, reason)
+        at = self.stop(reason)
+        self.ctx.emit("mark", f"task {short_id(self.task_id)} failed", at=at, what="failure")
         raise StepFailed(
             f"task {short_id(self.task_id)} never started: still {status} after "
             f"{waited:.0f}s; stopped it",
@@ -233,7 +249,7 @@ class _Follow:
         if self.inputs.leave_running:
             return f"task {self.task_id} is left running (leave_running: true)"
         reason = f"opskit {self.ctx.uses}: {why}"
-        stop_task(self.ctx.aws, self.request.cluster, self.arn, reason)
+        self.stop(reason)
         return f"task {self.task_id} stopped (StopTask: {reason})"
 
 
@@ -269,7 +285,8 @@ def _verdict(
     follow: _Follow,
     record: dict[str, Any],
 ) -> StepResult:
-    end = ending(record, request.container)
+    deciding = deciding_containers(request.definition, request.container)
+    end = ending(record, request.container, deciding)
     name = f"task {short_id(follow.task_id)}"
     if record.get("stoppedAt"):
         label = f"{name} exited {end.exit_code}" if end.exit_code is not None else f"{name} stopped"
@@ -283,12 +300,22 @@ def _verdict(
             f"task {follow.arn}\ntask definition {request.task_definition}\n"
             f"log stream {outputs.log_stream or '-'}",
         )
+    ended = record.get("stoppedAt") or record.get("stoppingAt")
+    ctx.emit("mark", f"{name} failed", at=epoch(ended) or ctx.clock.time(), what="failure")
+    reason = end.reason or "no stopped reason"
     if not end.started:
-        summary = f"{name} failed to start: {end.reason or 'no stopped reason'}"
-    elif end.exit_code is None:
-        summary = f"{name} stopped without an exit code: {end.reason or 'no stopped reason'}"
-    else:
+        summary = f"{name} failed to start: {reason}"
+    elif end.stop_code != EXITED:
+        summary = (
+            f"{name} did not end on its own: stopped with {end.stop_code or 'no stop code'} "
+            f"({reason}), not {EXITED}"
+        )
+    elif end.faults == (f"container {request.container} exited {end.exit_code}",):
         summary = f"{name} exited {end.exit_code} after {end.seconds:.1f}s"
+    elif end.faults == (f"container {request.container} has no exit code",):
+        summary = f"{name} stopped without an exit code: {reason}"
+    else:
+        summary = f"{name} failed after {end.seconds:.1f}s: {'; '.join(end.faults)}"
     detail = describe_stopped_tasks(
         ctx.aws, [record], container_log_targets(request.definition), inputs.log_lines
     )

@@ -12,7 +12,7 @@ import pytest
 
 from opskit.aws import AwsAccess, AwsSettings
 from opskit.clock import Clock, FakeClock
-from opskit.ecs.failure import LogUnavailable, describe_stopped_tasks, tail_log
+from opskit.ecs.failure import LogUnavailable, NoStream, describe_stopped_tasks, tail_log
 from opskit.ecs.taskdef import LogTarget
 from opskit.logs.budget import shared_budget
 from opskit.logs.calls import logs_client
@@ -29,7 +29,9 @@ def stopped(task_id: str) -> dict[str, Any]:
     return {
         "taskArn": f"arn:aws:ecs:{REGION}:123456789012:task/chatbot/{task_id}",
         "taskDefinitionArn": f"arn:aws:ecs:{REGION}:123456789012:task-definition/chatbot:3",
+        "startedAt": time.time() - 60,
         "stoppedReason": "Essential container in task exited",
+        "stopCode": "EssentialContainerExited",
         "containers": [{"name": "app", "exitCode": 1}],
     }
 
@@ -99,3 +101,33 @@ def test_six_streams_read_back_to_back_keep_the_budgets_pace(front: LogsFront) -
     assert clock.sleeps == [1.0]  # the 5th waits for its turn; the 6th shares its second
     assert front.busiest_second("GetLogEvents") == 4
     assert front.throttled() == 0
+
+
+def test_a_task_that_never_started_has_no_log_stream_and_none_is_read(front: LogsFront) -> None:
+    task = {
+        **stopped(TASK_IDS[0]),
+        "stopCode": "TaskFailedToStart",
+        "containers": [{"name": "app"}],
+    }
+    del task["startedAt"]
+
+    text = describe_stopped_tasks(via(front), [task], {"app": TARGET}, 3)
+
+    assert text.splitlines()[1:] == [
+        "  container app: no exit code",
+        "  no log stream: the task never started",
+    ]
+    assert front.requests("GetLogEvents") == 0
+
+
+def test_a_missing_stream_is_named_as_aws_names_it() -> None:
+    """AWS says which of the two is missing; moto says "log group" for both."""
+    stream = f"ecs/app/{TASK_IDS[0]}"
+    aws = NoStream("ResourceNotFoundException: The specified log stream does not exist.")
+    moto = NoStream("ResourceNotFoundException: The specified log group does not exist.")
+
+    assert aws.line(GROUP, stream) == f"no log stream {GROUP} {stream}: it does not exist"
+    assert moto.line(GROUP, stream) == (
+        f"no log stream {GROUP} {stream}: GetLogEvents answered ResourceNotFoundException "
+        f"(no such stream, or no log group {GROUP})"
+    )
