@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from opskit.ecs.names import short_task_definition
 from opskit.ecs.taskdef import (
     Changes,
+    Undescribable,
     apply_changes,
     describe_task_definition,
     register_revision,
@@ -113,19 +114,34 @@ def _rendered_error(err: InputError, text: str, template: str, source: str) -> I
 
 @dataclass(frozen=True)
 class FilePlan:
-    """The file against the service's current revision: what would be registered."""
+    """The file against the service's current revision (for ``ecs.run_task``
+    without a service, the family's newest ACTIVE one): what would be registered.
+
+    ``existing`` is the family's newest ACTIVE revision when it already holds the
+    file though ``current`` does not (an earlier step, ``ecs.run_task`` before
+    ``ecs.redeploy``, registered it): that revision is used and nothing is
+    registered, so two steps naming one file register one revision."""
 
     file: TaskFile
     current: dict[str, Any]
     diff: tuple[str, ...]
     changed: tuple[str, ...]  # the paths that differ
+    existing: dict[str, Any] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.diff)
+        """A new revision must be registered."""
+        return bool(self.diff) and self.existing is None
 
     @property
     def current_name(self) -> str:
-        return short_task_definition(self.current.get("taskDefinitionArn", ""))
+        return short_task_definition(self.current.get("taskDefinitionArn", "")) or "(none)"
+
+    @property
+    def chosen(self) -> dict[str, Any] | None:
+        """The registered revision that holds the file; ``None`` until one is registered."""
+        if self.existing is not None:
+            return self.existing
+        return None if self.diff else self.current
 
     def describe(self) -> str:
         shown = list(self.changed[:_SHOWN_PATHS])
@@ -137,15 +153,56 @@ class FilePlan:
         """What the live view, the report and the dry run show."""
         if not self.diff:
             return [f"unchanged: {self.current_name} already holds {self.file.source}"]
+        if self.existing is not None:
+            name = short_task_definition(self.existing.get("taskDefinitionArn", ""))
+            return [*self.diff, f"{name} already holds {self.file.source} (registered earlier)"]
         return list(self.diff)
 
 
-def plan_file(task_file: TaskFile, current: dict[str, Any]) -> FilePlan:
-    """Compare the file with ``current`` (the service's revision, described with tags)."""
+def plan_file(
+    task_file: TaskFile, current: dict[str, Any], newest: dict[str, Any] | None = None
+) -> FilePlan:
+    """Compare the file with ``current`` (the service's revision, described with
+    tags); ``newest``, the family's newest ACTIVE revision, is used instead of a
+    new one when it already holds the file."""
     before, after = task_file.normalized(current), task_file.normalized(task_file.args)
-    names = (short_task_definition(current.get("taskDefinitionArn", "")), task_file.source)
+    names = (
+        short_task_definition(current.get("taskDefinitionArn", "")) or "(none)",
+        task_file.source,
+    )
     changed = tuple(mismatches(before, after))
-    return FilePlan(task_file, current, tuple(diff_lines(before, after, names)), changed)
+    diff = tuple(diff_lines(before, after, names))
+    existing = None
+    if (
+        diff
+        and newest is not None
+        and newest.get("taskDefinitionArn") != current.get("taskDefinitionArn")
+    ):
+        existing = newest if task_file.normalized(newest) == after else None
+    return FilePlan(task_file, current, diff, changed, existing)
+
+
+def newest_active(aws: AwsAccess, family: str) -> dict[str, Any] | None:
+    """The family's newest ACTIVE revision (DescribeTaskDefinition of the bare
+    family); ``None`` when the family has none yet."""
+    try:
+        found = describe_task_definition(aws, family)
+    except Undescribable:
+        return None
+    return found if str(found.get("status") or "ACTIVE") == "ACTIVE" else None
+
+
+def plan_file_on(aws: AwsAccess, task_file: TaskFile, current: dict[str, Any] | None) -> FilePlan:
+    """Read calls only: the file against ``current`` (``None``: the family's newest
+    ACTIVE revision, for a task run without a service)."""
+    newest = newest_active(aws, task_file.family)
+    return plan_file(task_file, (newest or {}) if current is None else current, newest)
+
+
+def revision_for(aws: AwsAccess, planned: FilePlan) -> dict[str, Any]:
+    """The revision that holds the file: the one found, or a new one registered
+    and read back (``register_checked``)."""
+    return planned.chosen or register_checked(aws, planned)
 
 
 def register_checked(aws: AwsAccess, planned: FilePlan) -> dict[str, Any]:
@@ -168,5 +225,5 @@ def register_checked(aws: AwsAccess, planned: FilePlan) -> dict[str, Any]:
 def register_planned(aws: AwsAccess, base: dict[str, Any], changes: Changes | FilePlan) -> Any:
     """The new revision ``ecs.redeploy`` deploys: from the file, or ``base`` with changes."""
     if isinstance(changes, FilePlan):
-        return register_checked(aws, changes)
+        return revision_for(aws, changes)
     return register_revision(aws, apply_changes(base, changes))
