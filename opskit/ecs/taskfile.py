@@ -9,15 +9,17 @@ changed (a peer's render action silently lost ``secrets``) fails the step
 before the service is updated.
 
 Line numbers of a template: errors in the template itself (an undefined var)
-name the template's line. Errors in the rendered document name the rendered
-text's line; when rendering changed the number of lines (``{%- -%}`` eats
-newlines, a loop adds them) the message says so and quotes the rendered line.
+name the template's line. An error in the rendered document names the
+template's line whose text is the rendered line's, or that holds its key, when
+exactly one does; otherwise, when rendering changed the number of lines
+(``{%- -%}`` eats newlines, a loop adds them), the rendered text's line, quoted.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ from opskit.yamlload import load_yaml
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
 
+_KEY = re.compile(r"""^-?\s*("[^"]+"|'[^']+'|[A-Za-z_][\w-]*)\s*:""")  # a line's key
 SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 _SHOWN_PATHS = 6
 
@@ -99,9 +102,15 @@ def _parse(text: str, kind: str, source: str) -> dict[str, Any]:
 
 
 def _rendered_error(err: InputError, text: str, template: str, source: str) -> InputError:
+    """The error at the template's line: the one whose text is the rendered line's
+    (stripped), or that holds its key (``"memoryReservaton"``), when exactly one
+    does; else the rendered text's line, quoted."""
     rendered = text.splitlines()
     line = err.line or 0
     quoted = rendered[line - 1].strip() if 0 < line <= len(rendered) else ""
+    found = _template_line(quoted, template.splitlines())
+    if found is not None:
+        return InputError(err.message, source=source, line=found)
     if len(rendered) == len(template.splitlines()):
         return err
     return InputError(
@@ -110,6 +119,21 @@ def _rendered_error(err: InputError, text: str, template: str, source: str) -> I
         source=source,
         line=line,
     )
+
+
+def _template_line(quoted: str, template: list[str]) -> int | None:
+    if not quoted:
+        return None
+    same = [n for n, text in enumerate(template, 1) if text.strip() == quoted]
+    if len(same) == 1:
+        return same[0]
+    key = _KEY.match(quoted)
+    if key is None:
+        return None
+    holding = [n for n, text in enumerate(template, 1) if key.group(1) in text]
+    if len(holding) == 1 and sum(t.count(key.group(1)) for t in template) == 1:
+        return holding[0]
+    return None
 
 
 @dataclass(frozen=True)
