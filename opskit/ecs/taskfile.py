@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +85,18 @@ def load_task_file(path: Path, source: str, render: Callable[[str, str], str]) -
             raise
         raise _rendered_error(err, text, template, source) from None
     return TaskFile(source, args)
+
+
+def check_task_file(
+    with_: Mapping[str, Any], base_dir: Path, render: Callable[[str, str], str]
+) -> None:
+    """A step's ``check_files``: the ``task_definition_file`` its inputs name, read,
+    rendered and checked before the run changes anything (a templated path waits)."""
+    name = with_.get("task_definition_file")
+    if not isinstance(name, str) or not name or "{{" in name or "{%" in name:
+        return
+    path = Path(name).expanduser()
+    load_task_file(path if path.is_absolute() else base_dir / path, name, render)
 
 
 def _parse(text: str, kind: str, source: str) -> dict[str, Any]:

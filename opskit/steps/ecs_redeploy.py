@@ -29,7 +29,14 @@ from opskit.ecs.taskdef import (
     parse_changes,
     previous_active_revision,
 )
-from opskit.ecs.taskfile import FilePlan, TaskFile, load_task_file, plan_file_on, register_planned
+from opskit.ecs.taskfile import (
+    FilePlan,
+    TaskFile,
+    check_task_file,
+    load_task_file,
+    plan_file_on,
+    register_planned,
+)
 from opskit.ecs.wait import DeploymentWatch, follow_within
 from opskit.ecs.watch import SUCCEEDED, Verdict
 from opskit.errors import StepError, StepFailed, StepTimeout
@@ -399,4 +406,5 @@ STEP = StepType(
     run=run,
     plan=plan,
     permissions=PERMISSIONS,
+    check_files=check_task_file,
 )

@@ -30,7 +30,13 @@ from opskit.ecs.runtask import (
     stop_task,
 )
 from opskit.ecs.taskdef import container_log_targets, describe_task_definition
-from opskit.ecs.taskfile import FilePlan, load_task_file, plan_file_on, register_checked
+from opskit.ecs.taskfile import (
+    FilePlan,
+    check_task_file,
+    load_task_file,
+    plan_file_on,
+    register_checked,
+)
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
 from opskit.iam.needs import Need, Permissions, flag
 from opskit.iam.resources import (
@@ -403,4 +409,5 @@ STEP = StepType(
     run=run,
     plan=plan,
     permissions=PERMISSIONS,
+    check_files=check_task_file,
 )

@@ -12,7 +12,12 @@ from opskit.steps import ecs_redeploy, ecs_run_task
 from tests.clocks import ScriptedClock
 from tests.ecs_driver import CLUSTER, FAMILY, SERVICE, OneOffDriver
 from tests.ecs_driver import clock as scripted
-from tests.steps.test_task_definition_file import CPU_DIFF, as_registered, write
+from tests.steps.test_task_definition_file import (
+    CPU_DIFF,
+    YAML_UNKNOWN_KEY,
+    as_registered,
+    write,
+)
 
 
 def run_task(make_ctx: Any, action: Any, clock: Any, **inputs: Any) -> Any:
@@ -97,3 +102,49 @@ def test_task_definition_and_task_definition_file_are_exclusive() -> None:
         ecs_run_task.STEP.coerce_inputs(
             {"cluster": CLUSTER, "task_definition": FAMILY, "task_definition_file": "t.json"}
         )
+
+
+def two_step_playbook(tmp_path: Any, endpoint: str) -> Any:
+    path = tmp_path / "release.yaml"
+    path.write_text(
+        f"""
+name: release
+vars: {{cluster: {CLUSTER}}}
+targets:
+  here: {{aws: {{region: us-east-1, endpoint_url: "{endpoint}"}}}}
+steps:
+  - id: migrate
+    uses: ecs.run_task
+    with: {{cluster: "{{{{ vars.cluster }}}}", service: {SERVICE}, command: [migrate]}}
+  - id: deploy
+    uses: ecs.redeploy
+    with:
+      cluster: "{{{{ vars.cluster }}}}"
+      service: {SERVICE}
+      task_definition_file: taskdef.yaml
+"""
+    )
+    return path
+
+
+def test_a_bad_file_of_a_later_step_fails_before_the_migration_runs(
+    stack, aws_endpoint, tmp_path, cli
+):
+    (tmp_path / "taskdef.yaml").write_text(YAML_UNKNOWN_KEY)
+    path = two_step_playbook(tmp_path, aws_endpoint)
+    message = (
+        "taskdef.yaml:6: containerDefinitions[0].memoryReservaton: unknown key "
+        "'memoryReservaton' (did you mean 'memoryReservation'?)"
+    )
+
+    result = cli.run(path)
+
+    assert result.returncode == 2
+    assert message in result.stdout + result.stderr
+    assert "started task" not in result.stdout
+    ecs = stack.aws.client("ecs")
+    assert ecs.list_tasks(cluster=CLUSTER, startedBy="opskit")["taskArns"] == []  # no RunTask
+
+    checked = cli("validate", str(path))
+    assert checked.returncode == 2
+    assert message in checked.stdout + checked.stderr
