@@ -8,6 +8,7 @@ re-checks a dict. Every error says ``file:line: path: message``.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
@@ -419,6 +420,9 @@ class _Checker:
                 step_type.coerce_inputs(with_raw)
             except InvalidInput as err:
                 raise self.fail((*path, "with", err.name, *err.path), str(err)) from None
+        if step_type.check_files is not None:  # a template's syntax only: no vars here
+            with contextlib.suppress(templating.NotRenderedYet):
+                step_type.check_files(with_raw, self.path.resolve().parent, _syntax_only)
         self.templates(checked.get("when"), (*path, "when"), earlier)
         if isinstance(checked.get("when"), str) and not templating.is_template(checked["when"]):
             try:
@@ -443,6 +447,20 @@ class _Checker:
         )
 
 
+def _syntax_only(text: str, source: str) -> str:
+    """``render`` when loading a playbook: a file's template is parsed (a syntax
+    error names its line) but not rendered, as the playbook's own templates."""
+    if not templating.is_template(text):
+        return text
+    try:
+        templating.render_text(text, _NO_CONTEXT)
+    except templating.TemplateProblem as err:
+        if "syntax error" in str(err):
+            raise InputError(str(err), source=source, line=err.line) from None
+    raise templating.NotRenderedYet(source)
+
+
+_NO_CONTEXT: dict[str, Any] = {}
 _JINJA_GLOBALS = {
     "range",
     "dict",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,28 @@ def check_inputs(
         if not ctxmod.may_run(step, context):
             continue
         with contextlib.suppress(templating.UndefinedStepOutput):  # let through by dry_run
-            step_inputs(playbook, step, context, dry_run=dry_run)
+            inputs = step_inputs(playbook, step, context, dry_run=dry_run)
+            if step.type.check_files is not None:
+                with contextlib.suppress(templating.NotRenderedYet):
+                    base_dir = playbook.path.resolve().parent
+                    step.type.check_files(vars(inputs), base_dir, file_renderer(context))
+
+
+def file_renderer(context: Mapping[str, Any]) -> Callable[[str, str], str]:
+    """A file a step reads (a task definition template) rendered with the run's
+    context; errors name ``source:line``. One that reads ``steps`` raises
+    ``NotRenderedYet``: its step renders it when the earlier outputs exist."""
+
+    def render(text: str, source: str) -> str:
+        with contextlib.suppress(templating.TemplateProblem):  # render_text names its line
+            if any(ref.root == "steps" for ref in templating.references(text)):
+                raise templating.NotRenderedYet(source)
+        try:
+            return templating.render_text(text, context)
+        except templating.TemplateProblem as err:
+            raise InputError(str(err), source=source, line=err.line) from None
+
+    return render
 
 
 def step_inputs(

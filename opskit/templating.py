@@ -50,6 +50,11 @@ class UndefinedStepOutput(TemplateProblem):
     exist (yet). A dry run skips such a step: its inputs come from a real run."""
 
 
+class NotRenderedYet(Exception):
+    """A file's template cannot be rendered here (it reads ``steps``, or
+    ``opskit validate`` has no vars): its step checks it when it runs."""
+
+
 @dataclass(frozen=True)
 class Reference:
     """A ``root.name`` reference found in a template, e.g. ``vars.bucket``."""

@@ -100,18 +100,19 @@ class RunSpec:
     cpu: str | None = None
     memory: str | None = None
     started_by: str = "opskit"
+    definition: dict[str, Any] | None = None  # already resolved (task_definition_file)
 
 
 def prepare(aws: AwsAccess, spec: RunSpec) -> RunRequest:
     """The RunTask request: the task definition (given, else the service's), its
     container overrides, and the network and capacity of the service unless given."""
-    if not spec.task_definition and not spec.service:
+    if not spec.task_definition and not spec.service and spec.definition is None:
         raise InputError(f"{spec.label}: give task_definition or service (or both)")
     if len(spec.started_by) > STARTED_BY_MAX:
         raise InputError(f"{spec.label}: started_by is longer than {STARTED_BY_MAX} characters")
     service = describe_service(aws, spec.cluster, spec.service) if spec.service else None
     name = spec.task_definition or str((service or {}).get("taskDefinition", ""))
-    definition = describe_task_definition(aws, name)
+    definition = spec.definition or describe_task_definition(aws, name)
     container = _container(spec, definition)
     args: dict[str, Any] = {
         "cluster": spec.cluster,

@@ -75,7 +75,7 @@ class Changes:
         return ", ".join(parts)
 
 
-class _Undescribable(StepError):
+class Undescribable(StepError):
     """ECS answered ``ClientException``: no such task definition (never registered,
     or deleted: "Unable to describe task definition.")."""
 
@@ -90,7 +90,7 @@ def describe_task_definition(aws: AwsAccess, name: str) -> dict[str, Any]:
         try:
             response = ecs.describe_task_definition(taskDefinition=name, include=["TAGS"])
         except ClientError as err:
-            kind = _Undescribable if error_code(err) == "ClientException" else StepError
+            kind = Undescribable if error_code(err) == "ClientException" else StepError
             raise kind(
                 f"target {aws.target!r}: task definition {name!r}: {describe_client_error(err)}"
             ) from None
@@ -148,7 +148,7 @@ def previous_active_revision(aws: AwsAccess, current: str) -> PreviousRevision:
         name = f"{family}:{number}"
         try:
             definition = describe_task_definition(aws, name)
-        except _Undescribable:
+        except Undescribable:
             skipped.append((name, "deleted"))
             continue
         status = str(definition.get("status") or "ACTIVE")

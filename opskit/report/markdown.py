@@ -59,6 +59,11 @@ def _value(value: Any) -> str:
     return mdtext.code(text, MAX_VALUE)
 
 
+def _long(value: Any) -> bool:
+    """A multi-line string output (``ecs.redeploy``'s ``diff``)."""
+    return isinstance(value, str) and "\n" in value.strip()
+
+
 def _short(key: object) -> str:
     return mdtext.code(key, 80)
 
@@ -155,7 +160,12 @@ def _section(record: StepRecord) -> list[str]:
     if shown:
         lines += ["", "| Output | Value |", "| --- | --- |"]
         for name, value in shown.items():
-            lines.append(f"| {_short(name)} | {_value(value)} |")
+            cell = f"({len(value.splitlines())} lines, below)" if _long(value) else _value(value)
+            lines.append(f"| {_short(name)} | {cell} |")
+        for name, value in shown.items():
+            if _long(value):  # a table cell would flatten it: a block of its own
+                info = "diff" if name == "diff" else ""
+                lines += ["", f"**{_short(name)}**", "", *mdtext.fenced(value.rstrip(), info=info)]
     if record.detail:
         lines += [
             "",

@@ -91,11 +91,11 @@ def code(value: object, limit: int = MAX_TEXT) -> str:
     return f"{fence}{padded}{fence}"
 
 
-def fenced(value: str, limit: int = MAX_LINE) -> list[str]:
+def fenced(value: str, limit: int = MAX_LINE, info: str = "") -> list[str]:
     """Outside text as a fenced code block: its lines, each cut at ``limit``
     characters (``report.json`` has them whole), and a fence that none of them
-    closes."""
+    closes. ``info`` (the report's own word, ``diff``) names the language."""
     lines = [visible(cut_line(line, limit, _WHOLE_LINE)) for line in value.splitlines()]
     longest = max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
     fence = "`" * max(3, longest + 1)
-    return [fence, *lines, fence]
+    return [fence + info, *lines, fence]

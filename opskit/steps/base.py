@@ -195,6 +195,10 @@ class StepType(Generic[I]):
     read_only: bool = False
     finish: Callable[[RunEnd], list[tuple[str, str]]] | None = None
     permissions: Permissions | None = None
+    # check_files(with_, base_dir, render): read and check the files the step's
+    # inputs name, no AWS, before the run changes anything (the run's start and
+    # ``opskit validate``); InputError names FILE:LINE.
+    check_files: Callable[[Mapping[str, Any], Path, Callable[[str, str], str]], None] | None = None
 
     @property
     def uses_aws(self) -> bool:

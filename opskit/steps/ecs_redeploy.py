@@ -29,7 +29,14 @@ from opskit.ecs.taskdef import (
     parse_changes,
     previous_active_revision,
 )
-from opskit.ecs.taskfile import FilePlan, TaskFile, load_task_file, plan_file, register_planned
+from opskit.ecs.taskfile import (
+    FilePlan,
+    TaskFile,
+    check_task_file,
+    load_task_file,
+    plan_file_on,
+    register_planned,
+)
 from opskit.ecs.wait import DeploymentWatch, follow_within
 from opskit.ecs.watch import SUCCEEDED, Verdict
 from opskit.errors import StepError, StepFailed, StepTimeout
@@ -167,8 +174,9 @@ def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
     check_strategy(RolloutConfig.of(record), cluster, name)
     previous = record.get("taskDefinition", "")
     if task_file is not None:
-        base = describe_task_definition(ctx.aws, previous)
-        changes: Changes | FilePlan = plan_file(task_file, base)
+        planned = plan_file_on(ctx.aws, task_file, describe_task_definition(ctx.aws, previous))
+        base = planned.chosen or planned.current  # a revision registered earlier may hold it
+        changes: Changes | FilePlan = planned
     elif inputs.task_definition == "previous":
         chosen = previous_active_revision(ctx.aws, previous)
         ctx.emit("info", chosen.describe())
@@ -398,4 +406,5 @@ STEP = StepType(
     run=run,
     plan=plan,
     permissions=PERMISSIONS,
+    check_files=check_task_file,
 )

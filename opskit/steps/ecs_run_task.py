@@ -14,10 +14,11 @@ its runner gave up is the worse surprise.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from opskit.ecs.describe import epoch
+from opskit.ecs.describe import describe_service, epoch
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.runtask import (
@@ -33,7 +34,14 @@ from opskit.ecs.runtask import (
     run_task,
     stop_task,
 )
-from opskit.ecs.taskdef import container_log_targets
+from opskit.ecs.taskdef import container_log_targets, describe_task_definition
+from opskit.ecs.taskfile import (
+    FilePlan,
+    check_task_file,
+    load_task_file,
+    plan_file_on,
+    register_checked,
+)
 from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
 from opskit.iam.needs import Need, Permissions, flag
 from opskit.iam.resources import (
@@ -42,8 +50,10 @@ from opskit.iam.resources import (
     EcsTasks,
     Everything,
     LogGroup,
+    NewTaskDefinition,
     PassedRoles,
 )
+from opskit.inputs import InvalidInput
 from opskit.logs.calls import logs_client
 from opskit.logs.reader import LogReader
 from opskit.logs.streams import short_id
@@ -58,6 +68,12 @@ class RunTaskInputs:
     task_definition: str | None = param(
         "the task definition to run (family, family:revision or ARN); default: the "
         "service's current one",
+        "string",
+    )
+    task_definition_file: str | None = param(
+        "run the revision this file holds (JSON or YAML, .j2 for a Jinja template with the "
+        "playbook's context; relative to the playbook), registered only when no ACTIVE "
+        "revision holds it yet: the revision an ecs.redeploy of the same file then deploys",
         "string",
     )
     service: str | None = param(
@@ -104,6 +120,12 @@ class RunTaskInputs:
         check=at_least(0),
     )
 
+    def __post_init__(self) -> None:
+        if self.task_definition_file and self.task_definition is not None:
+            raise InvalidInput(
+                "task_definition", "give task_definition_file or task_definition, not both"
+            )
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunTaskOutputs:
@@ -119,7 +141,41 @@ class RunTaskOutputs:
     )
 
 
-def _spec(ctx: StepContext, inputs: RunTaskInputs) -> RunSpec:
+def _file_plan(ctx: StepContext, inputs: RunTaskInputs) -> FilePlan | None:
+    """task_definition_file against the service's revision (without a service, the
+    family's newest ACTIVE one), as ``ecs.redeploy`` compares it; read calls only."""
+    name = inputs.task_definition_file
+    if not name:
+        return None
+    task_file = load_task_file(ctx.resolve_path(name), name, ctx.render)
+    current = None
+    if inputs.service:
+        service = describe_service(ctx.aws, inputs.cluster, inputs.service)
+        current = describe_task_definition(ctx.aws, str(service.get("taskDefinition", "")))
+    return plan_file_on(ctx.aws, task_file, current)
+
+
+def _prepare(ctx: StepContext, inputs: RunTaskInputs) -> tuple[RunRequest, FilePlan | None]:
+    """The RunTask request; with a file that must be registered first, it holds the
+    file's definition (no ARN yet) until ``_register`` registers it."""
+    planned = _file_plan(ctx, inputs)
+    definition = None
+    if planned is not None:
+        definition = planned.chosen or {**planned.file.args, "taskDefinitionArn": ""}
+    return prepare(ctx.aws, _spec(ctx, inputs, definition)), planned
+
+
+def _register(ctx: StepContext, request: RunRequest, planned: FilePlan) -> RunRequest:
+    registered = register_checked(ctx.aws, planned)
+    arn = str(registered.get("taskDefinitionArn", ""))
+    ctx.emit("info", f"registered {short_task_definition(arn)} from {planned.file.source}")
+    args = {**request.args, "taskDefinition": arn}
+    return dataclasses.replace(request, definition=registered, args=args)
+
+
+def _spec(
+    ctx: StepContext, inputs: RunTaskInputs, definition: dict[str, Any] | None = None
+) -> RunSpec:
     return RunSpec(
         label=ctx.uses,
         cluster=inputs.cluster,
@@ -132,6 +188,7 @@ def _spec(ctx: StepContext, inputs: RunTaskInputs) -> RunSpec:
         cpu=inputs.cpu,
         memory=inputs.memory,
         started_by=inputs.started_by,
+        definition=definition,
     )
 
 
@@ -151,12 +208,22 @@ def _outputs(request: RunRequest, task: dict[str, Any] | None, **known: Any) -> 
 
 def plan(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
     """Dry run: resolve the task definition, network and overrides; run nothing."""
-    request = prepare(ctx.aws, _spec(ctx, inputs))
+    request, planned = _prepare(ctx, inputs)
     lines = request.describe()
-    for line in lines:
-        ctx.emit("info", f"would {line}" if line is lines[0] else f"  {line}")
-    detail = "\n".join([f"would {lines[0]}", *(f"  {line}" for line in lines[1:])])
-    return StepResult("changed", f"would {lines[0]}", _outputs(request, None), detail)
+    shown = [f"would {lines[0]}", *(f"  {line}" for line in lines[1:])]
+    if planned:  # a new revision is registered first
+        family = planned.file.family
+        shown[0] = f"would run task (the new revision of {family}) on {request.cluster}"
+        shown[:0] = [f"would register a new revision of {family}: {planned.describe()}"]
+    if planned is not None:
+        at = 1 if planned else 0  # after "would register ...", or first
+        shown[at:at] = planned.lines()
+    for line in shown:
+        ctx.emit("info", line)
+    detail = "\n".join(shown)
+    first = next(line for line in shown if line.startswith("would run "))
+    outputs = _outputs(request, None)
+    return StepResult("changed", first, outputs, detail)
 
 
 class _Follow:
@@ -254,7 +321,12 @@ class _Follow:
 
 
 def run(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
-    request = prepare(ctx.aws, _spec(ctx, inputs))
+    request, planned = _prepare(ctx, inputs)
+    if planned is not None:
+        for line in planned.lines():
+            ctx.emit("info", line)
+        if planned:
+            request = _register(ctx, request, planned)
     task = run_task(ctx.aws, request)
     follow = _Follow(ctx, inputs, request, task)
     ctx.emit(
@@ -331,6 +403,18 @@ PERMISSIONS = Permissions(
     ),  # fmt: skip
     Need("ecs:DescribeTaskDefinition", Everything("EcsTaskDefinitions"), "the revision run"),
     Need("ecs:RunTask", Everything("EcsTaskDefinitions"), "start the one-off task"),
+    Need(
+        "ecs:RegisterTaskDefinition",
+        Everything("EcsTaskDefinitions"),
+        "register task_definition_file's revision when no ACTIVE one holds it",
+        flag("task_definition_file"),
+    ),
+    Need(
+        "ecs:TagResource",
+        NewTaskDefinition(),
+        "the tags of task_definition_file's new revision",
+        flag("task_definition_file"),
+    ),
     Need("ecs:DescribeTasks", EcsTasks(), "the task's status, each poll"),
     Need("ecs:StopTask", EcsTasks(), "a task that never started, or on timeout or Ctrl-C"),
     Need("iam:PassRole", PassedRoles(), "the task and execution roles of the revision run"),
@@ -352,4 +436,5 @@ STEP = StepType(
     run=run,
     plan=plan,
     permissions=PERMISSIONS,
+    check_files=check_task_file,
 )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from opskit import templating
+from opskit.ecs.taskfile import load_task_file
 from opskit.errors import InputError, StepFailed
 from opskit.sandbox.server import TASK_DEFINITION_TEMPLATE, task_definition
 from opskit.steps.ecs_redeploy import STEP
@@ -334,4 +335,37 @@ def test_an_undefined_var_in_the_template_fails_with_its_line(stack, aws_endpoin
     assert result.returncode == 2
     assert "taskdef.json.j2:3: undefined: 'dict object' has no attribute 'cpu'" in (
         result.stdout + result.stderr
+    )
+
+
+def test_an_error_in_the_bundled_template_names_the_templates_line(tmp_path):
+    """Its ``{%- set -%}`` header eats lines, so rendered and template lines differ:
+    the line named is the template's, found by the rendered line's text or key."""
+    lines = TASK_DEFINITION_TEMPLATE.read_text().splitlines()
+    at = lines.index('      "name": "chatbot",') + 1
+    lines.insert(at, '      "memoryReservaton": 256,')
+    (tmp_path / "chatbot.json.j2").write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(InputError) as caught:
+        load_task_file(tmp_path / "chatbot.json.j2", "chatbot.json.j2", render_with())
+
+    assert str(caught.value) == (
+        f"chatbot.json.j2:{at + 1}: containerDefinitions[0].memoryReservaton: unknown key "
+        "'memoryReservaton' (did you mean 'memoryReservation'?)"
+    )
+
+
+def test_a_rendered_line_the_template_does_not_hold_once_keeps_the_rendered_wording(tmp_path):
+    template = (
+        '{%- set n = 2 -%}\n{\n  "family": "chatbot",\n  "cpu": {{ n }},\n'
+        '  "containerDefinitions": [{"name": "a", "image": "a:1", "cpu": 1}]\n}\n'
+    )
+    (tmp_path / "t.json.j2").write_text(template)
+
+    with pytest.raises(InputError) as caught:
+        load_task_file(tmp_path / "t.json.j2", "t.json.j2", render_with())
+
+    assert str(caught.value) == (
+        't.json.j2:3: cpu: expected a string, got an integer (2) (quote it: "2") (line 3 of '
+        "the rendered text, whose lines differ from the template's: '\"cpu\": 2,')"
     )
