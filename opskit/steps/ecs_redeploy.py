@@ -259,7 +259,7 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     definition = p.base
     update_to = p.update_task_definition
     if isinstance(p.changes, FilePlan):
-        for line in p.changes.lines():
+        for line in p.changes.live_lines():
             ctx.emit("info", line)
     if p.changes:
         definition = register_planned(ctx.aws, p.base, p.changes)

@@ -323,7 +323,7 @@ class _Follow:
 def run(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
     request, planned = _prepare(ctx, inputs)
     if planned is not None:
-        for line in planned.lines():
+        for line in planned.live_lines():
             ctx.emit("info", line)
         if planned:
             request = _register(ctx, request, planned)

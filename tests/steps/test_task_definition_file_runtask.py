@@ -57,6 +57,9 @@ def test_run_task_then_redeploy_of_one_file_register_one_revision(stack, calls, 
     assert stack.primary()["taskDefinition"].endswith(new)
     assert deployed.outputs.diff.splitlines() == CPU_DIFF  # against the service's revision
     info = make_ctx.messages("info")
+    headline = f"{name} differs from {FAMILY}:1: cpu changed"  # each step says it, then the diff
+    assert info[0] == headline and info.count(headline) == 2
+    assert info[1 : 1 + len(CPU_DIFF)] == CPU_DIFF
     assert f"registered {FAMILY}:2 from {name}" in info
     assert f"{FAMILY}:2 already holds {name} (registered earlier)" in info
 
