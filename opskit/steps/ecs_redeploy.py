@@ -354,8 +354,7 @@ def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
             f"previous task definition: {outputs.previous_task_definition}",
             f"new tasks: {', '.join(new) or '-'}",
             f"old tasks: {', '.join(old) or '-'}",
-            *replaced_lines(verdict.replaced_tasks),
-            *([outputs.diff] if outputs.diff else []),
+            *replaced_lines(verdict.replaced_tasks),  # the diff is an output of its own
         ]
     )
     return StepResult("changed", summary, outputs, detail)
