@@ -327,19 +327,21 @@ class Runner:
             elif not step_type.read_only:
                 record.summary = "skipped: this step type has no dry-run plan"
                 return
+        dry_run = self.options.dry_run
         try:
-            inputs = start.step_inputs(self.playbook, step, context, dry_run=self.options.dry_run)
+            inputs = start.step_inputs(self.playbook, step, context, dry_run=dry_run)
+            limits = start.step_limits(self.playbook, step, context, dry_run=dry_run)
         except templating.UndefinedStepOutput:
             record.summary = "skipped: needs outputs that a dry run does not produce"
             return
-        deadline = Deadline.after(self.clock, step.timeout)
-        delay = step.retry_delay
-        for attempt in range(1, step.retries + 2):
+        deadline = Deadline.after(self.clock, limits.timeout)
+        delay = limits.retry_delay
+        for attempt in range(1, limits.retries + 2):
             record.attempts = attempt
-            outcome = self._attempt(step, action, inputs, aws, context, deadline)
+            outcome = self._attempt(step, action, inputs, aws, context, deadline, limits.timeout)
             self._record(step.type, record, outcome)
             retryable = isinstance(outcome, StepProblem) and not self.interrupts
-            if not retryable or attempt > step.retries or deadline.expired():
+            if not retryable or attempt > limits.retries or deadline.expired():
                 return
             self.bus.emit(
                 "warning",
@@ -383,6 +385,7 @@ class Runner:
         aws: AwsAccess,
         context: dict[str, Any],
         deadline: Deadline,
+        timeout: float | None,
     ) -> StepResult | BaseException:
         cancel = self._cancel_event()
         ctx = StepContext(
@@ -403,7 +406,7 @@ class Runner:
             return run_watched(
                 lambda: action(ctx, inputs),
                 name=f"step-{step.id}",
-                timeout=step.timeout,
+                timeout=timeout,
                 cancel=cancel,
                 grace=TIMEOUT_GRACE,
             )
@@ -412,9 +415,7 @@ class Runner:
         except Cancelled as error:
             if self.interrupts:
                 return error
-            return StepTimeout(
-                f"timed out after {step.timeout:g}s: {error}" if step.timeout else str(error)
-            )
+            return StepTimeout(f"timed out after {timeout:g}s: {error}" if timeout else str(error))
         except BaseException as error:  # noqa: BLE001 - recorded as the step's outcome
             return error
         finally:
