@@ -75,6 +75,8 @@ class Runner:
         self._closing = False  # the run's sandbox is stopping: a signal no longer aborts
         self._said: threading.Thread | None = None  # the stop's warning, on its way
         self._marks = threading.Lock()  # steps may mark from worker threads
+        self._failure_marked: set[str] = set()  # steps whose last attempt marked its failure
+        self._ending: dict[str, str] = {}  # "timed out", "interrupted": how a step ended
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -295,8 +297,12 @@ class Runner:
             record.summary += " (continue_on_error: the run goes on)"
         ended = self.clock.time()
         self._mark(step.id, "step_end", f"{step.id} {record.status}", ended)
-        if record.failed:  # fixed words: the summary may quote outside text
-            self._mark(step.id, "failure", f"{step.id} failed", ended)
+        # Where the step marked its own failure (a log line's time, the failed
+        # attempt), that mark stands; otherwise the failure is drawn at its end.
+        # Fixed words: the summary may quote outside text.
+        if record.failed and step.id not in self._failure_marked:
+            how = self._ending.get(step.id, "failed")
+            self._mark(step.id, "failure", f"{step.id} {how}", ended)
         self.bus.emit(
             "step_end",
             record.summary,
@@ -338,6 +344,7 @@ class Runner:
         delay = limits.retry_delay
         for attempt in range(1, limits.retries + 2):
             record.attempts = attempt
+            self._failure_marked.discard(step.id)  # an earlier attempt's mark stays drawn
             outcome = self._attempt(step, action, inputs, aws, context, deadline, limits.timeout)
             self._record(step.type, record, outcome)
             retryable = isinstance(outcome, StepProblem) and not self.interrupts
@@ -362,6 +369,8 @@ class Runner:
             emit(kind, message, **data)  # checks a mark's ``what`` and ``at`` first
             if kind == "mark":
                 self._mark(step_id, str(data["what"]), message, float(data["at"]))
+                if data["what"] == "failure":
+                    self._failure_marked.add(step_id)
 
         return step_emit
 
@@ -424,6 +433,12 @@ class Runner:
     def _record(
         self, step_type: StepType, record: StepRecord, outcome: StepResult | BaseException
     ) -> None:
+        if isinstance(outcome, Cancelled):
+            self._ending[record.id] = "interrupted"
+        elif isinstance(outcome, StepTimeout):
+            self._ending[record.id] = "timed out"
+        else:
+            self._ending.pop(record.id, None)
         if isinstance(outcome, StepResult):
             try:
                 outputs = step_type.outputs_dict(outcome.outputs)
