@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol, get_args
 
 from opskit.redact import Redactor
@@ -52,7 +52,10 @@ EventKind = Literal[
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 
 # What a ``mark`` marks. The runner adds ``step_start``/``step_end`` for every
-# step it runs and ``failure`` at the end of the step that failed.
+# step it runs. A step that fails marks ``failure`` where it happened (the log
+# line's timestamp, the failed attempt, the failed answer); when its last attempt
+# marked none, the runner marks it at the step's end: "ID failed", "ID timed out"
+# or "ID interrupted".
 MarkKind = Literal[
     "step_start",
     "step_end",
@@ -147,11 +150,14 @@ def check_mark(data: dict[str, Any]) -> None:
 
 def timeline_entry(at: float, step: str | None, what: str, label: str) -> dict[str, Any]:
     """One entry of ``report.json``'s ``events``: when (ISO 8601 UTC with ms, and
-    epoch seconds), which step, what kind of moment, and its label."""
-    iso = datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
+    epoch seconds), which step, what kind of moment, and its label. Both times
+    come from one rounded millisecond, so they never disagree (rounding one and
+    truncating the other put them 1 ms apart)."""
+    ms = round(at * 1000)
+    when = datetime.fromtimestamp(ms // 1000, timezone.utc) + timedelta(milliseconds=ms % 1000)
     return {
-        "at": iso.replace("+00:00", "Z"),
-        "ts": round(at, 3),
+        "at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "ts": ms / 1000,
         "step": step,
         "what": what,
         "label": label,

@@ -121,9 +121,11 @@ class Step:
     path: tuple[Any, ...]  # where it is in the document, for error lines
     name: str | None = None
     when: Any = None
-    timeout: float | None = None
-    retries: int = 0
-    retry_delay: float = 1.0
+    # As written: a template (``"{{ vars.to }}"``) is rendered and checked by
+    # ``start.step_limits`` when the run starts.
+    timeout: float | str | None = None
+    retries: int | str = 0
+    retry_delay: float | str = 1.0
     continue_on_error: bool = False
 
     @property

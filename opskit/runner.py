@@ -75,6 +75,8 @@ class Runner:
         self._closing = False  # the run's sandbox is stopping: a signal no longer aborts
         self._said: threading.Thread | None = None  # the stop's warning, on its way
         self._marks = threading.Lock()  # steps may mark from worker threads
+        self._failure_marked: set[str] = set()  # steps whose last attempt marked its failure
+        self._ending: dict[str, str] = {}  # "timed out", "interrupted": how a step ended
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -295,8 +297,12 @@ class Runner:
             record.summary += " (continue_on_error: the run goes on)"
         ended = self.clock.time()
         self._mark(step.id, "step_end", f"{step.id} {record.status}", ended)
-        if record.failed:  # fixed words: the summary may quote outside text
-            self._mark(step.id, "failure", f"{step.id} failed", ended)
+        # Where the step marked its own failure (a log line's time, the failed
+        # attempt), that mark stands; otherwise the failure is drawn at its end.
+        # Fixed words: the summary may quote outside text.
+        if record.failed and step.id not in self._failure_marked:
+            how = self._ending.get(step.id, "failed")
+            self._mark(step.id, "failure", f"{step.id} {how}", ended)
         self.bus.emit(
             "step_end",
             record.summary,
@@ -327,19 +333,22 @@ class Runner:
             elif not step_type.read_only:
                 record.summary = "skipped: this step type has no dry-run plan"
                 return
+        dry_run = self.options.dry_run
         try:
-            inputs = start.step_inputs(self.playbook, step, context, dry_run=self.options.dry_run)
+            inputs = start.step_inputs(self.playbook, step, context, dry_run=dry_run)
+            limits = start.step_limits(self.playbook, step, context, dry_run=dry_run)
         except templating.UndefinedStepOutput:
             record.summary = "skipped: needs outputs that a dry run does not produce"
             return
-        deadline = Deadline.after(self.clock, step.timeout)
-        delay = step.retry_delay
-        for attempt in range(1, step.retries + 2):
+        deadline = Deadline.after(self.clock, limits.timeout)
+        delay = limits.retry_delay
+        for attempt in range(1, limits.retries + 2):
             record.attempts = attempt
-            outcome = self._attempt(step, action, inputs, aws, context, deadline)
+            self._failure_marked.discard(step.id)  # an earlier attempt's mark stays drawn
+            outcome = self._attempt(step, action, inputs, aws, context, deadline, limits.timeout)
             self._record(step.type, record, outcome)
             retryable = isinstance(outcome, StepProblem) and not self.interrupts
-            if not retryable or attempt > step.retries or deadline.expired():
+            if not retryable or attempt > limits.retries or deadline.expired():
                 return
             self.bus.emit(
                 "warning",
@@ -360,6 +369,8 @@ class Runner:
             emit(kind, message, **data)  # checks a mark's ``what`` and ``at`` first
             if kind == "mark":
                 self._mark(step_id, str(data["what"]), message, float(data["at"]))
+                if data["what"] == "failure":
+                    self._failure_marked.add(step_id)
 
         return step_emit
 
@@ -383,6 +394,7 @@ class Runner:
         aws: AwsAccess,
         context: dict[str, Any],
         deadline: Deadline,
+        timeout: float | None,
     ) -> StepResult | BaseException:
         cancel = self._cancel_event()
         ctx = StepContext(
@@ -396,14 +408,14 @@ class Runner:
             run_started_at=self.result.started_at,
             base_dir=self.playbook.path.resolve().parent,
             confirm=self._confirm,
-            render=_renderer(context),
+            render=start.file_renderer(context),
             ask=lambda question: self._answer(question, cancel),
         )
         try:
             return run_watched(
                 lambda: action(ctx, inputs),
                 name=f"step-{step.id}",
-                timeout=step.timeout,
+                timeout=timeout,
                 cancel=cancel,
                 grace=TIMEOUT_GRACE,
             )
@@ -412,9 +424,7 @@ class Runner:
         except Cancelled as error:
             if self.interrupts:
                 return error
-            return StepTimeout(
-                f"timed out after {step.timeout:g}s: {error}" if step.timeout else str(error)
-            )
+            return StepTimeout(f"timed out after {timeout:g}s: {error}" if timeout else str(error))
         except BaseException as error:  # noqa: BLE001 - recorded as the step's outcome
             return error
         finally:
@@ -423,6 +433,12 @@ class Runner:
     def _record(
         self, step_type: StepType, record: StepRecord, outcome: StepResult | BaseException
     ) -> None:
+        if isinstance(outcome, Cancelled):
+            self._ending[record.id] = "interrupted"
+        elif isinstance(outcome, StepTimeout):
+            self._ending[record.id] = "timed out"
+        else:
+            self._ending.pop(record.id, None)
         if isinstance(outcome, StepResult):
             try:
                 outputs = step_type.outputs_dict(outcome.outputs)
@@ -481,16 +497,3 @@ class Runner:
         if reply is None:
             raise StepFailed("no answer (end of input): run with --yes to answer yes")
         return Answer(reply, options.answer_by or "the terminal", self.clock.time())
-
-
-def _renderer(context: dict[str, Any]) -> Callable[[str, str], str]:
-    """``StepContext.render``: a file a step reads (a task definition template)
-    rendered with the playbook's template context; errors name ``source:line``."""
-
-    def render(text: str, source: str) -> str:
-        try:
-            return templating.render_text(text, context)
-        except templating.TemplateProblem as err:
-            raise InputError(str(err), source=source, line=err.line) from None
-
-    return render

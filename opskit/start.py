@@ -28,8 +28,9 @@ from opskit.aws import AwsAccess, AwsSettings
 from opskit.errors import InputError, OpskitError, StepError
 from opskit.events import EventBus
 from opskit.model import Identity, RunOptions
-from opskit.playbook import Playbook, Step, Target
+from opskit.playbook import STEP_KEYS, Playbook, Step, Target
 from opskit.redact import Redactor
+from opskit.shapes import ShapeError
 from opskit.steps.base import InvalidInput
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "selected_steps",
     "start_run",
     "step_inputs",
+    "step_limits",
 ]
 
 
@@ -198,17 +200,24 @@ def check_inputs(
             if step.type.check_files is not None:
                 with contextlib.suppress(templating.NotRenderedYet):
                     base_dir = playbook.path.resolve().parent
-                    step.type.check_files(vars(inputs), base_dir, file_renderer(context))
+                    step.type.check_files(
+                        vars(inputs), base_dir, file_renderer(context, before_steps=True)
+                    )
+        if not ctxmod.reads_steps([step.timeout, step.retries, step.retry_delay]):
+            step_limits(playbook, step, context, dry_run=dry_run)
 
 
-def file_renderer(context: Mapping[str, Any]) -> Callable[[str, str], str]:
+def file_renderer(
+    context: Mapping[str, Any], *, before_steps: bool = False
+) -> Callable[[str, str], str]:
     """A file a step reads (a task definition template) rendered with the run's
-    context; errors name ``source:line``. One that reads ``steps`` raises
-    ``NotRenderedYet``: its step renders it when the earlier outputs exist."""
+    context (``StepContext.render``); errors name ``source:line``. ``before_steps``
+    (the checks at the run's start): one that reads ``steps`` raises
+    ``NotRenderedYet``, and its step renders it when the earlier outputs exist."""
 
     def render(text: str, source: str) -> str:
         with contextlib.suppress(templating.TemplateProblem):  # render_text names its line
-            if any(ref.root == "steps" for ref in templating.references(text)):
+            if before_steps and any(ref.root == "steps" for ref in templating.references(text)):
                 raise templating.NotRenderedYet(source)
         try:
             return templating.render_text(text, context)
@@ -237,3 +246,47 @@ def step_inputs(
     except InvalidInput as err:
         path = (*step.path, "with", err.name, *err.path)
         raise playbook.error(path, f"{err} (after rendering)") from None
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """A step's ``timeout``, ``retries`` and ``retry_delay`` as the runner uses them."""
+
+    timeout: float | None
+    retries: int
+    retry_delay: float
+
+
+_LIMIT_KEYS = {
+    spec.name: spec for spec in STEP_KEYS if spec.name in ("timeout", "retries", "retry_delay")
+}
+
+
+def step_limits(
+    playbook: Playbook, step: Step, context: Mapping[str, Any], *, dry_run: bool
+) -> StepLimits:
+    """The step's limits, rendered and checked as the loader checks written ones:
+    ``timeout: "{{ vars.to }}"`` is kept as written by the loader (the vars are
+    known only when the run starts), so a bad value is an ``InputError`` naming
+    the key's line here, never a crash in the middle of the run."""
+    values: dict[str, Any] = {}
+    for name, spec in _LIMIT_KEYS.items():
+        raw = getattr(step, name)
+        path = (*step.path, name)
+        try:
+            rendered = templating.render(raw, context)
+        except templating.TemplateProblem as err:
+            if dry_run and isinstance(err, templating.UndefinedStepOutput):
+                raise
+            raise playbook.error(path, str(err)) from None
+        if rendered is None and name == "timeout":
+            values[name] = None
+            continue
+        try:
+            value = spec.coerce(rendered)
+        except ShapeError as err:
+            raise playbook.error(path, f"{err.message} (after rendering)") from None
+        if name == "retries" and value < 0:
+            raise playbook.error(path, f"must be 0 or more, got {value} (after rendering)")
+        values[name] = value
+    return StepLimits(**values)

@@ -140,6 +140,76 @@ def test_timeout_fails_with_the_last_state(tmp_path: Path) -> None:
     assert clock.now - start == pytest.approx(30.0)
 
 
+def test_templated_timeout_retries_and_retry_delay_render_and_hold(tmp_path: Path) -> None:
+    """``timeout: "{{ vars.to }}"`` once crashed the run (TypeError) after the
+    terminal had said PASSED: it is rendered and checked like an input."""
+    clock = FakeClock()
+    start = clock.now
+    result, events = run(
+        """
+vars: {to: 7s, again: 2, pause: 3}
+steps:
+  - {id: w, uses: test.wait, timeout: "{{ vars.to }}"}
+""",
+        tmp_path,
+        clock=clock,
+    )
+    assert (result.status, result.exit_code) == ("failed", 1)
+    assert result.steps[0].summary == "timed out: still waiting for nothing"
+    assert clock.now - start == pytest.approx(7.0)
+
+    CALLS.pop("tpl", None)
+    result, events = run(
+        """
+vars: {again: 2, pause: 3}
+steps:
+  - id: f
+    uses: test.flaky
+    with: {key: tpl, failures: 2}
+    retries: "{{ vars.again }}"
+    retry_delay: "{{ vars.pause }}s"
+""",
+        tmp_path,
+    )
+    assert (result.status, result.steps[0].attempts) == ("passed", 3)
+    retrying = [e.message for e in events if e.kind == "warning"]
+    assert retrying == [
+        "attempt 1 failed: failure 1 of tpl; retrying in 3s",
+        "attempt 2 failed: failure 2 of tpl; retrying in 6s",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("timeout", "soon", "expected a duration like 90s or 10m, got 'soon' (after rendering)"),
+        ("retries", "many", "expected an integer, got string 'many' (after rendering)"),
+        ("retries", -1, "must be 0 or more, got -1 (after rendering)"),
+        ("retry_delay", "[1]", "expected a duration"),
+    ],
+)
+def test_a_templated_step_limit_that_renders_wrong_is_bad_input_with_its_line(
+    tmp_path: Path, key: str, value: object, message: str
+) -> None:
+    CALLS.pop("never", None)
+    result, _ = run(
+        f"""vars: {{bad: {value}}}
+steps:
+  - id: first
+    uses: test.flaky
+    with: {{key: never}}
+  - id: w
+    uses: test.wait
+    {key}: "{{{{ vars.bad }}}}"
+""",
+        tmp_path,
+    )
+    assert (result.status, result.exit_code) == ("invalid", 2)
+    assert result.error is not None
+    assert result.error.startswith(f"{tmp_path / 'playbook.yaml'}:8: steps[1].{key}: {message}")
+    assert "never" not in CALLS  # found before the first step ran
+
+
 def test_continue_on_error_keeps_going_and_passes(tmp_path: Path) -> None:
     result, _ = run(
         """

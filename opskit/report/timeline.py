@@ -158,12 +158,22 @@ def _fleet_lanes(runs: Sequence[RunResult], limit: int) -> list[str]:
         marks = _marks(run.events)
         shown = chosen_marks(marks, limit)
         for mark in shown:
-            step = label(mark.get("step") or "", 20)
-            lines.append(_milestone(f"{step} {mark.get('label', '')}", mark))
+            lines.append(_milestone(_in_lane(mark), mark))
         if len(marks) > len(shown):
             at = {"what": "note", "ts": marks[-1]["ts"]}
             lines.append(_milestone(f"{len(marks) - len(shown)} more in report.json", at))
     return lines
+
+
+def _in_lane(mark: dict[str, Any]) -> str:
+    """A mark's label in a target's lane, where steps share one section: its step
+    first, unless the label already starts with it ("probe 200" of the step
+    ``probe``, the runner's "ask failed"), so no label says its step twice."""
+    step = str(mark.get("step") or "")
+    text = str(mark.get("label", ""))
+    if not step or text == step or text.startswith(f"{step} "):
+        return text
+    return f"{label(step, 20)} {text}"
 
 
 def mermaid_gantt(body: list[str]) -> list[str]:

@@ -252,6 +252,17 @@ def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
     base_interval = inputs.interval
     state = {"attempts": 0, "failures": 0, "streak": 0, "delay": base_interval}
     last: list[Attempt] = []
+    # The newest attempt's mark, held until its verdict is known: the attempt
+    # the step fails at is the run's failure mark, drawn where it happened.
+    held: list[tuple[str, float]] = []
+
+    def mark(failure: str = "") -> None:
+        if held:
+            text, at = held.pop()
+            if failure:
+                ctx.emit("mark", f"{text} ({failure})", at=at, what="failure")
+            else:
+                ctx.emit("mark", text, at=at, what="probe")
 
     def outputs() -> ProbeOutputs:
         a = last[-1] if last else None
@@ -266,10 +277,11 @@ def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
         timeout = inputs.request_timeout
         if remaining is not None:
             timeout = min(timeout, max(remaining, 0.05))
+        mark()
         sent_at = ctx.clock.time()
         result = request_once(inputs, timeout)
         last.append(result)
-        ctx.emit("mark", _probe_label(result), at=sent_at, what="probe")
+        held.append((_probe_label(result), sent_at))
         state["attempts"] += 1
         if result.ok:
             state["streak"] += 1
@@ -284,6 +296,7 @@ def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
         state["failures"] += 1
         ctx.emit("progress", f"attempt {state['attempts']}: {result.reason}")
         if failure_limit is not None and state["failures"] > failure_limit:
+            mark("failure_limit reached")
             raise StepFailed(
                 f"{inputs.url}: {result.reason} "
                 f"({state['failures']} failed attempts, failure_limit {failure_limit})",
@@ -312,7 +325,10 @@ def run(ctx: StepContext, inputs: ProbeInputs) -> StepResult:
             describe=describe,
         )
     except StepTimeout as err:
+        mark("timed out" if last and not last[-1].ok else "")
         raise StepTimeout(err.summary, outputs=outputs()) from None
+    finally:
+        mark()  # passed or interrupted: the last attempt as it was
     tries = state["attempts"]
     return StepResult(
         "ok",

@@ -121,7 +121,7 @@ class _Watch:
             pattern = first_match(self.failure, line.text)
             if pattern is not None and failed is None:
                 failed = (pattern, target, line)
-                self.mark("failure marker", self.failure, pattern, target, line)
+                self.mark("failure marker", self.failure, pattern, target, line, "failure")
             for hit in self.tracker.observe(target.task_id, line):
                 self.ctx.emit(
                     "info",
@@ -146,16 +146,18 @@ class _Watch:
         hit: Pattern,
         target: StreamTarget,
         line: LogLine,
+        what: str = "log_marker",
     ) -> None:
-        """The timeline's moment: when the line was logged (its event's timestamp).
-        Its label names the playbook's pattern when short and plain ("marker 1"
-        otherwise), never the line."""
+        """The timeline's moment: when the line was logged (its event's timestamp;
+        a failure marker's line is where the step failed, so it is the run's
+        failure mark). Its label names the playbook's pattern when short and plain
+        ("marker 1" otherwise), never the line."""
         name = hit.text if _PLAIN.fullmatch(hit.text) else f"{list(patterns).index(hit) + 1}"
         self.ctx.emit(
             "mark",
             f"{kind} {name} matched in task {target.short_id}",
             at=line.timestamp / 1000,
-            what="log_marker",
+            what=what,
         )
 
     def waiting_for(self) -> str:

@@ -275,8 +275,8 @@ def run(ctx: StepContext, inputs: SessionInputs) -> StepResult:
                 )
                 problem = problem or judge_answer(question, outcome, inputs.non_answers)
                 answered = asked_at + outcome.duration_ms / 1000
-                verdict = "failed" if problem else "ok"
-                ctx.emit("mark", f"answer {index} {verdict}", at=answered, what="answer")
+                verdict, what = ("failed", "failure") if problem else ("ok", "answer")
+                ctx.emit("mark", f"answer {index} {verdict}", at=answered, what=what)
                 if problem:
                     raise fail(problem)
             problem = judge_expect_page(

@@ -8,6 +8,7 @@ line against ``tests.mermaid_gantt.gantt_line_ok`` (Mermaid's gantt grammar).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,65 @@ def test_a_failing_run_marks_the_failure_where_it_happened_and_its_bar_is_crit(
     ]
 
 
+def test_a_step_that_marks_its_own_failure_is_drawn_there_and_not_again_at_its_end(
+    tmp_path: Path,
+) -> None:
+    steps = """\
+  - id: wait
+    uses: test.mark
+    with:
+      fail: true
+      took: 20
+      marks: [["marker 1 matched", log_marker, 2], ["failure marker Traceback", failure, 7.25]]
+"""
+    result = run(tmp_path, steps)
+
+    failures = [(e["label"], e["ts"]) for e in result.events if e["what"] == "failure"]
+    assert failures == [("failure marker Traceback", 1_700_000_007.25)]
+    (lines,) = diagrams(render_markdown(result))
+    assert lines[-3:] == [
+        "    wait failed :crit, 1700000000000, 20000ms",
+        "    marker 1 matched :milestone, 1700000002000, 0ms",
+        "    failure marker Traceback :crit, milestone, 1700000007250, 0ms",
+    ]
+
+
+def test_a_step_that_timed_out_or_was_interrupted_is_labelled_so_at_its_end(
+    tmp_path: Path,
+) -> None:
+    timed_out = run(tmp_path, "  - {id: w, uses: test.wait, timeout: 30s}\n")
+    interrupted = run(tmp_path, "  - {id: w, uses: test.wait, with: {interrupt: true}}\n")
+
+    assert [(e["label"], e["ts"]) for e in timed_out.events if e["what"] == "failure"] == [
+        ("w timed out", 1_700_000_030.0)
+    ]
+    assert interrupted.status == "interrupted"
+    assert [e["label"] for e in interrupted.events if e["what"] == "failure"] == ["w interrupted"]
+    (lines,) = diagrams(render_markdown(timed_out))
+    assert "    w timed out :crit, milestone, 1700000030000, 0ms" in lines
+
+
+def test_report_json_at_and_ts_are_the_same_millisecond(tmp_path: Path) -> None:
+    """Rounded and truncated, they once disagreed by 1 ms (.9996 s: .000 and .999)."""
+    steps = """\
+  - id: sync
+    uses: test.mark
+    with: {marks: [["a", sync, 0.9996], ["b", sync, 0.0004], ["c", sync, 0.1235]]}
+"""
+    write_reports(run(tmp_path, steps), tmp_path / "r", Redactor())
+
+    events = json.loads((tmp_path / "r" / "report.json").read_text())["events"]
+    marks = {e["label"]: (e["at"], e["ts"]) for e in events if e["what"] == "sync"}
+    assert marks == {
+        "a": ("2023-11-14T22:13:21.000Z", 1_700_000_001.0),
+        "b": ("2023-11-14T22:13:20.000Z", 1_700_000_000.0),
+        "c": ("2023-11-14T22:13:20.124Z", 1_700_000_000.124),
+    }
+    for event in events:
+        at = datetime.fromisoformat(event["at"].replace("Z", "+00:00")).timestamp()
+        assert round(at * 1000) == round(event["ts"] * 1000), event
+
+
 def test_report_json_has_the_events_sorted_with_utc_times_and_their_kinds(tmp_path: Path) -> None:
     result = run(tmp_path, RELEASE + FAILING_PROBE)
     write_reports(result, tmp_path / "r", Redactor())
@@ -159,8 +219,12 @@ def test_a_fleets_report_has_one_lane_per_target(tmp_path: Path) -> None:
     ]
     other = lines[lines.index("    section other") :]
     assert "    probe failed :crit, 1700000031000, 1000ms" in other
-    assert "    probe probe 503 :milestone, 1700000031500, 0ms" in other
-    assert any(line.startswith("    probe probe failed :crit, milestone,") for line in other)
+    # a label that starts with its step says it once; the others get their step first
+    assert "    probe 503 :milestone, 1700000031500, 0ms" in other
+    assert "    probe failed :crit, milestone, 1700000032000, 0ms" in other
+    assert "    sync 12 files uploaded :milestone, 1700000000500, 0ms" in other
+    assert "    deploy deployment ecs-svc/1 created :milestone, 1700000001200, 0ms" in other
+    assert not any(" probe probe " in line or "    sync sync" in line for line in lines)
     assert json.loads(json.dumps(fleet.as_dict()))["targets"][1]["events"] == two.events
 
 

@@ -123,6 +123,10 @@ def test_wrong_body_fails_at_timeout_and_says_why(server, make_ctx) -> None:
     assert "body does not contain 'ok'" in failure.value.summary
     assert "'error: script failed'" in failure.value.summary
     assert failure.value.outputs.status == 200
+    # the failure is drawn at the last failed attempt, the others as they were
+    marks = [(e.message, e.data["what"]) for e in make_ctx.events if e.kind == "mark"]
+    assert marks[-1] == ("probe 200 failed (timed out)", "failure")
+    assert set(marks[:-1]) == {("probe 200 failed", "probe")}
 
 
 def test_too_slow_counts_as_failure(server, make_ctx) -> None:
@@ -167,6 +171,13 @@ def test_failure_limit_fails_early(server, make_ctx) -> None:
         STEP.run(make_ctx(clock=FakeClock(), timeout=600), inputs(url, failure_limit=2))
     assert failure.value.outputs.attempts == 3
     assert "failure_limit 2" in failure.value.summary
+    marks = [(e.message, e.data["what"], e.data["at"]) for e in make_ctx.events if e.kind == "mark"]
+    start = 1_700_000_000.0  # FakeClock's: the third attempt, sent after 1 s and 2 s
+    assert marks == [
+        ("probe 500", "probe", start),
+        ("probe 500", "probe", start + 1.0),
+        ("probe 500 (failure_limit reached)", "failure", start + 3.0),
+    ]
 
 
 def test_dry_run_reports_the_current_answer_without_failing(server, make_ctx) -> None:

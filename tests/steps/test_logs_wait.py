@@ -188,6 +188,11 @@ def test_failure_in_the_new_task_fails_at_once_with_context(logs: Logs, make_ctx
     assert first["line"] == "Traceback (most recent call last):"
     assert first["context"] == ["starting", "loading clients"]
     assert first["after"] == crash[2:]
+    # the run's failure is drawn where it happened: at the line's timestamp
+    marks = [(e.message, e.data["what"], e.data["at"]) for e in make_ctx.events if e.kind == "mark"]
+    assert marks == [
+        ("failure marker Traceback matched in task 1a2b3c4d", "failure", (base + 2) / 1000)
+    ]
 
 
 def test_failure_text_only_in_the_old_task_does_not_fail(logs: Logs, make_ctx: Any) -> None:

@@ -108,8 +108,8 @@ def test_an_answer_without_the_expected_words_fails_quoting_it(
     assert err.summary.startswith(
         "\"hello\": the answer lacks 'new ECS deployment': 'Nova Micro · fast answer · local Hello!"
     )
-    marks = [e.message for e in make_ctx.events if e.kind == "mark"]
-    assert marks == ["question 1 asked", "answer 1 failed"]
+    marks = [(e.message, e.data["what"]) for e in make_ctx.events if e.kind == "mark"]
+    assert marks == [("question 1 asked", "question"), ("answer 1 failed", "failure")]
 
 
 def test_a_forbidden_pattern_in_the_answer_fails_quoting_its_line(
