@@ -30,20 +30,20 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from opskit import asking, start, templating
 from opskit import context as ctxmod
-from opskit import start, templating
 from opskit.aws import AwsAccess
 from opskit.clock import Deadline
 from opskit.errors import (
     Cancelled,
     InputError,
     OpskitError,
-    StepFailed,
     StepProblem,
     StepTimeout,
 )
-from opskit.events import Emit, EventBus, EventKind, timeline_entry
-from opskit.model import Answer, Phase, RunOptions, RunResult, RunStatus, StepRecord
+from opskit.events import EventBus
+from opskit.marks import RunMarks
+from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
 from opskit.steps.base import RunEnd, StepContext, StepResult, StepType, UndeclaredOutputs
 from opskit.watchdog import (
@@ -74,9 +74,6 @@ class Runner:
         self._abort = "Ctrl-C"  # what the second signal was, for the run's error
         self._closing = False  # the run's sandbox is stopping: a signal no longer aborts
         self._said: threading.Thread | None = None  # the stop's warning, on its way
-        self._marks = threading.Lock()  # steps may mark from worker threads
-        self._failure_marked: set[str] = set()  # steps whose last attempt marked its failure
-        self._ending: dict[str, str] = {}  # "timed out", "interrupted": how a step ended
         target = playbook.target(options.target)
         self.target = target
         self.result = RunResult(
@@ -87,6 +84,7 @@ class Runner:
             run_id=uuid.uuid4().hex[:12],
             started_at=self.clock.time(),
         )
+        self.marks = RunMarks(bus, self.result)
 
     # -- Ctrl-C, SIGTERM ------------------------------------------------------
     def interrupt(self, signum: int = signal.SIGINT) -> None:
@@ -200,8 +198,7 @@ class Runner:
             self._said.join(timeout=1)
         result = self.result
         result.status = self._status()
-        with self._marks:
-            result.events.sort(key=lambda entry: entry["ts"])
+        self.marks.sort()
         self.bus.emit(
             "run_end",
             result.status,
@@ -286,7 +283,7 @@ class Runner:
         record.started_at = self.clock.time()
         started = time.monotonic()
         self.bus.emit("step_start", step.title, step.id, uses=step.uses, phase=record.phase)
-        self._mark(step.id, "step_start", f"{step.id} started", record.started_at)
+        self.marks.mark(step.id, "step_start", f"{step.id} started", record.started_at)
         try:
             self._attempts(step, record, aws, context)
         except InputError as err:
@@ -295,14 +292,7 @@ class Runner:
         record.duration = time.monotonic() - started
         if record.failed and step.continue_on_error:
             record.summary += " (continue_on_error: the run goes on)"
-        ended = self.clock.time()
-        self._mark(step.id, "step_end", f"{step.id} {record.status}", ended)
-        # Where the step marked its own failure (a log line's time, the failed
-        # attempt), that mark stands; otherwise the failure is drawn at its end.
-        # Fixed words: the summary may quote outside text.
-        if record.failed and step.id not in self._failure_marked:
-            how = self._ending.get(step.id, "failed")
-            self._mark(step.id, "failure", f"{step.id} {how}", ended)
+        self.marks.step_ended(record, self.clock.time())
         self.bus.emit(
             "step_end",
             record.summary,
@@ -344,8 +334,9 @@ class Runner:
         delay = limits.retry_delay
         for attempt in range(1, limits.retries + 2):
             record.attempts = attempt
-            self._failure_marked.discard(step.id)  # an earlier attempt's mark stays drawn
+            self.marks.attempt_started(step.id)
             outcome = self._attempt(step, action, inputs, aws, context, deadline, limits.timeout)
+            self.marks.attempt_ended(step.id, outcome)
             self._record(step.type, record, outcome)
             retryable = isinstance(outcome, StepProblem) and not self.interrupts
             if not retryable or attempt > limits.retries or deadline.expired():
@@ -360,24 +351,6 @@ class Runner:
             except Cancelled:
                 return
             delay *= 2
-
-    def _step_emit(self, step_id: str) -> Emit:
-        """The step's ``emit``: the bus's, and its marks kept for the run's timeline."""
-        emit = self.bus.for_step(step_id)
-
-        def step_emit(kind: EventKind, message: str, **data: Any) -> None:
-            emit(kind, message, **data)  # checks a mark's ``what`` and ``at`` first
-            if kind == "mark":
-                self._mark(step_id, str(data["what"]), message, float(data["at"]))
-                if data["what"] == "failure":
-                    self._failure_marked.add(step_id)
-
-        return step_emit
-
-    def _mark(self, step_id: str, what: str, label: str, at: float) -> None:
-        entry = timeline_entry(at, step_id, what, self.bus.redactor.text(label))
-        with self._marks:
-            self.result.events.append(entry)
 
     def _cancel_event(self) -> threading.Event:
         event = threading.Event()
@@ -402,14 +375,14 @@ class Runner:
             clock=self.clock,
             deadline=deadline,
             cancel=cancel,
-            emit=self._step_emit(step.id),
+            emit=self.marks.step_emit(step.id),
             aws=aws,
             steps=dict(context["steps"]),
             run_started_at=self.result.started_at,
             base_dir=self.playbook.path.resolve().parent,
-            confirm=self._confirm,
+            confirm=lambda prompt: asking.confirm(self.options, prompt),
             render=start.file_renderer(context),
-            ask=lambda question: self._answer(question, cancel),
+            ask=lambda question: asking.answer(self.options, self.clock, question, cancel),
         )
         try:
             return run_watched(
@@ -433,12 +406,6 @@ class Runner:
     def _record(
         self, step_type: StepType, record: StepRecord, outcome: StepResult | BaseException
     ) -> None:
-        if isinstance(outcome, Cancelled):
-            self._ending[record.id] = "interrupted"
-        elif isinstance(outcome, StepTimeout):
-            self._ending[record.id] = "timed out"
-        else:
-            self._ending.pop(record.id, None)
         if isinstance(outcome, StepResult):
             try:
                 outputs = step_type.outputs_dict(outcome.outputs)
@@ -474,26 +441,3 @@ class Runner:
             )
         else:
             raise outcome
-
-    def _confirm(self, prompt: str) -> bool:
-        """A delete guard's question: without a terminal (CI) the guards apply and
-        the run goes on."""
-        if self.options.yes or self.options.ask is None:
-            return True
-        return self.options.ask(prompt)
-
-    def _answer(self, question: str, cancel: threading.Event) -> Answer:
-        """A confirm step's question, unlike a delete guard's, is never taken as yes
-        by default: --yes answers yes; otherwise the person at the terminal; with
-        nobody to ask (no terminal, a fleet) the step fails rather than guess."""
-        options = self.options
-        if options.yes:
-            return Answer(True, options.answer_by or "--yes", self.clock.time())
-        if options.person is None:
-            raise StepFailed(f"nobody to ask ({options.nobody}): run with --yes to answer yes")
-        reply = options.person(question, cancel)
-        if cancel.is_set():
-            raise Cancelled("interrupted while waiting for an answer")
-        if reply is None:
-            raise StepFailed("no answer (end of input): run with --yes to answer yes")
-        return Answer(reply, options.answer_by or "the terminal", self.clock.time())

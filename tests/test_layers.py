@@ -14,6 +14,8 @@ LAYERS = {
     "api": 1,
     "ci": 1,
     "runner": 2,
+    "marks": 2,
+    "asking": 2,
     "start": 2,
     "fleet": 2,
     "watchdog": 2,
