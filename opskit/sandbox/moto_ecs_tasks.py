@@ -122,27 +122,14 @@ class TaskRecords:
         self.backend.opskit_run_task_refusal = reason
 
     def _one_off(self, task: Any) -> None:
-        now = now_utc()
         definition = self.backend.describe_task_definition(task.task_definition_arn)
         overrides = task.overrides or {}
-        task.last_status = "PROVISIONING"
-        task.created_at = now
+        _every_container(task, definition)
+        _provisioning(task, self.region, now_utc())
         task.cpu = overrides.get("cpu") or definition.cpu
         task.memory = overrides.get("memory") or definition.memory
-        task.availability_zone = f"{self.region}a"
-        task.connectivity = "CONNECTED"
-        task.connectivity_at = now
-        task.health_status = "UNKNOWN"
-        task.stopped_reason = None
-        task.platform_family = "Linux"
         if task.launch_type == "FARGATE" or task.capacity_provider_name:
             task.platform_version = task.platform_version or PLATFORM_VERSION
-        _every_container(task, definition)
-        for container in task.containers:
-            container.task_arn = task.task_arn
-            container.exitCode = None
-            container.last_status = "PENDING"
-            container.health_status = "UNKNOWN"
 
     def one_off_ids(self, status: str) -> list[str]:
         """Ids of RunTask's tasks (not a service's) whose lastStatus is ``status``."""
@@ -203,22 +190,9 @@ class TaskRecords:
                 platform_version=PLATFORM_VERSION,
             )
             task.id = uuid.uuid4().hex  # Fargate task ids are 32 hex digits
-            now = created_at or now_utc()
-            task.last_status = "PROVISIONING"
-            task.created_at = now
+            _provisioning(task, self.region, created_at or now_utc())
             task.cpu = definition.cpu
             task.memory = definition.memory
-            task.availability_zone = f"{self.region}a"
-            task.connectivity = "CONNECTED"
-            task.connectivity_at = now
-            task.health_status = "UNKNOWN"
-            task.stopped_reason = None
-            task.platform_family = "Linux"
-            container = task.containers[0]
-            container.task_arn = task.task_arn
-            container.exitCode = None
-            container.last_status = "PENDING"
-            container.health_status = "UNKNOWN"
             backend.tasks.setdefault(self.cluster, {})[task.task_arn] = task
             return str(task.id)
 
@@ -311,3 +285,21 @@ def _answer_refusals() -> None:
 
     EC2ContainerServiceResponse.run_task = run_task  # type: ignore[method-assign]
     _REFUSALS_INSTALLED = True
+
+
+def _provisioning(task: Any, region: str, now: datetime.datetime) -> None:
+    """A new Fargate task as ECS first describes it: PROVISIONING, its containers
+    PENDING with no exit code (moto's Task starts RUNNING)."""
+    task.last_status = "PROVISIONING"
+    task.created_at = now
+    task.availability_zone = f"{region}a"
+    task.connectivity = "CONNECTED"
+    task.connectivity_at = now
+    task.health_status = "UNKNOWN"
+    task.stopped_reason = None
+    task.platform_family = "Linux"
+    for container in task.containers:
+        container.task_arn = task.task_arn
+        container.exitCode = None
+        container.last_status = "PENDING"
+        container.health_status = "UNKNOWN"

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import http.server
 import os
-import pty
 import re
-import select
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pty_run import run_on_terminal
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour and weight codes, not the live line's \r\x1b[K
 GREEN_OK = "\x1b[32m✓ ok\x1b[0m probe"
@@ -65,36 +64,7 @@ def _environment(**changes: str | None) -> dict[str, str]:
 
 def run_in_terminal(playbook: Path, env: dict[str, str]) -> tuple[int, str]:
     """``opskit run`` with stdin, stdout and stderr on a pseudo-terminal, as typed."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "opskit", "run", str(playbook)],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=env,
-        cwd=playbook.parent,
-    )
-    os.close(terminal)
-    chunks: list[bytes] = []
-    give_up = time.monotonic() + 60  # a guard against a hang, not a timed assert
-    try:
-        while time.monotonic() < give_up:
-            ready, _, _ = select.select([controller], [], [], 1.0)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        code = process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(controller)
-    return code, b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    return run_on_terminal(["run", str(playbook)], env, playbook.parent)
 
 
 def run_in_pipe(playbook: Path, env: dict[str, str]) -> tuple[int, str]:

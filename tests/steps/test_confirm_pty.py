@@ -6,14 +6,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.pty_run import run_on_terminal
 
 PLAYBOOK = """
 name: ask
@@ -42,41 +39,10 @@ def playbook(tmp_path: Path) -> Path:
 def on_terminal(playbook: Path, *args: str, answer: bytes | None = None) -> tuple[int, str]:
     """``opskit run`` on a pseudo-terminal; ``answer`` is typed once the question
     shows. The screen as read, and the exit code."""
-    controller, terminal = pty.openpty()
     env = {**os.environ, "LC_ALL": "C.UTF-8", "TERM": "xterm-256color", "NO_COLOR": "1"}
     env.pop("GITHUB_ACTOR", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "opskit", "run", str(playbook), *args],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=env,
-        cwd=playbook.parent,
-    )
-    os.close(terminal)
-    screen = b""
-    give_up = time.monotonic() + 60  # a guard against a hang, not a timed assert
-    try:
-        while time.monotonic() < give_up:
-            ready, _, _ = select.select([controller], [], [], 1.0)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            screen += chunk
-            if answer is not None and screen.endswith(PROMPT):
-                os.write(controller, answer)
-                answer = None
-        code = process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(controller)
-    return code, screen.decode("utf-8").replace("\r\n", "\n")
+    command = ["run", str(playbook), *args]
+    return run_on_terminal(command, env, playbook.parent, answer=answer, prompt=PROMPT)
 
 
 def test_answered_yes_on_a_terminal(playbook: Path, tmp_path: Path) -> None:
