@@ -111,7 +111,8 @@ class DeploymentWatch:
         """The timeline's moments, each once, at ECS's own times: a new task's
         ``startedAt``, an old task's ``stoppedAt`` (stops before the deployment
         was created are not its own). ECS stamps no time on health: a task is
-        marked healthy when a read first sees it ``HEALTHY``."""
+        marked "seen healthy" when a read first sees it ``HEALTHY`` (up to a poll
+        late, so it may come after an old task's stop that it allowed)."""
         for task in tasks:
             task_id = task_id_of(task.get("taskArn", ""))
             mine = task.get("startedBy") == self.deployment_id
@@ -120,7 +121,7 @@ class DeploymentWatch:
             if mine:
                 moments.append(("task_started", "started", epoch(task.get("startedAt"))))
                 if task.get("healthStatus") == "HEALTHY":
-                    moments.append(("task_healthy", "healthy", self.clock.time()))
+                    moments.append(("task_healthy", "seen healthy", self.clock.time()))
             if task.get("lastStatus") == "STOPPED" and (mine or stopped_at >= self.created_at):
                 moments.append(("task_stopped", "stopped", stopped_at))
             for what, word, at in moments:

@@ -48,7 +48,7 @@ RELEASE = """\
       marks:
         - ["deployment ecs-svc/1 created", deployment, 0.2]
         - ["new task 1a2b3c4d started", task_started, 5]
-        - ["new task 1a2b3c4d healthy", task_healthy, 12]
+        - ["new task 1a2b3c4d seen healthy", task_healthy, 12]
         - ["old task 9f8e7d6c stopped", task_stopped, 25]
 """
 FAILING_PROBE = """\
@@ -83,7 +83,7 @@ def test_a_passing_runs_report_draws_each_step_and_moment_on_a_valid_gantt(
         f"    deploy ok :done, {start + 1000}, 30000ms",
         f"    deployment ecs-svc/1 created :milestone, {start + 1200}, 0ms",
         f"    new task 1a2b3c4d started :milestone, {start + 6000}, 0ms",
-        f"    new task 1a2b3c4d healthy :milestone, {start + 13000}, 0ms",
+        f"    new task 1a2b3c4d seen healthy :milestone, {start + 13000}, 0ms",
         f"    old task 9f8e7d6c stopped :milestone, {start + 26000}, 0ms",
     ]
     assert "crit" not in markdown

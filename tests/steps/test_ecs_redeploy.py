@@ -462,7 +462,7 @@ def test_the_timeline_marks_each_moment_of_the_rollout_at_ecss_own_times(stack, 
     assert [(e.message, e.data["what"]) for e in marks] == [
         (f"deployment {deployment['id']} created", "deployment"),
         (f"new task {new_id[:8]} started", "task_started"),
-        (f"new task {new_id[:8]} healthy", "task_healthy"),
+        (f"new task {new_id[:8]} seen healthy", "task_healthy"),
         (f"old task {old_id[:8]} stopped", "task_stopped"),
     ]
     assert [e.data["at"] for e in marks] == [
