@@ -18,23 +18,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from opskit.ecs.describe import describe_service, epoch
-from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
+from opskit.ecs.describe import describe_service
+from opskit.ecs.failure import DEFAULT_LOG_LINES
 from opskit.ecs.names import short_task_definition, task_id_of
-from opskit.ecs.runtask import (
-    EXITED,
-    NOT_STARTED,
-    RunRequest,
-    RunSpec,
-    deciding_containers,
-    describe_task,
-    ending,
-    log_stream_of,
-    prepare,
-    run_task,
-    stop_task,
-)
-from opskit.ecs.taskdef import container_log_targets, describe_task_definition
+from opskit.ecs.runtask import RunRequest, RunSpec, log_stream_of, prepare, run_task
+from opskit.ecs.runtask_follow import NeverStarted, TaskFollow, settle
+from opskit.ecs.taskdef import describe_task_definition
 from opskit.ecs.taskfile import (
     FilePlan,
     check_task_file,
@@ -42,7 +31,7 @@ from opskit.ecs.taskfile import (
     plan_file_on,
     register_checked,
 )
-from opskit.errors import Cancelled, StepError, StepFailed, StepTimeout
+from opskit.errors import Cancelled, StepFailed, StepTimeout
 from opskit.iam.needs import Need, Permissions, flag
 from opskit.iam.resources import (
     AllLogGroups,
@@ -54,12 +43,7 @@ from opskit.iam.resources import (
     PassedRoles,
 )
 from opskit.inputs import InvalidInput
-from opskit.logs.calls import logs_client
-from opskit.logs.reader import LogReader
-from opskit.logs.streams import short_id
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
-
-MISSING_LIMIT = 60.0  # seconds DescribeTasks may answer MISSING after RunTask
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,100 +210,6 @@ def plan(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
     return StepResult("changed", first, outputs, detail)
 
 
-class _Follow:
-    """Polls one task until it stops, showing its log lines as they arrive."""
-
-    def __init__(self, ctx: StepContext, inputs: RunTaskInputs, request: RunRequest, task: dict):
-        self.ctx, self.inputs, self.request = ctx, inputs, request
-        self.arn = str(task.get("taskArn", ""))
-        self.task_id = task_id_of(self.arn)
-        self.record: dict[str, Any] = task
-        self.started_marked = False
-        group, stream = log_stream_of(request.definition, request.container, self.task_id)
-        self.reader: LogReader | None = None
-        if stream and ctx.aws is not None:
-            self.reader = LogReader(
-                logs_client(ctx.aws), group, [stream], int((ctx.clock.time() - 60) * 1000),
-                call=ctx.aws.call, target=ctx.aws.target, clock=ctx.clock,
-            )  # fmt: skip
-
-    def read_logs(self) -> None:
-        if self.reader is None:
-            return
-        for line in self.reader.poll().lines:
-            self.ctx.emit(
-                "log", line.text, task_id=self.task_id, short_id=short_id(self.task_id),
-                age="NEW", timestamp=line.timestamp, stream=line.stream,
-            )  # fmt: skip
-
-    def mark_started(self) -> None:
-        if not self.started_marked and self.record.get("startedAt"):
-            self.started_marked = True
-            at = epoch(self.record["startedAt"])
-            self.ctx.emit("mark", f"task {short_id(self.task_id)} started", at=at, what="run_task")
-
-    def wait(self) -> dict[str, Any]:
-        """The STOPPED record; raises for a task that never starts or is not found."""
-        ctx, inputs = self.ctx, self.inputs
-        begun = ctx.clock.monotonic()
-        missing_since: float | None = None
-        while True:
-            record = describe_task(ctx.aws, self.request.cluster, self.arn)
-            now = ctx.clock.monotonic()
-            if record is None:
-                missing_since = now if missing_since is None else missing_since
-                if now - missing_since > MISSING_LIMIT:
-                    raise StepError(
-                        f"ECS does not find task {self.task_id} {MISSING_LIMIT:.0f}s after "
-                        "RunTask started it (DescribeTasks: MISSING)"
-                    )
-            else:
-                missing_since = None
-                self.record = record
-                self.mark_started()
-                self.read_logs()
-                status = record.get("lastStatus", "")
-                if status == "STOPPED" or record.get("stopCode") == "TaskFailedToStart":
-                    return record
-                if status in NOT_STARTED and now - begun >= inputs.start_timeout:
-                    self.never_started(status, now - begun)
-            if ctx.deadline.expired():
-                raise StepTimeout(f"timed out: task {self.task_id} is {self.status()}")
-            ctx.sleep(inputs.poll_interval)
-
-    def status(self) -> str:
-        return str(self.record.get("lastStatus") or "not visible yet")
-
-    def stop(self, reason: str) -> float:
-        """StopTask, marked on the timeline when ECS stopped it (else when it was
-        asked to); returns that moment."""
-        asked = self.ctx.clock.time()
-        answer = stop_task(self.ctx.aws, self.request.cluster, self.arn, reason)
-        at = epoch(answer.get("stoppedAt")) or asked
-        label = f"task {short_id(self.task_id)} stopped by opskit"
-        self.ctx.emit("mark", label, at=at, what="task_stopped")
-        return at
-
-    def never_started(self, status: str, waited: float) -> None:
-        reason = f"opskit {self.ctx.uses}: task still {status} after {waited:.0f}s (start_timeout)"
-        at = self.stop(reason)
-        self.ctx.emit("mark", f"task {short_id(self.task_id)} failed", at=at, what="failure")
-        raise StepFailed(
-            f"task {short_id(self.task_id)} never started: still {status} after "
-            f"{waited:.0f}s; stopped it",
-            detail=f"task {self.arn}\nlast status {status}; StopTask sent: {reason}",
-            outputs=_outputs(self.request, self.record, stopped_reason=reason),
-        )
-
-    def give_up(self, why: str) -> str:
-        """On a timeout or Ctrl-C: stop the task unless told to leave it running."""
-        if self.inputs.leave_running:
-            return f"task {self.task_id} is left running (leave_running: true)"
-        reason = f"opskit {self.ctx.uses}: {why}"
-        self.stop(reason)
-        return f"task {self.task_id} stopped (StopTask: {reason})"
-
-
 def run(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
     request, planned = _prepare(ctx, inputs)
     if planned is not None:
@@ -328,7 +218,10 @@ def run(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
         if planned:
             request = _register(ctx, request, planned)
     task = run_task(ctx.aws, request)
-    follow = _Follow(ctx, inputs, request, task)
+    follow = TaskFollow(
+        ctx.aws, request, task, label=ctx.uses, emit=ctx.emit, clock=ctx.clock,
+        deadline=ctx.deadline, sleep=ctx.sleep,
+    )  # fmt: skip
     ctx.emit(
         "info",
         f"started task {follow.task_id} ({short_task_definition(request.task_definition)}) "
@@ -336,62 +229,33 @@ def run(ctx: StepContext, inputs: RunTaskInputs) -> StepResult:
         task_id=follow.task_id,
     )
     try:
-        record = follow.wait()
+        record = follow.wait(inputs.poll_interval, inputs.start_timeout)
+    except NeverStarted as err:
+        outputs = _outputs(request, follow.record, stopped_reason=err.reason)
+        raise StepFailed(err.summary, detail=err.detail, outputs=outputs) from None
     except StepTimeout as err:
-        said = follow.give_up("the step timed out")
+        said = follow.give_up("the step timed out", inputs.leave_running)
         raise StepTimeout(
             f"{err.summary}; {said}", outputs=_outputs(request, follow.record)
         ) from None
     except Cancelled as err:
-        said = follow.give_up("timed out" if ctx.deadline.expired() else "interrupted")
+        why = "timed out" if ctx.deadline.expired() else "interrupted"
+        said = follow.give_up(why, inputs.leave_running)
         ctx.emit("warning", said)
         raise Cancelled(f"{err}; {said}") from None
     follow.read_logs()
-    return _verdict(ctx, inputs, request, follow, record)
-
-
-def _verdict(
-    ctx: StepContext,
-    inputs: RunTaskInputs,
-    request: RunRequest,
-    follow: _Follow,
-    record: dict[str, Any],
-) -> StepResult:
-    deciding = deciding_containers(request.definition, request.container)
-    end = ending(record, request.container, deciding)
-    name = f"task {short_id(follow.task_id)}"
-    if record.get("stoppedAt"):
-        label = f"{name} exited {end.exit_code}" if end.exit_code is not None else f"{name} stopped"
-        ctx.emit("mark", label, at=epoch(record["stoppedAt"]), what="run_task")
+    verdict = settle(follow, record, inputs.log_lines)
+    end = verdict.ending
     outputs = _outputs(request, record, exit_code=end.exit_code, stopped_reason=end.reason)
-    if end.passed:
-        return StepResult(
-            "changed",
-            f"{name} exited 0 after {end.seconds:.1f}s",
-            outputs,
-            f"task {follow.arn}\ntask definition {request.task_definition}\n"
-            f"log stream {outputs.log_stream or '-'}",
-        )
-    ended = record.get("stoppedAt") or record.get("stoppingAt")
-    ctx.emit("mark", f"{name} failed", at=epoch(ended) or ctx.clock.time(), what="failure")
-    reason = end.reason or "no stopped reason"
-    if not end.started:
-        summary = f"{name} failed to start: {reason}"
-    elif end.stop_code != EXITED:
-        summary = (
-            f"{name} did not end on its own: stopped with {end.stop_code or 'no stop code'} "
-            f"({reason}), not {EXITED}"
-        )
-    elif end.faults == (f"container {request.container} exited {end.exit_code}",):
-        summary = f"{name} exited {end.exit_code} after {end.seconds:.1f}s"
-    elif end.faults == (f"container {request.container} has no exit code",):
-        summary = f"{name} stopped without an exit code: {reason}"
-    else:
-        summary = f"{name} failed after {end.seconds:.1f}s: {'; '.join(end.faults)}"
-    detail = describe_stopped_tasks(
-        ctx.aws, [record], container_log_targets(request.definition), inputs.log_lines
+    if not end.passed:
+        raise StepFailed(verdict.summary, detail=verdict.detail, outputs=outputs)
+    return StepResult(
+        "changed",
+        verdict.summary,
+        outputs,
+        f"task {follow.arn}\ntask definition {request.task_definition}\n"
+        f"log stream {outputs.log_stream or '-'}",
     )
-    raise StepFailed(summary, detail=detail, outputs=outputs)
 
 
 PERMISSIONS = Permissions(
