@@ -180,19 +180,20 @@ class FilePlan:
         return None if self.diff else self.current
 
     def describe(self) -> str:
+        return f"task_definition_file {self.file.source}: {self._changed_text()}"
+
+    def _changed_text(self) -> str:
         shown = list(self.changed[:_SHOWN_PATHS])
         if len(self.changed) > _SHOWN_PATHS:
             shown.append(f"{len(self.changed) - _SHOWN_PATHS} more")
-        return f"task_definition_file {self.file.source}: {', '.join(shown)}"
+        return ", ".join(shown)
 
     def live_lines(self) -> list[str]:
         """What a run shows as it goes: what differs first, then the diff."""
         if not self.diff:
             return self.lines()
-        changed = ", ".join(self.changed[:_SHOWN_PATHS])
-        more = len(self.changed) - _SHOWN_PATHS
-        changed += f" and {more} more" if more > 0 else ""
-        return [f"{self.file.source} differs from {self.current_name}: {changed}", *self.lines()]
+        headline = f"{self.file.source} differs from {self.current_name}: {self._changed_text()}"
+        return [headline, *self.lines()]
 
     def lines(self) -> list[str]:
         """What the live view, the report and the dry run show."""
