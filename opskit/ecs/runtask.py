@@ -101,6 +101,7 @@ class RunSpec:
     memory: str | None = None
     started_by: str = "opskit"
     definition: dict[str, Any] | None = None  # already resolved (task_definition_file)
+    service_record: dict[str, Any] | None = None  # already described (task_definition_file)
 
 
 def prepare(aws: AwsAccess, spec: RunSpec) -> RunRequest:
@@ -110,7 +111,9 @@ def prepare(aws: AwsAccess, spec: RunSpec) -> RunRequest:
         raise InputError(f"{spec.label}: give task_definition or service (or both)")
     if len(spec.started_by) > STARTED_BY_MAX:
         raise InputError(f"{spec.label}: started_by is longer than {STARTED_BY_MAX} characters")
-    service = describe_service(aws, spec.cluster, spec.service) if spec.service else None
+    service = spec.service_record
+    if service is None and spec.service:
+        service = describe_service(aws, spec.cluster, spec.service)
     name = spec.task_definition or str((service or {}).get("taskDefinition", ""))
     definition = spec.definition or describe_task_definition(aws, name)
     container = _container(spec, definition)

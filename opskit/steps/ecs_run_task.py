@@ -125,28 +125,31 @@ class RunTaskOutputs:
     )
 
 
-def _file_plan(ctx: StepContext, inputs: RunTaskInputs) -> FilePlan | None:
+def _file_plan(
+    ctx: StepContext, inputs: RunTaskInputs, name: str, service: dict[str, Any] | None
+) -> FilePlan:
     """task_definition_file against the service's revision (without a service, the
     family's newest ACTIVE one), as ``ecs.redeploy`` compares it; read calls only."""
-    name = inputs.task_definition_file
-    if not name:
-        return None
     task_file = load_task_file(ctx.resolve_path(name), name, ctx.render)
     current = None
-    if inputs.service:
-        service = describe_service(ctx.aws, inputs.cluster, inputs.service)
+    if service is not None:
         current = describe_task_definition(ctx.aws, str(service.get("taskDefinition", "")))
     return plan_file_on(ctx.aws, task_file, current)
 
 
 def _prepare(ctx: StepContext, inputs: RunTaskInputs) -> tuple[RunRequest, FilePlan | None]:
     """The RunTask request; with a file that must be registered first, it holds the
-    file's definition (no ARN yet) until ``_register`` registers it."""
-    planned = _file_plan(ctx, inputs)
-    definition = None
-    if planned is not None:
-        definition = planned.chosen or {**planned.file.args, "taskDefinitionArn": ""}
-    return prepare(ctx.aws, _spec(ctx, inputs, definition)), planned
+    file's definition (no ARN yet) until ``_register`` registers it. The service is
+    described once, for the file's comparison and the request's network."""
+    name = inputs.task_definition_file
+    if not name:
+        return prepare(ctx.aws, _spec(ctx, inputs)), None
+    service = None
+    if inputs.service:
+        service = describe_service(ctx.aws, inputs.cluster, inputs.service)
+    planned = _file_plan(ctx, inputs, name, service)
+    definition = planned.chosen or {**planned.file.args, "taskDefinitionArn": ""}
+    return prepare(ctx.aws, _spec(ctx, inputs, definition, service)), planned
 
 
 def _register(ctx: StepContext, request: RunRequest, planned: FilePlan) -> RunRequest:
@@ -158,7 +161,10 @@ def _register(ctx: StepContext, request: RunRequest, planned: FilePlan) -> RunRe
 
 
 def _spec(
-    ctx: StepContext, inputs: RunTaskInputs, definition: dict[str, Any] | None = None
+    ctx: StepContext,
+    inputs: RunTaskInputs,
+    definition: dict[str, Any] | None = None,
+    service: dict[str, Any] | None = None,
 ) -> RunSpec:
     return RunSpec(
         label=ctx.uses,
@@ -173,6 +179,7 @@ def _spec(
         memory=inputs.memory,
         started_by=inputs.started_by,
         definition=definition,
+        service_record=service,
     )
 
 
