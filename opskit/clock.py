@@ -28,6 +28,11 @@ def utc_epoch(text: str, layout: str) -> float | None:
         return None
 
 
+def utc_iso(epoch: float) -> str:
+    """``2026-12-06T07:12:42Z``: seconds since the epoch as reports write a moment."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 class Clock:
     """Real time. ``sleep`` returns early, raising ``Cancelled``, when ``cancel`` is set."""
 

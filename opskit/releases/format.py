@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from opskit.clock import utc_epoch
+from opskit.clock import utc_epoch, utc_iso
 from opskit.manifest import Manifest, document_json
 
 RECORD_FORMAT = "opskit-release/1"
@@ -147,10 +147,6 @@ def record_name(epoch: float, digest: str) -> str:
     return f"{stamp}.{millis % 1000:03d}Z-{digest[:12]}"
 
 
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def parse_record(key: str, body: bytes | str) -> ReleaseRecord:
     """A record; one that cannot be read (or is from a newer opskit) says why in
     ``problem`` and is never chosen for a restore."""
@@ -219,7 +215,7 @@ def refuse_future(record: ReleaseRecord, now: float) -> ReleaseRecord:
     at = max(t for t in times if t is not None)
     if at > now + CLOCK_SKEW:
         problem = (
-            f"dated in the future ({_iso(at)}, now {_iso(now)}): a sync dates its record "
+            f"dated in the future ({utc_iso(at)}, now {utc_iso(now)}): a sync dates its record "
             "with its own clock, which S3 keeps within 15 minutes of its own"
         )
         return replace(record, manifest=None, problem=problem)
@@ -234,7 +230,7 @@ def record_document(
     section = {
         "format": RECORD_FORMAT,
         "name": name,
-        "synced_at": _iso(now),
+        "synced_at": utc_iso(now),
         "by": origin.by,
         "ci_url": origin.ci_url,
         "target": target,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from opskit.clock import utc_iso
 from opskit.errors import StepFailed
 from opskit.iam.needs import NO_AWS
 from opskit.model import Answer
@@ -59,7 +60,7 @@ def _run(ctx: StepContext, inputs: ConfirmInputs) -> StepResult:
         unknown = ConfirmOutputs(answer=None, by=None, at=None)
         raise StepFailed(err.summary, detail=asked(inputs), outputs=unknown) from None
     word = "yes" if answer.yes else "no"
-    outputs = ConfirmOutputs(answer=word, by=answer.by, at=_iso(answer))
+    outputs = ConfirmOutputs(answer=word, by=answer.by, at=utc_iso(answer.at))
     ctx.emit("mark", f"confirm: {word}", at=answer.at, what="confirm")
     said = f"{word}, answered by {answer.by} at {_clock(answer)} UTC"
     if not answer.yes:
@@ -74,10 +75,6 @@ def _plan(ctx: StepContext, inputs: ConfirmInputs) -> StepResult:
         f"would ask: {inputs.question}{then}",
         ConfirmOutputs(answer=None, by=None, at=None),
     )
-
-
-def _iso(answer: Answer) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(answer.at))
 
 
 def _clock(answer: Answer) -> str:

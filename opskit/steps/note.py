@@ -10,9 +10,9 @@ changes nothing, so it runs as itself under ``--dry-run``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from opskit.clock import utc_iso
 from opskit.iam.needs import NO_AWS
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
 
@@ -39,8 +39,7 @@ def _run(ctx: StepContext, inputs: NoteInputs) -> StepResult:
     ctx.emit("mark", "note", at=now, what="note")
     if len(first) > SUMMARY_CHARS:
         first = first[: SUMMARY_CHARS - 1] + "…"
-    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-    return StepResult("ok", f"note: {first}", NoteOutputs(at=at), detail=text)
+    return StepResult("ok", f"note: {first}", NoteOutputs(at=utc_iso(now)), detail=text)
 
 
 PERMISSIONS = NO_AWS  # it shows text only
