@@ -8,7 +8,8 @@ entrypoint, the stand-in in fast tests). The sandbox's registry holds only the
 images whose repository starts with ``opskit-sandbox/`` (``server.IMAGE`` is
 one): any other image cannot be pulled, and the task stops before RUNNING with
 ``TaskFailedToStart`` and ECS's words for it. Service tasks are not checked:
-the service's revision always names ``server.IMAGE``.
+they run the stack whatever image their revision names (a redeploy's ``image:``
+deploys in the sandbox where AWS would fail to pull it).
 """
 
 from __future__ import annotations
