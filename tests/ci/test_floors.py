@@ -20,9 +20,9 @@ def test_the_floor_job_pins_exactly_the_floors_setup_cfg_declares() -> None:
     printed = floors()
     assert (printed.returncode, printed.stderr) == (0, "")
     assert printed.stdout.splitlines() == [
-        "boto3==1.39.5",
-        "botocore==1.39.5",
-        "s3transfer==0.13.0",
+        "boto3==1.43.0",
+        "botocore==1.43.10",
+        "s3transfer==0.17.0",
         "jinja2==3.1.6",
     ]
     declared = (ROOT / "setup.cfg").read_text().lower().splitlines()
