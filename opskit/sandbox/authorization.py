@@ -255,6 +255,10 @@ _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("logs", "PutLogEvents"): _on_stream("logs:PutLogEvents"),
 }
 
+# Signing names that are not the IAM service prefix: CloudWatch signs as
+# ``monitoring`` while IAM names its actions ``cloudwatch:...``.
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+
 # Needs no permission: always allowed, even under an explicit Deny (IAM User Guide).
 UNCHECKED = {("sts", "GetCallerIdentity")}
 
@@ -279,7 +283,8 @@ def checks(
     handler = _HANDLERS.get((request.service, request.operation))
     if handler is not None:
         return handler(request)
-    return [Check(f"{request.service}:{request.operation}", "*")]
+    prefix = IAM_PREFIX.get(request.service, request.service)
+    return [Check(f"{prefix}:{request.operation}", "*")]
 
 
 def json_params(body: bytes | str | None) -> dict[str, Any]:
