@@ -22,7 +22,13 @@ from opskit.ecs.names import plural
 from opskit.ecs.settings import ROLLING
 from opskit.errors import InputError, StepFailed
 from opskit.iam.needs import Need, Permissions, all_of, flag
-from opskit.iam.resources import EcsService, EcsTaskList, EcsTasks, Everything
+from opskit.iam.resources import (
+    EcsService,
+    EcsServiceDeployments,
+    EcsTaskList,
+    EcsTasks,
+    Everything,
+)
 from opskit.inputs import InvalidInput
 from opskit.logs.selection import positive
 from opskit.steps.base import StepContext, StepResult, StepType, output, param
@@ -204,30 +210,22 @@ def _passed(names: list[str], window: float, watched: Watched) -> StepResult:
 # Rollback on a native strategy answers ECS's service deployment; on ROLLING it sends
 # UpdateService and follows the deployment's tasks.
 _SERVICE = all_of("cluster", "service", text="cluster and service set")
+_ROLLBACK = flag("rollback")
 PERMISSIONS = Permissions(
     Need("cloudwatch:DescribeAlarms", Everything("CloudWatchAlarms"), "read the alarms, each poll"),
-    Need(
-        "ecs:DescribeServices", EcsService(), "the deployment alarms; strategy; rollback", _SERVICE
-    ),  # fmt: skip
-    Need(
-        "ecs:UpdateService",
-        EcsService(),
-        "rollback on ROLLING: the previous task definition",
-        flag("rollback"),
-    ),  # fmt: skip
-    Need(
-        "ecs:ListTasks",
-        EcsTaskList(),
-        "rollback on ROLLING: the deployment's tasks",
-        flag("rollback"),
-    ),  # fmt: skip
-    Need(
-        "ecs:DescribeTasks",
-        EcsTasks(),
-        "rollback on ROLLING: the deployment's tasks",
-        flag("rollback"),
-    ),  # fmt: skip
-)
+    Need("ecs:DescribeServices", EcsService(), "the deployment alarms; strategy; rollback",
+         _SERVICE),
+    Need("ecs:DescribeServiceDeployments", EcsServiceDeployments(),
+         "rollback on a native strategy: the current service deployment, followed", _ROLLBACK),
+    Need("ecs:ContinueServiceDeployment", EcsServiceDeployments(),
+         "rollback on a native strategy paused at a hook: ROLLBACK", _ROLLBACK),
+    Need("ecs:StopServiceDeployment", EcsServiceDeployments(),
+         "rollback on a native strategy in progress: stopType ROLLBACK", _ROLLBACK),
+    Need("ecs:UpdateService", EcsService(), "rollback on ROLLING: the previous task definition",
+         _ROLLBACK),
+    Need("ecs:ListTasks", EcsTaskList(), "rollback on ROLLING: the deployment's tasks", _ROLLBACK),
+    Need("ecs:DescribeTasks", EcsTasks(), "rollback on ROLLING: the deployment's tasks", _ROLLBACK),
+)  # fmt: skip
 
 
 STEP = StepType(
