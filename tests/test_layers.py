@@ -30,6 +30,7 @@ LAYERS = {
     "s3": 4,
     "ecs": 4,
     "logs": 4,
+    "cloudwatch": 4,
     "streamlit": 4,
     "manifest": 4,
     "releases": 4,

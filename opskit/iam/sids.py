@@ -38,6 +38,9 @@ GRANTS: dict[str, tuple[str, str]] = {
     "ecs:RegisterTaskDefinition": ("Register", "TaskDefinitions"),
     "ecs:TagResource": ("Tag", "NewRevisions"),
     "ecs:RunTask": ("Run", "Tasks"),
+    "ecs:DescribeServiceDeployments": ("Read", "ServiceDeployments"),
+    "ecs:ContinueServiceDeployment": ("Update", "ServiceDeployments"),
+    "ecs:StopServiceDeployment": ("Stop", "ServiceDeployments"),
     "ecs:StopTask": ("Stop", "Tasks"),
     "iam:PassRole": ("Pass", "TaskRoles"),
     "logs:DescribeLogGroups": ("List", "Groups"),
@@ -45,6 +48,7 @@ GRANTS: dict[str, tuple[str, str]] = {
     "logs:FilterLogEvents": ("Filter", "Events"),
     "kms:GenerateDataKey": ("Encrypt", "WithKey"),
     "kms:Decrypt": ("Decrypt", "WithKey"),
+    "cloudwatch:DescribeAlarms": ("Read", "Alarms"),
 }
 VERBS = ("List", "Read", "Filter", "Write", "Update", "Register", "Delete", "Tag", "Pass",
          "Run", "Stop", "Encrypt", "Decrypt")  # fmt: skip

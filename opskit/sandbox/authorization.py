@@ -228,6 +228,18 @@ def _describe_log_groups(request: Request) -> list[Check]:
     return [Check("logs:DescribeLogGroups", request.arn("logs", "log-group::log-stream:"))]
 
 
+def _service_deployments(action: str) -> Callable[[Request], list[Check]]:
+    """The service deployments named (one ARN, or DescribeServiceDeployments' list)."""
+
+    def checks(request: Request) -> list[Check]:
+        arns = request.params.get("serviceDeploymentArns") or [
+            request.params.get("serviceDeploymentArn", "")
+        ]
+        return [Check(action, str(arn)) for arn in arns]
+
+    return checks
+
+
 _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("s3", "ListObjectsV2"): _listing("s3:ListBucket"),
     ("s3", "ListObjects"): _listing("s3:ListBucket"),
@@ -246,6 +258,9 @@ _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("ecs", "UpdateService"): _update_service,
     ("ecs", "ListTasks"): _list_tasks,
     ("ecs", "DescribeTasks"): _describe_tasks,
+    ("ecs", "DescribeServiceDeployments"): _service_deployments("ecs:DescribeServiceDeployments"),
+    ("ecs", "ContinueServiceDeployment"): _service_deployments("ecs:ContinueServiceDeployment"),
+    ("ecs", "StopServiceDeployment"): _service_deployments("ecs:StopServiceDeployment"),
     ("ecs", "DescribeTaskDefinition"): lambda request: [Check("ecs:DescribeTaskDefinition", "*")],
     ("logs", "DescribeLogGroups"): _describe_log_groups,
     ("logs", "FilterLogEvents"): _on_group("logs:FilterLogEvents"),
@@ -254,6 +269,10 @@ _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("logs", "CreateLogStream"): _on_stream("logs:CreateLogStream"),
     ("logs", "PutLogEvents"): _on_stream("logs:PutLogEvents"),
 }
+
+# Signing names that are not the IAM service prefix: CloudWatch signs as
+# ``monitoring`` while IAM names its actions ``cloudwatch:...``.
+IAM_PREFIX = {"monitoring": "cloudwatch"}
 
 # Needs no permission: always allowed, even under an explicit Deny (IAM User Guide).
 UNCHECKED = {("sts", "GetCallerIdentity")}
@@ -279,7 +298,8 @@ def checks(
     handler = _HANDLERS.get((request.service, request.operation))
     if handler is not None:
         return handler(request)
-    return [Check(f"{request.service}:{request.operation}", "*")]
+    prefix = IAM_PREFIX.get(request.service, request.service)
+    return [Check(f"{prefix}:{request.operation}", "*")]
 
 
 def json_params(body: bytes | str | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ _MODULES: dict[str, str] = {
     "ecs.run_task": "opskit.steps.ecs_run_task",
     "logs.wait": "opskit.steps.logs_wait",
     "logs.tail": "opskit.steps.logs_tail",
+    "cloudwatch.alarms": "opskit.steps.cloudwatch_alarms",
     "streamlit.session": "opskit.steps.streamlit_session",
     "confirm": "opskit.steps.confirm",
     "note": "opskit.steps.note",

@@ -23,6 +23,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 def test_the_catalog_has_every_bundled_step_type() -> None:
     assert NAMES == [
+        "cloudwatch.alarms",
         "confirm",
         "ecs.describe",
         "ecs.redeploy",
