@@ -1,0 +1,510 @@
+"""The sandbox's play of ECS's native deployment strategies (BLUE_GREEN, LINEAR,
+CANARY) for one service: who moves a service deployment through its stages,
+and when.
+
+The API side (the records, ContinueServiceDeployment, StopServiceDeployment) is
+``moto_service_deployments``; this module is the scheduler that AWS runs
+behind it, in the order AWS documents ("Amazon ECS blue/green deployments",
+"linear", "canary" in the developer guide):
+
+RECONCILE_SERVICE -> PRE_SCALE_UP -> SCALE_UP (green tasks start beside blue)
+-> POST_SCALE_UP -> TEST_TRAFFIC_SHIFT (the test listener goes to green) ->
+POST_TEST_TRAFFIC_SHIFT (a PAUSE hook waits there for ContinueServiceDeployment,
+or its timeout's action) -> PRODUCTION_TRAFFIC_SHIFT (BLUE_GREEN all at once;
+LINEAR stepPercent a step, CANARY canaryPercent then the rest, each step
+followed by its step bake time) -> POST_PRODUCTION_TRAFFIC_SHIFT -> BAKE_TIME
+-> CLEAN_UP (blue drained and stopped) -> SUCCESSFUL.
+
+A rollback (asked through the API, a deployment alarm in ALARM from the test
+traffic shift to the end of bake time, or green tasks crash-looping under the
+circuit breaker) is ROLLBACK_IN_PROGRESS: both listeners back to blue, green
+stopped, then ROLLBACK_SUCCESSFUL with ``rollback.reason``. Without the circuit
+breaker's rollback, a crash loop leaves the deployment IN_PROGRESS while ECS
+keeps starting green tasks.
+
+Times are in sandbox minutes (``native_config.minute_seconds``); every stage
+lasts at least ``STAGE_DWELL`` minutes, so a reader polling every few seconds of
+real AWS time (a fraction of a second here) sees each one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opskit.sandbox.native_config import alarm_states
+
+if TYPE_CHECKING:
+    from opskit.sandbox.agent import Agent
+
+STAGES = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+)
+# The stages during which ECS watches the deployment's alarms (traffic reaches green).
+_ALARMED = frozenset(STAGES[STAGES.index("TEST_TRAFFIC_SHIFT") : STAGES.index("CLEAN_UP")])
+_WATCHED = frozenset(STAGES[STAGES.index("SCALE_UP") : STAGES.index("CLEAN_UP")])
+STAGE_DWELL = 0.15  # sandbox minutes: 0.3 s by default
+SCHEDULER = "ServiceSchedulerInitiated"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass
+class _Run:
+    """One service deployment as the play follows it."""
+
+    arn: str
+    green: str  # the ecs-svc deployment id of the target revision
+    blue: list[str]  # the ecs-svc deployment ids of the source revisions
+    stage: str = ""
+    entered: float = 0.0
+    steps: list[float] = field(default_factory=list)  # production percents still to shift
+    step_at: float = 0.0  # when the last step shifted
+    paused: set[str] = field(default_factory=set)  # stages whose PAUSE hooks ran
+    hook_id: str | None = None
+    hook_due: float = 0.0
+    rollback: bool = False
+    stages: list[str] = field(default_factory=list)  # entered, in order
+
+
+class Router:
+    """Where each new connection of a listener goes: green for ``weight`` percent
+    of them, spread evenly (not at random, so a test reads 30% as 3 in 10)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.weights = {"production": 0.0, "test": 0.0}
+        self._sent = {"production": [0, 0], "test": [0, 0]}  # [connections, to green]
+
+    def set(self, production: float, test: float) -> None:
+        with self._lock:
+            for listener, weight in (("production", production), ("test", test)):
+                if self.weights[listener] != weight:
+                    self.weights[listener] = weight
+                    self._sent[listener] = [0, 0]
+
+    def green_next(self, listener: str) -> bool:
+        with self._lock:
+            sent = self._sent[listener]
+            sent[0] += 1
+            if sent[1] < round(self.weights[listener] * sent[0] / 100):
+                sent[1] += 1
+                return True
+            return False
+
+
+class NativePlay:
+    """Plays the service deployments of one service (``records``: its
+    ``NativeRecords``; ``ecs``: its ``EcsRecords``) on the agent's tasks."""
+
+    def __init__(
+        self,
+        ecs: Any,
+        *,
+        minute: float,
+        region: str,
+        account_id: str,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.ecs = ecs
+        self.minute = minute
+        self.region = region
+        self.account_id = account_id
+        self.clock = clock
+        self.router = Router()
+        self._run: _Run | None = None
+        self._blue_port: int | None = None
+        self._green_port: int | None = None
+        self.history: dict[str, list[str]] = {}  # arn -> stages entered, in order
+
+    @property
+    def native(self) -> Any:
+        return self.ecs.native
+
+    # -- what the agent asks -------------------------------------------------------
+
+    def routing(self) -> bool:
+        return self._run is not None
+
+    def route(self, listener: str) -> int | None:
+        blue, green = self._blue_port, self._green_port
+        if green is not None and (blue is None or self.router.green_next(listener)):
+            return green
+        return blue
+
+    def tick(self, agent: Agent) -> bool:
+        run = self._run
+        if run is None:
+            run = self._begin(agent)
+            if run is None:
+                return False
+        record = self.native.get(run.arn)
+        if record is None:
+            self._run = None
+            return False
+        self._serve(agent, run)
+        status = record["status"]
+        if status == "ROLLBACK_REQUESTED" and not run.rollback:
+            self._roll_back(agent, run, record, self._requested_reason(run, record))
+        elif status == "STOP_REQUESTED":
+            self._stopped(run)
+            return False
+        elif run.rollback:
+            self._rolling_back(agent, run)
+        else:
+            self._forward(agent, run, record)
+        self._count(agent, run)
+        return True
+
+    # -- starting and ending ---------------------------------------------------------
+
+    def _begin(self, agent: Agent) -> _Run | None:
+        record = self.native.current()
+        if record is None or record.get("status") != "PENDING":
+            return None
+        deployments = self.ecs.deployments()
+        primary = next((d for d in deployments if d["status"] == "PRIMARY"), None)
+        if primary is None:
+            return None
+        blue = [
+            d["id"] for d in deployments if d is not primary and d.get("rolloutState") != "FAILED"
+        ]
+        run = _Run(str(record["serviceDeploymentArn"]), primary["id"], blue)
+        self._run = run
+        self.history[run.arn] = run.stages
+        configuration = self._configuration()
+        breaker = configuration.get("deploymentCircuitBreaker") or {}
+        alarms = configuration.get("alarms") or {}
+        self.native.update(
+            run.arn,
+            status="IN_PROGRESS",
+            startedAt=_now(),
+            deploymentCircuitBreaker={
+                "status": "MONITORING" if breaker.get("enable") else "DISABLED",
+                "failureCount": 0,
+                "threshold": agent.failure_threshold,
+            },
+            alarms={
+                "status": "MONITORING" if alarms.get("enable") else "DISABLED",
+                "alarmNames": list(alarms.get("alarmNames") or []),
+                "triggeredAlarmNames": [],
+            },
+        )
+        self._enter(run, "RECONCILE_SERVICE")
+        return run
+
+    def _finish(self, run: _Run, status: str, **fields: Any) -> None:
+        self.native.update(run.arn, status=status, finishedAt=_now(), **fields)
+        self._run = None
+        self._blue_port = self._green_port = None
+
+    def _stopped(self, run: _Run) -> None:
+        """StopServiceDeployment ABORT: ECS stops moving it and leaves both revisions."""
+        self._finish(run, "STOPPED", statusReason="Service deployment stopped by request.")
+
+    # -- forward ---------------------------------------------------------------------
+
+    def _enter(self, run: _Run, stage: str) -> None:
+        run.stage, run.entered = stage, self.clock()
+        run.stages.append(stage)
+        self.native.update(run.arn, lifecycleStage=stage)
+
+    def _dwelt(self, run: _Run, minutes: float = STAGE_DWELL) -> bool:
+        return self.clock() - run.entered >= minutes * self.minute
+
+    def _next(self, run: _Run) -> None:
+        self._enter(run, STAGES[STAGES.index(run.stage) + 1])
+
+    def _forward(self, agent: Agent, run: _Run, record: dict[str, Any]) -> None:
+        if run.stage in _WATCHED and self._circuit_breaker(agent, run):
+            return
+        if run.stage in _ALARMED and self._alarm(agent, run, record):
+            return
+        if run.hook_id is not None:
+            self._await_hook(agent, run, record)
+            return
+        stage = run.stage
+        if stage == "SCALE_UP":
+            green = self._deployment(run.green)
+            if green is not None:
+                agent.launch_missing(green)
+            if green is None or len(agent.healthy_of(run.green)) < green["desiredCount"]:
+                return
+        elif stage == "PRODUCTION_TRAFFIC_SHIFT":
+            if not self._shift_production(run):
+                return
+        elif stage == "BAKE_TIME":
+            if not self._dwelt(run, float(self._configuration().get("bakeTimeInMinutes") or 0)):
+                return
+        elif stage == "CLEAN_UP":
+            self._clean_up(agent, run)
+            return
+        if not self._dwelt(run):
+            return
+        if self._pause_here(run):
+            return
+        self._next(run)
+        if run.stage == "TEST_TRAFFIC_SHIFT":
+            self.native.set_traffic(run.arn, production=0, test=100)
+            self.router.set(0, 100)
+        elif run.stage == "PRODUCTION_TRAFFIC_SHIFT":
+            run.steps = self._steps()
+            run.step_at = -1.0
+        elif run.stage == "CLEAN_UP":
+            self._start_clean_up(agent, run)
+
+    def _steps(self) -> list[float]:
+        configuration = self._configuration()
+        strategy = configuration.get("strategy")
+        if strategy == "LINEAR":
+            step = float((configuration.get("linearConfiguration") or {}).get("stepPercent") or 100)
+            steps, share = [], step
+            while share < 100:
+                steps.append(share)
+                share += step
+            return [*steps, 100.0]
+        if strategy == "CANARY":
+            canary = configuration.get("canaryConfiguration") or {}
+            return [float(canary.get("canaryPercent") or 100), 100.0]
+        return [100.0]
+
+    def _step_bake(self) -> float:
+        configuration = self._configuration()
+        key = {"LINEAR": "linearConfiguration", "CANARY": "canaryConfiguration"}.get(
+            str(configuration.get("strategy")), ""
+        )
+        minutes = (configuration.get(key) or {}).get(
+            "stepBakeTimeInMinutes" if key == "linearConfiguration" else "canaryBakeTimeInMinutes"
+        )
+        return float(minutes or 0) * self.minute
+
+    def _shift_production(self, run: _Run) -> bool:
+        """One step when the last one has baked; True once production is all on green."""
+        now = self.clock()
+        if run.step_at >= 0 and now - run.step_at < self._step_bake():
+            return False
+        if not run.steps:
+            return True
+        share = run.steps.pop(0)
+        run.step_at = now
+        self.native.set_traffic(run.arn, production=share, test=100)
+        self.router.set(share, 100)
+        if share < 100:
+            return False
+        run.entered = now  # the dwell after the last step
+        return True
+
+    def _start_clean_up(self, agent: Agent, run: _Run) -> None:
+        """Blue drained: its tasks stopped, its ecs-svc deployments gone, green COMPLETED."""
+        reason = f"Scaling activity initiated by (deployment {run.green})"
+        draining = [t for b in run.blue for t in agent.tasks_of(b) if t.stop_reason is None]
+        if draining:
+            self.ecs.add_event(f"has begun draining connections on {len(draining)} tasks.")
+        for task in draining:
+            agent.stop_task(task, reason, SCHEDULER)
+
+    def _clean_up(self, agent: Agent, run: _Run) -> None:
+        if any(agent.tasks_of(b) for b in run.blue) or not self._dwelt(run):
+            return
+        for blue in run.blue:
+            self.ecs.remove_deployment(blue)
+        self.ecs.complete(run.green)
+        self.ecs.add_event("has reached a steady state.")
+        self._finish(
+            run,
+            "SUCCESSFUL",
+            statusReason="Service deployment completed successfully.",
+            **self._monitors_complete(),
+        )
+
+    def _monitors_complete(self) -> dict[str, Any]:
+        record = self.native.get(self._run.arn) if self._run else None
+        fields: dict[str, Any] = {}
+        for name in ("deploymentCircuitBreaker", "alarms"):
+            monitor = dict((record or {}).get(name) or {})
+            if monitor.get("status") == "MONITORING":
+                fields[name] = dict(monitor, status="MONITORING_COMPLETE")
+        return fields
+
+    # -- PAUSE hooks -------------------------------------------------------------------
+
+    def _pause_here(self, run: _Run) -> bool:
+        """At the end of a stage that a PAUSE hook names: pause (once)."""
+        if run.stage in run.paused:
+            return False
+        for hook in self._configuration().get("lifecycleHooks") or []:
+            stages = hook.get("lifecycleStages") or []
+            if hook.get("targetType") == "PAUSE" and run.stage in stages:
+                run.paused.add(run.stage)
+                run.hook_id = self.native.pause(run.arn, run.stage)
+                timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes") or 1440
+                run.hook_due = self.clock() + float(timeout) * self.minute
+                self._set_hook(run, expiresAt=_now() + datetime.timedelta(
+                    seconds=float(timeout) * self.minute
+                ))  # fmt: skip
+                return True
+        return False
+
+    def _await_hook(self, agent: Agent, run: _Run, record: dict[str, Any]) -> None:
+        hook = self._hook(record, run.hook_id)
+        if hook is None or hook.get("status") != "AWAITING_ACTION":
+            run.hook_id = None  # answered CONTINUE (a ROLLBACK shows in the status)
+            run.entered = self.clock() - STAGE_DWELL * self.minute
+            return
+        if self.clock() < run.hook_due:
+            return
+        action = str(hook.get("timeoutAction") or "ROLLBACK")
+        self._set_hook(run, status="TIMED_OUT")
+        hook_id, run.hook_id = run.hook_id, None
+        if action == "ROLLBACK":
+            reason = f"Lifecycle hook {hook_id} at {run.stage} timed out (timeout action ROLLBACK)."
+            self._roll_back(agent, run, record, reason)
+
+    @staticmethod
+    def _hook(record: dict[str, Any], hook_id: str | None) -> dict[str, Any] | None:
+        details = record.get("lifecycleHookDetails") or []
+        return next((h for h in details if h.get("hookId") == hook_id), None)
+
+    def _set_hook(self, run: _Run, **fields: Any) -> None:
+        record = self.native.get(run.arn) or {}
+        details = [
+            dict(h, **fields) if h.get("hookId") == run.hook_id else h
+            for h in record.get("lifecycleHookDetails") or []
+        ]
+        self.native.update(run.arn, lifecycleHookDetails=details)
+
+    # -- rollback ----------------------------------------------------------------------
+
+    def _requested_reason(self, run: _Run, record: dict[str, Any]) -> str:
+        answered = self._hook(record, run.hook_id) if run.hook_id else None
+        if answered is not None:
+            return (
+                f"Rollback requested through ContinueServiceDeployment at lifecycle hook "
+                f"{run.hook_id} ({run.stage})."
+            )
+        return f"Rollback requested through StopServiceDeployment during {run.stage}."
+
+    def _circuit_breaker(self, agent: Agent, run: _Run) -> bool:
+        breaker = self._configuration().get("deploymentCircuitBreaker") or {}
+        failed = agent.failures[run.green]
+        if not breaker.get("enable"):
+            return False
+        record = self.native.get(run.arn) or {}
+        monitor = dict(record.get("deploymentCircuitBreaker") or {})
+        if monitor.get("failureCount") != failed:
+            self.native.update(run.arn, deploymentCircuitBreaker=dict(monitor, failureCount=failed))
+        if failed < agent.failure_threshold:
+            return False
+        if not breaker.get("rollback"):
+            return False  # ECS keeps trying: the deployment stays IN_PROGRESS
+        self.native.update(
+            run.arn, deploymentCircuitBreaker=dict(monitor, failureCount=failed, status="TRIGGERED")
+        )
+        reason = (
+            f"ECS deployment circuit breaker: {failed} tasks failed to start "
+            f"(threshold {agent.failure_threshold})."
+        )
+        self._roll_back(agent, run, record, reason)
+        return True
+
+    def _alarm(self, agent: Agent, run: _Run, record: dict[str, Any]) -> bool:
+        alarms = self._configuration().get("alarms") or {}
+        if not alarms.get("enable"):
+            return False
+        states = alarm_states(list(alarms.get("alarmNames") or []), self.region, self.account_id)
+        fired = [name for name, (state, _) in states.items() if state == "ALARM"]
+        if not fired:
+            return False
+        monitor = dict(record.get("alarms") or {})
+        if monitor.get("triggeredAlarmNames") != fired:
+            self.native.update(
+                run.arn, alarms=dict(monitor, status="TRIGGERED", triggeredAlarmNames=fired)
+            )
+        if not alarms.get("rollback"):
+            return False
+        said = "; ".join(f"{name}: {states[name][1]}" for name in fired)
+        reason = f"CloudWatch alarm(s) in ALARM state during {run.stage}: {said}"
+        self._roll_back(agent, run, record, reason)
+        return True
+
+    def _roll_back(self, agent: Agent, run: _Run, record: dict[str, Any], reason: str) -> None:
+        """ROLLBACK_IN_PROGRESS: both listeners back on blue now, green stopped."""
+        run.rollback, run.hook_id = True, None
+        sources = record.get("sourceServiceRevisions") or [{}]
+        self.native.update(
+            run.arn,
+            status="ROLLBACK_IN_PROGRESS",
+            statusReason=reason,
+            rollback={
+                "reason": reason,
+                "startedAt": _now(),
+                "serviceRevisionArn": sources[0].get("arn", ""),
+            },
+        )
+        self.native.set_traffic(run.arn, production=0, test=0)
+        self.router.set(0, 0)
+        self._green_port = None
+        self.ecs.update_deployment(
+            run.green, rolloutState="FAILED", rolloutStateReason=reason, desiredCount=0
+        )
+        if run.blue:
+            self.ecs.promote(run.blue[0])
+            self.ecs.add_event(f"rolling back to deployment {run.blue[0]}.")
+        by = run.blue[0] if run.blue else run.green
+        stop = f"Scaling activity initiated by (deployment {by})"
+        for task in agent.tasks_of(run.green):
+            if task.stop_reason is None:
+                agent.stop_task(task, stop, SCHEDULER)
+
+    def _rolling_back(self, agent: Agent, run: _Run) -> None:
+        for blue in run.blue[:1]:
+            deployment = self._deployment(blue)
+            if deployment is not None:
+                agent.launch_missing(deployment)
+        if agent.tasks_of(run.green) or not any(agent.healthy_of(b) for b in run.blue):
+            return
+        reason = (self.native.get(run.arn) or {}).get("statusReason") or ""
+        self._finish(run, "ROLLBACK_SUCCESSFUL", statusReason=reason)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _serve(self, agent: Agent, run: _Run) -> None:
+        """The blue and green task a new connection may go to (healthy ones only)."""
+        blue = [t for b in run.blue for t in agent.healthy_of(b)]
+        green = [] if run.rollback else agent.healthy_of(run.green)
+        self._blue_port = blue[0].port if blue else None
+        self._green_port = green[0].port if green else None
+
+    def _count(self, agent: Agent, run: _Run) -> None:
+        green = self._deployment(run.green) or {}
+        desired = int(green.get("desiredCount") or 0)
+        live_green = [t for t in agent.tasks_of(run.green) if t.stop_reason is None]
+        live_blue = [t for b in run.blue for t in agent.tasks_of(b) if t.stop_reason is None]
+        blue_wanted = 0 if run.stage == "CLEAN_UP" and not run.rollback else desired
+        if self._run is run:
+            self.native.set_counts(
+                run.arn,
+                target=(0 if run.rollback else desired, len(live_green), 0),
+                source=(blue_wanted, len(live_blue), 0),
+            )
+
+    def _deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        return next((d for d in self.ecs.deployments() if d["id"] == deployment_id), None)
+
+    def _configuration(self) -> dict[str, Any]:
+        return dict(getattr(self.ecs.service, "deployment_configuration", None) or {})
