@@ -272,7 +272,9 @@ class Sandbox:
             if self.enforcement is not None:
                 self.enforcement.start()
             self.moto.wrap_app(
-                lambda app: FaultMiddleware(app, self.aws_faults, self._service_snapshot)
+                lambda app: FaultMiddleware(
+                    app, self.aws_faults, self._service_snapshot, self._hide_new_deployment
+                )
             )
             # outermost: a request signed with no key of the sandbox's never reaches moto
             self.moto.wrap_app(lambda app: SignedOnly(app, sandbox_keys(ACCOUNT_ID)))
@@ -308,6 +310,15 @@ class Sandbox:
             if (side.names["cluster"], side.names["service"]) == (cluster, service):
                 return side.records.snapshot()
         return None
+
+    def _hide_new_deployment(self, cluster: str, service: str, reads: int) -> None:
+        """Under stale_reads: the service deployment an update just opened on a
+        native strategy is not visible to the next ``reads`` reads of it."""
+        for side in self.services:
+            if (side.names["cluster"], side.names["service"]) == (cluster, service):
+                current = side.records.native.current() if side.native is not None else None
+                if current is not None and current.get("status") == "PENDING":
+                    side.records.native.stale_reads(reads)
 
     def _tasks_changed(self) -> None:
         if self._on_tasks_changed is not None:

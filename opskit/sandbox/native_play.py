@@ -153,8 +153,9 @@ class NativePlay:
             run = self._begin(agent)
             if run is None:
                 return False
-        record = self.native.get(run.arn)
-        if record is None:
+        try:
+            record = self.native.get(run.arn)
+        except KeyError:  # moto was reset under it
             self._run = None
             return False
         self._serve(agent, run)
@@ -177,14 +178,13 @@ class NativePlay:
         record = self.native.current()
         if record is None or record.get("status") != "PENDING":
             return None
+        arn = str(record["serviceDeploymentArn"])
+        green = self.native.ecs_deployment_id(arn)
         deployments = self.ecs.deployments()
-        primary = next((d for d in deployments if d["status"] == "PRIMARY"), None)
-        if primary is None:
-            return None
         blue = [
-            d["id"] for d in deployments if d is not primary and d.get("rolloutState") != "FAILED"
+            d["id"] for d in deployments if d["id"] != green and d.get("rolloutState") != "FAILED"
         ]
-        run = _Run(str(record["serviceDeploymentArn"]), primary["id"], blue)
+        run = _Run(arn, green, blue)
         self._run = run
         self.history[run.arn] = run.stages
         configuration = self._configuration()
@@ -369,7 +369,7 @@ class NativePlay:
         if self.clock() < run.hook_due:
             return
         action = str(hook.get("timeoutAction") or "ROLLBACK")
-        self._set_hook(run, status="TIMED_OUT")
+        self.native.set_hook(run.arn, str(run.hook_id), "TIMED_OUT")
         hook_id, run.hook_id = run.hook_id, None
         if action == "ROLLBACK":
             reason = f"Lifecycle hook {hook_id} at {run.stage} timed out (timeout action ROLLBACK)."
