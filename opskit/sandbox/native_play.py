@@ -58,6 +58,7 @@ _ALARMED = frozenset(STAGES[STAGES.index("TEST_TRAFFIC_SHIFT") : STAGES.index("C
 _WATCHED = frozenset(STAGES[STAGES.index("SCALE_UP") : STAGES.index("CLEAN_UP")])
 STAGE_DWELL = 0.15  # sandbox minutes: 0.3 s by default
 SCHEDULER = "ServiceSchedulerInitiated"
+FINISHED = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
 
 
 def _now() -> datetime.datetime:
@@ -176,7 +177,9 @@ class NativePlay:
 
     def _begin(self, agent: Agent) -> _Run | None:
         record = self.native.current()
-        if record is None or record.get("status") != "PENDING":
+        if record is None or record["serviceDeploymentArn"] in self.history:
+            return None
+        if record.get("status") in FINISHED:
             return None
         arn = str(record["serviceDeploymentArn"])
         green = self.native.ecs_deployment_id(arn)
@@ -190,9 +193,11 @@ class NativePlay:
         configuration = self._configuration()
         breaker = configuration.get("deploymentCircuitBreaker") or {}
         alarms = configuration.get("alarms") or {}
+        with self.native.lock:  # a rollback or stop asked already stays asked
+            if self.native.get(arn)["status"] == "PENDING":
+                self.native.update(arn, status="IN_PROGRESS")
         self.native.update(
             run.arn,
-            status="IN_PROGRESS",
             startedAt=_now(),
             deploymentCircuitBreaker={
                 "status": "MONITORING" if breaker.get("enable") else "DISABLED",
