@@ -362,7 +362,10 @@ CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
         "a sandbox that is a template",
         "targets:\n  laptop:\n    sandbox: '{{ vars.n }}'\n" + GOOD_STEP,
         3,
-        Exactly("targets.laptop.sandbox: expected true, false or {services: N, strategy: S}, not a template"),
+        Exactly(
+            "targets.laptop.sandbox: expected true, false or {services: N, strategy: S}, "
+            "not a template"
+        ),
         [],
     ),
     (

@@ -30,86 +30,32 @@ real AWS time (a fraction of a second here) sees each one.
 from __future__ import annotations
 
 import datetime
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from opskit.sandbox.native_config import alarm_states
+from opskit.sandbox.native_rollback import Rollbacks
+from opskit.sandbox.native_stages import (
+    ALARMED,
+    FINISHED,
+    SCHEDULER,
+    STAGE_DWELL,
+    STAGES,
+    WATCHED,
+    Router,
+    Run,
+    now_utc,
+    production_steps,
+    step_bake_minutes,
+)
 
 if TYPE_CHECKING:
     from opskit.sandbox.agent import Agent
 
-STAGES = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-    "BAKE_TIME",
-    "CLEAN_UP",
-)
-# The stages during which ECS watches the deployment's alarms (traffic reaches green).
-_ALARMED = frozenset(STAGES[STAGES.index("TEST_TRAFFIC_SHIFT") : STAGES.index("CLEAN_UP")])
-_WATCHED = frozenset(STAGES[STAGES.index("SCALE_UP") : STAGES.index("CLEAN_UP")])
-STAGE_DWELL = 0.15  # sandbox minutes: 0.3 s by default
-SCHEDULER = "ServiceSchedulerInitiated"
-FINISHED = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
+__all__ = ["STAGES", "NativePlay", "Router"]
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-@dataclass
-class _Run:
-    """One service deployment as the play follows it."""
-
-    arn: str
-    green: str  # the ecs-svc deployment id of the target revision
-    blue: list[str]  # the ecs-svc deployment ids of the source revisions
-    stage: str = ""
-    entered: float = 0.0
-    steps: list[float] = field(default_factory=list)  # production percents still to shift
-    step_at: float = 0.0  # when the last step shifted
-    paused: set[str] = field(default_factory=set)  # stages whose PAUSE hooks ran
-    hook_id: str | None = None
-    hook_due: float = 0.0
-    rollback: bool = False
-    stages: list[str] = field(default_factory=list)  # entered, in order
-
-
-class Router:
-    """Where each new connection of a listener goes: green for ``weight`` percent
-    of them, spread evenly (not at random, so a test reads 30% as 3 in 10)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.weights = {"production": 0.0, "test": 0.0}
-        self._sent = {"production": [0, 0], "test": [0, 0]}  # [connections, to green]
-
-    def set(self, production: float, test: float) -> None:
-        with self._lock:
-            for listener, weight in (("production", production), ("test", test)):
-                if self.weights[listener] != weight:
-                    self.weights[listener] = weight
-                    self._sent[listener] = [0, 0]
-
-    def green_next(self, listener: str) -> bool:
-        with self._lock:
-            sent = self._sent[listener]
-            sent[0] += 1
-            if sent[1] < round(self.weights[listener] * sent[0] / 100):
-                sent[1] += 1
-                return True
-            return False
-
-
-class NativePlay:
+class NativePlay(Rollbacks):
     """Plays the service deployments of one service (``records``: its
     ``NativeRecords``; ``ecs``: its ``EcsRecords``) on the agent's tasks."""
 
@@ -128,7 +74,7 @@ class NativePlay:
         self.account_id = account_id
         self.clock = clock
         self.router = Router()
-        self._run: _Run | None = None
+        self._run: Run | None = None
         self._blue_port: int | None = None
         self._green_port: int | None = None
         self.history: dict[str, list[str]] = {}  # arn -> stages entered, in order
@@ -175,7 +121,7 @@ class NativePlay:
 
     # -- starting and ending ---------------------------------------------------------
 
-    def _begin(self, agent: Agent) -> _Run | None:
+    def _begin(self, agent: Agent) -> Run | None:
         record = self.native.current()
         if record is None or record["serviceDeploymentArn"] in self.history:
             return None
@@ -187,7 +133,7 @@ class NativePlay:
         blue = [
             d["id"] for d in deployments if d["id"] != green and d.get("rolloutState") != "FAILED"
         ]
-        run = _Run(arn, green, blue)
+        run = Run(arn, green, blue)
         self._run = run
         self.history[run.arn] = run.stages
         configuration = self._configuration()
@@ -198,7 +144,7 @@ class NativePlay:
                 self.native.update(arn, status="IN_PROGRESS")
         self.native.update(
             run.arn,
-            startedAt=_now(),
+            startedAt=now_utc(),
             deploymentCircuitBreaker={
                 "status": "MONITORING" if breaker.get("enable") else "DISABLED",
                 "failureCount": 0,
@@ -213,32 +159,32 @@ class NativePlay:
         self._enter(run, "RECONCILE_SERVICE")
         return run
 
-    def _finish(self, run: _Run, status: str, **fields: Any) -> None:
-        self.native.update(run.arn, status=status, finishedAt=_now(), **fields)
+    def _finish(self, run: Run, status: str, **fields: Any) -> None:
+        self.native.update(run.arn, status=status, finishedAt=now_utc(), **fields)
         self._run = None
         self._blue_port = self._green_port = None
 
-    def _stopped(self, run: _Run) -> None:
+    def _stopped(self, run: Run) -> None:
         """StopServiceDeployment ABORT: ECS stops moving it and leaves both revisions."""
         self._finish(run, "STOPPED", statusReason="Service deployment stopped by request.")
 
     # -- forward ---------------------------------------------------------------------
 
-    def _enter(self, run: _Run, stage: str) -> None:
+    def _enter(self, run: Run, stage: str) -> None:
         run.stage, run.entered = stage, self.clock()
         run.stages.append(stage)
         self.native.update(run.arn, lifecycleStage=stage)
 
-    def _dwelt(self, run: _Run, minutes: float = STAGE_DWELL) -> bool:
+    def _dwelt(self, run: Run, minutes: float = STAGE_DWELL) -> bool:
         return self.clock() - run.entered >= minutes * self.minute
 
-    def _next(self, run: _Run) -> None:
+    def _next(self, run: Run) -> None:
         self._enter(run, STAGES[STAGES.index(run.stage) + 1])
 
-    def _forward(self, agent: Agent, run: _Run, record: dict[str, Any]) -> None:
-        if run.stage in _WATCHED and self._circuit_breaker(agent, run):
+    def _forward(self, agent: Agent, run: Run, record: dict[str, Any]) -> None:
+        if run.stage in WATCHED and self._circuit_breaker(agent, run):
             return
-        if run.stage in _ALARMED and self._alarm(agent, run, record):
+        if run.stage in ALARMED and self._alarm(agent, run, record):
             return
         if run.hook_id is not None:
             self._await_hook(agent, run, record)
@@ -268,40 +214,18 @@ class NativePlay:
             self.native.set_traffic(run.arn, production=0, test=100)
             self.router.set(0, 100)
         elif run.stage == "PRODUCTION_TRAFFIC_SHIFT":
-            run.steps = self._steps()
+            run.steps = production_steps(self._configuration())
             run.step_at = -1.0
         elif run.stage == "CLEAN_UP":
             self._start_clean_up(agent, run)
 
-    def _steps(self) -> list[float]:
-        configuration = self._configuration()
-        strategy = configuration.get("strategy")
-        if strategy == "LINEAR":
-            step = float((configuration.get("linearConfiguration") or {}).get("stepPercent") or 100)
-            steps, share = [], step
-            while share < 100:
-                steps.append(share)
-                share += step
-            return [*steps, 100.0]
-        if strategy == "CANARY":
-            canary = configuration.get("canaryConfiguration") or {}
-            return [float(canary.get("canaryPercent") or 100), 100.0]
-        return [100.0]
-
-    def _step_bake(self) -> float:
-        configuration = self._configuration()
-        key = {"LINEAR": "linearConfiguration", "CANARY": "canaryConfiguration"}.get(
-            str(configuration.get("strategy")), ""
-        )
-        minutes = (configuration.get(key) or {}).get(
-            "stepBakeTimeInMinutes" if key == "linearConfiguration" else "canaryBakeTimeInMinutes"
-        )
-        return float(minutes or 0) * self.minute
-
-    def _shift_production(self, run: _Run) -> bool:
+    def _shift_production(self, run: Run) -> bool:
         """One step when the last one has baked; True once production is all on green."""
         now = self.clock()
-        if run.step_at >= 0 and now - run.step_at < self._step_bake():
+        if (
+            run.step_at >= 0
+            and now - run.step_at < step_bake_minutes(self._configuration()) * self.minute
+        ):
             return False
         if not run.steps:
             return True
@@ -314,7 +238,7 @@ class NativePlay:
         run.entered = now  # the dwell after the last step
         return True
 
-    def _start_clean_up(self, agent: Agent, run: _Run) -> None:
+    def _start_clean_up(self, agent: Agent, run: Run) -> None:
         """Blue drained: its tasks stopped, its ecs-svc deployments gone, green COMPLETED."""
         reason = f"Scaling activity initiated by (deployment {run.green})"
         draining = [t for b in run.blue for t in agent.tasks_of(b) if t.stop_reason is None]
@@ -323,7 +247,7 @@ class NativePlay:
         for task in draining:
             agent.stop_task(task, reason, SCHEDULER)
 
-    def _clean_up(self, agent: Agent, run: _Run) -> None:
+    def _clean_up(self, agent: Agent, run: Run) -> None:
         if any(agent.tasks_of(b) for b in run.blue) or not self._dwelt(run):
             return
         for blue in run.blue:
@@ -348,7 +272,7 @@ class NativePlay:
 
     # -- PAUSE hooks -------------------------------------------------------------------
 
-    def _pause_here(self, run: _Run) -> bool:
+    def _pause_here(self, run: Run) -> bool:
         """At the end of a stage that a PAUSE hook names: pause (once)."""
         if run.stage in run.paused:
             return False
@@ -359,13 +283,13 @@ class NativePlay:
                 run.hook_id = self.native.pause(run.arn, run.stage)
                 timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes") or 1440
                 run.hook_due = self.clock() + float(timeout) * self.minute
-                self._set_hook(run, expiresAt=_now() + datetime.timedelta(
+                self._set_hook(run, expiresAt=now_utc() + datetime.timedelta(
                     seconds=float(timeout) * self.minute
                 ))  # fmt: skip
                 return True
         return False
 
-    def _await_hook(self, agent: Agent, run: _Run, record: dict[str, Any]) -> None:
+    def _await_hook(self, agent: Agent, run: Run, record: dict[str, Any]) -> None:
         hook = self._hook(record, run.hook_id)
         if hook is None or hook.get("status") != "AWAITING_ACTION":
             run.hook_id = None  # answered CONTINUE (a ROLLBACK shows in the status)
@@ -385,7 +309,7 @@ class NativePlay:
         details = record.get("lifecycleHookDetails") or []
         return next((h for h in details if h.get("hookId") == hook_id), None)
 
-    def _set_hook(self, run: _Run, **fields: Any) -> None:
+    def _set_hook(self, run: Run, **fields: Any) -> None:
         record = self.native.get(run.arn) or {}
         details = [
             dict(h, **fields) if h.get("hookId") == run.hook_id else h
@@ -393,109 +317,16 @@ class NativePlay:
         ]
         self.native.update(run.arn, lifecycleHookDetails=details)
 
-    # -- rollback ----------------------------------------------------------------------
-
-    def _requested_reason(self, run: _Run, record: dict[str, Any]) -> str:
-        answered = self._hook(record, run.hook_id) if run.hook_id else None
-        if answered is not None:
-            return (
-                f"Rollback requested through ContinueServiceDeployment at lifecycle hook "
-                f"{run.hook_id} ({run.stage})."
-            )
-        return f"Rollback requested through StopServiceDeployment during {run.stage}."
-
-    def _circuit_breaker(self, agent: Agent, run: _Run) -> bool:
-        breaker = self._configuration().get("deploymentCircuitBreaker") or {}
-        failed = agent.failures[run.green]
-        if not breaker.get("enable"):
-            return False
-        record = self.native.get(run.arn) or {}
-        monitor = dict(record.get("deploymentCircuitBreaker") or {})
-        if monitor.get("failureCount") != failed:
-            self.native.update(run.arn, deploymentCircuitBreaker=dict(monitor, failureCount=failed))
-        if failed < agent.failure_threshold:
-            return False
-        if not breaker.get("rollback"):
-            return False  # ECS keeps trying: the deployment stays IN_PROGRESS
-        self.native.update(
-            run.arn, deploymentCircuitBreaker=dict(monitor, failureCount=failed, status="TRIGGERED")
-        )
-        reason = (
-            f"ECS deployment circuit breaker: {failed} tasks failed to start "
-            f"(threshold {agent.failure_threshold})."
-        )
-        self._roll_back(agent, run, record, reason)
-        return True
-
-    def _alarm(self, agent: Agent, run: _Run, record: dict[str, Any]) -> bool:
-        alarms = self._configuration().get("alarms") or {}
-        if not alarms.get("enable"):
-            return False
-        states = alarm_states(list(alarms.get("alarmNames") or []), self.region, self.account_id)
-        fired = [name for name, (state, _) in states.items() if state == "ALARM"]
-        if not fired:
-            return False
-        monitor = dict(record.get("alarms") or {})
-        if monitor.get("triggeredAlarmNames") != fired:
-            self.native.update(
-                run.arn, alarms=dict(monitor, status="TRIGGERED", triggeredAlarmNames=fired)
-            )
-        if not alarms.get("rollback"):
-            return False
-        said = "; ".join(f"{name}: {states[name][1]}" for name in fired)
-        reason = f"CloudWatch alarm(s) in ALARM state during {run.stage}: {said}"
-        self._roll_back(agent, run, record, reason)
-        return True
-
-    def _roll_back(self, agent: Agent, run: _Run, record: dict[str, Any], reason: str) -> None:
-        """ROLLBACK_IN_PROGRESS: both listeners back on blue now, green stopped."""
-        run.rollback, run.hook_id = True, None
-        sources = record.get("sourceServiceRevisions") or [{}]
-        self.native.update(
-            run.arn,
-            status="ROLLBACK_IN_PROGRESS",
-            statusReason=reason,
-            rollback={
-                "reason": reason,
-                "startedAt": _now(),
-                "serviceRevisionArn": sources[0].get("arn", ""),
-            },
-        )
-        self.native.set_traffic(run.arn, production=0, test=0)
-        self.router.set(0, 0)
-        self._green_port = None
-        self.ecs.update_deployment(
-            run.green, rolloutState="FAILED", rolloutStateReason=reason, desiredCount=0
-        )
-        if run.blue:
-            self.ecs.promote(run.blue[0])
-            self.ecs.add_event(f"rolling back to deployment {run.blue[0]}.")
-        by = run.blue[0] if run.blue else run.green
-        stop = f"Scaling activity initiated by (deployment {by})"
-        for task in agent.tasks_of(run.green):
-            if task.stop_reason is None:
-                agent.stop_task(task, stop, SCHEDULER)
-
-    def _rolling_back(self, agent: Agent, run: _Run) -> None:
-        for blue in run.blue[:1]:
-            deployment = self._deployment(blue)
-            if deployment is not None:
-                agent.launch_missing(deployment)
-        if agent.tasks_of(run.green) or not any(agent.healthy_of(b) for b in run.blue):
-            return
-        reason = (self.native.get(run.arn) or {}).get("statusReason") or ""
-        self._finish(run, "ROLLBACK_SUCCESSFUL", statusReason=reason)
-
     # -- helpers -----------------------------------------------------------------------
 
-    def _serve(self, agent: Agent, run: _Run) -> None:
+    def _serve(self, agent: Agent, run: Run) -> None:
         """The blue and green task a new connection may go to (healthy ones only)."""
         blue = [t for b in run.blue for t in agent.healthy_of(b)]
         green = [] if run.rollback else agent.healthy_of(run.green)
         self._blue_port = blue[0].port if blue else None
         self._green_port = green[0].port if green else None
 
-    def _count(self, agent: Agent, run: _Run) -> None:
+    def _count(self, agent: Agent, run: Run) -> None:
         green = self._deployment(run.green) or {}
         desired = int(green.get("desiredCount") or 0)
         live_green = [t for t in agent.tasks_of(run.green) if t.stop_reason is None]
