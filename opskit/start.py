@@ -66,13 +66,13 @@ def run_sandbox(
         yield found
 
 
-def known_sandbox(services: int) -> dict[str, Any]:
+def known_sandbox(services: int, strategy: str = "ROLLING") -> dict[str, Any]:
     """What a sandbox target is before a sandbox starts (its region, account, names
     and task definitions), without starting one: how ``opskit iam`` renders a
     sandbox target. See ``opskit.sandbox.known_before_start``."""
     from opskit import sandbox as sandbox_mod
 
-    return sandbox_mod.known_before_start(services)
+    return sandbox_mod.known_before_start(services, strategy)
 
 
 @dataclass(frozen=True)

@@ -69,12 +69,12 @@ def find_running() -> SandboxInfo | None:
     return info
 
 
-def known_before_start(services: int = 1) -> dict[str, Any]:
+def known_before_start(services: int = 1, strategy: str = ROLLING) -> dict[str, Any]:
     """What a sandbox is before one starts, for ``opskit iam``: its ``region`` and
     ``account`` (fixed), ``template_context`` (what templates read as
     ``opskit.sandbox``; the URLs name the default ports) and ``task_definitions``
     (each service's, keyed ``cluster/service``, as the sandbox registers them)."""
-    info = planned_info(services)
+    info = planned_info(services, strategy=strategy)
     return {
         "region": info.region,
         "account": ACCOUNT_ID,
