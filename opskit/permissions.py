@@ -161,7 +161,9 @@ def playbook_policy(playbook: Playbook, options: RunOptions) -> PlaybookPolicy:
     """The policy ``playbook`` needs on ``options.target`` with ``options``' vars
     (``-e``, ``--vars-file``). Raises ``InputError`` for bad input, with its line."""
     target = playbook.target(options.target)
-    known = known_sandbox(target.sandbox_services) if target.sandbox else None
+    known = (
+        known_sandbox(target.sandbox_services, target.sandbox_strategy) if target.sandbox else None
+    )
     sandbox = None
     if known is not None:
         sandbox = SandboxSide(AwsSettings(region=str(known["region"])), known["template_context"])

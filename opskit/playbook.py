@@ -21,7 +21,16 @@ from opskit import templating
 from opskit.aws import AwsSettings
 from opskit.errors import InputError
 from opskit.inputs import Input, InvalidInput
-from opskit.shapes import Map, OneOf, Required, Scalar, ShapeError, type_name, unknown_message
+from opskit.shapes import (
+    Checked,
+    Map,
+    OneOf,
+    Optional,
+    Scalar,
+    ShapeError,
+    type_name,
+    unknown_message,
+)
 from opskit.steps.base import StepType
 from opskit.yamlload import Located, format_path, load_yaml
 
@@ -47,11 +56,30 @@ TOP_LEVEL = (
     Input("steps", "list", "The steps, run in order.", required=True),
     Input("on_failure", "list", "Steps run after a failure or interrupt (diagnostics)."),
 )
-# ``sandbox:`` is false, true (one service) or {services: N} (a fleet on a laptop).
+# ECS's deployment strategies a sandbox service can have (the sandbox plays each).
+SANDBOX_STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
+
+
+def _strategy(value: str) -> str:
+    if value not in SANDBOX_STRATEGIES:
+        raise ValueError(f"expected one of {', '.join(SANDBOX_STRATEGIES)}, got {value!r}")
+    return value
+
+
+# ``sandbox:`` is false, true (one service) or {services: N, strategy: S} (a fleet
+# on a laptop; a service on one of ECS's native strategies, with a test listener).
 SANDBOX = OneOf(
     Scalar("boolean"),
-    Map(Required("services", Scalar("integer", minimum=1), "Services the sandbox hosts.")),
-    expected="true, false or {services: N}",
+    Map(
+        Optional("services", Scalar("integer", minimum=1), "Services the sandbox hosts.", 1),
+        Optional(
+            "strategy",
+            Checked(Scalar("string"), _strategy),
+            "The services' deployment strategy: ROLLING, BLUE_GREEN, LINEAR or CANARY.",
+            "ROLLING",
+        ),
+    ),
+    expected="true, false or {services: N, strategy: S}",
 )
 TARGET_KEYS = (
     Input("description", "string", "What this target is."),
@@ -59,7 +87,8 @@ TARGET_KEYS = (
         "sandbox",
         SANDBOX,
         "Run against the embedded local stack (moto + local ECS agent): true, or "
-        "{services: N} for a sandbox that hosts N services (a fleet on a laptop).",
+        "{services: N} for a sandbox that hosts N services (a fleet on a laptop), "
+        "{strategy: BLUE_GREEN | LINEAR | CANARY} for services on ECS's native strategies.",
     ),
     Input("aws", "object", "AWS access: region, profile, endpoint_url, account_id."),
     Input("vars", "object", "Variables for this target."),
@@ -138,6 +167,7 @@ class Target:
     name: str
     sandbox: bool = False
     sandbox_services: int = 1  # services the sandbox must host (sandbox: {services: N})
+    sandbox_strategy: str = "ROLLING"  # their deployment strategy (sandbox: {strategy: S})
     aws: AwsSettings = field(default_factory=AwsSettings)
     vars: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -378,6 +408,7 @@ class _Checker:
             name=str(name),
             sandbox=bool(sandbox),
             sandbox_services=sandbox["services"] if isinstance(sandbox, dict) else 1,
+            sandbox_strategy=sandbox["strategy"] if isinstance(sandbox, dict) else "ROLLING",
             aws=AwsSettings(**{k: v for k, v in aws.items() if v != ""}),
             vars=dict(checked.get("vars") or {}),
             description=str(checked.get("description") or ""),

@@ -214,7 +214,12 @@ class Runner:
         if not self.target.sandbox:
             return None
         found = stack.enter_context(
-            start.run_sandbox(self.bus, self.options, self.target.sandbox_services)
+            start.run_sandbox(
+                self.bus,
+                self.options,
+                self.target.sandbox_services,
+                self.target.sandbox_strategy,
+            )
         )
         side = start.sandbox_side(*found)
         self.result.sandbox = dict(side.details)

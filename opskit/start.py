@@ -49,7 +49,9 @@ __all__ = [
 
 
 @contextlib.contextmanager
-def run_sandbox(bus: EventBus, options: RunOptions, services: int) -> Iterator[tuple[Any, bool]]:
+def run_sandbox(
+    bus: EventBus, options: RunOptions, services: int, strategy: str = "ROLLING"
+) -> Iterator[tuple[Any, bool]]:
     """The engine's one way to the sandbox: ``(info, started)`` of the sandbox with
     at least ``services`` services that a run (or a fleet, for all its targets)
     uses; started here unless one is up, stopped when its last user ends."""
@@ -59,17 +61,18 @@ def run_sandbox(bus: EventBus, options: RunOptions, services: int) -> Iterator[t
         lambda message: bus.emit("info", message),
         app_port=options.sandbox_app_port,
         services=services,
+        strategy=strategy,
     ) as found:
         yield found
 
 
-def known_sandbox(services: int) -> dict[str, Any]:
+def known_sandbox(services: int, strategy: str = "ROLLING") -> dict[str, Any]:
     """What a sandbox target is before a sandbox starts (its region, account, names
     and task definitions), without starting one: how ``opskit iam`` renders a
     sandbox target. See ``opskit.sandbox.known_before_start``."""
     from opskit import sandbox as sandbox_mod
 
-    return sandbox_mod.known_before_start(services)
+    return sandbox_mod.known_before_start(services, strategy)
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,8 @@ def test_targets_can_come_from_another_file(tmp_path: Path) -> None:
     [
         (
             "targets:\n  one: {vars: {failures: 0}}\n  two: {sandbox: maybe}\n",
-            "targets.yaml:3: targets.two.sandbox: expected true, false or {services: N}, "
-            "got string 'maybe'",
+            "targets.yaml:3: targets.two.sandbox: expected true, false or "
+            "{services: N, strategy: S}, got string 'maybe'",
         ),
         ("target:\n  one: {}\n", "targets.yaml:1: target: unknown key 'target'"),
         (None, "fleet.yaml:3: targets_from: cannot read targets.yaml: No such file or directory"),

@@ -349,10 +349,23 @@ CASES: list[tuple[str, str | bytes, int | None, str, list[str]]] = [
         [],
     ),
     (
+        "a sandbox of an unknown deployment strategy",
+        "targets:\n  laptop:\n    sandbox:\n      strategy: BLUEGREEN\n" + GOOD_STEP,
+        4,
+        Exactly(
+            "targets.laptop.sandbox.strategy: expected one of ROLLING, BLUE_GREEN, LINEAR, "
+            "CANARY, got 'BLUEGREEN'"
+        ),
+        [],
+    ),
+    (
         "a sandbox that is a template",
         "targets:\n  laptop:\n    sandbox: '{{ vars.n }}'\n" + GOOD_STEP,
         3,
-        Exactly("targets.laptop.sandbox: expected true, false or {services: N}, not a template"),
+        Exactly(
+            "targets.laptop.sandbox: expected true, false or {services: N, strategy: S}, "
+            "not a template"
+        ),
         [],
     ),
     (

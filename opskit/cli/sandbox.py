@@ -28,7 +28,15 @@ def sandbox() -> None:
     help="ECS services, each with its own code prefix, tasks, log group and app URL "
     "(on --port, --port + 1, ...).",
 )
-def sandbox_up(port: int, foreground: bool, aws_port: int, services: int) -> int:
+@click.option(
+    "--strategy",
+    default="ROLLING",
+    show_default=True,
+    type=click.Choice(["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"]),
+    help="The services' deployment strategy; a native one (BLUE_GREEN, LINEAR, CANARY) "
+    "adds a test URL (--port + 1000) and plays ECS's service deployments.",
+)
+def sandbox_up(port: int, foreground: bool, aws_port: int, services: int, strategy: str) -> int:
     """Start the sandbox (in the background unless --foreground)."""
     from opskit import sandbox as sandbox_mod
 
@@ -43,7 +51,12 @@ def sandbox_up(port: int, foreground: bool, aws_port: int, services: int) -> int
         _print_sandbox(info)
 
     info = sandbox_mod.up(
-        app_port=port, aws_port=aws_port, foreground=foreground, on_ready=ready, services=services
+        app_port=port,
+        aws_port=aws_port,
+        foreground=foreground,
+        on_ready=ready,
+        services=services,
+        strategy=strategy,
     )
     if info is not None and not foreground:
         click.echo("sandbox started (stop it with: opskit sandbox down)")
@@ -80,6 +93,8 @@ def _print_sandbox(info: Any) -> None:
 
     click.echo(f"  AWS endpoint:  {info.endpoint_url}  (region {info.region})")
     click.echo(f"  app URL:       {info.app_url}")
+    if info.test_url:
+        click.echo(f"  test URL:      {info.test_url}  ({info.strategy}: the test listener)")
     for key, value in dict(info.names).items():
         click.echo(f"  {key + ':':<14} {value}")
     services = info.service_list()

@@ -32,6 +32,7 @@ from opskit.sandbox.core import DEFAULT_APP_PORT, Sandbox, SandboxInfo, planned_
 from opskit.sandbox.daemon import down, pid_alive, status, up
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.moto_ecs import ACCOUNT_ID
+from opskit.sandbox.native_config import ROLLING
 from opskit.sandbox.ports import free_port, port_free
 from opskit.sandbox.server import task_definition
 from opskit.sandbox.state import read_state, remove_state, state_path
@@ -68,12 +69,12 @@ def find_running() -> SandboxInfo | None:
     return info
 
 
-def known_before_start(services: int = 1) -> dict[str, Any]:
+def known_before_start(services: int = 1, strategy: str = ROLLING) -> dict[str, Any]:
     """What a sandbox is before one starts, for ``opskit iam``: its ``region`` and
     ``account`` (fixed), ``template_context`` (what templates read as
     ``opskit.sandbox``; the URLs name the default ports) and ``task_definitions``
     (each service's, keyed ``cluster/service``, as the sandbox registers them)."""
-    info = planned_info(services)
+    info = planned_info(services, strategy=strategy)
     return {
         "region": info.region,
         "account": ACCOUNT_ID,
@@ -135,6 +136,14 @@ def in_process() -> Sandbox | None:
         return _shared.sandbox
 
 
+def _check_strategy(info: SandboxInfo, strategy: str, where: str) -> None:
+    if info.strategy != strategy:
+        raise SandboxError(
+            f"the {where} sandbox's service deploys {info.strategy}; this run needs "
+            f"{strategy} (stop it, then `opskit sandbox up --strategy {strategy}`)"
+        )
+
+
 def _check_services(info: SandboxInfo, services: int, where: str) -> None:
     have = len(info.service_list())
     if have < services:
@@ -146,16 +155,23 @@ def _check_services(info: SandboxInfo, services: int, where: str) -> None:
 
 @contextmanager
 def sandbox_for_run(
-    emit: Callable[[str], None], *, app_port: int | None = None, services: int = 1
+    emit: Callable[[str], None],
+    *,
+    app_port: int | None = None,
+    services: int = 1,
+    strategy: str = ROLLING,
 ) -> Iterator[tuple[SandboxInfo, bool]]:
     """Yield ``(info, started)`` for a run whose target uses the sandbox, with at
     least ``services`` services: the background one (``opskit sandbox up``), else
     the one this process already started for another run (a fleet's targets share
     it), else a new one, stopped when the last run using it ends (``started`` True
-    for the run that started it; ``emit`` tells the user)."""
+    for the run that started it; ``emit`` tells the user). ``strategy``: the
+    services' deployment strategy (``sandbox: {strategy: BLUE_GREEN}``); a
+    sandbox already up with another one is refused, as one with too few services."""
     running = find_running()
     if running is not None:
         _check_services(running, services, "running")
+        _check_strategy(running, strategy, "running")
         yield running, False
         return
     with _shared.lock:
@@ -164,12 +180,15 @@ def sandbox_for_run(
             port = _run_app_port(emit, services) if app_port is None else app_port
             where = f"app URL http://127.0.0.1:{port}" if port else "app URLs on free ports"
             several = f"{services} services, " if services > 1 else ""
+            if strategy != ROLLING:
+                several = f"{strategy}, {several}"
             emit(f"starting a sandbox for this run ({several}{where}) ...")
-            sandbox = Sandbox(app_port=port, services=services)
+            sandbox = Sandbox(app_port=port, services=services, strategy=strategy)
             _shared.info = sandbox.start()
             _shared.sandbox = sandbox
         assert _shared.info is not None
         _check_services(_shared.info, services, "shared")
+        _check_strategy(_shared.info, strategy, "shared")
         info = _shared.info
         _shared.users += 1
     try:

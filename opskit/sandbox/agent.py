@@ -40,7 +40,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from opskit.sandbox.aws_faults.board import AwsFaultBoard
 from opskit.sandbox.aws_faults.ecs_play import SPOT_REASON, SPOT_STOP_CODE, Placement
@@ -49,6 +49,15 @@ from opskit.sandbox.one_off import pull_failed, pullable
 from opskit.sandbox.tasks import LogShipper, TaskProcess
 
 log = logging.getLogger("opskit.sandbox")
+
+
+class NativePlayer(Protocol):
+    """What the agent asks of a native strategy's play (``native_play.NativePlay``)."""
+
+    def tick(self, agent: Agent) -> bool: ...  # True: a service deployment ran this poll
+    def routing(self) -> bool: ...  # whether it decides where connections go
+    def route(self, listener: str) -> int | None: ...  # "production" | "test" -> a port
+
 
 EXITED_REASON = "Essential container in task exited"
 RUN_TASK_NO_CAPACITY = (
@@ -74,8 +83,12 @@ class Agent:
         on_tasks_changed: Callable[[list[int]], None] | None = None,
         faults: AwsFaultBoard | None = None,
         one_off: OneOffLauncher | None = None,
+        native: NativePlayer | None = None,
     ):
         self.records = records
+        # On a BLUE_GREEN/LINEAR/CANARY service, the play of its service
+        # deployments (``native_play``): it runs the release while one is under way.
+        self.native = native
         self._launch_one_off = one_off
         self.one_offs: dict[str, TaskProcess] = {}
         self._faults = faults
@@ -87,7 +100,7 @@ class Agent:
         self.health_timeout = health_timeout
         self._on_tasks_changed = on_tasks_changed
         self.tasks: dict[str, TaskProcess] = {}
-        self._failures: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
         self._steady: set[str] = set()
         self._serving: TaskProcess | None = None
         self.polls = 0  # completed polls: lets callers wait for "a few polls later"
@@ -100,7 +113,20 @@ class Agent:
         self._thread.start()
 
     def serving_port(self) -> int | None:
-        """The port of the task the proxy sends new connections to (``None``: 503)."""
+        """The port of the task the production proxy sends a new connection to
+        (``None``: 503); during a native deployment, blue or green by the weights."""
+        native = self.native
+        if native is not None and native.routing():
+            return native.route("production")
+        serving = self._serving
+        return serving.port if serving is not None else None
+
+    def test_port(self) -> int | None:
+        """The port the test listener sends a new connection to: green once the
+        test traffic shifted, else the service's current revision."""
+        native = self.native
+        if native is not None and native.routing():
+            return native.route("test")
         serving = self._serving
         return serving.port if serving is not None else None
 
@@ -140,18 +166,23 @@ class Agent:
         self._reap()
         self._run_one_offs()
         self._check_health()
+        if self.native is not None and self.native.tick(self):
+            deployments = self.records.deployments()
+            self._serving = self._pick_serving(_primary(deployments))  # once it ends
+            self.records.set_counts(self._counts(deployments))
+            return
         deployments = self.records.deployments()
         primary = _primary(deployments)
         if primary is not None and self._maybe_fail(primary):
             deployments = self.records.deployments()
             primary = _primary(deployments)
         if primary is not None:
-            self._launch_missing(primary)
+            self.launch_missing(primary)
         self._serving = self._pick_serving(primary)
         if (
             primary is not None
             and primary["rolloutState"] != "FAILED"
-            and len(self._healthy(primary["id"])) >= primary["desiredCount"]
+            and len(self.healthy_of(primary["id"])) >= primary["desiredCount"]
         ):
             self._drain(primary, deployments)
         self.records.set_counts(self._counts(self.records.deployments()))
@@ -168,7 +199,7 @@ class Agent:
             del self.tasks[task.task_id]
             task.finish(self._shipper)
             if task.stop_reason is None:
-                self._failures[task.deployment_id] += 1
+                self.failures[task.deployment_id] += 1
                 self.records.task_stopped(
                     task.task_id, code, EXITED_REASON, "EssentialContainerExited"
                 )
@@ -185,11 +216,11 @@ class Agent:
                 task.healthy = True
                 self.records.task_healthy(task.task_id)
                 if self._faults is not None and self._faults.spot_reclaims():
-                    self._stop_task(task, SPOT_REASON, SPOT_STOP_CODE)
+                    self.stop_task(task, SPOT_REASON, SPOT_STOP_CODE)
             elif time.monotonic() - task.started_at > self.health_timeout:
                 # As an ALB target that never passes: ECS stops the task and counts a failure.
-                self._failures[task.deployment_id] += 1
-                self._stop_task(
+                self.failures[task.deployment_id] += 1
+                self.stop_task(
                     task,
                     f"Task failed ELB health checks (no answer on port {task.port} "
                     f"after {self.health_timeout:.0f}s)",
@@ -199,7 +230,7 @@ class Agent:
     def _maybe_fail(self, primary: dict[str, Any]) -> bool:
         if primary["rolloutState"] != "IN_PROGRESS":
             return False
-        if self._failures[primary["id"]] < self.failure_threshold:
+        if self.failures[primary["id"]] < self.failure_threshold:
             return False
         self.records.set_counts(self._counts(self.records.deployments()))
         rolled_back_to = self.records.fail(primary["id"])
@@ -208,27 +239,27 @@ class Agent:
             if rolled_back_to
             else CIRCUIT_BREAKER_REASON
         )
-        for task in self._of(primary["id"]):
+        for task in self.tasks_of(primary["id"]):
             if task.stop_reason is None:
-                self._stop_task(task, reason, "ServiceSchedulerInitiated")
+                self.stop_task(task, reason, "ServiceSchedulerInitiated")
         return True
 
-    def _launch_missing(self, primary: dict[str, Any]) -> None:
+    def launch_missing(self, primary: dict[str, Any]) -> None:
         if primary["rolloutState"] == "FAILED":
             return  # no rollback target: the circuit breaker stopped trying
-        live = [t for t in self._of(primary["id"]) if t.stop_reason is None]
+        live = [t for t in self.tasks_of(primary["id"]) if t.stop_reason is None]
         missing = primary["desiredCount"] - len(live)
         if missing > 0 and self._placement.places():
             for _ in range(missing):
-                self._start_task(primary)
+                self.start_task(primary)
         for task in live[primary["desiredCount"] :]:  # scaled in
-            self._stop_task(
+            self.stop_task(
                 task,
                 f"Scaling activity initiated by (deployment {primary['id']})",
                 "ServiceSchedulerInitiated",
             )
 
-    def _start_task(self, deployment: dict[str, Any]) -> None:
+    def start_task(self, deployment: dict[str, Any]) -> None:
         deployment_id = deployment["id"]
         task_id = self.records.create_task(deployment_id, deployment["taskDefinition"])
         if self._faults is not None:
@@ -237,7 +268,7 @@ class Agent:
         try:
             task = self._launch(task_id, deployment_id, environment)
         except OSError as err:
-            self._failures[deployment_id] += 1
+            self.failures[deployment_id] += 1
             self.records.task_stopped(
                 task_id, None, f"CannotStartContainerError: {err}", "TaskFailedToStart"
             )
@@ -260,7 +291,7 @@ class Agent:
         if draining:
             self.records.add_event(f"has begun draining connections on {len(draining)} tasks.")
         for task in draining:
-            self._stop_task(task, reason, "ServiceSchedulerInitiated")
+            self.stop_task(task, reason, "ServiceSchedulerInitiated")
         remaining = {t.deployment_id for t in self.tasks.values()} - {primary["id"]}
         if remaining:
             return
@@ -273,7 +304,7 @@ class Agent:
             self._steady.add(primary["id"])
             self.records.add_event("has reached a steady state.")
 
-    def _stop_task(self, task: TaskProcess, reason: str, stop_code: str) -> None:
+    def stop_task(self, task: TaskProcess, reason: str, stop_code: str) -> None:
         task.stop_reason = reason
         if self._serving is task:
             self._serving = None
@@ -331,17 +362,17 @@ class Agent:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _of(self, deployment_id: str) -> list[TaskProcess]:
+    def tasks_of(self, deployment_id: str) -> list[TaskProcess]:
         return [t for t in self.tasks.values() if t.deployment_id == deployment_id]
 
-    def _healthy(self, deployment_id: str) -> list[TaskProcess]:
-        return [t for t in self._of(deployment_id) if t.healthy and t.stop_reason is None]
+    def healthy_of(self, deployment_id: str) -> list[TaskProcess]:
+        return [t for t in self.tasks_of(deployment_id) if t.healthy and t.stop_reason is None]
 
     def _pick_serving(self, primary: dict[str, Any] | None) -> TaskProcess | None:
         """A healthy task of the PRIMARY deployment, else any healthy task (the
         ALB keeps the old targets until they are drained)."""
         if primary is not None:
-            healthy = self._healthy(primary["id"])
+            healthy = self.healthy_of(primary["id"])
             if healthy:
                 return healthy[0]
         others = [t for t in self.tasks.values() if t.healthy and t.stop_reason is None]
@@ -350,9 +381,9 @@ class Agent:
     def _counts(self, deployments: list[dict[str, Any]]) -> dict[str, tuple[int, int, int]]:
         counts = {}
         for d in deployments:
-            tasks = [t for t in self._of(d["id"]) if t.stop_reason is None]
+            tasks = [t for t in self.tasks_of(d["id"]) if t.stop_reason is None]
             # RUNNING from process start, as ECS counts a started container.
-            counts[d["id"]] = (len(tasks), 0, self._failures[d["id"]])
+            counts[d["id"]] = (len(tasks), 0, self.failures[d["id"]])
         return counts
 
     def _tasks_changed(self) -> None:

@@ -25,6 +25,8 @@ from opskit.sandbox.bedrock import BedrockEndpoint, delay_from_env
 from opskit.sandbox.enforcement import Credentials, Decided, Enforcement, create_operator
 from opskit.sandbox.errors import SandboxError
 from opskit.sandbox.moto_ecs import ACCOUNT_ID, EcsRecords
+from opskit.sandbox.native_config import ROLLING, check_strategy, create_alarm
+from opskit.sandbox.ports import port_free
 from opskit.sandbox.proxy import TcpProxy
 from opskit.sandbox.server import (
     ACCESS_KEY_ID,
@@ -40,6 +42,7 @@ from opskit.sandbox.service import ServiceSide
 from opskit.sandbox.signed import SignedOnly, sandbox_keys
 
 DEFAULT_APP_PORT = 8501
+TEST_PORT_OFFSET = 1000  # a native strategy's test listener: 9501 beside 8501
 # Whether a sandbox authorizes requests as AWS would (``enforcement.py``). Off for
 # now: a later release makes the sandbox refuse foreign credentials by default.
 ENFORCE_IAM = False
@@ -66,6 +69,13 @@ class SandboxInfo:
     # Whether it authorizes requests as AWS does (``access_key_id`` is then the key
     # of its own IAM user, which may do anything; other users get their policies).
     iam_enforced: bool = False
+    # The service's deployment strategy: ROLLING, or a native one (BLUE_GREEN,
+    # LINEAR, CANARY), whose services also have a test listener (``test_url``).
+    strategy: str = ROLLING
+
+    @property
+    def test_url(self) -> str:
+        return str(self.service_list()[0].get("test_url") or "")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +93,8 @@ class SandboxInfo:
         return {
             "endpoint_url": self.endpoint_url,
             "app_url": self.app_url,
+            "test_url": self.test_url,
+            "strategy": self.strategy,
             **dict(self.names),
             "services": {s["service"]: dict(s) for s in self.service_list()},
         }
@@ -102,16 +114,22 @@ class SandboxInfo:
             aws_faults_file=str(document.get("aws_faults_file") or ""),
             services=[dict(s) for s in document.get("services") or []],
             iam_enforced=bool(document.get("iam_enforced", False)),
+            strategy=str(document.get("strategy") or ROLLING),
         )
 
 
-def planned_info(services: int = 1, app_port: int = DEFAULT_APP_PORT) -> SandboxInfo:
+def planned_info(
+    services: int = 1, app_port: int = DEFAULT_APP_PORT, strategy: str = ROLLING
+) -> SandboxInfo:
     """A sandbox's info before it starts: its names, region and app URLs on the
     default ports (a started one may take others); no endpoint or keys yet."""
-    listed = [
-        {**service_names(index), "app_url": f"http://127.0.0.1:{app_port + index - 1}"}
-        for index in range(1, services + 1)
-    ]
+    listed = []
+    for index in range(1, services + 1):
+        planned = {**service_names(index), "app_url": f"http://127.0.0.1:{app_port + index - 1}"}
+        if strategy != ROLLING:
+            test_port = app_port + TEST_PORT_OFFSET + index - 1
+            planned.update(test_url=f"http://127.0.0.1:{test_port}", strategy=strategy)
+        listed.append(planned)
     return SandboxInfo(
         endpoint_url="",
         app_url=listed[0]["app_url"],
@@ -120,7 +138,17 @@ def planned_info(services: int = 1, app_port: int = DEFAULT_APP_PORT) -> Sandbox
         secret_access_key="",
         pid=None,
         services=listed,
+        strategy=strategy,
     )
+
+
+def test_listener_port(app_port: int, index: int) -> int:
+    """Service ``index``'s test listener: ``app_port + 1000`` on (9501 beside 8501)
+    when free, else any free port (0), as with app ports on free ports."""
+    if not app_port:
+        return 0
+    port = app_port + TEST_PORT_OFFSET + index - 1
+    return port if port_free(port) else 0
 
 
 class Sandbox:
@@ -137,7 +165,11 @@ class Sandbox:
     ``app_port + 1``, ... (all free ports when ``app_port`` is 0).
 
     ``enforce_iam``: authorize every request as AWS would, on the caller's IAM
-    policies (``enforcement.py``); the sandbox's own user may do anything."""
+    policies (``enforcement.py``); the sandbox's own user may do anything.
+
+    ``strategy``: ROLLING (the default), or BLUE_GREEN, LINEAR or CANARY: ECS's
+    native strategies (``native_config``, ``native_play``), each service with a
+    test URL beside its app URL and the deployment alarm ``chatbot-5xx``."""
 
     def __init__(
         self,
@@ -154,7 +186,9 @@ class Sandbox:
         aws_faults_file: Path | None = None,
         services: int = 1,
         enforce_iam: bool = ENFORCE_IAM,
+        strategy: str = ROLLING,
     ):
+        self.strategy = check_strategy(strategy)
         if services < 1:
             raise SandboxError(f"a sandbox runs at least one service, not {services}")
         self.app_source = app_source or STACK_DIR / "src"
@@ -175,6 +209,8 @@ class Sandbox:
                 health_timeout=health_timeout,
                 on_tasks_changed=self._tasks_changed,
                 faults=self.aws_faults,
+                strategy=self.strategy,
+                test_port=test_listener_port(app_port, index),
             )
             for index in range(1, services + 1)
         ]
@@ -208,6 +244,7 @@ class Sandbox:
             aws_faults_file=str(self.aws_faults.faults_file or ""),
             services=[service.describe() for service in self.services],
             iam_enforced=self.enforcement is not None,
+            strategy=self.strategy,
         )
 
     def authorizations(self) -> list[Decided]:
@@ -225,7 +262,7 @@ class Sandbox:
         self._owns_process_lock = True
         try:
             for service in self.services:
-                service.proxy.start()
+                service.start_proxies()
             _reset_moto()
             self.aws_faults.start()
             self.moto.start()
@@ -235,12 +272,16 @@ class Sandbox:
             if self.enforcement is not None:
                 self.enforcement.start()
             self.moto.wrap_app(
-                lambda app: FaultMiddleware(app, self.aws_faults, self._service_snapshot)
+                lambda app: FaultMiddleware(
+                    app, self.aws_faults, self._service_snapshot, self._hide_new_deployment
+                )
             )
             # outermost: a request signed with no key of the sandbox's never reaches moto
             self.moto.wrap_app(lambda app: SignedOnly(app, sandbox_keys(ACCOUNT_ID)))
             self.bedrock.start()
             self.moto.create_resources(self.app_source, [s.names for s in self.services])
+            if self.strategy != ROLLING:
+                create_alarm(self.moto.client("cloudwatch"), self.services[0].names)
             for service in self.services:
                 service.start(self.moto.client("logs"))
             self._wait_ready(ready_timeout)
@@ -269,6 +310,15 @@ class Sandbox:
             if (side.names["cluster"], side.names["service"]) == (cluster, service):
                 return side.records.snapshot()
         return None
+
+    def _hide_new_deployment(self, cluster: str, service: str, reads: int) -> None:
+        """Under stale_reads: the service deployment an update just opened on a
+        native strategy is not visible to the next ``reads`` reads of it."""
+        for side in self.services:
+            if (side.names["cluster"], side.names["service"]) == (cluster, service):
+                current = side.records.native.current() if side.native is not None else None
+                if current is not None and current.get("status") == "PENDING":
+                    side.records.native.stale_reads(reads)
 
     def _tasks_changed(self) -> None:
         if self._on_tasks_changed is not None:

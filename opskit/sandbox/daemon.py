@@ -58,6 +58,7 @@ def up(
     *,
     on_ready: Callable[[SandboxInfo], None] | None = None,
     services: int = 1,
+    strategy: str = "ROLLING",
 ) -> SandboxInfo:
     """Start a sandbox. In the background (default) it returns once the app
     answers; with ``foreground`` it runs here until SIGINT/SIGTERM, calling
@@ -77,11 +78,15 @@ def up(
             check_port_free(app_port + index, f"the app of service {index + 1}")
     check_port_free(aws_port, "the AWS endpoint (moto)")
     if foreground:
-        return run_foreground(app_port, aws_port, on_ready=on_ready, services=services)
-    return _spawn(app_port, aws_port, services)
+        return run_foreground(
+            app_port, aws_port, on_ready=on_ready, services=services, strategy=strategy
+        )
+    return _spawn(app_port, aws_port, services, strategy)
 
 
-def _spawn(app_port: int, aws_port: int, services: int = 1) -> SandboxInfo:
+def _spawn(
+    app_port: int, aws_port: int, services: int = 1, strategy: str = "ROLLING"
+) -> SandboxInfo:
     log_file = log_path()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     # The background sandbox is the CLI's own `sandbox up --foreground`, so its
@@ -96,6 +101,7 @@ def _spawn(app_port: int, aws_port: int, services: int = 1) -> SandboxInfo:
         f"--port={app_port}",
         f"--aws-port={aws_port}",
         f"--services={services}",
+        f"--strategy={strategy}",
     ]
     with open(log_file, "ab") as output:
         child = subprocess.Popen(
@@ -178,6 +184,7 @@ def run_foreground(
     *,
     on_ready: Callable[[SandboxInfo], None] | None = None,
     services: int = 1,
+    strategy: str = "ROLLING",
 ) -> SandboxInfo:
     """Run a sandbox in this process until SIGTERM/SIGINT; the state file names
     it (and its task processes, so ``down`` can clean up even after a crash)."""
@@ -197,6 +204,7 @@ def run_foreground(
         bedrock_faults_file=bedrock_faults_path(),
         aws_faults_file=aws_faults_path(),
         services=services,
+        strategy=strategy,
     )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main_thread else None

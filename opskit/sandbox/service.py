@@ -16,11 +16,13 @@ from typing import Any
 from opskit.ecs.names import stream_name, task_id_of
 from opskit.sandbox.agent import Agent
 from opskit.sandbox.aws_faults.board import AwsFaultBoard
-from opskit.sandbox.moto_ecs import EcsRecords
+from opskit.sandbox.moto_ecs import ACCOUNT_ID, EcsRecords
+from opskit.sandbox.native_config import ROLLING, deployment_configuration, minute_seconds
+from opskit.sandbox.native_play import NativePlay
 from opskit.sandbox.one_off import local_command
 from opskit.sandbox.ports import free_port
 from opskit.sandbox.proxy import TcpProxy
-from opskit.sandbox.server import DEPLOYMENT_CONFIGURATION, REGION
+from opskit.sandbox.server import REGION
 from opskit.sandbox.tasks import LogShipper, TaskProcess, launch
 
 # (the task definition's container environment, the task's port) -> the process's env
@@ -39,11 +41,17 @@ class ServiceSide:
         health_timeout: float,
         on_tasks_changed: Callable[[], None],
         faults: AwsFaultBoard | None = None,
+        strategy: str = ROLLING,
+        test_port: int = 0,
     ):
         self.names = names
         self.faults = faults
+        self.strategy = strategy
         self.records = EcsRecords(cluster=names["cluster"], service=names["service"], region=REGION)
         self.proxy = TcpProxy(app_port, self.serving_port)
+        # The test listener (a native strategy's): green once the test traffic shifted.
+        self.test_proxy = TcpProxy(test_port, self.test_port) if strategy != ROLLING else None
+        self.native: NativePlay | None = None
         self.agent: Agent | None = None
         self.shipper: LogShipper | None = None
         self._command = command
@@ -56,13 +64,29 @@ class ServiceSide:
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy.port}"
 
+    @property
+    def test_url(self) -> str:
+        return f"http://127.0.0.1:{self.test_proxy.port}" if self.test_proxy is not None else ""
+
     def describe(self) -> dict[str, str]:
-        """Its names and URL, as runs and ``opskit sandbox status`` show them."""
-        return {**self.names, "app_url": self.app_url}
+        """Its names and URLs, as runs and ``opskit sandbox status`` show them."""
+        described = {**self.names, "app_url": self.app_url}
+        if self.test_proxy is not None:
+            described.update(test_url=self.test_url, strategy=self.strategy)
+        return described
+
+    def start_proxies(self) -> None:
+        self.proxy.start()
+        if self.test_proxy is not None:
+            self.test_proxy.start()
 
     def start(self, logs_client: Any) -> None:
         """After its resources exist: take over its records, ship its logs, start its agent."""
-        self.records.install(DEPLOYMENT_CONFIGURATION)
+        self.records.install(deployment_configuration(self.strategy))
+        if self.strategy != ROLLING:
+            self.native = NativePlay(
+                self.records, minute=minute_seconds(), region=REGION, account_id=ACCOUNT_ID
+            )
         self.shipper = LogShipper(logs_client, self.names["log_group"], faults=self.faults)
         self.shipper.start()
         self.agent = Agent(
@@ -74,6 +98,7 @@ class ServiceSide:
             on_tasks_changed=lambda _pids: self._on_tasks_changed(),
             faults=self.faults,
             one_off=self._launch_one_off,
+            native=self.native,
         )
         self.agent.start()
 
@@ -86,6 +111,8 @@ class ServiceSide:
             self.shipper.stop()
             self.shipper = None
         self.proxy.stop()
+        if self.test_proxy is not None:
+            self.test_proxy.stop()
         self.records.uninstall_quietly()
 
     def task_pids(self) -> list[int]:
@@ -95,6 +122,10 @@ class ServiceSide:
     def serving_port(self) -> int | None:
         agent = self.agent
         return agent.serving_port() if agent is not None else None
+
+    def test_port(self) -> int | None:
+        agent = self.agent
+        return agent.test_port() if agent is not None else None
 
     def rollout_state(self) -> str:
         deployments = self.records.deployments()

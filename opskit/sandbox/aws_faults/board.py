@@ -154,9 +154,11 @@ class AwsFaultBoard:
 
     # -- ECS: stale reads ------------------------------------------------------------
 
-    def stale_reads(self) -> bool:
+    def stale_read_count(self) -> int | None:
+        """How many stale reads follow a change (``None``: no stale_reads fault)."""
         with self._lock:
-            return self._in_force("stale_reads") is not None
+            found = self._in_force("stale_reads")
+            return None if found is None else found[0].calls or 1
 
     def remember_stale(self, service_arn: str, document: dict[str, Any]) -> None:
         """After an UpdateService: the next reads of the service answer ``document``."""

@@ -12,7 +12,9 @@ ECS (the sandbox plays Fargate):
   DescribeServices answers show the service as it was before the update (the
   old deployment PRIMARY, no new one); after a task starts, the next ``calls``
   DescribeTasks that name it answer it under ``failures`` with reason
-  ``MISSING`` (ListTasks lists it already).
+  ``MISSING`` (ListTasks lists it already); on a native strategy, the service
+  deployment the update opened is left out of the next ``calls``
+  ListServiceDeployments and answered ``MISSING`` by DescribeServiceDeployments.
 - ``placement``: Fargate has no capacity. The service starts no task, and adds
   the service event "(service NAME) was unable to place a task. Reason:
   Capacity is unavailable at this time. Please try again later or in a

@@ -10,7 +10,10 @@ is in force; then:
   "Rate exceeded"), so botocore raises ``ClientError`` with that code and its
   retry modes treat it as throttling;
 - ``...ECS....UpdateService``: the service record as it is just before the
-  update is kept, and the next DescribeServices answers put it back;
+  update is kept, and the next DescribeServices answers put it back; on a
+  service of a native strategy (BLUE_GREEN, LINEAR, CANARY), the service
+  deployment the update opened is not visible yet to as many
+  ListServiceDeployments/DescribeServiceDeployments (answered ``MISSING``);
 - ``...ECS....DescribeTasks``: a task that started moments ago is answered under
   ``failures`` as ``{"arn": ..., "reason": "MISSING"}`` (the ``Failure`` shape
   of the ECS API, the reason its "API failure reasons" page gives for a task
@@ -41,13 +44,22 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # (cluster, service) -> the service's record fields now, or None for a service
 # the sandbox does not play
 Snapshot = Callable[[str, str], dict[str, Any] | None]
+# (cluster, service, reads): the service deployment just opened stays unseen that long
+HideNewDeployment = Callable[[str, str, int], None]
 
 
 class FaultMiddleware:
-    def __init__(self, app: WsgiApp, board: AwsFaultBoard, snapshot: Snapshot):
+    def __init__(
+        self,
+        app: WsgiApp,
+        board: AwsFaultBoard,
+        snapshot: Snapshot,
+        hide_new_deployment: HideNewDeployment | None = None,
+    ):
         self.app = app
         self.board = board
         self.snapshot = snapshot
+        self.hide_new_deployment = hide_new_deployment
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") == ADMIN_PATH and environ.get("REQUEST_METHOD") == "GET":
@@ -71,16 +83,19 @@ class FaultMiddleware:
     def _update_service(self, environ: dict[str, Any], start_response: Any) -> Any:
         body = read_body(environ)
         before = None
-        if self.board.stale_reads():
-            request = _loads(body)
-            cluster = str(request.get("cluster") or "default").rsplit("/", 1)[-1]
-            service = str(request.get("service") or "").rsplit("/", 1)[-1]
+        reads = self.board.stale_read_count()
+        request = _loads(body)
+        cluster = str(request.get("cluster") or "default").rsplit("/", 1)[-1]
+        service = str(request.get("service") or "").rsplit("/", 1)[-1]
+        if reads is not None:
             before = self.snapshot(cluster, service)
         status, headers, answer = self._forward(environ, body)
         if before is not None and status.startswith("200"):
             arn = (_loads(answer).get("service") or {}).get("serviceArn")
             if arn:
                 self.board.remember_stale(arn, stale_document(before))
+            if reads is not None and self.hide_new_deployment is not None:
+                self.hide_new_deployment(cluster, service, reads)
         return _respond(start_response, status, headers, answer)
 
     def _describe_services(self, environ: dict[str, Any], start_response: Any) -> Any:
