@@ -187,7 +187,7 @@ class Runner:
             if step_type.finish is None or not record.outputs:
                 continue
             try:
-                messages = step_type.finish(RunEnd(aws, self.result, record))
+                messages = step_type.finish(RunEnd(aws, self.result, record, self.clock))
             except OpskitError as err:
                 messages = [("warning", f"{record.id}: {err}")]
             for kind, message in messages:
@@ -383,6 +383,7 @@ class Runner:
             confirm=lambda prompt: asking.confirm(self.options, prompt),
             render=start.file_renderer(context),
             ask=lambda question: asking.answer(self.options, self.clock, question, cancel),
+            failed_step=failed.id if (failed := self.result.failed_step) else None,
         )
         try:
             return run_watched(

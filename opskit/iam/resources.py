@@ -85,6 +85,27 @@ class EcsService:
 
 
 @dataclass(frozen=True)
+class EcsServiceDeployments:
+    """The service's service deployments (native strategies): their ARNs are
+    ``service-deployment/CLUSTER/SERVICE/ID``, the ids ECS's own."""
+
+    cluster: str = "cluster"
+    service: str = "service"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.cluster, self.service)
+
+    def describe(self) -> str:
+        return f"the service deployments of `{self.service}` in `{self.cluster}`"
+
+    def resolve(self, values: Mapping[str, Any], scope: Scope) -> Resolved:
+        cluster, service = values[self.cluster], values[self.service]
+        arn = scope.ecs_service_deployments(cluster, service)
+        return Resolved((arn,), "EcsServiceDeployments")
+
+
+@dataclass(frozen=True)
 class EcsTasks:
     cluster: str = "cluster"
 

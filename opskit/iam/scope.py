@@ -58,6 +58,10 @@ class Scope:
             return service  # the long ARN format names its cluster
         return self.arn("ecs", f"service/{_name(cluster)}/{_name(service)}")
 
+    def ecs_service_deployments(self, cluster: str, service: str) -> str:
+        """Every service deployment of the service (their ids are ECS's)."""
+        return self.arn("ecs", f"service-deployment/{_name(cluster)}/{_name(service)}/*")
+
     def ecs_tasks(self, cluster: str) -> str:
         return self.arn("ecs", f"task/{_name(cluster)}/*")
 

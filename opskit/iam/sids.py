@@ -32,6 +32,10 @@ GRANTS: dict[str, tuple[str, str]] = {
     "s3:DeleteObjectVersion": ("Delete", "Versions"),
     "ecs:DescribeServices": ("Read", "Service"),
     "ecs:UpdateService": ("Update", "Service"),
+    "ecs:ListServiceDeployments": ("List", "Deployments"),
+    "ecs:DescribeServiceDeployments": ("Read", "Deployments"),
+    "ecs:ContinueServiceDeployment": ("Continue", "Deployments"),
+    "ecs:StopServiceDeployment": ("Stop", "Deployments"),
     "ecs:ListTasks": ("List", "Tasks"),
     "ecs:DescribeTasks": ("Read", "Tasks"),
     "ecs:DescribeTaskDefinition": ("Read", "TaskDefinitions"),
@@ -47,7 +51,7 @@ GRANTS: dict[str, tuple[str, str]] = {
     "kms:Decrypt": ("Decrypt", "WithKey"),
 }
 VERBS = ("List", "Read", "Filter", "Write", "Update", "Register", "Delete", "Tag", "Pass",
-         "Run", "Stop", "Encrypt", "Decrypt")  # fmt: skip
+         "Run", "Continue", "Stop", "Encrypt", "Decrypt")  # fmt: skip
 # A listing that no s3:prefix condition scopes lists the whole bucket.
 _UNSCOPED = {"Prefix": "Bucket"}
 
