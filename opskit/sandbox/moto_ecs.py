@@ -46,6 +46,12 @@ from opskit.sandbox.moto_ecs_consistency import (
 )
 from opskit.sandbox.moto_ecs_tasks import PLATFORM_VERSION, TaskRecords
 from opskit.sandbox.moto_ecs_tasks import now_utc as _now
+from opskit.sandbox.moto_service_deployments import (
+    NATIVE,
+    NativeRecords,
+    records_of,
+    serve_service_deployments,
+)
 
 ACCOUNT_ID = "123456789012"  # moto's default account (any unknown access key maps to it)
 _TASKS_FAILED = "tasks failed to start."
@@ -83,6 +89,12 @@ class EcsRecords(TaskRecords):
     def service(self) -> Any:
         return self.backend.services[f"{self.cluster}:{self.service_name}"]
 
+    @property
+    def native(self) -> NativeRecords:
+        """The service's service deployments (BLUE_GREEN, LINEAR, CANARY): opened by
+        UpdateService, moved through their stages by the agent or a test driver."""
+        return records_of(self.backend, self.cluster, self.service_name)
+
     def install(
         self,
         deployment_configuration: dict[str, Any] | None = None,
@@ -97,6 +109,7 @@ class EcsRecords(TaskRecords):
 
         state_manager.set_transition("ecs::task", _MANUAL_FOREVER)
         answer_missing_tasks()
+        serve_service_deployments()
         backend = self.backend
         if update_service:
             self._original_update = backend.update_service
@@ -143,7 +156,10 @@ class EcsRecords(TaskRecords):
                 task_definition = self.backend.describe_task_definition(task_definition).arn
                 service.task_definition = task_definition
             if force or task_definition != before:
-                self.start_deployment(task_definition)
+                deployment_id = self.start_deployment(task_definition)
+                configuration = getattr(service, "deployment_configuration", None) or {}
+                if configuration.get("strategy") in NATIVE:
+                    self.native.open(service, deployment_id, service.desired_count, configuration)
             else:
                 self._replace(
                     service,

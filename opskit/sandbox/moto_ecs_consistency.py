@@ -42,7 +42,8 @@ class StaleServiceReads:
         self._lock = lock
         self._after_update = 0  # armed reads for the next UpdateService
         self._left = 0  # DescribeServices reads left that answer as before it
-        self._before: tuple[list[dict[str, Any]], list[dict[str, Any]], Any] | None = None
+        # deployments, events, task definition, currentServiceDeployment
+        self._before: tuple[list[dict[str, Any]], list[dict[str, Any]], Any, Any] | None = None
 
     def after_update(self, reads: int) -> None:
         """The next UpdateService is followed by ``reads`` stale DescribeServices."""
@@ -59,7 +60,12 @@ class StaleServiceReads:
     def update_starts(self, service: Any) -> None:
         """Called as an UpdateService is applied (under the lock): remember the
         record as it is, and arm the reads asked for this update."""
-        self._before = (list(service.deployments), list(service.events), service.task_definition)
+        self._before = (
+            list(service.deployments),
+            list(service.events),
+            service.task_definition,
+            getattr(service, "current_service_deployment", None),
+        )
         self._left, self._after_update = self._after_update, 0
 
     def describe_services(self, cluster: str, names: list[str]) -> Any:
@@ -77,7 +83,12 @@ class StaleServiceReads:
                 return services, failures
             self._left -= 1
             stale = copy.copy(current)  # the record as it was, without touching it
-            stale.deployments, stale.events, stale.task_definition = self._before
+            (
+                stale.deployments,
+                stale.events,
+                stale.task_definition,
+                stale.current_service_deployment,
+            ) = self._before
             return [stale if s is current else s for s in services], failures
 
 
