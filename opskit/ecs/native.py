@@ -145,7 +145,9 @@ def judge_native(
     count = stops.count if stops else 0
     data = _data(dep, seen, count)
     if dep is None:
-        state = f"{name} not visible yet in DescribeServiceDeployments (ECS is eventually consistent)"
+        state = (
+            f"{name} not visible yet in DescribeServiceDeployments (ECS is eventually consistent)"
+        )
         if seen.seconds >= GRACE_SECONDS and not seen.found:
             summary = f"{name} never appeared: {format_duration(seen.seconds)} since UpdateService"
             return NativeVerdict(FAILED, summary, state, data=data)

@@ -88,8 +88,9 @@ def stages_line(config: NativeConfig) -> str:
 
 
 def paused_summary(verdict: NativeVerdict) -> str:
-    return f"service deployment {short_arn(verdict.deployment.arn if verdict.deployment else '')} " + (
-        verdict.summary
+    return (
+        f"service deployment {short_arn(verdict.deployment.arn if verdict.deployment else '')} "
+        + (verdict.summary)
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from opskit.clock import Deadline
 from opskit.ecs.describe import describe_service
 from opskit.ecs.native import FAILED, PAUSED, SUCCEEDED, NativeVerdict, short_arn
 from opskit.ecs.native_follow import (
@@ -31,7 +32,6 @@ from opskit.ecs.service_deployments import (
     current_service_deployment_arn,
 )
 from opskit.ecs.settings import DEFAULT_WAIT
-from opskit.clock import Deadline
 from opskit.errors import StepError, StepFailed
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import EcsService, EcsTaskList, EcsTasks
@@ -209,7 +209,9 @@ def plan(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
     hook = dep.awaiting_hook if dep else None
     name = f"service deployment {short_arn(watch.arn)}"
     if inputs.action == CONTINUE:
-        what = f"would CONTINUE hook {hook.hook_id}" if hook else "would CONTINUE the next PAUSE hook"
+        what = (
+            f"would CONTINUE hook {hook.hook_id}" if hook else "would CONTINUE the next PAUSE hook"
+        )
     elif inputs.action == ROLLBACK:
         what = "would roll back (ROLLBACK at the hook, else StopServiceDeployment ROLLBACK)"
     else:

@@ -31,7 +31,10 @@ def _last_owner(end: RunEnd, arn: str) -> str | None:
     only it acts at the run's end (one rollback request, one report line)."""
     owner = None
     for record in end.result.steps:
-        if record.uses in NATIVE_USES and (record.outputs or {}).get("service_deployment_arn") == arn:
+        if (
+            record.uses in NATIVE_USES
+            and (record.outputs or {}).get("service_deployment_arn") == arn
+        ):
             owner = record.id
     return owner
 

@@ -17,10 +17,10 @@ from opskit.ecs.deploy import StartedDeployment, check_controller, start_deploym
 from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import plural, short_task_definition, task_id_of
-from opskit.ecs.redeploy_plan import Plan
-from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.native_follow import NativeConfig
 from opskit.ecs.native_run import follow_started, is_success, stages_line
+from opskit.ecs.redeploy_plan import Plan
+from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.service_deployments import NATIVE_STRATEGIES
 from opskit.ecs.settings import WaitLimit, wait_limit
 from opskit.ecs.stops import replaced_lines
@@ -166,9 +166,7 @@ class RedeployOutputs:
     service_deployment_arn: str | None = output(
         "the service deployment ECS opened (native strategies); null for ROLLING", "string"
     )
-    stage: str = output(
-        "the lifecycle stage when the step ended ('' for ROLLING)", "string"
-    )
+    stage: str = output("the lifecycle stage when the step ended ('' for ROLLING)", "string")
     hook_id: str | None = output(
         "the PAUSE hook awaiting action when the step ended (null when none)", "string"
     )
