@@ -398,7 +398,8 @@ class Runner:
         except Cancelled as error:
             if self.interrupts:
                 return error
-            return StepTimeout(f"timed out after {timeout:g}s: {error}" if timeout else str(error))
+            said = f"timed out after {timeout:g}s: {error}" if timeout else str(error)
+            return StepTimeout(said, outputs=getattr(error, "outputs", None))
         except BaseException as error:  # noqa: BLE001 - recorded as the step's outcome
             return error
         finally:
@@ -421,6 +422,9 @@ class Runner:
             record.status = "failed"
             record.summary = said if said.startswith("interrupted") else f"interrupted: {said}"
             record.detail = getattr(outcome, "detail", "") or ""
+            known = getattr(outcome, "outputs", None)  # what a wait learned (a deployment)
+            if known is not None:
+                record.outputs = step_type.outputs_dict(known)
         elif isinstance(outcome, StepProblem):
             record.status, record.summary, record.detail = (
                 outcome.status,

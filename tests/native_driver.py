@@ -42,6 +42,10 @@ def configuration(strategy: str = "BLUE_GREEN", **extra: Any) -> dict[str, Any]:
     return config
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 class NativeDriver:
     """Moves the newest service deployment of the stack's service."""
 
@@ -111,7 +115,10 @@ class NativeDriver:
             status="ROLLBACK_IN_PROGRESS",
             statusReason=f"Rolling back: CloudWatch alarm {alarm} is in ALARM state.",
             alarms=alarms,
-            rollback={"reason": f"alarm {alarm} triggered", "startedAt": datetime.now(timezone.utc)},
+            rollback={
+                "reason": f"alarm {alarm} triggered",
+                "startedAt": datetime.now(timezone.utc),
+            },
         )
 
     def crash(self) -> None:

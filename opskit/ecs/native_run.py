@@ -31,6 +31,7 @@ from opskit.ecs.service_deployments import (
     describe_service_deployment,
     request_rollback,
 )
+from opskit.errors import Cancelled, StepProblem
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -115,8 +116,8 @@ def answered_here(arn: str) -> set[str]:
         return {hook for (a, hook) in _continued if a == arn}
 
 
-def is_success(verdict: NativeVerdict) -> bool:
-    return verdict.outcome in (SUCCEEDED, PAUSED)
+def is_success(verdict: NativeVerdict | None) -> bool:
+    return verdict is not None and verdict.outcome in (SUCCEEDED, PAUSED)
 
 
 def leave(
@@ -194,9 +195,12 @@ class Followed:
     """A native deployment followed by a step: the verdict, where it stands, and
     the rollback's line when the step rolled it back ('' when not)."""
 
-    verdict: NativeVerdict
+    verdict: NativeVerdict | None
     where: Where
     rollback_note: str = ""
+    # a timeout, Ctrl-C or an AWS error while following: the step raises it with
+    # ``where`` in its outputs, so the run's end can still roll back or leave it
+    error: StepProblem | Cancelled | None = None
 
 
 def follow_started(
@@ -232,9 +236,12 @@ def follow_started(
         seen_event_ids={e.get("id", "") for e in (before.get("events") or [])}
         | {e.get("id", "") for e in (after.get("events") or [])},
     )  # fmt: skip
-    verdict = follow_native(
-        watch, interval, clock=clock, deadline=deadline, cancel=cancel, within=within
-    )
+    try:
+        verdict = follow_native(
+            watch, interval, clock=clock, deadline=deadline, cancel=cancel, within=within
+        )
+    except (StepProblem, Cancelled) as err:
+        return Followed(None, Where.of(watch, watch.last, False), error=err)
     note = ""
     rolled = verdict.rolled_back
     dep = verdict.deployment

@@ -18,7 +18,7 @@ from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import plural, short_task_definition, task_id_of
 from opskit.ecs.native_follow import NativeConfig
-from opskit.ecs.native_run import follow_started, is_success, stages_line
+from opskit.ecs.native_run import stages_line
 from opskit.ecs.redeploy_plan import Plan
 from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.service_deployments import NATIVE_STRATEGIES
@@ -56,7 +56,7 @@ from opskit.iam.resources import (
 from opskit.inputs import InvalidInput
 from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
-from opskit.steps.ecs_native import finish, if_left_param, native_needs
+from opskit.steps.ecs_native import finish, if_left_param, native_needs, run_native
 
 IMAGE = OneOf(
     Text(expected="an image"),
@@ -310,7 +310,7 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     if not inputs.wait:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
     if p.config.strategy in NATIVE_STRATEGIES:
-        return _run_native(ctx, inputs, p, started, limit, outputs)
+        return run_native(ctx, inputs, p, started, limit, outputs)
     watch = _watch(ctx, inputs, started, p)
     verdict = _follow(ctx, watch, inputs.poll_interval, limit, outputs)
     if verdict.outcome == SUCCEEDED:
@@ -329,37 +329,6 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
         outputs = dataclasses.replace(outputs, rollback_deployment_id=rolled.deployment_id)
         summary += f"; {rolled.note}"
         detail = "\n".join(part for part in (detail, rolled.note) if part)
-    raise StepFailed(summary, detail=detail or verdict.state, outputs=outputs)
-
-
-def _run_native(
-    ctx: StepContext,
-    inputs: RedeployInputs,
-    p: Plan,
-    started: StartedDeployment,
-    limit: WaitLimit,
-    outputs: RedeployOutputs,
-) -> StepResult:
-    """A native strategy: ECS's service deployment decides (``native_run``); the
-    step returns at a PAUSE hook, with production still on the old revision."""
-    followed = follow_started(
-        ctx.aws, inputs.cluster, inputs.service, before=p.service, after=started.service,
-        ecs_deployment_id=started.deployment_id, created_at=started.created_at,
-        max_failed_tasks=inputs.max_failed_tasks, rollback=inputs.rollback,
-        interval=inputs.poll_interval, emit=ctx.emit, clock=ctx.clock, deadline=limit.deadline,
-        cancel=ctx.cancel, within=limit.within,
-    )  # fmt: skip
-    where, verdict = followed.where, followed.verdict
-    outputs = dataclasses.replace(
-        outputs, service_deployment_arn=where.arn, stage=where.stage, hook_id=where.hook_id,
-        production_percent=where.production_percent,
-    )  # fmt: skip
-    if is_success(verdict):
-        return StepResult("changed", verdict.summary, outputs, verdict.state)
-    detail = describe_stopped_tasks(
-        ctx.aws, list(verdict.failed_tasks), container_log_targets(p.base), inputs.log_lines
-    )
-    summary = verdict.summary + (f"; {followed.rollback_note}" if followed.rollback_note else "")
     raise StepFailed(summary, detail=detail or verdict.state, outputs=outputs)
 
 
