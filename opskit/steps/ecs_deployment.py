@@ -225,7 +225,7 @@ PERMISSIONS = Permissions(
     Need("ecs:DescribeServices", EcsService(), "the service's strategy and deployments; each poll"),
     Need("ecs:ListTasks", EcsTaskList(), "the new revision's stopped tasks (a crash loop)"),
     Need("ecs:DescribeTasks", EcsTasks(), "the new revision's stopped tasks (a crash loop)"),
-    *native_needs(),
+    *native_needs(listing=False),
 )
 
 STEP = StepType(

@@ -60,15 +60,17 @@ def finish(end: RunEnd) -> list[tuple[str, str]]:
     )  # fmt: skip
 
 
-def native_needs(always_read: bool = False) -> tuple[Need, ...]:
+def native_needs(listing: bool = True) -> tuple[Need, ...]:
     """The service deployment calls (Amazon ECS's service authorization reference:
-    ListServiceDeployments on the service; the others on the service deployment)."""
+    ListServiceDeployments on the service; the others on the service deployment).
+    ``listing``: the step looks for the deployment UpdateService opened."""
+    found = Need(
+        "ecs:ListServiceDeployments",
+        EcsService(),
+        "find the service deployment UpdateService opened (native strategies)",
+    )
     return (
-        Need(
-            "ecs:ListServiceDeployments",
-            EcsService(),
-            "find the service deployment UpdateService opened (native strategies)",
-        ),
+        *((found,) if listing else ()),
         Need(
             "ecs:DescribeServiceDeployments",
             EcsServiceDeployments(),

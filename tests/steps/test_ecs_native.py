@@ -3,12 +3,13 @@ deployment played by ``tests.native_driver`` at each poll's sleep."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from opskit.errors import StepFailed
+from opskit.errors import Cancelled, StepFailed, StepTimeout
 from opskit.steps.ecs_redeploy import STEP
 from tests.ecs_driver import CLUSTER, SERVICE, EcsDriver, clock
 from tests.native_driver import ALARM, NativeDriver, build_native
@@ -166,3 +167,33 @@ def test_dry_run_names_the_strategy_and_the_stages(linear, make_ctx):
     assert f"deployment alarms {ALARM}" in result.detail
     assert result.outputs.strategy == "LINEAR"
     assert linear.records.current() is None  # nothing was written
+
+
+def test_a_timeout_keeps_the_paused_or_running_deployment_in_the_outputs(blue_green, make_ctx):
+    d = blue_green
+    ctx = make_ctx(clock=clock(d.scale_up, d.test_shift), timeout=12.0)
+    inputs = STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE})
+
+    with pytest.raises(StepTimeout) as caught:
+        STEP.run(ctx, inputs)
+
+    # the run's end (finish) rolls it back or leaves it, as if_left says
+    assert caught.value.outputs.service_deployment_arn == d.arn
+    assert caught.value.outputs.stage == "TEST_TRAFFIC_SHIFT"
+    assert caught.value.outputs.if_left == "rollback"
+    assert "TEST_TRAFFIC_SHIFT: 0% production, test listener on green" in caught.value.summary
+
+
+def test_ctrl_c_keeps_the_deployment_in_the_outputs(blue_green, make_ctx):
+    d = blue_green
+    cancel = threading.Event()
+    ctx = make_ctx(clock=clock(d.scale_up, cancel.set), timeout=600.0, cancel=cancel)
+    inputs = STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, "if_left": "leave_paused"})
+
+    with pytest.raises(Cancelled) as caught:
+        STEP.run(ctx, inputs)
+
+    outputs = caught.value.outputs  # type: ignore[attr-defined]
+    assert outputs.service_deployment_arn == d.arn
+    assert outputs.if_left == "leave_paused"
+    assert d.records.calls == []  # nothing sent after the interrupt
