@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from opskit.clock import Clock, Deadline, utc_iso
 from opskit.ecs.native import PAUSED, SUCCEEDED, NativeVerdict, short_arn
-from opskit.ecs.native_follow import DONE, NativeConfig, NativeWatch, follow_native
+from opskit.ecs.native_follow import NativeConfig, NativeWatch, follow_native
 from opskit.ecs.service_deployments import (
     STAGES,
     ServiceDeployment,
@@ -88,11 +88,16 @@ def stages_line(config: NativeConfig) -> str:
     return "; ".join(parts)
 
 
-def paused_summary(verdict: NativeVerdict) -> str:
-    return (
-        f"service deployment {short_arn(verdict.deployment.arn if verdict.deployment else '')} "
-        + (verdict.summary)
-    )
+def opened_arn(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """The service deployment UpdateService opened on a native service, as its
+    answer names it (None for ROLLING, or when it still names the previous one)."""
+    from opskit.ecs.service_deployments import NATIVE_STRATEGIES, current_service_deployment_arn
+
+    strategy = (before.get("deploymentConfiguration") or {}).get("strategy")
+    current = current_service_deployment_arn(after)
+    if strategy not in NATIVE_STRATEGIES or current == current_service_deployment_arn(before):
+        return None
+    return current or None
 
 
 def continue_once(aws: AwsAccess, dep: ServiceDeployment) -> str | None:
@@ -175,19 +180,6 @@ def _affected(dep: ServiceDeployment) -> bool:
 def _names(arn: str) -> tuple[str, str]:
     parts = arn.split("/")
     return (parts[-3], parts[-2]) if len(parts) >= 4 else ("?", arn)
-
-
-def until_ok(until: str) -> bool:
-    return until == DONE or until in STAGES
-
-
-def data_of(where: Where) -> dict[str, Any]:
-    return {
-        "service_deployment_arn": where.arn,
-        "stage": where.stage,
-        "hook_id": where.hook_id,
-        "production_percent": where.production_percent,
-    }
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import plural, short_task_definition, task_id_of
 from opskit.ecs.native_follow import NativeConfig
-from opskit.ecs.native_run import stages_line
+from opskit.ecs.native_run import opened_arn, stages_line
 from opskit.ecs.redeploy_plan import Plan
 from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.service_deployments import NATIVE_STRATEGIES
@@ -241,7 +241,7 @@ def _outputs(
         diff="\n".join(p.changes.diff) if isinstance(p.changes, FilePlan) else "",
         rollback_deployment_id=None,
         strategy=p.config.strategy,
-        service_deployment_arn=None,
+        service_deployment_arn=opened_arn(p.service, started.service) if started else None,
         stage="",
         hook_id=None,
         production_percent=None,

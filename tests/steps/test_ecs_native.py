@@ -197,3 +197,10 @@ def test_ctrl_c_keeps_the_deployment_in_the_outputs(blue_green, make_ctx):
     assert outputs.service_deployment_arn == d.arn
     assert outputs.if_left == "leave_paused"
     assert d.records.calls == []  # nothing sent after the interrupt
+
+
+def test_without_wait_the_opened_deployment_is_an_output(blue_green, make_ctx):
+    result = redeploy(make_ctx, clock(), wait=False)
+
+    assert result.outputs.service_deployment_arn == blue_green.arn
+    assert result.outputs.strategy == "BLUE_GREEN"
