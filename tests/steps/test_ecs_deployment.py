@@ -180,3 +180,20 @@ def test_finish_does_nothing_to_a_finished_deployment(paused, aws):
 
     assert STEP.finish(end) == []
     assert d.records.calls == []
+
+
+def test_continue_before_the_hook_waits_for_it_then_continues_it_once(aws, make_ctx):
+    d = build_native(aws)
+    try:
+        aws.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)
+        hooks: list[str] = []
+        scripted = clock(d.scale_up, lambda: hooks.append(d.pause()), d.production, d.bake)
+
+        result = deployment(make_ctx, scripted, action="continue", until="BAKE_TIME")
+    finally:
+        EcsDriver.uninstall()
+
+    assert d.calls("ContinueServiceDeployment") == [
+        {"arn": d.arn, "hookId": hooks[0], "action": "CONTINUE"}
+    ]
+    assert result.outputs.stage == "BAKE_TIME"
