@@ -69,6 +69,7 @@ MarkKind = Literal[
     "question",
     "answer",
     "run_task",
+    "stage",
     "confirm",
     "note",
     "failure",

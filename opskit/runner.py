@@ -187,7 +187,7 @@ class Runner:
             if step_type.finish is None or not record.outputs:
                 continue
             try:
-                messages = step_type.finish(RunEnd(aws, self.result, record))
+                messages = step_type.finish(RunEnd(aws, self.result, record, self.clock))
             except OpskitError as err:
                 messages = [("warning", f"{record.id}: {err}")]
             for kind, message in messages:
@@ -388,6 +388,7 @@ class Runner:
             confirm=lambda prompt: asking.confirm(self.options, prompt),
             render=start.file_renderer(context),
             ask=lambda question: asking.answer(self.options, self.clock, question, cancel),
+            failed_step=failed.id if (failed := self.result.failed_step) else None,
         )
         try:
             return run_watched(
@@ -402,7 +403,8 @@ class Runner:
         except Cancelled as error:
             if self.interrupts:
                 return error
-            return StepTimeout(f"timed out after {timeout:g}s: {error}" if timeout else str(error))
+            said = f"timed out after {timeout:g}s: {error}" if timeout else str(error)
+            return StepTimeout(said, outputs=getattr(error, "outputs", None))
         except BaseException as error:  # noqa: BLE001 - recorded as the step's outcome
             return error
         finally:
@@ -425,6 +427,9 @@ class Runner:
             record.status = "failed"
             record.summary = said if said.startswith("interrupted") else f"interrupted: {said}"
             record.detail = getattr(outcome, "detail", "") or ""
+            known = getattr(outcome, "outputs", None)  # what a wait learned (a deployment)
+            if known is not None:
+                record.outputs = step_type.outputs_dict(known)
         elif isinstance(outcome, StepProblem):
             record.status, record.summary, record.detail = (
                 outcome.status,

@@ -4,10 +4,11 @@ Read as botocore's ECS model names the fields: ``strategy`` (``ROLLING``,
 ``BLUE_GREEN``, ``LINEAR``, ``CANARY``; absent means ``ROLLING``),
 ``bakeTimeInMinutes`` and ``alarms`` (``alarmNames``, ``enable``, ``rollback``).
 
-- Only ``ROLLING`` deployments are tracked. The others (ECS-native since 2025)
-  shift traffic between two service revisions in stages; reading them as a
-  rolling update would call a half-shifted deployment a success, so they are
-  refused before any write, dry run included, until opskit tracks them.
+- ``ROLLING`` deployments are followed through DescribeServices' deployments
+  (``wait``); the others (ECS-native since 2025) shift traffic between two
+  service revisions in stages, and reading them as a rolling update would call
+  a half-shifted deployment a success: ECS's service deployment record decides
+  for them (``native``, ``native_follow``).
 - With a bake time or deployment alarms, ECS keeps a deployment IN_PROGRESS
   after its new tasks are healthy and the old ones are gone, watching the alarms
   ("How CloudWatch alarms detect Amazon ECS deployment failures": with alarms
@@ -23,7 +24,6 @@ from typing import Any
 
 from opskit.clock import Clock, Deadline
 from opskit.durations import format_duration
-from opskit.errors import StepError
 
 ROLLING = "ROLLING"
 # The step's wait when the playbook sets no ``timeout:`` (plus the bake time).
@@ -72,16 +72,6 @@ class RolloutConfig:
         if alarms:
             return f"ECS watches alarms {alarms} for a bake time it computes from them"
         return ""
-
-
-def check_strategy(config: RolloutConfig, cluster: str, name: str) -> None:
-    """Refuse a strategy that is not tracked yet, before anything is written."""
-    if config.strategy != ROLLING:
-        raise StepError(
-            f"ECS service {name!r} in cluster {cluster!r} uses the {config.strategy} "
-            "deployment strategy: opskit does not track it yet (ecs.redeploy follows "
-            "ROLLING deployments only)"
-        )
 
 
 @dataclass(frozen=True)

@@ -32,15 +32,16 @@ GRANTS: dict[str, tuple[str, str]] = {
     "s3:DeleteObjectVersion": ("Delete", "Versions"),
     "ecs:DescribeServices": ("Read", "Service"),
     "ecs:UpdateService": ("Update", "Service"),
+    "ecs:ListServiceDeployments": ("List", "Deployments"),
+    "ecs:DescribeServiceDeployments": ("Read", "Deployments"),
+    "ecs:ContinueServiceDeployment": ("Continue", "Deployments"),
+    "ecs:StopServiceDeployment": ("Stop", "Deployments"),
     "ecs:ListTasks": ("List", "Tasks"),
     "ecs:DescribeTasks": ("Read", "Tasks"),
     "ecs:DescribeTaskDefinition": ("Read", "TaskDefinitions"),
     "ecs:RegisterTaskDefinition": ("Register", "TaskDefinitions"),
     "ecs:TagResource": ("Tag", "NewRevisions"),
     "ecs:RunTask": ("Run", "Tasks"),
-    "ecs:DescribeServiceDeployments": ("Read", "ServiceDeployments"),
-    "ecs:ContinueServiceDeployment": ("Update", "ServiceDeployments"),
-    "ecs:StopServiceDeployment": ("Stop", "ServiceDeployments"),
     "ecs:StopTask": ("Stop", "Tasks"),
     "iam:PassRole": ("Pass", "TaskRoles"),
     "logs:DescribeLogGroups": ("List", "Groups"),
@@ -51,7 +52,7 @@ GRANTS: dict[str, tuple[str, str]] = {
     "cloudwatch:DescribeAlarms": ("Read", "Alarms"),
 }
 VERBS = ("List", "Read", "Filter", "Write", "Update", "Register", "Delete", "Tag", "Pass",
-         "Run", "Stop", "Encrypt", "Decrypt")  # fmt: skip
+         "Run", "Continue", "Stop", "Encrypt", "Decrypt")  # fmt: skip
 # A listing that no s3:prefix condition scopes lists the whole bucket.
 _UNSCOPED = {"Prefix": "Bucket"}
 

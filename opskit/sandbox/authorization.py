@@ -165,6 +165,28 @@ def _update_service(request: Request) -> list[Check]:
     return [Check("ecs:UpdateService", arn, {"ecs:cluster": cluster})]
 
 
+def _service_deployment(action: str) -> Callable[[Request], list[Check]]:
+    """Continue/Stop a service deployment: the ARN the request names."""
+
+    def checks(request: Request) -> list[Check]:
+        return [Check(action, str(request.params.get("serviceDeploymentArn", "")))]
+
+    return checks
+
+
+def _describe_service_deployments(request: Request) -> list[Check]:
+    return [
+        Check("ecs:DescribeServiceDeployments", str(arn))
+        for arn in request.params.get("serviceDeploymentArns") or []
+    ]
+
+
+def _list_service_deployments(request: Request) -> list[Check]:
+    _, cluster = _cluster(request)
+    arn = _service_arn(request, str(request.params.get("service", "")))
+    return [Check("ecs:ListServiceDeployments", arn, {"ecs:cluster": cluster})]
+
+
 def _list_tasks(request: Request) -> list[Check]:
     # Its resource type is container-instance: a Fargate cluster has none, and
     # AWS evaluates the request on "*" (its AccessDenied says "on resource: *").
@@ -228,18 +250,6 @@ def _describe_log_groups(request: Request) -> list[Check]:
     return [Check("logs:DescribeLogGroups", request.arn("logs", "log-group::log-stream:"))]
 
 
-def _service_deployments(action: str) -> Callable[[Request], list[Check]]:
-    """The service deployments named (one ARN, or DescribeServiceDeployments' list)."""
-
-    def checks(request: Request) -> list[Check]:
-        arns = request.params.get("serviceDeploymentArns") or [
-            request.params.get("serviceDeploymentArn", "")
-        ]
-        return [Check(action, str(arn)) for arn in arns]
-
-    return checks
-
-
 _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("s3", "ListObjectsV2"): _listing("s3:ListBucket"),
     ("s3", "ListObjects"): _listing("s3:ListBucket"),
@@ -257,10 +267,11 @@ _HANDLERS: dict[tuple[str, str], Callable[[Request], list[Check]]] = {
     ("ecs", "DescribeServices"): _describe_services,
     ("ecs", "UpdateService"): _update_service,
     ("ecs", "ListTasks"): _list_tasks,
+    ("ecs", "ListServiceDeployments"): _list_service_deployments,
+    ("ecs", "DescribeServiceDeployments"): _describe_service_deployments,
+    ("ecs", "ContinueServiceDeployment"): _service_deployment("ecs:ContinueServiceDeployment"),
+    ("ecs", "StopServiceDeployment"): _service_deployment("ecs:StopServiceDeployment"),
     ("ecs", "DescribeTasks"): _describe_tasks,
-    ("ecs", "DescribeServiceDeployments"): _service_deployments("ecs:DescribeServiceDeployments"),
-    ("ecs", "ContinueServiceDeployment"): _service_deployments("ecs:ContinueServiceDeployment"),
-    ("ecs", "StopServiceDeployment"): _service_deployments("ecs:StopServiceDeployment"),
     ("ecs", "DescribeTaskDefinition"): lambda request: [Check("ecs:DescribeTaskDefinition", "*")],
     ("logs", "DescribeLogGroups"): _describe_log_groups,
     ("logs", "FilterLogEvents"): _on_group("logs:FilterLogEvents"),

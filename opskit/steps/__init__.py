@@ -21,6 +21,7 @@ _MODULES: dict[str, str] = {
     "s3.releases": "opskit.steps.s3_releases",
     "release.diagnose": "opskit.steps.release_diagnose",
     "ecs.redeploy": "opskit.steps.ecs_redeploy",
+    "ecs.deployment": "opskit.steps.ecs_deployment",
     "ecs.describe": "opskit.steps.ecs_describe",
     "ecs.run_task": "opskit.steps.ecs_run_task",
     "logs.wait": "opskit.steps.logs_wait",

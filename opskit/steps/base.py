@@ -122,6 +122,9 @@ class StepContext:
     render: Callable[[str, str], str] = lambda text, source: _untemplated(text, source)
     # A confirm step's question: its Answer, or StepFailed when nobody can answer.
     ask: Callable[[str], Answer] = lambda question: _nobody_to_ask()
+    # The id of the run's main step that failed, for an on_failure step that says
+    # what led to it (``ecs.deployment``'s rollback); None before any failed.
+    failed_step: str | None = None
 
     def sleep(self, seconds: float) -> None:
         """Sleep on the step's clock; wakes with ``Cancelled`` on Ctrl-C or timeout."""
@@ -163,6 +166,7 @@ class RunEnd:
     aws: AwsAccess
     result: RunResult
     record: StepRecord
+    clock: Clock | None = None  # the run's clock (None: real time), for a bounded follow
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,12 @@ from opskit.ecs.deploy import StartedDeployment, check_controller, start_deploym
 from opskit.ecs.describe import describe_service, list_service_tasks
 from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
 from opskit.ecs.names import plural, short_task_definition, task_id_of
+from opskit.ecs.native_follow import NativeConfig
+from opskit.ecs.native_run import opened_arn, stages_line
 from opskit.ecs.redeploy_plan import Plan
 from opskit.ecs.rollback import RollbackTarget, roll_back
-from opskit.ecs.settings import RolloutConfig, WaitLimit, check_strategy, wait_limit
+from opskit.ecs.service_deployments import NATIVE_STRATEGIES
+from opskit.ecs.settings import WaitLimit, wait_limit
 from opskit.ecs.stops import replaced_lines
 from opskit.ecs.taskdef import (
     Changes,
@@ -53,6 +56,7 @@ from opskit.iam.resources import (
 from opskit.inputs import InvalidInput
 from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
+from opskit.steps.ecs_native import finish, if_left_param, native_needs, run_native
 
 IMAGE = OneOf(
     Text(expected="an image"),
@@ -114,6 +118,7 @@ class RedeployInputs:
         default=DEFAULT_LOG_LINES,
         check=at_least(0),
     )
+    if_left: str = if_left_param()
 
     def __post_init__(self) -> None:
         # The file is the whole revision: nothing else may say what to deploy.
@@ -157,6 +162,20 @@ class RedeployOutputs:
         "ECS's circuit breaker); null when there was none",
         "string",
     )
+    strategy: str = output("the service's deployment strategy: ROLLING, BLUE_GREEN...", "string")
+    service_deployment_arn: str | None = output(
+        "the service deployment ECS opened (native strategies); null for ROLLING", "string"
+    )
+    stage: str = output("the lifecycle stage when the step ended ('' for ROLLING)", "string")
+    hook_id: str | None = output(
+        "the PAUSE hook awaiting action when the step ended (null when none)", "string"
+    )
+    production_percent: float | None = output(
+        "the new revision's share of production traffic when the step ended (0 at a test "
+        "traffic pause; null for ROLLING)",
+        "number",
+    )
+    if_left: str = output("what the run's end does with an unfinished native deployment", "string")
 
 
 def _task_file(ctx: StepContext, inputs: RedeployInputs) -> TaskFile:
@@ -171,7 +190,6 @@ def _make_plan(ctx: StepContext, inputs: RedeployInputs) -> Plan:
     task_file = _task_file(ctx, inputs) if inputs.task_definition_file else None
     record = describe_service(ctx.aws, cluster, name)
     check_controller(record, cluster, name)
-    check_strategy(RolloutConfig.of(record), cluster, name)
     previous = record.get("taskDefinition", "")
     if task_file is not None:
         planned = plan_file_on(ctx.aws, task_file, describe_task_definition(ctx.aws, previous))
@@ -208,7 +226,7 @@ def _log_outputs(definition: dict[str, Any]) -> dict[str, str]:
 
 
 def _outputs(
-    p: Plan, definition: dict[str, Any], started: StartedDeployment | None
+    p: Plan, definition: dict[str, Any], started: StartedDeployment | None, if_left: str
 ) -> RedeployOutputs:
     """What is known once the deployment started (or, in a dry run, would start)."""
     return RedeployOutputs(
@@ -222,6 +240,12 @@ def _outputs(
         previous_task_definition=p.previous,
         diff="\n".join(p.changes.diff) if isinstance(p.changes, FilePlan) else "",
         rollback_deployment_id=None,
+        strategy=p.config.strategy,
+        service_deployment_arn=opened_arn(p.service, started.service) if started else None,
+        stage="",
+        hook_id=None,
+        production_percent=None,
+        if_left=if_left,
         **_log_outputs(definition),
     )
 
@@ -244,9 +268,11 @@ def plan(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     if isinstance(p.changes, FilePlan):
         at = 1 if p.changes else 0  # after "register ...", or before "update ..."
         shown[at:at] = p.changes.lines()
+    if p.config.strategy in NATIVE_STRATEGIES:
+        shown.append(f"would follow a {stages_line(NativeConfig.of(p.service))}")
     for line in shown:
         ctx.emit("info", line)
-    outputs = _outputs(p, p.base, None)
+    outputs = _outputs(p, p.base, None, inputs.if_left)
     update = next(line for line in actions if line.startswith("update "))
     detail = "\n".join(shown)
     return StepResult("changed", f"would {update}", outputs, detail)
@@ -280,9 +306,11 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
     )
     created = started.created_at or ctx.clock.time()
     ctx.emit("mark", f"deployment {started.deployment_id} created", at=created, what="deployment")
-    outputs = _outputs(p, definition, started)
+    outputs = _outputs(p, definition, started, inputs.if_left)
     if not inputs.wait:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
+    if p.config.strategy in NATIVE_STRATEGIES:
+        return run_native(ctx, inputs, p, started, limit, outputs)
     watch = _watch(ctx, inputs, started, p)
     verdict = _follow(ctx, watch, inputs.poll_interval, limit, outputs)
     if verdict.outcome == SUCCEEDED:
@@ -370,6 +398,7 @@ PERMISSIONS = Permissions(
     Need("ecs:ListTasks", EcsTaskList(), "the old tasks; the new and stopped ones while waiting"),
     Need("ecs:DescribeTasks", EcsTasks(), "the old tasks; the new and stopped ones while waiting"),
     Need("ecs:UpdateService", EcsService(), "start the deployment; rollback: true goes back"),
+    *native_needs(),
     Need(
         "ecs:RegisterTaskDefinition",
         Everything("EcsTaskDefinitions"),
@@ -406,4 +435,5 @@ STEP = StepType(
     plan=plan,
     permissions=PERMISSIONS,
     check_files=check_task_file,
+    finish=finish,
 )

@@ -9,9 +9,8 @@ import pytest
 
 from opskit.clock import Deadline, FakeClock
 from opskit.ecs.placement import PlacementFailures, is_placement_failure
-from opskit.ecs.settings import RolloutConfig, check_strategy, wait_limit
+from opskit.ecs.settings import RolloutConfig, wait_limit
 from opskit.ecs.stops import not_a_crash, replaced_summary, sort_stops
-from opskit.errors import StepError
 
 T0 = datetime(2026, 11, 24, 3, 10, tzinfo=timezone.utc)
 
@@ -210,16 +209,6 @@ def test_rollout_config_reads_botocores_field_names(configuration, expected):
 )
 def test_what_ecs_does_after_the_tasks_are_healthy(config, said):
     assert config.baking() == said
-
-
-def test_only_rolling_is_tracked():
-    check_strategy(RolloutConfig("ROLLING"), "c", "s")
-    with pytest.raises(StepError) as caught:
-        check_strategy(RolloutConfig("CANARY"), "c", "s")
-    assert str(caught.value) == (
-        "ECS service 's' in cluster 'c' uses the CANARY deployment strategy: opskit does not "
-        "track it yet (ecs.redeploy follows ROLLING deployments only)"
-    )
 
 
 def test_without_a_timeout_the_wait_is_the_default_plus_the_bake_time():

@@ -170,4 +170,14 @@ def test_the_printed_policy_runs_the_playbook_and_each_statement_is_needed(
     # lines of a failed deployment's stopped tasks, from the log groups its task
     # definition names, unknown before the run; this run needs it too: the grant
     # for /ecs/chatbot alone is covered by it, so the policy does not repeat it.)
-    assert _unneeded(policy, decisions) == {("s3:AbortMultipartUpload", objects)}
+    # The service deployment actions are for a service on a native strategy
+    # (BLUE_GREEN, LINEAR, CANARY), which only the run reads: this sandbox's is ROLLING.
+    service = f"{NAMES['cluster']}/{NAMES['service']}"
+    deployments = f"arn:aws:ecs:us-east-1:123456789012:service-deployment/{service}/*"
+    assert _unneeded(policy, decisions) == {
+        ("s3:AbortMultipartUpload", objects),
+        ("ecs:ListServiceDeployments", f"arn:aws:ecs:us-east-1:123456789012:service/{service}"),
+        ("ecs:DescribeServiceDeployments", deployments),
+        ("ecs:ContinueServiceDeployment", deployments),
+        ("ecs:StopServiceDeployment", deployments),
+    }

@@ -25,6 +25,7 @@ def test_the_catalog_has_every_bundled_step_type() -> None:
     assert NAMES == [
         "cloudwatch.alarms",
         "confirm",
+        "ecs.deployment",
         "ecs.describe",
         "ecs.redeploy",
         "ecs.run_task",
@@ -70,4 +71,5 @@ def test_ecs_redeploy_declares_the_rollback_it_reports(capsys: pytest.CaptureFix
     printed = run_cli(capsys, "steps", "ecs.redeploy").splitlines()
     (line,) = [line for line in printed if line.split()[:1] == ["rollback_deployment_id"]]
     assert line.split()[1] == "string"
-    assert line.index("string") == printed[-2].index("string")  # the outputs' type column
+    (first,) = [line for line in printed if line.split()[:1] == ["deployment_id"]]
+    assert line.index("string") == first.index("string")  # the outputs' type column

@@ -24,7 +24,6 @@ from tests.ecs_driver import (
     NO_INSTANCE,
     SERVICE,
     SPOT_REASON,
-    CallRecorder,
     EcsDriver,
     at,
     build_stack,
@@ -455,28 +454,6 @@ def test_a_crash_still_counts_beside_a_reclaim(stack, make_ctx):
 
 
 # --- 4. strategies, bake time and alarms ---------------------------------------------
-
-
-@pytest.mark.parametrize("strategy", ["BLUE_GREEN", "LINEAR", "CANARY"])
-@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
-def test_a_service_with_another_strategy_is_refused_before_any_write(
-    aws, make_ctx, strategy, dry_run
-):
-    build_stack(aws, strategy=strategy, bakeTimeInMinutes=5)
-    calls = CallRecorder(aws.client("ecs"))
-    try:
-        with pytest.raises(StepError) as caught:
-            if dry_run:
-                plan(make_ctx)
-            else:
-                run(make_ctx, clock(), rollback=True)
-    finally:
-        EcsDriver.uninstall()
-    assert str(caught.value) == (
-        f"ECS service 'chatbot' in cluster 'chatbot' uses the {strategy} deployment strategy: "
-        "opskit does not track it yet (ecs.redeploy follows ROLLING deployments only)"
-    )
-    assert calls.writes == []
 
 
 def test_bake_time_and_alarms_are_said_while_ecs_bakes(aws, make_ctx):

@@ -1,0 +1,240 @@
+"""``ecs.deployment``: act on a native service deployment ECS is running.
+
+A BLUE_GREEN, LINEAR or CANARY deployment paused at a ``PAUSE`` hook waits for
+someone to answer it. This step is that someone, after the playbook's checks:
+``continue`` answers the awaiting hook once (never twice: a retry or a second
+run finds it answered), ``rollback`` sends it back through ECS (ROLLBACK at the
+hook, or StopServiceDeployment ROLLBACK in bake time) and proves the rollback
+finished, ``follow`` only watches. Each then follows the deployment until
+``until`` (a lifecycle stage, or ``done``), and always stops at a hook awaiting
+action, so a later check decides the next one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from opskit.clock import Deadline
+from opskit.ecs.describe import describe_service
+from opskit.ecs.native import FAILED, PAUSED, SUCCEEDED, NativeVerdict, short_arn
+from opskit.ecs.native_follow import (
+    DONE,
+    NativeConfig,
+    NativeWatch,
+    follow_native,
+    roll_back_native,
+)
+from opskit.ecs.native_run import Where, answered_here, continue_once
+from opskit.ecs.service_deployments import (
+    NATIVE_STRATEGIES,
+    STAGES,
+    current_service_deployment_arn,
+)
+from opskit.ecs.settings import DEFAULT_WAIT
+from opskit.errors import StepError, StepFailed
+from opskit.iam.needs import Need, Permissions
+from opskit.iam.resources import EcsService, EcsTaskList, EcsTasks
+from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
+from opskit.steps.ecs_native import finish, if_left_param, native_needs
+
+FOLLOW, CONTINUE, ROLLBACK = "follow", "continue", "rollback"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentInputs:
+    cluster: str = param("ECS cluster name or ARN", "string", required=True)
+    service: str = param("ECS service name or ARN", "string", required=True)
+    deployment: str | None = param(
+        "the service deployment ARN (default: the one an earlier ecs.redeploy of this "
+        "service opened, else the service's currentServiceDeployment)",
+        "string",
+    )
+    action: str = param(
+        "follow: watch it; continue: answer the PAUSE hook awaiting action with CONTINUE "
+        "(once), then follow; rollback: roll it back through ECS and wait until the old "
+        "revision serves again",
+        "string",
+        default=FOLLOW,
+        choices=(FOLLOW, CONTINUE, ROLLBACK),
+    )
+    until: str = param(
+        "done (SUCCESSFUL) or a lifecycle stage to return at; a PAUSE hook awaiting action "
+        "always returns",
+        "string",
+        default=DONE,
+        choices=(DONE, *STAGES),
+    )
+    poll_interval: float = param("time between polls while waiting", "duration", default=5.0)
+    max_failed_tasks: int = param(
+        "fail once this many tasks of the new revision have failed (a crash loop)",
+        "integer",
+        default=2,
+        check=at_least(1),
+    )
+    if_left: str = if_left_param()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentOutputs:
+    strategy: str = output("the service's deployment strategy", "string")
+    service_deployment_arn: str | None = output("the service deployment acted on", "string")
+    stage: str = output("the lifecycle stage when the step ended", "string")
+    hook_id: str | None = output(
+        "the PAUSE hook awaiting action when the step ended (null when none)", "string"
+    )
+    production_percent: float | None = output(
+        "the new revision's share of production traffic when the step ended", "number"
+    )
+    production_affected: bool = output(
+        "whether any production traffic ever reached the new revision", "boolean"
+    )
+    rolled_back: bool = output("whether the deployment ended rolled back", "boolean")
+    if_left: str = output("what the run's end does with it if unfinished", "string")
+
+
+def _arn(ctx: StepContext, inputs: DeploymentInputs, record: dict[str, object]) -> str:
+    """The deployment named, else an earlier step's for this service, else the current."""
+    if inputs.deployment:
+        return inputs.deployment
+    marker = f"/{inputs.cluster.rsplit('/', 1)[-1]}/{inputs.service.rsplit('/', 1)[-1]}/"
+    earlier = ctx.earlier_output("service_deployment_arn")
+    if isinstance(earlier, str) and marker in earlier:
+        return earlier
+    return current_service_deployment_arn(dict(record))
+
+
+def _outputs(
+    config: NativeConfig, watch: NativeWatch, verdict: NativeVerdict, inputs: DeploymentInputs,
+    rolled_back: bool = False,
+) -> DeploymentOutputs:  # fmt: skip
+    where = Where.of(watch, verdict, rolled_back)
+    return DeploymentOutputs(
+        strategy=config.strategy, service_deployment_arn=where.arn, stage=where.stage,
+        hook_id=where.hook_id, production_percent=where.production_percent,
+        production_affected=where.production_affected, rolled_back=where.rolled_back,
+        if_left=inputs.if_left,
+    )  # fmt: skip
+
+
+def _start(ctx: StepContext, inputs: DeploymentInputs) -> tuple[NativeConfig, NativeWatch]:
+    record = describe_service(ctx.aws, inputs.cluster, inputs.service)
+    config = NativeConfig.of(record)
+    if config.strategy not in NATIVE_STRATEGIES:
+        raise StepError(
+            f"ECS service {inputs.service!r} in cluster {inputs.cluster!r} uses the "
+            f"{config.strategy} strategy: ecs.deployment acts on BLUE_GREEN, LINEAR and CANARY "
+            "deployments (ecs.redeploy follows rolling ones)"
+        )
+    arn = _arn(ctx, inputs, record)
+    if not arn:
+        raise StepFailed(f"ECS service {inputs.service!r} has no service deployment to act on")
+    watch = NativeWatch(
+        ctx.aws, inputs.cluster, inputs.service, arn, inputs.max_failed_tasks, ctx.emit,
+        ctx.clock, config, answered=answered_here(arn),
+        seen_event_ids={e.get("id", "") for e in record.get("events") or []},
+    )  # fmt: skip
+    return config, watch
+
+
+def _deadline(ctx: StepContext) -> Deadline:
+    if ctx.deadline.remaining() is None:
+        return Deadline.after(ctx.clock, DEFAULT_WAIT)
+    return ctx.deadline
+
+
+def _follow(ctx: StepContext, inputs: DeploymentInputs, watch: NativeWatch) -> NativeVerdict:
+    return follow_native(
+        watch, inputs.poll_interval, clock=ctx.clock, deadline=_deadline(ctx),
+        cancel=ctx.cancel, until=inputs.until,
+    )  # fmt: skip
+
+
+def _rollback(
+    ctx: StepContext, inputs: DeploymentInputs, config: NativeConfig, watch: NativeWatch
+) -> StepResult:
+    first = follow_native(
+        watch, inputs.poll_interval, clock=ctx.clock, deadline=_deadline(ctx), cancel=ctx.cancel,
+        rollback=True, until=STAGES[0],
+    ) if watch.poll(count_stops=False).deployment is None else watch.last  # fmt: skip
+    assert first is not None
+    dep = first.deployment
+    if dep is None:
+        raise StepFailed(f"cannot roll back: {first.summary}")
+    done = roll_back_native(
+        watch, dep, interval=inputs.poll_interval, clock=ctx.clock, deadline=_deadline(ctx),
+        cancel=ctx.cancel,
+    )  # fmt: skip
+    why = f" after step {ctx.failed_step!r} failed" if ctx.failed_step else ""
+    outputs = _outputs(config, watch, watch.last or first, inputs, done.rolled_back)
+    outputs = dataclasses.replace(outputs, production_affected=done.production_affected)
+    summary = f"service deployment {short_arn(dep.arn)}{why}: {done.note}"
+    if not done.rolled_back:
+        raise StepFailed(summary, outputs=outputs)
+    return StepResult("changed", summary, outputs)
+
+
+def run(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
+    config, watch = _start(ctx, inputs)
+    if inputs.action == ROLLBACK:
+        return _rollback(ctx, inputs, config, watch)
+    verdict = _follow(ctx, inputs, watch)
+    said = ""
+    if inputs.action == CONTINUE and verdict.outcome == PAUSED and verdict.deployment:
+        hook = verdict.deployment.awaiting_hook
+        sent = continue_once(ctx.aws, verdict.deployment)
+        if hook is not None:
+            watch.answered.add(hook.hook_id)
+        stage = verdict.deployment.stage
+        said = f"continued at {stage} (hook {sent}); " if sent else ""
+        if sent:
+            ctx.emit("info", f"CONTINUE at hook {sent} ({stage}) with ContinueServiceDeployment")
+        verdict = _follow(ctx, inputs, watch)
+    outputs = _outputs(config, watch, verdict, inputs)
+    name = f"service deployment {short_arn(watch.arn)}"
+    if verdict.outcome == FAILED:
+        raise StepFailed(f"{said}{verdict.summary}", detail=verdict.state, outputs=outputs)
+    if verdict.outcome in (SUCCEEDED, PAUSED):
+        text = verdict.summary if verdict.outcome == SUCCEEDED else f"{name} {verdict.summary}"
+    else:
+        text = f"{name} reached {verdict.state}"
+    return StepResult("changed" if said else "ok", f"{said}{text}", outputs, verdict.state)
+
+
+def plan(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
+    """Dry run: read the deployment and say what the step would send."""
+    config, watch = _start(ctx, inputs)
+    verdict = watch.poll(count_stops=False)
+    dep = verdict.deployment
+    hook = dep.awaiting_hook if dep else None
+    name = f"service deployment {short_arn(watch.arn)}"
+    if inputs.action == CONTINUE:
+        what = (
+            f"would CONTINUE hook {hook.hook_id}" if hook else "would CONTINUE the next PAUSE hook"
+        )
+    elif inputs.action == ROLLBACK:
+        what = "would roll back (ROLLBACK at the hook, else StopServiceDeployment ROLLBACK)"
+    else:
+        what = "would follow"
+    summary = f"{what} {name} ({verdict.state}) until {inputs.until}"
+    return StepResult("changed" if inputs.action != FOLLOW else "ok", summary,
+                      _outputs(config, watch, verdict, inputs))  # fmt: skip
+
+
+PERMISSIONS = Permissions(
+    Need("ecs:DescribeServices", EcsService(), "the service's strategy and deployments; each poll"),
+    Need("ecs:ListTasks", EcsTaskList(), "the new revision's stopped tasks (a crash loop)"),
+    Need("ecs:DescribeTasks", EcsTasks(), "the new revision's stopped tasks (a crash loop)"),
+    *native_needs(listing=False),
+)
+
+STEP = StepType(
+    name="ecs.deployment",
+    summary="Continue, roll back or follow an ECS native (blue/green, linear, canary) deployment",
+    inputs=DeploymentInputs,
+    outputs=DeploymentOutputs,
+    run=run,
+    plan=plan,
+    permissions=PERMISSIONS,
+    finish=finish,
+)
