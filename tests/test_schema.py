@@ -33,6 +33,7 @@ def errors(capsys: pytest.CaptureFixture[str], document: Any) -> list[str]:
 
 def test_there_are_bundled_playbooks() -> None:
     assert [p.name for p in PLAYBOOKS] == [
+        "bluegreen.yaml",
         "diagnose.yaml",
         "fleet.yaml",
         "migrate.yaml",

@@ -8,7 +8,9 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from opskit.clock import Clock
+from opskit.ecs.describe import list_service_tasks, started_by
 from opskit.ecs.failure import describe_stopped_tasks
+from opskit.ecs.names import task_id_of
 from opskit.ecs.native_run import IF_LEFT, ROLLBACK, follow_started, is_success, leave
 from opskit.ecs.taskdef import container_log_targets
 from opskit.errors import Cancelled, StepFailed
@@ -89,6 +91,17 @@ def native_needs(listing: bool = True) -> tuple[Need, ...]:
     )
 
 
+def _new_task_ids(ctx: StepContext, inputs: Any, deployment_id: str) -> list[str]:
+    """The new revision's RUNNING tasks (those its ecs-svc deployment started): at a
+    pause they serve the test listener, and their log streams are the ones to read."""
+    running = list_service_tasks(ctx.aws, inputs.cluster, inputs.service, "RUNNING")
+    return [
+        task_id_of(t.get("taskArn", ""))
+        for t in started_by(running, deployment_id)
+        if t.get("lastStatus") != "STOPPED"
+    ]
+
+
 def run_native(
     ctx: StepContext, inputs: Any, p: Plan, started: StartedDeployment, limit: WaitLimit,
     outputs: Any,
@@ -117,6 +130,8 @@ def run_native(
         raise type(error)(error.summary, detail=error.detail, outputs=outputs)
     assert verdict is not None
     if is_success(verdict):
+        new = _new_task_ids(ctx, inputs, started.deployment_id)
+        outputs = dataclasses.replace(outputs, new_task_ids=new)
         return StepResult("changed", verdict.summary, outputs, verdict.state)
     detail = describe_stopped_tasks(
         ctx.aws, list(verdict.failed_tasks), container_log_targets(p.base), inputs.log_lines
