@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from opskit.clock import Deadline
 from opskit.ecs.describe import describe_service
@@ -117,7 +118,10 @@ def _outputs(
     )  # fmt: skip
 
 
-def _start(ctx: StepContext, inputs: DeploymentInputs) -> tuple[NativeConfig, NativeWatch]:
+def _native_service(
+    ctx: StepContext, inputs: DeploymentInputs
+) -> tuple[dict[str, Any], NativeConfig]:
+    """The service record and its configuration; a rolling service is refused."""
     record = describe_service(ctx.aws, inputs.cluster, inputs.service)
     config = NativeConfig.of(record)
     if config.strategy not in NATIVE_STRATEGIES:
@@ -126,6 +130,11 @@ def _start(ctx: StepContext, inputs: DeploymentInputs) -> tuple[NativeConfig, Na
             f"{config.strategy} strategy: ecs.deployment acts on BLUE_GREEN, LINEAR and CANARY "
             "deployments (ecs.redeploy follows rolling ones)"
         )
+    return record, config
+
+
+def _start(ctx: StepContext, inputs: DeploymentInputs) -> tuple[NativeConfig, NativeWatch]:
+    record, config = _native_service(ctx, inputs)
     arn = _arn(ctx, inputs, record)
     if not arn:
         raise StepFailed(f"ECS service {inputs.service!r} has no service deployment to act on")
@@ -174,7 +183,33 @@ def _rollback(
     return StepResult("changed", summary, outputs)
 
 
+def _earlier_deploy(ctx: StepContext) -> bool:
+    """Whether an earlier step of this run started a deployment (its ARN, or at
+    least the UpdateService it sent, is in its outputs)."""
+    return bool(ctx.earlier_output("service_deployment_arn") or ctx.earlier_output("deployment_id"))
+
+
+def _nothing_started(ctx: StepContext, inputs: DeploymentInputs) -> StepResult | None:
+    """A rollback in ``on_failure`` after a run that failed before it deployed
+    anything: the service's current deployment is an earlier release's, not this
+    run's to roll back."""
+    if inputs.deployment or _earlier_deploy(ctx):
+        return None
+    return StepResult(
+        "ok",
+        f"nothing to roll back: no step of this run started a deployment of ECS service "
+        f"{inputs.service!r}",
+        DeploymentOutputs(
+            strategy="", service_deployment_arn=None, stage="", hook_id=None,
+            production_percent=None, production_affected=False, rolled_back=False,
+            if_left=inputs.if_left,
+        ),
+    )  # fmt: skip
+
+
 def run(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
+    if inputs.action == ROLLBACK and (nothing := _nothing_started(ctx, inputs)) is not None:
+        return nothing
     config, watch = _start(ctx, inputs)
     if inputs.action == ROLLBACK:
         return _rollback(ctx, inputs, config, watch)
@@ -201,8 +236,42 @@ def run(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
     return StepResult("changed" if said else "ok", f"{said}{text}", outputs, verdict.state)
 
 
+def _planned_earlier(ctx: StepContext) -> bool:
+    """In a dry run, an earlier step (ecs.redeploy) would start the deployment: it
+    has the outputs both native steps always know (``if_left``) but not the ARN
+    (a dry run keeps no null outputs)."""
+    for record in reversed(list(ctx.steps.values())):
+        outputs = record.get("outputs") or {}
+        if "if_left" in outputs:
+            return "service_deployment_arn" not in outputs
+    return False
+
+
+def _plan_ahead(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
+    """What the step would do with the deployment an earlier step would start."""
+    _, config = _native_service(ctx, inputs)
+    whose = "the deployment an earlier step would start"
+    if inputs.action == CONTINUE:
+        what = f"would CONTINUE {whose} at its PAUSE hook, then follow it until {inputs.until}"
+    elif inputs.action == ROLLBACK:
+        what = (
+            f"would roll back {whose} if it is unfinished (ROLLBACK at a PAUSE hook, else "
+            "StopServiceDeployment ROLLBACK) and wait until it is rolled back"
+        )
+    else:
+        what = f"would follow {whose} until {inputs.until}"
+    outputs = DeploymentOutputs(
+        strategy=config.strategy, service_deployment_arn=None, stage="", hook_id=None,
+        production_percent=None, production_affected=False, rolled_back=False,
+        if_left=inputs.if_left,
+    )  # fmt: skip
+    return StepResult("changed" if inputs.action != FOLLOW else "ok", what, outputs)
+
+
 def plan(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
     """Dry run: read the deployment and say what the step would send."""
+    if not inputs.deployment and _planned_earlier(ctx):
+        return _plan_ahead(ctx, inputs)
     config, watch = _start(ctx, inputs)
     verdict = watch.poll(count_stops=False)
     dep = verdict.deployment
