@@ -8,7 +8,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from opskit.clock import Clock
-from opskit.ecs.describe import list_service_tasks, started_by
+from opskit.ecs.describe import read_service_tasks, started_by
 from opskit.ecs.failure import describe_stopped_tasks
 from opskit.ecs.names import task_id_of
 from opskit.ecs.native_run import IF_LEFT, ROLLBACK, follow_started, is_success, leave
@@ -91,13 +91,23 @@ def native_needs(listing: bool = True) -> tuple[Need, ...]:
     )
 
 
+# How many reads the new tasks get to become visible (DescribeTasks answering a
+# listed task MISSING is eventual consistency, not a missing task).
+TASK_READS = 10
+
+
 def _new_task_ids(ctx: StepContext, inputs: Any, deployment_id: str) -> list[str]:
     """The new revision's RUNNING tasks (those its ecs-svc deployment started): at a
-    pause they serve the test listener, and their log streams are the ones to read."""
-    running = list_service_tasks(ctx.aws, inputs.cluster, inputs.service, "RUNNING")
+    pause they serve the test listener, and their log streams are the ones to read.
+    A listed task DescribeTasks does not find yet is read again."""
+    for _ in range(TASK_READS):
+        read = read_service_tasks(ctx.aws, inputs.cluster, inputs.service, "RUNNING")
+        if not read.not_visible:
+            break
+        ctx.clock.sleep(min(inputs.poll_interval, 1.0))
     return [
         task_id_of(t.get("taskArn", ""))
-        for t in started_by(running, deployment_id)
+        for t in started_by(read.tasks, deployment_id)
         if t.get("lastStatus") != "STOPPED"
     ]
 

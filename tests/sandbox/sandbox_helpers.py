@@ -140,12 +140,15 @@ def stack_copy(destination: Path, *, broken: bool = False) -> Path:
 
 
 @contextmanager
-def sandbox_in_this_process(services: int = 1) -> Iterator[SandboxInfo]:
+def sandbox_in_this_process(services: int = 1, strategy: str = "ROLLING") -> Iterator[SandboxInfo]:
     """A sandbox with the real stack, in this process, on free ports: every run in
     this process uses it (``sandbox_for_run``, as a fleet's targets share one)
-    until the ``with`` ends."""
+    until the ``with`` ends. ``strategy``: its services' deployment strategy."""
     said: list[str] = []
-    with sandbox_for_run(said.append, app_port=0, services=services) as (info, started):
+    with sandbox_for_run(said.append, app_port=0, services=services, strategy=strategy) as (
+        info,
+        started,
+    ):
         assert started, f"a sandbox was already running in this process: {said}"
         yield info
 
