@@ -272,7 +272,8 @@ def roll_back_native(
     end = final.deployment
     status = end.status if end is not None else "?"
     if status == "ROLLBACK_SUCCESSFUL":
-        note = f"rolled back at {stage} ({how}): blue serves again, {production}"
+        back = "ROLLBACK_SUCCESSFUL, traffic on the previous revision"
+        note = f"rolled back at {stage} ({how}): {back}, {production}"
         return NativeRollback(note, True, affected)
     return NativeRollback(f"rollback at {stage} ended {status} ({how}); {production}", False,
                           affected)  # fmt: skip
