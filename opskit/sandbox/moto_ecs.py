@@ -50,8 +50,8 @@ from opskit.sandbox.moto_service_deployments import (
     NATIVE,
     NativeRecords,
     records_of,
-    serve_service_deployments,
 )
+from opskit.sandbox.moto_service_deployments_api import serve_service_deployments
 
 ACCOUNT_ID = "123456789012"  # moto's default account (any unknown access key maps to it)
 _TASKS_FAILED = "tasks failed to start."

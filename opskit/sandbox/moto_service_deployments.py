@@ -1,11 +1,9 @@
 """ECS's service deployments on moto: the records of BLUE_GREEN, LINEAR and CANARY.
 
-moto 5.2 serves none of ListServiceDeployments, DescribeServiceDeployments,
-ContinueServiceDeployment or StopServiceDeployment, and keeps no
-``currentServiceDeployment`` on a service. This module adds them to moto's ECS
-responses (botocore's shapes: moto serializes through the service model) and
-keeps the records, one ``NativeRecords`` per service, created by
-``moto_ecs.EcsRecords.native``.
+moto 5.2 keeps no service deployments and no ``currentServiceDeployment`` on a
+service. This module keeps the records, one ``NativeRecords`` per service on
+moto's ECS backend, created by ``moto_ecs.EcsRecords.native``;
+``moto_service_deployments_api`` answers the four API calls from them.
 
 As everywhere in the sandbox, this module knows *how* to record, not *when*:
 UpdateService on a service whose strategy is native opens a record (PENDING,
@@ -259,7 +257,7 @@ class NativeRecords:
             record = self._record(arn)
             hook = _awaiting(record, hook_id)
             if hook is None:
-                raise _error(
+                raise error(
                     "InvalidParameterException",
                     f"The service deployment {arn} is not waiting at lifecycle hook {hook_id}.",
                 )
@@ -274,7 +272,7 @@ class NativeRecords:
             self.calls.append(("StopServiceDeployment", {"arn": arn, "stopType": stop_type}))
             record = self._record(arn)
             if record["status"] not in ("PENDING", "IN_PROGRESS"):
-                raise _error(
+                raise error(
                     "ConflictException",
                     f"The service deployment {arn} is {record['status']} and cannot be stopped.",
                 )
@@ -354,95 +352,18 @@ def records_of(backend: Any, cluster: str, service: str) -> NativeRecords:
         return kept[(cluster, service)]
 
 
-def _all(backend: Any) -> list[NativeRecords]:
-    with _lock:
-        return list(backend.__dict__.get(_ON_BACKEND, {}).values())
-
-
-# -- moto's ECS responses -----------------------------------------------------------
-
-
-def _error(code: str, message: str) -> Exception:
+def error(code: str, message: str) -> Exception:
     """An ECS error as moto serializes it (its code one of botocore's error shapes)."""
     from moto.ecs.exceptions import ECSException
 
     return ECSException(code, message)
 
 
-def _not_found(arn: str) -> Exception:
-    return _error(
-        "ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist."
-    )
+def kept_records(backend: Any) -> dict[tuple[str, str], NativeRecords]:
+    """The records kept on moto's ECS ``backend``, by (cluster, service)."""
+    with _lock:
+        return dict(backend.__dict__.get(_ON_BACKEND, {}))
 
 
-def _owner(response: Any, arn: str) -> NativeRecords:
-    for records in _all(response.ecs_backend):
-        if any(r["serviceDeploymentArn"] == arn for r in records.records):
-            return records
-    raise _not_found(arn)
-
-
-def _list(response: Any) -> Any:
-    from moto.core.responses import ActionResult
-
-    cluster = str(response._get_param("cluster") or "default").split("/")[-1]
-    service = str(response._get_param("service") or "").split("/")[-1]
-    created = response._get_param("createdAt") or {}
-    kept = response.ecs_backend.__dict__.get(_ON_BACKEND, {})
-    records = kept.get((cluster, service))
-    briefs = (
-        records.list_briefs(
-            list(response._get_param("status") or []), created.get("after"), created.get("before")
-        )
-        if records
-        else []
-    )
-    return ActionResult({"serviceDeployments": briefs})
-
-
-def _describe(response: Any) -> Any:
-    from moto.core.responses import ActionResult
-
-    arns = [str(a) for a in response._get_param("serviceDeploymentArns") or []]
-    found: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for records in _all(response.ecs_backend):
-        mine = [a for a in arns if any(r["serviceDeploymentArn"] == a for r in records.records)]
-        if mine:
-            shown, known = records.describe(mine)
-            found += shown
-            seen |= known
-    failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in seen]
-    return ActionResult({"serviceDeployments": found, "failures": failures})
-
-
-def _continue(response: Any) -> Any:
-    from moto.core.responses import ActionResult
-
-    arn = str(response._get_param("serviceDeploymentArn"))
-    _owner(response, arn).continue_hook(
-        arn, str(response._get_param("hookId")), str(response._get_param("action"))
-    )
-    return ActionResult({"serviceDeploymentArn": arn})
-
-
-def _stop(response: Any) -> Any:
-    from moto.core.responses import ActionResult
-
-    arn = str(response._get_param("serviceDeploymentArn"))
-    _owner(response, arn).stop(arn, str(response._get_param("stopType") or "ROLLBACK"))
-    return ActionResult({"serviceDeploymentArn": arn})
-
-
-def serve_service_deployments() -> None:
-    """Add the four operations to moto's ECS responses (once per process; every
-    moto server in it answers them, from the records of ``NativeRecords``)."""
-    from moto.ecs.responses import EC2ContainerServiceResponse as Response
-
-    if getattr(Response, "serves_service_deployments", False):
-        return
-    Response.list_service_deployments = _list  # type: ignore[attr-defined]
-    Response.describe_service_deployments = _describe  # type: ignore[attr-defined]
-    Response.continue_service_deployment = _continue  # type: ignore[attr-defined]
-    Response.stop_service_deployment = _stop  # type: ignore[attr-defined]
-    Response.serves_service_deployments = True  # type: ignore[attr-defined]
+def all_records(backend: Any) -> list[NativeRecords]:
+    return list(kept_records(backend).values())
