@@ -191,10 +191,15 @@ def test_a_linear_release_whose_alarm_fires_at_30_percent_is_rolled_back_naming_
                     fired.set()
                     return
 
+    source = stack_copy(tmp_path / "src")  # a new release: blue's page shows another digest
+    with open(source / "core" / "backend.py", "a") as module:
+        module.write("\n# release 2\n")
     watcher = threading.Thread(target=fire_at_30_percent, daemon=True)
     watcher.start()
     try:
-        result = cli.run(BLUEGREEN, *FAST, "--report", str(tmp_path / "r"))
+        result = cli.run(
+            BLUEGREEN, *FAST, "-e", f"source={source}", "--report", str(tmp_path / "r")
+        )
     finally:
         done.set()
         watcher.join(5)
