@@ -77,6 +77,20 @@ class RunOptions:
     sandbox_app_port: int | None = None
 
 
+# What a step type's ``finish`` said in the run's last phase: ``warning`` (a
+# deployment left paused or rolled back, a verdict not recorded) or ``info``.
+NoteKind = Literal["info", "warning"]
+
+
+@dataclass(frozen=True)
+class FinishNote:
+    """One line a step's ``finish`` hook said at the run's end (it may quote
+    outside text: an ARN, an error): the reports show it with the step."""
+
+    kind: NoteKind
+    message: str
+
+
 @dataclass
 class StepRecord:
     id: str
@@ -92,10 +106,18 @@ class StepRecord:
     attempts: int = 0
     continue_on_error: bool = False
     selected: bool = True  # False: left out by --from/--only
+    # What its type's ``finish`` said after every step (reports before them: none).
+    finish_notes: list[FinishNote] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return self.status in ("failed", "error")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
+        fields = dict(data)
+        fields["finish_notes"] = [FinishNote(**n) for n in data.get("finish_notes") or []]
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -157,8 +179,8 @@ class RunResult:
     def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
         """The inverse of ``as_dict`` (reports are redacted as data, then read back)."""
         fields = {k: v for k, v in data.items() if k != "exit_code"}
-        fields["steps"] = [StepRecord(**s) for s in data.get("steps", [])]
-        fields["on_failure"] = [StepRecord(**s) for s in data.get("on_failure", [])]
+        fields["steps"] = [StepRecord.from_dict(s) for s in data.get("steps", [])]
+        fields["on_failure"] = [StepRecord.from_dict(s) for s in data.get("on_failure", [])]
         identity = data.get("identity")
         fields["identity"] = Identity(**identity) if identity else None
         return cls(**fields)

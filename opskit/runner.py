@@ -43,7 +43,7 @@ from opskit.errors import (
 )
 from opskit.events import EventBus
 from opskit.marks import RunMarks
-from opskit.model import Phase, RunOptions, RunResult, RunStatus, StepRecord
+from opskit.model import FinishNote, Phase, RunOptions, RunResult, RunStatus, StepRecord
 from opskit.playbook import Playbook, Step
 from opskit.steps.base import RunEnd, StepContext, StepResult, StepType, UndeclaredOutputs
 from opskit.watchdog import (
@@ -180,7 +180,8 @@ class Runner:
         """The run's last phase: each step whose type has a ``finish`` hears how the
         run ended (``s3.sync`` writes the verdict on its release record, so "the
         last release that passed" is a fact in the bucket). A hook that cannot do
-        its part is a warning: the run's own result stands."""
+        its part is a warning: the run's own result stands. What each says is also
+        kept on the step's record, for report.json, report.md and junit.xml."""
         types = {step.id: step.type for step in self.playbook.steps}
         for record in self.result.steps:
             step_type = types[record.id]
@@ -191,7 +192,9 @@ class Runner:
             except OpskitError as err:
                 messages = [("warning", f"{record.id}: {err}")]
             for kind, message in messages:
-                self.bus.emit("warning" if kind == "warning" else "info", message, record.id)
+                note = FinishNote("warning" if kind == "warning" else "info", message)
+                record.finish_notes.append(note)  # the reports show it with the step
+                self.bus.emit(note.kind, message, record.id)
 
     def _finish(self) -> None:
         if self._said is not None:  # the stop's warning comes before the run's end

@@ -55,6 +55,7 @@ def render_junit(result: RunResult) -> str:
             suite, "testcase", classname=classname, name=_clean(name), time=f"{record.duration:.3f}"
         )
         message = _clean(record.summary)
+        out = [f"at the run's end, {n.kind}: {_clean(n.message)}" for n in record.finish_notes]
         if record.status in ("failed", "error") and _counts(record):
             element = ET.SubElement(
                 case,
@@ -66,7 +67,9 @@ def render_junit(result: RunResult) -> str:
         elif record.status == "skipped":
             ET.SubElement(case, "skipped", message=message)
         else:
-            ET.SubElement(case, "system-out").text = message
+            out.insert(0, message)
+        if out:  # what the step's finish said (after every step) goes with it
+            ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.indent(suites)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

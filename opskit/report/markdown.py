@@ -131,11 +131,27 @@ def render_markdown(result: RunResult) -> str:
 
 
 def _row(index: int, record: StepRecord) -> str:
+    warned = "".join(  # what the run left behind stands out where the steps are read
+        f"<br>⚠️ at the run's end: {_cell(note.message)}"
+        for note in record.finish_notes
+        if note.kind == "warning"
+    )
     return (
         f"| {index} | {mdtext.code(record.id)} | {_cell(record.uses)} | "
         f"{_ICON.get(record.status, '')} {_cell(record.status)} | "
-        f"{format_duration(record.duration)} | {_cell(record.summary)} |"
+        f"{format_duration(record.duration)} | {_cell(record.summary)}{warned} |"
     )
+
+
+def _finish_notes(record: StepRecord) -> list[str]:
+    """What the step's type said after every step (a deployment rolled back or
+    left paused, a release's verdict recorded), one item each, warnings marked."""
+    if not record.finish_notes:
+        return []
+    return ["", "**At the run's end**", ""] + [
+        f"- {'⚠️ **Warning:** ' if note.kind == 'warning' else ''}{_cell(note.message)}"
+        for note in record.finish_notes
+    ]
 
 
 def _section(record: StepRecord) -> list[str]:
@@ -149,6 +165,7 @@ def _section(record: StepRecord) -> list[str]:
     ]
     if record.attempts > 1:
         lines += ["", f"Attempts: {record.attempts}"]
+    lines += _finish_notes(record)
     findings = record.outputs.get("findings")
     if isinstance(findings, list) and findings:  # a step that says what the facts mean
         lines += ["", "**What this means**", ""] + [f"- {_cell(str(f))}" for f in findings]
