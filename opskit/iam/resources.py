@@ -85,16 +85,9 @@ class EcsService:
 
 
 @dataclass(frozen=True)
-class EcsServiceDeployments:
+class EcsServiceDeployments(EcsService):
     """The service deployments of a native strategy's service (the resource of
     DescribeServiceDeployments, ContinueServiceDeployment, StopServiceDeployment)."""
-
-    cluster: str = "cluster"
-    service: str = "service"
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return (self.cluster, self.service)
 
     def describe(self) -> str:
         return f"the service deployments of `{self.service}` in `{self.cluster}`"

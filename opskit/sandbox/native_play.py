@@ -34,13 +34,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from opskit.ecs.service_deployments import FINISHED, STAGES
 from opskit.sandbox.native_rollback import Rollbacks
 from opskit.sandbox.native_stages import (
     ALARMED,
-    FINISHED,
     SCHEDULER,
     STAGE_DWELL,
-    STAGES,
     WATCHED,
     Router,
     Run,

@@ -10,24 +10,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGES = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-    "BAKE_TIME",
-    "CLEAN_UP",
-)
+from opskit.ecs.service_deployments import STAGES
+
 # The stages during which ECS watches the deployment's alarms (traffic reaches green).
 ALARMED = frozenset(STAGES[STAGES.index("TEST_TRAFFIC_SHIFT") : STAGES.index("CLEAN_UP")])
 WATCHED = frozenset(STAGES[STAGES.index("SCALE_UP") : STAGES.index("CLEAN_UP")])
 STAGE_DWELL = 0.15  # sandbox minutes: 0.3 s by default (a poll of the agent at least)
 SCHEDULER = "ServiceSchedulerInitiated"
-FINISHED = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
 
 
 def now_utc() -> datetime.datetime:
