@@ -186,14 +186,9 @@ def test_finish_sends_nothing_to_a_finished_deployment_and_says_how_it_ended(pau
                  "production untouched")
     ]  # fmt: skip
     assert d.records.calls == []
-
-
-def test_finish_of_a_passed_run_says_nothing_of_a_finished_deployment(paused, aws):
-    d, _ = paused
-    d.succeed()
-    end = _run_end(aws, "passed", {"service_deployment_arn": d.arn, "if_left": "rollback"})
-
-    assert STEP.finish(end) == []
+    # a passed run: nothing to say
+    passed = _run_end(aws, "passed", {"service_deployment_arn": d.arn, "if_left": "rollback"})
+    assert STEP.finish(passed) == []
 
 
 def test_continue_before_the_hook_waits_for_it_then_continues_it_once(aws, make_ctx):
@@ -213,7 +208,7 @@ def test_continue_before_the_hook_waits_for_it_then_continues_it_once(aws, make_
     assert result.outputs.stage == "BAKE_TIME"
 
 
-def test_rollback_of_a_deployment_finished_before_this_run_has_nothing_to_roll_back(
+def test_rollback_of_a_finished_deployment_is_nothing_before_this_run_and_a_failure_after_it(
     paused, make_ctx
 ):
     d, _ = paused
@@ -225,6 +220,17 @@ def test_rollback_of_a_deployment_finished_before_this_run_has_nothing_to_roll_b
     assert result.summary == (
         f"nothing to roll back: service deployment {d.arn.rsplit('/', 1)[-1]} ended SUCCESSFUL "
         "before this run"
+    )
+    assert d.records.calls == []
+
+    # named (or started by an earlier step of this run): this run's SUCCESSFUL deployment
+    # cannot be rolled back by ECS; the step says how to go back
+    with pytest.raises(StepFailed) as caught:
+        deployment(make_ctx, clock(), action="rollback", deployment=d.arn)
+
+    assert caught.value.summary.endswith(
+        "ended SUCCESSFUL and ECS cannot roll back a finished deployment; deploy the previous "
+        "revision with ecs.redeploy task_definition: previous"
     )
     assert d.records.calls == []
 
@@ -241,22 +247,6 @@ def test_rollback_of_a_service_without_any_service_deployment_has_nothing_to_rol
     assert result.status == "ok"
     assert (
         result.summary == f"nothing to roll back: ECS service {SERVICE!r} has no service deployment"
-    )
-    assert d.records.calls == []
-
-
-def test_this_runs_deployment_that_ended_successful_cannot_be_rolled_back_and_says_how(
-    paused, make_ctx
-):
-    d, _ = paused
-    d.succeed()
-
-    with pytest.raises(StepFailed) as caught:
-        deployment(make_ctx, clock(), action="rollback", deployment=d.arn)
-
-    assert caught.value.summary.endswith(
-        "ended SUCCESSFUL and ECS cannot roll back a finished deployment; deploy the previous "
-        "revision with ecs.redeploy task_definition: previous"
     )
     assert d.records.calls == []
 
