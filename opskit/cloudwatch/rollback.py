@@ -6,9 +6,10 @@ Two ways back, by the service's deployment strategy:
   current service deployment (``service_deployments.request_rollback``:
   ``ContinueServiceDeployment`` ROLLBACK at a PAUSE hook, else
   ``StopServiceDeployment`` ROLLBACK), then the deployment record is followed
-  until ECS says ROLLBACK_SUCCESSFUL (or ROLLBACK_FAILED). ECS may already be
-  rolling back on the same alarm (deployment alarms with ``rollback``): then
-  nothing is sent and the rollback is followed.
+  until ECS says ROLLBACK_SUCCESSFUL (or ROLLBACK_FAILED), as ``ecs.deployment``
+  does it (``native_follow.roll_back_native``: the line says whether production
+  was affected). ECS may already be rolling back on the same alarm (deployment
+  alarms with ``rollback``): then nothing is sent and the rollback is followed.
 - ROLLING: ``ecs.rollback.roll_back`` to the task definition the service ran
   before the release, followed like any deployment.
 
@@ -23,13 +24,14 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from opskit.clock import Clock, poll_until
+from opskit.clock import Clock
 from opskit.ecs import service_deployments as native
 from opskit.ecs.describe import describe_service
+from opskit.ecs.native_follow import NativeConfig, NativeWatch, roll_back_native, wait_visible
 from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.settings import RolloutConfig, wait_limit
 from opskit.ecs.watch import Verdict
-from opskit.errors import StepError, StepTimeout
+from opskit.errors import Cancelled, StepError
 
 if TYPE_CHECKING:
     from opskit.aws import AwsAccess
@@ -85,7 +87,7 @@ def roll_back_after(aws: AwsAccess, way: Way, why: str, wait: Wait) -> str:
     record = describe_service(aws, way.cluster, way.service)
     config = RolloutConfig.of(record)
     if way.native:
-        return _native(aws, record, config, wait)
+        return _native(aws, way, record, config, wait)
     assert way.previous is not None
     verdict = Verdict("failed", why, why)
     target = RollbackTarget(way.cluster, way.service, way.previous, str(record["taskDefinition"]))
@@ -96,47 +98,33 @@ def roll_back_after(aws: AwsAccess, way: Way, why: str, wait: Wait) -> str:
     return rolled.note
 
 
-def _native(aws: AwsAccess, record: dict[str, Any], config: RolloutConfig, wait: Wait) -> str:
+def _native(
+    aws: AwsAccess, way: Way, record: dict[str, Any], config: RolloutConfig, wait: Wait
+) -> str:
     arn = native.current_service_deployment_arn(record)
     if not arn:
         return "no rollback: the service names no current service deployment"
-    deployment = native.describe_service_deployment(aws, arn)
+    watch = NativeWatch(
+        aws, way.cluster, way.service, arn, 2, wait.emit, wait.clock, NativeConfig.of(record),
+    )  # fmt: skip
+    limit = wait_limit(wait.clock, wait.deadline, config)
+    deployment = watch.poll(count_stops=False).deployment or wait_visible(
+        watch, wait.interval, clock=wait.clock, deadline=limit.deadline, cancel=wait.cancel
+    )
     if deployment is None:
         return f"no rollback: ECS does not show service deployment {arn} yet"
-    if deployment.finished and not deployment.rolling_back:
+    if deployment.finished and deployment.status != "ROLLBACK_SUCCESSFUL":
         return (
             f"no rollback: service deployment {arn} already ended {deployment.status}; "
             "ECS rolls back only a deployment in progress"
         )
     try:
-        asked = native.request_rollback(aws, deployment)
+        done = roll_back_native(
+            watch, deployment, interval=wait.interval, clock=wait.clock,
+            deadline=limit.deadline, cancel=wait.cancel,
+        )  # fmt: skip
     except StepError as err:
         return f"rollback of service deployment {arn} refused: {err.summary}"
-    if asked:
-        wait.emit("warning", asked)
-    limit = wait_limit(wait.clock, wait.deadline, config)
-    last: list[native.ServiceDeployment | None] = [deployment]
-
-    def check() -> native.ServiceDeployment | None:
-        read = native.describe_service_deployment(aws, arn)
-        if read is None:  # eventual consistency: not yet
-            return None
-        last[0] = read
-        if read.finished:
-            return read
-        wait.emit("progress", f"service deployment {read.status}: waiting for its rollback")
-        return None
-
-    try:
-        ended = poll_until(check, clock=wait.clock, deadline=limit.deadline,
-                           interval=wait.interval, cancel=wait.cancel,
-                           describe=lambda: _status(last[0]))  # fmt: skip
-    except StepTimeout:
-        return f"{asked or 'ECS rolling back'}; not finished {limit.within}: {_status(last[0])}"
-    except StepError as err:
-        return f"{asked or 'ECS rolling back'}; following it failed: {err.summary}"
-    return f"{asked or 'ECS rolled back'}: service deployment {ended.status}"
-
-
-def _status(deployment: native.ServiceDeployment | None) -> str:
-    return "not read" if deployment is None else f"service deployment {deployment.status}"
+    if done.interrupted:
+        raise Cancelled(done.note)
+    return done.note

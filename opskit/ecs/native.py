@@ -46,6 +46,16 @@ def reached(stage: str, wanted: str) -> bool:
     return stage_index(stage) >= stage_index(wanted) >= 0
 
 
+def production_words(affected: bool, percent: float = 0.0) -> str:
+    """How a failed or rolled back release ends its line: whether production
+    traffic ever reached the new revision, and how much of it at most."""
+    if not affected:
+        return "production untouched"
+    if percent > 0:
+        return f"production affected (up to {percent:g}% of production traffic)"
+    return "production affected"
+
+
 def touches_production(dep: ServiceDeployment) -> bool:
     """The record shows production traffic on the new revision, now or before:
     a production weight above 0, or a stage at or after the production shift
@@ -67,6 +77,7 @@ class Seen:
     strategy: str = "BLUE_GREEN"
     bake_minutes: int = 0
     step_percent: float = 0.0  # LINEAR stepPercent / CANARY canaryPercent
+    missing_seconds: float = 0.0  # since the first of the consecutive MISSING reads
 
 
 @dataclass(frozen=True)
@@ -151,8 +162,11 @@ def judge_native(
         if seen.seconds >= GRACE_SECONDS and not seen.found:
             summary = f"{name} never appeared: {format_duration(seen.seconds)} since UpdateService"
             return NativeVerdict(FAILED, summary, state, data=data)
-        if seen.found and seen.seconds >= GRACE_SECONDS:
-            summary = f"{name} is no longer found (DescribeServiceDeployments answers MISSING)"
+        if seen.found and seen.missing_seconds >= GRACE_SECONDS:
+            summary = (
+                f"{name} is no longer found (DescribeServiceDeployments answers MISSING "
+                f"for {format_duration(seen.missing_seconds)})"
+            )
             return NativeVerdict(FAILED, summary, state, data=data)
         return NativeVerdict(WAITING, f"waiting up to {GRACE_SECONDS:g}s for it", state, data=data)
     state = traffic_line(dep, seen)

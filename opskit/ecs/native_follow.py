@@ -26,10 +26,13 @@ from opskit.ecs.describe import (
 )
 from opskit.ecs.native import (
     FAILED,
+    GRACE_SECONDS,
     WAITING,
     NativeVerdict,
     Seen,
+    cause,
     judge_native,
+    production_words,
     reached,
     short_arn,
     touches_production,
@@ -108,6 +111,8 @@ class NativeWatch:
     stage: str = ""
     found: bool = False
     production_affected: bool = False
+    max_production: float = 0.0  # the most production traffic seen on the new revision
+    missing_since: float | None = None  # the first of the consecutive MISSING reads
     stages_seen: list[str] = field(default_factory=list)
     started: float = field(init=False)
     stage_since: float = field(init=False)
@@ -127,8 +132,12 @@ class NativeWatch:
         stops = None
         if count_stops and dep is not None and not dep.finished:
             stops = self._stops(record)
+        now = self.clock.monotonic()
         if dep is not None:
             self._saw(dep)
+            self.missing_since = None
+        elif self.missing_since is None:
+            self.missing_since = now
         seen = Seen(
             seconds=self.clock.monotonic() - self.started,
             found=self.found,
@@ -137,6 +146,7 @@ class NativeWatch:
             strategy=self.config.strategy,
             bake_minutes=self.config.bake_minutes,
             step_percent=self.config.step_percent,
+            missing_seconds=0.0 if self.missing_since is None else now - self.missing_since,
         )
         self.last = judge_native(
             dep, self.arn, seen, stops, self.max_failed_tasks, ignore_hooks=frozenset(self.answered)
@@ -156,6 +166,7 @@ class NativeWatch:
     def _saw(self, dep: ServiceDeployment) -> None:
         self.found = True
         self.production_affected = self.production_affected or touches_production(dep)
+        self.max_production = max(self.max_production, dep.production_percent)
         if dep.stage and dep.stage != self.stage:
             self.stage = dep.stage
             self.stage_since = self.clock.monotonic()
@@ -172,6 +183,12 @@ class NativeWatch:
             return None
         stopped = read_service_tasks(self.aws, self.cluster, self.service, "STOPPED")
         return sort_stops(str(mine.get("id")), stopped.tasks, int(mine.get("failedTasks") or 0))
+
+    def production(self, dep: ServiceDeployment | None = None) -> str:
+        """``production untouched`` / ``production affected (up to N% ...)``."""
+        affected = self.production_affected or (dep is not None and touches_production(dep))
+        percent = max(self.max_production, dep.production_percent if dep else 0.0)
+        return production_words(affected, percent)
 
     def state(self) -> str:
         if self.last is None:
@@ -232,13 +249,65 @@ def follow_native(
         raise StepError(f"while waiting for {what}: {err.summary}", detail=watch.state()) from None
 
 
+def wait_visible(
+    watch: NativeWatch,
+    interval: float,
+    *,
+    clock: Clock,
+    deadline: Deadline,
+    cancel: threading.Event,
+) -> ServiceDeployment | None:
+    """Read the record until DescribeServiceDeployments shows it (eventual
+    consistency: a first read may answer it MISSING), for at most
+    ``native.GRACE_SECONDS`` and never past ``deadline``; None when it never did."""
+    grace = Deadline.after(clock, GRACE_SECONDS)
+    left = deadline.remaining()
+    if left is not None and left < GRACE_SECONDS:
+        grace = deadline
+
+    def check() -> ServiceDeployment | None:
+        dep = watch.poll(count_stops=False).deployment
+        if dep is None:
+            watch.emit("progress", f"{watch.state()}: waiting up to {GRACE_SECONDS:g}s for it")
+        return dep
+
+    try:
+        return poll_until(
+            check, clock=clock, deadline=grace, interval=interval, cancel=cancel,
+            describe=watch.state,
+        )  # fmt: skip
+    except StepTimeout:
+        return None
+
+
 @dataclass(frozen=True)
 class NativeRollback:
-    """What a rollback through ECS did, in one line, and whether it finished."""
+    """What a rollback through ECS did, in one line (ending with whether
+    production was affected), whether it finished, whether opskit sent the
+    request (False: ECS was rolling back on its own), and whether the run was
+    interrupted before it was followed to the end."""
 
     note: str
     rolled_back: bool
     production_affected: bool
+    sent: bool = False
+    interrupted: bool = False
+
+
+def requested_words(dep: ServiceDeployment) -> str:
+    """``ROLLBACK requested at hook X (STAGE)``, said before the request is sent."""
+    hook = dep.awaiting_hook
+    where = dep.stage or dep.status
+    if hook is not None:
+        return f"ROLLBACK requested at hook {hook.hook_id} ({where})"
+    return f"ROLLBACK requested with StopServiceDeployment at {where}"
+
+
+def interrupted_words(dep: ServiceDeployment) -> str:
+    return (
+        f"{requested_words(dep)}; not followed: the run was interrupted "
+        "(ECS rolls it back on its own)"
+    )
 
 
 def roll_back_native(
@@ -251,29 +320,47 @@ def roll_back_native(
     cancel: threading.Event,
 ) -> NativeRollback:
     """Ask ECS to roll ``dep`` back (``request_rollback``: ROLLBACK at the hook, or
-    StopServiceDeployment ROLLBACK) and follow it to ROLLBACK_SUCCESSFUL."""
+    StopServiceDeployment ROLLBACK) and follow it to ROLLBACK_SUCCESSFUL. A
+    deployment ECS already rolls back is only followed. Interrupted once the
+    request is sent (the run's Ctrl-C or SIGTERM): not followed, and said so."""
     stage = dep.stage or dep.status
-    affected = watch.production_affected or touches_production(dep)
-    production = "production affected" if affected else "production untouched"
+    watch.production_affected = watch.production_affected or touches_production(dep)
+    affected = watch.production_affected
     if dep.finished:
         done = dep.status == "ROLLBACK_SUCCESSFUL"
-        word = "ECS already rolled it back" if done else f"it is {dep.status}"
-        return NativeRollback(f"nothing to roll back at {stage}: {word}; {production}", done,
-                              affected)  # fmt: skip
+        why = cause(dep)
+        word = ("ECS already rolled it back" + (f": {why}" if why else "")) if done else (
+            f"it is {dep.status}")  # fmt: skip
+        return NativeRollback(f"nothing to roll back at {stage}: {word}; {watch.production(dep)}",
+                              done, affected)  # fmt: skip
+    by_ecs = dep.rolling_back
+    interrupted = interrupted_words(dep)
     how = request_rollback(watch.aws, dep)
+    if by_ecs:
+        why = cause(dep)
+        how = "ECS already rolling it back" + (f": {why}" if why else f" ({dep.status})")
     watch.emit("warning", f"rolling back service deployment {dep.short_id}: {how}")
     try:
         final = follow_native(
             watch, interval, clock=clock, deadline=deadline, cancel=cancel, rollback=True
         )
+    except Cancelled:
+        if by_ecs:
+            note = f"ECS rolling it back at {stage} ({how}); not followed: the run was interrupted"
+        else:
+            note = interrupted
+        return NativeRollback(f"{note}; {watch.production(dep)}", False, watch.production_affected,
+                              sent=not by_ecs, interrupted=True)  # fmt: skip
     except (StepTimeout, StepError) as err:
-        return NativeRollback(f"rollback at {stage} not finished ({how}): {err.summary}", False,
-                              affected)  # fmt: skip
+        return NativeRollback(f"rollback at {stage} not finished ({how}): {err.summary}; "
+                              f"{watch.production(dep)}", False, watch.production_affected,
+                              sent=not by_ecs)  # fmt: skip
     end = final.deployment
     status = end.status if end is not None else "?"
+    production = watch.production(dep)
     if status == "ROLLBACK_SUCCESSFUL":
         back = "ROLLBACK_SUCCESSFUL, traffic on the previous revision"
-        note = f"rolled back at {stage} ({how}): {back}, {production}"
-        return NativeRollback(note, True, affected)
+        note = f"rolled back at {stage} ({how}): {back}; {production}"
+        return NativeRollback(note, True, watch.production_affected, sent=not by_ecs)
     return NativeRollback(f"rollback at {stage} ended {status} ({how}); {production}", False,
-                          affected)  # fmt: skip
+                          watch.production_affected, sent=not by_ecs)  # fmt: skip

@@ -22,8 +22,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opskit.clock import Clock, Deadline, utc_iso
-from opskit.ecs.native import PAUSED, SUCCEEDED, NativeVerdict, short_arn
-from opskit.ecs.native_follow import NativeConfig, NativeWatch, follow_native
+from opskit.ecs.native import (
+    PAUSED,
+    SUCCEEDED,
+    NativeVerdict,
+    cause,
+    production_words,
+    short_arn,
+    touches_production,
+)
+from opskit.ecs.native_follow import NativeConfig, NativeWatch, follow_native, requested_words
 from opskit.ecs.service_deployments import (
     STAGES,
     ServiceDeployment,
@@ -132,16 +140,28 @@ def leave(
     *,
     run_passed: bool,
     clock: Clock,
+    interrupted: bool = False,
     cancel: threading.Event | None = None,
     wait: float = LEAVE_WAIT,
+    seen_percent: float = 0.0,
 ) -> list[tuple[str, str]]:
     """A step's ``finish``: what opskit does with a deployment the run leaves
     unfinished (paused, or in progress after a failed or interrupted run).
-    Never CONTINUE. Returns the report's lines."""
+    Never CONTINUE. After a Ctrl-C or SIGTERM (``interrupted``) the rollback is
+    requested but not followed: the user asked the run to stop. A deployment
+    that already finished in a run that did not pass gets one line saying how it
+    ended. Returns the report's lines."""
     dep = describe_service_deployment(aws, arn)
     name = f"service deployment {short_arn(arn)}"
-    if dep is None or dep.finished:
+    if dep is None:
         return []
+    production = production_words(
+        touches_production(dep), max(seen_percent, dep.production_percent)
+    )
+    if dep.finished:
+        if run_passed:
+            return []
+        return [("info", f"{name} ended {dep.status}; {production}")]
     hook = dep.awaiting_hook
     if run_passed and hook is None and not dep.rolling_back:
         return []  # a passed run that left it going: ECS finishes it
@@ -151,9 +171,32 @@ def leave(
         action = hook.timeout_action or "ROLLBACK"
         return [("warning", f"{name} left paused at {where} (hook {hook.hook_id}), "
                             f"as if_left says: ECS will {action} at {expires}")]  # fmt: skip
-    if if_left == LEAVE_PAUSED:
+    if if_left == LEAVE_PAUSED and not dep.rolling_back:
         return [("warning", f"{name} left {dep.status} at {where}, as if_left says")]
+    if dep.rolling_back:
+        why = cause(dep)
+        already = f"{name} already {dep.status} at {where} when the run ended" + (
+            f" ({why})" if why else "")  # fmt: skip
+        if interrupted:
+            return [("warning", f"{already}; not followed: the run was interrupted (ECS rolls "
+                                f"it back on its own); {production}")]  # fmt: skip
+        return [("warning", f"{already}: {_follow_rollback(aws, arn, clock, cancel, wait)}; "
+                            f"{production}")]  # fmt: skip
+    if interrupted:
+        words = requested_words(dep)
+        request_rollback(aws, dep)
+        line = f"{name}: {words} as if_left says; not followed: the run was interrupted"
+        return [("warning", f"{line} (ECS rolls it back on its own); {production}")]
     how = request_rollback(aws, dep)
+    status = _follow_rollback(aws, arn, clock, cancel, wait)
+    return [("warning", f"{name} rolled back at {where} as if_left says ({how}): {status}; "
+                        f"{production}")]  # fmt: skip
+
+
+def _follow_rollback(
+    aws: AwsAccess, arn: str, clock: Clock, cancel: threading.Event | None, wait: float
+) -> str:
+    """Follow a rollback for at most ``wait``: how it ended, in a word or a line."""
     cluster, service = _names(arn)
     watch = NativeWatch(
         aws, cluster, service, arn, 1, lambda *a, **k: None, clock, NativeConfig.of({}),
@@ -163,18 +206,9 @@ def leave(
             watch, LEAVE_POLL, clock=clock, deadline=Deadline.after(clock, wait),
             cancel=cancel or threading.Event(), rollback=True,
         )  # fmt: skip
-        status = final.deployment.status if final.deployment else "?"
     except Exception as err:  # noqa: BLE001 - the run's result stands; say what is known
-        status = f"not finished ({err})"
-    affected = "production affected" if _affected(dep) else "production untouched"
-    return [("warning", f"{name} rolled back at {where} as if_left says ({how}): {status}; "
-                        f"{affected}")]  # fmt: skip
-
-
-def _affected(dep: ServiceDeployment) -> bool:
-    from opskit.ecs.native import touches_production
-
-    return touches_production(dep)
+        return f"not finished ({err})"
+    return final.deployment.status if final.deployment else "?"
 
 
 def _names(arn: str) -> tuple[str, str]:
@@ -190,6 +224,7 @@ class Followed:
     verdict: NativeVerdict | None
     where: Where
     rollback_note: str = ""
+    production: str = "production untouched"  # native.production_words
     # a timeout, Ctrl-C or an AWS error while following: the step raises it with
     # ``where`` in its outputs, so the run's end can still roll back or leave it
     error: StepProblem | Cancelled | None = None
@@ -242,4 +277,13 @@ def follow_started(
             watch, dep, interval=interval, clock=clock, deadline=deadline, cancel=cancel
         )
         note, rolled = done.note, done.rolled_back
-    return Followed(verdict, Where.of(watch, watch.last or verdict, rolled), note)
+    where = Where.of(watch, watch.last or verdict, rolled)
+    return Followed(verdict, where, note, watch.production(dep))
+
+
+def failed_summary(verdict_summary: str, followed: Followed) -> str:
+    """A failed deploy's line: ECS's verdict, then the rollback's line, ending
+    with whether production was affected (``; production untouched``)."""
+    if followed.rollback_note:
+        return f"{verdict_summary}; {followed.rollback_note}"
+    return f"{verdict_summary}; {followed.production}"

@@ -18,13 +18,21 @@ from typing import Any
 
 from opskit.clock import Deadline
 from opskit.ecs.describe import describe_service
-from opskit.ecs.native import FAILED, PAUSED, SUCCEEDED, NativeVerdict, short_arn
+from opskit.ecs.native import (
+    FAILED,
+    GRACE_SECONDS,
+    PAUSED,
+    SUCCEEDED,
+    NativeVerdict,
+    short_arn,
+)
 from opskit.ecs.native_follow import (
     DONE,
     NativeConfig,
     NativeWatch,
     follow_native,
     roll_back_native,
+    wait_visible,
 )
 from opskit.ecs.native_run import Where, answered_here, continue_once
 from opskit.ecs.service_deployments import (
@@ -33,7 +41,7 @@ from opskit.ecs.service_deployments import (
     current_service_deployment_arn,
 )
 from opskit.ecs.settings import DEFAULT_WAIT
-from opskit.errors import StepError, StepFailed
+from opskit.errors import Cancelled, StepError, StepFailed
 from opskit.iam.needs import Need, Permissions
 from opskit.iam.resources import EcsService, EcsTaskList, EcsTasks
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
@@ -159,28 +167,12 @@ def _follow(ctx: StepContext, inputs: DeploymentInputs, watch: NativeWatch) -> N
     )  # fmt: skip
 
 
-def _rollback(
-    ctx: StepContext, inputs: DeploymentInputs, config: NativeConfig, watch: NativeWatch
-) -> StepResult:
-    first = follow_native(
-        watch, inputs.poll_interval, clock=ctx.clock, deadline=_deadline(ctx), cancel=ctx.cancel,
-        rollback=True, until=STAGES[0],
-    ) if watch.poll(count_stops=False).deployment is None else watch.last  # fmt: skip
-    assert first is not None
-    dep = first.deployment
-    if dep is None:
-        raise StepFailed(f"cannot roll back: {first.summary}")
-    done = roll_back_native(
-        watch, dep, interval=inputs.poll_interval, clock=ctx.clock, deadline=_deadline(ctx),
-        cancel=ctx.cancel,
+def _none(config: NativeConfig, inputs: DeploymentInputs, arn: str | None) -> DeploymentOutputs:
+    return DeploymentOutputs(
+        strategy=config.strategy, service_deployment_arn=arn, stage="", hook_id=None,
+        production_percent=None, production_affected=False, rolled_back=False,
+        if_left=inputs.if_left,
     )  # fmt: skip
-    why = f" after step {ctx.failed_step!r} failed" if ctx.failed_step else ""
-    outputs = _outputs(config, watch, watch.last or first, inputs, done.rolled_back)
-    outputs = dataclasses.replace(outputs, production_affected=done.production_affected)
-    summary = f"service deployment {short_arn(dep.arn)}{why}: {done.note}"
-    if not done.rolled_back:
-        raise StepFailed(summary, outputs=outputs)
-    return StepResult("changed", summary, outputs)
 
 
 def _earlier_deploy(ctx: StepContext) -> bool:
@@ -189,30 +181,80 @@ def _earlier_deploy(ctx: StepContext) -> bool:
     return bool(ctx.earlier_output("service_deployment_arn") or ctx.earlier_output("deployment_id"))
 
 
-def _nothing_started(ctx: StepContext, inputs: DeploymentInputs) -> StepResult | None:
-    """A rollback in ``on_failure`` after a run that failed before it deployed
-    anything: the service's current deployment is an earlier release's, not this
-    run's to roll back."""
-    if inputs.deployment or _earlier_deploy(ctx):
-        return None
-    return StepResult(
-        "ok",
-        f"nothing to roll back: no step of this run started a deployment of ECS service "
-        f"{inputs.service!r}",
-        DeploymentOutputs(
-            strategy="", service_deployment_arn=None, stage="", hook_id=None,
-            production_percent=None, production_affected=False, rolled_back=False,
-            if_left=inputs.if_left,
-        ),
+def _rollback(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
+    """Roll back the service's current (or named, or an earlier step's) deployment
+    when it is unfinished, whoever started it (on call). A finished one that is
+    not this run's is nothing to roll back (``on_failure`` after a run that failed
+    before its deploy); this run's that ended SUCCESSFUL cannot be: ECS rolls
+    back only a deployment in progress."""
+    record, config = _native_service(ctx, inputs)
+    arn = _arn(ctx, inputs, record)
+    if not arn:
+        summary = f"nothing to roll back: ECS service {inputs.service!r} has no service deployment"
+        return StepResult("ok", summary, _none(config, inputs, None))
+    watch = NativeWatch(
+        ctx.aws, inputs.cluster, inputs.service, arn, inputs.max_failed_tasks, ctx.emit,
+        ctx.clock, config, answered=answered_here(arn),
+        seen_event_ids={e.get("id", "") for e in record.get("events") or []},
     )  # fmt: skip
+    name = f"service deployment {short_arn(arn)}"
+    dep = watch.poll(count_stops=False).deployment
+    if dep is None:
+        try:
+            dep = wait_visible(
+                watch, inputs.poll_interval, clock=ctx.clock, deadline=_deadline(ctx),
+                cancel=ctx.cancel,
+            )  # fmt: skip
+        except Cancelled:
+            raise _cancelled(
+                f"{name} not rolled back: the run was interrupted before "
+                "DescribeServiceDeployments showed it", _none(config, inputs, arn),
+            ) from None  # fmt: skip
+    if dep is None:
+        raise StepFailed(
+            f"cannot roll back {name}: DescribeServiceDeployments did not show it within "
+            f"{GRACE_SECONDS:g}s",
+            outputs=_none(config, inputs, arn),
+        )
+    last = watch.last
+    assert last is not None  # the watch read it
+    why = f" after step {ctx.failed_step!r} failed" if ctx.failed_step else ""
+    ours = bool(inputs.deployment) or _earlier_deploy(ctx)
+    if dep.finished and not ours:
+        summary = f"nothing to roll back: {name} ended {dep.status} before this run"
+        return StepResult("ok", summary, _outputs(config, watch, last, inputs))
+    if dep.status == "SUCCESSFUL":
+        raise StepFailed(
+            f"cannot roll back {name}{why}: it ended SUCCESSFUL and ECS cannot roll back a "
+            "finished deployment; deploy the previous revision with ecs.redeploy "
+            "task_definition: previous",
+            outputs=_outputs(config, watch, last, inputs),
+        )
+    done = roll_back_native(
+        watch, dep, interval=inputs.poll_interval, clock=ctx.clock, deadline=_deadline(ctx),
+        cancel=ctx.cancel,
+    )  # fmt: skip
+    outputs = _outputs(config, watch, last, inputs, done.rolled_back)
+    outputs = dataclasses.replace(outputs, production_affected=done.production_affected)
+    summary = f"{name}{why}: {done.note}"
+    if done.interrupted:
+        raise _cancelled(summary, outputs)
+    if not done.rolled_back:
+        raise StepFailed(summary, outputs=outputs)
+    return StepResult("changed" if done.sent else "ok", summary, outputs)
+
+
+def _cancelled(summary: str, outputs: DeploymentOutputs) -> Cancelled:
+    """Ctrl-C or SIGTERM: the step ends interrupted, its outputs kept for the run's end."""
+    error = Cancelled(summary)
+    error.outputs = outputs  # type: ignore[attr-defined]
+    return error
 
 
 def run(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
-    if inputs.action == ROLLBACK and (nothing := _nothing_started(ctx, inputs)) is not None:
-        return nothing
-    config, watch = _start(ctx, inputs)
     if inputs.action == ROLLBACK:
-        return _rollback(ctx, inputs, config, watch)
+        return _rollback(ctx, inputs)
+    config, watch = _start(ctx, inputs)
     verdict = _follow(ctx, inputs, watch)
     said = ""
     if inputs.action == CONTINUE and verdict.outcome == PAUSED and verdict.deployment:
@@ -228,7 +270,10 @@ def run(ctx: StepContext, inputs: DeploymentInputs) -> StepResult:
     outputs = _outputs(config, watch, verdict, inputs)
     name = f"service deployment {short_arn(watch.arn)}"
     if verdict.outcome == FAILED:
-        raise StepFailed(f"{said}{verdict.summary}", detail=verdict.state, outputs=outputs)
+        production = watch.production(verdict.deployment)
+        raise StepFailed(
+            f"{said}{verdict.summary}; {production}", detail=verdict.state, outputs=outputs
+        )
     if verdict.outcome in (SUCCEEDED, PAUSED):
         text = verdict.summary if verdict.outcome == SUCCEEDED else f"{name} {verdict.summary}"
     else:

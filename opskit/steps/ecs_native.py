@@ -11,7 +11,14 @@ from opskit.clock import Clock
 from opskit.ecs.describe import read_service_tasks, started_by
 from opskit.ecs.failure import describe_stopped_tasks
 from opskit.ecs.names import task_id_of
-from opskit.ecs.native_run import IF_LEFT, ROLLBACK, follow_started, is_success, leave
+from opskit.ecs.native_run import (
+    IF_LEFT,
+    ROLLBACK,
+    failed_summary,
+    follow_started,
+    is_success,
+    leave,
+)
 from opskit.ecs.taskdef import container_log_targets
 from opskit.errors import Cancelled, StepFailed
 from opskit.iam.needs import Need
@@ -56,9 +63,12 @@ def finish(end: RunEnd) -> list[tuple[str, str]]:
     arn = outputs.get("service_deployment_arn")
     if not arn or end.result.dry_run or _last_owner(end, str(arn)) != end.record.id:
         return []
+    percent = outputs.get("production_percent")
     return leave(
         end.aws, str(arn), str(outputs.get("if_left") or ROLLBACK),
         run_passed=end.result.status == "passed", clock=end.clock or Clock(),
+        interrupted=bool(end.result.signal) or end.result.status == "interrupted",
+        seen_percent=float(percent) if isinstance(percent, int | float) else 0.0,
     )  # fmt: skip
 
 
@@ -146,5 +156,5 @@ def run_native(
     detail = describe_stopped_tasks(
         ctx.aws, list(verdict.failed_tasks), container_log_targets(p.base), inputs.log_lines
     )
-    summary = verdict.summary + (f"; {followed.rollback_note}" if followed.rollback_note else "")
+    summary = failed_summary(verdict.summary, followed)
     raise StepFailed(summary, detail=detail or verdict.state, outputs=outputs)

@@ -69,9 +69,10 @@ def test_at_a_pause_hook_the_rollback_answers_the_hook(aws, make_ctx, uninstall)
     failure = run_until_alarm(aws, make_ctx, driver, arn)
 
     assert failure.summary == (
-        "alarm 'chatbot-5xx' is in ALARM: 5xx above 5 for 1 minute; ROLLBACK at hook "
-        f"{hook_id} (POST_TEST_TRAFFIC_SHIFT) with ContinueServiceDeployment: service "
-        "deployment ROLLBACK_SUCCESSFUL"
+        "alarm 'chatbot-5xx' is in ALARM: 5xx above 5 for 1 minute; rolled back at "
+        f"POST_TEST_TRAFFIC_SHIFT (ROLLBACK at hook {hook_id} (POST_TEST_TRAFFIC_SHIFT) with "
+        "ContinueServiceDeployment): ROLLBACK_SUCCESSFUL, traffic on the previous revision; "
+        "production untouched"
     )
     assert [(op, p.get("action")) for op, p in records.calls] == [
         ("ContinueServiceDeployment", "ROLLBACK")
@@ -89,8 +90,10 @@ def test_a_linear_deployment_whose_alarm_fires_at_30_percent_is_stopped_with_rol
     failure = run_until_alarm(aws, make_ctx, driver, arn)
 
     assert failure.summary == (
-        "alarm 'chatbot-5xx' is in ALARM: 5xx above 5 for 1 minute; StopServiceDeployment "
-        "ROLLBACK at PRODUCTION_TRAFFIC_SHIFT: service deployment ROLLBACK_SUCCESSFUL"
+        "alarm 'chatbot-5xx' is in ALARM: 5xx above 5 for 1 minute; rolled back at "
+        "PRODUCTION_TRAFFIC_SHIFT (StopServiceDeployment ROLLBACK at PRODUCTION_TRAFFIC_SHIFT): "
+        "ROLLBACK_SUCCESSFUL, traffic on the previous revision; production affected (up to 30% "
+        "of production traffic)"
     )
     assert failure.outputs.fired == ["chatbot-5xx"]
     assert records.calls == [("StopServiceDeployment", {"arn": arn, "stopType": "ROLLBACK"})]
@@ -116,7 +119,8 @@ def test_a_rollback_ecs_already_started_on_the_alarm_is_followed_not_asked_again
         STEP.run(make_ctx(clock=clock), inputs)
 
     assert caught.value.summary.endswith(
-        "; already rolling back (ROLLBACK_IN_PROGRESS): service deployment ROLLBACK_SUCCESSFUL"
+        "; rolled back at RECONCILE_SERVICE (ECS already rolling it back (ROLLBACK_IN_PROGRESS)): "
+        "ROLLBACK_SUCCESSFUL, traffic on the previous revision; production untouched"
     )
     assert records.calls == []
 

@@ -3,13 +3,14 @@ ECS, follow it; and what the run's end (``finish``) does with one left unfinishe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from opskit.clock import FakeClock
-from opskit.errors import StepFailed
+from opskit.errors import Cancelled, StepFailed
 from opskit.model import RunResult, StepRecord
 from opskit.steps.base import RunEnd
 from opskit.steps.ecs_deployment import STEP
@@ -28,8 +29,10 @@ def paused(aws: Any) -> Iterator[tuple[NativeDriver, str]]:
     EcsDriver.uninstall()
 
 
-def deployment(make_ctx: Any, scripted: Any, failed_step: str | None = None, **inputs: Any) -> Any:
-    ctx = make_ctx(clock=scripted, timeout=600.0)
+def deployment(
+    make_ctx: Any, scripted: Any, failed_step: str | None = None, cancel: Any = None, **inputs: Any
+) -> Any:
+    ctx = make_ctx(clock=scripted, timeout=600.0, cancel=cancel)
     ctx.failed_step = failed_step
     return STEP.run(ctx, STEP.coerce_inputs({"cluster": CLUSTER, "service": SERVICE, **inputs}))
 
@@ -173,13 +176,19 @@ def test_finish_leaves_it_paused_when_the_playbook_says_so(paused, aws):
     assert "ECS will ROLLBACK at " in line
 
 
-def test_finish_does_nothing_to_a_finished_deployment(paused, aws):
+def test_finish_sends_nothing_to_a_finished_deployment_and_says_how_it_ended(paused, aws):
     d, _ = paused
-    d.succeed()
+    d.rollback_done()
     end = _run_end(aws, "failed", {"service_deployment_arn": d.arn, "if_left": "rollback"})
 
-    assert STEP.finish(end) == []
+    assert STEP.finish(end) == [
+        ("info", f"service deployment {d.arn.rsplit('/', 1)[-1]} ended ROLLBACK_SUCCESSFUL; "
+                 "production untouched")
+    ]  # fmt: skip
     assert d.records.calls == []
+    # a passed run: nothing to say
+    passed = _run_end(aws, "passed", {"service_deployment_arn": d.arn, "if_left": "rollback"})
+    assert STEP.finish(passed) == []
 
 
 def test_continue_before_the_hook_waits_for_it_then_continues_it_once(aws, make_ctx):
@@ -197,3 +206,183 @@ def test_continue_before_the_hook_waits_for_it_then_continues_it_once(aws, make_
         {"arn": d.arn, "hookId": hooks[0], "action": "CONTINUE"}
     ]
     assert result.outputs.stage == "BAKE_TIME"
+
+
+def test_rollback_of_a_finished_deployment_is_nothing_before_this_run_and_a_failure_after_it(
+    paused, make_ctx
+):
+    d, _ = paused
+    d.succeed()  # an earlier release's; this run failed before its deploy
+
+    result = deployment(make_ctx, clock(), failed_step="build", action="rollback")
+
+    assert result.status == "ok"
+    assert result.summary == (
+        f"nothing to roll back: service deployment {d.arn.rsplit('/', 1)[-1]} ended SUCCESSFUL "
+        "before this run"
+    )
+    assert d.records.calls == []
+
+    # named (or started by an earlier step of this run): this run's SUCCESSFUL deployment
+    # cannot be rolled back by ECS; the step says how to go back
+    with pytest.raises(StepFailed) as caught:
+        deployment(make_ctx, clock(), action="rollback", deployment=d.arn)
+
+    assert caught.value.summary.endswith(
+        "ended SUCCESSFUL and ECS cannot roll back a finished deployment; deploy the previous "
+        "revision with ecs.redeploy task_definition: previous"
+    )
+    assert d.records.calls == []
+
+
+def test_rollback_of_a_service_without_any_service_deployment_has_nothing_to_roll_back(
+    aws, make_ctx
+):
+    d = build_native(aws)
+    try:
+        result = deployment(make_ctx, clock(), action="rollback")
+    finally:
+        EcsDriver.uninstall()
+
+    assert result.status == "ok"
+    assert (
+        result.summary == f"nothing to roll back: ECS service {SERVICE!r} has no service deployment"
+    )
+    assert d.records.calls == []
+
+
+def test_a_rollback_whose_first_read_is_stale_waits_for_the_record_then_sends_rollback(
+    paused, make_ctx
+):
+    d, hook = paused
+    d.records.stale_reads(2)  # the first reads answer the record MISSING
+    scripted = clock(lambda: None, lambda: None, d.rollback_done)
+
+    result = deployment(make_ctx, scripted, action="rollback", deployment=d.arn)
+
+    assert d.calls("ContinueServiceDeployment") == [
+        {"arn": d.arn, "hookId": hook, "action": "ROLLBACK"}
+    ]
+    assert result.status == "changed"
+    assert "ROLLBACK_SUCCESSFUL, traffic on the previous revision; production untouched" in (
+        result.summary
+    )
+
+
+def test_a_rollback_ecs_already_did_is_ok_and_says_so(paused, make_ctx):
+    d, _ = paused
+    d.alarm_rollback()
+    d.rollback_done()
+
+    result = deployment(make_ctx, clock(), failed_step="alarms", action="rollback",
+                        deployment=d.arn)  # fmt: skip
+
+    assert result.status == "ok"
+    assert (
+        "ECS already rolled it back: alarm chatbot-5xx triggered; alarm chatbot-5xx in ALARM"
+        in (result.summary)
+    )
+    assert result.summary.endswith("; production untouched")
+    assert result.outputs.rolled_back is True
+    assert d.records.calls == []
+
+
+def test_a_failed_promote_says_how_much_production_traffic_the_new_revision_took(paused, make_ctx):
+    d, _ = paused
+    scripted = clock(lambda: d.production(30.0), d.alarm_rollback)
+
+    with pytest.raises(StepFailed) as caught:
+        deployment(make_ctx, scripted, action="continue", until="BAKE_TIME")
+
+    assert "ROLLBACK_IN_PROGRESS" in caught.value.summary
+    assert caught.value.summary.endswith("; production affected (up to 30% of production traffic)")
+
+
+def test_one_missing_read_long_after_the_start_is_eventual_consistency_not_a_failure(aws, make_ctx):
+    d = build_native(aws)
+    try:
+        aws.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)
+        d.scale_up()
+        # reads every 30 s: the one at 90 s answers MISSING
+        scripted = clock(lambda: None, lambda: None, lambda: d.records.stale_reads(1), d.succeed)
+
+        result = deployment(make_ctx, scripted, action="follow", poll_interval=30)
+    finally:
+        EcsDriver.uninstall()
+
+    assert result.summary.endswith("SUCCESSFUL: 100% production on the new revision")
+
+
+def test_a_record_missing_for_a_minute_of_reads_fails_the_follow(aws, make_ctx):
+    d = build_native(aws)
+    try:
+        aws.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)
+        d.scale_up()
+        scripted = clock(lambda: d.records.stale_reads(3), lambda: None, lambda: None, d.succeed)
+
+        with pytest.raises(StepFailed) as caught:
+            deployment(make_ctx, scripted, action="follow", poll_interval=30)
+    finally:
+        EcsDriver.uninstall()
+
+    assert "is no longer found (DescribeServiceDeployments answers MISSING for 1m" in (
+        caught.value.summary
+    )
+
+
+def test_an_interrupted_on_failure_rollback_sends_rollback_and_says_it_was_not_followed(
+    paused, make_ctx
+):
+    d, hook = paused
+    interrupted = threading.Event()
+    interrupted.set()  # the runner's on_failure after Ctrl-C: waits are cancelled
+    scripted = clock(d.rollback_done)
+
+    with pytest.raises(Cancelled) as caught:
+        deployment(make_ctx, scripted, failed_step="test-chat", cancel=interrupted,
+                   action="rollback")  # fmt: skip
+
+    assert d.calls("ContinueServiceDeployment") == [
+        {"arn": d.arn, "hookId": hook, "action": "ROLLBACK"}
+    ]
+    assert str(caught.value).endswith(
+        f"ROLLBACK requested at hook {hook} (POST_TEST_TRAFFIC_SHIFT); not followed: the run was "
+        "interrupted (ECS rolls it back on its own); production untouched"
+    )
+    assert caught.value.outputs.service_deployment_arn == d.arn  # type: ignore[attr-defined]
+    assert scripted.script  # no wait
+
+
+def test_finish_of_an_interrupted_run_requests_the_rollback_without_following_it(paused, aws):
+    d, hook = paused
+    scripted = clock(d.rollback_done)
+    outputs = {"service_deployment_arn": d.arn, "if_left": "rollback"}
+    end = _run_end(aws, "interrupted", outputs, scripted)
+
+    ((kind, line),) = STEP.finish(end)
+
+    assert d.calls("ContinueServiceDeployment") == [
+        {"arn": d.arn, "hookId": hook, "action": "ROLLBACK"}
+    ]
+    assert line.endswith(
+        f"ROLLBACK requested at hook {hook} (POST_TEST_TRAFFIC_SHIFT) as if_left says; not "
+        "followed: the run was interrupted (ECS rolls it back on its own); production untouched"
+    )
+    assert scripted.script  # no wait after the cancel
+
+
+def test_finish_does_not_claim_a_rollback_ecs_is_doing_on_its_own(paused, aws):
+    d, _ = paused
+    d.production(30.0)
+    d.alarm_rollback()
+    end = _run_end(aws, "failed", {"service_deployment_arn": d.arn, "if_left": "rollback"},
+                   clock(d.rollback_done))  # fmt: skip
+
+    ((kind, line),) = STEP.finish(end)
+
+    assert "as if_left says" not in line
+    assert "already ROLLBACK_IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT when the run ended" in line
+    assert line.endswith(
+        ": ROLLBACK_SUCCESSFUL; production affected (up to 30% of production traffic)"
+    )
+    assert d.records.calls == []

@@ -89,6 +89,7 @@ def test_a_linear_deployment_rolled_back_by_ecs_on_an_alarm_fails_naming_it(line
     summary = caught.value.summary
     assert "ROLLBACK_IN_PROGRESS" in summary
     assert f"alarm {ALARM} in ALARM" in summary
+    assert summary.endswith("; production affected (up to 30% of production traffic)")
     assert caught.value.outputs.production_percent == 30.0
     progress = make_ctx.messages("progress")
     assert any(p.startswith("PRODUCTION_TRAFFIC_SHIFT: 30% production") and "LINEAR, 30% a step"
@@ -118,6 +119,7 @@ def test_a_crash_looping_green_fails_fast(blue_green, make_ctx):
 
     assert "2 tasks of the new revision stopped (max_failed_tasks 2)" in caught.value.summary
     assert "the new tasks keep crashing" in caught.value.summary
+    assert caught.value.summary.endswith("; production untouched")
     assert scripted.script == []  # failed at the read after the second crash
 
 
