@@ -9,24 +9,20 @@ rollout state and tasks decide the verdict.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from opskit.ecs.deploy import StartedDeployment, check_controller, start_deployment
 from opskit.ecs.describe import describe_service, list_service_tasks
-from opskit.ecs.failure import DEFAULT_LOG_LINES, describe_stopped_tasks
-from opskit.ecs.names import plural, short_task_definition, task_id_of
+from opskit.ecs.failure import DEFAULT_LOG_LINES
+from opskit.ecs.names import short_task_definition, task_id_of
 from opskit.ecs.native_follow import NativeConfig
 from opskit.ecs.native_run import opened_arn, stages_line
 from opskit.ecs.redeploy_plan import Plan
-from opskit.ecs.rollback import RollbackTarget, roll_back
 from opskit.ecs.service_deployments import NATIVE_STRATEGIES
 from opskit.ecs.settings import WaitLimit, wait_limit
-from opskit.ecs.stops import replaced_lines
 from opskit.ecs.taskdef import (
     Changes,
-    container_log_targets,
     describe_task_definition,
     log_target,
     parse_changes,
@@ -40,9 +36,7 @@ from opskit.ecs.taskfile import (
     plan_file_on,
     register_planned,
 )
-from opskit.ecs.wait import DeploymentWatch, follow_within
-from opskit.ecs.watch import SUCCEEDED, Verdict
-from opskit.errors import StepError, StepFailed, StepTimeout
+from opskit.errors import StepFailed
 from opskit.iam.needs import Need, Permissions, any_of, flag
 from opskit.iam.resources import (
     EcsService,
@@ -57,6 +51,7 @@ from opskit.inputs import InvalidInput
 from opskit.shapes import MapOf, OneOf, Text
 from opskit.steps.base import StepContext, StepResult, StepType, at_least, output, param
 from opskit.steps.ecs_native import finish, if_left_param, native_needs, run_native
+from opskit.steps.ecs_rolling import run_rolling
 
 IMAGE = OneOf(
     Text(expected="an image"),
@@ -311,81 +306,7 @@ def run(ctx: StepContext, inputs: RedeployInputs) -> StepResult:
         return StepResult("changed", f"deployment {started.deployment_id} started", outputs)
     if p.config.strategy in NATIVE_STRATEGIES:
         return run_native(ctx, inputs, p, started, limit, outputs)
-    watch = _watch(ctx, inputs, started, p)
-    verdict = _follow(ctx, watch, inputs.poll_interval, limit, outputs)
-    if verdict.outcome == SUCCEEDED:
-        return _success(verdict, dataclasses.replace(outputs, new_task_ids=watch.new_task_ids()))
-    detail = describe_stopped_tasks(
-        ctx.aws, list(verdict.failed_tasks), container_log_targets(definition), inputs.log_lines
-    )
-    summary = verdict.summary
-    if inputs.rollback:
-        target = RollbackTarget(cluster, name, p.previous, outputs.task_definition)
-        rolled = roll_back(
-            ctx.aws, target, verdict, config=p.config, max_failed_tasks=inputs.max_failed_tasks,
-            interval=inputs.poll_interval, emit=ctx.emit, clock=ctx.clock, deadline=ctx.deadline,
-            cancel=ctx.cancel,
-        )  # fmt: skip
-        outputs = dataclasses.replace(outputs, rollback_deployment_id=rolled.deployment_id)
-        summary += f"; {rolled.note}"
-        detail = "\n".join(part for part in (detail, rolled.note) if part)
-    raise StepFailed(summary, detail=detail or verdict.state, outputs=outputs)
-
-
-def _watch(
-    ctx: StepContext, inputs: RedeployInputs, started: StartedDeployment, p: Plan
-) -> DeploymentWatch:
-    # Events already on the service belong to earlier deployments: show only new ones.
-    seen = {e.get("id", "") for e in p.service.get("events") or []}
-    seen |= {e.get("id", "") for e in started.service.get("events") or []}
-    return DeploymentWatch(
-        ctx.aws, inputs.cluster, inputs.service, started.deployment_id,
-        inputs.max_failed_tasks, ctx.emit, ctx.clock, created_at=started.created_at,
-        config=p.config, seen_event_ids=seen,
-    )  # fmt: skip
-
-
-def _follow(
-    ctx: StepContext,
-    watch: DeploymentWatch,
-    every: float,
-    limit: WaitLimit,
-    outputs: RedeployOutputs,
-) -> Verdict:
-    """Follow the deployment; a timeout or an AWS error mid-wait keeps what is known
-    (the deployment id, the tasks it started) for ``on_failure``."""
-    try:
-        return follow_within(
-            watch, every, clock=ctx.clock, limit=limit, cancel=ctx.cancel, what="deployment"
-        )
-    except StepTimeout as err:
-        known = dataclasses.replace(outputs, new_task_ids=watch.new_task_ids())
-        raise StepTimeout(err.summary, detail=err.detail, outputs=known) from None
-    except StepError as err:
-        raise StepError(err.summary, detail=err.detail, outputs=outputs) from None
-
-
-def _success(verdict: Verdict, outputs: RedeployOutputs) -> StepResult:
-    new, old = outputs.new_task_ids or [], outputs.old_task_ids
-    summary = (
-        f"{verdict.summary} ({short_task_definition(outputs.task_definition)}): "
-        f"{plural(len(new), 'new task')} running"
-    )
-    if old:
-        summary += f", {plural(len(old), 'old task')} replaced"
-    if verdict.replaced:
-        summary += f"; {verdict.replaced}"
-    detail = "\n".join(
-        [
-            f"deployment: {outputs.deployment_id} (started {outputs.started_at})",
-            f"task definition: {outputs.task_definition}",
-            f"previous task definition: {outputs.previous_task_definition}",
-            f"new tasks: {', '.join(new) or '-'}",
-            f"old tasks: {', '.join(old) or '-'}",
-            *replaced_lines(verdict.replaced_tasks),  # the diff is an output of its own
-        ]
-    )
-    return StepResult("changed", summary, outputs, detail)
+    return run_rolling(ctx, inputs, p, started, limit, outputs, definition)
 
 
 # RegisterTaskDefinition passes the revision's task and execution roles to ECS
