@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from opskit.durations import format_duration
 from opskit.ecs.names import plural
-from opskit.ecs.service_deployments import STAGES, ServiceDeployment
+from opskit.ecs.service_deployments import STAGES, ServiceDeployment, short_arn
 from opskit.ecs.stops import DeploymentStops
 
 WAITING = "waiting"
@@ -89,11 +89,6 @@ class NativeVerdict:
     failed_tasks: tuple[dict[str, object], ...] = ()
     rolled_back: bool = False  # ECS finished rolling back (ROLLBACK_SUCCESSFUL)
     data: dict[str, object] = field(default_factory=dict)
-
-
-def short_arn(arn: str) -> str:
-    """The service deployment's id, the last part of its ARN."""
-    return arn.rsplit("/", 1)[-1] if arn else "?"
 
 
 def traffic_line(dep: ServiceDeployment, seen: Seen) -> str:

@@ -339,7 +339,7 @@ def roll_back_native(
     if by_ecs:
         why = cause(dep)
         how = "ECS already rolling it back" + (f": {why}" if why else f" ({dep.status})")
-    watch.emit("warning", f"rolling back service deployment {dep.short_id}: {how}")
+    watch.emit("warning", f"rolling back service deployment {short_arn(dep.arn)}: {how}")
     try:
         final = follow_native(
             watch, interval, clock=clock, deadline=deadline, cancel=cancel, rollback=True

@@ -31,11 +31,20 @@ from opskit.ecs.native import (
     short_arn,
     touches_production,
 )
-from opskit.ecs.native_follow import NativeConfig, NativeWatch, follow_native, requested_words
+from opskit.ecs.native_follow import (
+    NativeConfig,
+    NativeWatch,
+    follow_native,
+    requested_words,
+    roll_back_native,
+)
 from opskit.ecs.service_deployments import (
+    NATIVE_STRATEGIES,
     STAGES,
     ServiceDeployment,
+    cluster_and_service,
     continue_hook,
+    current_service_deployment_arn,
     describe_service_deployment,
     request_rollback,
 )
@@ -99,8 +108,6 @@ def stages_line(config: NativeConfig) -> str:
 def opened_arn(before: dict[str, Any], after: dict[str, Any]) -> str | None:
     """The service deployment UpdateService opened on a native service, as its
     answer names it (None for ROLLING, or when it still names the previous one)."""
-    from opskit.ecs.service_deployments import NATIVE_STRATEGIES, current_service_deployment_arn
-
     strategy = (before.get("deploymentConfiguration") or {}).get("strategy")
     current = current_service_deployment_arn(after)
     if strategy not in NATIVE_STRATEGIES or current == current_service_deployment_arn(before):
@@ -197,7 +204,7 @@ def _follow_rollback(
     aws: AwsAccess, arn: str, clock: Clock, cancel: threading.Event | None, wait: float
 ) -> str:
     """Follow a rollback for at most ``wait``: how it ended, in a word or a line."""
-    cluster, service = _names(arn)
+    cluster, service = cluster_and_service(arn)
     watch = NativeWatch(
         aws, cluster, service, arn, 1, lambda *a, **k: None, clock, NativeConfig.of({}),
     )  # fmt: skip
@@ -209,11 +216,6 @@ def _follow_rollback(
     except Exception as err:  # noqa: BLE001 - the run's result stands; say what is known
         return f"not finished ({err})"
     return final.deployment.status if final.deployment else "?"
-
-
-def _names(arn: str) -> tuple[str, str]:
-    parts = arn.split("/")
-    return (parts[-3], parts[-2]) if len(parts) >= 4 else ("?", arn)
 
 
 @dataclass(frozen=True)
@@ -251,9 +253,6 @@ def follow_started(
     """Follow the service deployment UpdateService just opened (``before``/``after``:
     the service records around it) until SUCCESSFUL, paused at a hook, or failed;
     on failure with ``rollback``, roll it back through ECS and follow that."""
-    from opskit.ecs.native_follow import roll_back_native
-    from opskit.ecs.service_deployments import current_service_deployment_arn
-
     previous = current_service_deployment_arn(before)
     current = current_service_deployment_arn(after)
     watch = NativeWatch(

@@ -145,14 +145,15 @@ class ServiceDeployment:
     def succeeded(self) -> bool:
         return self.status == "SUCCESSFUL"
 
-    @property
-    def short_id(self) -> str:
-        """The last part of the ARN (``.../service-deployment/CLUSTER/SERVICE/ID``)."""
-        return self.arn.rsplit("/", 1)[-1]
+
+def short_arn(arn: str) -> str:
+    """The service deployment's id: the last part of its ARN
+    (``.../service-deployment/CLUSTER/SERVICE/ID``)."""
+    return arn.rsplit("/", 1)[-1] if arn else "?"
 
 
-def _names(arn: str) -> tuple[str, str]:
-    """(cluster, service) from a service deployment ARN, for error lines."""
+def cluster_and_service(arn: str) -> tuple[str, str]:
+    """(cluster, service) from a service deployment ARN."""
     parts = arn.split("/")
     return (parts[-3], parts[-2]) if len(parts) >= 4 else ("?", arn)
 
@@ -160,7 +161,7 @@ def _names(arn: str) -> tuple[str, str]:
 def describe_service_deployment(aws: AwsAccess, arn: str) -> ServiceDeployment | None:
     """The record; ``None`` when ECS answers it MISSING (not yet visible, or unknown)."""
     ecs = aws.client("ecs")
-    cluster, service = _names(arn)
+    cluster, service = cluster_and_service(arn)
     response = ecs_call(
         aws, cluster, service, "DescribeServiceDeployments",
         ecs.describe_service_deployments, serviceDeploymentArns=[arn],
@@ -204,7 +205,7 @@ def list_service_deployments(
 def continue_hook(aws: AwsAccess, arn: str, hook_id: str, action: str) -> None:
     """Answer a PAUSE hook: ``CONTINUE`` to the next stage, or ``ROLLBACK``."""
     ecs = aws.client("ecs")
-    cluster, service = _names(arn)
+    cluster, service = cluster_and_service(arn)
     ecs_call(
         aws, cluster, service, f"ContinueServiceDeployment {action}",
         ecs.continue_service_deployment, serviceDeploymentArn=arn, hookId=hook_id, action=action,
@@ -214,7 +215,7 @@ def continue_hook(aws: AwsAccess, arn: str, hook_id: str, action: str) -> None:
 def stop_service_deployment(aws: AwsAccess, arn: str, stop_type: str) -> None:
     """StopServiceDeployment: ``ROLLBACK`` returns traffic to the source revision."""
     ecs = aws.client("ecs")
-    cluster, service = _names(arn)
+    cluster, service = cluster_and_service(arn)
     ecs_call(
         aws, cluster, service, f"StopServiceDeployment {stop_type}",
         ecs.stop_service_deployment, serviceDeploymentArn=arn, stopType=stop_type,
